@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace MmTrace.Core;
+
+/// <summary>
+/// The machine as one JSON tree: an embedded preset (or a JSON file that names a "base" preset or is
+/// complete), then <c>--set path=value</c> overrides. Paths are dotted (<c>buddy.max_order</c>).
+/// Only keys that exist in the tree can be set, and a value must parse as the type already there,
+/// so a typo is an error rather than a silently ignored setting.
+/// </summary>
+public sealed class MachineConfig
+{
+    private readonly JsonObject _root;
+
+    private MachineConfig(JsonObject root) => _root = root;
+
+    public const string DefaultPreset = "x86_64-skylake-4g";
+
+    public string Name => GetString("name");
+
+    /// <summary>The names and descriptions of the embedded presets, sorted by name.</summary>
+    public static IReadOnlyList<(string Name, string Description)> Presets()
+    {
+        var asm = typeof(MachineConfig).Assembly;
+        var list = new List<(string, string)>();
+        foreach (var res in asm.GetManifestResourceNames().Where(r => r.StartsWith("presets/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var node = LoadResource(asm, res);
+            list.Add((node["name"]!.GetValue<string>(), node["description"]?.GetValue<string>() ?? ""));
+        }
+        return list;
+    }
+
+    /// <summary>Resolves a preset name or a JSON file path, then applies overrides in order.</summary>
+    public static MachineConfig Load(string? presetOrFile, IEnumerable<string>? sets = null)
+    {
+        presetOrFile ??= DefaultPreset;
+        JsonObject root;
+        if (presetOrFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(presetOrFile))
+        {
+            if (!File.Exists(presetOrFile)) throw new UsageException($"{presetOrFile}: machine file not found");
+            JsonObject file;
+            try { file = JsonNode.Parse(File.ReadAllText(presetOrFile)) as JsonObject ?? throw new UsageException($"{presetOrFile}: expected a JSON object"); }
+            catch (JsonException e) { throw new UsageException($"{presetOrFile}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: invalid JSON ({FirstSentence(e.Message)})"); }
+            string basePreset = file["base"]?.GetValue<string>() ?? DefaultPreset;
+            root = LoadPreset(basePreset);
+            file.Remove("base");
+            Merge(root, file, "");
+        }
+        else
+        {
+            root = LoadPreset(presetOrFile);
+        }
+        var cfg = new MachineConfig(root);
+        foreach (var s in sets ?? []) cfg.Set(s);
+        return cfg;
+    }
+
+    private static JsonObject LoadPreset(string name)
+    {
+        var asm = typeof(MachineConfig).Assembly;
+        string res = "presets/" + name + ".json";
+        if (asm.GetManifestResourceInfo(res) is null)
+            throw new UsageException($"unknown machine preset '{name}' (run 'mmtrace presets' for the list)");
+        return LoadResource(asm, res);
+    }
+
+    private static JsonObject LoadResource(Assembly asm, string res)
+    {
+        using var s = asm.GetManifestResourceStream(res)!;
+        return (JsonObject)JsonNode.Parse(s, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip })!;
+    }
+
+    private static void Merge(JsonObject into, JsonObject from, string prefix)
+    {
+        foreach (var (key, value) in from.ToList())
+        {
+            string path = prefix.Length == 0 ? key : prefix + "." + key;
+            if (!into.ContainsKey(key)) throw new UsageException($"unknown machine setting '{path}'");
+            if (value is JsonObject obj && into[key] is JsonObject target) Merge(target, obj, path);
+            else into[key] = ConvertLike(into[key], value?.ToJsonString() ?? "null", path);
+        }
+    }
+
+    /// <summary>Applies one <c>path=value</c> override.</summary>
+    public void Set(string assignment)
+    {
+        int eq = assignment.IndexOf('=');
+        if (eq <= 0) throw new UsageException($"--set {assignment}: expected path=value, e.g. buddy.max_order=11");
+        string path = assignment[..eq].Trim();
+        string value = assignment[(eq + 1)..].Trim();
+        var (parent, key) = Locate(path);
+        parent[key] = ConvertLike(parent[key], value, path);
+    }
+
+    private (JsonObject Parent, string Key) Locate(string path)
+    {
+        var parts = path.Split('.');
+        JsonObject cur = _root;
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            if (cur[parts[i]] is not JsonObject next) throw new UsageException($"unknown machine setting '{path}'");
+            cur = next;
+        }
+        if (!cur.ContainsKey(parts[^1]) || cur[parts[^1]] is JsonObject)
+            throw new UsageException($"unknown machine setting '{path}'");
+        return (cur, parts[^1]);
+    }
+
+    private static JsonNode ConvertLike(JsonNode? existing, string value, string path)
+    {
+        string v = value.Trim('"');
+        switch (existing?.GetValueKind())
+        {
+            case JsonValueKind.True or JsonValueKind.False:
+                if (bool.TryParse(v, out bool b)) return JsonValue.Create(b);
+                throw new UsageException($"--set {path}={value}: expected true or false");
+            case JsonValueKind.Number:
+                if (existing!.AsValue().TryGetValue(out long _) || existing.AsValue().TryGetValue(out int _))
+                {
+                    if (long.TryParse(v, NumberStyles.Integer, Units.Inv, out long l)) return JsonValue.Create(l);
+                    if (Units.TryParseSize(v, out ulong u) && u <= long.MaxValue) return JsonValue.Create((long)u);
+                    throw new UsageException($"--set {path}={value}: expected an integer (sizes may use K, M, G suffixes)");
+                }
+                if (double.TryParse(v, NumberStyles.Float, Units.Inv, out double d)) return JsonValue.Create(d);
+                throw new UsageException($"--set {path}={value}: expected a number");
+            case JsonValueKind.String:
+                return JsonValue.Create(v);
+            default:
+                throw new UsageException($"--set {path}: this setting cannot be set from the command line");
+        }
+    }
+
+    private JsonNode Node(string path)
+    {
+        JsonNode? cur = _root;
+        foreach (var p in path.Split('.'))
+            cur = (cur as JsonObject)?[p] ?? throw new InvalidOperationException($"machine config lacks '{path}'");
+        return cur!;
+    }
+
+    public bool Has(string path)
+    {
+        JsonNode? cur = _root;
+        foreach (var p in path.Split('.'))
+        {
+            if (cur is not JsonObject o || !o.TryGetPropertyValue(p, out cur)) return false;
+        }
+        return cur is not null;
+    }
+
+    public long GetInt64(string path) => Node(path).GetValue<long>();
+    public int GetInt32(string path) => checked((int)GetInt64(path));
+    public double GetDouble(string path) => Node(path).GetValue<double>();
+    public string GetString(string path) => Node(path).GetValue<string>();
+    public bool GetBool(string path) => Node(path).GetValue<bool>();
+
+    /// <summary>Writes the resolved tree (keys in the preset's order) for summary.json.</summary>
+    public void WriteTo(Utf8JsonWriter w) => _root.WriteTo(w);
+
+    public string ToJson() => _root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
+    private static string FirstSentence(string s) { int i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s.TrimEnd('.'); }
+}

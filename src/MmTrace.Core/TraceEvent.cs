@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+
+namespace MmTrace.Core;
+
+/// <summary>Which optional fields of a <see cref="TraceEvent"/> carry a value.</summary>
+[Flags]
+public enum EventFields : ushort
+{
+    None = 0,
+    Time = 1 << 0,
+    Cpu = 1 << 1,
+    Address = 1 << 2,
+    Size = 1 << 3,
+    OldAddress = 1 << 4,
+    Result = 1 << 5,
+    Order = 1 << 6,
+    Migratetype = 1 << 7,
+    Flags = 1 << 8,
+    Prot = 1 << 9,
+    Fd = 1 << 10,
+}
+
+/// <summary>
+/// One canonical trace event: numbers only, strings as <see cref="SymbolTable"/> ids (0 = none).
+/// A field without its bit in <see cref="Present"/> is absent (an empty CSV cell, a null Parquet
+/// value); its stored value is then 0. Field meanings per op are in docs/trace-format.md.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct TraceEvent
+{
+    public long TimeNs;
+    /// <summary>The identity address: the pointer an allocation returned or a free names, a syscall's address argument, the faulting or accessed address.</summary>
+    public ulong Address;
+    public ulong Size;
+    /// <summary>realloc's old pointer, mremap's old address.</summary>
+    public ulong OldAddress;
+    /// <summary>What a syscall returned (negative errno on failure); fork: the child pid; switch: the next pid.</summary>
+    public long Result;
+    /// <summary>gfp flags (kernel ops), mmap flags, madvise advice, page-fault error code.</summary>
+    public ulong Flags;
+    public int Pid;
+    public int Cpu;
+    public int Prot;
+    public int Fd;
+    public int Comm;
+    public int CallSite;
+    public int Cache;
+    public sbyte Order;
+    public sbyte Migratetype;
+    public Op Op;
+    public EventFields Present;
+
+    public readonly bool Has(EventFields f) => (Present & f) == f;
+
+    public void SetTime(long ns) { TimeNs = ns; Present |= EventFields.Time; }
+    public void SetCpu(int cpu) { Cpu = cpu; Present |= EventFields.Cpu; }
+    public void SetAddress(ulong a) { Address = a; Present |= EventFields.Address; }
+    public void SetSize(ulong s) { Size = s; Present |= EventFields.Size; }
+    public void SetOldAddress(ulong a) { OldAddress = a; Present |= EventFields.OldAddress; }
+    public void SetResult(long r) { Result = r; Present |= EventFields.Result; }
+    public void SetOrder(int o) { Order = (sbyte)o; Present |= EventFields.Order; }
+    public void SetMigratetype(int m) { Migratetype = (sbyte)m; Present |= EventFields.Migratetype; }
+    public void SetFlags(ulong f) { Flags = f; Present |= EventFields.Flags; }
+    public void SetProt(int p) { Prot = p; Present |= EventFields.Prot; }
+    public void SetFd(int fd) { Fd = fd; Present |= EventFields.Fd; }
+
+    public static TraceEvent Create(Op op, int pid) => new() { Op = op, Pid = pid };
+}

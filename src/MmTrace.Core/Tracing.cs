@@ -1,0 +1,68 @@
+namespace MmTrace.Core;
+
+/// <summary>
+/// A stream of canonical events. <see cref="Read"/> fills a caller-owned batch and returns how many
+/// events it wrote; 0 means the end. Implementations reuse their buffers: no allocation per event.
+/// </summary>
+public interface ITraceReader : IDisposable
+{
+    /// <summary>The format name, e.g. "csv", "parquet", "synthetic:kernel-mix".</summary>
+    string FormatName { get; }
+
+    int Read(Span<TraceEvent> batch);
+
+    /// <summary>Counts of what was read and skipped so far.</summary>
+    IngestStats Stats { get; }
+
+    /// <summary>Progress: input bytes consumed so far and the total when known (for the progress bar).</summary>
+    long Position { get; }
+    long? Length { get; }
+}
+
+/// <summary>What a reader saw: records, bad lines skipped under --max-errors, lines it does not support, by kind.</summary>
+public sealed class IngestStats
+{
+    public long Records { get; set; }
+    public long BadRecords { get; set; }
+    /// <summary>The first few skipped errors, as "file:line:col: message".</summary>
+    public List<string> BadRecordSamples { get; } = [];
+    /// <summary>Lines or records that are well formed but not supported, counted by kind (e.g. an unknown event name).</summary>
+    public SortedDictionary<string, long> Unsupported { get; } = new(StringComparer.Ordinal);
+
+    public const int MaxSamples = 10;
+
+    public void CountUnsupported(string kind)
+    {
+        Unsupported.TryGetValue(kind, out long n);
+        Unsupported[kind] = n + 1;
+    }
+}
+
+/// <summary>Options every reader honours.</summary>
+public sealed record ReaderOptions
+{
+    /// <summary>How many malformed records may be skipped (and counted) before the read fails. 0: the first one fails.</summary>
+    public long MaxErrors { get; init; }
+    /// <summary>Fail on unsupported records instead of counting them.</summary>
+    public bool Strict { get; init; }
+
+    public static ReaderOptions Default { get; } = new();
+}
+
+/// <summary>One input format: recognises its first bytes and opens a stream as an <see cref="ITraceReader"/>.</summary>
+public interface ITraceFormat
+{
+    string Name { get; }
+    /// <summary>File extensions (without compression suffix) that suggest this format, e.g. ".csv".</summary>
+    IReadOnlyList<string> Extensions { get; }
+    /// <summary>True when the first bytes of the (decompressed) input look like this format.</summary>
+    bool Probe(ReadOnlySpan<byte> head);
+    ITraceReader Open(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options);
+}
+
+/// <summary>Writes canonical events; the file appears under its final name only on <see cref="Complete"/>.</summary>
+public interface ITraceWriter : IDisposable
+{
+    void Write(ReadOnlySpan<TraceEvent> batch);
+    void Complete();
+}

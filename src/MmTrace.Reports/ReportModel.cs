@@ -1,0 +1,91 @@
+using MmTrace.Core;
+
+namespace MmTrace.Reports;
+
+public enum ColumnType { Int, Float, String }
+
+/// <summary>A table column; <see cref="Unit"/> (e.g. "pages", "cycles") is shown in headers of human-facing outputs.</summary>
+public sealed record Column(string Name, ColumnType Type, string? Unit = null);
+
+/// <summary>
+/// A table of a report section. Cells are long (Int), double (Float), string (String) or null.
+/// <see cref="Name"/> is snake_case and becomes the file name under tables/ (section name + "_" + table name).
+/// A time series is a table whose first column is the time axis (<see cref="IsSeries"/>).
+/// </summary>
+public sealed class Table(string name, string title, IReadOnlyList<Column> columns, bool isSeries = false)
+{
+    public string Name { get; } = name;
+    public string Title { get; } = title;
+    public IReadOnlyList<Column> Columns { get; } = columns;
+    public bool IsSeries { get; } = isSeries;
+    public List<object?[]> Rows { get; } = [];
+
+    public Table AddRow(params object?[] cells)
+    {
+        if (cells.Length != Columns.Count) throw new ArgumentException($"table {Name}: {cells.Length} cells for {Columns.Count} columns");
+        for (int i = 0; i < cells.Length; i++)
+        {
+            cells[i] = Normalize(cells[i], Columns[i], Name);
+        }
+        Rows.Add(cells);
+        return this;
+    }
+
+    private static object? Normalize(object? v, Column c, string table) => (v, c.Type) switch
+    {
+        (null, _) => null,
+        (long l, ColumnType.Int) => l,
+        (int i, ColumnType.Int) => (long)i,
+        (ulong u, ColumnType.Int) => checked((long)u),
+        (double d, ColumnType.Float) => d,
+        (long l, ColumnType.Float) => (double)l,
+        (int i, ColumnType.Float) => (double)i,
+        (string s, ColumnType.String) => s,
+        _ => throw new ArgumentException($"table {table}: column {c.Name} is {c.Type}, got {v.GetType().Name}"),
+    };
+}
+
+/// <summary>
+/// One analyzer's part of the report: ordered scalars (long, double, string, bool), tables and notes.
+/// <see cref="Name"/> is the snake_case key of the section in summary.json.
+/// </summary>
+public sealed class Section(string name, string title)
+{
+    public string Name { get; } = name;
+    public string Title { get; } = title;
+    public List<KeyValuePair<string, object>> Scalars { get; } = [];
+    public List<Table> Tables { get; } = [];
+    /// <summary>Plain sentences for readers, e.g. what is not modelled yet.</summary>
+    public List<string> Notes { get; } = [];
+
+    public Section Add(string key, object value)
+    {
+        Scalars.Add(new(key, value switch { int i => (long)i, ulong u => checked((long)u), float f => (double)f, _ => value }));
+        return this;
+    }
+
+    public Table AddTable(Table t) { Tables.Add(t); return t; }
+}
+
+/// <summary>The whole report: what was replayed, on which machine, and the sections in a stable order.</summary>
+public sealed class Report
+{
+    public const int SchemaVersion = 1;
+
+    /// <summary>Where the trace came from (path, format): shown in report.md, deliberately not in summary.json,
+    /// so that the same events read from CSV or Parquet give byte-identical summaries.</summary>
+    public string TraceDisplayName { get; set; } = "";
+    public string TraceFormat { get; set; } = "";
+    public MachineConfig? Machine { get; set; }
+    public long Seed { get; set; }
+    public List<Section> Sections { get; } = [];
+
+    public Section AddSection(string name, string title)
+    {
+        var s = new Section(name, title);
+        Sections.Add(s);
+        return s;
+    }
+
+    public Section? Find(string name) => Sections.Find(s => s.Name == name);
+}
