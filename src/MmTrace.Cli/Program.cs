@@ -1,1 +1,79 @@
-namespace MmTrace.Cli; public static class Program { public static int Main(string[] args) => 0; }
+using System.CommandLine;
+using MmTrace.Core;
+
+namespace MmTrace.Cli;
+
+/// <summary>
+/// Entry point: one command per file, each a thin layer over the libraries. Exit codes: 0 success,
+/// 1 a check found a regression, 2 bad usage or bad input, 3 an internal error.
+/// </summary>
+public static class Program
+{
+    public const int Ok = 0, Regression = 1, BadInput = 2, InternalError = 3;
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand(
+            "mmtrace replays memory-management traces (perf, mtrace, strace, lackey, or the canonical CSV/Parquet form)\n" +
+            "through a simulated x86 machine with a Linux-style allocator stack, and reports fragmentation, latency and faults.\n\n" +
+            "Start with:  mmtrace replay traces/kernel-mix.csv --out reports/kernel-mix");
+        var io = new CliIO(stdout, stderr);
+        root.Add(ReplayCommand.Create(io));
+        root.Add(GenerateCommand.Create(io));
+        root.Add(ConvertCommand.Create(io));
+        root.Add(StatCommand.Create(io));
+        root.Add(PresetsCommand.Create(io));
+
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            foreach (var e in parse.Errors) stderr.WriteLine($"mmtrace: {e.Message}");
+            stderr.WriteLine($"Run 'mmtrace {string.Join(' ', CommandPath(parse))} --help' for usage.".Replace("  ", " "));
+            return BadInput;
+        }
+        try
+        {
+            return parse.Invoke(config);
+        }
+        catch (Exception e) when (Describe(e) is { } message)
+        {
+            stderr.WriteLine(message);
+            return BadInput;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("MMTRACE_DEBUG") != "1")
+        {
+            stderr.WriteLine($"mmtrace: internal error: {e.GetType().Name}: {e.Message} (set MMTRACE_DEBUG=1 for the stack trace, and please report it)");
+            return InternalError;
+        }
+    }
+
+    private static IEnumerable<string> CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
+        return names;
+    }
+
+    /// <summary>The one line a user sees for bad input or usage; null for a bug.</summary>
+    internal static string? Describe(Exception e) => e switch
+    {
+        TraceFormatException t => t.Message,
+        UsageException u => "mmtrace: " + u.Message,
+        FileNotFoundException f => $"mmtrace: {f.FileName ?? f.Message}: no such file",
+        DirectoryNotFoundException d => $"mmtrace: {d.Message}",
+        UnauthorizedAccessException u => $"mmtrace: {u.Message}",
+        IOException io => $"mmtrace: {io.Message}",
+        _ => null,
+    };
+}
+
+/// <summary>Where commands write: stdout for results, stderr for progress and errors.</summary>
+public sealed record CliIO(TextWriter Out, TextWriter Err)
+{
+    /// <summary>True when stderr is a terminal of the real console (not a test's writer, not a pipe).</summary>
+    public bool ErrIsTerminal => ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected;
+}

@@ -158,6 +158,14 @@ public sealed class MachineConfig
     public string GetString(string path) => Node(path).GetValue<string>();
     public bool GetBool(string path) => Node(path).GetValue<bool>();
 
+    /// <summary>An address written as a "0x…" string (JSON numbers cannot hold all 64-bit addresses exactly).</summary>
+    public ulong GetAddress(string path)
+    {
+        string s = GetString(path);
+        if (Units.TryParseSize(s, out ulong v)) return v;
+        throw new UsageException($"machine setting {path}={s}: expected an address such as 0xffff888000000000");
+    }
+
     /// <summary>Writes the resolved tree (keys in the preset's order) for summary.json.</summary>
     public void WriteTo(Utf8JsonWriter w) => _root.WriteTo(w);
 

@@ -1,0 +1,44 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>Inconsistencies of the trace by kind and op, and allocation failures of the simulated machine.</summary>
+public sealed class AnomaliesAnalyzer : IAnalyzer
+{
+    private readonly long[,] _anomalies = new long[AnomalyKinds.Count, OpNames.Count];
+    private readonly long[] _failures = new long[OpNames.Count];
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        if (outcome.Kind == OutcomeKind.Anomaly) _anomalies[(int)outcome.Anomaly, (int)e.Op]++;
+        else if (outcome.Kind == OutcomeKind.Failed) _failures[(int)e.Op]++;
+    }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var s = report.AddSection("anomalies", "Anomalies and allocation failures");
+        long total = 0;
+        var t = new Table("by_kind", "Anomalies by kind and op",
+            [new("kind", ColumnType.String), new("op", ColumnType.String), new("events", ColumnType.Int)]);
+        for (int k = 1; k < AnomalyKinds.Count; k++)
+        for (int op = 1; op < OpNames.Count; op++)
+        {
+            long n = _anomalies[k, op];
+            if (n == 0) continue;
+            total += n;
+            t.AddRow(((AnomalyKind)k).Name(), ((Op)op).Name(), n);
+        }
+        s.Add("total", total);
+        s.Add("allocation_failures", _failures.Sum());
+        s.AddTable(t);
+        var f = new Table("allocation_failures", "Allocations the simulated machine could not serve, by op",
+            [new("op", ColumnType.String), new("events", ColumnType.Int)]);
+        for (int op = 1; op < OpNames.Count; op++)
+        {
+            if (_failures[op] > 0) f.AddRow(((Op)op).Name(), _failures[op]);
+        }
+        s.AddTable(f);
+    }
+}

@@ -1,0 +1,98 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+using MmTrace.Sim.Kernel;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// The page allocator: what boot reserved, zones and watermarks, free blocks per zone, order and
+/// migrate type at the end (as /proc/buddyinfo and pagetypeinfo), the kernel's fragmentation
+/// indices (as /sys/kernel/debug/extfrag), and free blocks by order over the replay.
+/// </summary>
+public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
+{
+    private readonly List<long[]> _series = [];
+    private long _interval = Math.Max(1, seriesInterval);
+    private long _events;
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        if (++_events % _interval != 0) return;
+        Sample(_events);
+    }
+
+    private void Sample(long at)
+    {
+        var buddy = machine.Buddy;
+        var row = new long[buddy.MaxOrder + 3];
+        row[0] = at;
+        row[1] = buddy.TotalFreePages;
+        foreach (var z in buddy.Zones)
+            for (int o = 0; o <= buddy.MaxOrder; o++) row[2 + o] += z.FreeBlocks(o);
+        _series.Add(row);
+        if (_series.Count >= maxSeriesRows)
+        {
+            // Keep memory bounded: drop every other sample and sample half as often.
+            for (int i = 0; i < _series.Count / 2; i++) _series[i] = _series[2 * i + 1];
+            _series.RemoveRange(_series.Count / 2, _series.Count - _series.Count / 2);
+            _interval *= 2;
+        }
+    }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var buddy = machine.Buddy;
+        var s = report.AddSection("buddy", "Buddy page allocator");
+        s.Add("max_order", buddy.MaxOrder);
+        s.Add("pageblock_order", buddy.PageblockOrder);
+        s.Add("ram_bytes", (long)machine.Memblock.TotalMemory);
+        s.Add("reserved_at_boot_bytes", (long)machine.Memblock.TotalReserved);
+        s.Add("managed_pages", buddy.ManagedPages);
+        s.Add("free_pages", buddy.TotalFreePages);
+        s.Add("min_free_kbytes", buddy.MinFreeKbytes);
+        s.Add("live_page_blocks", machine.LivePageBlocks);
+        s.Add("allocation_failures", machine.AllocFailuresByOrder.ToArray().Sum());
+
+        var boot = s.AddTable(new Table("boot_reserved", "Reserved by memblock at boot",
+            [new("name", ColumnType.String), new("start", ColumnType.String), new("bytes", ColumnType.Int, "bytes")]));
+        foreach (var (name, r) in machine.Memblock.Reserved.OrderBy(r => r.Range.Start))
+            boot.AddRow(name, Units.Hex(r.Start), (long)r.Size);
+
+        var zones = s.AddTable(new Table("zones", "Zones",
+            [new("zone", ColumnType.String), new("start_pfn", ColumnType.Int), new("end_pfn", ColumnType.Int),
+             new("present_pages", ColumnType.Int, "pages"), new("managed_pages", ColumnType.Int, "pages"), new("free_pages", ColumnType.Int, "pages"),
+             new("min", ColumnType.Int, "pages"), new("low", ColumnType.Int, "pages"), new("high", ColumnType.Int, "pages")]));
+        foreach (var z in buddy.Zones)
+            zones.AddRow(z.Name, z.StartPfn, z.EndPfn, z.PresentPages, z.ManagedPages, z.FreePages, z.WmarkMin, z.WmarkLow, z.WmarkHigh);
+
+        var area = s.AddTable(new Table("free_area", "Free blocks per zone and order at the end (buddyinfo, pagetypeinfo)",
+            [new("zone", ColumnType.String), new("order", ColumnType.Int), new("free_blocks", ColumnType.Int), new("free_pages", ColumnType.Int, "pages"),
+             new("unmovable", ColumnType.Int), new("movable", ColumnType.Int), new("reclaimable", ColumnType.Int), new("highatomic", ColumnType.Int)]));
+        var frag = s.AddTable(new Table("fragmentation", "Fragmentation per zone and order at the end (extfrag_unusable_index, extfrag_index)",
+            [new("zone", ColumnType.String), new("order", ColumnType.Int), new("unusable_index", ColumnType.Float), new("fragmentation_index", ColumnType.Float)]));
+        foreach (var z in buddy.Zones)
+        {
+            for (int o = 0; o <= buddy.MaxOrder; o++)
+            {
+                long blocks = z.FreeBlocks(o);
+                area.AddRow(z.Name, o, blocks, blocks << o,
+                    z.FreeBlocks(o, MigrateType.Unmovable), z.FreeBlocks(o, MigrateType.Movable),
+                    z.FreeBlocks(o, MigrateType.Reclaimable), z.FreeBlocks(o, MigrateType.HighAtomic));
+                frag.AddRow(z.Name, o, BuddyAllocator.UnusableFreeIndex(z, o) / 1000.0, BuddyAllocator.FragmentationIndex(z, o) / 1000.0);
+            }
+        }
+
+        var fail = s.AddTable(new Table("allocation_failures", "Page allocation failures by order",
+            [new("order", ColumnType.Int), new("failures", ColumnType.Int)]));
+        var failures = machine.AllocFailuresByOrder;
+        for (int o = 0; o < failures.Length; o++)
+            if (failures[o] > 0) fail.AddRow(o, failures[o]);
+
+        var cols = new List<Column> { new("event", ColumnType.Int), new("free_pages", ColumnType.Int, "pages") };
+        for (int o = 0; o <= buddy.MaxOrder; o++) cols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
+        var series = s.AddTable(new Table("free_blocks_series", "Free blocks by order over the replay (all zones)", cols, isSeries: true));
+        foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
+        s.Notes.Add("Not modelled yet: per-CPU page lists (pcp), reclaim, compaction, highatomic reserves, lowmem_reserve.");
+    }
+}

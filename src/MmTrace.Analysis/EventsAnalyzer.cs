@@ -1,0 +1,69 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>Events by op and by pid, what the reader skipped, and which ops have no model yet.</summary>
+public sealed class EventsAnalyzer : IAnalyzer
+{
+    private readonly long[] _count = new long[OpNames.Count];
+    private readonly long[] _bytes = new long[OpNames.Count];
+    private readonly long[] _notModelled = new long[OpNames.Count];
+    private readonly Dictionary<int, (int Comm, long Events)> _byPid = new();
+    private long _firstTime = long.MaxValue, _lastTime = long.MinValue;
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        int op = (int)e.Op;
+        _count[op]++;
+        if (e.Has(EventFields.Size)) _bytes[op] += (long)Math.Min(e.Size, long.MaxValue);
+        if (outcome.Kind == OutcomeKind.NotModelled) _notModelled[op]++;
+        ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, e.Pid, out _);
+        p.Events++;
+        if (e.Comm != 0) p.Comm = e.Comm;
+        if (e.Has(EventFields.Time))
+        {
+            if (e.TimeNs < _firstTime) _firstTime = e.TimeNs;
+            if (e.TimeNs > _lastTime) _lastTime = e.TimeNs;
+        }
+    }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var s = report.AddSection("events", "Events");
+        s.Add("total", ctx.Events);
+        s.Add("modelled", ctx.Events - _notModelled.Sum());
+        s.Add("not_modelled", _notModelled.Sum());
+        s.Add("bad_records_skipped", ctx.Ingest.BadRecords);
+        s.Add("unsupported_records", ctx.Ingest.Unsupported.Values.Sum());
+        if (_firstTime <= _lastTime)
+        {
+            s.Add("first_time_ns", _firstTime);
+            s.Add("duration_ns", _lastTime - _firstTime);
+        }
+
+        var byOp = s.AddTable(new Table("by_op", "Events by op",
+            [new("op", ColumnType.String), new("events", ColumnType.Int), new("bytes", ColumnType.Int, "bytes"), new("not_modelled", ColumnType.Int)]));
+        for (int i = 1; i < OpNames.Count; i++)
+        {
+            if (_count[i] > 0) byOp.AddRow(((Op)i).Name(), _count[i], _bytes[i], _notModelled[i]);
+        }
+
+        var byPid = s.AddTable(new Table("by_pid", "Events by pid",
+            [new("pid", ColumnType.Int), new("comm", ColumnType.String), new("events", ColumnType.Int)]));
+        foreach (var (pid, v) in _byPid.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => kv.Key))
+            byPid.AddRow(pid, ctx.Symbols[v.Comm], v.Events);
+
+        if (ctx.Ingest.Unsupported.Count > 0)
+        {
+            var un = s.AddTable(new Table("unsupported", "Records read but not supported, by kind",
+                [new("kind", ColumnType.String), new("records", ColumnType.Int)]));
+            foreach (var (kind, n) in ctx.Ingest.Unsupported) un.AddRow(kind, n);
+        }
+        foreach (var msg in ctx.Ingest.BadRecordSamples) s.Notes.Add("skipped: " + msg);
+        var missing = Enumerable.Range(1, OpNames.Count - 1).Where(i => _notModelled[i] > 0).Select(i => ((Op)i).Name()).ToList();
+        if (missing.Count > 0)
+            s.Notes.Add("not modelled yet, counted but not simulated: " + string.Join(", ", missing));
+    }
+}

@@ -1,0 +1,69 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// Simulated cycles per op: count, mean, percentiles and max. Cycles come from the CostModel, so
+/// their distinct values are few; an exact value histogram per op keeps memory bounded and gives
+/// the same nearest-rank percentiles as MathNet's QuantileDefinition.R1 over all samples (tested).
+/// </summary>
+public sealed class LatencyAnalyzer : IAnalyzer
+{
+    private readonly Dictionary<long, long>?[] _hist = new Dictionary<long, long>?[OpNames.Count];
+    private readonly long[] _count = new long[OpNames.Count];
+    private readonly double[] _sum = new double[OpNames.Count];
+
+    private static readonly (string Name, double Tau)[] Quantiles = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99_9", 0.999)];
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        if (outcome.Kind == OutcomeKind.NotModelled) return;
+        int op = (int)e.Op;
+        var h = _hist[op] ??= new Dictionary<long, long>();
+        ref long n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(h, outcome.Cycles, out _);
+        n++;
+        _count[op]++;
+        _sum[op] += outcome.Cycles;
+    }
+
+    /// <summary>Nearest-rank quantile (R1, the inverse of the empirical CDF) over a sorted value histogram.</summary>
+    public static long Quantile(IReadOnlyList<KeyValuePair<long, long>> sorted, long count, double tau)
+    {
+        if (tau <= 0) return sorted[0].Key;
+        long rank = (long)Math.Ceiling(tau * count);
+        long seen = 0;
+        foreach (var (value, n) in sorted)
+        {
+            seen += n;
+            if (seen >= rank) return value;
+        }
+        return sorted[^1].Key;
+    }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var s = report.AddSection("latency", "Simulated latency per op (cycles)");
+        var cols = new List<Column> { new("op", ColumnType.String), new("count", ColumnType.Int), new("mean", ColumnType.Float, "cycles") };
+        cols.AddRange(Quantiles.Select(q => new Column(q.Name, ColumnType.Int, "cycles")));
+        cols.Add(new("max", ColumnType.Int, "cycles"));
+        cols.Add(new("total", ColumnType.Int, "cycles"));
+        var t = s.AddTable(new Table("by_op", "Simulated cycles per op", cols));
+        double total = 0;
+        for (int op = 1; op < OpNames.Count; op++)
+        {
+            var h = _hist[op];
+            if (h is null) continue;
+            var sorted = h.OrderBy(kv => kv.Key).ToList();
+            var row = new List<object?> { ((Op)op).Name(), _count[op], _sum[op] / _count[op] };
+            row.AddRange(Quantiles.Select(q => (object?)Quantile(sorted, _count[op], q.Tau)));
+            row.Add(sorted[^1].Key);
+            row.Add((long)_sum[op]);
+            t.AddRow(row.ToArray());
+            total += _sum[op];
+        }
+        s.Add("total_cycles", (long)total);
+        s.Notes.Add("Cycles come from the machine's cost model (machine.cost), not from the recording; see docs/machine-config.md.");
+    }
+}

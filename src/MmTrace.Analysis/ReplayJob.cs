@@ -1,0 +1,36 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>One replay from an open reader to a finished report: builds the machine and the analyzers, runs the replayer.</summary>
+public static class ReplayJob
+{
+    public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
+        string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000)
+    {
+        var machine = new Machine(config, symbols);
+        var analyzers = new IAnalyzer[]
+        {
+            new EventsAnalyzer(),
+            new AnomaliesAnalyzer(),
+            new LatencyAnalyzer(),
+            new BuddyAnalyzer(machine, seriesInterval),
+            new SlabAnalyzer(machine),
+        };
+        var replayer = new Replayer(machine, analyzers);
+        replayer.Run(reader, progress);
+
+        var report = new Report
+        {
+            TraceDisplayName = traceDisplayName,
+            TraceFormat = reader.FormatName,
+            Machine = config,
+            Seed = seed,
+        };
+        var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events);
+        foreach (var a in analyzers) a.Contribute(report, ctx);
+        return report;
+    }
+}

@@ -1,0 +1,79 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// `mmtrace stat`: what a trace contains, without simulation — events and bytes by op, pid, cache
+/// and call site.
+/// </summary>
+public sealed class TraceStatistics
+{
+    private readonly long[] _count = new long[OpNames.Count];
+    private readonly long[] _bytes = new long[OpNames.Count];
+    private readonly Dictionary<int, (int Comm, long Events, long Bytes)> _byPid = new();
+    private readonly Dictionary<int, (long Events, long Bytes)> _byCache = new();
+    private readonly Dictionary<int, (long Events, long Bytes)> _byCallSite = new();
+    private readonly TraceEvent[] _batch = new TraceEvent[4096];
+    public long Events { get; private set; }
+
+    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null)
+    {
+        int n;
+        while ((n = reader.Read(_batch)) > 0)
+        {
+            foreach (ref readonly var e in _batch.AsSpan(0, n)) Add(e);
+            Events += n;
+            progress?.Invoke(reader);
+        }
+    }
+
+    private void Add(in TraceEvent e)
+    {
+        long bytes = e.Has(EventFields.Size) ? (long)Math.Min(e.Size, long.MaxValue) : 0;
+        _count[(int)e.Op]++;
+        _bytes[(int)e.Op] += bytes;
+        ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, e.Pid, out _);
+        p.Events++;
+        p.Bytes += bytes;
+        if (e.Comm != 0) p.Comm = e.Comm;
+        if (e.Cache != 0)
+        {
+            ref var c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byCache, e.Cache, out _);
+            c.Events++;
+            c.Bytes += bytes;
+        }
+        if (e.CallSite != 0)
+        {
+            ref var c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byCallSite, e.CallSite, out _);
+            c.Events++;
+            c.Bytes += bytes;
+        }
+    }
+
+    /// <summary>The statistics as a report section (tables sorted by events, then name; top <paramref name="limit"/> rows for pids, caches and call sites).</summary>
+    public Section ToSection(SymbolTable symbols, int limit = 20)
+    {
+        var s = new Section("stat", "Trace statistics");
+        s.Add("events", Events);
+        var byOp = s.AddTable(new Table("by_op", "Events and bytes by op",
+            [new("op", ColumnType.String), new("events", ColumnType.Int), new("bytes", ColumnType.Int, "bytes")]));
+        for (int i = 1; i < OpNames.Count; i++)
+            if (_count[i] > 0) byOp.AddRow(((Op)i).Name(), _count[i], _bytes[i]);
+        var byPid = s.AddTable(new Table("by_pid", "Events and bytes by pid",
+            [new("pid", ColumnType.Int), new("comm", ColumnType.String), new("events", ColumnType.Int), new("bytes", ColumnType.Int, "bytes")]));
+        foreach (var (pid, v) in _byPid.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => kv.Key).Take(limit))
+            byPid.AddRow(pid, symbols[v.Comm], v.Events, v.Bytes);
+        AddNamed(s, "by_cache", "Events and bytes by slab cache", "cache", _byCache, symbols, limit);
+        AddNamed(s, "by_call_site", "Events and bytes by call site", "call_site", _byCallSite, symbols, limit);
+        return s;
+    }
+
+    private static void AddNamed(Section s, string name, string title, string col, Dictionary<int, (long Events, long Bytes)> d, SymbolTable symbols, int limit)
+    {
+        if (d.Count == 0) return;
+        var t = s.AddTable(new Table(name, title, [new(col, ColumnType.String), new("events", ColumnType.Int), new("bytes", ColumnType.Int, "bytes")]));
+        foreach (var (id, v) in d.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => symbols[kv.Key], StringComparer.Ordinal).Take(limit))
+            t.AddRow(symbols[id], v.Events, v.Bytes);
+    }
+}

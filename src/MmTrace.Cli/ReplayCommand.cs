@@ -1,0 +1,74 @@
+using System.CommandLine;
+using MmTrace.Analysis;
+using MmTrace.Core;
+using MmTrace.Ingest;
+using MmTrace.Reports;
+
+namespace MmTrace.Cli;
+
+internal static class ReplayCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var trace = CommonOptions.Trace();
+        var machine = new Option<string>("--machine", "-m")
+        {
+            Description = $"Machine preset name (see 'mmtrace presets') or a JSON file whose optional \"base\" names a preset and whose keys override it",
+            DefaultValueFactory = _ => MachineConfig.DefaultPreset,
+        };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override one machine setting, e.g. --set buddy.max_order=11 --set memory.ram_bytes=8G (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Report directory (default: reports/<trace name>)" };
+        var seed = new Option<long>("--seed") { Description = "Seed for randomised policies; recorded in the report", DefaultValueFactory = _ => 0 };
+        var format = CommonOptions.Format();
+        var maxErrors = CommonOptions.MaxErrors();
+        var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
+        var interval = new Option<long>("--interval") { Description = "Events between samples of the time series (doubled as needed to keep at most 1000 rows)", DefaultValueFactory = _ => 10_000 };
+        var quiet = CommonOptions.Quiet();
+
+        var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
+        {
+            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, quiet,
+        };
+        cmd.SetAction(p =>
+        {
+            string path = p.GetValue(trace)!;
+            var config = MachineConfig.Load(p.GetValue(machine), p.GetValue(set) ?? []);
+            string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
+            var symbols = new SymbolTable();
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
+            using var reader = TraceFormats.Open(path, p.GetValue(format)!, symbols, options);
+            Report report;
+            using (var bar = new ProgressBar(io, p.GetValue(quiet), "replay"))
+            {
+                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval));
+            }
+            ReportWriter.Write(report, dir);
+            PrintHeadlines(io.Out, report, dir);
+            return Program.Ok;
+        });
+        return cmd;
+    }
+
+    /// <summary>The trace's file name without directory and without .csv/.parquet/.gz/.zst/.txt suffixes.</summary>
+    internal static string TraceName(string path)
+    {
+        if (path == "-") return "stdin";
+        string name = Path.GetFileName(path);
+        foreach (var ext in new[] { ".gz", ".zst", ".csv", ".parquet", ".txt" })
+            if (name.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) name = name[..^ext.Length];
+        return name.Length == 0 ? "trace" : name;
+    }
+
+    private static void PrintHeadlines(TextWriter w, Report r, string dir)
+    {
+        object? Get(string section, string key) => r.Find(section)?.Scalars.FirstOrDefault(kv => kv.Key == key).Value;
+        w.WriteLine($"replayed {Get("events", "total")} events ({Get("events", "not_modelled")} not modelled) on {r.Machine?.Name}");
+        w.WriteLine($"anomalies: {Get("anomalies", "total")}, allocation failures: {Get("anomalies", "allocation_failures")}");
+        w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-"}%");
+        w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
+    }
+}

@@ -1,0 +1,54 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim;
+
+/// <summary>
+/// Simulated cycles per allocator path, read from the machine config's "cost" object. The numbers
+/// in the presets are model parameters (orders of magnitude from published fast-path/slow-path
+/// measurements), not measurements of the recording machine; docs/machine-config.md says so.
+/// </summary>
+public sealed class CostModel(MachineConfig cfg)
+{
+    public long PageAlloc { get; } = cfg.GetInt64("cost.page_alloc");
+    public long PageAllocPerSplit { get; } = cfg.GetInt64("cost.page_alloc_per_split");
+    public long PageAllocFallback { get; } = cfg.GetInt64("cost.page_alloc_fallback");
+    public long PageAllocClaimBlock { get; } = cfg.GetInt64("cost.page_alloc_claim_block");
+    public long PageAllocZoneFallback { get; } = cfg.GetInt64("cost.page_alloc_zone_fallback");
+    public long PageAllocFailed { get; } = cfg.GetInt64("cost.page_alloc_failed");
+    public long PageFree { get; } = cfg.GetInt64("cost.page_free");
+    public long PageFreePerMerge { get; } = cfg.GetInt64("cost.page_free_per_merge");
+    public long SlabAllocFast { get; } = cfg.GetInt64("cost.slab_alloc_fast");
+    public long SlabAllocSlow { get; } = cfg.GetInt64("cost.slab_alloc_slow");
+    public long SlabNew { get; } = cfg.GetInt64("cost.slab_new");
+    public long SlabFreeFast { get; } = cfg.GetInt64("cost.slab_free_fast");
+    public long SlabFreeSlow { get; } = cfg.GetInt64("cost.slab_free_slow");
+    public long SlabDiscard { get; } = cfg.GetInt64("cost.slab_discard");
+
+    public long OfPageAlloc(in Kernel.PageAllocResult r)
+    {
+        if (!r.Ok) return PageAllocFailed;
+        long c = PageAlloc + r.Splits * PageAllocPerSplit;
+        if (r.Fallback) c += PageAllocFallback;
+        if (r.ClaimedBlock) c += PageAllocClaimBlock;
+        if (r.ZoneFallback) c += PageAllocZoneFallback;
+        return c;
+    }
+
+    public long OfPageFree(int merges) => PageFree + merges * PageFreePerMerge;
+
+    public long OfSlabAlloc(in Kernel.SlabResult r)
+    {
+        if (r.Large) return OfPageAlloc(r.Page);
+        long c = r.SlowPath ? SlabAllocSlow : SlabAllocFast;
+        if (r.NewSlab || (!r.Ok && r.SlowPath)) c += SlabNew + OfPageAlloc(r.Page);
+        return c;
+    }
+
+    public long OfSlabFree(in Kernel.SlabResult r)
+    {
+        if (r.Large) return OfPageFree(r.PageMerges);
+        long c = r.SlowPath ? SlabFreeSlow : SlabFreeFast;
+        if (r.DiscardedSlab) c += SlabDiscard + OfPageFree(r.PageMerges);
+        return c;
+    }
+}

@@ -1,0 +1,53 @@
+namespace MmTrace.Sim;
+
+public enum OutcomeKind : byte
+{
+    /// <summary>The machine modelled the event.</summary>
+    Ok,
+    /// <summary>The op has no model yet; counted, never faked.</summary>
+    NotModelled,
+    /// <summary>The trace is inconsistent with itself (see <see cref="AnomalyKind"/>); the replay goes on.</summary>
+    Anomaly,
+    /// <summary>The simulated allocator could not serve the request (an allocation failure).</summary>
+    Failed,
+}
+
+/// <summary>Inconsistencies of a trace, counted by kind.</summary>
+public enum AnomalyKind : byte
+{
+    None,
+    /// <summary>A free names a pointer with no live allocation (e.g. allocated before the recording began).</summary>
+    FreeOfUnknownPointer,
+    /// <summary>A free names a pointer that was already freed and not allocated again.</summary>
+    DoubleFree,
+    /// <summary>An allocation returns a pointer that is still live: the earlier object's free was not recorded.</summary>
+    AllocOfLivePointer,
+    /// <summary>page_free of a block with no live page_alloc.</summary>
+    PageFreeOfUnknownPage,
+    /// <summary>page_free with an order other than the allocation's.</summary>
+    PageFreeOrderMismatch,
+    /// <summary>kmem_cache_free names a cache other than the one the object came from.</summary>
+    CacheMismatch,
+    /// <summary>An event without the field its op needs (e.g. a kmalloc without an address).</summary>
+    MissingField,
+}
+
+public static class AnomalyKinds
+{
+    public const int Count = (int)AnomalyKind.MissingField + 1;
+
+    private static readonly string[] Names =
+    [
+        "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
+        "page_free_order_mismatch", "cache_mismatch", "missing_field",
+    ];
+
+    public static string Name(this AnomalyKind k) => Names[(int)k];
+}
+
+/// <summary>What the machine did with one event: its simulated cost and how it ended.</summary>
+public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None)
+{
+    public static EventOutcome NotModelled => new(0, OutcomeKind.NotModelled);
+    public static EventOutcome Of(AnomalyKind a) => new(0, OutcomeKind.Anomaly, a);
+}

@@ -1,0 +1,585 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim.Kernel;
+
+/// <summary>What one page allocation did, for the cost model and statistics.</summary>
+public struct PageAllocResult
+{
+    /// <summary>The first pfn of the block, or -1 when the allocation failed.</summary>
+    public int Pfn;
+    public int Zone;
+    /// <summary>Halvings done by expand().</summary>
+    public int Splits;
+    /// <summary>Served from another migrate type's free list (__rmqueue_claim or __rmqueue_steal).</summary>
+    public bool Fallback;
+    /// <summary>A whole pageblock changed its migrate type (try_to_claim_block).</summary>
+    public bool ClaimedBlock;
+    /// <summary>Served by a zone other than the first in the zonelist.</summary>
+    public bool ZoneFallback;
+    public readonly bool Ok => Pfn >= 0;
+}
+
+/// <summary>
+/// The zoned buddy page allocator of Linux 6.18 mm/page_alloc.c: free_area[order][migratetype]
+/// lists per zone, split by expand(), merge by __free_one_page(), migratetype fallback with
+/// pageblock claiming (__rmqueue_claim / __rmqueue_steal), ALLOC_NOFRAGMENT, watermarks and the
+/// gfp-selected zonelist. Per-frame state (the role of struct page) lives in flat arrays.
+/// Not modelled yet: per-CPU page lists (pcp), reclaim and compaction, highatomic reserves,
+/// CMA, memory hotplug, NUMA (one node), page shuffling.
+/// </summary>
+public sealed class BuddyAllocator
+{
+    private const byte None = 0xFF;
+
+    private readonly Zone[] _zones;
+    // Per frame: order if the frame heads a free block (PageBuddy + buddy_order), else None.
+    private readonly byte[] _buddyOrder;
+    // Per frame: the migrate type of the free list the free block is on.
+    private readonly byte[] _freeMt;
+    // Per frame: order if the frame heads an allocated block, else None; and the allocation's migrate type.
+    private readonly byte[] _allocOrder;
+    private readonly byte[] _allocMt;
+    // Intrusive circular doubly linked free lists (page->buddy_list).
+    private readonly int[] _next;
+    private readonly int[] _prev;
+    // Per pageblock: its migrate type (get_pageblock_migratetype).
+    private readonly byte[] _pageblockMt;
+
+    public BuddyAllocator(MachineConfig cfg, Memblock memblock)
+    {
+        MaxOrder = cfg.GetInt32("buddy.max_order");
+        PageblockOrder = cfg.GetInt32("buddy.pageblock_order");
+        if (MaxOrder is < 1 or > 20) throw new UsageException($"buddy.max_order={MaxOrder}: expected 1..20");
+        if (PageblockOrder < 1 || PageblockOrder > MaxOrder) throw new UsageException($"buddy.pageblock_order={PageblockOrder}: expected 1..buddy.max_order");
+
+        ulong endBytes = memblock.Memory.Max(m => m.End);
+        MaxPfn = checked((int)(endBytes >> Units.PageShift));
+        int frames = (int)Memblock.AlignUp((ulong)MaxPfn, 1UL << MaxOrder);
+        _buddyOrder = new byte[frames];
+        _freeMt = new byte[frames];
+        _allocOrder = new byte[frames];
+        _allocMt = new byte[frames];
+        _next = new int[frames];
+        _prev = new int[frames];
+        Array.Fill(_buddyOrder, None);
+        Array.Fill(_allocOrder, None);
+        // memmap_init_range marks every pageblock MIGRATE_MOVABLE at boot.
+        _pageblockMt = new byte[(frames >> PageblockOrder) + 1];
+        Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
+
+        _zones = BuildZones(cfg, MaxPfn, MaxOrder);
+        foreach (var mem in memblock.Memory)
+        {
+            foreach (var z in _zones)
+            {
+                long s = Math.Max((long)(mem.Start >> Units.PageShift), z.StartPfn);
+                long e = Math.Min((long)(mem.End >> Units.PageShift), z.EndPfn);
+                if (e > s) z.PresentPages += e - s;
+            }
+        }
+        MemblockFreeAll(memblock);
+        SetupPerZoneWmarks(cfg);
+    }
+
+    public int MaxOrder { get; }
+    public int PageblockOrder { get; }
+    public int MaxPfn { get; }
+    public IReadOnlyList<Zone> Zones => _zones;
+    public long TotalFreePages => _zones.Sum(z => z.FreePages);
+    public long ManagedPages => _zones.Sum(z => z.ManagedPages);
+    public long MinFreeKbytes { get; private set; }
+
+    private static Zone[] BuildZones(MachineConfig cfg, int maxPfn, int maxOrder)
+    {
+        int dmaEnd = (int)((ulong)cfg.GetInt64("zones.dma_limit") >> Units.PageShift);
+        int dma32End = (int)((ulong)cfg.GetInt64("zones.dma32_limit") >> Units.PageShift);
+        int lowEnd = (int)((ulong)cfg.GetInt64("zones.lowmem_limit") >> Units.PageShift);
+        var bounds = new List<(ZoneType, int, int)>();
+        int start = 0;
+        void Add(ZoneType t, int end)
+        {
+            end = Math.Min(end, maxPfn);
+            if (end > start) { bounds.Add((t, start, end)); start = end; }
+        }
+        Add(ZoneType.DMA, dmaEnd);
+        if (dma32End > 0) Add(ZoneType.DMA32, dma32End);
+        if (lowEnd > 0) { Add(ZoneType.Normal, lowEnd); Add(ZoneType.HighMem, maxPfn); }
+        else Add(ZoneType.Normal, maxPfn);
+        return bounds.Select((b, i) => new Zone(b.Item1, i, b.Item2, b.Item3, maxOrder)).ToArray();
+    }
+
+    public Zone ZoneOf(int pfn)
+    {
+        foreach (var z in _zones) if (z.Contains(pfn)) return z;
+        throw new ArgumentOutOfRangeException(nameof(pfn), $"pfn {pfn:x} is outside every zone");
+    }
+
+    public MigrateType PageblockMigratetype(int pfn) => (MigrateType)_pageblockMt[pfn >> PageblockOrder];
+
+    /// <summary>True when the frame heads a free block (PageBuddy).</summary>
+    public bool IsFreeHead(int pfn, out int order)
+    {
+        order = _buddyOrder[pfn];
+        return order != None;
+    }
+
+    public bool IsAllocatedHead(int pfn, out int order)
+    {
+        order = _allocOrder[pfn];
+        return order != None;
+    }
+
+    // ---- boot: memblock_free_all ------------------------------------------------------------
+
+    /// <summary>memblock_free_all → __free_pages_memory: free each range in the largest naturally
+    /// aligned blocks, to the tail of the lists (FPI_TO_TAIL), counting them as managed.</summary>
+    private void MemblockFreeAll(Memblock memblock)
+    {
+        foreach (var r in memblock.FreeRanges())
+        {
+            long start = (long)Memblock.AlignUp(r.Start, Units.PageSize) >> Units.PageShift;
+            long end = (long)(r.End >> Units.PageShift);
+            while (start < end)
+            {
+                int order = Math.Min(MaxOrder, System.Numerics.BitOperations.TrailingZeroCount(start == 0 ? 1L << MaxOrder : start));
+                while (start + (1L << order) > end) order--;
+                // A block never straddles a zone boundary (zone boundaries are max-order aligned in our layouts).
+                var zone = ZoneOf((int)start);
+                while (start + (1L << order) > zone.EndPfn) order--;
+                zone.ManagedPages += 1L << order;
+                FreeOnePage(zone, (int)start, order, toTail: true);
+                start += 1L << order;
+            }
+        }
+    }
+
+    /// <summary>
+    /// calculate_min_free_kbytes (sqrt(lowmem_kbytes*16) clamped to 128..262144), raised to
+    /// khugepaged's set_recommended_min_free_kbytes when THP is enabled, then __setup_per_zone_wmarks
+    /// with watermark_scale_factor. buddy.min_free_kbytes overrides the computed value when non-zero.
+    /// </summary>
+    private void SetupPerZoneWmarks(MachineConfig cfg)
+    {
+        long lowmemPages = _zones.Where(z => z.Type != ZoneType.HighMem).Sum(z => z.ManagedPages);
+        long minFree = cfg.GetInt64("buddy.min_free_kbytes");
+        if (minFree <= 0)
+        {
+            long lowmemKbytes = lowmemPages * (long)(Units.PageSize >> 10);
+            minFree = Math.Clamp((long)Math.Sqrt(lowmemKbytes * 16.0), 128, 262144);
+            if (cfg.GetString("thp.enabled") != "never")
+            {
+                long nrZones = _zones.Count(z => z.ManagedPages > 0);
+                long pageblock = 1L << PageblockOrder;
+                long recommended = pageblock * nrZones * 2 + pageblock * nrZones * MigrateTypes.PcpTypes * MigrateTypes.PcpTypes;
+                recommended = Math.Min(recommended, _zones.Sum(z => z.ManagedPages) / 20);
+                recommended *= (long)(Units.PageSize >> 10);
+                if (recommended > minFree) minFree = recommended;
+            }
+        }
+        MinFreeKbytes = minFree;
+        int scale = cfg.GetInt32("buddy.watermark_scale_factor");
+        ComputeWatermarks(_zones, minFree >> (Units.PageShift - 10), scale);
+    }
+
+    /// <summary>__setup_per_zone_wmarks of Linux 6.x (watermark_boost not modelled).</summary>
+    internal static void ComputeWatermarks(IReadOnlyList<Zone> zones, long pagesMin, int watermarkScaleFactor)
+    {
+        long lowmemPages = zones.Where(z => z.Type != ZoneType.HighMem).Sum(z => z.ManagedPages);
+        foreach (var z in zones)
+        {
+            long tmp = lowmemPages == 0 ? 0 : pagesMin * z.ManagedPages / lowmemPages;
+            if (z.Type == ZoneType.HighMem)
+                z.WmarkMin = Math.Clamp(z.ManagedPages / 1024, 32, 128);
+            else
+                z.WmarkMin = tmp;
+            tmp = Math.Max(tmp >> 2, z.ManagedPages * watermarkScaleFactor / 10000);
+            z.WmarkLow = z.WmarkMin + tmp;
+            z.WmarkHigh = z.WmarkLow + tmp;
+        }
+    }
+
+    // ---- free lists ----------------------------------------------------------------------
+
+    private void AddToFreeList(Zone zone, int pfn, int order, int mt, bool tail)
+    {
+        int li = Zone.ListIndex(order, mt);
+        int head = zone.Heads[li];
+        if (head < 0)
+        {
+            _next[pfn] = pfn;
+            _prev[pfn] = pfn;
+            zone.Heads[li] = pfn;
+        }
+        else
+        {
+            int last = _prev[head];
+            _next[last] = pfn;
+            _prev[pfn] = last;
+            _next[pfn] = head;
+            _prev[head] = pfn;
+            if (!tail) zone.Heads[li] = pfn;
+        }
+        _buddyOrder[pfn] = (byte)order;
+        _freeMt[pfn] = (byte)mt;
+        zone.NrFree[li]++;
+        zone.FreePages += 1L << order;
+    }
+
+    private void DelFromFreeList(Zone zone, int pfn, int order)
+    {
+        int mt = _freeMt[pfn];
+        int li = Zone.ListIndex(order, mt);
+        if (_next[pfn] == pfn)
+        {
+            zone.Heads[li] = -1;
+        }
+        else
+        {
+            _next[_prev[pfn]] = _next[pfn];
+            _prev[_next[pfn]] = _prev[pfn];
+            if (zone.Heads[li] == pfn) zone.Heads[li] = _next[pfn];
+        }
+        _buddyOrder[pfn] = None;
+        zone.NrFree[li]--;
+        zone.FreePages -= 1L << order;
+    }
+
+    /// <summary>Moves a free block to the list of another migrate type (move_to_free_list).</summary>
+    private void MoveToFreeList(Zone zone, int pfn, int order, int newMt)
+    {
+        DelFromFreeList(zone, pfn, order);
+        AddToFreeList(zone, pfn, order, newMt, tail: true);
+    }
+
+    /// <summary>find_buddy_page_pfn: the buddy is free at the same order, in the same zone.</summary>
+    private bool BuddyIsFree(Zone zone, int buddyPfn, int order) =>
+        buddyPfn < _buddyOrder.Length && zone.Contains(buddyPfn) && _buddyOrder[buddyPfn] == order;
+
+    // ---- freeing ---------------------------------------------------------------------------
+
+    /// <summary>Frees a block allocated by <see cref="AllocPages"/>; returns the number of merges.</summary>
+    public int FreePages(int pfn, int order)
+    {
+        if (_allocOrder[pfn] != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
+        _allocOrder[pfn] = None;
+        var zone = ZoneOf(pfn);
+        return FreeOnePage(zone, pfn, order, toTail: false);
+    }
+
+    /// <summary>__free_one_page of Linux 6.18: merge with free buddies up to MAX_PAGE_ORDER, then add the
+    /// block to the list of its pageblock's migrate type, at the tail when a further merge is likely
+    /// (buddy_merge_likely) or when asked (FPI_TO_TAIL).</summary>
+    private int FreeOnePage(Zone zone, int pfn, int order, bool toTail)
+    {
+        int merges = 0;
+        int mt = _pageblockMt[pfn >> PageblockOrder];
+        while (order < MaxOrder)
+        {
+            int buddy = pfn ^ (1 << order);
+            if (!BuddyIsFree(zone, buddy, order)) break;
+            if (order >= PageblockOrder)
+            {
+                // Only mergeable types (unmovable, movable, reclaimable) merge across pageblocks.
+                int buddyMt = _pageblockMt[buddy >> PageblockOrder];
+                if (buddyMt != mt && (buddyMt >= MigrateTypes.PcpTypes || mt >= MigrateTypes.PcpTypes)) break;
+            }
+            DelFromFreeList(zone, buddy, order);
+            pfn &= buddy;
+            order++;
+            merges++;
+        }
+        mt = _pageblockMt[pfn >> PageblockOrder];
+        bool tail = toTail || BuddyMergeLikely(zone, pfn, order);
+        AddToFreeList(zone, pfn, order, mt, tail);
+        return merges;
+    }
+
+    /// <summary>buddy_merge_likely: is the buddy of the would-be merged block free at order+1?</summary>
+    private bool BuddyMergeLikely(Zone zone, int pfn, int order)
+    {
+        if (order >= MaxOrder - 1) return false;
+        int buddy = pfn ^ (1 << order);
+        int higher = buddy & pfn;
+        int higherBuddy = higher ^ (1 << (order + 1));
+        return BuddyIsFree(zone, higherBuddy, order + 1);
+    }
+
+    // ---- allocation ------------------------------------------------------------------------
+
+    /// <summary>
+    /// __alloc_pages: walk the zonelist chosen by gfp_zone(), first with ALLOC_NOFRAGMENT when the
+    /// preferred zone is Normal and DMA32 exists, at the low watermark, then again at the min
+    /// watermark (the slow path without reclaim or compaction). Returns Pfn = -1 when nothing fits.
+    /// </summary>
+    public PageAllocResult AllocPages(ulong gfp, int order)
+    {
+        var res = new PageAllocResult { Pfn = -1 };
+        if (order < 0 || order > MaxOrder) return res;
+        int mt = (int)MigrateTypes.FromGfp(gfp);
+        int highest = GfpZone(gfp);
+        bool noFragment = _zones[highest].Type == ZoneType.Normal && highest > 0 && _zones[highest - 1].Type == ZoneType.DMA32 && _zones[highest - 1].ManagedPages > 0;
+        bool high = (gfp & Gfp.HIGH) != 0;
+
+        for (int pass = 0; pass < 3; pass++)
+        {
+            bool nofrag = pass == 0 && noFragment;
+            if (pass == 0 && !noFragment) continue;
+            bool useMin = pass == 2;
+            for (int zi = highest; zi >= 0; zi--)
+            {
+                var zone = _zones[zi];
+                if (zone.ManagedPages == 0) continue;
+                long mark = useMin ? (high ? zone.WmarkMin - zone.WmarkMin / 2 : zone.WmarkMin) : zone.WmarkLow;
+                if (!ZoneWatermarkOk(zone, order, mark)) continue;
+                if (Rmqueue(zone, order, mt, nofrag, ref res))
+                {
+                    res.Zone = zi;
+                    res.ZoneFallback = zi != highest;
+                    _allocOrder[res.Pfn] = (byte)order;
+                    _allocMt[res.Pfn] = (byte)mt;
+                    return res;
+                }
+            }
+        }
+        return res;
+    }
+
+    /// <summary>gfp_zone(): the highest zone the flags allow (ZONE_MOVABLE is not configured).</summary>
+    public int GfpZone(ulong gfp)
+    {
+        ZoneType want = (gfp & Gfp.DMA) != 0 ? ZoneType.DMA
+            : (gfp & Gfp.DMA32) != 0 ? ZoneType.DMA32
+            : (gfp & Gfp.HIGHMEM) != 0 ? ZoneType.HighMem
+            : ZoneType.Normal;
+        // Without CONFIG_ZONE_DMA32 (i386), GFP_DMA32 means ZONE_NORMAL.
+        if (want == ZoneType.DMA32 && !_zones.Any(z => z.Type == ZoneType.DMA32)) want = ZoneType.Normal;
+        int best = 0;
+        for (int i = 0; i < _zones.Length; i++)
+        {
+            if (_zones[i].Type <= want) best = i;
+        }
+        return best;
+    }
+
+    /// <summary>__zone_watermark_ok without lowmem_reserve and highatomic reserves.</summary>
+    private static bool ZoneWatermarkOk(Zone zone, int order, long mark)
+    {
+        long free = zone.FreePages - ((1L << order) - 1);
+        if (free <= mark) return false;
+        if (order == 0) return true;
+        for (int o = order; o <= zone.MaxOrder; o++)
+        {
+            for (int mt = 0; mt < MigrateTypes.PcpTypes; mt++)
+            {
+                if (!zone.FreeAreaEmpty(o, mt)) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>__rmqueue of Linux 6.18 without CMA: smallest fit of the wanted type, then claim a
+    /// block of another type, then (unless ALLOC_NOFRAGMENT) steal a single block.</summary>
+    private bool Rmqueue(Zone zone, int order, int mt, bool noFragment, ref PageAllocResult res)
+    {
+        if (RmqueueSmallest(zone, order, mt, ref res)) return true;
+        if (RmqueueClaim(zone, order, mt, noFragment, ref res)) { res.Fallback = true; return true; }
+        if (!noFragment && RmqueueSteal(zone, order, mt, ref res)) { res.Fallback = true; return true; }
+        return false;
+    }
+
+    /// <summary>__rmqueue_smallest: the first block of the smallest sufficient order, split down by expand().</summary>
+    private bool RmqueueSmallest(Zone zone, int order, int mt, ref PageAllocResult res)
+    {
+        for (int o = order; o <= MaxOrder; o++)
+        {
+            int pfn = zone.Heads[Zone.ListIndex(o, mt)];
+            if (pfn < 0) continue;
+            DelFromFreeList(zone, pfn, o);
+            res.Splits += Expand(zone, pfn, order, o, mt);
+            res.Pfn = pfn;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>expand(): return the upper halves of a split block to the free lists of migrate type mt.</summary>
+    private int Expand(Zone zone, int pfn, int low, int high, int mt)
+    {
+        int splits = 0;
+        while (high > low)
+        {
+            high--;
+            AddToFreeList(zone, pfn + (1 << high), high, mt, tail: false);
+            splits++;
+        }
+        return splits;
+    }
+
+    // fallbacks[] of mm/page_alloc.c
+    private static readonly int[][] Fallbacks =
+    [
+        [(int)MigrateType.Reclaimable, (int)MigrateType.Movable],   // Unmovable
+        [(int)MigrateType.Reclaimable, (int)MigrateType.Unmovable], // Movable
+        [(int)MigrateType.Unmovable, (int)MigrateType.Movable],     // Reclaimable
+    ];
+
+    private int FindSuitableFallback(Zone zone, int order, int mt)
+    {
+        if (mt >= MigrateTypes.PcpTypes) return -1;
+        foreach (int f in Fallbacks[mt])
+        {
+            if (!zone.FreeAreaEmpty(order, f)) return f;
+        }
+        return -1;
+    }
+
+    /// <summary>should_try_claim_block.</summary>
+    private bool ShouldTryClaimBlock(int order, int startMt) =>
+        order >= PageblockOrder / 2 || startMt == (int)MigrateType.Reclaimable || startMt == (int)MigrateType.Unmovable;
+
+    /// <summary>__rmqueue_claim: the largest block of a fallback type, claiming its pageblock(s).</summary>
+    private bool RmqueueClaim(Zone zone, int order, int mt, bool noFragment, ref PageAllocResult res)
+    {
+        int minOrder = order < PageblockOrder && noFragment ? PageblockOrder : order;
+        for (int o = MaxOrder; o >= minOrder; o--)
+        {
+            int fmt = FindSuitableFallback(zone, o, mt);
+            if (fmt < 0) continue;
+            if (!ShouldTryClaimBlock(o, mt)) break;
+            int pfn = zone.Heads[Zone.ListIndex(o, fmt)];
+            if (TryToClaimBlock(zone, pfn, o, order, mt, fmt, ref res)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>try_to_claim_block: whole pageblocks for big blocks; otherwise claim the block when at
+    /// least half of it is free or compatible, moving its free pages to the new type.</summary>
+    private bool TryToClaimBlock(Zone zone, int pfn, int currentOrder, int order, int startMt, int blockMt, ref PageAllocResult res)
+    {
+        if (currentOrder >= PageblockOrder)
+        {
+            DelFromFreeList(zone, pfn, currentOrder);
+            for (int p = pfn; p < pfn + (1 << currentOrder); p += 1 << PageblockOrder)
+                _pageblockMt[p >> PageblockOrder] = (byte)startMt;
+            res.Splits += Expand(zone, pfn, order, currentOrder, startMt);
+            res.Pfn = pfn;
+            res.ClaimedBlock = true;
+            return true;
+        }
+        int start = pfn & ~((1 << PageblockOrder) - 1);
+        int end = start + (1 << PageblockOrder);
+        if (start < zone.StartPfn || end > zone.EndPfn) return false;
+        int freePages = 0, movablePages = 0;
+        for (int p = start; p < end;)
+        {
+            if (_buddyOrder[p] != None) { freePages += 1 << _buddyOrder[p]; p += 1 << _buddyOrder[p]; continue; }
+            if (_allocOrder[p] != None)
+            {
+                if (_allocMt[p] == (byte)MigrateType.Movable) movablePages += 1 << _allocOrder[p];
+                p += 1 << _allocOrder[p];
+                continue;
+            }
+            p++;
+        }
+        int alike = startMt == (int)MigrateType.Movable ? movablePages
+            : blockMt == (int)MigrateType.Movable ? (1 << PageblockOrder) - (freePages + movablePages)
+            : 0;
+        if (freePages + alike < 1 << (PageblockOrder - 1)) return false;
+        // __move_freepages_block + set_pageblock_migratetype
+        for (int p = start; p < end;)
+        {
+            if (_buddyOrder[p] != None)
+            {
+                int o = _buddyOrder[p];
+                MoveToFreeList(zone, p, o, startMt);
+                p += 1 << o;
+            }
+            else p++;
+        }
+        _pageblockMt[start >> PageblockOrder] = (byte)startMt;
+        res.ClaimedBlock = true;
+        return RmqueueSmallest(zone, order, startMt, ref res);
+    }
+
+    /// <summary>__rmqueue_steal: the smallest block of a fallback type, without claiming its pageblock.</summary>
+    private bool RmqueueSteal(Zone zone, int order, int mt, ref PageAllocResult res)
+    {
+        for (int o = order; o <= MaxOrder; o++)
+        {
+            int fmt = FindSuitableFallback(zone, o, mt);
+            if (fmt < 0) continue;
+            int pfn = zone.Heads[Zone.ListIndex(o, fmt)];
+            DelFromFreeList(zone, pfn, o);
+            res.Splits += Expand(zone, pfn, order, o, fmt);
+            res.Pfn = pfn;
+            return true;
+        }
+        return false;
+    }
+
+    // ---- fragmentation indices (mm/vmstat.c) --------------------------------------------------
+
+    /// <summary>fill_contig_page_info + unusable_free_index: the fraction (in thousandths) of free memory
+    /// unusable for an allocation of this order.</summary>
+    public static long UnusableFreeIndex(Zone zone, int order)
+    {
+        long freePages = 0, suitable = 0;
+        for (int o = 0; o <= zone.MaxOrder; o++)
+        {
+            long blocks = zone.FreeBlocks(o);
+            freePages += blocks << o;
+            if (o >= order) suitable += blocks << (o - order);
+        }
+        if (freePages == 0) return 0;
+        return (freePages - (suitable << order)) * 1000 / freePages;
+    }
+
+    /// <summary>__fragmentation_index: -1000 when the order can be served; toward 0 when failure would be for lack
+    /// of memory, toward 1000 when it would be for fragmentation.</summary>
+    public static long FragmentationIndex(Zone zone, int order)
+    {
+        long freePages = 0, total = 0, suitable = 0;
+        for (int o = 0; o <= zone.MaxOrder; o++)
+        {
+            long blocks = zone.FreeBlocks(o);
+            total += blocks;
+            freePages += blocks << o;
+            if (o >= order) suitable += blocks << (o - order);
+        }
+        if (total == 0) return 0;
+        if (suitable > 0) return -1000;
+        long requested = 1L << order;
+        return 1000 - (1000 + freePages * 1000 / requested) / total;
+    }
+
+    /// <summary>Walks every free list and checks the per-frame state agrees (for tests).</summary>
+    internal void CheckInvariants()
+    {
+        foreach (var z in _zones)
+        {
+            long free = 0;
+            for (int o = 0; o <= MaxOrder; o++)
+            for (int mt = 0; mt < Zone.MigrateTypeCount; mt++)
+            {
+                int head = z.Heads[Zone.ListIndex(o, mt)];
+                long n = 0;
+                if (head >= 0)
+                {
+                    int p = head;
+                    do
+                    {
+                        if (_buddyOrder[p] != o || _freeMt[p] != mt) throw new InvalidOperationException($"pfn {p:x} on list order {o} mt {mt} has order {_buddyOrder[p]} mt {_freeMt[p]}");
+                        if ((p & ((1 << o) - 1)) != 0) throw new InvalidOperationException($"pfn {p:x} misaligned for order {o}");
+                        if (!z.Contains(p)) throw new InvalidOperationException($"pfn {p:x} outside zone {z.Name}");
+                        if (_allocOrder[p] != None) throw new InvalidOperationException($"pfn {p:x} both free and allocated");
+                        n++;
+                        p = _next[p];
+                    } while (p != head);
+                }
+                if (n != z.NrFree[Zone.ListIndex(o, mt)]) throw new InvalidOperationException($"zone {z.Name} order {o} mt {mt}: {n} blocks on list, nr_free {z.NrFree[Zone.ListIndex(o, mt)]}");
+                free += n << o;
+            }
+            if (free != z.FreePages) throw new InvalidOperationException($"zone {z.Name}: lists hold {free} pages, free count {z.FreePages}");
+        }
+    }
+}

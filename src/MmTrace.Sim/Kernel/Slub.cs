@@ -1,0 +1,414 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim.Kernel;
+
+/// <summary>One slab: a block of 2^order pages cut into equal objects, with a LIFO free list (SLUB's freelist).</summary>
+public sealed class Slab
+{
+    internal Slab(KmemCache cache, int pfn, int order)
+    {
+        Cache = cache;
+        Pfn = pfn;
+        Order = order;
+        Free = new int[cache.ObjectsPerSlab(order)];
+        Reset();
+    }
+
+    public KmemCache Cache { get; }
+    public int Pfn { get; private set; }
+    public int Order { get; private set; }
+    public int Objects => Free.Length;
+    public int InUse => Objects - FreeCount;
+    internal readonly int[] Free;
+    internal int FreeCount;
+    internal bool OnPartialList;
+    internal int CpuOwner = -1;
+    internal LinkedListNode<Slab>? PartialNode;
+
+    // The initial freelist hands out objects in address order (CONFIG_SLAB_FREELIST_RANDOM not modelled).
+    private void Reset()
+    {
+        FreeCount = Free.Length;
+        for (int i = 0; i < Free.Length; i++) Free[i] = Free.Length - 1 - i;
+    }
+
+    internal void Reuse(int pfn)
+    {
+        Pfn = pfn;
+        Reset();
+        OnPartialList = false;
+        CpuOwner = -1;
+    }
+}
+
+/// <summary>
+/// struct kmem_cache of SLUB (Linux 6.18 mm/slub.c): geometry from calculate_order(), a per-CPU
+/// active slab and a node partial list. Not modelled yet: per-CPU partial lists, debug metadata,
+/// freelist randomisation, memcg accounting, object constructors and RCU-delayed freeing.
+/// </summary>
+public sealed class KmemCache
+{
+    internal KmemCache(string name, int objectSize, int align, int order, int minOrder, int cpus, ulong allocGfp)
+    {
+        Name = name;
+        ObjectSize = objectSize;
+        Align = align;
+        Size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
+        Order = order;
+        MinOrder = minOrder;
+        AllocGfp = allocGfp;
+        MinPartial = SetMinPartial(Size);
+        CpuPartial = SetCpuPartial(Size);
+        CpuSlab = new Slab?[cpus];
+    }
+
+    public string Name { get; }
+    /// <summary>object_size: what users asked the cache for.</summary>
+    public int ObjectSize { get; }
+    /// <summary>size: the object's footprint in the slab, aligned.</summary>
+    public int Size { get; }
+    public int Align { get; }
+    /// <summary>oo: the preferred slab order; MinOrder is the fallback when that order is unavailable.</summary>
+    public int Order { get; }
+    public int MinOrder { get; }
+    public int ObjectsPerSlabDefault => ObjectsPerSlab(Order);
+    public int MinPartial { get; }
+    public int CpuPartial { get; }
+    /// <summary>gfp used to allocate slab pages (GFP_KERNEL, plus __GFP_RECLAIMABLE or GFP_DMA per cache flags).</summary>
+    public ulong AllocGfp { get; }
+
+    internal readonly Slab?[] CpuSlab;
+    internal readonly LinkedList<Slab> Partial = new();
+    internal readonly Stack<Slab> SpareSlabs = new();
+
+    // statistics, as /proc/slabinfo and /sys/kernel/slab show them
+    public long ActiveObjects { get; internal set; }
+    public long TotalObjects { get; internal set; }
+    public long Slabs { get; internal set; }
+    public long Allocs { get; internal set; }
+    public long Frees { get; internal set; }
+    public long NewSlabs { get; internal set; }
+    public long DiscardedSlabs { get; internal set; }
+    public long BytesRequestedLive { get; internal set; }
+    public long BytesRequestedTotal { get; internal set; }
+
+    public int ObjectsPerSlab(int order) => (int)((Units.PageSize << order) / (ulong)Size);
+
+    /// <summary>set_min_partial: ilog2(size)/2 clamped to [5, 10].</summary>
+    internal static int SetMinPartial(int size) => Math.Clamp(System.Numerics.BitOperations.Log2((uint)size) / 2, 5, 10);
+
+    /// <summary>set_cpu_partial (reported; per-CPU partial lists themselves are not modelled).</summary>
+    internal static int SetCpuPartial(int size) =>
+        size >= (int)Units.PageSize ? 6 : size >= 1024 ? 24 : size >= 256 ? 52 : 120;
+}
+
+/// <summary>Where a live slab object lives; Slab is null for kmalloc_large blocks taken straight from the buddy allocator.</summary>
+public struct SlabObject
+{
+    public Slab? Slab;
+    public int Index;
+    public int LargePfn;
+    public int LargeOrder;
+    public uint RequestedSize;
+}
+
+/// <summary>What a slab allocation or free did, for the cost model.</summary>
+public struct SlabResult
+{
+    public bool Ok;
+    public bool SlowPath;
+    public bool NewSlab;
+    public bool DiscardedSlab;
+    public bool Large;
+    public PageAllocResult Page;
+    public int PageMerges;
+    public ulong SimulatedAddress;
+}
+
+/// <summary>
+/// SLUB and kmalloc on top of the buddy allocator (Linux 6.18 mm/slub.c, mm/slab_common.c): the
+/// kmalloc caches per kmalloc_type, calculate_order() geometry, kmalloc_large for requests above
+/// KMALLOC_MAX_CACHE_SIZE, and named caches created on first use.
+/// </summary>
+public sealed class SlubAllocator
+{
+    // kmalloc_info[]: size classes; index 1 and 2 are the odd sizes 96 and 192.
+    private static readonly int[] KmallocSizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
+    private static readonly string[] KmallocTypePrefix = ["kmalloc-", "kmalloc-rcl-", "kmalloc-cg-", "dma-kmalloc-"];
+
+    private readonly BuddyAllocator _buddy;
+    private readonly int _cpus;
+    private readonly int _minObjects;
+    private readonly int _maxOrder;
+    private readonly int _minOrder;
+    private readonly ulong _pageOffset;
+    private readonly KmemCache[,] _kmalloc;
+    private readonly List<KmemCache> _caches = [];
+    private readonly Dictionary<string, KmemCache> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KmemCache>.AlternateLookup<ReadOnlySpan<char>> _byNameSpan;
+
+    public SlubAllocator(MachineConfig cfg, BuddyAllocator buddy)
+    {
+        _buddy = buddy;
+        _cpus = cfg.GetInt32("cpus");
+        _minObjects = cfg.GetInt32("slab.min_objects");
+        _maxOrder = cfg.GetInt32("slab.max_order");
+        _minOrder = cfg.GetInt32("slab.min_order");
+        _pageOffset = cfg.GetAddress("kernel.page_offset");
+        KmallocMaxCacheSize = (int)cfg.GetInt64("slab.kmalloc_max_cache_size");
+        _byNameSpan = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
+        int classes = KmallocSizes.Count(s => s <= KmallocMaxCacheSize);
+        _kmalloc = new KmemCache[KmallocTypePrefix.Length, classes];
+        for (int t = 0; t < KmallocTypePrefix.Length; t++)
+        {
+            ulong gfp = t switch { 1 => Gfp.GFP_KERNEL | Gfp.RECLAIMABLE, 3 => Gfp.GFP_KERNEL | Gfp.DMA, _ => Gfp.GFP_KERNEL };
+            for (int i = 0; i < classes; i++)
+            {
+                int size = KmallocSizes[i];
+                _kmalloc[t, i] = CreateCache(KmallocTypePrefix[t] + SizeName(size), size, KmallocAlign(size), gfp);
+            }
+        }
+    }
+
+    public int KmallocMaxCacheSize { get; }
+    public IReadOnlyList<KmemCache> Caches => _caches;
+
+    private static string SizeName(int size) => size >= 1024 ? (size / 1024).ToString(Units.Inv) + "k" : size.ToString(Units.Inv);
+
+    // kmalloc caches are aligned to their size when it is a power of two (ARCH_KMALLOC_MINALIGN otherwise).
+    private static int KmallocAlign(int size) => System.Numerics.BitOperations.IsPow2(size) ? size : 8;
+
+    /// <summary>calculate_order of Linux 6.18 mm/slub.c with slub_min_objects, slub_min_order and slub_max_order.</summary>
+    public int CalculateOrder(int size)
+    {
+        int minObjects = _minObjects;
+        if (minObjects == 0)
+        {
+            int nrCpus = _cpus;
+            minObjects = 4 * (Fls(nrCpus) + 1);
+        }
+        int maxObjects = Math.Max((int)((Units.PageSize << _maxOrder) / (ulong)size), 1);
+        minObjects = Math.Min(minObjects, maxObjects);
+        int minOrder = Math.Max(_minOrder, GetOrder((long)minObjects * size));
+        const int MaxObjsPerPage = 32767;
+        if ((long)(Units.PageSize << minOrder) / size > MaxObjsPerPage)
+            return GetOrder((long)size * MaxObjsPerPage) - 1;
+        for (int fraction = 16; fraction > 1; fraction /= 2)
+        {
+            int order = CalcSlabOrder(size, minOrder, _maxOrder, fraction);
+            if (order <= _maxOrder) return order;
+        }
+        return Math.Min(GetOrder(size), _buddy.MaxOrder);
+    }
+
+    /// <summary>calc_slab_order: the first order from minOrder whose leftover is at most 1/fraction of the slab.</summary>
+    private static int CalcSlabOrder(int size, int minOrder, int maxOrder, int fraction)
+    {
+        int order;
+        for (order = minOrder; order <= maxOrder; order++)
+        {
+            long slabSize = (long)Units.PageSize << order;
+            long rem = slabSize % size;
+            if (rem <= slabSize / fraction) break;
+        }
+        return order;
+    }
+
+    /// <summary>get_order: the order of the smallest block holding size bytes.</summary>
+    public static int GetOrder(long size)
+    {
+        if (size <= (long)Units.PageSize) return 0;
+        return 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)((size - 1) >> Units.PageShift));
+    }
+
+    private static int Fls(int x) => x == 0 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)x);
+
+    private KmemCache CreateCache(string name, int objectSize, int align, ulong gfp)
+    {
+        int size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
+        int order = CalculateOrder(size);
+        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp);
+        _caches.Add(c);
+        _byName[name] = c;
+        return c;
+    }
+
+    /// <summary>The named cache, created on first use with the object size seen (align 8, SLAB_HWCACHE_ALIGN not known).</summary>
+    public KmemCache GetOrCreateCache(ReadOnlySpan<char> name, int objectSize)
+    {
+        if (_byNameSpan.TryGetValue(name, out var c)) return c;
+        return CreateCache(name.ToString(), Math.Max(objectSize, 8), 8, Gfp.GFP_KERNEL);
+    }
+
+    public KmemCache? FindCache(string name) => _byName.GetValueOrDefault(name);
+
+    /// <summary>kmalloc_type: the cache family chosen by gfp flags (KMALLOC_NORMAL, _RECLAIM, _CGROUP, _DMA).</summary>
+    public static int KmallocType(ulong gfp)
+    {
+        if ((gfp & (Gfp.RECLAIMABLE | Gfp.DMA | Gfp.ACCOUNT)) == 0) return 0;
+        if ((gfp & Gfp.DMA) != 0) return 3;
+        if ((gfp & Gfp.RECLAIMABLE) != 0) return 1;
+        return 2;
+    }
+
+    /// <summary>kmalloc_index / __kmalloc_index: the size class for a request, or -1 above KMALLOC_MAX_CACHE_SIZE.</summary>
+    public int KmallocIndex(long size)
+    {
+        if (size > KmallocMaxCacheSize) return -1;
+        if (size <= 8) return 0;
+        if (size <= 192)
+        {
+            // kmalloc_size_index[] maps 8-byte steps up to 192 onto the 96 and 192 caches where they fit.
+            if (size <= 16) return 1;
+            if (size <= 32) return 2;
+            if (size <= 64) return 3;
+            if (size <= 96) return 4;
+            if (size <= 128) return 5;
+            return 6;
+        }
+        int log = 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(size - 1)); // fls(size-1)
+        return log switch { 8 => 7, 9 => 8, 10 => 9, 11 => 10, 12 => 11, _ => 12 };
+    }
+
+    public KmemCache KmallocCache(long size, ulong gfp) => _kmalloc[KmallocType(gfp), KmallocIndex(size)];
+
+    /// <summary>Allocates one object (slab_alloc_node → ___slab_alloc → new_slab).</summary>
+    public SlabResult Alloc(KmemCache s, int cpu, uint requested, out SlabObject obj)
+    {
+        var res = new SlabResult();
+        obj = default;
+        cpu = (uint)cpu < (uint)_cpus ? cpu : 0;
+        var slab = s.CpuSlab[cpu];
+        if (slab is null || slab.FreeCount == 0)
+        {
+            res.SlowPath = true;
+            if (slab is not null) { slab.CpuOwner = -1; s.CpuSlab[cpu] = null; }
+            slab = GetPartial(s);
+            if (slab is null)
+            {
+                slab = NewSlab(s, ref res);
+                if (slab is null) return res;
+            }
+            slab.CpuOwner = cpu;
+            s.CpuSlab[cpu] = slab;
+        }
+        int idx = slab.Free[--slab.FreeCount];
+        obj = new SlabObject { Slab = slab, Index = idx, RequestedSize = requested };
+        s.ActiveObjects++;
+        s.Allocs++;
+        s.BytesRequestedLive += requested;
+        s.BytesRequestedTotal += requested;
+        res.Ok = true;
+        res.SimulatedAddress = ObjectAddress(slab, idx);
+        return res;
+    }
+
+    public ulong ObjectAddress(Slab slab, int idx) =>
+        _pageOffset + ((ulong)slab.Pfn << Units.PageShift) + (ulong)idx * (ulong)slab.Cache.Size;
+
+    private static Slab? GetPartial(KmemCache s)
+    {
+        var node = s.Partial.First;
+        if (node is null) return null;
+        s.Partial.RemoveFirst();
+        node.Value.OnPartialList = false;
+        return node.Value;
+    }
+
+    /// <summary>allocate_slab: try the cache's order, then its minimum order.</summary>
+    private Slab? NewSlab(KmemCache s, ref SlabResult res)
+    {
+        int order = s.Order;
+        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order);
+        if (!page.Ok && s.MinOrder < order)
+        {
+            order = s.MinOrder;
+            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order);
+        }
+        res.Page = page;
+        if (!page.Ok) return null;
+        Slab slab;
+        if (order == s.Order && s.SpareSlabs.Count > 0) { slab = s.SpareSlabs.Pop(); slab.Reuse(page.Pfn); }
+        else slab = new Slab(s, page.Pfn, order);
+        res.NewSlab = true;
+        s.NewSlabs++;
+        s.Slabs++;
+        s.TotalObjects += slab.Objects;
+        return slab;
+    }
+
+    /// <summary>Frees one object (do_slab_free → __slab_free): a full slab goes back on the partial
+    /// list; an empty slab beyond min_partial is returned to the buddy allocator (discard_slab).</summary>
+    public SlabResult Free(in SlabObject obj)
+    {
+        var res = new SlabResult { Ok = true };
+        var slab = obj.Slab!;
+        var s = slab.Cache;
+        bool wasFull = slab.FreeCount == 0;
+        slab.Free[slab.FreeCount++] = obj.Index;
+        s.ActiveObjects--;
+        s.Frees++;
+        s.BytesRequestedLive -= obj.RequestedSize;
+        if (slab.CpuOwner >= 0) return res;
+        res.SlowPath = true;
+        if (slab.FreeCount == slab.Objects)
+        {
+            if (s.Partial.Count >= s.MinPartial)
+            {
+                if (slab.OnPartialList) RemovePartial(s, slab);
+                res.PageMerges = _buddy.FreePages(slab.Pfn, slab.Order);
+                res.DiscardedSlab = true;
+                s.DiscardedSlabs++;
+                s.Slabs--;
+                s.TotalObjects -= slab.Objects;
+                if (slab.Order == s.Order) s.SpareSlabs.Push(slab);
+                return res;
+            }
+            if (!slab.OnPartialList) AddPartial(s, slab, tail: true);
+            return res;
+        }
+        if (wasFull) AddPartial(s, slab, tail: true);
+        return res;
+    }
+
+    private static void AddPartial(KmemCache s, Slab slab, bool tail)
+    {
+        slab.PartialNode ??= new LinkedListNode<Slab>(slab);
+        if (tail) s.Partial.AddLast(slab.PartialNode); else s.Partial.AddFirst(slab.PartialNode);
+        slab.OnPartialList = true;
+    }
+
+    private static void RemovePartial(KmemCache s, Slab slab)
+    {
+        s.Partial.Remove(slab.PartialNode!);
+        slab.OnPartialList = false;
+    }
+
+    /// <summary>kmalloc_large: a compound block of get_order(size) pages straight from the buddy allocator.</summary>
+    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj)
+    {
+        var res = new SlabResult { Large = true };
+        int order = GetOrder(size);
+        var page = _buddy.AllocPages(gfp | Gfp.COMP, order);
+        res.Page = page;
+        obj = default;
+        if (!page.Ok) return res;
+        obj = new SlabObject { LargePfn = page.Pfn, LargeOrder = order, RequestedSize = (uint)Math.Min(size, uint.MaxValue) };
+        res.Ok = true;
+        res.SimulatedAddress = _pageOffset + ((ulong)page.Pfn << Units.PageShift);
+        LargeAllocs++;
+        LargePagesLive += 1L << order;
+        return res;
+    }
+
+    public SlabResult FreeLarge(in SlabObject obj)
+    {
+        var res = new SlabResult { Ok = true, Large = true };
+        res.PageMerges = _buddy.FreePages(obj.LargePfn, obj.LargeOrder);
+        LargePagesLive -= 1L << obj.LargeOrder;
+        return res;
+    }
+
+    public long LargeAllocs { get; private set; }
+    public long LargePagesLive { get; private set; }
+}

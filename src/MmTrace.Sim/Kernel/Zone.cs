@@ -1,0 +1,64 @@
+namespace MmTrace.Sim.Kernel;
+
+/// <summary>Zone types in the kernel's order (enum zone_type); Movable and Device are not modelled.</summary>
+public enum ZoneType : byte { DMA, DMA32, Normal, HighMem }
+
+/// <summary>
+/// struct zone: a pfn span with its own free_area[order][migratetype] lists and watermarks.
+/// Free lists are intrusive circular lists threaded through the allocator's per-frame arrays.
+/// </summary>
+public sealed class Zone
+{
+    public Zone(ZoneType type, int index, int startPfn, int endPfn, int maxOrder)
+    {
+        Type = type;
+        Index = index;
+        StartPfn = startPfn;
+        EndPfn = endPfn;
+        MaxOrder = maxOrder;
+        Heads = new int[(maxOrder + 1) * MigrateTypeCount];
+        Array.Fill(Heads, -1);
+        NrFree = new long[(maxOrder + 1) * MigrateTypeCount];
+    }
+
+    internal const int MigrateTypeCount = Core.MigrateTypes.Count;
+
+    public ZoneType Type { get; }
+    public string Name => Type.ToString();
+    /// <summary>Position in the node's zone array (zone_idx).</summary>
+    public int Index { get; }
+    public int StartPfn { get; }
+    /// <summary>One past the last spanned pfn.</summary>
+    public int EndPfn { get; }
+    public int MaxOrder { get; }
+    public long SpannedPages => EndPfn - StartPfn;
+    /// <summary>Pages of RAM inside the span (holes excluded).</summary>
+    public long PresentPages { get; internal set; }
+    /// <summary>Pages given to the buddy allocator at boot (present minus memblock reservations).</summary>
+    public long ManagedPages { get; internal set; }
+    public long FreePages { get; internal set; }
+    public long WmarkMin { get; internal set; }
+    public long WmarkLow { get; internal set; }
+    public long WmarkHigh { get; internal set; }
+
+    /// <summary>Head pfn of free_area[order].free_list[mt], or -1.</summary>
+    internal readonly int[] Heads;
+    /// <summary>Number of free blocks on each list.</summary>
+    internal readonly long[] NrFree;
+
+    internal static int ListIndex(int order, int mt) => order * MigrateTypeCount + mt;
+
+    public bool Contains(int pfn) => pfn >= StartPfn && pfn < EndPfn;
+
+    /// <summary>free_area[order].nr_free: free blocks of this order over all migrate types.</summary>
+    public long FreeBlocks(int order)
+    {
+        long n = 0;
+        for (int mt = 0; mt < MigrateTypeCount; mt++) n += NrFree[ListIndex(order, mt)];
+        return n;
+    }
+
+    public long FreeBlocks(int order, Core.MigrateType mt) => NrFree[ListIndex(order, (int)mt)];
+
+    internal bool FreeAreaEmpty(int order, int mt) => Heads[ListIndex(order, mt)] < 0;
+}

@@ -1,0 +1,173 @@
+using MmTrace.Core;
+using MmTrace.Sim.Kernel;
+
+namespace MmTrace.Sim;
+
+/// <summary>
+/// The simulated machine: the kernel allocator stack (memblock → buddy → SLUB/kmalloc) today; the
+/// MMU and the process model plug in here as they land. <see cref="Dispatch"/> applies one event and
+/// says what it cost. Recorded addresses are identities: a free finds the object the recorded
+/// allocation returned that address for, while the simulated allocators choose their own addresses.
+/// </summary>
+public sealed class Machine
+{
+    // ZERO_OR_NULL_PTR: kmalloc(0) returns ZERO_SIZE_PTR (16); kfree of it or of NULL does nothing.
+    private const ulong ZeroSizePtr = 16;
+
+    private readonly SymbolTable _symbols;
+    private readonly Dictionary<ulong, (int Pfn, int Order)> _pages = new();
+    private readonly HashSet<ulong> _freedPages = new();
+    private readonly Dictionary<ulong, SlabObject> _objects = new();
+    private readonly HashSet<ulong> _freedObjects = new();
+    private readonly long[] _allocFailuresByOrder;
+
+    public Machine(MachineConfig config, SymbolTable symbols)
+    {
+        Config = config;
+        _symbols = symbols;
+        Cost = new CostModel(config);
+        Memblock = Memblock.FromConfig(config);
+        Buddy = new BuddyAllocator(config, Memblock);
+        Slub = new SlubAllocator(config, Buddy);
+        _allocFailuresByOrder = new long[Buddy.MaxOrder + 2];
+    }
+
+    public MachineConfig Config { get; }
+    public CostModel Cost { get; }
+    public Memblock Memblock { get; }
+    public BuddyAllocator Buddy { get; }
+    public SlubAllocator Slub { get; }
+
+    /// <summary>Page allocation failures (page_alloc events and slab/kmalloc_large page requests) by order; the last slot counts orders above MAX_PAGE_ORDER.</summary>
+    public ReadOnlySpan<long> AllocFailuresByOrder => _allocFailuresByOrder;
+    public long LivePageBlocks => _pages.Count;
+    public long LiveSlabObjects => _objects.Count;
+
+    public EventOutcome Dispatch(in TraceEvent e) => e.Op switch
+    {
+        Op.PageAlloc => PageAlloc(e),
+        Op.PageFree => PageFree(e),
+        Op.Kmalloc => Kmalloc(e),
+        Op.KmemCacheAlloc => KmemCacheAlloc(e),
+        Op.Kfree or Op.KmemCacheFree => SlabFree(e),
+        _ => EventOutcome.NotModelled,
+    };
+
+    // ---- pages -------------------------------------------------------------------------------
+
+    private static ulong PageGfp(in TraceEvent e)
+    {
+        if (e.Has(EventFields.Flags)) return e.Flags;
+        ulong gfp = Gfp.GFP_KERNEL;
+        if (e.Has(EventFields.Migratetype))
+        {
+            gfp |= (MigrateType)e.Migratetype switch { MigrateType.Movable => Gfp.MOVABLE, MigrateType.Reclaimable => Gfp.RECLAIMABLE, _ => 0UL };
+        }
+        return gfp;
+    }
+
+    private EventOutcome PageAlloc(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        int order = e.Has(EventFields.Order) ? e.Order : 0;
+        var anomaly = AnomalyKind.None;
+        long cycles = 0;
+        if (_pages.Remove(e.Address, out var stale))
+        {
+            // The block's page_free was not recorded: release it so simulated memory stays balanced.
+            anomaly = AnomalyKind.AllocOfLivePointer;
+            cycles += Cost.OfPageFree(Buddy.FreePages(stale.Pfn, stale.Order));
+        }
+        var r = Buddy.AllocPages(PageGfp(e), order);
+        cycles += Cost.OfPageAlloc(r);
+        if (!r.Ok)
+        {
+            CountFailure(order);
+            return new EventOutcome(cycles, OutcomeKind.Failed);
+        }
+        _pages[e.Address] = (r.Pfn, order);
+        _freedPages.Remove(e.Address);
+        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+    }
+
+    private EventOutcome PageFree(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (!_pages.Remove(e.Address, out var blk))
+            return EventOutcome.Of(_freedPages.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.PageFreeOfUnknownPage);
+        _freedPages.Add(e.Address);
+        long cycles = Cost.OfPageFree(Buddy.FreePages(blk.Pfn, blk.Order));
+        if (e.Has(EventFields.Order) && e.Order != blk.Order)
+            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.PageFreeOrderMismatch);
+        return new EventOutcome(cycles, OutcomeKind.Ok);
+    }
+
+    private void CountFailure(int order) => _allocFailuresByOrder[Math.Min(order, _allocFailuresByOrder.Length - 1)]++;
+
+    // ---- slab --------------------------------------------------------------------------------
+
+    private EventOutcome Kmalloc(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address <= ZeroSizePtr || e.Size == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        ulong gfp = e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL;
+        var anomaly = ReleaseStale(e.Address, out long cycles);
+        SlabResult r;
+        SlabObject obj;
+        if (e.Size > (ulong)Slub.KmallocMaxCacheSize)
+        {
+            r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj);
+            if (!r.Ok) CountFailure(SlubAllocator.GetOrder((long)Math.Min(e.Size, long.MaxValue)));
+        }
+        else
+        {
+            r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), e.Cpu, (uint)e.Size, out obj);
+            if (!r.Ok) CountFailure(r.Page.Pfn < 0 ? Slub.KmallocCache((long)e.Size, gfp).Order : 0);
+        }
+        return FinishAlloc(e.Address, r, obj, cycles, anomaly);
+    }
+
+    private EventOutcome KmemCacheAlloc(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
+        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue));
+        var anomaly = ReleaseStale(e.Address, out long cycles);
+        var r = Slub.Alloc(cache, e.Cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
+        if (!r.Ok) CountFailure(cache.Order);
+        return FinishAlloc(e.Address, r, obj, cycles, anomaly);
+    }
+
+    private AnomalyKind ReleaseStale(ulong ptr, out long cycles)
+    {
+        cycles = 0;
+        if (!_objects.Remove(ptr, out var stale)) return AnomalyKind.None;
+        // The earlier object's free was not recorded: free it so the simulated slabs stay balanced.
+        var fr = stale.Slab is null ? Slub.FreeLarge(stale) : Slub.Free(stale);
+        cycles = Cost.OfSlabFree(fr);
+        return AnomalyKind.AllocOfLivePointer;
+    }
+
+    private EventOutcome FinishAlloc(ulong ptr, in SlabResult r, in SlabObject obj, long cycles, AnomalyKind anomaly)
+    {
+        cycles += Cost.OfSlabAlloc(r);
+        if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
+        _objects[ptr] = obj;
+        _freedObjects.Remove(ptr);
+        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+    }
+
+    private EventOutcome SlabFree(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
+        if (!_objects.Remove(e.Address, out var obj))
+            return EventOutcome.Of(_freedObjects.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
+        _freedObjects.Add(e.Address);
+        var r = obj.Slab is null ? Slub.FreeLarge(obj) : Slub.Free(obj);
+        long cycles = Cost.OfSlabFree(r);
+        if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && !_symbols[e.Cache].AsSpan().SequenceEqual(obj.Slab.Cache.Name))
+            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch);
+        return new EventOutcome(cycles, OutcomeKind.Ok);
+    }
+}

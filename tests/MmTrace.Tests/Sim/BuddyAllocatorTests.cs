@@ -1,0 +1,201 @@
+using MmTrace.Core;
+using MmTrace.Sim.Kernel;
+
+namespace MmTrace.Tests.Sim;
+
+public class BuddyAllocatorTests
+{
+    // 64 MiB, no PCI hole: DMA [0,16M), DMA32 [16M,64M). Reserved: 1 MiB firmware, 4 MiB kernel at 16 MiB,
+    // memmap 16384 pages * 64 B = 1 MiB rounded to 2 MiB, top-down at [62M,64M).
+    internal static MachineConfig Small(params string[] extra) => MachineConfig.Load("x86_64-skylake-4g",
+        new[] { "memory.ram_bytes=64M", "memory.pci_hole_bytes=0", "memory.kernel_image_bytes=4M", "memory.early_alloc_bytes=0", "cpus=2" }.Concat(extra));
+
+    internal static BuddyAllocator NewBuddy(MachineConfig cfg) => new(cfg, Memblock.FromConfig(cfg));
+
+    private static long[] Snapshot(BuddyAllocator b) =>
+        b.Zones.SelectMany(z => Enumerable.Range(0, b.MaxOrder + 1).SelectMany(o =>
+            Enumerable.Range(0, MigrateTypes.Count).Select(mt => z.FreeBlocks(o, (MigrateType)mt)))).ToArray();
+
+    [Fact]
+    public void Boot_hands_ram_minus_memblock_reservations_to_the_buddy_allocator()
+    {
+        var cfg = Small();
+        var mb = Memblock.FromConfig(cfg);
+        var b = new BuddyAllocator(cfg, mb);
+        Assert.Equal((64L << 20) - (1L << 20) - (4L << 20) - (2L << 20), b.TotalFreePages * 4096);
+        Assert.Equal(b.ManagedPages, b.TotalFreePages);
+        Assert.Equal(["DMA", "DMA32"], b.Zones.Select(z => z.Name));
+        Assert.Equal(4096 - 256, b.Zones[0].ManagedPages);
+        var memmap = mb.Reserved.Single(r => r.Name.StartsWith("memmap"));
+        Assert.Equal(62UL << 20, memmap.Range.Start);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Boot_frees_memory_in_the_largest_aligned_blocks()
+    {
+        var b = NewBuddy(Small());
+        var dma = b.Zones[0];
+        // DMA: pfns 256..4095 free. 256..511 is one order-8 block, 512..1023 order 9, then order-10 blocks 1024, 2048, 3072.
+        Assert.Equal(1, dma.FreeBlocks(8));
+        Assert.Equal(1, dma.FreeBlocks(9));
+        Assert.Equal(3, dma.FreeBlocks(10));
+        Assert.Equal(0, dma.FreeBlocks(0));
+        // DMA32: pfns 4096..5119 kernel image; 5120..15871 free = 10752 pages = 10.5 order-10 blocks.
+        var dma32 = b.Zones[1];
+        Assert.Equal(10, dma32.FreeBlocks(10));
+        Assert.Equal(1, dma32.FreeBlocks(9));
+    }
+
+    [Fact]
+    public void Allocating_order_0_splits_the_smallest_free_block_into_one_block_of_each_lower_order()
+    {
+        // DMA32 holds eleven order-10 blocks and one order-9 block (pfns 15360..15871): the order-9 block is split.
+        var b = NewBuddy(Small("memory.kernel_image_bytes=0"));
+        var dma32 = b.Zones[1];
+        long[] before = Enumerable.Range(0, 11).Select(o => dma32.FreeBlocks(o)).ToArray();
+        Assert.Equal([0L, 0, 0, 0, 0, 0, 0, 0, 0, 1, 11], before);
+        var r = b.AllocPages(Gfp.GFP_KERNEL | Gfp.DMA32 | Gfp.MOVABLE, 0);
+        Assert.True(r.Ok);
+        Assert.Equal(1, r.Zone);
+        Assert.Equal(15360, r.Pfn);
+        Assert.Equal(9, r.Splits);
+        for (int o = 0; o < 9; o++) Assert.Equal(1, dma32.FreeBlocks(o));
+        Assert.Equal(0, dma32.FreeBlocks(9));
+        Assert.Equal(11, dma32.FreeBlocks(10));
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Free_of_buddy_merges_up_to_max_order()
+    {
+        var b = NewBuddy(Small());
+        var before = Snapshot(b);
+        var r = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0);
+        int merges = b.FreePages(r.Pfn, 0);
+        Assert.Equal(r.Splits, merges);
+        Assert.Equal(before, Snapshot(b));
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Random_alloc_and_free_keeps_lists_consistent_and_freeing_everything_restores_boot_state()
+    {
+        var b = NewBuddy(Small());
+        var boot = Snapshot(b);
+        var rng = new Random(42);
+        var live = new List<(int Pfn, int Order)>();
+        ulong[] gfps = [Gfp.GFP_KERNEL, Gfp.GFP_HIGHUSER_MOVABLE, Gfp.GFP_KERNEL | Gfp.RECLAIMABLE, Gfp.GFP_DMA | Gfp.GFP_KERNEL];
+        for (int i = 0; i < 20000; i++)
+        {
+            if (live.Count > 0 && rng.NextDouble() < 0.45)
+            {
+                int k = rng.Next(live.Count);
+                b.FreePages(live[k].Pfn, live[k].Order);
+                live[k] = live[^1];
+                live.RemoveAt(live.Count - 1);
+            }
+            else
+            {
+                int order = rng.NextDouble() < 0.8 ? 0 : rng.Next(1, 5);
+                var r = b.AllocPages(gfps[rng.Next(gfps.Length)], order);
+                if (r.Ok)
+                {
+                    Assert.Equal(0, r.Pfn & ((1 << order) - 1));
+                    live.Add((r.Pfn, order));
+                }
+            }
+            if (i % 2000 == 0) b.CheckInvariants();
+        }
+        foreach (var (pfn, order) in live) b.FreePages(pfn, order);
+        b.CheckInvariants();
+        Assert.Equal(b.ManagedPages, b.TotalFreePages);
+        // Every page is free again, so every zone merges back to its boot-time blocks (migrate types may differ).
+        var now = Snapshot(b);
+        long Blocks(long[] s, int zone, int order) => Enumerable.Range(0, MigrateTypes.Count).Sum(mt => s[(zone * (b.MaxOrder + 1) + order) * MigrateTypes.Count + mt]);
+        for (int z = 0; z < b.Zones.Count; z++)
+            for (int o = 0; o <= b.MaxOrder; o++)
+                Assert.Equal(Blocks(boot, z, o), Blocks(now, z, o));
+    }
+
+    [Fact]
+    public void Unmovable_allocation_from_an_all_movable_zone_claims_a_whole_pageblock()
+    {
+        var b = NewBuddy(Small());
+        Assert.All(b.Zones, z => Assert.Equal(0, Enumerable.Range(0, 11).Sum(o => z.FreeBlocks(o, MigrateType.Unmovable))));
+        var r = b.AllocPages(Gfp.GFP_KERNEL, 0);
+        Assert.True(r.Fallback);
+        Assert.True(r.ClaimedBlock);
+        Assert.Equal(MigrateType.Unmovable, b.PageblockMigratetype(r.Pfn));
+        // The rest of the claimed block now serves unmovable requests without fallback.
+        var r2 = b.AllocPages(Gfp.GFP_KERNEL, 0);
+        Assert.False(r2.Fallback);
+        Assert.Equal(r.Pfn >> 9, r2.Pfn >> 9);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Gfp_zone_modifiers_select_the_zone()
+    {
+        var b = NewBuddy(MachineConfig.Load("x86_64-skylake-4g"));
+        Assert.Equal(["DMA", "DMA32", "Normal"], b.Zones.Select(z => z.Name));
+        Assert.True(b.AllocPages(Gfp.GFP_KERNEL | Gfp.DMA, 0).Pfn < 4096);
+        var d32 = b.AllocPages(Gfp.GFP_KERNEL | Gfp.DMA32, 0);
+        Assert.InRange(d32.Pfn, 4096, (1 << 20) - 1);
+        Assert.True(b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0).Pfn >= 1 << 20);
+        Assert.True(b.AllocPages(Gfp.GFP_KERNEL, 0).Pfn >= 1 << 20);
+    }
+
+    [Fact]
+    public void I386_has_highmem_above_896_MiB_and_dma32_requests_use_normal()
+    {
+        var b = NewBuddy(MachineConfig.Load("i386-highmem-1g"));
+        Assert.Equal(["DMA", "Normal", "HighMem"], b.Zones.Select(z => z.Name));
+        Assert.Equal(896 << 8, b.Zones[2].StartPfn);
+        Assert.True(b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0).Pfn >= 896 << 8);
+        var n = b.AllocPages(Gfp.GFP_KERNEL | Gfp.DMA32, 0);
+        Assert.InRange(n.Pfn, 4096, (896 << 8) - 1);
+    }
+
+    [Fact]
+    public void Watermarks_match_the_real_6_18_kernel_snapshot()
+    {
+        // kernel-snapshot/zoneinfo.txt: managed 3840 / 772917 / 557056 pages, min_free_kbytes 67584 (THP's recommended value).
+        var zones = new[]
+        {
+            new Zone(ZoneType.DMA, 0, 0, 4096, 10) { ManagedPages = 3840 },
+            new Zone(ZoneType.DMA32, 1, 4096, 1 << 20, 10) { ManagedPages = 772917 },
+            new Zone(ZoneType.Normal, 2, 1 << 20, 6 << 20, 10) { ManagedPages = 557056 },
+        };
+        BuddyAllocator.ComputeWatermarks(zones, 67584 / 4, 10);
+        Assert.Equal([48L, 9790, 7056], zones.Select(z => z.WmarkMin));
+        Assert.Equal([60L, 12237, 8820], zones.Select(z => z.WmarkLow));
+        Assert.Equal([72L, 14684, 10584], zones.Select(z => z.WmarkHigh));
+    }
+
+    [Fact]
+    public void Allocation_fails_at_the_min_watermark_and_is_reported_not_thrown()
+    {
+        var b = NewBuddy(Small());
+        int served = 0;
+        while (b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0).Ok) served++;
+        Assert.True(served > 0);
+        Assert.All(b.Zones, z => Assert.True(z.FreePages <= z.WmarkMin + 1));
+        Assert.False(b.AllocPages(Gfp.GFP_KERNEL, 3).Ok);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Fragmentation_indices_follow_mm_vmstat()
+    {
+        var b = NewBuddy(Small("memory.kernel_image_bytes=0"));
+        var dma = b.Zones[0];
+        // Fresh DMA zone: free 3840 pages as 1x256, 1x512, 3x1024. Nothing is unusable for order <= 8.
+        Assert.Equal(0, BuddyAllocator.UnusableFreeIndex(dma, 8));
+        // For order 10: the 768 pages in the order-8 and order-9 blocks are unusable: 768*1000/3840 = 200.
+        Assert.Equal(200, BuddyAllocator.UnusableFreeIndex(dma, 10));
+        Assert.Equal(-1000, BuddyAllocator.FragmentationIndex(dma, 10));
+        // An order-11 request cannot be met: 1000 - (1000 + 3840*1000/2048) / 5 blocks = 1000 - 2875/5 = 425.
+        Assert.Equal(425, BuddyAllocator.FragmentationIndex(dma, 11));
+    }
+}
