@@ -1,0 +1,314 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using MmTrace.Core;
+using Parquet;
+using Parquet.Schema;
+
+namespace MmTrace.Ingest.Parquet;
+
+/// <summary>The canonical trace format as Parquet (<see cref="ParquetTraceSchema"/>). Needs random access: a non-seekable input is copied to a temporary file first.</summary>
+public sealed class ParquetTraceFormat : ITraceInputFormat
+{
+    public string Name => "parquet";
+    public IReadOnlyList<string> Extensions { get; } = [".parquet"];
+
+    public bool Probe(ReadOnlySpan<byte> head) => head.StartsWith("PAR1"u8);
+
+    public ITraceReader Open(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options)
+    {
+        if (stream.CanSeek) return new ParquetTraceReader(stream, displayName, symbols, options, null);
+        var input = TraceInput.FromStream(stream, displayName);
+        return Open(input, symbols, options);
+    }
+
+    public ITraceReader Open(TraceInput input, SymbolTable symbols, ReaderOptions options)
+    {
+        try
+        {
+            return new ParquetTraceReader(input.DetachSeekable(), input.DisplayName, symbols, options, input);
+        }
+        catch
+        {
+            input.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>
+/// Streams a canonical Parquet trace one row group at a time into column buffers reused from group to
+/// group (memory bounded by the largest row group). Columns may be any integer type and strings.
+/// Errors: a corrupt file or row group has line 0; a bad value has line = its 1-based row number in the file.
+/// </summary>
+public sealed class ParquetTraceReader : ITraceReader
+{
+    private readonly Stream _stream;
+    private readonly string _file;
+    private readonly SymbolTable _symbols;
+    private readonly ReaderOptions _options;
+    private readonly TraceInput? _input;
+    private readonly ParquetReader _reader;
+    private readonly DataField?[] _fields = new DataField?[TraceColumns.Count];
+    private readonly long _totalRows;
+
+    // One row group, column-wise: numbers widened to long (unsigned columns keep their bit pattern), strings as interned ids.
+    private long[][] _values = new long[TraceColumns.Count][];
+    private bool[][] _present = new bool[TraceColumns.Count][];
+    private readonly Dictionary<Type, Array> _scratch = [];
+    private ReadOnlyMemory<char>?[] _strings = [];
+    private int _group = -1;
+    private int _groupRows;
+    private int _row;
+    private long _rowsBefore;
+
+    public string FormatName => "parquet";
+    public IngestStats Stats { get; } = new();
+    public long? Length => _input is not null ? _input.CompressedLength : _stream.Length;
+    public long Position => _totalRows == 0 ? (Length ?? 0) : (long)((double)(_rowsBefore + _row) / _totalRows * (Length ?? 0));
+
+    internal ParquetTraceReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
+    {
+        _stream = stream;
+        _file = displayName;
+        _symbols = symbols;
+        _options = options;
+        _input = input;
+        try
+        {
+            _reader = ParquetReader.CreateAsync(stream, leaveStreamOpen: true).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (IsCorrupt(e))
+        {
+            Dispose();
+            throw new TraceFormatException(_file, 0, 0, $"corrupt or truncated Parquet file: {e.Message}", e);
+        }
+        try
+        {
+            MapSchema();
+            for (int g = 0; g < _reader.RowGroupCount; g++) _totalRows += _reader.OpenRowGroupReader(g).RowCount;
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        for (int c = 0; c < TraceColumns.Count; c++) { _values[c] = []; _present[c] = []; }
+    }
+
+    private static bool IsCorrupt(Exception e) =>
+        e is IOException or InvalidDataException or ParquetException or InvalidOperationException or NotSupportedException
+            or IndexOutOfRangeException or ArgumentException or OverflowException;
+
+    private void MapSchema()
+    {
+        foreach (var field in _reader.Schema.Fields)
+        {
+            if (field is not DataField df || df.IsArray || !TraceColumns.TryParse(df.Name, out var c))
+                throw new TraceFormatException(_file, 0, 0,
+                    $"unknown column '{field.Name}' in the Parquet schema (expected: {string.Join(", ", TraceColumns.Names)})");
+            bool isString = df.ClrType == typeof(string) || df.ClrType == typeof(ReadOnlyMemory<char>);
+            if (ParquetTraceSchema.IsString(c) != isString || (!isString && !IsInteger(df.ClrType)))
+                throw new TraceFormatException(_file, 0, 0,
+                    $"column '{df.Name}' has type {df.ClrType.Name}, expected {(ParquetTraceSchema.IsString(c) ? "a string" : "an integer")}");
+            _fields[(int)c] = df;
+        }
+        foreach (var required in (ReadOnlySpan<TraceColumn>)[TraceColumn.Op, TraceColumn.Pid])
+        {
+            if (_fields[(int)required] is null)
+                throw new TraceFormatException(_file, 0, 0, $"missing column '{required.Name()}' in the Parquet schema (required: op, pid)");
+        }
+    }
+
+    private static bool IsInteger(Type t) =>
+        t == typeof(long) || t == typeof(ulong) || t == typeof(int) || t == typeof(uint)
+        || t == typeof(short) || t == typeof(ushort) || t == typeof(sbyte) || t == typeof(byte);
+
+    public int Read(Span<TraceEvent> batch)
+    {
+        int n = 0;
+        while (n < batch.Length)
+        {
+            if (_row >= _groupRows && !NextGroup()) break;
+            int row = _row++;
+            if (TryBuild(row, ref batch[n], out var error)) { n++; Stats.Records++; }
+            else Skip(error!);
+        }
+        return n;
+    }
+
+    private void Skip(TraceFormatException error)
+    {
+        if (Stats.BadRecords >= _options.MaxErrors) throw error;
+        Stats.BadRecords++;
+        if (Stats.BadRecordSamples.Count < IngestStats.MaxSamples) Stats.BadRecordSamples.Add(error.Message);
+    }
+
+    private bool NextGroup()
+    {
+        while (_group + 1 < _reader.RowGroupCount)
+        {
+            _rowsBefore += _groupRows;
+            _group++;
+            _row = 0;
+            _groupRows = 0;
+            try
+            {
+                var rg = _reader.OpenRowGroupReader(_group);
+                int rows = checked((int)rg.RowCount);
+                for (int c = 0; c < TraceColumns.Count; c++)
+                {
+                    if (_fields[c] is { } f) LoadColumn(rg, f, (TraceColumn)c, rows);
+                }
+                _groupRows = rows;
+            }
+            catch (Exception e) when (IsCorrupt(e))
+            {
+                throw new TraceFormatException(_file, 0, 0, $"corrupt or truncated Parquet file: row group {_group + 1}: {e.Message}", e);
+            }
+            if (_groupRows > 0) return true;
+        }
+        return false;
+    }
+
+    private void LoadColumn(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows)
+    {
+        ref long[] values = ref _values[(int)c];
+        ref bool[] present = ref _present[(int)c];
+        if (values.Length < rows) { values = new long[rows]; present = new bool[rows]; }
+        if (ParquetTraceSchema.IsString(c)) { LoadStrings(rg, f, c, rows, values, present); return; }
+        Type t = f.ClrType;
+        if (t == typeof(long)) Load<long>(rg, f, rows, values, present);
+        else if (t == typeof(ulong)) Load<ulong>(rg, f, rows, values, present);
+        else if (t == typeof(int)) Load<int>(rg, f, rows, values, present);
+        else if (t == typeof(uint)) Load<uint>(rg, f, rows, values, present);
+        else if (t == typeof(short)) Load<short>(rg, f, rows, values, present);
+        else if (t == typeof(ushort)) Load<ushort>(rg, f, rows, values, present);
+        else if (t == typeof(sbyte)) Load<sbyte>(rg, f, rows, values, present);
+        else Load<byte>(rg, f, rows, values, present);
+    }
+
+    private void Load<T>(ParquetRowGroupReader rg, DataField f, int rows, long[] values, bool[] present) where T : struct, INumberBase<T>
+    {
+        if (f.IsNullable)
+        {
+            var buf = Scratch<T?>(rows);
+            rg.ReadAsync<T>(f, buf.AsMemory(0, rows)).GetAwaiter().GetResult();
+            for (int i = 0; i < rows; i++)
+            {
+                present[i] = buf[i].HasValue;
+                values[i] = buf[i] is { } v ? long.CreateTruncating(v) : 0;
+            }
+        }
+        else
+        {
+            var buf = Scratch<T>(rows);
+            rg.ReadAsync<T>(f, buf.AsMemory(0, rows)).GetAwaiter().GetResult();
+            for (int i = 0; i < rows; i++)
+            {
+                present[i] = true;
+                values[i] = long.CreateTruncating(buf[i]);
+            }
+        }
+    }
+
+    private T[] Scratch<T>(int rows)
+    {
+        if (_scratch.TryGetValue(typeof(T), out var a) && a.Length >= rows) return (T[])a;
+        var fresh = new T[rows];
+        _scratch[typeof(T)] = fresh;
+        return fresh;
+    }
+
+    /// <summary>Strings become symbol ids (op: its enum value, -1 when unknown); a null is "absent".</summary>
+    private void LoadStrings(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows, long[] values, bool[] present)
+    {
+        if (_strings.Length < rows) _strings = new ReadOnlyMemory<char>?[rows];
+        var buf = _strings;
+        Array.Clear(buf, 0, rows);
+        rg.ReadAsync<ReadOnlyMemory<char>>(f, buf.AsMemory(0, rows)).GetAwaiter().GetResult();
+        ReadOnlySpan<char> lastText = default;
+        long lastValue = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            if (buf[i] is not { } s) { present[i] = false; values[i] = 0; continue; }
+            present[i] = true;
+            ReadOnlySpan<char> span = s.Span;
+            if (i > 0 && span.SequenceEqual(lastText)) { values[i] = lastValue; continue; }
+            values[i] = c == TraceColumn.Op ? (OpNames.TryParse(span, out var op) ? (long)op : -1) : _symbols.Intern(span);
+            lastText = span;
+            lastValue = values[i];
+        }
+    }
+
+    private bool TryBuild(int row, ref TraceEvent ev, out TraceFormatException? error)
+    {
+        error = null;
+        ev = default;
+        if (!_present[(int)TraceColumn.Op][row] || _values[(int)TraceColumn.Op][row] < 0)
+        {
+            error = RowError(row, TraceColumn.Op);
+            return false;
+        }
+        ev.Op = (Op)_values[(int)TraceColumn.Op][row];
+        if (!_present[(int)TraceColumn.Pid][row] || !FitsInt(_values[(int)TraceColumn.Pid][row], _fields[(int)TraceColumn.Pid]!))
+        {
+            error = RowError(row, TraceColumn.Pid);
+            return false;
+        }
+        ev.Pid = (int)_values[(int)TraceColumn.Pid][row];
+        for (int c = 0; c < TraceColumns.Count; c++)
+        {
+            var col = (TraceColumn)c;
+            if (col is TraceColumn.Op or TraceColumn.Pid || _fields[c] is null || !_present[c][row]) continue;
+            long v = _values[c][row];
+            switch (col)
+            {
+                case TraceColumn.TimeNs: ev.SetTime(v); break;
+                case TraceColumn.Result: ev.SetResult(v); break;
+                case TraceColumn.Address: ev.SetAddress((ulong)v); break;
+                case TraceColumn.Size: ev.SetSize((ulong)v); break;
+                case TraceColumn.OldAddress: ev.SetOldAddress((ulong)v); break;
+                case TraceColumn.Flags: ev.SetFlags((ulong)v); break;
+                case TraceColumn.Comm: ev.Comm = (int)v; break;
+                case TraceColumn.CallSite: ev.CallSite = (int)v; break;
+                case TraceColumn.Cache: ev.Cache = (int)v; break;
+                case TraceColumn.Order or TraceColumn.Migratetype:
+                    if (v is < sbyte.MinValue or > sbyte.MaxValue) { error = RowError(row, col); return false; }
+                    if (col == TraceColumn.Order) ev.SetOrder((int)v); else ev.SetMigratetype((int)v);
+                    break;
+                default:
+                    if (!FitsInt(v, _fields[c]!)) { error = RowError(row, col); return false; }
+                    if (col == TraceColumn.Cpu) ev.SetCpu((int)v);
+                    else if (col == TraceColumn.Prot) ev.SetProt((int)v);
+                    else ev.SetFd((int)v);
+                    break;
+            }
+        }
+        return true;
+    }
+
+    private static bool FitsInt(long v, DataField f) =>
+        f.ClrType == typeof(ulong) ? (ulong)v <= int.MaxValue : v is >= int.MinValue and <= int.MaxValue;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TraceFormatException RowError(int row, TraceColumn c)
+    {
+        long line = _rowsBefore + row + 1;
+        string message = c switch
+        {
+            TraceColumn.Op when _present[(int)c][row] => $"unknown op in column 'op' (expected one of {TraceColumns.OpList})",
+            TraceColumn.Op => "expected an op name in column 'op'",
+            TraceColumn.Pid when !_present[(int)c][row] => "expected a number in column 'pid'",
+            TraceColumn.Order or TraceColumn.Migratetype => $"number out of range in column '{c.Name()}' (expected -128..127)",
+            _ => $"number out of range in column '{c.Name()}' (expected a 32-bit integer)",
+        };
+        return new TraceFormatException(_file, line, 0, message);
+    }
+
+    public void Dispose()
+    {
+        _reader?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _stream.Dispose();
+        _input?.Dispose();
+    }
+}

@@ -1,0 +1,56 @@
+using MmTrace.Core;
+
+namespace MmTrace.Ingest;
+
+/// <summary>The columns of the canonical trace format, shared by its CSV and Parquet encodings (docs/trace-format.md).</summary>
+public enum TraceColumn
+{
+    TimeNs, Cpu, Pid, Comm, Op, Address, Size, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, CallSite, Cache,
+}
+
+public static class TraceColumns
+{
+    /// <summary>Column names in canonical order: the CSV header and the Parquet schema.</summary>
+    public static IReadOnlyList<string> Names { get; } =
+    [
+        "time_ns", "cpu", "pid", "comm", "op", "address", "size", "old_address", "result",
+        "order", "migratetype", "flags", "prot", "fd", "call_site", "cache",
+    ];
+
+    public const int Count = 16;
+
+    /// <summary>The header line as our CSV writer writes it.</summary>
+    public static string Header { get; } = string.Join(',', Names);
+
+    public static string Name(this TraceColumn c) => Names[(int)c];
+
+    public static bool TryParse(ReadOnlySpan<char> name, out TraceColumn column)
+    {
+        for (int i = 0; i < Count; i++)
+        {
+            if (name.SequenceEqual(Names[i])) { column = (TraceColumn)i; return true; }
+        }
+        column = default;
+        return false;
+    }
+
+    /// <summary>The presence bit of an optional numeric column; None for pid, op and the string columns.</summary>
+    internal static EventFields Field(TraceColumn c) => c switch
+    {
+        TraceColumn.TimeNs => EventFields.Time,
+        TraceColumn.Cpu => EventFields.Cpu,
+        TraceColumn.Address => EventFields.Address,
+        TraceColumn.Size => EventFields.Size,
+        TraceColumn.OldAddress => EventFields.OldAddress,
+        TraceColumn.Result => EventFields.Result,
+        TraceColumn.Order => EventFields.Order,
+        TraceColumn.Migratetype => EventFields.Migratetype,
+        TraceColumn.Flags => EventFields.Flags,
+        TraceColumn.Prot => EventFields.Prot,
+        TraceColumn.Fd => EventFields.Fd,
+        _ => EventFields.None,
+    };
+
+    /// <summary>"malloc, calloc, ..." for error messages.</summary>
+    internal static string OpList { get; } = string.Join(", ", OpNames.All.Select(o => o.Name()));
+}
