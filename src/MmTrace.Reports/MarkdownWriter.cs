@@ -23,18 +23,16 @@ public static class MarkdownWriter
         ReportNames.Validate(report);
         var sb = new StringBuilder();
         sb.Append("# mmtrace report\n\n");
-        sb.Append("| | |\n|---|---|\n");
-        Row(sb, "trace", report.TraceDisplayName);
-        Row(sb, "format", report.TraceFormat);
-        Row(sb, "seed", Formatting.Integer(report.Seed));
-        Row(sb, "machine", report.Machine?.Name ?? "");
-        Row(sb, "tool", SummaryJsonWriter.ToolName + " " + SummaryJsonWriter.ToolVersion);
+        Item(sb, "trace", report.TraceFormat.Length == 0 ? report.TraceDisplayName : $"{report.TraceDisplayName} ({report.TraceFormat})");
+        Item(sb, "machine", report.Machine?.Name ?? "");
+        Item(sb, "seed", Formatting.Integer(report.Seed));
+        Item(sb, "tool", SummaryJsonWriter.ToolName + " " + SummaryJsonWriter.ToolVersion);
         foreach (var section in report.Sections)
         {
             sb.Append("\n## ").Append(Inline(section.Title)).Append('\n');
             if (section.Scalars.Count > 0)
             {
-                sb.Append("\n| key | value |\n|---|---:|\n");
+                sb.Append("\n| key | value |\n|---|---|\n");
                 foreach (var (key, value) in section.Scalars) Row(sb, key, Formatting.Human(value));
             }
             foreach (var table in section.Tables) WriteTable(sb, section, table);
@@ -71,6 +69,9 @@ public static class MarkdownWriter
               .Append(" rows; the full table is in [").Append(csv).Append("](").Append(csv).Append(").\n");
         }
     }
+
+    private static void Item(StringBuilder sb, string key, string value) =>
+        sb.Append("- ").Append(key).Append(": ").Append(Inline(value)).Append('\n');
 
     private static void Row(StringBuilder sb, string key, string value) =>
         sb.Append("| ").Append(Cell(key)).Append(" | ").Append(Cell(value)).Append(" |\n");
