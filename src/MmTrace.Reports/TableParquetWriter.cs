@@ -15,7 +15,9 @@ public static class TableParquetWriter
     {
         ArgumentNullException.ThrowIfNull(table);
         var fields = table.Columns.Select(Field).ToArray();
-        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
+        // Threshold 1: dictionary-encode string columns even when every value is distinct, so the encoding
+        // does not depend on the data (Parquet.Net otherwise decides from the share of unique values).
+        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy, DictionaryEncodingThreshold = 1.0 };
         foreach (var (c, f) in table.Columns.Zip(fields))
         {
             if (c.Type == ColumnType.String) options.ColumnEncodingHints[f.Path.ToString()] = EncodingHint.Dictionary;

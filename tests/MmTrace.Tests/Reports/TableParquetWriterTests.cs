@@ -72,6 +72,7 @@ public class TableParquetWriterTests
         using var dir = new SampleReports.TempDir();
         var t = new Table("t", "T", [new Column("op", ColumnType.String), new Column("n", ColumnType.Int)]);
         for (int i = 0; i < 100; i++) t.AddRow(i % 2 == 0 ? "kmalloc" : "kfree", i);
+        t.AddRow(null, null);
         string path = dir["t.parquet"];
         AtomicFile.Write(path, s => TableParquetWriter.Write(t, s));
         var enc = Query($"SELECT path_in_schema, encodings FROM parquet_metadata('{Sql(path)}') ORDER BY column_id", out _, out _);
@@ -79,6 +80,18 @@ public class TableParquetWriterTests
         var schema = Query($"SELECT name, repetition_type FROM parquet_schema('{Sql(path)}') WHERE name IN ('op', 'n') ORDER BY name", out _, out _);
         Assert.Equal(2, schema.Count);
         Assert.All(schema, row => Assert.Equal("OPTIONAL", row[1]));
+    }
+
+    [Fact]
+    public void String_columns_are_dictionary_encoded_even_when_every_value_is_distinct()
+    {
+        using var dir = new SampleReports.TempDir();
+        var t = new Table("t", "T", [new Column("call_site", ColumnType.String)]).AddRow("a").AddRow("b").AddRow("c");
+        string path = dir["t.parquet"];
+        AtomicFile.Write(path, s => TableParquetWriter.Write(t, s));
+        var enc = Query($"SELECT encodings, compression FROM parquet_metadata('{Sql(path)}')", out _, out _);
+        Assert.Contains("DICTIONARY", (string)enc[0][0]!, StringComparison.Ordinal);
+        Assert.Equal("SNAPPY", enc[0][1]);
     }
 
     [Fact]
