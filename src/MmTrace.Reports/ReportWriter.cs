@@ -1,0 +1,58 @@
+namespace MmTrace.Reports;
+
+/// <summary>
+/// Renders one <see cref="Report"/> into a directory: tables/SECTION_TABLE.csv and .parquet, report.md, and
+/// summary.json last (so a complete summary.json means the run finished). Every file goes through
+/// <see cref="AtomicFile"/>; tables left in tables/ by an earlier run that this report did not produce are
+/// deleted after the new files are in place.
+/// </summary>
+public static class ReportWriter
+{
+    public const string TablesDirectory = "tables";
+
+    /// <summary>Writes the report; returns the paths written, relative to <paramref name="outDir"/>, '/'-separated, in write order.</summary>
+    public static IReadOnlyList<string> Write(Report report, string outDir)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentException.ThrowIfNullOrEmpty(outDir);
+        ReportNames.Validate(report);
+        string tablesDir = Path.Combine(outDir, TablesDirectory);
+        Directory.CreateDirectory(tablesDir);
+
+        var written = new List<string>();
+        var tableFiles = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var section in report.Sections)
+        {
+            foreach (var table in section.Tables)
+            {
+                string stem = ReportNames.TableStem(section, table);
+                string csv = stem + TableCsvWriter.Extension, parquet = stem + TableParquetWriter.Extension;
+                AtomicFile.Write(Path.Combine(tablesDir, csv), s => TableCsvWriter.Write(table, s));
+                AtomicFile.Write(Path.Combine(tablesDir, parquet), s => TableParquetWriter.Write(table, s));
+                tableFiles.Add(csv);
+                tableFiles.Add(parquet);
+                written.Add(TablesDirectory + "/" + csv);
+                written.Add(TablesDirectory + "/" + parquet);
+            }
+        }
+        AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s));
+        written.Add(MarkdownWriter.FileName);
+        AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
+        written.Add(SummaryJsonWriter.FileName);
+
+        RemoveStaleTables(tablesDir, tableFiles);
+        return written;
+    }
+
+    // Only our own kinds of file: anything else a user put in tables/ stays.
+    private static void RemoveStaleTables(string tablesDir, HashSet<string> keep)
+    {
+        foreach (string path in Directory.EnumerateFiles(tablesDir))
+        {
+            string name = Path.GetFileName(path);
+            bool ours = name.EndsWith(TableCsvWriter.Extension, StringComparison.Ordinal)
+                     || name.EndsWith(TableParquetWriter.Extension, StringComparison.Ordinal);
+            if (ours && !keep.Contains(name)) File.Delete(path);
+        }
+    }
+}
