@@ -33,7 +33,7 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
         s.Add("total", total);
         s.Add("allocation_failures", _failures.Sum());
         s.AddTable(t);
-        var f = new Table("allocation_failures", "Allocations the simulated machine could not serve, by op",
+        var f = new Table("failures_by_op", "Allocations the simulated machine could not serve, by op",
             [new("op", ColumnType.String), new("events", ColumnType.Int)]);
         for (int op = 1; op < OpNames.Count; op++)
         {

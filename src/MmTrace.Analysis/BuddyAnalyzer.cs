@@ -83,7 +83,7 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
             }
         }
 
-        var fail = s.AddTable(new Table("allocation_failures", "Page allocation failures by order",
+        var fail = s.AddTable(new Table("failures_by_order", "Page allocation failures by order",
             [new("order", ColumnType.Int), new("failures", ColumnType.Int)]));
         var failures = machine.AllocFailuresByOrder;
         for (int o = 0; o < failures.Length; o++)

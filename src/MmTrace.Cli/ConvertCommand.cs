@@ -18,8 +18,8 @@ internal static class ConvertCommand
         };
         cmd.SetAction(p =>
         {
-            long n = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
-            io.Out.WriteLine($"wrote {n} events to {p.GetValue(output)}");
+            var stats = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
+            io.Out.WriteLine($"wrote {stats.Records} events to {p.GetValue(output)}" + (stats.BadRecords > 0 ? $" ({stats.BadRecords} bad records skipped)" : ""));
             return Program.Ok;
         });
         return cmd;

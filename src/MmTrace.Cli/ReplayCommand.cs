@@ -68,7 +68,7 @@ internal static class ReplayCommand
         object? Get(string section, string key) => r.Find(section)?.Scalars.FirstOrDefault(kv => kv.Key == key).Value;
         w.WriteLine($"replayed {Get("events", "total")} events ({Get("events", "not_modelled")} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {Get("anomalies", "total")}, allocation failures: {Get("anomalies", "allocation_failures")}");
-        w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-"}%");
+        w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }

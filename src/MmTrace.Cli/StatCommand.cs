@@ -28,7 +28,12 @@ internal static class StatCommand
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
                 stats.Read(reader, bar.Update);
             var section = stats.ToSection(symbols, p.GetValue(limit));
-            if (p.GetValue(json)) io.Out.Write(SummaryJsonWriter.SectionToJson(section));
+            if (p.GetValue(json))
+            {
+                var report = new Report();
+                report.Sections.Add(section);
+                io.Out.Write(System.Text.Encoding.UTF8.GetString(SummaryJsonWriter.ToBytes(report)));
+            }
             else TextTables.Write(io.Out, section);
             return Program.Ok;
         });

@@ -48,9 +48,10 @@ public sealed class BuddyAllocator
     public BuddyAllocator(MachineConfig cfg, Memblock memblock)
     {
         MaxOrder = cfg.GetInt32("buddy.max_order");
-        PageblockOrder = cfg.GetInt32("buddy.pageblock_order");
         if (MaxOrder is < 1 or > 20) throw new UsageException($"buddy.max_order={MaxOrder}: expected 1..20");
-        if (PageblockOrder < 1 || PageblockOrder > MaxOrder) throw new UsageException($"buddy.pageblock_order={PageblockOrder}: expected 1..buddy.max_order");
+        // pageblock_order = min(HPAGE_PMD_ORDER, MAX_PAGE_ORDER), as include/linux/pageblock-flags.h defines it.
+        PageblockOrder = Math.Min(cfg.GetInt32("buddy.pageblock_order"), MaxOrder);
+        if (PageblockOrder < 1) throw new UsageException($"buddy.pageblock_order={PageblockOrder}: expected at least 1");
 
         ulong endBytes = memblock.Memory.Max(m => m.End);
         MaxPfn = checked((int)(endBytes >> Units.PageShift));

@@ -1,0 +1,105 @@
+using System.IO.Compression;
+using System.Text.Json;
+
+namespace MmTrace.Tests.Cli;
+
+public class ReplayCommandTests
+{
+    private readonly string _dir = TestPaths.NewTempDir();
+
+    private string Generate(string workload, long events, string ext, int seed = 7)
+    {
+        string path = Path.Combine(_dir, $"{workload}-{seed}{ext}");
+        var (code, _, err) = CliRunner.Run("generate", workload, "--events", events.ToString(), "--seed", seed.ToString(), "-o", path);
+        Assert.True(code == 0, err);
+        return path;
+    }
+
+    private string Replay(string trace, string outName, params string[] extra)
+    {
+        string outDir = Path.Combine(_dir, outName);
+        var (code, stdout, err) = CliRunner.Run(["replay", trace, "--out", outDir, "--quiet", .. extra]);
+        Assert.True(code == 0, err);
+        Assert.Contains("replayed", stdout);
+        return outDir;
+    }
+
+    [Fact]
+    public void Replay_writes_summary_markdown_and_every_table_as_csv_and_parquet()
+    {
+        string dir = Replay(Generate("kernel-mix", 20_000, ".csv"), "r");
+        Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+        Assert.True(File.Exists(Path.Combine(dir, "report.md")));
+        var csv = Directory.GetFiles(Path.Combine(dir, "tables"), "*.csv").Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        var parquet = Directory.GetFiles(Path.Combine(dir, "tables"), "*.parquet").Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        Assert.Contains("buddy_free_area", csv);
+        Assert.Contains("latency_by_op", csv);
+        Assert.Equal(csv, parquet);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        Assert.Equal("schema_version", doc.RootElement.EnumerateObject().First().Name);
+        Assert.Equal(20_000, doc.RootElement.GetProperty("events").GetProperty("total").GetInt64());
+        Assert.Equal("x86_64-skylake-4g", doc.RootElement.GetProperty("machine").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void Same_trace_twice_and_from_csv_and_parquet_gives_byte_identical_summaries()
+    {
+        string csv = Generate("kernel-mix", 30_000, ".csv");
+        string parquet = Path.Combine(_dir, "km.parquet");
+        Assert.Equal(0, CliRunner.Run("convert", csv, "-o", parquet).Exit);
+        byte[] a = File.ReadAllBytes(Path.Combine(Replay(csv, "a"), "summary.json"));
+        byte[] b = File.ReadAllBytes(Path.Combine(Replay(csv, "b"), "summary.json"));
+        byte[] c = File.ReadAllBytes(Path.Combine(Replay(parquet, "c"), "summary.json"));
+        Assert.Equal(a, b);
+        Assert.Equal(a, c);
+    }
+
+    [Fact]
+    public void A_gzipped_trace_replays_like_the_plain_one()
+    {
+        string csv = Generate("fragmenter", 10_000, ".csv");
+        string gz = csv + ".gz";
+        using (var src = File.OpenRead(csv))
+        using (var dst = new GZipStream(File.Create(gz), CompressionLevel.Fastest))
+            src.CopyTo(dst);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Replay(csv, "plain"), "summary.json")),
+                     File.ReadAllBytes(Path.Combine(Replay(gz, "gz"), "summary.json")));
+    }
+
+    public static TheoryData<string> Workloads() => ["kernel-mix", "user-heap", "mmap-churn", "fragmenter", "access"];
+
+    [Theory]
+    [MemberData(nameof(Workloads))]
+    public void Every_generator_workload_replays_without_anomalies(string workload)
+    {
+        string dir = Replay(Generate(workload, 20_000, ".parquet"), workload);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var anomalies = doc.RootElement.GetProperty("anomalies");
+        Assert.Equal(0, anomalies.GetProperty("total").GetInt64());
+        Assert.Equal(0, anomalies.GetProperty("allocation_failures").GetInt64());
+    }
+
+    [Fact]
+    public void Fragmenter_leaves_free_memory_spread_over_order_0()
+    {
+        string dir = Replay(Generate("fragmenter", 30_000, ".csv"), "frag");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var rows = doc.RootElement.GetProperty("buddy").GetProperty("free_area").EnumerateArray()
+            .Where(r => r.GetProperty("order").GetInt64() == 0).Sum(r => r.GetProperty("free_blocks").GetInt64());
+        // About a third of the events free every other allocated page, and none of those can merge.
+        Assert.InRange(rows, 9_000, 10_100);
+        var unusable = doc.RootElement.GetProperty("buddy").GetProperty("fragmentation").EnumerateArray()
+            .Single(r => r.GetProperty("zone").GetString() == "Normal" && r.GetProperty("order").GetInt64() == 1);
+        Assert.True(unusable.GetProperty("unusable_index").GetDouble() > 0.0);
+    }
+
+    [Fact]
+    public void Set_overrides_reach_the_machine_and_the_summary()
+    {
+        string dir = Replay(Generate("fragmenter", 5_000, ".csv"), "set", "--set", "buddy.max_order=8", "--machine", "i386-highmem-1g");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        Assert.Equal(8, doc.RootElement.GetProperty("machine").GetProperty("buddy").GetProperty("max_order").GetInt64());
+        Assert.Equal(8, doc.RootElement.GetProperty("buddy").GetProperty("max_order").GetInt64());
+        Assert.Contains(doc.RootElement.GetProperty("buddy").GetProperty("zones").EnumerateArray(), z => z.GetProperty("zone").GetString() == "HighMem");
+    }
+}
