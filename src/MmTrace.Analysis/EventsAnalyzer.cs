@@ -17,7 +17,7 @@ public sealed class EventsAnalyzer : IAnalyzer
     {
         int op = (int)e.Op;
         _count[op]++;
-        if (e.Has(EventFields.Size)) _bytes[op] += (long)Math.Min(e.Size, long.MaxValue);
+        _bytes[op] += TraceStatistics.EventBytes(e);
         if (outcome.Kind == OutcomeKind.NotModelled) _notModelled[op]++;
         ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, e.Pid, out _);
         p.Events++;

@@ -28,9 +28,17 @@ public sealed class TraceStatistics
         }
     }
 
+    /// <summary>Bytes an event moves: its size, or for page ops without one, 2^order pages.</summary>
+    public static long EventBytes(in TraceEvent e)
+    {
+        if (e.Has(EventFields.Size)) return (long)Math.Min(e.Size, long.MaxValue);
+        if (e.Op is Op.PageAlloc or Op.PageFree && e.Has(EventFields.Order) && e.Order is >= 0 and < 40) return (long)Units.PageSize << e.Order;
+        return 0;
+    }
+
     private void Add(in TraceEvent e)
     {
-        long bytes = e.Has(EventFields.Size) ? (long)Math.Min(e.Size, long.MaxValue) : 0;
+        long bytes = EventBytes(e);
         _count[(int)e.Op]++;
         _bytes[(int)e.Op] += bytes;
         ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, e.Pid, out _);
