@@ -95,9 +95,12 @@ public sealed class ParquetTraceReader : ITraceReader
         for (int c = 0; c < TraceColumns.Count; c++) { _values[c] = []; _present[c] = []; }
     }
 
-    private static bool IsCorrupt(Exception e) =>
-        e is IOException or InvalidDataException or ParquetException or InvalidOperationException or NotSupportedException
-            or IndexOutOfRangeException or ArgumentException or OverflowException;
+    /// <summary>
+    /// Whether an exception from Parquet.Net means bad data. Corrupt bytes surface as many types
+    /// (IOException, ThriftProtocolException, IndexOutOfRangeException, even OutOfMemoryException from
+    /// a garbage length), so everything but cancellation and our own errors counts.
+    /// </summary>
+    private static bool IsCorrupt(Exception e) => e is not (TraceFormatException or OperationCanceledException);
 
     private void MapSchema()
     {
