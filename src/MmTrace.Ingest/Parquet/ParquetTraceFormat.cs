@@ -154,6 +154,7 @@ public sealed class ParquetTraceReader : ITraceReader
             _group++;
             _row = 0;
             _groupRows = 0;
+            _unknownOps.Clear();
             try
             {
                 var rg = _reader.OpenRowGroupReader(_group);
@@ -237,11 +238,20 @@ public sealed class ParquetTraceReader : ITraceReader
             present[i] = true;
             ReadOnlySpan<char> span = s.Span;
             if (i > 0 && span.SequenceEqual(lastText)) { values[i] = lastValue; continue; }
-            values[i] = c == TraceColumn.Op ? (OpNames.TryParse(span, out var op) ? (long)op : -1) : _symbols.Intern(span);
+            values[i] = c == TraceColumn.Op ? (OpNames.TryParse(span, out var op) ? (long)op : UnknownOp(span)) : _symbols.Intern(span);
             lastText = span;
             lastValue = values[i];
         }
     }
+
+    /// <summary>An unknown op name is kept (as a negative index) for its error message.</summary>
+    private long UnknownOp(ReadOnlySpan<char> name)
+    {
+        _unknownOps.Add(name.ToString());
+        return -_unknownOps.Count;
+    }
+
+    private readonly List<string> _unknownOps = [];
 
     private bool TryBuild(int row, ref TraceEvent ev, out TraceFormatException? error)
     {
@@ -299,7 +309,8 @@ public sealed class ParquetTraceReader : ITraceReader
         long line = _rowsBefore + row + 1;
         string message = c switch
         {
-            TraceColumn.Op when _present[(int)c][row] => $"unknown op in column 'op' (expected one of {TraceColumns.OpList})",
+            TraceColumn.Op when _present[(int)c][row] =>
+                $"unknown op '{_unknownOps[(int)(-_values[(int)c][row]) - 1]}' (expected one of {TraceColumns.OpList})",
             TraceColumn.Op => "expected an op name in column 'op'",
             TraceColumn.Pid when !_present[(int)c][row] => "expected a number in column 'pid'",
             TraceColumn.Order or TraceColumn.Migratetype => $"number out of range in column '{c.Name()}' (expected -128..127)",
