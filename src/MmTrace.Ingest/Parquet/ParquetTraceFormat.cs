@@ -50,6 +50,8 @@ public sealed class ParquetTraceReader : ITraceReader
     private readonly ParquetReader _reader;
     private readonly DataField?[] _fields = new DataField?[TraceColumns.Count];
     private readonly long _totalRows;
+    /// <summary>The columns the file has, other than op and pid.</summary>
+    private int[] _optionalColumns = [];
 
     // One row group, column-wise: numbers widened to long (unsigned columns keep their bit pattern), strings as interned ids.
     private long[][] _values = new long[TraceColumns.Count][];
@@ -120,6 +122,8 @@ public sealed class ParquetTraceReader : ITraceReader
             if (_fields[(int)required] is null)
                 throw new TraceFormatException(_file, 0, 0, $"missing column '{required.Name()}' in the Parquet schema (required: op, pid)");
         }
+        _optionalColumns = Enumerable.Range(0, TraceColumns.Count)
+            .Where(c => _fields[c] is not null && (TraceColumn)c is not (TraceColumn.Op or TraceColumn.Pid)).ToArray();
     }
 
     private static bool IsInteger(Type t) =>
@@ -269,10 +273,10 @@ public sealed class ParquetTraceReader : ITraceReader
             return false;
         }
         ev.Pid = (int)_values[(int)TraceColumn.Pid][row];
-        for (int c = 0; c < TraceColumns.Count; c++)
+        foreach (int c in _optionalColumns)
         {
             var col = (TraceColumn)c;
-            if (col is TraceColumn.Op or TraceColumn.Pid || _fields[c] is null || !_present[c][row]) continue;
+            if (!_present[c][row]) continue;
             long v = _values[c][row];
             switch (col)
             {
