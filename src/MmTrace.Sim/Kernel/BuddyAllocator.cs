@@ -42,8 +42,9 @@ public sealed class BuddyAllocator
     // Intrusive circular doubly linked free lists (page->buddy_list).
     private readonly int[] _next;
     private readonly int[] _prev;
-    // Per pageblock: its migrate type (get_pageblock_migratetype).
+    // Per pageblock: its migrate type (get_pageblock_migratetype), and whether its first page is RAM.
     private readonly byte[] _pageblockMt;
+    private readonly bool[] _pageblockPresent;
 
     public BuddyAllocator(MachineConfig cfg, Memblock memblock)
     {
@@ -69,8 +70,12 @@ public sealed class BuddyAllocator
         Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
 
         _zones = BuildZones(cfg, MaxPfn, MaxOrder);
+        _pageblockPresent = new bool[_pageblockMt.Length];
         foreach (var mem in memblock.Memory)
         {
+            long first = (long)Memblock.AlignUp(mem.Start >> Units.PageShift, 1UL << PageblockOrder);
+            for (long p = first; p < (long)(mem.End >> Units.PageShift); p += 1L << PageblockOrder)
+                _pageblockPresent[p >> PageblockOrder] = true;
             foreach (var z in _zones)
             {
                 long s = Math.Max((long)(mem.Start >> Units.PageShift), z.StartPfn);
@@ -116,6 +121,18 @@ public sealed class BuddyAllocator
     }
 
     public MigrateType PageblockMigratetype(int pfn) => (MigrateType)_pageblockMt[pfn >> PageblockOrder];
+
+    /// <summary>pagetypeinfo_showblockcount_print: pageblocks of the zone by migrate type (holes skipped).</summary>
+    public long[] PageblockCounts(Zone zone)
+    {
+        var counts = new long[Enum.GetValues<MigrateType>().Length];
+        int step = 1 << PageblockOrder;
+        for (int pfn = (int)Memblock.AlignUp((ulong)zone.StartPfn, (ulong)step); pfn < zone.EndPfn; pfn += step)
+        {
+            if (_pageblockPresent[pfn >> PageblockOrder]) counts[_pageblockMt[pfn >> PageblockOrder]]++;
+        }
+        return counts;
+    }
 
     /// <summary>True when the frame heads a free block (PageBuddy).</summary>
     public bool IsFreeHead(int pfn, out int order)

@@ -92,6 +92,18 @@ public sealed class KmemCache
     public long BytesRequestedLive { get; internal set; }
     public long BytesRequestedTotal { get; internal set; }
 
+    /// <summary>Free objects in slabs on the node partial list (count_partial with count_free): SLUB's slabinfo
+    /// counts objects free in CPU slabs as active.</summary>
+    public long FreeObjectsInPartial()
+    {
+        long n = 0;
+        foreach (var slab in Partial) n += slab.FreeCount;
+        return n;
+    }
+
+    /// <summary>Position in creation order; /proc/slabinfo lists the newest cache first.</summary>
+    public int CreationIndex { get; internal set; }
+
     public int ObjectsPerSlab(int order) => (int)((Units.PageSize << order) / (ulong)Size);
 
     /// <summary>set_min_partial: ilog2(size)/2 clamped to [5, 10].</summary>
@@ -227,7 +239,7 @@ public sealed class SlubAllocator
     {
         int size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
         int order = CalculateOrder(size);
-        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp);
+        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
         return c;

@@ -35,6 +35,9 @@ public class ReplayCommandTests
         Assert.Contains("buddy_free_area", csv);
         Assert.Contains("latency_by_op", csv);
         Assert.Equal(csv, parquet);
+        foreach (var f in new[] { "buddyinfo", "pagetypeinfo", "slabinfo", "extfrag_unusable_index", "extfrag_index" })
+            Assert.True(new FileInfo(Path.Combine(dir, "procfs", f)).Length > 0, f);
+        Assert.StartsWith("Node 0, zone      DMA ", File.ReadAllText(Path.Combine(dir, "procfs", "buddyinfo")));
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
         Assert.Equal("schema_version", doc.RootElement.EnumerateObject().First().Name);
         Assert.Equal(20_000, doc.RootElement.GetProperty("events").GetProperty("total").GetInt64());
