@@ -24,6 +24,7 @@ public static class TraceFormats
         new ParquetTraceFormat(),
         new CsvTraceFormat(),
         new PerfScriptFormat(),
+        new PerfDataFormat(),
     ];
 
     private static string KnownNames => string.Join(", ", All.Select(f => f.Name));
