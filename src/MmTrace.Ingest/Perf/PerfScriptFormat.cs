@@ -11,7 +11,7 @@ namespace MmTrace.Ingest.Perf;
 public sealed class PerfScriptFormat : ITraceInputFormat
 {
     public string Name => "perf-script";
-    public IReadOnlyList<string> Extensions { get; } = [".perf-script", ".txt"];
+    public IReadOnlyList<string> Extensions { get; } = [".perf-script"]; // perf script output is usually .txt, shared with other text formats: the probe decides
 
     /// <summary>True when the first line that is not blank or a '#' comment has a <c>subsys:event:</c> token after a pid.</summary>
     public bool Probe(ReadOnlySpan<byte> head)
