@@ -197,7 +197,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
     {
         ref var m = ref _live[_live.RandomLive(Rng)];
         long pages = (long)((m.End - m.Start) >> Units.PageShift);
-        ulong page = (ulong)Rng.NextInt64(pages);
+        ulong page = (ulong)Index(pages);
         ulong offset = (ulong)Rng.Next(4096 / _o.AccessSize) * (ulong)_o.AccessSize;
         bool store = (m.Prot & Mman.ProtWrite) != 0 && Chance(_o.StoreFraction);
         e.Op = store ? Op.Store : Op.Load;
@@ -226,7 +226,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
             Touch(ref e);
             return;
         }
-        ulong cut = (ulong)(1 + Rng.NextInt64(pages - 1)) << Units.PageShift;
+        ulong cut = (ulong)(1 + Index(pages - 1)) << Units.PageShift;
         if (Chance(0.5))
         {
             Munmap(ref e, m.Start, cut);

@@ -55,6 +55,9 @@ internal abstract class SyntheticTraceReader : ITraceReader
 
     protected bool Chance(double p) => Rng.NextDouble() < p;
 
+    /// <summary>Uniform index in [0, n): one double draw (System.Random's NextInt64(n) is slow on derived sources).</summary>
+    protected long Index(long n) => Math.Min(n - 1, (long)(Rng.NextDouble() * n));
+
     /// <summary>Exponential inter-arrival time in ns, at least 1 so time strictly advances.</summary>
     protected long ExpGap(double meanNs) => Math.Max(1, (long)(-Math.Log(1.0 - Rng.NextDouble()) * meanNs));
 

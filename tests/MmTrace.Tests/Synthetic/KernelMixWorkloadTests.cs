@@ -85,4 +85,28 @@ public class KernelMixWorkloadTests
             Gen.P(("mix", "10,10,60,5,15"), ("page-orders", "1,1,1,1"), ("lifetime-median-ns", "20000000"))));
         Assert.Empty(c.Anomalies);
     }
+
+    [Fact]
+    public void Every_kmap_is_undone_by_the_next_event_on_the_same_page()
+    {
+        var events = Gen.Run("kernel-mix", 100_000);
+        int pairs = 0;
+        for (int i = 0; i + 1 < events.Length; i++)
+        {
+            if (events[i].Op == Op.Kmap)
+            {
+                Assert.Equal(Op.Kunmap, events[i + 1].Op);
+                Assert.Equal(events[i].Address, events[i + 1].Address);
+                pairs++;
+            }
+            else if (events[i].Op == Op.KmapAtomic)
+            {
+                Assert.Equal(Op.KunmapAtomic, events[i + 1].Op);
+                Assert.Equal((ulong)events[i].Result, events[i + 1].Address);
+                Assert.Equal(0xffff888000000000UL + events[i].Address, (ulong)events[i].Result);
+                pairs++;
+            }
+        }
+        Assert.True(pairs > 1000);
+    }
 }
