@@ -179,7 +179,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
         long pages = Math.Clamp((long)LogNormal(_o.PagesMedian, _o.PagesSigma), 1, _o.MaxPages);
         ulong length = (ulong)pages << Units.PageShift;
         if (!TryPlaceTopDown(length, out ulong start, out int index))
-            throw new InvalidOperationException("mmap-churn: address space exhausted; lower --pages-median or --lifetime-median-ns");
+            throw new UsageException("mmap-churn: the live mappings fill the address space below mmap_base; lower --pages-median, --max-pages or --lifetime-median-ns");
         int id = _live.Add(new Mapping { Start = start, End = start + length, Prot = ReadWrite });
         _byStart.Insert(index, id);
         e.Op = Op.Mmap;

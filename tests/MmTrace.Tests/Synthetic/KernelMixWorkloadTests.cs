@@ -109,4 +109,12 @@ public class KernelMixWorkloadTests
         }
         Assert.True(pairs > 1000);
     }
+
+    [Fact]
+    public void Filling_the_machine_with_pages_is_a_usage_error_not_a_crash()
+    {
+        var ex = Assert.Throws<UsageException>(() => Gen.Run("kernel-mix", 200_000,
+            parameters: Gen.P(("mix", "0,0,1,0,0"), ("page-orders", "0,0,0,1"), ("lifetime-median-ns", "1e15"), ("lifetime-sigma", "0"))));
+        Assert.Contains("--lifetime-median-ns", ex.Message);
+    }
 }
