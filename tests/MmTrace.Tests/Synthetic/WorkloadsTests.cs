@@ -109,6 +109,21 @@ public class WorkloadsTests
 
     [Theory]
     [MemberData(nameof(Names))]
+    public void Batch_size_does_not_change_the_events(string name)
+    {
+        var a = Gen.Run(name, 3000, 5);
+        using var r = Gen.Open(name, 3000, 5);
+        var one = new TraceEvent[1];
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(1, r.Read(one));
+            Assert.True(Gen.SameEvent(a[i], one[0]), $"event {i} differs");
+        }
+        Assert.Equal(0, r.Read(one));
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
     public void Different_seed_gives_different_events(string name)
     {
         var a = Gen.Run(name, 5000, 1);
