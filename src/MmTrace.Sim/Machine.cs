@@ -29,6 +29,8 @@ public sealed class Machine
         Memblock = Memblock.FromConfig(config);
         Buddy = new BuddyAllocator(config, Memblock);
         Slub = new SlubAllocator(config, Buddy);
+        Vmalloc = new VmallocAllocator(config, Buddy, Cost);
+        Kmap = new KmapAllocator(config, Buddy);
         _allocFailuresByOrder = new long[Buddy.MaxOrder + 2];
     }
 
@@ -37,6 +39,8 @@ public sealed class Machine
     public Memblock Memblock { get; }
     public BuddyAllocator Buddy { get; }
     public SlubAllocator Slub { get; }
+    public VmallocAllocator Vmalloc { get; }
+    public KmapAllocator Kmap { get; }
 
     /// <summary>Page allocation failures (page_alloc events and slab/kmalloc_large page requests) by order; the last slot counts orders above MAX_PAGE_ORDER.</summary>
     public ReadOnlySpan<long> AllocFailuresByOrder => _allocFailuresByOrder;
@@ -50,6 +54,12 @@ public sealed class Machine
         Op.Kmalloc => Kmalloc(e),
         Op.KmemCacheAlloc => KmemCacheAlloc(e),
         Op.Kfree or Op.KmemCacheFree => SlabFree(e),
+        Op.Vmalloc => DoVmalloc(e),
+        Op.Vfree => DoVfree(e),
+        Op.Kmap => DoKmap(e),
+        Op.Kunmap => DoKunmap(e),
+        Op.KmapAtomic => DoKmapAtomic(e),
+        Op.KunmapAtomic => DoKunmapAtomic(e),
         _ => EventOutcome.NotModelled,
     };
 
@@ -106,6 +116,71 @@ public sealed class Machine
     private int Cpu(in TraceEvent e) => e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)Buddy.Cpus ? e.Cpu : 0;
 
     private void CountFailure(int order) => _allocFailuresByOrder[Math.Min(order, _allocFailuresByOrder.Length - 1)]++;
+
+    // ---- vmalloc and kmap ----------------------------------------------------------------------
+
+    private readonly HashSet<ulong> _freedVmalloc = new();
+    // kmap_atomic mappings by the recorded virtual address: whether the page was highmem.
+    private readonly Dictionary<ulong, bool> _atomicMaps = new();
+
+    private EventOutcome DoVmalloc(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        var anomaly = AnomalyKind.None;
+        long cycles = 0;
+        if (Vmalloc.TryFree(e.Address, Cpu(e), out var stale))
+        {
+            anomaly = AnomalyKind.AllocOfLivePointer;
+            cycles += Cost.OfVmalloc(stale, free: true);
+        }
+        var r = Vmalloc.Alloc(e.Address, e.Size, e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL, Cpu(e));
+        cycles += Cost.OfVmalloc(r, free: false);
+        if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
+        _freedVmalloc.Remove(e.Address);
+        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+    }
+
+    private EventOutcome DoVfree(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        if (!Vmalloc.TryFree(e.Address, Cpu(e), out var r))
+            return EventOutcome.Of(_freedVmalloc.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
+        _freedVmalloc.Add(e.Address);
+        return new EventOutcome(Cost.OfVmalloc(r, free: true), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKmap(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        var r = Kmap.Kmap(e.Address);
+        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKunmap(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        return Kmap.Kunmap(e.Address) ? new EventOutcome(Cost.Kunmap, OutcomeKind.Ok) : EventOutcome.Of(AnomalyKind.UnmapOfUnknownMapping);
+    }
+
+    private EventOutcome DoKmapAtomic(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        var r = Kmap.KmapAtomic(e.Address, Cpu(e));
+        if (r.Anomaly) return EventOutcome.Of(AnomalyKind.KmapAtomicOverflow);
+        // kunmap_atomic names the virtual address kmap_atomic returned: the recorded one when the trace has it.
+        _atomicMaps[e.Has(EventFields.Result) ? (ulong)e.Result : r.SimulatedAddress] = r.Kind == KmapKind.Atomic;
+        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKunmapAtomic(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (!_atomicMaps.Remove(e.Address, out bool highmem) || !Kmap.KunmapAtomic(e.Address, Cpu(e), highmem))
+            return EventOutcome.Of(AnomalyKind.UnmapOfUnknownMapping);
+        return new EventOutcome(Cost.Kunmap, OutcomeKind.Ok);
+    }
 
     // ---- slab --------------------------------------------------------------------------------
 

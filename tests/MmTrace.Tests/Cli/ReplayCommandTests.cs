@@ -106,4 +106,19 @@ public class ReplayCommandTests
         Assert.Equal(8, doc.RootElement.GetProperty("buddy").GetProperty("max_order").GetInt64());
         Assert.Contains(doc.RootElement.GetProperty("buddy").GetProperty("zones").EnumerateArray(), z => z.GetProperty("zone").GetString() == "HighMem");
     }
+
+    [Fact]
+    public void A_kmap_heavy_trace_on_i386_with_highmem_reports_pkmap_flushes()
+    {
+        string trace = Path.Combine(_dir, "kmap.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "kernel-mix", "--mix", "5,5,40,1,49", "-n", "150000", "--seed", "1", "-o", trace).Exit);
+        string dir = Replay(trace, "kmap", "--machine", "i386-highmem-1g");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var kmap = doc.RootElement.GetProperty("kmap");
+        Assert.True(kmap.GetProperty("highmem").GetBoolean());
+        Assert.True(kmap.GetProperty("pkmap_flushes").GetInt64() > 0);
+        Assert.True(kmap.GetProperty("atomic_maps").GetInt64() > 0);
+        Assert.Equal(0, doc.RootElement.GetProperty("anomalies").GetProperty("total").GetInt64());
+        Assert.Equal(0, doc.RootElement.GetProperty("events").GetProperty("not_modelled").GetInt64());
+    }
 }
