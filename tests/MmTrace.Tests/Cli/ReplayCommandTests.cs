@@ -121,4 +121,25 @@ public class ReplayCommandTests
         Assert.Equal(0, doc.RootElement.GetProperty("anomalies").GetProperty("total").GetInt64());
         Assert.Equal(0, doc.RootElement.GetProperty("events").GetProperty("not_modelled").GetInt64());
     }
+
+    [Fact]
+    public void Slab_totals_count_requested_against_the_size_class_the_kernel_would_use()
+    {
+        string trace = Path.Combine(_dir, "slab.csv");
+        File.WriteAllText(trace, "time_ns,cpu,pid,comm,op,address,size,old_address,result,order,migratetype,flags,prot,fd,call_site,cache\n" +
+            "1,0,1,a,kmalloc,0xffff888100000000,100,,,,,0xcc0,,,f+0x1,\n" +        // kmalloc-128
+            "2,0,1,a,kmalloc,0xffff888100001000,8193,,,,,0xcc0,,,g+0x2,\n" +       // kmalloc_large: order 2, 16384
+            "3,0,1,a,kmalloc,0xffff888100002000,20,,,,,0x400cc0,,,f+0x1,\n" +      // __GFP_ACCOUNT: kmalloc-cg-32
+            "4,0,1,a,kfree,0xffff888100000000,,,,,,,,,,\n");
+        string dir = Replay(trace, "slab");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var slab = doc.RootElement.GetProperty("slab");
+        Assert.Equal(100 + 8193 + 20, slab.GetProperty("bytes_requested").GetInt64());
+        Assert.Equal(128 + 16384 + 32, slab.GetProperty("bytes_allocated").GetInt64());
+        Assert.Equal(128, slab.GetProperty("bytes_freed").GetInt64());
+        var f = slab.GetProperty("call_sites").EnumerateArray().Single(r => r.GetProperty("call_site").GetString() == "f+0x1");
+        Assert.Equal(2, f.GetProperty("allocs").GetInt64());
+        Assert.Equal(40, f.GetProperty("bytes_wasted").GetInt64());
+        Assert.Contains(slab.GetProperty("caches").EnumerateArray(), c => c.GetProperty("name").GetString() == "kmalloc-cg-32");
+    }
 }
