@@ -278,7 +278,8 @@ public sealed class StraceReader : LineTraceReader
         private readonly ReadOnlySpan<Range> _ranges = ranges;
         public int Count => _ranges.Length;
         public ReadOnlySpan<byte> this[int i] => LineParsing.TrimSpaces(_text[_ranges[i]]);
-        public int Offset(int i) => _ranges[i].Start.GetOffset(_text.Length);
+        /// <summary>Where argument <paramref name="i"/> starts in the text, after its leading spaces.</summary>
+        public int Offset(int i) => LineParsing.SkipSpaces(_text, _ranges[i].Start.GetOffset(_text.Length));
     }
 
     /// <summary>Splits the arguments after '(' at commas outside quotes and brackets; the index of the closing ')' or -1.</summary>
