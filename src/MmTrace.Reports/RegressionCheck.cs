@@ -25,7 +25,8 @@ public sealed record MetricCheck(string Metric, double Baseline, double Value, T
             Direction.Either => "should not change",
             _ => "informational",
         };
-        return $"{Metric}: {Formatting.Human(Baseline)} → {Formatting.Human(Value)} ({Compare.Signed(Difference)}, {Compare.Percent(Relative)}), {dir}, tolerance {Rule.LimitText}";
+        string change = $"{Metric}: {Formatting.Human(Baseline)} → {Formatting.Human(Value)} ({Compare.Signed(Difference)}, {Compare.Percent(Relative)})";
+        return Rule.Direction == Direction.Informational ? change + ", informational" : $"{change}, {dir}, tolerance {Rule.LimitText}";
     }
 }
 
