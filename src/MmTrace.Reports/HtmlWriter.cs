@@ -95,15 +95,15 @@ public static class HtmlWriter
         return sb.ToString();
     }
 
-    internal static void Begin(StringBuilder sb, string title)
+    public static void Begin(StringBuilder sb, string title)
     {
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>")
           .Append(Esc(title)).Append("</title>\n<style>").Append(Css).Append("</style>\n</head>\n<body>\n");
     }
 
-    internal static void End(StringBuilder sb) => sb.Append("</body>\n</html>\n");
+    public static void End(StringBuilder sb) => sb.Append("</body>\n</html>\n");
 
-    internal static void Figure(StringBuilder sb, Chart chart) =>
+    public static void Figure(StringBuilder sb, Chart chart) =>
         sb.Append("<figure id=\"chart-").Append(chart.Id).Append("\">\n").Append(SvgRenderer.Render(chart)).Append("</figure>\n");
 
     private static void WriteTable(StringBuilder sb, Section section, Table table)
@@ -135,5 +135,5 @@ public static class HtmlWriter
     private static void Item(StringBuilder sb, string key, string value) =>
         sb.Append("<li>").Append(Esc(key)).Append(": ").Append(Esc(value)).Append("</li>\n");
 
-    internal static string Esc(string s) => SvgRenderer.Esc(s);
+    public static string Esc(string s) => SvgRenderer.Esc(s);
 }

@@ -142,7 +142,7 @@ public static class ChartSet
         return -1;
     }
 
-    internal static double Num(object? v) => v switch
+    public static double Num(object? v) => v switch
     {
         long l => l,
         double d => d,
