@@ -136,6 +136,7 @@ public static class SweepRunner
         sb.Append("</table>\n");
 
         var constant = new List<string>();
+        var byName = plan.Runs.ToDictionary(r => r.Name, StringComparer.Ordinal);
         sb.Append("<h2>Metrics against the varied parameters</h2>\n");
         for (int m = firstMetric; m < table.Columns.Count; m++)
         {
@@ -143,8 +144,7 @@ public static class SweepRunner
             if (values.Where(double.IsFinite).Distinct().Count() <= 1) { constant.Add(table.Columns[m].Name); continue; }
             for (int p = 0; p < nParams; p++)
             {
-                var chart = MetricChart(plan, table, m, p);
-                if (chart.HasData) HtmlWriter.Figure(sb, chart);
+                if (MetricChart(plan, byName, table, m, p) is { HasData: true } chart) HtmlWriter.Figure(sb, chart);
             }
         }
         if (constant.Count > 0)
@@ -153,27 +153,29 @@ public static class SweepRunner
         return sb.ToString();
     }
 
-    private static Chart MetricChart(SweepPlan plan, Table table, int metricCol, int param)
+    /// <summary>The metric against one parameter, its values as categories (sorted by value when numeric, so
+    /// power-of-two sizes are evenly spaced); null when the metric does not move with that parameter.</summary>
+    private static Chart? MetricChart(SweepPlan plan, Dictionary<string, SweepRun> byName, Table table, int metricCol, int param)
     {
         var p = plan.Parameters[param];
         var pCol = table.Columns[2 + param];
-        bool numeric = pCol.Type != ColumnType.String;
+        var cats = pCol.Type == ColumnType.String ? p.Values.ToList()
+            : p.Values.OrderBy(v => double.Parse(v, CultureInfo.InvariantCulture)).ToList();
         string metric = table.Columns[metricCol].Name;
-        var chart = new Chart($"{metric}_by_{pCol.Name}", $"{metric} against {p.Path}", p.Path, metric)
-        {
-            XCategories = numeric ? null : p.Values,
-        };
+        var chart = new Chart($"{metric}_by_{pCol.Name}", $"{metric} against {p.Path}", p.Path, metric) { XCategories = cats };
         // One line per trace and combination of the other parameters.
         var groups = table.Rows.GroupBy(r => string.Join(", ", new[] { (string)r[0]! }
             .Concat(Enumerable.Range(0, plan.Parameters.Count).Where(i => i != param)
                 .Select(i => $"{plan.Parameters[i].Path}={Formatting.Human(r[2 + i])}"))));
+        bool moves = false;
         foreach (var g in groups)
         {
-            var pts = g.Select(r => (X: numeric ? ChartSet.Num(r[2 + param]) : IndexOf(p.Values, (string)r[2 + param]!), Y: ChartSet.Num(r[metricCol])))
+            var pts = g.Select(r => (X: IndexOf(cats, byName[(string)r[1]!].Settings[param].Value), Y: ChartSet.Num(r[metricCol])))
                 .OrderBy(pt => pt.X).ToList();
+            moves |= pts.Select(pt => pt.Y).Where(double.IsFinite).Distinct().Count() > 1;
             chart.Series.Add(new ChartSeries(g.Key, pts));
         }
-        return chart;
+        return moves ? chart : null;
     }
 
     private static double IndexOf(IReadOnlyList<string> values, string v)
