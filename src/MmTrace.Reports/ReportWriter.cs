@@ -36,6 +36,14 @@ public static class ReportWriter
                 written.Add(TablesDirectory + "/" + parquet);
             }
         }
+        foreach (var (rel, text) in report.TextFiles)
+        {
+            if (rel.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(rel)) throw new ArgumentException($"text file path '{rel}' must stay inside the report");
+            string full = Path.Combine(outDir, rel.Replace('/', Path.DirectorySeparatorChar));
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            AtomicFile.WriteText(full, text);
+            written.Add(rel);
+        }
         var charts = Charts.ChartSet.For(report);
         written.AddRange(HtmlWriter.WriteAll(report, charts, outDir));
         AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts));

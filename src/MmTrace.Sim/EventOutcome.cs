@@ -30,16 +30,20 @@ public enum AnomalyKind : byte
     CacheMismatch,
     /// <summary>An event without the field its op needs (e.g. a kmalloc without an address).</summary>
     MissingField,
+    /// <summary>kunmap or kunmap_atomic of a page or address with no live mapping.</summary>
+    UnmapOfUnknownMapping,
+    /// <summary>kmap_atomic nested deeper than KM_MAX_IDX on one CPU (a kernel BUG).</summary>
+    KmapAtomicOverflow,
 }
 
 public static class AnomalyKinds
 {
-    public const int Count = (int)AnomalyKind.MissingField + 1;
+    public const int Count = (int)AnomalyKind.KmapAtomicOverflow + 1;
 
     private static readonly string[] Names =
     [
         "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
-        "page_free_order_mismatch", "cache_mismatch", "missing_field",
+        "page_free_order_mismatch", "cache_mismatch", "missing_field", "unmap_of_unknown_mapping", "kmap_atomic_overflow",
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];
