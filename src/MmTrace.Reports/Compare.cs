@@ -47,7 +47,7 @@ public sealed class Compare
     public static string SummaryPath(string dirOrFile)
     {
         string p = File.Exists(dirOrFile) ? dirOrFile : Path.Combine(dirOrFile, SummaryJsonWriter.FileName);
-        if (!File.Exists(p)) throw new FileNotFoundException($"{dirOrFile}: no summary.json (not a report directory)", p);
+        if (!File.Exists(p)) throw new MmTrace.Core.UsageException($"{dirOrFile}: no summary.json (not a report directory)");
         return p;
     }
 
