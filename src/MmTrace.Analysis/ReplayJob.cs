@@ -18,6 +18,7 @@ public static class ReplayJob
             new LatencyAnalyzer(),
             new BuddyAnalyzer(machine, seriesInterval),
             new SlabAnalyzer(machine),
+            new VmallocKmapAnalyzer(machine),
             new ProcfsAnalyzer(machine),
         };
         var replayer = new Replayer(machine, analyzers);

@@ -23,8 +23,11 @@ public static class TraceFormats
     [
         new ParquetTraceFormat(),
         new CsvTraceFormat(),
-        new PerfScriptFormat(),
         new PerfDataFormat(),
+        new PerfScriptFormat(),
+        new Mtrace.MtraceFormat(),
+        new Strace.StraceFormat(),
+        new Lackey.LackeyFormat(),
     ];
 
     private static string KnownNames => string.Join(", ", All.Select(f => f.Name));

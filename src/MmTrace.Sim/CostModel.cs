@@ -17,6 +17,9 @@ public sealed class CostModel(MachineConfig cfg)
     public long PageAllocFailed { get; } = cfg.GetInt64("cost.page_alloc_failed");
     public long PageFree { get; } = cfg.GetInt64("cost.page_free");
     public long PageFreePerMerge { get; } = cfg.GetInt64("cost.page_free_per_merge");
+    public long PcpAlloc { get; } = cfg.GetInt64("cost.pcp_alloc");
+    public long PcpFree { get; } = cfg.GetInt64("cost.pcp_free");
+    public long PcpBulkPerBlock { get; } = cfg.GetInt64("cost.pcp_bulk_per_block");
     public long SlabAllocFast { get; } = cfg.GetInt64("cost.slab_alloc_fast");
     public long SlabAllocSlow { get; } = cfg.GetInt64("cost.slab_alloc_slow");
     public long SlabNew { get; } = cfg.GetInt64("cost.slab_new");
@@ -24,17 +27,43 @@ public sealed class CostModel(MachineConfig cfg)
     public long SlabFreeSlow { get; } = cfg.GetInt64("cost.slab_free_slow");
     public long SlabDiscard { get; } = cfg.GetInt64("cost.slab_discard");
 
+    public long Vmalloc { get; } = cfg.GetInt64("cost.vmalloc");
+    public long VmallocPerPage { get; } = cfg.GetInt64("cost.vmalloc_per_page");
+    public long Vfree { get; } = cfg.GetInt64("cost.vfree");
+    public long VfreePerPage { get; } = cfg.GetInt64("cost.vfree_per_page");
+    public long VmapPurge { get; } = cfg.GetInt64("cost.vmap_purge");
+    public long KmapDirect { get; } = cfg.GetInt64("cost.kmap_direct");
+    public long KmapHit { get; } = cfg.GetInt64("cost.kmap_hit");
+    public long KmapNew { get; } = cfg.GetInt64("cost.kmap_new");
+    public long PkmapFlush { get; } = cfg.GetInt64("cost.pkmap_flush");
+    public long KmapStall { get; } = cfg.GetInt64("cost.kmap_stall");
+    public long KmapAtomic { get; } = cfg.GetInt64("cost.kmap_atomic");
+    public long Kunmap { get; } = cfg.GetInt64("cost.kunmap");
+
+    public long OfVmalloc(in Kernel.VmallocResult r, bool free) =>
+        (free ? Vfree + r.Pages * VfreePerPage : Vmalloc + r.Pages * VmallocPerPage) + r.PageCycles + (r.Purged ? VmapPurge : 0);
+
+    public long OfKmap(in Kernel.KmapResult r) => r.Kind switch
+    {
+        Kernel.KmapKind.Direct => KmapDirect,
+        Kernel.KmapKind.PkmapHit => KmapHit,
+        Kernel.KmapKind.PkmapNew => KmapNew + (r.Flushed ? PkmapFlush : 0),
+        Kernel.KmapKind.Stall => KmapStall + (r.Flushed ? PkmapFlush : 0),
+        _ => KmapAtomic,
+    };
+
     public long OfPageAlloc(in Kernel.PageAllocResult r)
     {
         if (!r.Ok) return PageAllocFailed;
-        long c = PageAlloc + r.Splits * PageAllocPerSplit;
+        long c = (r.Pcp ? PcpAlloc + r.PcpRefill * PcpBulkPerBlock : PageAlloc) + r.Splits * PageAllocPerSplit;
         if (r.Fallback) c += PageAllocFallback;
         if (r.ClaimedBlock) c += PageAllocClaimBlock;
         if (r.ZoneFallback) c += PageAllocZoneFallback;
         return c;
     }
 
-    public long OfPageFree(int merges) => PageFree + merges * PageFreePerMerge;
+    public long OfPageFree(in Kernel.PageFreeResult r) =>
+        (r.Pcp ? PcpFree + r.Drained * PcpBulkPerBlock : PageFree) + r.Merges * PageFreePerMerge;
 
     public long OfSlabAlloc(in Kernel.SlabResult r)
     {
@@ -46,9 +75,9 @@ public sealed class CostModel(MachineConfig cfg)
 
     public long OfSlabFree(in Kernel.SlabResult r)
     {
-        if (r.Large) return OfPageFree(r.PageMerges);
+        if (r.Large) return OfPageFree(r.PageFree);
         long c = r.SlowPath ? SlabFreeSlow : SlabFreeFast;
-        if (r.DiscardedSlab) c += SlabDiscard + OfPageFree(r.PageMerges);
+        if (r.DiscardedSlab) c += SlabDiscard + OfPageFree(r.PageFree);
         return c;
     }
 }

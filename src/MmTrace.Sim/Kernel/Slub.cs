@@ -133,7 +133,7 @@ public struct SlabResult
     public bool DiscardedSlab;
     public bool Large;
     public PageAllocResult Page;
-    public int PageMerges;
+    public PageFreeResult PageFree;
     public ulong SimulatedAddress;
 }
 
@@ -298,7 +298,7 @@ public sealed class SlubAllocator
             slab = GetPartial(s);
             if (slab is null)
             {
-                slab = NewSlab(s, ref res);
+                slab = NewSlab(s, cpu, ref res);
                 if (slab is null) return res;
             }
             slab.CpuOwner = cpu;
@@ -328,14 +328,14 @@ public sealed class SlubAllocator
     }
 
     /// <summary>allocate_slab: try the cache's order, then its minimum order.</summary>
-    private Slab? NewSlab(KmemCache s, ref SlabResult res)
+    private Slab? NewSlab(KmemCache s, int cpu, ref SlabResult res)
     {
         int order = s.Order;
-        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order);
+        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order, cpu);
         if (!page.Ok && s.MinOrder < order)
         {
             order = s.MinOrder;
-            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order);
+            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order, cpu);
         }
         res.Page = page;
         if (!page.Ok) return null;
@@ -351,7 +351,7 @@ public sealed class SlubAllocator
 
     /// <summary>Frees one object (do_slab_free → __slab_free): a full slab goes back on the partial
     /// list; an empty slab beyond min_partial is returned to the buddy allocator (discard_slab).</summary>
-    public SlabResult Free(in SlabObject obj)
+    public SlabResult Free(in SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Ok = true };
         var slab = obj.Slab!;
@@ -368,7 +368,7 @@ public sealed class SlubAllocator
             if (s.Partial.Count >= s.MinPartial)
             {
                 if (slab.OnPartialList) RemovePartial(s, slab);
-                res.PageMerges = _buddy.FreePages(slab.Pfn, slab.Order);
+                res.PageFree = _buddy.FreePages(slab.Pfn, slab.Order, cpu);
                 res.DiscardedSlab = true;
                 s.DiscardedSlabs++;
                 s.Slabs--;
@@ -397,11 +397,11 @@ public sealed class SlubAllocator
     }
 
     /// <summary>kmalloc_large: a compound block of get_order(size) pages straight from the buddy allocator.</summary>
-    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj)
+    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Large = true };
         int order = GetOrder(size);
-        var page = _buddy.AllocPages(gfp | Gfp.COMP, order);
+        var page = _buddy.AllocPages(gfp | Gfp.COMP, order, cpu);
         res.Page = page;
         obj = default;
         if (!page.Ok) return res;
@@ -413,10 +413,10 @@ public sealed class SlubAllocator
         return res;
     }
 
-    public SlabResult FreeLarge(in SlabObject obj)
+    public SlabResult FreeLarge(in SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Ok = true, Large = true };
-        res.PageMerges = _buddy.FreePages(obj.LargePfn, obj.LargeOrder);
+        res.PageFree = _buddy.FreePages(obj.LargePfn, obj.LargeOrder, cpu);
         LargePagesLive -= 1L << obj.LargeOrder;
         return res;
     }

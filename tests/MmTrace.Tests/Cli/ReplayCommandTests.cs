@@ -89,8 +89,9 @@ public class ReplayCommandTests
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
         var rows = doc.RootElement.GetProperty("buddy").GetProperty("free_area").EnumerateArray()
             .Where(r => r.GetProperty("order").GetInt64() == 0).Sum(r => r.GetProperty("free_blocks").GetInt64());
-        // About a third of the events free every other allocated page, and none of those can merge.
-        Assert.InRange(rows, 9_000, 10_100);
+        // About a third of the events free every other allocated page, and none of those can merge;
+        // up to a pcp->high of them may still sit on the per-CPU lists.
+        Assert.InRange(rows, 8_000, 10_100);
         var unusable = doc.RootElement.GetProperty("buddy").GetProperty("fragmentation").EnumerateArray()
             .Single(r => r.GetProperty("zone").GetString() == "Normal" && r.GetProperty("order").GetInt64() == 1);
         Assert.True(unusable.GetProperty("unusable_index").GetDouble() > 0.0);
@@ -104,5 +105,41 @@ public class ReplayCommandTests
         Assert.Equal(8, doc.RootElement.GetProperty("machine").GetProperty("buddy").GetProperty("max_order").GetInt64());
         Assert.Equal(8, doc.RootElement.GetProperty("buddy").GetProperty("max_order").GetInt64());
         Assert.Contains(doc.RootElement.GetProperty("buddy").GetProperty("zones").EnumerateArray(), z => z.GetProperty("zone").GetString() == "HighMem");
+    }
+
+    [Fact]
+    public void A_kmap_heavy_trace_on_i386_with_highmem_reports_pkmap_flushes()
+    {
+        string trace = Path.Combine(_dir, "kmap.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "kernel-mix", "--mix", "5,5,40,1,49", "-n", "150000", "--seed", "1", "-o", trace).Exit);
+        string dir = Replay(trace, "kmap", "--machine", "i386-highmem-1g");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var kmap = doc.RootElement.GetProperty("kmap");
+        Assert.True(kmap.GetProperty("highmem").GetBoolean());
+        Assert.True(kmap.GetProperty("pkmap_flushes").GetInt64() > 0);
+        Assert.True(kmap.GetProperty("atomic_maps").GetInt64() > 0);
+        Assert.Equal(0, doc.RootElement.GetProperty("anomalies").GetProperty("total").GetInt64());
+        Assert.Equal(0, doc.RootElement.GetProperty("events").GetProperty("not_modelled").GetInt64());
+    }
+
+    [Fact]
+    public void Slab_totals_count_requested_against_the_size_class_the_kernel_would_use()
+    {
+        string trace = Path.Combine(_dir, "slab.csv");
+        File.WriteAllText(trace, "time_ns,cpu,pid,comm,op,address,size,old_address,result,order,migratetype,flags,prot,fd,call_site,cache\n" +
+            "1,0,1,a,kmalloc,0xffff888100000000,100,,,,,0xcc0,,,f+0x1,\n" +        // kmalloc-128
+            "2,0,1,a,kmalloc,0xffff888100001000,8193,,,,,0xcc0,,,g+0x2,\n" +       // kmalloc_large: order 2, 16384
+            "3,0,1,a,kmalloc,0xffff888100002000,20,,,,,0x400cc0,,,f+0x1,\n" +      // __GFP_ACCOUNT: kmalloc-cg-32
+            "4,0,1,a,kfree,0xffff888100000000,,,,,,,,,,\n");
+        string dir = Replay(trace, "slab");
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
+        var slab = doc.RootElement.GetProperty("slab");
+        Assert.Equal(100 + 8193 + 20, slab.GetProperty("bytes_requested").GetInt64());
+        Assert.Equal(128 + 16384 + 32, slab.GetProperty("bytes_allocated").GetInt64());
+        Assert.Equal(128, slab.GetProperty("bytes_freed").GetInt64());
+        var f = slab.GetProperty("call_sites").EnumerateArray().Single(r => r.GetProperty("call_site").GetString() == "f+0x1");
+        Assert.Equal(2, f.GetProperty("allocs").GetInt64());
+        Assert.Equal(40, f.GetProperty("bytes_wasted").GetInt64());
+        Assert.Contains(slab.GetProperty("caches").EnumerateArray(), c => c.GetProperty("name").GetString() == "kmalloc-cg-32");
     }
 }
