@@ -211,7 +211,7 @@ public sealed class PerfScriptReader : ITraceReader
         if (!PerfScriptLine.TryFindEvent(line, out int tokenStart, out int colon, out int tokenEnd))
         {
             var t = line.Trim(" \t"u8);
-            if (t.IsEmpty || t[0] == (byte)'#') return LineResult.Skipped;
+            if (t.IsEmpty || t[0] == (byte)'#' || IsCallchainFrame(line, t)) return LineResult.Skipped;
             return Fail(0, "expected a perf script sample 'comm pid [cpu] secs.usecs: subsys:event: field=value ...'");
         }
         var header = PerfScriptLine.ParseHeader(line[..tokenStart]);
@@ -230,6 +230,15 @@ public sealed class PerfScriptReader : ITraceReader
         if (header.Cpu >= 0) ev.SetCpu(header.Cpu);
         ev.Comm = InternComm(header.Comm);
         return Fill(kind, line, ref ev) ? LineResult.Event : LineResult.Error;
+    }
+
+    /// <summary>A callchain line under a sample (perf record -g): indented, a hex address, then the symbol, e.g. "\tffffffff8123 kmalloc+0x1 ([kernel.kallsyms])".</summary>
+    private static bool IsCallchainFrame(ReadOnlySpan<byte> line, ReadOnlySpan<byte> trimmed)
+    {
+        if (line[0] is not ((byte)' ' or (byte)'\t')) return false;
+        int sp = trimmed.IndexOfAny((byte)' ', (byte)'\t');
+        var addr = sp < 0 ? trimmed : trimmed[..sp];
+        return PerfScriptLine.TryParseHex(addr, out _);
     }
 
     /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
