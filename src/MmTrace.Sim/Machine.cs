@@ -201,7 +201,8 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue));
+        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
+            e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
         var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
         var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
