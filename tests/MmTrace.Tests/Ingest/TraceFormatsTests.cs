@@ -9,8 +9,8 @@ public class TraceFormatsTests
     public void Unknown_format_name_lists_the_known_formats()
     {
         var e = Assert.Throws<UsageException>(() => TraceFormats.Find("perf"));
-        Assert.Equal($"unknown trace format 'perf' (known formats: auto, {KnownNames})", e.Message);
-        Assert.StartsWith("parquet, csv, ", KnownNames);
+        Assert.Equal("unknown trace format 'perf' (known formats: auto, " + string.Join(", ", TraceFormats.All.Select(f => f.Name)) + ")", e.Message);
+        Assert.Contains("perf-script", e.Message);
     }
 
     [Fact]
@@ -19,11 +19,8 @@ public class TraceFormatsTests
         using var dir = new TempDir();
         File.WriteAllText(dir.File("t.txt"), "hello world\n");
         var e = Assert.Throws<UsageException>(() => TraceFormats.Open(dir.File("t.txt"), "auto", new SymbolTable(), ReaderOptions.Default));
-        Assert.EndsWith($"t.txt: cannot tell the trace format (known formats: {KnownNames}); pass --format NAME", e.Message);
+        Assert.EndsWith("t.txt: cannot tell the trace format (known formats: " + string.Join(", ", TraceFormats.All.Select(f => f.Name)) + "); pass --format NAME", e.Message);
     }
-
-    // Every registered format, in probing order (grows as readers are added).
-    private static string KnownNames => string.Join(", ", TraceFormats.All.Select(f => f.Name));
 
     [Fact]
     public void Extension_strips_the_compression_suffix()
