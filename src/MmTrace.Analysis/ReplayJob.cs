@@ -10,7 +10,7 @@ public static class ReplayJob
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
         string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000)
     {
-        var machine = new Machine(config, symbols);
+        var machine = new Machine(config, symbols, seed);
         var analyzers = new IAnalyzer[]
         {
             new EventsAnalyzer(),
@@ -18,6 +18,8 @@ public static class ReplayJob
             new LatencyAnalyzer(),
             new BuddyAnalyzer(machine, seriesInterval),
             new SlabAnalyzer(machine),
+            new TlbAnalyzer(machine, seriesInterval),
+            new FaultsAnalyzer(machine),
         };
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);

@@ -30,16 +30,23 @@ public enum AnomalyKind : byte
     CacheMismatch,
     /// <summary>An event without the field its op needs (e.g. a kmalloc without an address).</summary>
     MissingField,
+    /// <summary>A load/store/ifetch at an address no mapping of the trace covers (and no --implicit-map).</summary>
+    AccessOutsideMapping,
+    /// <summary>A load/store/ifetch at a non-canonical address (#GP), or above 4 GiB on i386.</summary>
+    NonCanonicalAddress,
+    /// <summary>An access the mapping's protection forbids (a write to read-only memory, an ifetch from NX memory): SIGSEGV.</summary>
+    ProtectionFault,
 }
 
 public static class AnomalyKinds
 {
-    public const int Count = (int)AnomalyKind.MissingField + 1;
+    public const int Count = (int)AnomalyKind.ProtectionFault + 1;
 
     private static readonly string[] Names =
     [
         "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
         "page_free_order_mismatch", "cache_mismatch", "missing_field",
+        "access_outside_mapping", "non_canonical_address", "protection_fault",
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];

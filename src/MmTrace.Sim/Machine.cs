@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
+using MmTrace.Sim.Mmu;
 
 namespace MmTrace.Sim;
 
@@ -20,9 +21,12 @@ public sealed class Machine
     private readonly Dictionary<ulong, SlabObject> _objects = new();
     private readonly HashSet<ulong> _freedObjects = new();
     private readonly long[] _allocFailuresByOrder;
+    private readonly long _seed;
+    private X86Mmu? _mmu;
 
-    public Machine(MachineConfig config, SymbolTable symbols)
+    public Machine(MachineConfig config, SymbolTable symbols, long seed = 0)
     {
+        _seed = seed;
         Config = config;
         _symbols = symbols;
         Cost = new CostModel(config);
@@ -38,6 +42,10 @@ public sealed class Machine
     public BuddyAllocator Buddy { get; }
     public SlubAllocator Slub { get; }
 
+    /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
+    public X86Mmu? MmuIfBuilt => _mmu;
+    public X86Mmu Mmu => _mmu ??= new X86Mmu(Config, Buddy, Cost, _seed);
+
     /// <summary>Page allocation failures (page_alloc events and slab/kmalloc_large page requests) by order; the last slot counts orders above MAX_PAGE_ORDER.</summary>
     public ReadOnlySpan<long> AllocFailuresByOrder => _allocFailuresByOrder;
     public long LivePageBlocks => _pages.Count;
@@ -50,6 +58,11 @@ public sealed class Machine
         Op.Kmalloc => Kmalloc(e),
         Op.KmemCacheAlloc => KmemCacheAlloc(e),
         Op.Kfree or Op.KmemCacheFree => SlabFree(e),
+        Op.Load or Op.Store or Op.Ifetch => Mmu.Access(e),
+        Op.Mmap => Mmu.Mmap(e),
+        Op.Munmap => Mmu.Munmap(e),
+        Op.Mprotect => Mmu.Mprotect(e),
+        Op.Exit => _mmu is null ? EventOutcome.NotModelled : _mmu.Exit(e),
         _ => EventOutcome.NotModelled,
     };
 
