@@ -154,7 +154,9 @@ public sealed class PageTables
         }
         ulong old = _tables[path[leafLevel]].E[idx[leafLevel]];
         Set(path[leafLevel], idx[leafLevel], 0);
-        for (int l = leafLevel; l > 0; l--)
+        // PAE page directories stay: their PDPTEs are loaded into registers on a CR3 write (pgd_prepopulate_pmd).
+        int keep = Geometry.Mode == PagingMode.Pae ? 1 : 0;
+        for (int l = leafLevel; l > keep; l--)
         {
             if (_tables[path[l]].Present != 0) break;
             FreeTable(path[l], ref cycles);

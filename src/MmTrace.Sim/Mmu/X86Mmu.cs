@@ -182,6 +182,17 @@ public sealed class X86Mmu
             ulong e = Tables.Entry(_kernelRoot, i);
             if (e != 0) Tables.Set(root, i, e);
         }
+        if (_g.Mode == PagingMode.Pae)
+        {
+            // PAE: pgd_prepopulate_pmd allocates the user PMDs up front (PREALLOCATED_PMDS), since the CPU
+            // caches PDPTEs in registers; a PDPTE carries only the present bit.
+            for (int i = 0; i < _kernelRootStart; i++)
+            {
+                long pmd = Tables.AllocTable(1, ref cycles);
+                if (pmd < 0) return null;
+                Tables.Set(root, i, Pte.Make(pmd, Pte.Present));
+            }
+        }
         var mm = new AddressSpace(pid, root);
         _mms.Add(pid, mm);
         return mm;
@@ -295,8 +306,8 @@ public sealed class X86Mmu
         if (w.Fault != PageFaultError.None || w.SizeClass < 0)
         {
             var err = w.Fault;
-            // On #PF the processor drops the TLB entries for the faulting address (SDM 4.10.4.1).
-            InvalidatePage(c, va, c.Pcid);
+            // On #PF the processor drops the TLB and paging-structure-cache entries it would use for the faulting address (SDM 4.10.4.1).
+            InvalidatePage(c, va, c.Pcid, wholePwc: false);
             s.FaultsByErrorCode[(int)err & 31]++;
             cycles += _cost.PageFault;
             var fr = HandleFault(c, va, kind, user, err, ref cycles);
@@ -545,12 +556,17 @@ public sealed class X86Mmu
 
     // INVLPG: the page's entries of every size at every level, global ones too, and (SDM 4.10.4.1) all
     // paging-structure-cache entries of the current PCID.
-    private void InvalidatePage(CpuMmu c, ulong va, int pcid)
+    private void InvalidatePage(CpuMmu c, ulong va, int pcid, bool wholePwc = true)
     {
         foreach (var level in c.Levels)
             for (int s = 0; s < level.Length; s++)
                 level[s]?.Invalidate(va >> _sizeShift[s], s, pcid);
-        foreach (var p in c.Pwc) p?.FlushNonGlobal(pcid);
+        for (int l = 0; l < c.Pwc.Length; l++)
+        {
+            if (c.Pwc[l] is not { } p) continue;
+            if (wholePwc) p.FlushNonGlobal(pcid);
+            else p.Invalidate(va >> _g.Shift[l], 0, pcid);
+        }
     }
 
     // flush_tlb_func on one CPU running the mm: INVLPG per page up to the ceiling, else a flush of the ASID.
