@@ -20,6 +20,7 @@ public static class ReplayJob
             new SlabAnalyzer(machine),
             new TlbAnalyzer(machine, seriesInterval),
             new FaultsAnalyzer(machine),
+            new ProcfsAnalyzer(machine),
         };
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);

@@ -67,5 +67,5 @@ public static class OpNames
     }
 
     /// <summary>Ops whose recorded result is an address (printed as hex).</summary>
-    public static bool ResultIsAddress(this Op op) => op is Op.Mmap or Op.Mremap or Op.Brk;
+    public static bool ResultIsAddress(this Op op) => op is Op.Mmap or Op.Mremap or Op.Brk or Op.Kmap or Op.KmapAtomic;
 }

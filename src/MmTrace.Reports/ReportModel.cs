@@ -80,6 +80,10 @@ public sealed class Report
     public long Seed { get; set; }
     public List<Section> Sections { get; } = [];
 
+    /// <summary>Text files written beside the summary, by '/'-separated relative path (e.g. "procfs/buddyinfo"),
+    /// in the formats of the tools people know. Written in order, atomically.</summary>
+    public List<KeyValuePair<string, string>> TextFiles { get; } = [];
+
     public Section AddSection(string name, string title)
     {
         var s = new Section(name, title);

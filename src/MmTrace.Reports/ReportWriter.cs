@@ -35,6 +35,14 @@ public static class ReportWriter
                 written.Add(TablesDirectory + "/" + parquet);
             }
         }
+        foreach (var (rel, text) in report.TextFiles)
+        {
+            if (rel.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(rel)) throw new ArgumentException($"text file path '{rel}' must stay inside the report");
+            string full = Path.Combine(outDir, rel.Replace('/', Path.DirectorySeparatorChar));
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            AtomicFile.WriteText(full, text);
+            written.Add(rel);
+        }
         AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s));
         written.Add(MarkdownWriter.FileName);
         AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));

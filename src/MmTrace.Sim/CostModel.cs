@@ -17,6 +17,9 @@ public sealed class CostModel(MachineConfig cfg)
     public long PageAllocFailed { get; } = cfg.GetInt64("cost.page_alloc_failed");
     public long PageFree { get; } = cfg.GetInt64("cost.page_free");
     public long PageFreePerMerge { get; } = cfg.GetInt64("cost.page_free_per_merge");
+    public long PcpAlloc { get; } = cfg.GetInt64("cost.pcp_alloc");
+    public long PcpFree { get; } = cfg.GetInt64("cost.pcp_free");
+    public long PcpBulkPerBlock { get; } = cfg.GetInt64("cost.pcp_bulk_per_block");
     public long SlabAllocFast { get; } = cfg.GetInt64("cost.slab_alloc_fast");
     public long SlabAllocSlow { get; } = cfg.GetInt64("cost.slab_alloc_slow");
     public long SlabNew { get; } = cfg.GetInt64("cost.slab_new");
@@ -33,14 +36,15 @@ public sealed class CostModel(MachineConfig cfg)
     public long OfPageAlloc(in Kernel.PageAllocResult r)
     {
         if (!r.Ok) return PageAllocFailed;
-        long c = PageAlloc + r.Splits * PageAllocPerSplit;
+        long c = (r.Pcp ? PcpAlloc + r.PcpRefill * PcpBulkPerBlock : PageAlloc) + r.Splits * PageAllocPerSplit;
         if (r.Fallback) c += PageAllocFallback;
         if (r.ClaimedBlock) c += PageAllocClaimBlock;
         if (r.ZoneFallback) c += PageAllocZoneFallback;
         return c;
     }
 
-    public long OfPageFree(int merges) => PageFree + merges * PageFreePerMerge;
+    public long OfPageFree(in Kernel.PageFreeResult r) =>
+        (r.Pcp ? PcpFree + r.Drained * PcpBulkPerBlock : PageFree) + r.Merges * PageFreePerMerge;
 
     public long OfSlabAlloc(in Kernel.SlabResult r)
     {
@@ -52,9 +56,9 @@ public sealed class CostModel(MachineConfig cfg)
 
     public long OfSlabFree(in Kernel.SlabResult r)
     {
-        if (r.Large) return OfPageFree(r.PageMerges);
+        if (r.Large) return OfPageFree(r.PageFree);
         long c = r.SlowPath ? SlabFreeSlow : SlabFreeFast;
-        if (r.DiscardedSlab) c += SlabDiscard + OfPageFree(r.PageMerges);
+        if (r.DiscardedSlab) c += SlabDiscard + OfPageFree(r.PageFree);
         return c;
     }
 }

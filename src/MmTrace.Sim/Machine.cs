@@ -89,9 +89,9 @@ public sealed class Machine
         {
             // The block's page_free was not recorded: release it so simulated memory stays balanced.
             anomaly = AnomalyKind.AllocOfLivePointer;
-            cycles += Cost.OfPageFree(Buddy.FreePages(stale.Pfn, stale.Order));
+            cycles += Cost.OfPageFree(Buddy.FreePages(stale.Pfn, stale.Order, Cpu(e)));
         }
-        var r = Buddy.AllocPages(PageGfp(e), order);
+        var r = Buddy.AllocPages(PageGfp(e), order, Cpu(e));
         cycles += Cost.OfPageAlloc(r);
         if (!r.Ok)
         {
@@ -109,11 +109,14 @@ public sealed class Machine
         if (!_pages.Remove(e.Address, out var blk))
             return EventOutcome.Of(_freedPages.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.PageFreeOfUnknownPage);
         _freedPages.Add(e.Address);
-        long cycles = Cost.OfPageFree(Buddy.FreePages(blk.Pfn, blk.Order));
+        long cycles = Cost.OfPageFree(Buddy.FreePages(blk.Pfn, blk.Order, Cpu(e)));
         if (e.Has(EventFields.Order) && e.Order != blk.Order)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.PageFreeOrderMismatch);
         return new EventOutcome(cycles, OutcomeKind.Ok);
     }
+
+    /// <summary>The event's CPU (0 when the trace has none, or when it is beyond the machine's CPUs).</summary>
+    private int Cpu(in TraceEvent e) => e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)Buddy.Cpus ? e.Cpu : 0;
 
     private void CountFailure(int order) => _allocFailuresByOrder[Math.Min(order, _allocFailuresByOrder.Length - 1)]++;
 
@@ -124,17 +127,17 @@ public sealed class Machine
         if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr || e.Size == 0) return new EventOutcome(0, OutcomeKind.Ok);
         ulong gfp = e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL;
-        var anomaly = ReleaseStale(e.Address, out long cycles);
+        var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
         SlabResult r;
         SlabObject obj;
         if (e.Size > (ulong)Slub.KmallocMaxCacheSize)
         {
-            r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj);
+            r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj, Cpu(e));
             if (!r.Ok) CountFailure(SlubAllocator.GetOrder((long)Math.Min(e.Size, long.MaxValue)));
         }
         else
         {
-            r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), e.Cpu, (uint)e.Size, out obj);
+            r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), Cpu(e), (uint)e.Size, out obj);
             if (!r.Ok) CountFailure(r.Page.Pfn < 0 ? Slub.KmallocCache((long)e.Size, gfp).Order : 0);
         }
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
@@ -145,18 +148,18 @@ public sealed class Machine
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
         var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue));
-        var anomaly = ReleaseStale(e.Address, out long cycles);
-        var r = Slub.Alloc(cache, e.Cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
+        var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
+        var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
         if (!r.Ok) CountFailure(cache.Order);
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
 
-    private AnomalyKind ReleaseStale(ulong ptr, out long cycles)
+    private AnomalyKind ReleaseStale(ulong ptr, int cpu, out long cycles)
     {
         cycles = 0;
         if (!_objects.Remove(ptr, out var stale)) return AnomalyKind.None;
         // The earlier object's free was not recorded: free it so the simulated slabs stay balanced.
-        var fr = stale.Slab is null ? Slub.FreeLarge(stale) : Slub.Free(stale);
+        var fr = stale.Slab is null ? Slub.FreeLarge(stale, cpu) : Slub.Free(stale, cpu);
         cycles = Cost.OfSlabFree(fr);
         return AnomalyKind.AllocOfLivePointer;
     }
@@ -177,7 +180,7 @@ public sealed class Machine
         if (!_objects.Remove(e.Address, out var obj))
             return EventOutcome.Of(_freedObjects.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
         _freedObjects.Add(e.Address);
-        var r = obj.Slab is null ? Slub.FreeLarge(obj) : Slub.Free(obj);
+        var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
         if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && !_symbols[e.Cache].AsSpan().SequenceEqual(obj.Slab.Cache.Name))
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch);

@@ -50,6 +50,8 @@ public sealed class ParquetTraceReader : ITraceReader
     private readonly ParquetReader _reader;
     private readonly DataField?[] _fields = new DataField?[TraceColumns.Count];
     private readonly long _totalRows;
+    /// <summary>The columns the file has, other than op and pid.</summary>
+    private int[] _optionalColumns = [];
 
     // One row group, column-wise: numbers widened to long (unsigned columns keep their bit pattern), strings as interned ids.
     private long[][] _values = new long[TraceColumns.Count][];
@@ -95,9 +97,12 @@ public sealed class ParquetTraceReader : ITraceReader
         for (int c = 0; c < TraceColumns.Count; c++) { _values[c] = []; _present[c] = []; }
     }
 
-    private static bool IsCorrupt(Exception e) =>
-        e is IOException or InvalidDataException or ParquetException or InvalidOperationException or NotSupportedException
-            or IndexOutOfRangeException or ArgumentException or OverflowException;
+    /// <summary>
+    /// Whether an exception from Parquet.Net means bad data. Corrupt bytes surface as many types
+    /// (IOException, ThriftProtocolException, IndexOutOfRangeException, even OutOfMemoryException from
+    /// a garbage length), so everything but cancellation and our own errors counts.
+    /// </summary>
+    private static bool IsCorrupt(Exception e) => e is not (TraceFormatException or OperationCanceledException);
 
     private void MapSchema()
     {
@@ -117,6 +122,8 @@ public sealed class ParquetTraceReader : ITraceReader
             if (_fields[(int)required] is null)
                 throw new TraceFormatException(_file, 0, 0, $"missing column '{required.Name()}' in the Parquet schema (required: op, pid)");
         }
+        _optionalColumns = Enumerable.Range(0, TraceColumns.Count)
+            .Where(c => _fields[c] is not null && (TraceColumn)c is not (TraceColumn.Op or TraceColumn.Pid)).ToArray();
     }
 
     private static bool IsInteger(Type t) =>
@@ -151,6 +158,7 @@ public sealed class ParquetTraceReader : ITraceReader
             _group++;
             _row = 0;
             _groupRows = 0;
+            _unknownOps.Clear();
             try
             {
                 var rg = _reader.OpenRowGroupReader(_group);
@@ -234,11 +242,20 @@ public sealed class ParquetTraceReader : ITraceReader
             present[i] = true;
             ReadOnlySpan<char> span = s.Span;
             if (i > 0 && span.SequenceEqual(lastText)) { values[i] = lastValue; continue; }
-            values[i] = c == TraceColumn.Op ? (OpNames.TryParse(span, out var op) ? (long)op : -1) : _symbols.Intern(span);
+            values[i] = c == TraceColumn.Op ? (OpNames.TryParse(span, out var op) ? (long)op : UnknownOp(span)) : _symbols.Intern(span);
             lastText = span;
             lastValue = values[i];
         }
     }
+
+    /// <summary>An unknown op name is kept (as a negative index) for its error message.</summary>
+    private long UnknownOp(ReadOnlySpan<char> name)
+    {
+        _unknownOps.Add(name.ToString());
+        return -_unknownOps.Count;
+    }
+
+    private readonly List<string> _unknownOps = [];
 
     private bool TryBuild(int row, ref TraceEvent ev, out TraceFormatException? error)
     {
@@ -256,10 +273,10 @@ public sealed class ParquetTraceReader : ITraceReader
             return false;
         }
         ev.Pid = (int)_values[(int)TraceColumn.Pid][row];
-        for (int c = 0; c < TraceColumns.Count; c++)
+        foreach (int c in _optionalColumns)
         {
             var col = (TraceColumn)c;
-            if (col is TraceColumn.Op or TraceColumn.Pid || _fields[c] is null || !_present[c][row]) continue;
+            if (!_present[c][row]) continue;
             long v = _values[c][row];
             switch (col)
             {
@@ -296,7 +313,8 @@ public sealed class ParquetTraceReader : ITraceReader
         long line = _rowsBefore + row + 1;
         string message = c switch
         {
-            TraceColumn.Op when _present[(int)c][row] => $"unknown op in column 'op' (expected one of {TraceColumns.OpList})",
+            TraceColumn.Op when _present[(int)c][row] =>
+                $"unknown op '{_unknownOps[(int)(-_values[(int)c][row]) - 1]}' (expected one of {TraceColumns.OpList})",
             TraceColumn.Op => "expected an op name in column 'op'",
             TraceColumn.Pid when !_present[(int)c][row] => "expected a number in column 'pid'",
             TraceColumn.Order or TraceColumn.Migratetype => $"number out of range in column '{c.Name()}' (expected -128..127)",

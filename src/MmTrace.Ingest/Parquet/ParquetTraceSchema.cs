@@ -38,7 +38,7 @@ internal static class ParquetTraceSchema
 
     public static ParquetOptions WriterOptions()
     {
-        var options = new ParquetOptions { RowGroupSize = RowGroupSize };
+        var options = new ParquetOptions { RowGroupSize = RowGroupSize, CompressionMethod = CompressionMethod.Snappy };
         foreach (var c in (ReadOnlySpan<TraceColumn>)[TraceColumn.Comm, TraceColumn.Op, TraceColumn.CallSite, TraceColumn.Cache])
             options.ColumnEncodingHints[c.Name()] = EncodingHint.Dictionary;
         return options;

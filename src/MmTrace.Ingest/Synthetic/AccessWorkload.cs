@@ -152,7 +152,7 @@ internal sealed class AccessReader : SyntheticTraceReader
                 }
                 break;
             case Pattern.Uniform:
-                unit = Rng.NextInt64(_units);
+                unit = Index(_units);
                 offset = RandomOffset();
                 break;
             default:

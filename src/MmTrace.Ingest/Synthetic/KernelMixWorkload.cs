@@ -150,7 +150,8 @@ internal sealed class KernelMixReader : SyntheticTraceReader
     private readonly double[] _mix;
     private readonly double[] _orders;
     private readonly PageFrameAssigner _frames = new();
-    private readonly SizeClassArena _vmap = new(X86Layout.VmallocStart, X86Layout.VmallocStart + (1UL << 40), Units.PageSize, guard: Units.PageSize);
+    private readonly SizeClassArena _vmap = new(X86Layout.VmallocStart, X86Layout.VmallocStart + (1UL << 40), Units.PageSize, guard: Units.PageSize,
+        exhausted: "kernel-mix: live vmalloc areas fill 1 TiB of the vmalloc range; lower --vmalloc-median or --lifetime-median-ns");
     private readonly LivePool<KObject> _live = new();
     private readonly LivePool<int> _pages = new();
     private readonly PriorityQueue<int, long> _deaths = new();
@@ -246,7 +247,7 @@ internal sealed class KernelMixReader : SyntheticTraceReader
     private int AllocatePages(int order)
     {
         int pfn = _frames.Allocate(order);
-        if (pfn < 0) throw new InvalidOperationException("kernel-mix: the 4 GiB machine's pages are exhausted; lower --lifetime-median-ns");
+        if (pfn < 0) throw new UsageException("kernel-mix: the live objects and pages fill the 4 GiB machine; lower --lifetime-median-ns or --lifetime-sigma, or raise --mean-gap-ns");
         return pfn;
     }
 

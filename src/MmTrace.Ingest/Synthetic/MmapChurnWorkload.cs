@@ -179,7 +179,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
         long pages = Math.Clamp((long)LogNormal(_o.PagesMedian, _o.PagesSigma), 1, _o.MaxPages);
         ulong length = (ulong)pages << Units.PageShift;
         if (!TryPlaceTopDown(length, out ulong start, out int index))
-            throw new InvalidOperationException("mmap-churn: address space exhausted; lower --pages-median or --lifetime-median-ns");
+            throw new UsageException("mmap-churn: the live mappings fill the address space below mmap_base; lower --pages-median, --max-pages or --lifetime-median-ns");
         int id = _live.Add(new Mapping { Start = start, End = start + length, Prot = ReadWrite });
         _byStart.Insert(index, id);
         e.Op = Op.Mmap;
@@ -197,7 +197,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
     {
         ref var m = ref _live[_live.RandomLive(Rng)];
         long pages = (long)((m.End - m.Start) >> Units.PageShift);
-        ulong page = (ulong)Rng.NextInt64(pages);
+        ulong page = (ulong)Index(pages);
         ulong offset = (ulong)Rng.Next(4096 / _o.AccessSize) * (ulong)_o.AccessSize;
         bool store = (m.Prot & Mman.ProtWrite) != 0 && Chance(_o.StoreFraction);
         e.Op = store ? Op.Store : Op.Load;
@@ -226,7 +226,7 @@ internal sealed class MmapChurnReader : SyntheticTraceReader
             Touch(ref e);
             return;
         }
-        ulong cut = (ulong)(1 + Rng.NextInt64(pages - 1)) << Units.PageShift;
+        ulong cut = (ulong)(1 + Index(pages - 1)) << Units.PageShift;
         if (Chance(0.5))
         {
             Munmap(ref e, m.Start, cut);

@@ -11,33 +11,46 @@ internal sealed class PageFrameAssigner
 {
     public const int MaxOrder = 10; // MAX_PAGE_ORDER in 6.x
 
+    // ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB, ZONE_NORMAL above; no buddy crosses a zone boundary
+    // because every boundary is aligned to more than 2^MaxOrder pages.
+    private const int DmaEndPfn = 0x1000;
+
+    /// <summary>One zone's free_area[]: free lists per order; entries whose _head no longer matches are stale.</summary>
+    private sealed class Zone
+    {
+        public readonly List<int>[] FreeArea = Enumerable.Range(0, MaxOrder + 1).Select(_ => new List<int>()).ToArray();
+        public readonly int[] FreeCount = new int[MaxOrder + 1];
+    }
+
     // _head[pfn] = order + 1 when pfn heads a free block of that order, else 0.
     private readonly byte[] _head = new byte[X86Layout.HighRamEndPfn];
-    // Free lists per order; entries whose _head no longer matches are stale (merged away) and skipped.
-    private readonly List<int>[] _freeArea = new List<int>[MaxOrder + 1];
-    private readonly int[] _freeCount = new int[MaxOrder + 1];
+    // Zonelist order for GFP_KERNEL / GFP_HIGHUSER_MOVABLE on x86-64: Normal, then DMA32, then DMA.
+    private readonly Zone _normal = new(), _dma32 = new(), _dma = new();
+    private readonly Zone[] _zonelist;
 
     public PageFrameAssigner()
     {
-        for (int o = 0; o <= MaxOrder; o++) _freeArea[o] = new List<int>();
-        // memblock_free_all order: DMA, DMA32, then Normal; the last freed blocks are allocated first,
-        // so like a freshly booted machine the high Normal pfns go out first.
-        AddRange(X86Layout.LowRamStartPfn, X86Layout.LowRamEndPfn);
+        _zonelist = [_normal, _dma32, _dma];
+        AddRange(X86Layout.LowRamStartPfn, DmaEndPfn);
+        AddRange(DmaEndPfn, X86Layout.LowRamEndPfn);
         AddRange(X86Layout.HighRamStartPfn, X86Layout.HighRamEndPfn);
     }
 
     /// <summary>Free pages left.</summary>
     public long FreePages { get; private set; }
 
+    private Zone ZoneOf(int pfn) => pfn >= X86Layout.HighRamStartPfn ? _normal : pfn >= DmaEndPfn ? _dma32 : _dma;
+
+    // __free_pages_memory (mm/memblock.c): the largest naturally aligned blocks that fit, in ascending pfn
+    // order, so the highest blocks sit at the heads of the free lists as after memblock_free_all().
     private void AddRange(int start, int end)
     {
-        // __free_pages_memory: the largest naturally aligned blocks that fit.
         int pfn = start;
         while (pfn < end)
         {
             int order = Math.Min(MaxOrder, System.Numerics.BitOperations.TrailingZeroCount(pfn));
             while (pfn + (1 << order) > end) order--;
-            Push(pfn, order);
+            Push(ZoneOf(pfn), pfn, order);
             FreePages += 1L << order;
             pfn += 1 << order;
         }
@@ -46,18 +59,21 @@ internal sealed class PageFrameAssigner
     /// <summary>Returns the first pfn of a free block of 2^order pages, or -1 when none is left.</summary>
     public int Allocate(int order)
     {
-        for (int o = order; o <= MaxOrder; o++)
+        foreach (var zone in _zonelist)
         {
-            int pfn = Pop(o);
-            if (pfn < 0) continue;
-            // expand(): give back the upper halves.
-            while (o > order)
+            for (int o = order; o <= MaxOrder; o++)
             {
-                o--;
-                Push(pfn + (1 << o), o);
+                int pfn = Pop(zone, o);
+                if (pfn < 0) continue;
+                // expand(): give back the upper halves.
+                while (o > order)
+                {
+                    o--;
+                    Push(zone, pfn + (1 << o), o);
+                }
+                FreePages -= 1L << order;
+                return pfn;
             }
-            FreePages -= 1L << order;
-            return pfn;
         }
         return -1;
     }
@@ -65,31 +81,32 @@ internal sealed class PageFrameAssigner
     public void Free(int pfn, int order)
     {
         FreePages += 1L << order;
+        var zone = ZoneOf(pfn);
         // __free_one_page: merge with the buddy while it is free at the same order.
         while (order < MaxOrder)
         {
             int buddy = pfn ^ (1 << order);
             if ((uint)buddy >= (uint)_head.Length || _head[buddy] != order + 1) break;
             _head[buddy] = 0;
-            _freeCount[order]--;
+            zone.FreeCount[order]--;
             pfn &= ~(1 << order);
             order++;
         }
-        Push(pfn, order);
+        Push(zone, pfn, order);
     }
 
-    private void Push(int pfn, int order)
+    private void Push(Zone zone, int pfn, int order)
     {
         _head[pfn] = (byte)(order + 1);
-        _freeCount[order]++;
-        var list = _freeArea[order];
-        if (list.Count > 64 && list.Count > 2 * _freeCount[order]) Compact(order);
+        zone.FreeCount[order]++;
+        var list = zone.FreeArea[order];
+        if (list.Count > 64 && list.Count > 2 * zone.FreeCount[order]) Compact(list, order);
         list.Add(pfn);
     }
 
-    private int Pop(int order)
+    private int Pop(Zone zone, int order)
     {
-        var list = _freeArea[order];
+        var list = zone.FreeArea[order];
         while (list.Count > 0)
         {
             int pfn = list[^1];
@@ -97,7 +114,7 @@ internal sealed class PageFrameAssigner
             if (_head[pfn] == order + 1)
             {
                 _head[pfn] = 0;
-                _freeCount[order]--;
+                zone.FreeCount[order]--;
                 return pfn;
             }
         }
@@ -105,9 +122,8 @@ internal sealed class PageFrameAssigner
     }
 
     // Drop stale entries so a list never holds more than about twice its free blocks.
-    private void Compact(int order)
+    private void Compact(List<int> list, int order)
     {
-        var list = _freeArea[order];
         int w = 0;
         for (int r = 0; r < list.Count; r++)
         {

@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Ingest.Synthetic;
 
 /// <summary>
@@ -15,8 +17,12 @@ internal sealed class SizeClassArena
     private ulong _bump;
     private readonly List<ulong>?[] _free = new List<ulong>?[256];
 
-    public SizeClassArena(ulong start, ulong limit, ulong granule, ulong guard = 0)
+    private readonly string _exhausted;
+
+    /// <param name="exhausted">The one-line usage error raised when the live blocks no longer fit the window.</param>
+    public SizeClassArena(ulong start, ulong limit, ulong granule, ulong guard = 0, string exhausted = "synthetic address window exhausted")
     {
+        _exhausted = exhausted;
         _granule = granule;
         _guard = guard;
         _bump = start;
@@ -55,7 +61,7 @@ internal sealed class SizeClassArena
         }
         ulong block = ClassSize(cls);
         ulong addr = _bump;
-        if (_limit - addr < block + _guard) throw new InvalidOperationException("synthetic address window exhausted");
+        if (_limit - addr < block + _guard) throw new UsageException(_exhausted);
         _bump = addr + block + _guard;
         return addr;
     }

@@ -1,4 +1,3 @@
-using MathNet.Numerics.Random;
 using MmTrace.Core;
 
 namespace MmTrace.Ingest.Synthetic;
@@ -7,6 +6,7 @@ namespace MmTrace.Ingest.Synthetic;
 /// Base of every generator: produces exactly the requested number of events, one <see cref="Next"/> call
 /// each, into the caller's batch. Randomness comes only from one seeded xoshiro256** stream, so a
 /// generator is a pure function of (parameters, seed).
+/// Distributions are MathNet.Numerics' (LogNormal) sampled from that stream.
 /// </summary>
 internal abstract class SyntheticTraceReader : ITraceReader
 {
@@ -18,7 +18,7 @@ internal abstract class SyntheticTraceReader : ITraceReader
         WorkloadArguments.CheckEvents(events);
         FormatName = "synthetic:" + workload;
         _events = events;
-        Rng = new Xoshiro256StarStar(seed, threadSafe: false);
+        Rng = new Xoshiro256StarStarSource(seed);
     }
 
     public string FormatName { get; }
@@ -29,7 +29,7 @@ internal abstract class SyntheticTraceReader : ITraceReader
     /// <summary>Events produced before the current one.</summary>
     protected long Produced => _produced;
     protected long Requested => _events;
-    protected Random Rng { get; }
+    protected Xoshiro256StarStarSource Rng { get; }
 
     public int Read(Span<TraceEvent> batch)
     {
@@ -54,6 +54,9 @@ internal abstract class SyntheticTraceReader : ITraceReader
     protected double Uniform() => Rng.NextDouble();
 
     protected bool Chance(double p) => Rng.NextDouble() < p;
+
+    /// <summary>Uniform index in [0, n).</summary>
+    protected long Index(long n) => Rng.NextInt64(n);
 
     /// <summary>Exponential inter-arrival time in ns, at least 1 so time strictly advances.</summary>
     protected long ExpGap(double meanNs) => Math.Max(1, (long)(-Math.Log(1.0 - Rng.NextDouble()) * meanNs));

@@ -84,6 +84,8 @@ internal sealed class UserHeapReader : SyntheticTraceReader
     private const int MmapArena = 1;
     private const int FirstAlignedArena = 2;
 
+    private const string Exhausted = "user-heap: live blocks fill a 64 GiB heap region; lower --lifetime-median-ns, --phase-medians or --max-size";
+
     private readonly Options _o;
     private readonly double[] _mix;
     private readonly SizeClassArena[] _arenas;
@@ -97,15 +99,15 @@ internal sealed class UserHeapReader : SyntheticTraceReader
         _o = o;
         _mix = Cumulative(o.Mix);
         _arenas = new SizeClassArena[FirstAlignedArena + Alignments.Length];
-        _arenas[MainArena] = new SizeClassArena(X86Layout.UserHeapBase, X86Layout.UserHeapBase + Window, 16);
+        _arenas[MainArena] = new SizeClassArena(X86Layout.UserHeapBase, X86Layout.UserHeapBase + Window, 16, exhausted: Exhausted);
         // Chunks from mmap sit in their own region below mmap_base, page granular.
         ulong mmapRegion = X86Layout.MmapBase - 4 * Window;
-        _arenas[MmapArena] = new SizeClassArena(mmapRegion, mmapRegion + Window, Units.PageSize);
+        _arenas[MmapArena] = new SizeClassArena(mmapRegion, mmapRegion + Window, Units.PageSize, exhausted: Exhausted);
         for (int i = 0; i < Alignments.Length; i++)
         {
             ulong start = X86Layout.UserHeapBase + (ulong)(i + 1) * Window;
             start = (start + Alignments[i] - 1) & ~(Alignments[i] - 1);
-            _arenas[FirstAlignedArena + i] = new SizeClassArena(start, start + Window, Alignments[i]);
+            _arenas[FirstAlignedArena + i] = new SizeClassArena(start, start + Window, Alignments[i], exhausted: Exhausted);
         }
         _nextArrival = ExpGap(o.MeanGapNs);
     }

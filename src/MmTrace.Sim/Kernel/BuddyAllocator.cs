@@ -16,7 +16,22 @@ public struct PageAllocResult
     public bool ClaimedBlock;
     /// <summary>Served by a zone other than the first in the zonelist.</summary>
     public bool ZoneFallback;
+    /// <summary>Served from the CPU's per-CPU page list (rmqueue_pcplist).</summary>
+    public bool Pcp;
+    /// <summary>Blocks moved from the buddy lists to the pcp list first (rmqueue_bulk).</summary>
+    public int PcpRefill;
     public readonly bool Ok => Pfn >= 0;
+}
+
+/// <summary>What one page free did, for the cost model and statistics.</summary>
+public struct PageFreeResult
+{
+    /// <summary>Merges done by __free_one_page (for a pcp free: by the bulk drain it triggered).</summary>
+    public int Merges;
+    /// <summary>The block went onto the CPU's per-CPU page list.</summary>
+    public bool Pcp;
+    /// <summary>Blocks returned from the pcp lists to the buddy lists by free_pcppages_bulk.</summary>
+    public int Drained;
 }
 
 /// <summary>
@@ -42,8 +57,13 @@ public sealed class BuddyAllocator
     // Intrusive circular doubly linked free lists (page->buddy_list).
     private readonly int[] _next;
     private readonly int[] _prev;
-    // Per pageblock: its migrate type (get_pageblock_migratetype).
+    // Per frame: order if the frame heads a block on a per-CPU page list, else None.
+    private readonly byte[] _pcpOrder;
+    // struct per_cpu_pages per [cpu, zone]; null when pcp lists are disabled.
+    private readonly PerCpuPages[,]? _pcp;
+    // Per pageblock: its migrate type (get_pageblock_migratetype), and whether its first page is RAM.
     private readonly byte[] _pageblockMt;
+    private readonly bool[] _pageblockPresent;
 
     public BuddyAllocator(MachineConfig cfg, Memblock memblock)
     {
@@ -60,6 +80,8 @@ public sealed class BuddyAllocator
         _freeMt = new byte[frames];
         _allocOrder = new byte[frames];
         _allocMt = new byte[frames];
+        _pcpOrder = new byte[frames];
+        Array.Fill(_pcpOrder, None);
         _next = new int[frames];
         _prev = new int[frames];
         Array.Fill(_buddyOrder, None);
@@ -69,8 +91,12 @@ public sealed class BuddyAllocator
         Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
 
         _zones = BuildZones(cfg, MaxPfn, MaxOrder);
+        _pageblockPresent = new bool[_pageblockMt.Length];
         foreach (var mem in memblock.Memory)
         {
+            long first = (long)Memblock.AlignUp(mem.Start >> Units.PageShift, 1UL << PageblockOrder);
+            for (long p = first; p < (long)(mem.End >> Units.PageShift); p += 1L << PageblockOrder)
+                _pageblockPresent[p >> PageblockOrder] = true;
             foreach (var z in _zones)
             {
                 long s = Math.Max((long)(mem.Start >> Units.PageShift), z.StartPfn);
@@ -80,7 +106,171 @@ public sealed class BuddyAllocator
         }
         MemblockFreeAll(memblock);
         SetupPerZoneWmarks(cfg);
+        Cpus = Math.Max(1, cfg.GetInt32("cpus"));
+        if (cfg.GetBool("buddy.pcp"))
+        {
+            _pcp = new PerCpuPages[Cpus, _zones.Length];
+            for (int c = 0; c < Cpus; c++)
+            for (int z = 0; z < _zones.Length; z++)
+            {
+                int batch = ZoneBatchsize(_zones[z]);
+                _pcp[c, z] = new PerCpuPages { Batch = batch, High = ZoneHighsize(_zones[z], batch, Cpus) };
+            }
+        }
     }
+
+    public int Cpus { get; }
+    public bool PcpEnabled => _pcp is not null;
+
+    // ---- per-CPU page lists (struct per_cpu_pages) --------------------------------------------
+
+    private const int CostlyOrder = 3;                                  // PAGE_ALLOC_COSTLY_ORDER
+    private const int NrLowOrderPcpLists = MigrateTypes.PcpTypes * (CostlyOrder + 1);
+    private const int NrPcpLists = NrLowOrderPcpLists + 2;              // + THP lists (movable and other)
+
+    private sealed class PerCpuPages
+    {
+        public int Count;
+        public int High;
+        public int Batch;
+        public readonly int[] Heads = CreateHeads();
+        private static int[] CreateHeads() { var h = new int[NrPcpLists]; Array.Fill(h, -1); return h; }
+    }
+
+    /// <summary>zone_batchsize of Linux 6.x: ~0.1% of the zone or 1 MiB, /4, clamped to 2^n - 1.</summary>
+    internal static int ZoneBatchsize(Zone zone)
+    {
+        long batch = Math.Min(zone.ManagedPages >> 10, (1L << 20) / (long)Units.PageSize);
+        batch /= 4;
+        if (batch < 1) batch = 1;
+        // rounddown_pow_of_two(batch + batch/2) - 1
+        long x = batch + batch / 2;
+        return (int)(1L << System.Numerics.BitOperations.Log2((ulong)x)) - 1 is var b && b >= 1 ? b : 1;
+    }
+
+    /// <summary>zone_highsize with percpu_pagelist_high_fraction 0 (pcp->high_min): the zone's low watermark split
+    /// over the CPUs, at least 4 batches. The 6.7+ auto-tuning of pcp->high between high_min and high_max is not modelled.</summary>
+    internal static int ZoneHighsize(Zone zone, int batch, int cpus) => (int)Math.Max(zone.WmarkLow / Math.Max(cpus, 1), (long)batch << 2);
+
+    /// <summary>pcp_allowed_order: orders up to PAGE_ALLOC_COSTLY_ORDER, and the THP order.</summary>
+    private bool PcpAllowedOrder(int order) => order <= CostlyOrder || order == PageblockOrder;
+
+    /// <summary>order_to_pindex.</summary>
+    private static int OrderToPindex(int mt, int order) =>
+        order <= CostlyOrder ? MigrateTypes.PcpTypes * order + mt : NrLowOrderPcpLists + (mt == (int)MigrateType.Movable ? 1 : 0);
+
+    private int PindexToOrder(int pindex) => pindex < NrLowOrderPcpLists ? pindex / MigrateTypes.PcpTypes : PageblockOrder;
+
+    private void PcpAdd(PerCpuPages pcp, int pindex, int pfn, int order, bool tail)
+    {
+        int head = pcp.Heads[pindex];
+        if (head < 0) { _next[pfn] = pfn; _prev[pfn] = pfn; pcp.Heads[pindex] = pfn; }
+        else
+        {
+            int last = _prev[head];
+            _next[last] = pfn; _prev[pfn] = last; _next[pfn] = head; _prev[head] = pfn;
+            if (!tail) pcp.Heads[pindex] = pfn;
+        }
+        _pcpOrder[pfn] = (byte)order;
+        pcp.Count += 1 << order;
+    }
+
+    private void PcpDel(PerCpuPages pcp, int pindex, int pfn)
+    {
+        if (_next[pfn] == pfn) pcp.Heads[pindex] = -1;
+        else
+        {
+            _next[_prev[pfn]] = _next[pfn];
+            _prev[_next[pfn]] = _prev[pfn];
+            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = _next[pfn];
+        }
+        pcp.Count -= 1 << _pcpOrder[pfn];
+        _pcpOrder[pfn] = None;
+    }
+
+    /// <summary>nr_pcp_alloc without alloc_factor scaling: a batch for order 0, batch &gt;&gt; order (at least 2) above.</summary>
+    private static int NrPcpAlloc(PerCpuPages pcp, int order)
+    {
+        if (pcp.High < pcp.Batch) return 1;
+        int batch = pcp.Batch;
+        if (order == 0) batch = Math.Min(batch, Math.Max(pcp.High - pcp.Count - pcp.Batch, pcp.Batch));
+        if (batch > 1) batch = Math.Max(batch >> order, 2);
+        return batch;
+    }
+
+    /// <summary>rmqueue_pcplist / __rmqueue_pcplist: the head of the CPU's list, refilled by rmqueue_bulk when empty.</summary>
+    private bool RmqueuePcplist(Zone zone, int cpu, int order, int mt, bool noFragment, ref PageAllocResult res)
+    {
+        var pcp = _pcp![cpu, zone.Index];
+        int pindex = OrderToPindex(mt, order);
+        if (pcp.Heads[pindex] < 0)
+        {
+            int count = NrPcpAlloc(pcp, order);
+            for (int i = 0; i < count; i++)
+            {
+                var bulk = new PageAllocResult { Pfn = -1 };
+                if (!Rmqueue(zone, order, mt, noFragment, ref bulk)) break;
+                res.Splits += bulk.Splits;
+                res.Fallback |= bulk.Fallback;
+                res.ClaimedBlock |= bulk.ClaimedBlock;
+                PcpAdd(pcp, pindex, bulk.Pfn, order, tail: true);
+                res.PcpRefill++;
+            }
+            if (pcp.Heads[pindex] < 0) return false;
+        }
+        int pfn = pcp.Heads[pindex];
+        PcpDel(pcp, pindex, pfn);
+        res.Pfn = pfn;
+        res.Pcp = true;
+        return true;
+    }
+
+    /// <summary>free_unref_page_commit: onto the head of the CPU's list; over pcp->high, free_pcppages_bulk drains a batch.</summary>
+    private void FreeToPcp(Zone zone, int cpu, int pfn, int order, ref PageFreeResult res)
+    {
+        var pcp = _pcp![cpu, zone.Index];
+        int mt = _pageblockMt[pfn >> PageblockOrder];
+        if (mt >= MigrateTypes.PcpTypes) mt = (int)MigrateType.Movable;
+        int pindex = OrderToPindex(mt, order);
+        PcpAdd(pcp, pindex, pfn, order, tail: false);
+        res.Pcp = true;
+        if (pcp.Count >= pcp.High)
+        {
+            // nr_pcp_free without the free_count scaling: leave at least a batch, free a batch.
+            int toFree = pcp.High < pcp.Batch ? 1 : pcp.Batch;
+            FreePcppagesBulk(zone, pcp, toFree, pindex, ref res);
+        }
+    }
+
+    /// <summary>free_pcppages_bulk: round-robin over the lists starting with pindex, oldest (tail) pages first.</summary>
+    private void FreePcppagesBulk(Zone zone, PerCpuPages pcp, int count, int pindex, ref PageFreeResult res)
+    {
+        pindex--;
+        while (count > 0 && pcp.Count > 0)
+        {
+            do { if (++pindex > NrPcpLists - 1) pindex = 0; } while (pcp.Heads[pindex] < 0);
+            int order = PindexToOrder(pindex);
+            do
+            {
+                int pfn = _prev[pcp.Heads[pindex]];
+                PcpDel(pcp, pindex, pfn);
+                count -= 1 << order;
+                res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
+                res.Drained++;
+            } while (count > 0 && pcp.Heads[pindex] >= 0);
+        }
+    }
+
+    /// <summary>Pages sitting on per-CPU lists of a zone (not free in buddyinfo, as in the kernel).</summary>
+    public long PcpPages(Zone zone)
+    {
+        if (_pcp is null) return 0;
+        long n = 0;
+        for (int c = 0; c < Cpus; c++) n += _pcp[c, zone.Index].Count;
+        return n;
+    }
+
+    public (int Batch, int High) PcpLimits(Zone zone) => _pcp is null ? (0, 0) : (_pcp[0, zone.Index].Batch, _pcp[0, zone.Index].High);
 
     public int MaxOrder { get; }
     public int PageblockOrder { get; }
@@ -116,6 +306,18 @@ public sealed class BuddyAllocator
     }
 
     public MigrateType PageblockMigratetype(int pfn) => (MigrateType)_pageblockMt[pfn >> PageblockOrder];
+
+    /// <summary>pagetypeinfo_showblockcount_print: pageblocks of the zone by migrate type (holes skipped).</summary>
+    public long[] PageblockCounts(Zone zone)
+    {
+        var counts = new long[Enum.GetValues<MigrateType>().Length];
+        int step = 1 << PageblockOrder;
+        for (int pfn = (int)Memblock.AlignUp((ulong)zone.StartPfn, (ulong)step); pfn < zone.EndPfn; pfn += step)
+        {
+            if (_pageblockPresent[pfn >> PageblockOrder]) counts[_pageblockMt[pfn >> PageblockOrder]]++;
+        }
+        return counts;
+    }
 
     /// <summary>True when the frame heads a free block (PageBuddy).</summary>
     public bool IsFreeHead(int pfn, out int order)
@@ -258,13 +460,19 @@ public sealed class BuddyAllocator
 
     // ---- freeing ---------------------------------------------------------------------------
 
-    /// <summary>Frees a block allocated by <see cref="AllocPages"/>; returns the number of merges.</summary>
-    public int FreePages(int pfn, int order)
+    /// <summary>Frees a block allocated by <see cref="AllocPages"/>: onto the CPU's pcp list for small orders
+    /// (cpu &lt; 0: straight to the buddy lists, as __free_pages_ok), else merged into the buddy lists.</summary>
+    public PageFreeResult FreePages(int pfn, int order, int cpu = -1)
     {
         if (_allocOrder[pfn] != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
         _allocOrder[pfn] = None;
         var zone = ZoneOf(pfn);
-        return FreeOnePage(zone, pfn, order, toTail: false);
+        var res = new PageFreeResult();
+        if (_pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order))
+            FreeToPcp(zone, cpu, pfn, order, ref res);
+        else
+            res.Merges = FreeOnePage(zone, pfn, order, toTail: false);
+        return res;
     }
 
     /// <summary>__free_one_page of Linux 6.18: merge with free buddies up to MAX_PAGE_ORDER, then add the
@@ -312,8 +520,9 @@ public sealed class BuddyAllocator
     /// preferred zone is Normal and DMA32 exists, at the low watermark, then again at the min
     /// watermark (the slow path without reclaim or compaction). Returns Pfn = -1 when nothing fits.
     /// </summary>
-    public PageAllocResult AllocPages(ulong gfp, int order)
+    public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1)
     {
+        bool usePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order);
         var res = new PageAllocResult { Pfn = -1 };
         if (order < 0 || order > MaxOrder) return res;
         int mt = (int)MigrateTypes.FromGfp(gfp);
@@ -332,7 +541,7 @@ public sealed class BuddyAllocator
                 if (zone.ManagedPages == 0) continue;
                 long mark = useMin ? (high ? zone.WmarkMin - zone.WmarkMin / 2 : zone.WmarkMin) : zone.WmarkLow;
                 if (!ZoneWatermarkOk(zone, order, mark)) continue;
-                if (Rmqueue(zone, order, mt, nofrag, ref res))
+                if ((usePcp && RmqueuePcplist(zone, cpu, order, mt, nofrag, ref res)) || Rmqueue(zone, order, mt, nofrag, ref res))
                 {
                     res.Zone = zi;
                     res.ZoneFallback = zi != highest;
@@ -474,6 +683,7 @@ public sealed class BuddyAllocator
         for (int p = start; p < end;)
         {
             if (_buddyOrder[p] != None) { freePages += 1 << _buddyOrder[p]; p += 1 << _buddyOrder[p]; continue; }
+            if (_pcpOrder[p] != None) { p += 1 << _pcpOrder[p]; continue; }
             if (_allocOrder[p] != None)
             {
                 if (_allocMt[p] == (byte)MigrateType.Movable) movablePages += 1 << _allocOrder[p];
@@ -581,6 +791,26 @@ public sealed class BuddyAllocator
                 free += n << o;
             }
             if (free != z.FreePages) throw new InvalidOperationException($"zone {z.Name}: lists hold {free} pages, free count {z.FreePages}");
+            if (_pcp is null) continue;
+            for (int c = 0; c < Cpus; c++)
+            {
+                var pcp = _pcp[c, z.Index];
+                long onLists = 0;
+                for (int pi = 0; pi < NrPcpLists; pi++)
+                {
+                    int head = pcp.Heads[pi];
+                    if (head < 0) continue;
+                    int p = head;
+                    do
+                    {
+                        if (_pcpOrder[p] != PindexToOrder(pi)) throw new InvalidOperationException($"pfn {p:x} on pcp list {pi} has order {_pcpOrder[p]}");
+                        if (_buddyOrder[p] != None || _allocOrder[p] != None) throw new InvalidOperationException($"pfn {p:x} on a pcp list is also free or allocated");
+                        onLists += 1L << _pcpOrder[p];
+                        p = _next[p];
+                    } while (p != head);
+                }
+                if (onLists != pcp.Count) throw new InvalidOperationException($"cpu {c} zone {z.Name}: pcp lists hold {onLists} pages, count {pcp.Count}");
+            }
         }
     }
 }

@@ -92,6 +92,18 @@ public sealed class KmemCache
     public long BytesRequestedLive { get; internal set; }
     public long BytesRequestedTotal { get; internal set; }
 
+    /// <summary>Free objects in slabs on the node partial list (count_partial with count_free): SLUB's slabinfo
+    /// counts objects free in CPU slabs as active.</summary>
+    public long FreeObjectsInPartial()
+    {
+        long n = 0;
+        foreach (var slab in Partial) n += slab.FreeCount;
+        return n;
+    }
+
+    /// <summary>Position in creation order; /proc/slabinfo lists the newest cache first.</summary>
+    public int CreationIndex { get; internal set; }
+
     public int ObjectsPerSlab(int order) => (int)((Units.PageSize << order) / (ulong)Size);
 
     /// <summary>set_min_partial: ilog2(size)/2 clamped to [5, 10].</summary>
@@ -121,7 +133,7 @@ public struct SlabResult
     public bool DiscardedSlab;
     public bool Large;
     public PageAllocResult Page;
-    public int PageMerges;
+    public PageFreeResult PageFree;
     public ulong SimulatedAddress;
 }
 
@@ -227,7 +239,7 @@ public sealed class SlubAllocator
     {
         int size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
         int order = CalculateOrder(size);
-        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp);
+        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
         return c;
@@ -286,7 +298,7 @@ public sealed class SlubAllocator
             slab = GetPartial(s);
             if (slab is null)
             {
-                slab = NewSlab(s, ref res);
+                slab = NewSlab(s, cpu, ref res);
                 if (slab is null) return res;
             }
             slab.CpuOwner = cpu;
@@ -316,14 +328,14 @@ public sealed class SlubAllocator
     }
 
     /// <summary>allocate_slab: try the cache's order, then its minimum order.</summary>
-    private Slab? NewSlab(KmemCache s, ref SlabResult res)
+    private Slab? NewSlab(KmemCache s, int cpu, ref SlabResult res)
     {
         int order = s.Order;
-        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order);
+        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order, cpu);
         if (!page.Ok && s.MinOrder < order)
         {
             order = s.MinOrder;
-            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order);
+            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order, cpu);
         }
         res.Page = page;
         if (!page.Ok) return null;
@@ -339,7 +351,7 @@ public sealed class SlubAllocator
 
     /// <summary>Frees one object (do_slab_free → __slab_free): a full slab goes back on the partial
     /// list; an empty slab beyond min_partial is returned to the buddy allocator (discard_slab).</summary>
-    public SlabResult Free(in SlabObject obj)
+    public SlabResult Free(in SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Ok = true };
         var slab = obj.Slab!;
@@ -356,7 +368,7 @@ public sealed class SlubAllocator
             if (s.Partial.Count >= s.MinPartial)
             {
                 if (slab.OnPartialList) RemovePartial(s, slab);
-                res.PageMerges = _buddy.FreePages(slab.Pfn, slab.Order);
+                res.PageFree = _buddy.FreePages(slab.Pfn, slab.Order, cpu);
                 res.DiscardedSlab = true;
                 s.DiscardedSlabs++;
                 s.Slabs--;
@@ -385,11 +397,11 @@ public sealed class SlubAllocator
     }
 
     /// <summary>kmalloc_large: a compound block of get_order(size) pages straight from the buddy allocator.</summary>
-    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj)
+    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Large = true };
         int order = GetOrder(size);
-        var page = _buddy.AllocPages(gfp | Gfp.COMP, order);
+        var page = _buddy.AllocPages(gfp | Gfp.COMP, order, cpu);
         res.Page = page;
         obj = default;
         if (!page.Ok) return res;
@@ -401,10 +413,10 @@ public sealed class SlubAllocator
         return res;
     }
 
-    public SlabResult FreeLarge(in SlabObject obj)
+    public SlabResult FreeLarge(in SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Ok = true, Large = true };
-        res.PageMerges = _buddy.FreePages(obj.LargePfn, obj.LargeOrder);
+        res.PageFree = _buddy.FreePages(obj.LargePfn, obj.LargeOrder, cpu);
         LargePagesLive -= 1L << obj.LargeOrder;
         return res;
     }

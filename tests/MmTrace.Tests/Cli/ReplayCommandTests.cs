@@ -35,6 +35,9 @@ public class ReplayCommandTests
         Assert.Contains("buddy_free_area", csv);
         Assert.Contains("latency_by_op", csv);
         Assert.Equal(csv, parquet);
+        foreach (var f in new[] { "buddyinfo", "pagetypeinfo", "slabinfo", "extfrag_unusable_index", "extfrag_index" })
+            Assert.True(new FileInfo(Path.Combine(dir, "procfs", f)).Length > 0, f);
+        Assert.StartsWith("Node 0, zone      DMA ", File.ReadAllText(Path.Combine(dir, "procfs", "buddyinfo")));
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
         Assert.Equal("schema_version", doc.RootElement.EnumerateObject().First().Name);
         Assert.Equal(20_000, doc.RootElement.GetProperty("events").GetProperty("total").GetInt64());
@@ -86,8 +89,9 @@ public class ReplayCommandTests
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "summary.json")));
         var rows = doc.RootElement.GetProperty("buddy").GetProperty("free_area").EnumerateArray()
             .Where(r => r.GetProperty("order").GetInt64() == 0).Sum(r => r.GetProperty("free_blocks").GetInt64());
-        // About a third of the events free every other allocated page, and none of those can merge.
-        Assert.InRange(rows, 9_000, 10_100);
+        // About a third of the events free every other allocated page, and none of those can merge;
+        // up to a pcp->high of them may still sit on the per-CPU lists.
+        Assert.InRange(rows, 8_000, 10_100);
         var unusable = doc.RootElement.GetProperty("buddy").GetProperty("fragmentation").EnumerateArray()
             .Single(r => r.GetProperty("zone").GetString() == "Normal" && r.GetProperty("order").GetInt64() == 1);
         Assert.True(unusable.GetProperty("unusable_index").GetDouble() > 0.0);

@@ -72,7 +72,7 @@ public class BuddyAllocatorTests
         var b = NewBuddy(Small());
         var before = Snapshot(b);
         var r = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0);
-        int merges = b.FreePages(r.Pfn, 0);
+        int merges = b.FreePages(r.Pfn, 0).Merges;
         Assert.Equal(r.Splits, merges);
         Assert.Equal(before, Snapshot(b));
         b.CheckInvariants();
@@ -197,5 +197,91 @@ public class BuddyAllocatorTests
         Assert.Equal(-1000, BuddyAllocator.FragmentationIndex(dma, 10));
         // An order-11 request cannot be met: 1000 - (1000 + 3840*1000/2048) / 5 blocks = 1000 - 2875/5 = 425.
         Assert.Equal(425, BuddyAllocator.FragmentationIndex(dma, 11));
+    }
+
+    [Fact]
+    public void Pcp_batch_and_high_match_the_real_6_18_zoneinfo()
+    {
+        // kernel-snapshot/zoneinfo.txt, 2 CPUs: DMA batch 1 high_min 30; DMA32 batch 63 high_min 6118; Normal batch 63 high_min 4410.
+        var zones = new[]
+        {
+            new Zone(ZoneType.DMA, 0, 0, 4096, 10) { ManagedPages = 3840 },
+            new Zone(ZoneType.DMA32, 1, 4096, 1 << 20, 10) { ManagedPages = 772917 },
+            new Zone(ZoneType.Normal, 2, 1 << 20, 6 << 20, 10) { ManagedPages = 557056 },
+        };
+        BuddyAllocator.ComputeWatermarks(zones, 67584 / 4, 10);
+        Assert.Equal([1, 63, 63], zones.Select(BuddyAllocator.ZoneBatchsize));
+        Assert.Equal([30, 6118, 4410], zones.Select(z => BuddyAllocator.ZoneHighsize(z, BuddyAllocator.ZoneBatchsize(z), 2)));
+    }
+
+    [Fact]
+    public void Order_0_allocation_on_a_cpu_refills_its_pcp_list_with_a_batch()
+    {
+        var b = NewBuddy(MachineConfig.Load("x86_64-skylake-4g")); // Normal: batch 63
+        var dma32 = b.Zones[2];
+        var (batch, _) = b.PcpLimits(dma32);
+        long free0 = dma32.FreePages;
+        var r = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: 1);
+        Assert.True(r.Pcp);
+        Assert.Equal(batch, r.PcpRefill);
+        Assert.Equal(free0 - batch, dma32.FreePages);
+        Assert.Equal(batch - 1, b.PcpPages(dma32));
+        // The next allocation on that CPU comes straight from the list; another CPU refills its own.
+        var r2 = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: 1);
+        Assert.True(r2.Pcp);
+        Assert.Equal(0, r2.PcpRefill);
+        Assert.Equal(batch, b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: 0).PcpRefill);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Frees_go_to_the_pcp_list_until_high_then_a_batch_drains_to_the_buddy_lists()
+    {
+        var b = NewBuddy(MachineConfig.Load("x86_64-skylake-4g")); // Normal: batch 63
+        var dma32 = b.Zones[2];
+        var (batch, high) = b.PcpLimits(dma32);
+        var pages = new List<int>();
+        for (int i = 0; i < high + batch; i++) pages.Add(b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0).Pfn);
+        long free0 = dma32.FreePages;
+        int drains = 0;
+        foreach (int pfn in pages)
+        {
+            var f = b.FreePages(pfn, 0, cpu: 0);
+            Assert.True(f.Pcp);
+            if (f.Drained > 0) { drains++; Assert.Equal(batch, f.Drained); }
+        }
+        Assert.True(drains >= 1);
+        Assert.True(b.PcpPages(dma32) < high);
+        Assert.Equal(free0 + pages.Count - b.PcpPages(dma32), dma32.FreePages);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Random_traffic_on_several_cpus_keeps_pcp_and_buddy_lists_consistent()
+    {
+        var b = NewBuddy(Small());
+        var rng = new Random(7);
+        var live = new List<(int Pfn, int Order)>();
+        for (int i = 0; i < 30000; i++)
+        {
+            int cpu = rng.Next(2);
+            if (live.Count > 0 && rng.NextDouble() < 0.48)
+            {
+                int k = rng.Next(live.Count);
+                b.FreePages(live[k].Pfn, live[k].Order, cpu);
+                live[k] = live[^1];
+                live.RemoveAt(live.Count - 1);
+            }
+            else
+            {
+                int order = rng.NextDouble() < 0.85 ? 0 : rng.Next(1, 4);
+                var r = b.AllocPages(rng.NextDouble() < 0.5 ? Gfp.GFP_KERNEL : Gfp.GFP_HIGHUSER_MOVABLE, order, cpu);
+                if (r.Ok) live.Add((r.Pfn, order));
+            }
+            if (i % 3000 == 0) b.CheckInvariants();
+        }
+        foreach (var (pfn, order) in live) b.FreePages(pfn, order, 0);
+        b.CheckInvariants();
+        Assert.Equal(b.ManagedPages, b.TotalFreePages + b.Zones.Sum(b.PcpPages));
     }
 }
