@@ -22,6 +22,9 @@ public static class TraceFormats
     [
         new ParquetTraceFormat(),
         new CsvTraceFormat(),
+        new Mtrace.MtraceFormat(),
+        new Strace.StraceFormat(),
+        new Lackey.LackeyFormat(),
     ];
 
     private static string KnownNames => string.Join(", ", All.Select(f => f.Name));
