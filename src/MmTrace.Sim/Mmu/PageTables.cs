@@ -24,19 +24,23 @@ public sealed class PageTables
         public int Present;
     }
 
-    private readonly Dictionary<long, TablePage> _tables = new();
+    // pfn → table page, as a two-level radix (chunks of 4096 pfns allocated on first use): the walker reads
+    // a table in two array loads. Memory grows with the table pages alive, not with RAM.
+    private const int ChunkShift = 12;
+    private readonly TablePage?[]?[] _chunks;
     private readonly BuddyAllocator _buddy;
     private readonly CostModel _cost;
 
     public PageTables(PagingGeometry geometry, BuddyAllocator buddy, CostModel cost)
     {
         Geometry = geometry;
+        _chunks = new TablePage?[]?[(buddy.MaxPfn >> ChunkShift) + 1];
         _buddy = buddy;
         _cost = cost;
     }
 
     public PagingGeometry Geometry { get; }
-    public long LivePages => _tables.Count;
+    public long LivePages { get; private set; }
     public long PeakPages { get; private set; }
     public long AllocatedPages { get; private set; }
     public long FreedPages { get; private set; }
@@ -48,30 +52,36 @@ public sealed class PageTables
         var r = _buddy.AllocPages(GfpPgtable, 0);
         cycles += _cost.OfPageAlloc(r);
         if (!r.Ok) { AllocFailures++; return -1; }
-        _tables.Add(r.Pfn, new TablePage(level, Geometry.EntriesPerTable(level)));
+        var chunk = _chunks[r.Pfn >> ChunkShift] ??= new TablePage?[1 << ChunkShift];
+        chunk[r.Pfn & ((1 << ChunkShift) - 1)] = new TablePage(level, Geometry.EntriesPerTable(level));
         AllocatedPages++;
-        PeakPages = Math.Max(PeakPages, _tables.Count);
+        LivePages++;
+        PeakPages = Math.Max(PeakPages, LivePages);
         return r.Pfn;
     }
 
     public void FreeTable(long pfn, ref long cycles)
     {
-        if (!_tables.Remove(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
+        if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
+        _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)] = null;
+        LivePages--;
         cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
         FreedPages++;
     }
 
-    public bool IsTable(long pfn) => _tables.ContainsKey(pfn);
+    public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ((1 << ChunkShift) - 1)] is not null;
+
+    private TablePage Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)]!;
 
     /// <summary>One entry of the table page at <paramref name="tablePfn"/> (what a walk's table read returns).</summary>
-    public ref ulong Entry(long tablePfn, int index) => ref _tables[tablePfn].E[index];
+    public ref ulong Entry(long tablePfn, int index) => ref Table(tablePfn).E[index];
 
-    public int PresentEntries(long tablePfn) => _tables[tablePfn].Present;
+    public int PresentEntries(long tablePfn) => Table(tablePfn).Present;
 
     /// <summary>Writes an entry, keeping the table's present count.</summary>
     public void Set(long tablePfn, int index, ulong value)
     {
-        var t = _tables[tablePfn];
+        var t = Table(tablePfn);
         bool was = (t.E[index] & Pte.Present) != 0, now = (value & Pte.Present) != 0;
         t.E[index] = value;
         t.Present += (now ? 1 : 0) - (was ? 1 : 0);
@@ -90,7 +100,7 @@ public sealed class PageTables
         for (int l = 0; l < leafLevel; l++)
         {
             int i = g.Index(va, l);
-            ulong e = _tables[table].E[i];
+            ulong e = Table(table).E[i];
             if ((e & Pte.Present) == 0)
             {
                 long next = AllocTable(l + 1, ref cycles);
@@ -120,7 +130,7 @@ public sealed class PageTables
         for (int l = 0; l < g.Levels; l++)
         {
             index = g.Index(va, l);
-            ulong e = _tables[table].E[index];
+            ulong e = Table(table).E[index];
             level = l;
             if ((e & Pte.Present) == 0) return false;
             if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) return true;
@@ -147,18 +157,18 @@ public sealed class PageTables
         {
             path[l] = table;
             idx[l] = g.Index(va, l);
-            ulong e = _tables[table].E[idx[l]];
+            ulong e = Table(table).E[idx[l]];
             if ((e & Pte.Present) == 0) return 0;
             if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) { leafLevel = l; break; }
             table = Pte.Pfn(e);
         }
-        ulong old = _tables[path[leafLevel]].E[idx[leafLevel]];
+        ulong old = Table(path[leafLevel]).E[idx[leafLevel]];
         Set(path[leafLevel], idx[leafLevel], 0);
         // PAE page directories stay: their PDPTEs are loaded into registers on a CR3 write (pgd_prepopulate_pmd).
         int keep = Geometry.Mode == PagingMode.Pae ? 1 : 0;
         for (int l = leafLevel; l > keep; l--)
         {
-            if (_tables[path[l]].Present != 0) break;
+            if (Table(path[l]).Present != 0) break;
             FreeTable(path[l], ref cycles);
             Set(path[l - 1], idx[l - 1], 0);
             freedTables++;
@@ -171,7 +181,7 @@ public sealed class PageTables
     {
         for (int i = from; i < to; i++)
         {
-            ulong e = _tables[root].E[i];
+            ulong e = Table(root).E[i];
             if ((e & Pte.Present) == 0) continue;
             if ((e & Pte.PageSize) != 0) leaves.Add(e);
             else FreeSubtree(Pte.Pfn(e), 1, leaves, ref cycles);
@@ -181,7 +191,7 @@ public sealed class PageTables
 
     private void FreeSubtree(long table, int level, List<ulong> leaves, ref long cycles)
     {
-        var t = _tables[table];
+        var t = Table(table);
         for (int i = 0; i < t.E.Length; i++)
         {
             ulong e = t.E[i];

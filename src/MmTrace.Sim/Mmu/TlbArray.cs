@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using MmTrace.Core;
 
 namespace MmTrace.Sim.Mmu;
@@ -37,6 +38,7 @@ public sealed class TlbArray
     private readonly int[] _validBySize = new int[4];
     private ulong _clock;
     private ulong _rng;
+    private int _last;
 
     public TlbArray(string name, int entries, int ways, TlbReplacement policy = TlbReplacement.Lru, ulong seed = 0)
     {
@@ -85,35 +87,57 @@ public sealed class TlbArray
     {
         ulong kn = Key(vpn, sizeClass, pcid);
         ulong kg = Key(vpn, sizeClass, GlobalBit);
-        int ways = Ways;
-        int b = (int)(vpn & (ulong)_setMask) * ways;
-        var keys = _keys;
-        for (int i = b; i < b + ways; i++)
+        // The entry used last: touching it again changes neither LRU order nor the PLRU tree, so skip the scan.
+        ulong last = _keys[_last];
+        if (last == kn || last == kg)
         {
-            ulong k = keys[i];
-            if (k == kn || k == kg)
+            data = _data[_last];
+            return true;
+        }
+        int b = (int)(vpn & (ulong)_setMask) * Ways;
+        int i = Scan(b, kn, kg);
+        if (i < 0)
+        {
+            data = 0;
+            return false;
+        }
+        Touch(b, i);
+        data = _data[i];
+        return true;
+    }
+
+    // The way of set base b holding kn or kg, or -1; four keys per compare where the set is wide.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Scan(int b, ulong kn, ulong kg)
+    {
+        var keys = _keys;
+        int end = b + Ways;
+        int i = b;
+        if (Ways >= 8 && Vector256.IsHardwareAccelerated)
+        {
+            var vn = Vector256.Create(kn);
+            var vg = Vector256.Create(kg);
+            ref ulong k0 = ref keys[0];
+            for (; i + 4 <= end; i += 4)
             {
-                Touch(b, i);
-                data = _data[i];
-                return true;
+                var v = Vector256.LoadUnsafe(ref k0, (nuint)i);
+                uint mask = (Vector256.Equals(v, vn) | Vector256.Equals(v, vg)).ExtractMostSignificantBits();
+                if (mask != 0) return i + BitOperations.TrailingZeroCount(mask);
             }
         }
-        data = 0;
-        return false;
+        for (; i < end; i++)
+        {
+            ulong k = keys[i];
+            if (k == kn || k == kg) return i;
+        }
+        return -1;
     }
 
     /// <summary>Whether the page is cached, without touching the replacement state.</summary>
     public bool Contains(ulong vpn, int sizeClass, int pcid) => Find(vpn, sizeClass, pcid) >= 0;
 
-    private int Find(ulong vpn, int sizeClass, int pcid)
-    {
-        ulong kn = Key(vpn, sizeClass, pcid);
-        ulong kg = Key(vpn, sizeClass, GlobalBit);
-        int b = (int)(vpn & (ulong)_setMask) * Ways;
-        for (int i = b; i < b + Ways; i++)
-            if (_keys[i] == kn || _keys[i] == kg) return i;
-        return -1;
-    }
+    private int Find(ulong vpn, int sizeClass, int pcid) =>
+        Scan((int)(vpn & (ulong)_setMask) * Ways, Key(vpn, sizeClass, pcid), Key(vpn, sizeClass, GlobalBit));
 
     /// <summary>Installs a translation (replacing the same page if present), evicting a way of a full set by the policy.</summary>
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data)
@@ -122,10 +146,15 @@ public sealed class TlbArray
         int slot = Find(vpn, sizeClass, pcid);
         if (slot < 0)
         {
+            // One pass for the first invalid way and, for LRU, the least recently used one.
+            int invalid = -1, lru = b;
             for (int i = b; i < b + Ways; i++)
-                if (_keys[i] == Invalid) { slot = i; break; }
+            {
+                if (_keys[i] == Invalid) { invalid = i; break; }
+                if (Policy == TlbReplacement.Lru && _stamp[i] < _stamp[lru]) lru = i;
+            }
+            slot = invalid >= 0 ? invalid : Policy == TlbReplacement.Lru ? lru : b + Victim(b);
         }
-        if (slot < 0) slot = b + Victim(b);
         if (_keys[slot] != Invalid) _validBySize[SizeOf(_keys[slot])]--;
         _keys[slot] = Key(vpn, sizeClass, global ? GlobalBit : pcid);
         _data[slot] = data;
@@ -179,6 +208,7 @@ public sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Touch(int setBase, int slot)
     {
+        _last = slot;
         switch (Policy)
         {
             case TlbReplacement.Lru:
