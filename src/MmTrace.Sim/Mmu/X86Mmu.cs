@@ -214,7 +214,7 @@ public sealed class X86Mmu
             case AccessKind.Store: s.Stores++; break;
             default: s.Ifetches++; break;
         }
-        var c = _cpus[(uint)e.Cpu % (uint)_cpus.Length];
+        var c = CpuOf(e);
         if (c.Mm is null || c.Mm.Pid != e.Pid)
         {
             var next = MmOf(e.Pid);
@@ -608,7 +608,9 @@ public sealed class X86Mmu
 
     // ---- mapping events (the trace's mmap/munmap/mprotect/exit) --------------------------------------
 
-    private CpuMmu CpuOf(in TraceEvent e) => _cpus[(uint)e.Cpu % (uint)_cpus.Length];
+    // The event's CPU; CPU numbers beyond the preset's count wrap around.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CpuMmu CpuOf(in TraceEvent e) => (uint)e.Cpu < (uint)_cpus.Length ? _cpus[e.Cpu] : _cpus[(uint)e.Cpu % (uint)_cpus.Length];
 
     public EventOutcome Mmap(in TraceEvent e)
     {
