@@ -18,6 +18,8 @@ public static class ReplayJob
             new LatencyAnalyzer(),
             new BuddyAnalyzer(machine, seriesInterval),
             new SlabAnalyzer(machine),
+            new VmallocKmapAnalyzer(machine),
+            new FidelityAnalyzer(),
             new TlbAnalyzer(machine, seriesInterval),
             new FaultsAnalyzer(machine),
             new ProcfsAnalyzer(machine),

@@ -25,6 +25,9 @@ public static class Program
         root.Add(ConvertCommand.Create(io));
         root.Add(StatCommand.Create(io));
         root.Add(PresetsCommand.Create(io));
+        root.Add(CompareCommand.Create(io));
+        root.Add(CheckCommand.Create(io));
+        root.Add(SweepCommand.Create(io));
 
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };

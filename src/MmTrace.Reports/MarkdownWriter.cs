@@ -12,13 +12,14 @@ public static class MarkdownWriter
     public const string FileName = "report.md";
     public const int MaxRows = 50;
 
-    public static void Write(Report report, Stream output)
+    public static void Write(Report report, Stream output, IReadOnlyList<Charts.Chart>? charts = null)
     {
         using var w = new StreamWriter(output, AtomicFile.Utf8NoBom, leaveOpen: true);
-        w.Write(Render(report));
+        w.Write(Render(report, charts));
     }
 
-    public static string Render(Report report)
+    /// <summary>The Markdown text; <paramref name="charts"/> (written as charts/ID.svg beside report.md) are shown as images in their sections.</summary>
+    public static string Render(Report report, IReadOnlyList<Charts.Chart>? charts = null)
     {
         ReportNames.Validate(report);
         var sb = new StringBuilder();
@@ -35,6 +36,8 @@ public static class MarkdownWriter
                 sb.Append("\n| key | value |\n|---|---|\n");
                 foreach (var (key, value) in section.Scalars) Row(sb, key, Formatting.Human(value));
             }
+            foreach (var chart in charts?.Where(c => c.Section == section.Name) ?? [])
+                sb.Append("\n![").Append(Inline(chart.Title).Replace("]", ")", StringComparison.Ordinal)).Append("](").Append(chart.FileName).Append(")\n");
             foreach (var table in section.Tables) WriteTable(sb, section, table);
             if (section.Notes.Count > 0)
             {

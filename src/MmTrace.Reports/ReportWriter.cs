@@ -1,7 +1,8 @@
 namespace MmTrace.Reports;
 
 /// <summary>
-/// Renders one <see cref="Report"/> into a directory: tables/SECTION_TABLE.csv and .parquet, report.md, and
+/// Renders one <see cref="Report"/> into a directory: tables/SECTION_TABLE.csv and .parquet, charts/*.svg,
+/// report.html, report.md, and
 /// summary.json last (so a complete summary.json means the run finished). Every file goes through
 /// <see cref="AtomicFile"/>; tables left in tables/ by an earlier run that this report did not produce are
 /// deleted after the new files are in place.
@@ -43,7 +44,9 @@ public static class ReportWriter
             AtomicFile.WriteText(full, text);
             written.Add(rel);
         }
-        AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s));
+        var charts = Charts.ChartSet.For(report);
+        written.AddRange(HtmlWriter.WriteAll(report, charts, outDir));
+        AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts));
         written.Add(MarkdownWriter.FileName);
         AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
         written.Add(SummaryJsonWriter.FileName);

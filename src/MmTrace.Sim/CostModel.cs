@@ -33,6 +33,31 @@ public sealed class CostModel(MachineConfig cfg)
     /// <summary>#PF entry, handler and return, page zeroing included; page and table allocations are added.</summary>
     public long PageFault { get; } = cfg.GetInt64("cost.page_fault");
 
+    public long Vmalloc { get; } = cfg.GetInt64("cost.vmalloc");
+    public long VmallocPerPage { get; } = cfg.GetInt64("cost.vmalloc_per_page");
+    public long Vfree { get; } = cfg.GetInt64("cost.vfree");
+    public long VfreePerPage { get; } = cfg.GetInt64("cost.vfree_per_page");
+    public long VmapPurge { get; } = cfg.GetInt64("cost.vmap_purge");
+    public long KmapDirect { get; } = cfg.GetInt64("cost.kmap_direct");
+    public long KmapHit { get; } = cfg.GetInt64("cost.kmap_hit");
+    public long KmapNew { get; } = cfg.GetInt64("cost.kmap_new");
+    public long PkmapFlush { get; } = cfg.GetInt64("cost.pkmap_flush");
+    public long KmapStall { get; } = cfg.GetInt64("cost.kmap_stall");
+    public long KmapAtomic { get; } = cfg.GetInt64("cost.kmap_atomic");
+    public long Kunmap { get; } = cfg.GetInt64("cost.kunmap");
+
+    public long OfVmalloc(in Kernel.VmallocResult r, bool free) =>
+        (free ? Vfree + r.Pages * VfreePerPage : Vmalloc + r.Pages * VmallocPerPage) + r.PageCycles + (r.Purged ? VmapPurge : 0);
+
+    public long OfKmap(in Kernel.KmapResult r) => r.Kind switch
+    {
+        Kernel.KmapKind.Direct => KmapDirect,
+        Kernel.KmapKind.PkmapHit => KmapHit,
+        Kernel.KmapKind.PkmapNew => KmapNew + (r.Flushed ? PkmapFlush : 0),
+        Kernel.KmapKind.Stall => KmapStall + (r.Flushed ? PkmapFlush : 0),
+        _ => KmapAtomic,
+    };
+
     public long OfPageAlloc(in Kernel.PageAllocResult r)
     {
         if (!r.Ok) return PageAllocFailed;

@@ -30,6 +30,10 @@ public enum AnomalyKind : byte
     CacheMismatch,
     /// <summary>An event without the field its op needs (e.g. a kmalloc without an address).</summary>
     MissingField,
+    /// <summary>kunmap or kunmap_atomic of a page or address with no live mapping.</summary>
+    UnmapOfUnknownMapping,
+    /// <summary>kmap_atomic nested deeper than KM_MAX_IDX on one CPU (a kernel BUG).</summary>
+    KmapAtomicOverflow,
     /// <summary>A load/store/ifetch at an address no mapping of the trace covers (and no --implicit-map).</summary>
     AccessOutsideMapping,
     /// <summary>A load/store/ifetch at a non-canonical address (#GP), or above 4 GiB on i386.</summary>
@@ -45,15 +49,17 @@ public static class AnomalyKinds
     private static readonly string[] Names =
     [
         "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
-        "page_free_order_mismatch", "cache_mismatch", "missing_field",
+        "page_free_order_mismatch", "cache_mismatch", "missing_field", "unmap_of_unknown_mapping", "kmap_atomic_overflow",
         "access_outside_mapping", "non_canonical_address", "protection_fault",
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];
 }
 
-/// <summary>What the machine did with one event: its simulated cost and how it ended.</summary>
-public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None)
+/// <summary>What the machine did with one event: its simulated cost, how it ended, and for slab
+/// allocations and frees the bytes the simulated allocator handed out or took back (the object's
+/// size in its cache, or the whole block for kmalloc_large).</summary>
+public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None, long Bytes = 0)
 {
     public static EventOutcome NotModelled => new(0, OutcomeKind.NotModelled);
     public static EventOutcome Of(AnomalyKind a) => new(0, OutcomeKind.Anomaly, a);

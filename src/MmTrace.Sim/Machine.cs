@@ -20,7 +20,6 @@ public sealed class Machine
     private readonly HashSet<ulong> _freedPages = new();
     private readonly Dictionary<ulong, SlabObject> _objects = new();
     private readonly HashSet<ulong> _freedObjects = new();
-    private readonly long[] _allocFailuresByOrder;
     private readonly long _seed;
     private X86Mmu? _mmu;
 
@@ -33,7 +32,8 @@ public sealed class Machine
         Memblock = Memblock.FromConfig(config);
         Buddy = new BuddyAllocator(config, Memblock);
         Slub = new SlubAllocator(config, Buddy);
-        _allocFailuresByOrder = new long[Buddy.MaxOrder + 2];
+        Vmalloc = new VmallocAllocator(config, Buddy, Cost);
+        Kmap = new KmapAllocator(config, Buddy);
     }
 
     public MachineConfig Config { get; }
@@ -41,13 +41,12 @@ public sealed class Machine
     public Memblock Memblock { get; }
     public BuddyAllocator Buddy { get; }
     public SlubAllocator Slub { get; }
+    public VmallocAllocator Vmalloc { get; }
+    public KmapAllocator Kmap { get; }
 
     /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
     public X86Mmu? MmuIfBuilt => _mmu;
     public X86Mmu Mmu => _mmu ??= new X86Mmu(Config, Buddy, Cost, _seed);
-
-    /// <summary>Page allocation failures (page_alloc events and slab/kmalloc_large page requests) by order; the last slot counts orders above MAX_PAGE_ORDER.</summary>
-    public ReadOnlySpan<long> AllocFailuresByOrder => _allocFailuresByOrder;
     public long LivePageBlocks => _pages.Count;
     public long LiveSlabObjects => _objects.Count;
 
@@ -63,6 +62,12 @@ public sealed class Machine
         Op.Munmap => Mmu.Munmap(e),
         Op.Mprotect => Mmu.Mprotect(e),
         Op.Exit => _mmu is null ? EventOutcome.NotModelled : _mmu.Exit(e),
+        Op.Vmalloc => DoVmalloc(e),
+        Op.Vfree => DoVfree(e),
+        Op.Kmap => DoKmap(e),
+        Op.Kunmap => DoKunmap(e),
+        Op.KmapAtomic => DoKmapAtomic(e),
+        Op.KunmapAtomic => DoKunmapAtomic(e),
         _ => EventOutcome.NotModelled,
     };
 
@@ -95,7 +100,6 @@ public sealed class Machine
         cycles += Cost.OfPageAlloc(r);
         if (!r.Ok)
         {
-            CountFailure(order);
             return new EventOutcome(cycles, OutcomeKind.Failed);
         }
         _pages[e.Address] = (r.Pfn, order);
@@ -118,7 +122,71 @@ public sealed class Machine
     /// <summary>The event's CPU (0 when the trace has none, or when it is beyond the machine's CPUs).</summary>
     private int Cpu(in TraceEvent e) => e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)Buddy.Cpus ? e.Cpu : 0;
 
-    private void CountFailure(int order) => _allocFailuresByOrder[Math.Min(order, _allocFailuresByOrder.Length - 1)]++;
+
+    // ---- vmalloc and kmap ----------------------------------------------------------------------
+
+    private readonly HashSet<ulong> _freedVmalloc = new();
+    // kmap_atomic mappings by the recorded virtual address: whether the page was highmem.
+    private readonly Dictionary<ulong, bool> _atomicMaps = new();
+
+    private EventOutcome DoVmalloc(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        var anomaly = AnomalyKind.None;
+        long cycles = 0;
+        if (Vmalloc.TryFree(e.Address, Cpu(e), out var stale))
+        {
+            anomaly = AnomalyKind.AllocOfLivePointer;
+            cycles += Cost.OfVmalloc(stale, free: true);
+        }
+        var r = Vmalloc.Alloc(e.Address, e.Size, e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL, Cpu(e));
+        cycles += Cost.OfVmalloc(r, free: false);
+        if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
+        _freedVmalloc.Remove(e.Address);
+        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+    }
+
+    private EventOutcome DoVfree(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        if (!Vmalloc.TryFree(e.Address, Cpu(e), out var r))
+            return EventOutcome.Of(_freedVmalloc.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
+        _freedVmalloc.Add(e.Address);
+        return new EventOutcome(Cost.OfVmalloc(r, free: true), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKmap(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        var r = Kmap.Kmap(e.Address);
+        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKunmap(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        return Kmap.Kunmap(e.Address) ? new EventOutcome(Cost.Kunmap, OutcomeKind.Ok) : EventOutcome.Of(AnomalyKind.UnmapOfUnknownMapping);
+    }
+
+    private EventOutcome DoKmapAtomic(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        var r = Kmap.KmapAtomic(e.Address, Cpu(e));
+        if (r.Anomaly) return EventOutcome.Of(AnomalyKind.KmapAtomicOverflow);
+        // kunmap_atomic names the virtual address kmap_atomic returned: the recorded one when the trace has it.
+        _atomicMaps[e.Has(EventFields.Result) ? (ulong)e.Result : r.SimulatedAddress] = r.Kind == KmapKind.Atomic;
+        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+    }
+
+    private EventOutcome DoKunmapAtomic(in TraceEvent e)
+    {
+        if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (!_atomicMaps.Remove(e.Address, out bool highmem) || !Kmap.KunmapAtomic(e.Address, Cpu(e), highmem))
+            return EventOutcome.Of(AnomalyKind.UnmapOfUnknownMapping);
+        return new EventOutcome(Cost.Kunmap, OutcomeKind.Ok);
+    }
 
     // ---- slab --------------------------------------------------------------------------------
 
@@ -133,12 +201,10 @@ public sealed class Machine
         if (e.Size > (ulong)Slub.KmallocMaxCacheSize)
         {
             r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj, Cpu(e));
-            if (!r.Ok) CountFailure(SlubAllocator.GetOrder((long)Math.Min(e.Size, long.MaxValue)));
         }
         else
         {
             r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), Cpu(e), (uint)e.Size, out obj);
-            if (!r.Ok) CountFailure(r.Page.Pfn < 0 ? Slub.KmallocCache((long)e.Size, gfp).Order : 0);
         }
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
@@ -147,10 +213,10 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue));
+        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
+            e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
         var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
         var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
-        if (!r.Ok) CountFailure(cache.Order);
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
 
@@ -170,8 +236,10 @@ public sealed class Machine
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
         _objects[ptr] = obj;
         _freedObjects.Remove(ptr);
-        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(obj));
     }
+
+    private static long ObjectBytes(in SlabObject obj) => obj.Slab is not null ? obj.Slab.Cache.Size : (long)Units.PageSize << obj.LargeOrder;
 
     private EventOutcome SlabFree(in TraceEvent e)
     {
@@ -183,7 +251,7 @@ public sealed class Machine
         var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
         if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && !_symbols[e.Cache].AsSpan().SequenceEqual(obj.Slab.Cache.Name))
-            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch);
-        return new EventOutcome(cycles, OutcomeKind.Ok);
+            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, ObjectBytes(obj));
+        return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: ObjectBytes(obj));
     }
 }

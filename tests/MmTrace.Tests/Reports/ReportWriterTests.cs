@@ -6,7 +6,7 @@ public class ReportWriterTests
 {
     private static readonly string[] ExpectedFiles =
     [
-        "report.md", "summary.json",
+        "charts/latency_over_time.svg", "report.html", "report.md", "summary.json",
         "tables/buddy_free_areas.csv", "tables/buddy_free_areas.parquet",
         "tables/latency_over_time.csv", "tables/latency_over_time.parquet",
     ];

@@ -134,6 +134,6 @@ public class LackeyReaderTests
     [InlineData("time_ns,pid,op\n", false)]
     public void Probe_recognises_lackey_logs_only(string head, bool expected)
     {
-        Assert.Equal(expected, new global::MmTrace.Ingest.Lackey.LackeyFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
+        Assert.Equal(expected, new MmTrace.Ingest.Lackey.LackeyFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
     }
 }

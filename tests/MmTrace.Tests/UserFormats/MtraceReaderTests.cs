@@ -148,6 +148,6 @@ public class MtraceReaderTests
     [InlineData("I  0401ab70,3\n", false)]
     public void Probe_recognises_mtrace_logs_only(string head, bool expected)
     {
-        Assert.Equal(expected, new global::MmTrace.Ingest.Mtrace.MtraceFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
+        Assert.Equal(expected, new MmTrace.Ingest.Mtrace.MtraceFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
     }
 }

@@ -256,6 +256,6 @@ public class StraceReaderTests
     [InlineData("==5719== Lackey, an example Valgrind tool\n", false)]
     public void Probe_recognises_strace_logs_only(string head, bool expected)
     {
-        Assert.Equal(expected, new global::MmTrace.Ingest.Strace.StraceFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
+        Assert.Equal(expected, new MmTrace.Ingest.Strace.StraceFormat().Probe(System.Text.Encoding.UTF8.GetBytes(head)));
     }
 }

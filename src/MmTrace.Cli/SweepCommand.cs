@@ -1,0 +1,76 @@
+using System.CommandLine;
+using MmTrace.Analysis;
+using MmTrace.Core;
+using MmTrace.Ingest;
+
+namespace MmTrace.Cli;
+
+internal static class SweepCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var traces = new Argument<string[]>("traces") { Description = "Trace files", Arity = ArgumentArity.OneOrMore };
+        var vary = new Option<string[]>("--vary")
+        {
+            Description = "A machine setting and its values, e.g. --vary buddy.max_order=9,10,11 (repeatable; the sweep is the cross product)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var outDir = new Option<string>("--out", "-o") { Description = "Sweep directory: one report per run in OUT/TRACE__path=value…/, and sweep.csv, sweep.parquet, sweep.html", Required = true };
+        var shard = new Option<string?>("--shard") { Description = "Run only slice K of N (K/N, 1-based; run i goes to slice i mod N + 1), writing sweep-K-of-N.csv/.parquet; for job arrays" };
+        var collect = new Option<bool>("--collect") { Description = "Replay nothing: build sweep.csv, sweep.parquet and sweep.html from the run reports already in OUT (after all shards finished)" };
+        var jobs = new Option<int>("--jobs", "-j") { Description = "Replays at a time (default: the number of cores)", DefaultValueFactory = _ => 0 };
+        var machine = new Option<string>("--machine", "-m") { Description = "Machine preset or JSON file shared by every run", DefaultValueFactory = _ => MachineConfig.DefaultPreset };
+        var set = new Option<string[]>("--set") { Description = "A setting shared by every run (applied before the varied ones; repeatable)", AllowMultipleArgumentsPerToken = false };
+        var seed = new Option<long>("--seed") { Description = "Seed of every run", DefaultValueFactory = _ => 0 };
+        var format = CommonOptions.Format();
+        var maxErrors = CommonOptions.MaxErrors();
+        var quiet = CommonOptions.Quiet();
+        var cmd = new Command("sweep", "Replay every trace under every combination of --vary values, in parallel; one report per run plus a combined table and charts")
+        {
+            traces, vary, outDir, shard, collect, jobs, machine, set, seed, format, maxErrors, quiet,
+        };
+        cmd.SetAction(p =>
+        {
+            var plan = new SweepPlan(p.GetValue(traces)!, (p.GetValue(vary) ?? []).Select(SweepParameter.Parse).ToList(), ReplayCommand.TraceName);
+            string dir = p.GetValue(outDir)!;
+            var (k, n) = p.GetValue(shard) is { } s ? SweepPlan.ParseShard(s) : (1, 1);
+            if (p.GetValue(collect))
+            {
+                if (n != 1) throw new UsageException("--collect combines every run; leave out --shard");
+                var missing = plan.Runs.Where(r => !File.Exists(Path.Combine(dir, r.Name, "summary.json"))).ToList();
+                if (missing.Count > 0)
+                    throw new UsageException($"--collect: {missing.Count} of {plan.Runs.Count} runs have no report yet, e.g. {Path.Combine(dir, missing[0].Name)}");
+                WriteCombined(io, plan, plan.Runs, dir, SweepRunner.CombinedName, html: true);
+                return Program.Ok;
+            }
+
+            var runs = plan.Shard(k, n);
+            string format0 = p.GetValue(format)!;
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors) };
+            int finished = 0;
+            object gate = new();
+            bool show = !p.GetValue(quiet);
+            SweepRunner.Run(runs, dir, new SweepOptions(p.GetValue(machine), p.GetValue(set) ?? [], p.GetValue(seed), Jobs: p.GetValue(jobs)),
+                (path, symbols) => TraceFormats.Open(path, format0, symbols, options),
+                run =>
+                {
+                    lock (gate)
+                    {
+                        finished++;
+                        if (show) io.Err.WriteLine($"[{finished}/{runs.Count}] {run.Name}");
+                    }
+                });
+            string name = n == 1 ? SweepRunner.CombinedName : $"{SweepRunner.CombinedName}-{k}-of-{n}";
+            WriteCombined(io, plan, runs, dir, name, html: n == 1);
+            return Program.Ok;
+        });
+        return cmd;
+    }
+
+    private static void WriteCombined(CliIO io, SweepPlan plan, IReadOnlyList<SweepRun> runs, string dir, string name, bool html)
+    {
+        var table = SweepRunner.Combined(plan, runs, dir);
+        var written = SweepRunner.WriteCombined(plan, table, dir, name, html);
+        io.Out.WriteLine($"{runs.Count} runs of {plan.Runs.Count}; combined: {string.Join(", ", written.Select(w => Path.Combine(dir, w)))}");
+    }
+}

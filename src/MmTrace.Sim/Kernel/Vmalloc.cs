@@ -1,0 +1,177 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim.Kernel;
+
+/// <summary>What one vmalloc or vfree did, for the cost model.</summary>
+public struct VmallocResult
+{
+    public bool Ok;
+    public int Pages;
+    /// <summary>Page allocations that took the buddy slow path (split, fallback) or failed.</summary>
+    public long PageCycles;
+    public bool Purged;
+    public ulong SimulatedAddress;
+}
+
+/// <summary>
+/// vmalloc/vfree of Linux 6.18 mm/vmalloc.c: vmap areas in [VMALLOC_START, VMALLOC_END), placed first fit by
+/// address (__alloc_vmap_area) with a guard page after each area, backed by order-0 pages taken one at a
+/// time (vm_area_alloc_pages; __GFP_HIGHMEM where HighMem exists). vfree frees the pages at once and
+/// leaves the range on the lazy list until lazy_max_pages accumulate, then purges it (with a kernel TLB
+/// flush). Simplified: no huge vmalloc mappings, no per-CPU vmap blocks (vm_map_ram), no KASAN shadow;
+/// the mapping itself is recorded here, and page tables are the MMU's business.
+/// </summary>
+public sealed class VmallocAllocator
+{
+    private readonly BuddyAllocator _buddy;
+    private readonly CostModel _cost;
+    private readonly ulong _start, _end;
+    // Free ranges of the vmalloc space, sorted by address, non-adjacent (merged).
+    private readonly List<(ulong Start, ulong End)> _free = [];
+    private readonly List<(ulong Start, ulong End)> _lazy = [];
+    private readonly Dictionary<ulong, VmapArea> _areas = new();
+    private readonly long _lazyMaxPages;
+    private long _lazyPages;
+
+    private sealed class VmapArea
+    {
+        public ulong Start;
+        public ulong Size;          // including the guard page
+        public int[] Pfns = [];
+    }
+
+    public VmallocAllocator(MachineConfig cfg, BuddyAllocator buddy, CostModel cost)
+    {
+        _buddy = buddy;
+        _cost = cost;
+        _start = cfg.GetAddress("vmalloc.start");
+        _end = cfg.GetAddress("vmalloc.end");
+        if (_end <= _start) throw new UsageException("vmalloc.end must be above vmalloc.start");
+        _free.Add((_start, _end));
+        // lazy_max_pages: fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)
+        int cpus = cfg.GetInt32("cpus");
+        _lazyMaxPages = (32 - System.Numerics.BitOperations.LeadingZeroCount((uint)cpus)) * ((32L << 20) / (long)Units.PageSize);
+        HighmemGfp = buddy.Zones.Any(z => z.Type == ZoneType.HighMem) ? Gfp.HIGHMEM : 0;
+    }
+
+    private ulong HighmemGfp { get; }
+
+    public ulong RangeBytes => _end - _start;
+    public long LiveAreas => _areas.Count;
+    public long LiveBytes { get; private set; }
+    public long LivePages { get; private set; }
+    public long Allocs { get; private set; }
+    public long Frees { get; private set; }
+    public long Failures { get; private set; }
+    public long Purges { get; private set; }
+    public long LazyPages => _lazyPages;
+
+    /// <summary>Free bytes of the range (excluding lazily freed areas not yet purged) and the largest free range.</summary>
+    public (ulong Free, ulong Largest, int Ranges) FreeSpace()
+    {
+        ulong free = 0, largest = 0;
+        foreach (var (s, e) in _free) { free += e - s; largest = Math.Max(largest, e - s); }
+        return (free, largest, _free.Count);
+    }
+
+    /// <summary>vmalloc(size): a vmap area plus PAGE_ALIGN(size)/PAGE_SIZE order-0 pages.</summary>
+    public VmallocResult Alloc(ulong recorded, ulong size, ulong gfp, int cpu)
+    {
+        var res = new VmallocResult();
+        if (size == 0) return res;
+        ulong pagesBytes = Memblock.AlignUp(size, Units.PageSize);
+        ulong areaSize = pagesBytes + Units.PageSize; // guard page
+        ulong va = AllocVmapArea(areaSize);
+        if (va == 0 && _lazyPages > 0)
+        {
+            // alloc_vmap_area purges the lazy list and retries before failing.
+            Purge();
+            res.Purged = true;
+            va = AllocVmapArea(areaSize);
+        }
+        if (va == 0) { Failures++; return res; }
+        int pages = (int)(pagesBytes / Units.PageSize);
+        var pfns = new int[pages];
+        for (int i = 0; i < pages; i++)
+        {
+            var p = _buddy.AllocPages(gfp | HighmemGfp, 0, cpu);
+            res.PageCycles += _cost.OfPageAlloc(p);
+            if (!p.Ok)
+            {
+                // vm_area_alloc_pages failed part way: free what was taken and the area (__vmalloc_area_node's fail path).
+                for (int j = 0; j < i; j++) res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfns[j], 0, cpu));
+                FreeRange(va, va + areaSize);
+                Failures++;
+                return res;
+            }
+            pfns[i] = p.Pfn;
+        }
+        _areas[recorded] = new VmapArea { Start = va, Size = areaSize, Pfns = pfns };
+        LiveBytes += (long)pagesBytes;
+        LivePages += pages;
+        Allocs++;
+        res.Ok = true;
+        res.Pages = pages;
+        res.SimulatedAddress = va;
+        return res;
+    }
+
+    /// <summary>vfree: pages back to the buddy allocator now, the range onto the lazy purge list.</summary>
+    public bool TryFree(ulong recorded, int cpu, out VmallocResult res)
+    {
+        res = new VmallocResult();
+        if (!_areas.Remove(recorded, out var area)) return false;
+        foreach (int pfn in area.Pfns) res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfn, 0, cpu));
+        res.Pages = area.Pfns.Length;
+        LiveBytes -= (long)(area.Size - Units.PageSize);
+        LivePages -= area.Pfns.Length;
+        Frees++;
+        _lazy.Add((area.Start, area.Start + area.Size));
+        _lazyPages += (long)(area.Size / Units.PageSize);
+        if (_lazyPages > _lazyMaxPages)
+        {
+            Purge();
+            res.Purged = true;
+        }
+        res.Ok = true;
+        return true;
+    }
+
+    public bool IsLive(ulong recorded) => _areas.ContainsKey(recorded);
+
+    /// <summary>__purge_vmap_area_lazy: return lazily freed ranges to the free space (one kernel TLB flush).</summary>
+    private void Purge()
+    {
+        foreach (var (s, e) in _lazy) FreeRange(s, e);
+        _lazy.Clear();
+        _lazyPages = 0;
+        Purges++;
+    }
+
+    /// <summary>__alloc_vmap_area: the lowest free range that fits (first fit by address), page aligned.</summary>
+    private ulong AllocVmapArea(ulong size)
+    {
+        for (int i = 0; i < _free.Count; i++)
+        {
+            var (s, e) = _free[i];
+            if (e - s < size) continue;
+            if (e - s == size) _free.RemoveAt(i);
+            else _free[i] = (s + size, e);
+            return s;
+        }
+        return 0;
+    }
+
+    /// <summary>Inserts a range into the sorted free list, merging with neighbours (merge_or_add_vmap_area).</summary>
+    private void FreeRange(ulong start, ulong end)
+    {
+        int lo = 0, hi = _free.Count;
+        while (lo < hi) { int mid = (lo + hi) / 2; if (_free[mid].Start < start) lo = mid + 1; else hi = mid; }
+        bool mergePrev = lo > 0 && _free[lo - 1].End == start;
+        bool mergeNext = lo < _free.Count && _free[lo].Start == end;
+        if (mergePrev && mergeNext) { _free[lo - 1] = (_free[lo - 1].Start, _free[lo].End); _free.RemoveAt(lo); }
+        else if (mergePrev) _free[lo - 1] = (_free[lo - 1].Start, end);
+        else if (mergeNext) _free[lo] = (start, _free[lo].End);
+        else _free.Insert(lo, (start, end));
+    }
+}
