@@ -10,7 +10,7 @@ public static class ReplayJob
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
         string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000)
     {
-        var machine = new Machine(config, symbols);
+        var machine = new Machine(config, symbols, seed);
         var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);
@@ -37,6 +37,8 @@ public static class ReplayJob
         new SlabAnalyzer(machine),
         new VmallocKmapAnalyzer(machine),
         new FidelityAnalyzer(),
+        new TlbAnalyzer(machine, seriesInterval),
+        new FaultsAnalyzer(machine),
         new ProcfsAnalyzer(machine),
     ];
 }

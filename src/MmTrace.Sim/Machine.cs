@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
+using MmTrace.Sim.Mmu;
 
 namespace MmTrace.Sim;
 
@@ -25,9 +26,12 @@ public sealed class Machine
     private long _liveObjects;
     // Named caches by the symbol id of their name, so an event finds its cache without hashing the string.
     private KmemCache?[] _cacheBySymbol = new KmemCache?[64];
+    private readonly long _seed;
+    private X86Mmu? _mmu;
 
-    public Machine(MachineConfig config, SymbolTable symbols)
+    public Machine(MachineConfig config, SymbolTable symbols, long seed = 0)
     {
+        _seed = seed;
         Config = config;
         _symbols = symbols;
         Cost = new CostModel(config);
@@ -46,6 +50,9 @@ public sealed class Machine
     public VmallocAllocator Vmalloc { get; }
     public KmapAllocator Kmap { get; }
 
+    /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
+    public X86Mmu? MmuIfBuilt => _mmu;
+    public X86Mmu Mmu => _mmu ??= new X86Mmu(Config, Buddy, Cost, _seed);
     public long LivePageBlocks => _livePageBlocks;
     public long LiveSlabObjects => _liveObjects;
 
@@ -56,6 +63,11 @@ public sealed class Machine
         Op.Kmalloc => Kmalloc(e),
         Op.KmemCacheAlloc => KmemCacheAlloc(e),
         Op.Kfree or Op.KmemCacheFree => SlabFree(e),
+        Op.Load or Op.Store or Op.Ifetch => Mmu.Access(e),
+        Op.Mmap => Mmu.Mmap(e),
+        Op.Munmap => Mmu.Munmap(e),
+        Op.Mprotect => Mmu.Mprotect(e),
+        Op.Exit => _mmu is null ? EventOutcome.NotModelled : _mmu.Exit(e),
         Op.Vmalloc => DoVmalloc(e),
         Op.Vfree => DoVfree(e),
         Op.Kmap => DoKmap(e),
