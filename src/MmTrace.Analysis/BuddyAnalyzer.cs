@@ -13,6 +13,8 @@ namespace MmTrace.Analysis;
 public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
 {
     private readonly List<long[]> _series = [];
+    // Per zone: event, free pages, pcp pages, unusable index (thousandths) at PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, blocks per order.
+    private readonly List<long[]>[] _zoneSeries = machine.Buddy.Zones.Select(_ => new List<long[]>()).ToArray();
     private long _interval = Math.Max(1, seriesInterval);
     private long _events;
 
@@ -31,13 +33,31 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
         foreach (var z in buddy.Zones)
             for (int o = 0; o <= buddy.MaxOrder; o++) row[2 + o] += z.FreeBlocks(o);
         _series.Add(row);
+        for (int zi = 0; zi < buddy.Zones.Count; zi++)
+        {
+            var z = buddy.Zones[zi];
+            var zr = new long[buddy.MaxOrder + 6];
+            zr[0] = at;
+            zr[1] = z.FreePages;
+            zr[2] = buddy.PcpPages(z);
+            zr[3] = BuddyAllocator.UnusableFreeIndex(z, Math.Min(3, buddy.MaxOrder));
+            zr[4] = BuddyAllocator.UnusableFreeIndex(z, buddy.PageblockOrder);
+            for (int o = 0; o <= buddy.MaxOrder; o++) zr[5 + o] = z.FreeBlocks(o);
+            _zoneSeries[zi].Add(zr);
+        }
         if (_series.Count >= maxSeriesRows)
         {
             // Keep memory bounded: drop every other sample and sample half as often.
-            for (int i = 0; i < _series.Count / 2; i++) _series[i] = _series[2 * i + 1];
-            _series.RemoveRange(_series.Count / 2, _series.Count - _series.Count / 2);
+            Halve(_series);
+            foreach (var zs in _zoneSeries) Halve(zs);
             _interval *= 2;
         }
+    }
+
+    private static void Halve(List<long[]> rows)
+    {
+        for (int i = 0; i < rows.Count / 2; i++) rows[i] = rows[2 * i + 1];
+        rows.RemoveRange(rows.Count / 2, rows.Count - rows.Count / 2);
     }
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -53,7 +73,7 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
         s.Add("pcp_pages", buddy.Zones.Sum(buddy.PcpPages));
         s.Add("min_free_kbytes", buddy.MinFreeKbytes);
         s.Add("live_page_blocks", machine.LivePageBlocks);
-        s.Add("allocation_failures", machine.AllocFailuresByOrder.ToArray().Sum());
+        s.Add("allocation_failures", buddy.FailureCount);
 
         var boot = s.AddTable(new Table("boot_reserved", "Reserved by memblock at boot",
             [new("name", ColumnType.String), new("start", ColumnType.String), new("bytes", ColumnType.Int, "bytes")]));
@@ -89,16 +109,34 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
             }
         }
 
-        var fail = s.AddTable(new Table("failures_by_order", "Page allocation failures by order",
-            [new("order", ColumnType.Int), new("failures", ColumnType.Int)]));
-        var failures = machine.AllocFailuresByOrder;
-        for (int o = 0; o < failures.Length; o++)
-            if (failures[o] > 0) fail.AddRow(o, failures[o]);
+        var fail = s.AddTable(new Table("failures", "Page allocation failures by order and gfp flags (including slab and vmalloc page requests)",
+            [new("order", ColumnType.Int), new("gfp_flags", ColumnType.String), new("failures", ColumnType.Int)]));
+        foreach (var ((order, gfp), n) in buddy.Failures)
+            fail.AddRow(order, Gfp.Format(gfp), n);
 
         var cols = new List<Column> { new("event", ColumnType.Int), new("free_pages", ColumnType.Int, "pages") };
         for (int o = 0; o <= buddy.MaxOrder; o++) cols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
         var series = s.AddTable(new Table("free_blocks_series", "Free blocks by order over the replay (all zones)", cols, isSeries: true));
         foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
+        for (int zi = 0; zi < buddy.Zones.Count; zi++)
+        {
+            var z = buddy.Zones[zi];
+            if (z.ManagedPages == 0) continue;
+            var zcols = new List<Column>
+            {
+                new("event", ColumnType.Int), new("free_pages", ColumnType.Int, "pages"), new("pcp_pages", ColumnType.Int, "pages"),
+                new($"unusable_index_order_{Math.Min(3, buddy.MaxOrder)}", ColumnType.Float), new($"unusable_index_order_{buddy.PageblockOrder}", ColumnType.Float),
+            };
+            for (int o = 0; o <= buddy.MaxOrder; o++) zcols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
+            var zt = s.AddTable(new Table($"series_{z.Name.ToLowerInvariant()}", $"Zone {z.Name} over the replay: free pages, pcp pages, unusable index, free blocks by order", zcols, isSeries: true));
+            foreach (var r in _zoneSeries[zi])
+            {
+                var cells = r.Cast<object?>().ToArray();
+                cells[3] = r[3] / 1000.0;
+                cells[4] = r[4] / 1000.0;
+                zt.AddRow(cells);
+            }
+        }
         s.Notes.Add("Pages on per-CPU lists (pcp) are not free in buddyinfo, as in the kernel; pcp->high is the static high_min (no 6.7+ auto-tuning).");
         s.Notes.Add("Not modelled yet: reclaim, compaction, highatomic reserves, lowmem_reserve.");
     }

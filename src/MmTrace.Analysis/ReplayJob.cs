@@ -19,6 +19,7 @@ public static class ReplayJob
             new BuddyAnalyzer(machine, seriesInterval),
             new SlabAnalyzer(machine),
             new VmallocKmapAnalyzer(machine),
+            new FidelityAnalyzer(),
             new ProcfsAnalyzer(machine),
         };
         var replayer = new Replayer(machine, analyzers);

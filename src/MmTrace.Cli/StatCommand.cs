@@ -10,33 +10,79 @@ internal static class StatCommand
 {
     public static Command Create(CliIO io)
     {
-        var trace = CommonOptions.Trace();
+        var trace = CommonOptions.Trace("Trace file (.csv, .parquet, perf script text, perf.data; optionally .gz or .zst), or - for stdin");
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
-        var limit = new Option<int>("--limit", "-l") { Description = "Rows to show per table (pids, caches, call sites)", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit") { Description = "Rows to show per generic table (pids, caches, call sites)", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Print the statistics as JSON instead of tables" };
+        var tables = new Option<bool>("--tables") { Description = "Kernel traces: after perf kmem's output, the generic tables (by op, pid, cache, call site) and the extras (per cache, size histogram, lifetimes)" };
+        var caller = new Option<bool>("--caller") { Description = "As perf kmem: per call site statistics" };
+        var alloc = new Option<bool>("--alloc") { Description = "As perf kmem: per allocation (pointer, or pfn with --page) statistics" };
+        var slab = new Option<bool>("--slab") { Description = "As perf kmem: analyse the slab allocator (the default)" };
+        var page = new Option<bool>("--page") { Description = "As perf kmem: analyse the page allocator" };
+        var live = new Option<bool>("--live") { Description = "As perf kmem: page tables show pages still allocated at the end" };
+        var sort = new Option<string[]>("--sort", "-s") { Description = "As perf kmem: sort keys for the table named before it: ptr, callsite, bytes, hit, pingpong, frag (slab); page, callsite, bytes, hit, order, migtype, gfp (page)", AllowMultipleArgumentsPerToken = false };
+        var line = new Option<int[]>("--line", "-l") { Description = "As perf kmem: show N lines of the table named before it" };
         var quiet = CommonOptions.Quiet();
-        var cmd = new Command("stat", "Statistics of a trace without simulation: events and bytes by op, pid, slab cache and call site")
+        var cmd = new Command("stat", "Statistics of a trace without simulation: for kernel traces perf kmem stat's output (same numbers, same layout); else events and bytes by op, pid, slab cache and call site")
         {
-            trace, format, maxErrors, limit, json, quiet,
+            trace, format, maxErrors, limit, json, tables, caller, alloc, slab, page, live, sort, line, quiet,
         };
         cmd.SetAction(p =>
         {
+            // perf kmem's -s and -l apply to the table named before them, so the order of the flags matters.
+            var kmemOptions = KmemStatOptions.FromArgs(p.Tokens.Select(t => t.Value).ToList());
             var symbols = new SymbolTable();
             using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
+            var kmem = new KmemStat(kmemOptions.Live);
             var stats = new TraceStatistics();
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
-                stats.Read(reader, bar.Update);
-            var section = stats.ToSection(symbols, p.GetValue(limit));
+                stats.Read(new ObservingReader(reader, kmem), bar.Update);
+            int rows = p.GetValue(limit);
+            var section = stats.ToSection(symbols, rows);
             if (p.GetValue(json))
             {
                 var report = new Report();
                 report.Sections.Add(section);
+                if (kmem.HasKernelEvents)
+                {
+                    report.Sections.Add(kmem.ToSection());
+                    report.Sections.Add(kmem.Extras.ToSection(symbols, rows));
+                }
                 io.Out.Write(System.Text.Encoding.UTF8.GetString(SummaryJsonWriter.ToBytes(report)));
+            }
+            else if (kmem.HasKernelEvents)
+            {
+                KmemStatText.Write(io.Out, kmem, symbols, kmemOptions);
+                if (p.GetValue(tables))
+                {
+                    io.Out.WriteLine();
+                    TextTables.Write(io.Out, section);
+                    io.Out.WriteLine();
+                    TextTables.Write(io.Out, kmem.Extras.ToSection(symbols, rows));
+                }
             }
             else TextTables.Write(io.Out, section);
             return Program.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>Feeds every event read to perf kmem's statistics as well.</summary>
+    private sealed class ObservingReader(ITraceReader inner, KmemStat kmem) : ITraceReader
+    {
+        public string FormatName => inner.FormatName;
+        public IngestStats Stats => inner.Stats;
+        public long Position => inner.Position;
+        public long? Length => inner.Length;
+
+        public int Read(Span<TraceEvent> batch)
+        {
+            int n = inner.Read(batch);
+            foreach (ref readonly var e in batch[..n]) kmem.Add(e);
+            return n;
+        }
+
+        public void Dispose() { }
     }
 }

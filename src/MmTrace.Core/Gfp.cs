@@ -36,7 +36,8 @@ public static class Gfp
     public const ulong GFP_ATOMIC = HIGH | KSWAPD_RECLAIM;
     public const ulong GFP_KERNEL = RECLAIM | IO | FS;
     public const ulong GFP_KERNEL_ACCOUNT = GFP_KERNEL | ACCOUNT;
-    public const ulong GFP_NOWAIT = KSWAPD_RECLAIM;
+    // 6.18: GFP_NOWAIT includes __GFP_NOWARN (the recordings print 0x2800 as GFP_NOWAIT)
+    public const ulong GFP_NOWAIT = KSWAPD_RECLAIM | NOWARN;
     public const ulong GFP_NOIO = RECLAIM;
     public const ulong GFP_NOFS = RECLAIM | IO;
     public const ulong GFP_USER = RECLAIM | IO | FS | HARDWALL;
@@ -47,24 +48,27 @@ public static class Gfp
     public const ulong GFP_TRANSHUGE_LIGHT = (GFP_HIGHUSER_MOVABLE | COMP | NOMEMALLOC | NOWARN) & ~RECLAIM;
     public const ulong GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | DIRECT_RECLAIM;
 
-    /// <summary>Composite names first, largest first, as the kernel's show_gfp_flags prints them; then single bits.</summary>
+    /// <summary>
+    /// The order the kernel prints them (6.18 include/trace/events/mmflags.h __def_gfpflag_names):
+    /// composite names first, largest first, then __GFP_RECLAIM, then single bits in bit order
+    /// (TRACE_GFP_FLAGS_GENERAL).
+    /// </summary>
     public static readonly IReadOnlyList<(string Name, ulong Mask)> Names =
     [
         ("GFP_TRANSHUGE", GFP_TRANSHUGE), ("GFP_TRANSHUGE_LIGHT", GFP_TRANSHUGE_LIGHT),
         ("GFP_HIGHUSER_MOVABLE", GFP_HIGHUSER_MOVABLE), ("GFP_HIGHUSER", GFP_HIGHUSER), ("GFP_USER", GFP_USER),
         ("GFP_KERNEL_ACCOUNT", GFP_KERNEL_ACCOUNT), ("GFP_KERNEL", GFP_KERNEL), ("GFP_NOFS", GFP_NOFS),
         ("GFP_ATOMIC", GFP_ATOMIC), ("GFP_NOIO", GFP_NOIO), ("GFP_NOWAIT", GFP_NOWAIT),
-        ("GFP_DMA", GFP_DMA), ("__GFP_HIGHMEM", HIGHMEM), ("GFP_DMA32", GFP_DMA32),
-        ("__GFP_HIGH", HIGH), ("__GFP_IO", IO), ("__GFP_FS", FS), ("__GFP_NOWARN", NOWARN),
-        ("__GFP_RETRY_MAYFAIL", RETRY_MAYFAIL), ("__GFP_NOFAIL", NOFAIL), ("__GFP_NORETRY", NORETRY),
-        ("__GFP_COMP", COMP), ("__GFP_ZERO", ZERO), ("__GFP_NOMEMALLOC", NOMEMALLOC), ("__GFP_MEMALLOC", MEMALLOC),
-        ("__GFP_HARDWALL", HARDWALL), ("__GFP_THISNODE", THISNODE), ("__GFP_RECLAIMABLE", RECLAIMABLE),
-        ("__GFP_MOVABLE", MOVABLE), ("__GFP_ACCOUNT", ACCOUNT), ("__GFP_WRITE", WRITE),
-        ("__GFP_RECLAIM", RECLAIM), ("__GFP_DIRECT_RECLAIM", DIRECT_RECLAIM), ("__GFP_KSWAPD_RECLAIM", KSWAPD_RECLAIM),
-        ("__GFP_ZEROTAGS", ZEROTAGS),
+        ("GFP_DMA", GFP_DMA), ("__GFP_HIGHMEM", HIGHMEM), ("GFP_DMA32", GFP_DMA32), ("__GFP_RECLAIM", RECLAIM),
+        ("__GFP_DMA", DMA), ("__GFP_DMA32", DMA32), ("__GFP_MOVABLE", MOVABLE), ("__GFP_RECLAIMABLE", RECLAIMABLE),
+        ("__GFP_HIGH", HIGH), ("__GFP_IO", IO), ("__GFP_FS", FS), ("__GFP_ZERO", ZERO),
+        ("__GFP_DIRECT_RECLAIM", DIRECT_RECLAIM), ("__GFP_KSWAPD_RECLAIM", KSWAPD_RECLAIM), ("__GFP_WRITE", WRITE),
+        ("__GFP_NOWARN", NOWARN), ("__GFP_RETRY_MAYFAIL", RETRY_MAYFAIL), ("__GFP_NOFAIL", NOFAIL),
+        ("__GFP_NORETRY", NORETRY), ("__GFP_MEMALLOC", MEMALLOC), ("__GFP_COMP", COMP), ("__GFP_NOMEMALLOC", NOMEMALLOC),
+        ("__GFP_HARDWALL", HARDWALL), ("__GFP_THISNODE", THISNODE), ("__GFP_ACCOUNT", ACCOUNT), ("__GFP_ZEROTAGS", ZEROTAGS),
     ];
 
-    /// <summary>Formats flags the way the kernel's show_gfp_flags does: composite names first, then bits, '|'-joined; leftover bits in hex.</summary>
+    /// <summary>Formats flags the way the kernel's show_gfp_flags does: in <see cref="Names"/> order, '|'-joined; leftover bits in hex.</summary>
     public static string Format(ulong flags)
     {
         if (flags == 0) return "0";

@@ -18,6 +18,7 @@ public enum EventFields : ushort
     Flags = 1 << 8,
     Prot = 1 << 9,
     Fd = 1 << 10,
+    BytesAlloc = 1 << 11,
 }
 
 /// <summary>
@@ -32,6 +33,8 @@ public struct TraceEvent
     /// <summary>The identity address: the pointer an allocation returned or a free names, a syscall's address argument, the faulting or accessed address.</summary>
     public ulong Address;
     public ulong Size;
+    /// <summary>Slab ops: the object size the allocator actually gave (perf's bytes_alloc); <see cref="Size"/> is what was requested.</summary>
+    public ulong BytesAlloc;
     /// <summary>realloc's old pointer, mremap's old address.</summary>
     public ulong OldAddress;
     /// <summary>What a syscall returned (negative errno on failure); fork: the child pid; switch: the next pid.</summary>
@@ -56,6 +59,7 @@ public struct TraceEvent
     public void SetCpu(int cpu) { Cpu = cpu; Present |= EventFields.Cpu; }
     public void SetAddress(ulong a) { Address = a; Present |= EventFields.Address; }
     public void SetSize(ulong s) { Size = s; Present |= EventFields.Size; }
+    public void SetBytesAlloc(ulong b) { BytesAlloc = b; Present |= EventFields.BytesAlloc; }
     public void SetOldAddress(ulong a) { OldAddress = a; Present |= EventFields.OldAddress; }
     public void SetResult(long r) { Result = r; Present |= EventFields.Result; }
     public void SetOrder(int o) { Order = (sbyte)o; Present |= EventFields.Order; }

@@ -5,7 +5,7 @@ namespace MmTrace.Ingest;
 /// <summary>The columns of the canonical trace format, shared by its CSV and Parquet encodings (docs/trace-format.md).</summary>
 public enum TraceColumn
 {
-    TimeNs, Cpu, Pid, Comm, Op, Address, Size, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, CallSite, Cache,
+    TimeNs, Cpu, Pid, Comm, Op, Address, Size, BytesAlloc, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, CallSite, Cache,
 }
 
 public static class TraceColumns
@@ -13,11 +13,11 @@ public static class TraceColumns
     /// <summary>Column names in canonical order: the CSV header and the Parquet schema.</summary>
     public static IReadOnlyList<string> Names { get; } =
     [
-        "time_ns", "cpu", "pid", "comm", "op", "address", "size", "old_address", "result",
+        "time_ns", "cpu", "pid", "comm", "op", "address", "size", "bytes_alloc", "old_address", "result",
         "order", "migratetype", "flags", "prot", "fd", "call_site", "cache",
     ];
 
-    public const int Count = 16;
+    public const int Count = 17;
 
     /// <summary>The header line as our CSV writer writes it.</summary>
     public static string Header { get; } = string.Join(',', Names);
@@ -41,6 +41,7 @@ public static class TraceColumns
         TraceColumn.Cpu => EventFields.Cpu,
         TraceColumn.Address => EventFields.Address,
         TraceColumn.Size => EventFields.Size,
+        TraceColumn.BytesAlloc => EventFields.BytesAlloc,
         TraceColumn.OldAddress => EventFields.OldAddress,
         TraceColumn.Result => EventFields.Result,
         TraceColumn.Order => EventFields.Order,

@@ -1,6 +1,7 @@
 using MmTrace.Core;
 using MmTrace.Ingest.Csv;
 using MmTrace.Ingest.Parquet;
+using MmTrace.Ingest.Perf;
 
 namespace MmTrace.Ingest;
 
@@ -22,6 +23,11 @@ public static class TraceFormats
     [
         new ParquetTraceFormat(),
         new CsvTraceFormat(),
+        new PerfDataFormat(),
+        new PerfScriptFormat(),
+        new Mtrace.MtraceFormat(),
+        new Strace.StraceFormat(),
+        new Lackey.LackeyFormat(),
     ];
 
     private static string KnownNames => string.Join(", ", All.Select(f => f.Name));

@@ -49,8 +49,10 @@ public static class AnomalyKinds
     public static string Name(this AnomalyKind k) => Names[(int)k];
 }
 
-/// <summary>What the machine did with one event: its simulated cost and how it ended.</summary>
-public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None)
+/// <summary>What the machine did with one event: its simulated cost, how it ended, and for slab
+/// allocations and frees the bytes the simulated allocator handed out or took back (the object's
+/// size in its cache, or the whole block for kmalloc_large).</summary>
+public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None, long Bytes = 0)
 {
     public static EventOutcome NotModelled => new(0, OutcomeKind.NotModelled);
     public static EventOutcome Of(AnomalyKind a) => new(0, OutcomeKind.Anomaly, a);

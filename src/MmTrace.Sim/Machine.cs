@@ -19,7 +19,6 @@ public sealed class Machine
     private readonly HashSet<ulong> _freedPages = new();
     private readonly Dictionary<ulong, SlabObject> _objects = new();
     private readonly HashSet<ulong> _freedObjects = new();
-    private readonly long[] _allocFailuresByOrder;
 
     public Machine(MachineConfig config, SymbolTable symbols)
     {
@@ -31,7 +30,6 @@ public sealed class Machine
         Slub = new SlubAllocator(config, Buddy);
         Vmalloc = new VmallocAllocator(config, Buddy, Cost);
         Kmap = new KmapAllocator(config, Buddy);
-        _allocFailuresByOrder = new long[Buddy.MaxOrder + 2];
     }
 
     public MachineConfig Config { get; }
@@ -42,8 +40,6 @@ public sealed class Machine
     public VmallocAllocator Vmalloc { get; }
     public KmapAllocator Kmap { get; }
 
-    /// <summary>Page allocation failures (page_alloc events and slab/kmalloc_large page requests) by order; the last slot counts orders above MAX_PAGE_ORDER.</summary>
-    public ReadOnlySpan<long> AllocFailuresByOrder => _allocFailuresByOrder;
     public long LivePageBlocks => _pages.Count;
     public long LiveSlabObjects => _objects.Count;
 
@@ -92,7 +88,6 @@ public sealed class Machine
         cycles += Cost.OfPageAlloc(r);
         if (!r.Ok)
         {
-            CountFailure(order);
             return new EventOutcome(cycles, OutcomeKind.Failed);
         }
         _pages[e.Address] = (r.Pfn, order);
@@ -115,7 +110,6 @@ public sealed class Machine
     /// <summary>The event's CPU (0 when the trace has none, or when it is beyond the machine's CPUs).</summary>
     private int Cpu(in TraceEvent e) => e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)Buddy.Cpus ? e.Cpu : 0;
 
-    private void CountFailure(int order) => _allocFailuresByOrder[Math.Min(order, _allocFailuresByOrder.Length - 1)]++;
 
     // ---- vmalloc and kmap ----------------------------------------------------------------------
 
@@ -195,12 +189,10 @@ public sealed class Machine
         if (e.Size > (ulong)Slub.KmallocMaxCacheSize)
         {
             r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj, Cpu(e));
-            if (!r.Ok) CountFailure(SlubAllocator.GetOrder((long)Math.Min(e.Size, long.MaxValue)));
         }
         else
         {
             r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), Cpu(e), (uint)e.Size, out obj);
-            if (!r.Ok) CountFailure(r.Page.Pfn < 0 ? Slub.KmallocCache((long)e.Size, gfp).Order : 0);
         }
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
@@ -209,10 +201,10 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue));
+        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
+            e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
         var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
         var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
-        if (!r.Ok) CountFailure(cache.Order);
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
 
@@ -232,8 +224,10 @@ public sealed class Machine
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
         _objects[ptr] = obj;
         _freedObjects.Remove(ptr);
-        return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
+        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(obj));
     }
+
+    private static long ObjectBytes(in SlabObject obj) => obj.Slab is not null ? obj.Slab.Cache.Size : (long)Units.PageSize << obj.LargeOrder;
 
     private EventOutcome SlabFree(in TraceEvent e)
     {
@@ -245,7 +239,7 @@ public sealed class Machine
         var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
         if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && !_symbols[e.Cache].AsSpan().SequenceEqual(obj.Slab.Cache.Name))
-            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch);
-        return new EventOutcome(cycles, OutcomeKind.Ok);
+            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, ObjectBytes(obj));
+        return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: ObjectBytes(obj));
     }
 }

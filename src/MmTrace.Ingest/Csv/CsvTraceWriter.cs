@@ -33,6 +33,7 @@ public sealed class CsvTraceWriter : ITraceWriter
             _csv.WriteField(e.Op.Name());
             Hex(e.Has(EventFields.Address), e.Address);
             Signed(e.Has(EventFields.Size), (long)e.Size, unsigned: true);
+            Signed(e.Has(EventFields.BytesAlloc), (long)e.BytesAlloc, unsigned: true);
             Hex(e.Has(EventFields.OldAddress), e.OldAddress);
             if (e.Op.ResultIsAddress() && e.Result >= 0) Hex(e.Has(EventFields.Result), (ulong)e.Result);
             else Signed(e.Has(EventFields.Result), e.Result);

@@ -284,6 +284,7 @@ public sealed class ParquetTraceReader : ITraceReader
                 case TraceColumn.Result: ev.SetResult(v); break;
                 case TraceColumn.Address: ev.SetAddress((ulong)v); break;
                 case TraceColumn.Size: ev.SetSize((ulong)v); break;
+                case TraceColumn.BytesAlloc: ev.SetBytesAlloc((ulong)v); break;
                 case TraceColumn.OldAddress: ev.SetOldAddress((ulong)v); break;
                 case TraceColumn.Flags: ev.SetFlags((ulong)v); break;
                 case TraceColumn.Comm: ev.Comm = (int)v; break;

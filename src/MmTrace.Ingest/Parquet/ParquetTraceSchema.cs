@@ -21,6 +21,7 @@ internal static class ParquetTraceSchema
         new DataField<string>("op", false),
         new DataField<ulong?>("address"),
         new DataField<ulong?>("size"),
+        new DataField<ulong?>("bytes_alloc"),
         new DataField<ulong?>("old_address"),
         new DataField<long?>("result"),
         new DataField<sbyte?>("order"),

@@ -26,6 +26,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
     private readonly int?[] _fd = new int?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _address = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _size = new ulong?[ParquetTraceSchema.RowGroupSize];
+    private readonly ulong?[] _bytesAlloc = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _oldAddress = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _flags = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly sbyte?[] _order = new sbyte?[ParquetTraceSchema.RowGroupSize];
@@ -57,6 +58,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
             _op[i] = e.Op.Name().AsMemory();
             _address[i] = e.Has(EventFields.Address) ? e.Address : null;
             _size[i] = e.Has(EventFields.Size) ? e.Size : null;
+            _bytesAlloc[i] = e.Has(EventFields.BytesAlloc) ? e.BytesAlloc : null;
             _oldAddress[i] = e.Has(EventFields.OldAddress) ? e.OldAddress : null;
             _result[i] = e.Has(EventFields.Result) ? e.Result : null;
             _order[i] = e.Has(EventFields.Order) ? e.Order : null;
@@ -86,15 +88,16 @@ public sealed class ParquetTraceWriter : ITraceWriter
             rg.WriteAsync<ReadOnlyMemory<char>>(f[4], new ReadOnlyMemory<ReadOnlyMemory<char>?>(_op, 0, n)).GetAwaiter().GetResult();
             Nullable(rg, f[5], _address, n);
             Nullable(rg, f[6], _size, n);
-            Nullable(rg, f[7], _oldAddress, n);
-            Nullable(rg, f[8], _result, n);
-            Nullable(rg, f[9], _order, n);
-            Nullable(rg, f[10], _migratetype, n);
-            Nullable(rg, f[11], _flags, n);
-            Nullable(rg, f[12], _prot, n);
-            Nullable(rg, f[13], _fd, n);
-            Nullable(rg, f[14], _callSite, n);
-            Nullable(rg, f[15], _cache, n);
+            Nullable(rg, f[7], _bytesAlloc, n);
+            Nullable(rg, f[8], _oldAddress, n);
+            Nullable(rg, f[9], _result, n);
+            Nullable(rg, f[10], _order, n);
+            Nullable(rg, f[11], _migratetype, n);
+            Nullable(rg, f[12], _flags, n);
+            Nullable(rg, f[13], _prot, n);
+            Nullable(rg, f[14], _fd, n);
+            Nullable(rg, f[15], _callSite, n);
+            Nullable(rg, f[16], _cache, n);
             rg.CompleteValidate();
         }
         _rows = 0;

@@ -524,7 +524,7 @@ public sealed class BuddyAllocator
     {
         bool usePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order);
         var res = new PageAllocResult { Pfn = -1 };
-        if (order < 0 || order > MaxOrder) return res;
+        if (order < 0 || order > MaxOrder) { CountFailure(order, gfp); return res; }
         int mt = (int)MigrateTypes.FromGfp(gfp);
         int highest = GfpZone(gfp);
         bool noFragment = _zones[highest].Type == ZoneType.Normal && highest > 0 && _zones[highest - 1].Type == ZoneType.DMA32 && _zones[highest - 1].ManagedPages > 0;
@@ -551,8 +551,22 @@ public sealed class BuddyAllocator
                 }
             }
         }
+        CountFailure(order, gfp);
         return res;
     }
+
+    private readonly SortedDictionary<(int Order, ulong Gfp), long> _failures = new();
+
+    private void CountFailure(int order, ulong gfp)
+    {
+        _failures.TryGetValue((order, gfp), out long n);
+        _failures[(order, gfp)] = n + 1;
+    }
+
+    /// <summary>Page allocations that could not be served, by order and gfp flags (in order, then flags).</summary>
+    public IEnumerable<((int Order, ulong Gfp) Key, long Count)> Failures => _failures.Select(kv => (kv.Key, kv.Value));
+
+    public long FailureCount => _failures.Values.Sum();
 
     /// <summary>gfp_zone(): the highest zone the flags allow (ZONE_MOVABLE is not configured).</summary>
     public int GfpZone(ulong gfp)

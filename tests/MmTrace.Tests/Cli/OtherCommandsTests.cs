@@ -21,7 +21,7 @@ public class OtherCommandsTests
         string p = Path.Combine(_dir, "s.csv");
         File.WriteAllText(p, "time_ns,cpu,pid,comm,op,address,size,old_address,result,order,migratetype,flags,prot,fd,call_site,cache\n" +
             "1,0,1,a,kmalloc,0x10,100,,,,,,,,f+0x1,\n2,0,1,a,kmalloc,0x20,28,,,,,,,,f+0x1,\n3,0,2,b,kmem_cache_alloc,0x30,192,,,,,,,,d_alloc+0x2e,dentry\n");
-        var r = CliRunner.Run("stat", p, "-q");
+        var r = CliRunner.Run("stat", p, "-q", "--tables");
         Assert.Equal(0, r.Exit);
         Assert.Matches(@"kmalloc\s+2\s+128", r.Out);
         Assert.Matches(@"dentry\s+1\s+192", r.Out);

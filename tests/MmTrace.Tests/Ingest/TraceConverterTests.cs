@@ -64,6 +64,7 @@ public class TraceConverterTests
             events[i] = TraceEvent.Create(i % 2 == 0 ? Op.Malloc : Op.Free, i % 7);
             events[i].SetAddress((ulong)i * 16);
             if (i % 3 == 0) events[i].SetSize((ulong)i);
+            if (i % 4 == 0) events[i].SetBytesAlloc((ulong)i + 8);
             events[i].Comm = symbols.Intern(i % 5 == 0 ? "a" : "b");
         }
         using (var w = TraceWriters.Create(dir.File("x.parquet"), symbols)) { w.Write(events); w.Complete(); }

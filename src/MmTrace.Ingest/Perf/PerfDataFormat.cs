@@ -1,0 +1,605 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MmTrace.Core;
+
+namespace MmTrace.Ingest.Perf;
+
+/// <summary>
+/// perf.data files (perf record's "PERFILE2" format), read without perf: the file header, the attrs
+/// section, the tracing data feature section (event format descriptions, so raw tracepoint fields are
+/// decoded by name, offset and size), and PERF_RECORD_SAMPLE / COMM / FORK records, delivered in
+/// perf's time order (ordered events flushed at each FINISHED_ROUND). Layouts follow
+/// tools/perf/util/header.c and include/uapi/linux/perf_event.h.
+/// </summary>
+public sealed class PerfDataFormat : ITraceInputFormat
+{
+    public string Name => "perf-data";
+    public IReadOnlyList<string> Extensions { get; } = [".data"];
+
+    public bool Probe(ReadOnlySpan<byte> head) => head.StartsWith("PERFILE2"u8);
+
+    public ITraceReader Open(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options) =>
+        Open(TraceInput.FromStream(stream, displayName), symbols, options);
+
+    public ITraceReader Open(TraceInput input, SymbolTable symbols, ReaderOptions options)
+    {
+        var seekable = input.DetachSeekable();
+        try
+        {
+            return new PerfDataReader(seekable, input, symbols, options);
+        }
+        catch
+        {
+            seekable.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>Streams the samples of a seekable perf.data file as canonical events.</summary>
+public sealed class PerfDataReader : ITraceReader
+{
+    // include/uapi/linux/perf_event.h
+    private const ulong SampleIp = 1 << 0, SampleTid = 1 << 1, SampleTime = 1 << 2, SampleAddr = 1 << 3, SampleRead = 1 << 4,
+        SampleCallchain = 1 << 5, SampleId = 1 << 6, SampleCpu = 1 << 7, SamplePeriod = 1 << 8, SampleStreamId = 1 << 9,
+        SampleRaw = 1 << 10, SampleIdentifier = 1 << 16;
+    private const uint RecordComm = 3, RecordFork = 7, RecordSample = 9, RecordLost = 2, RecordFinishedRound = 68,
+        RecordAuxtrace = 71, RecordCompressed = 81, RecordCompressed2 = 83;
+    private const int HeaderSize = 104;
+    private const int FeatTracingData = 1;
+    private const uint PerfTypeTracepoint = 2;
+
+    private sealed class Attr
+    {
+        public ulong SampleType;
+        public bool SampleIdAll;
+        public PerfEvent Kind;
+        public string? EventName;
+        public TraceEventFormat? Format;
+        // raw fields by role
+        public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid;
+    }
+
+    private struct Pending
+    {
+        public long Time;
+        public long Seq;
+        public byte Kind; // 0 sample, 1 comm, 2 fork
+        public int Tid;
+        public int Arg; // comm: symbol id; fork: parent tid
+        public TraceEvent Event;
+    }
+
+    private readonly Stream _stream;
+    private readonly TraceInput _input;
+    private readonly string _file;
+    private readonly SymbolTable _symbols;
+    private readonly ReaderOptions _options;
+    private readonly Attr[] _attrs;
+    private readonly Dictionary<ulong, Attr> _byId = [];
+    private readonly Dictionary<int, int> _comm = [];
+    private readonly long _dataStart, _dataEnd;
+    private readonly byte[] _buf;
+    private int _bufEnd;
+    private long _bufFileOffset; // file offset of _buf[0]
+    private long _pos; // file offset of the next record
+
+    private Pending[] _pending = new Pending[4096];
+    private int _pendingCount;
+    private Pending[] _ready = new Pending[4096];
+    private int _readyStart, _readyCount;
+    private long _seq, _maxTime, _nextFlush;
+    private bool _eof;
+    private readonly int _swapperId;
+
+    public string FormatName => "perf-data";
+    public IngestStats Stats { get; } = new();
+    public long Position => _pos;
+    public long? Length => _dataEnd;
+
+    internal PerfDataReader(Stream seekable, TraceInput input, SymbolTable symbols, ReaderOptions options)
+    {
+        _stream = seekable;
+        _input = input;
+        _file = input.DisplayName;
+        _symbols = symbols;
+        _options = options;
+        _swapperId = symbols.Intern("swapper");
+        _buf = ArrayPool<byte>.Shared.Rent(1 << 20);
+
+        Span<byte> h = stackalloc byte[HeaderSize];
+        long fileLength = _stream.Length;
+        if (ReadAt(0, h) < 16 || !h.StartsWith("PERFILE2"u8))
+            throw Error(0, h.StartsWith("2ELIFREP"u8) ? "big-endian perf.data is not supported" : "expected the perf.data magic PERFILE2");
+        ulong headerSize = U64(h, 8);
+        if (headerSize == 16) throw Error(8, "perf.data in pipe mode (perf record -o -) is not supported; record to a file");
+        if (headerSize != HeaderSize || fileLength < HeaderSize) throw Error(8, $"expected a {HeaderSize}-byte perf file header");
+        ulong attrSize = U64(h, 16);
+        var (attrsOff, attrsSize) = (U64(h, 24), U64(h, 32));
+        var (dataOff, dataSize) = (U64(h, 40), U64(h, 48));
+        CheckSection(attrsOff, attrsSize, fileLength, 24, "attrs");
+        CheckSection(dataOff, dataSize, fileLength, 40, "data");
+        _dataStart = (long)dataOff;
+        _dataEnd = (long)(dataOff + dataSize);
+        _pos = _dataStart;
+
+        var formats = ReadTracingData(h[72..104], fileLength);
+        _attrs = ReadAttrs(attrsOff, attrsSize, attrSize, fileLength, formats);
+    }
+
+    private void CheckSection(ulong off, ulong size, long fileLength, long where, string what)
+    {
+        if (off > (ulong)fileLength || size > (ulong)fileLength - off)
+            throw Error(where, $"the {what} section (offset {off}, size {size}) lies outside the file ({fileLength} bytes)");
+    }
+
+    private Dictionary<int, TraceEventFormat> ReadTracingData(ReadOnlySpan<byte> features, long fileLength)
+    {
+        static bool Has(ReadOnlySpan<byte> features, int bit) => (features[bit / 8] & (1 << (bit % 8))) != 0;
+        if (!Has(features, FeatTracingData)) throw Error(72, "no tracing data feature section: the file has no tracepoint formats (was it recorded with -e kmem:...?)");
+        // The feature table follows the data section: one perf_file_section per set bit, in bit order.
+        int index = Has(features, 0) ? 1 : 0;
+        long table = _dataEnd + index * 16;
+        Span<byte> sec = stackalloc byte[16];
+        if (ReadAt(table, sec) < 16) throw Error(table, "truncated feature section table");
+        ulong off = U64(sec, 0), size = U64(sec, 8);
+        CheckSection(off, size, fileLength, table, "tracing data");
+        if (size > int.MaxValue) throw Error(table, "tracing data section too large");
+        var data = new byte[size];
+        if (ReadAt((long)off, data) < (int)size) throw Error((long)off, "truncated tracing data section");
+        return TracingData.Parse(data, (at, msg) => Error((long)off + at, msg));
+    }
+
+    private Attr[] ReadAttrs(ulong off, ulong size, ulong attrSize, long fileLength, Dictionary<int, TraceEventFormat> formats)
+    {
+        if (attrSize < 64 + 16 || attrSize > 4096) throw Error(16, $"unexpected perf_event_attr entry size {attrSize}");
+        ulong n = size / attrSize;
+        if (n == 0) throw Error(24, "no event attributes in the attrs section");
+        var attrs = new Attr[n];
+        var entry = new byte[attrSize];
+        for (ulong i = 0; i < n; i++)
+        {
+            long at = (long)(off + i * attrSize);
+            if (ReadAt(at, entry) < (int)attrSize) throw Error(at, "truncated attrs section");
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            ulong config = U64(entry, 8);
+            var a = new Attr { SampleType = U64(entry, 24), SampleIdAll = (U64(entry, 40) & (1UL << 18)) != 0 };
+            if (type == PerfTypeTracepoint && formats.TryGetValue((int)config, out var fmt))
+            {
+                a.Format = fmt;
+                a.EventName = fmt.System + ":" + fmt.Name;
+                a.Kind = PerfEvents.Classify(Encoding.UTF8.GetBytes(fmt.System), Encoding.UTF8.GetBytes(fmt.Name));
+                BindFields(a, fmt);
+            }
+            else a.EventName = type == PerfTypeTracepoint ? $"tracepoint {config}" : $"event type {type} config {config}";
+            // ids: the file section after the attr
+            ulong idsOff = U64(entry, (int)attrSize - 16), idsSize = U64(entry, (int)attrSize - 8);
+            CheckSection(idsOff, idsSize, fileLength, at + (long)attrSize - 16, "event ids");
+            var ids = new byte[Math.Min(idsSize, 1 << 20)];
+            if (ReadAt((long)idsOff, ids) < ids.Length) throw Error((long)idsOff, "truncated event ids");
+            for (int k = 0; k + 8 <= ids.Length; k += 8) _byId[U64(ids, k)] = a;
+            attrs[i] = a;
+        }
+        return attrs;
+    }
+
+    private static void BindFields(Attr a, TraceEventFormat f)
+    {
+        a.Ptr = f.Field("ptr");
+        a.BytesReq = f.Field("bytes_req");
+        a.BytesAlloc = f.Field("bytes_alloc");
+        a.Gfp = f.Field("gfp_flags");
+        a.CallSite = f.Field("call_site");
+        a.Name = f.Field("name");
+        a.Pfn = f.Field("pfn");
+        a.Page = f.Field("page");
+        a.Order = f.Field("order");
+        a.Migratetype = f.Field("migratetype");
+        a.Address = f.Field("address");
+        a.Ip = f.Field("ip");
+        a.ErrorCode = f.Field("error_code");
+        a.PrevPid = f.Field("prev_pid");
+        a.NextPid = f.Field("next_pid");
+        a.Pid = f.Field("pid") ?? f.Field("parent_pid");
+        a.ChildPid = f.Field("child_pid");
+    }
+
+    public int Read(Span<TraceEvent> batch)
+    {
+        int n = 0;
+        while (n < batch.Length)
+        {
+            if (_readyCount == 0)
+            {
+                if (_eof) break;
+                ReadUntilFlush();
+                continue;
+            }
+            ref var p = ref _ready[_readyStart++];
+            _readyCount--;
+            switch (p.Kind)
+            {
+                case 1: _comm[p.Tid] = p.Arg; break;
+                case 2: _comm[p.Tid] = CommOf(p.Arg); break;
+                default:
+                    batch[n] = p.Event;
+                    batch[n].Comm = CommOf(p.Tid);
+                    n++;
+                    Stats.Records++;
+                    break;
+            }
+        }
+        return n;
+    }
+
+    /// <summary>perf's thread__comm_str: the last COMM of the thread (or its parent's at FORK); "swapper" for 0; ":tid" when unknown.</summary>
+    private int CommOf(int tid)
+    {
+        if (_comm.TryGetValue(tid, out int id)) return id;
+        if (tid == 0) return _swapperId;
+        Span<byte> buf = stackalloc byte[16];
+        buf[0] = (byte)':';
+        tid.TryFormat(buf[1..], out int w, default, Units.Inv);
+        id = _symbols.Intern(buf[..(w + 1)]);
+        return id;
+    }
+
+    /// <summary>Reads records until a FINISHED_ROUND flushes something, or to the end of the data.</summary>
+    private void ReadUntilFlush()
+    {
+        while (_readyCount == 0)
+        {
+            if (_pos >= _dataEnd)
+            {
+                Flush(long.MaxValue);
+                _eof = true;
+                return;
+            }
+            var rec = NextRecord(out long at);
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(rec);
+            switch (type)
+            {
+                case RecordSample: Sample(rec, at); break;
+                case RecordComm: Comm(rec, at); break;
+                case RecordFork: Fork(rec); break;
+                case RecordFinishedRound:
+                    Flush(_nextFlush);
+                    _nextFlush = _maxTime;
+                    break;
+                case RecordLost: Stats.CountUnsupported("PERF_RECORD_LOST (samples lost while recording)"); break;
+                case RecordCompressed or RecordCompressed2:
+                    throw Error(at, "compressed records (perf record -z) are not supported; record without -z or run 'perf inject -i IN -o OUT' to decompress");
+                case RecordAuxtrace:
+                    throw Error(at, "AUX area data (PERF_RECORD_AUXTRACE) is not supported");
+            }
+        }
+    }
+
+    /// <summary>The next record as a span of the buffer, its size checked against the data section.</summary>
+    private ReadOnlySpan<byte> NextRecord(out long at)
+    {
+        at = _pos;
+        EnsureBuffered(_pos, 8);
+        var hdr = _buf.AsSpan((int)(_pos - _bufFileOffset), 8);
+        int size = BinaryPrimitives.ReadUInt16LittleEndian(hdr[6..]);
+        if (size < 8 || _pos + size > _dataEnd)
+            throw Error(_pos, $"bad record size {size} (the data section ends at offset {_dataEnd})");
+        EnsureBuffered(_pos, size);
+        var rec = _buf.AsSpan((int)(_pos - _bufFileOffset), size);
+        _pos += size;
+        return rec;
+    }
+
+    private void EnsureBuffered(long offset, int count)
+    {
+        if (offset >= _bufFileOffset && offset + count <= _bufFileOffset + _bufEnd) return;
+        long want = Math.Min(_buf.Length, _dataEnd - offset);
+        int got = ReadAt(offset, _buf.AsSpan(0, (int)want));
+        _bufFileOffset = offset;
+        _bufEnd = got;
+        if (got < count) throw Error(offset, "truncated perf.data: a record runs past the end of the file");
+    }
+
+    private int ReadAt(long offset, Span<byte> dest)
+    {
+        _stream.Position = offset;
+        return TraceInput.ReadFully(_stream, dest);
+    }
+
+    private Attr? AttrOfSample(ReadOnlySpan<byte> rec)
+    {
+        if (_attrs.Length == 1) return _attrs[0];
+        ulong st = _attrs[0].SampleType;
+        if ((st & SampleIdentifier) != 0)
+            return rec.Length >= 16 && _byId.TryGetValue(U64(rec, 8), out var a) ? a : null;
+        if ((st & SampleId) != 0)
+        {
+            int p = 8 + ((st & SampleIp) != 0 ? 8 : 0) + ((st & SampleTid) != 0 ? 8 : 0) + ((st & SampleTime) != 0 ? 8 : 0) + ((st & SampleAddr) != 0 ? 8 : 0);
+            return rec.Length >= p + 8 && _byId.TryGetValue(U64(rec, p), out var a) ? a : null;
+        }
+        return null;
+    }
+
+    private void Sample(ReadOnlySpan<byte> rec, long at)
+    {
+        var a = AttrOfSample(rec);
+        if (a is null) { Bad(at, "a sample whose event id matches no attribute"); return; }
+        ulong st = a.SampleType;
+        int p = 8;
+        ulong ip = 0, time = 0;
+        int tid = 0, cpu = -1;
+        bool ok = true;
+        if ((st & SampleIdentifier) != 0) p += 8;
+        if ((st & SampleIp) != 0) { ok &= Take(rec, ref p, out ip); }
+        if ((st & SampleTid) != 0) { ok &= Take(rec, ref p, out ulong pt); tid = (int)(pt >> 32); }
+        if ((st & SampleTime) != 0) ok &= Take(rec, ref p, out time);
+        if ((st & SampleAddr) != 0) p += 8;
+        if ((st & SampleId) != 0) p += 8;
+        if ((st & SampleStreamId) != 0) p += 8;
+        if ((st & SampleCpu) != 0) { ok &= Take(rec, ref p, out ulong c); cpu = (int)(uint)c; }
+        if ((st & SamplePeriod) != 0) p += 8;
+        if ((st & SampleRead) != 0) { Bad(at, "samples with PERF_SAMPLE_READ are not supported"); return; }
+        if ((st & SampleCallchain) != 0)
+        {
+            ok &= Take(rec, ref p, out ulong nr);
+            if (nr > (ulong)rec.Length) { Bad(at, "a callchain longer than its record"); return; }
+            p += (int)nr * 8;
+        }
+        ReadOnlySpan<byte> raw = default;
+        if ((st & SampleRaw) != 0)
+        {
+            if (p + 4 > rec.Length) { Bad(at, "a sample shorter than its fields"); return; }
+            int rawSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[p..]);
+            p += 4;
+            if (rawSize < 0 || p + rawSize > rec.Length) { Bad(at, "raw tracepoint data longer than its record"); return; }
+            raw = rec.Slice(p, rawSize);
+        }
+        if (!ok || p > rec.Length) { Bad(at, "a sample shorter than its fields"); return; }
+        if ((long)time > _maxTime) _maxTime = (long)time;
+        if (a.Kind == PerfEvent.Unsupported)
+        {
+            if (a.Format is null && a.EventName!.StartsWith("event type 1 ", StringComparison.Ordinal)) return; // dummy/software side-band
+            if (_options.Strict) throw Error(at, $"unsupported event '{a.EventName}' (--strict)");
+            Stats.CountUnsupported(a.EventName!);
+            return;
+        }
+        var ev = TraceEvent.Create(a.Kind.ToOp(), tid);
+        if ((st & SampleTime) != 0) ev.SetTime((long)time);
+        if (cpu >= 0) ev.SetCpu(cpu);
+        if (!Decode(a, raw, ref ev, ip)) { Bad(at, $"raw data of {a.EventName} shorter than its format's fields"); return; }
+        Queue(new Pending { Time = (long)time, Kind = 0, Tid = tid, Event = ev });
+    }
+
+    private bool Decode(Attr a, ReadOnlySpan<byte> raw, ref TraceEvent ev, ulong ip)
+    {
+        bool ok = true;
+        switch (a.Kind)
+        {
+            case PerfEvent.Kmalloc or PerfEvent.KmemCacheAlloc:
+                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
+                ok &= SetU(raw, a.BytesReq, ref ev, static (ref TraceEvent e, ulong v) => e.SetSize(v), required: true);
+                ok &= SetU(raw, a.BytesAlloc, ref ev, static (ref TraceEvent e, ulong v) => e.SetBytesAlloc(v), required: false);
+                ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ev.CallSite = Hex(raw, a.CallSite, ref ok);
+                if (a.Kind == PerfEvent.KmemCacheAlloc) ev.Cache = Str(raw, a.Name, ref ok);
+                break;
+            case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
+                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
+                ev.CallSite = Hex(raw, a.CallSite, ref ok);
+                if (a.Kind == PerfEvent.KmemCacheFree) ev.Cache = Str(raw, a.Name, ref ok);
+                break;
+            case PerfEvent.PageAlloc or PerfEvent.PageFree:
+                if (a.Pfn is not null)
+                {
+                    ok &= Field(raw, a.Pfn, out ulong pfn);
+                    if (pfn != PerfEvents.NoPfn) ev.SetAddress(pfn << Units.PageShift);
+                }
+                else if (a.Page is not null)
+                {
+                    ok &= Field(raw, a.Page, out ulong page);
+                    if (page != 0) ev.SetAddress(page);
+                }
+                else return false;
+                ok &= Field(raw, a.Order, out ulong order) && a.Order is not null;
+                ev.SetOrder((int)Math.Min(order, 127));
+                if (a.Kind == PerfEvent.PageAlloc)
+                {
+                    if (a.Migratetype is not null) { ok &= Field(raw, a.Migratetype, out ulong mt); ev.SetMigratetype((int)Math.Clamp((long)mt, sbyte.MinValue, sbyte.MaxValue)); }
+                    ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                }
+                // perf kmem's page call site is the sample ip (find_callsite without a callchain)
+                if (ip != 0) ev.CallSite = HexValue(ip);
+                break;
+            case PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel:
+                ok &= SetU(raw, a.Address, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
+                ok &= SetU(raw, a.ErrorCode, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ev.CallSite = Hex(raw, a.Ip, ref ok);
+                break;
+            case PerfEvent.SchedSwitch:
+                ok &= Field(raw, a.PrevPid, out ulong prev) && a.PrevPid is not null;
+                ok &= Field(raw, a.NextPid, out ulong next) && a.NextPid is not null;
+                ev.Pid = (int)prev;
+                ev.SetResult((int)next);
+                break;
+            case PerfEvent.SchedFork:
+                ok &= Field(raw, a.Pid, out ulong parent) && a.Pid is not null;
+                ok &= Field(raw, a.ChildPid, out ulong child) && a.ChildPid is not null;
+                ev.Pid = (int)parent;
+                ev.SetResult((int)child);
+                break;
+            default:
+                if (a.Pid is not null) { ok &= Field(raw, a.Pid, out ulong pid); ev.Pid = (int)pid; }
+                break;
+        }
+        return ok;
+    }
+
+    private delegate void Setter(ref TraceEvent e, ulong v);
+
+    private static bool SetU(ReadOnlySpan<byte> raw, TraceField? f, ref TraceEvent ev, Setter set, bool required)
+    {
+        if (f is null) return !required;
+        if (!Field(raw, f, out ulong v)) return false;
+        set(ref ev, v);
+        return true;
+    }
+
+    /// <summary>An integer field, sign-extended when the format says signed.</summary>
+    private static bool Field(ReadOnlySpan<byte> raw, TraceField? f, out ulong v)
+    {
+        v = 0;
+        if (f is null) return true;
+        if (f.Offset < 0 || f.Offset + f.Size > raw.Length) return false;
+        var s = raw.Slice(f.Offset, f.Size);
+        switch (f.Size)
+        {
+            case 1: v = f.Signed ? (ulong)(long)(sbyte)s[0] : s[0]; break;
+            case 2: v = f.Signed ? (ulong)(long)BinaryPrimitives.ReadInt16LittleEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s); break;
+            case 4: v = f.Signed ? (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s); break;
+            case 8: v = BinaryPrimitives.ReadUInt64LittleEndian(s); break;
+            default: return false;
+        }
+        return true;
+    }
+
+    /// <summary>A raw address as perf script prints an unresolved one ("0xffffffff81234567"), interned without allocating once seen.</summary>
+    private int Hex(ReadOnlySpan<byte> raw, TraceField? f, ref bool ok)
+    {
+        if (f is null) return 0;
+        ok &= Field(raw, f, out ulong v);
+        return HexValue(v);
+    }
+
+    private int HexValue(ulong v)
+    {
+        Span<byte> buf = stackalloc byte[18];
+        buf[0] = (byte)'0';
+        buf[1] = (byte)'x';
+        v.TryFormat(buf[2..], out int w, "x", Units.Inv);
+        return _symbols.Intern(buf[..(w + 2)]);
+    }
+
+    /// <summary>A __data_loc/__rel_loc string (u32: length &lt;&lt; 16 | offset) or a fixed char array, up to its NUL.</summary>
+    private int Str(ReadOnlySpan<byte> raw, TraceField? f, ref bool ok)
+    {
+        if (f is null) return 0;
+        ReadOnlySpan<byte> s;
+        if (f.DataLoc || f.RelLoc)
+        {
+            if (f.Offset < 0 || f.Offset + 4 > raw.Length) { ok = false; return 0; }
+            uint loc = BinaryPrimitives.ReadUInt32LittleEndian(raw[f.Offset..]);
+            int off = (int)(loc & 0xffff) + (f.RelLoc ? f.Offset + f.Size : 0);
+            int len = (int)(loc >> 16);
+            if (off + len > raw.Length) { ok = false; return 0; }
+            s = raw.Slice(off, len);
+        }
+        else
+        {
+            if (f.Offset + f.Size > raw.Length) { ok = false; return 0; }
+            s = raw.Slice(f.Offset, f.Size);
+        }
+        int z = s.IndexOf((byte)0);
+        return _symbols.Intern(z >= 0 ? s[..z] : s);
+    }
+
+    private void Comm(ReadOnlySpan<byte> rec, long at)
+    {
+        if (rec.Length < 17) { Bad(at, "a COMM record shorter than its fields"); return; }
+        int tid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[12..]);
+        var name = rec[16..];
+        int z = name.IndexOf((byte)0);
+        if (z >= 0) name = name[..z];
+        int id = _symbols.Intern(name);
+        Queue(new Pending { Time = SideBandTime(rec), Kind = 1, Tid = tid, Arg = id });
+    }
+
+    private void Fork(ReadOnlySpan<byte> rec)
+    {
+        if (rec.Length < 32) return;
+        int tid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[16..]);
+        int ptid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[20..]);
+        long time = (long)U64(rec, 24);
+        Queue(new Pending { Time = time, Kind = 2, Tid = tid, Arg = ptid });
+    }
+
+    /// <summary>The time of a side-band record from its trailing sample_id (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.</summary>
+    private long SideBandTime(ReadOnlySpan<byte> rec)
+    {
+        Attr? a = _attrs.Length == 1 ? _attrs[0]
+            : (_attrs[0].SampleType & SampleIdentifier) != 0 && rec.Length >= 16 && _byId.TryGetValue(U64(rec, rec.Length - 8), out var x) ? x : null;
+        if (a is null || !a.SampleIdAll || (a.SampleType & SampleTime) == 0) return _maxTime;
+        ulong st = a.SampleType;
+        int n = 0;
+        foreach (ulong bit in (ReadOnlySpan<ulong>)[SampleTid, SampleTime, SampleId, SampleStreamId, SampleCpu, SampleIdentifier])
+            if ((st & bit) != 0) n++;
+        int off = rec.Length - n * 8 + ((st & SampleTid) != 0 ? 8 : 0);
+        return off >= 8 && off + 8 <= rec.Length ? (long)U64(rec, off) : _maxTime;
+    }
+
+    private void Queue(in Pending p)
+    {
+        if (_pendingCount == _pending.Length) Array.Resize(ref _pending, _pending.Length * 2);
+        _pending[_pendingCount] = p;
+        _pending[_pendingCount].Seq = _seq++;
+        _pendingCount++;
+    }
+
+    private static readonly IComparer<Pending> PendingOrder = Comparer<Pending>.Create((x, y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq));
+
+    /// <summary>ordered_events: events up to <paramref name="limit"/> leave the queue in (time, arrival) order.</summary>
+    private void Flush(long limit)
+    {
+        if (_pendingCount == 0) return;
+        Array.Sort(_pending, 0, _pendingCount, PendingOrder);
+        int k = 0;
+        while (k < _pendingCount && _pending[k].Time <= limit) k++;
+        if (k == 0) return;
+        if (_ready.Length < _readyCount + k) Array.Resize(ref _ready, _readyCount + k);
+        if (_readyStart > 0)
+        {
+            Array.Copy(_ready, _readyStart, _ready, 0, _readyCount);
+            _readyStart = 0;
+        }
+        Array.Copy(_pending, 0, _ready, _readyCount, k);
+        _readyCount += k;
+        Array.Copy(_pending, k, _pending, 0, _pendingCount - k);
+        _pendingCount -= k;
+    }
+
+    private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)
+    {
+        if (p + 8 > rec.Length) { v = 0; p += 8; return false; }
+        v = U64(rec, p);
+        p += 8;
+        return true;
+    }
+
+    private static ulong U64(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt64LittleEndian(s[at..]);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TraceFormatException Error(long offset, string message) =>
+        new(_file, 0, 0, $"at file offset {offset} (0x{offset:x}): {message}");
+
+    /// <summary>A malformed sample: skipped and counted under --max-errors, else fatal.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Bad(long offset, string message)
+    {
+        var e = Error(offset, message);
+        if (Stats.BadRecords >= _options.MaxErrors) throw e;
+        Stats.BadRecords++;
+        if (Stats.BadRecordSamples.Count < IngestStats.MaxSamples) Stats.BadRecordSamples.Add(e.Message);
+    }
+
+    private bool _disposed;
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        ArrayPool<byte>.Shared.Return(_buf);
+        _stream.Dispose();
+        _input.Dispose();
+    }
+}

@@ -1,0 +1,464 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MmTrace.Core;
+
+namespace MmTrace.Ingest.Perf;
+
+/// <summary>The tracepoints mmtrace maps to canonical ops, shared by the perf script and perf.data readers.</summary>
+internal enum PerfEvent : byte
+{
+    Unsupported, Kmalloc, KmemCacheAlloc, Kfree, KmemCacheFree, PageAlloc, PageFree,
+    PageFaultUser, PageFaultKernel, SchedSwitch, SchedFork, SchedExec, SchedExit,
+}
+
+internal static class PerfEvents
+{
+    /// <summary>The event for a tracepoint "system:name"; the _node variants are the pre-6.1 NUMA tracepoints with the same fields.</summary>
+    public static PerfEvent Classify(ReadOnlySpan<byte> system, ReadOnlySpan<byte> name)
+    {
+        if (system.SequenceEqual("kmem"u8))
+        {
+            if (name.SequenceEqual("kmalloc"u8) || name.SequenceEqual("kmalloc_node"u8)) return PerfEvent.Kmalloc;
+            if (name.SequenceEqual("kmem_cache_alloc"u8) || name.SequenceEqual("kmem_cache_alloc_node"u8)) return PerfEvent.KmemCacheAlloc;
+            if (name.SequenceEqual("kfree"u8)) return PerfEvent.Kfree;
+            if (name.SequenceEqual("kmem_cache_free"u8)) return PerfEvent.KmemCacheFree;
+            if (name.SequenceEqual("mm_page_alloc"u8)) return PerfEvent.PageAlloc;
+            if (name.SequenceEqual("mm_page_free"u8)) return PerfEvent.PageFree;
+        }
+        else if (system.SequenceEqual("exceptions"u8))
+        {
+            if (name.SequenceEqual("page_fault_user"u8)) return PerfEvent.PageFaultUser;
+            if (name.SequenceEqual("page_fault_kernel"u8)) return PerfEvent.PageFaultKernel;
+        }
+        else if (system.SequenceEqual("sched"u8))
+        {
+            if (name.SequenceEqual("sched_switch"u8)) return PerfEvent.SchedSwitch;
+            if (name.SequenceEqual("sched_process_fork"u8)) return PerfEvent.SchedFork;
+            if (name.SequenceEqual("sched_process_exec"u8)) return PerfEvent.SchedExec;
+            if (name.SequenceEqual("sched_process_exit"u8)) return PerfEvent.SchedExit;
+        }
+        return PerfEvent.Unsupported;
+    }
+
+    public static Op ToOp(this PerfEvent e) => e switch
+    {
+        PerfEvent.Kmalloc => Op.Kmalloc,
+        PerfEvent.KmemCacheAlloc => Op.KmemCacheAlloc,
+        PerfEvent.Kfree => Op.Kfree,
+        PerfEvent.KmemCacheFree => Op.KmemCacheFree,
+        PerfEvent.PageAlloc => Op.PageAlloc,
+        PerfEvent.PageFree => Op.PageFree,
+        PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel => Op.PageFault,
+        PerfEvent.SchedSwitch => Op.Switch,
+        PerfEvent.SchedFork => Op.Fork,
+        PerfEvent.SchedExec => Op.Exec,
+        PerfEvent.SchedExit => Op.Exit,
+        _ => Op.Unknown,
+    };
+
+    /// <summary>A pfn as mm_page_alloc/free record it: -1UL (a failed allocation) becomes no address.</summary>
+    public const ulong NoPfn = ulong.MaxValue;
+}
+
+/// <summary>Caches gfp flag strings ("GFP_KERNEL|__GFP_ZERO") to their bits, so each distinct string is parsed once.</summary>
+internal sealed class GfpCache
+{
+    private readonly SymbolTable _names = new();
+    private readonly Dictionary<int, ulong> _flags = [];
+
+    public bool TryParse(ReadOnlySpan<byte> s, out ulong flags)
+    {
+        if (s.Length > 2 && s[0] == (byte)'0' && (s[1] | 0x20) == (byte)'x') return PerfScriptLine.TryParseHex(s[2..], out flags);
+        if (s.Length > 0 && s[0] is >= (byte)'0' and <= (byte)'9') return PerfScriptLine.TryParseDecimal(s, out flags);
+        int id = _names.Intern(s);
+        if (_flags.TryGetValue(id, out flags)) return true;
+        if (!Gfp.TryParse(_names[id], out flags)) return false;
+        _flags[id] = flags;
+        return true;
+    }
+}
+
+/// <summary>
+/// Streams perf script text: lines are split in a pooled byte buffer and parsed as spans, strings
+/// interned; nothing is allocated per line. Errors carry the 1-based line and column.
+/// </summary>
+public sealed class PerfScriptReader : ITraceReader
+{
+    private const int InitialBuffer = 1 << 20;
+
+    private enum Key { CallSite, Ptr, BytesReq, BytesAlloc, GfpFlags, Name, Page, Pfn, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Count }
+
+    private readonly Stream _stream;
+    private readonly string _file;
+    private readonly SymbolTable _symbols;
+    private readonly ReaderOptions _options;
+    private readonly TraceInput? _input;
+    private readonly SymbolTable _eventNames = new();
+    private readonly GfpCache _gfp = new();
+    private readonly int[] _valueStart = new int[(int)Key.Count];
+    private readonly int[] _valueLength = new int[(int)Key.Count];
+    private byte[] _buf;
+    private int _start, _end;
+    private bool _eof, _done;
+    private long _line;
+    private long _consumed;
+
+    // the last comm seen, to skip the symbol table for runs of lines from one task
+    private readonly byte[] _lastComm = new byte[64];
+    private int _lastCommLength = -1, _lastCommId;
+
+    // the error of the line being parsed (off the fast path)
+    private int _errorColumn;
+    private string? _errorMessage;
+
+    public string FormatName => "perf-script";
+    public IngestStats Stats { get; } = new();
+    public long Position => _input?.CompressedPosition ?? _consumed;
+    public long? Length => _input is not null ? _input.CompressedLength : _stream.CanSeek ? _stream.Length : null;
+
+    internal PerfScriptReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
+    {
+        _stream = stream;
+        _file = displayName;
+        _symbols = symbols;
+        _options = options;
+        _input = input;
+        _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    }
+
+    public int Read(Span<TraceEvent> batch)
+    {
+        int n = 0;
+        while (n < batch.Length && !_done)
+        {
+            if (!NextLine(out int lineStart, out int lineLength))
+            {
+                _done = true;
+                if (_input is { Truncated: true })
+                    throw new TraceFormatException(_file, _line, 0, $"truncated {_input.CompressionName} stream");
+                break;
+            }
+            _line++;
+            var line = _buf.AsSpan(lineStart, lineLength);
+            switch (ParseLine(line, ref batch[n]))
+            {
+                case LineResult.Event:
+                    n++;
+                    Stats.Records++;
+                    break;
+                case LineResult.Error:
+                    Skip(line);
+                    break;
+            }
+        }
+        return n;
+    }
+
+    private enum LineResult { Event, Skipped, Error }
+
+    /// <summary>The next line (without its line feed or carriage return) as a slice of the buffer; false at the end.</summary>
+    private bool NextLine(out int start, out int length)
+    {
+        while (true)
+        {
+            int nl = _buf.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (nl >= 0)
+            {
+                start = _start;
+                length = nl;
+                _start += nl + 1;
+                _consumed += nl + 1;
+                if (length > 0 && _buf[start + length - 1] == (byte)'\r') length--;
+                return true;
+            }
+            if (_eof)
+            {
+                if (_start == _end) { start = length = 0; return false; }
+                start = _start;
+                length = _end - _start;
+                _consumed += length;
+                _start = _end;
+                if (length > 0 && _buf[start + length - 1] == (byte)'\r') length--;
+                return true;
+            }
+            Fill();
+        }
+    }
+
+    private void Fill()
+    {
+        if (_start > 0)
+        {
+            _buf.AsSpan(_start, _end - _start).CopyTo(_buf);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buf.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(_buf.Length * 2);
+            _buf.AsSpan(0, _end).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buf);
+            _buf = bigger;
+        }
+        int n = _stream.Read(_buf, _end, _buf.Length - _end);
+        if (n == 0) _eof = true;
+        _end += n;
+    }
+
+    private LineResult ParseLine(ReadOnlySpan<byte> line, ref TraceEvent ev)
+    {
+        if (!PerfScriptLine.TryFindEvent(line, out int tokenStart, out int colon, out int tokenEnd))
+        {
+            var t = line.Trim(" \t"u8);
+            if (t.IsEmpty || t[0] == (byte)'#') return LineResult.Skipped;
+            return Fail(0, "expected a perf script sample 'comm pid [cpu] secs.usecs: subsys:event: field=value ...'");
+        }
+        var header = PerfScriptLine.ParseHeader(line[..tokenStart]);
+        if (header.TimeError) return Fail(header.TimeOffset, "expected a time 'secs.usecs:' before the event name");
+        var kind = PerfEvents.Classify(line[tokenStart..colon], line[(colon + 1)..tokenEnd]);
+        if (kind == PerfEvent.Unsupported) return Unsupported(line[tokenStart..tokenEnd], tokenStart);
+        if (header.Pid < 0) return Fail(0, "expected a pid (or pid/tid) before the event name");
+
+        int fieldsStart = Math.Min(tokenEnd + 2, line.Length);
+        if (!ScanFields(line, fieldsStart)) return LineResult.Error;
+
+        ev = default;
+        ev.Op = kind.ToOp();
+        ev.Pid = header.Pid;
+        if (header.TimeNs >= 0) ev.SetTime(header.TimeNs);
+        if (header.Cpu >= 0) ev.SetCpu(header.Cpu);
+        ev.Comm = InternComm(header.Comm);
+        return Fill(kind, line, ref ev) ? LineResult.Event : LineResult.Error;
+    }
+
+    /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
+    private bool ScanFields(ReadOnlySpan<byte> line, int pos)
+    {
+        Array.Fill(_valueStart, -1);
+        while (pos < line.Length)
+        {
+            while (pos < line.Length && line[pos] == (byte)' ') pos++;
+            int sp = line[pos..].IndexOf((byte)' ');
+            int end = sp < 0 ? line.Length : pos + sp;
+            var tok = line[pos..end];
+            int eq = tok.IndexOf((byte)'=');
+            if (eq > 0)
+            {
+                int k = KeyOf(tok[..eq]);
+                if (k >= 0 && _valueStart[k] < 0)
+                {
+                    _valueStart[k] = pos + eq + 1;
+                    _valueLength[k] = tok.Length - eq - 1;
+                }
+            }
+            pos = end + 1;
+        }
+        return true;
+    }
+
+    private static int KeyOf(ReadOnlySpan<byte> k) => k.Length switch
+    {
+        2 when k.SequenceEqual("ip"u8) => (int)Key.Ip,
+        3 when k.SequenceEqual("ptr"u8) => (int)Key.Ptr,
+        3 when k.SequenceEqual("pfn"u8) => (int)Key.Pfn,
+        3 when k.SequenceEqual("pid"u8) => (int)Key.Pid,
+        4 when k.SequenceEqual("name"u8) => (int)Key.Name,
+        4 when k.SequenceEqual("page"u8) => (int)Key.Page,
+        5 when k.SequenceEqual("order"u8) => (int)Key.Order,
+        7 when k.SequenceEqual("address"u8) => (int)Key.Address,
+        8 when k.SequenceEqual("prev_pid"u8) => (int)Key.PrevPid,
+        8 when k.SequenceEqual("next_pid"u8) => (int)Key.NextPid,
+        9 when k.SequenceEqual("call_site"u8) => (int)Key.CallSite,
+        9 when k.SequenceEqual("bytes_req"u8) => (int)Key.BytesReq,
+        9 when k.SequenceEqual("gfp_flags"u8) => (int)Key.GfpFlags,
+        9 when k.SequenceEqual("child_pid"u8) => (int)Key.ChildPid,
+        10 when k.SequenceEqual("error_code"u8) => (int)Key.ErrorCode,
+        11 when k.SequenceEqual("bytes_alloc"u8) => (int)Key.BytesAlloc,
+        11 when k.SequenceEqual("migratetype"u8) => (int)Key.Migratetype,
+        _ => -1,
+    };
+
+    private bool Has(Key k) => _valueStart[(int)k] >= 0;
+
+    private bool Number(ReadOnlySpan<byte> line, Key k, out ulong v)
+    {
+        int s = _valueStart[(int)k];
+        if (s < 0) { v = 0; Fail(line.Length, $"expected a field '{KeyName(k)}='"); return false; }
+        if (PerfScriptLine.TryParseNumber(line.Slice(s, _valueLength[(int)k]), out v)) return true;
+        Fail(s, $"expected a number in field '{KeyName(k)}'");
+        return false;
+    }
+
+    private bool SmallInt(ReadOnlySpan<byte> line, Key k, out int v)
+    {
+        v = 0;
+        if (!Number(line, k, out ulong u)) return false;
+        long l = (long)u;
+        if (l is < int.MinValue or > int.MaxValue) { Fail(_valueStart[(int)k], $"number out of range in field '{KeyName(k)}'"); return false; }
+        v = (int)l;
+        return true;
+    }
+
+    private int Intern(ReadOnlySpan<byte> line, Key k)
+    {
+        int s = _valueStart[(int)k];
+        return s < 0 ? 0 : _symbols.Intern(line.Slice(s, _valueLength[(int)k]));
+    }
+
+    private bool Fill(PerfEvent kind, ReadOnlySpan<byte> line, ref TraceEvent ev)
+    {
+        ulong v;
+        switch (kind)
+        {
+            case PerfEvent.Kmalloc or PerfEvent.KmemCacheAlloc:
+                if (!Number(line, Key.Ptr, out v)) return false;
+                ev.SetAddress(v);
+                if (!Number(line, Key.BytesReq, out v)) return false;
+                ev.SetSize(v);
+                if (Has(Key.BytesAlloc))
+                {
+                    if (!Number(line, Key.BytesAlloc, out v)) return false;
+                    ev.SetBytesAlloc(v);
+                }
+                if (!ParseGfp(line, ref ev)) return false;
+                ev.CallSite = Intern(line, Key.CallSite);
+                if (kind == PerfEvent.KmemCacheAlloc) ev.Cache = Intern(line, Key.Name);
+                return true;
+            case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
+                if (!Number(line, Key.Ptr, out v)) return false;
+                ev.SetAddress(v);
+                ev.CallSite = Intern(line, Key.CallSite);
+                if (kind == PerfEvent.KmemCacheFree) ev.Cache = Intern(line, Key.Name);
+                return true;
+            case PerfEvent.PageAlloc or PerfEvent.PageFree:
+                if (!Page(line, ref ev)) return false;
+                if (!SmallInt(line, Key.Order, out int order)) return false;
+                if (order is < 0 or > sbyte.MaxValue)
+                {
+                    Fail(_valueStart[(int)Key.Order], "expected an order 0..127");
+                    return false;
+                }
+                ev.SetOrder(order);
+                if (kind == PerfEvent.PageFree) return true;
+                if (Has(Key.Migratetype))
+                {
+                    if (!SmallInt(line, Key.Migratetype, out int mt)) return false;
+                    ev.SetMigratetype(Math.Clamp(mt, sbyte.MinValue, sbyte.MaxValue));
+                }
+                return ParseGfp(line, ref ev);
+            case PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel:
+                if (!Number(line, Key.Address, out v)) return false;
+                ev.SetAddress(v);
+                if (Has(Key.ErrorCode))
+                {
+                    if (!Number(line, Key.ErrorCode, out v)) return false;
+                    ev.SetFlags(v);
+                }
+                ev.CallSite = Intern(line, Key.Ip);
+                return true;
+            case PerfEvent.SchedSwitch:
+                if (!SmallInt(line, Key.PrevPid, out int prev) || !SmallInt(line, Key.NextPid, out int next)) return false;
+                ev.Pid = prev;
+                ev.SetResult(next);
+                return true;
+            case PerfEvent.SchedFork:
+                if (!SmallInt(line, Key.Pid, out int parent) || !SmallInt(line, Key.ChildPid, out int child)) return false;
+                ev.Pid = parent;
+                ev.SetResult(child);
+                return true;
+            default: // exec, exit
+                if (Has(Key.Pid))
+                {
+                    if (!SmallInt(line, Key.Pid, out int pid)) return false;
+                    ev.Pid = pid;
+                }
+                return true;
+        }
+    }
+
+    /// <summary>mm_page_alloc/free: the pfn (address = pfn × 4096); without a pfn field, the page pointer as the identity. A failed allocation (pfn -1, page (nil)) has no address.</summary>
+    private bool Page(ReadOnlySpan<byte> line, ref TraceEvent ev)
+    {
+        if (Has(Key.Pfn))
+        {
+            if (!Number(line, Key.Pfn, out ulong pfn)) return false;
+            if (pfn != PerfEvents.NoPfn) ev.SetAddress(pfn << Units.PageShift);
+            return true;
+        }
+        if (!Number(line, Key.Page, out ulong page)) return false;
+        if (page != 0) ev.SetAddress(page);
+        return true;
+    }
+
+    private bool ParseGfp(ReadOnlySpan<byte> line, ref TraceEvent ev)
+    {
+        int s = _valueStart[(int)Key.GfpFlags];
+        if (s < 0) return true;
+        if (!_gfp.TryParse(line.Slice(s, _valueLength[(int)Key.GfpFlags]), out ulong flags))
+        {
+            Fail(s, "expected gfp flags: names as the kernel prints them ('GFP_KERNEL|__GFP_ZERO') or a hex value");
+            return false;
+        }
+        ev.SetFlags(flags);
+        return true;
+    }
+
+    private int InternComm(ReadOnlySpan<byte> comm)
+    {
+        if (comm.Length == _lastCommLength && comm.SequenceEqual(_lastComm.AsSpan(0, comm.Length))) return _lastCommId;
+        int id = _symbols.Intern(comm);
+        if (comm.Length <= _lastComm.Length)
+        {
+            comm.CopyTo(_lastComm);
+            _lastCommLength = comm.Length;
+            _lastCommId = id;
+        }
+        return id;
+    }
+
+    private LineResult Unsupported(ReadOnlySpan<byte> eventName, int column)
+    {
+        int id = _eventNames.Intern(eventName);
+        if (_options.Strict) return Fail(column, $"unsupported event '{_eventNames[id]}' (--strict)");
+        Stats.CountUnsupported(_eventNames[id]);
+        return LineResult.Skipped;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private LineResult Fail(int byteOffset, string message)
+    {
+        _errorColumn = byteOffset;
+        _errorMessage = message;
+        return LineResult.Error;
+    }
+
+    private static string KeyName(Key k) => k switch
+    {
+        Key.CallSite => "call_site", Key.Ptr => "ptr", Key.BytesReq => "bytes_req", Key.BytesAlloc => "bytes_alloc",
+        Key.GfpFlags => "gfp_flags", Key.Name => "name", Key.Page => "page", Key.Pfn => "pfn", Key.Order => "order",
+        Key.Migratetype => "migratetype", Key.Address => "address", Key.Ip => "ip", Key.ErrorCode => "error_code",
+        Key.PrevPid => "prev_pid", Key.NextPid => "next_pid", Key.Pid => "pid", _ => "child_pid",
+    };
+
+    /// <summary>Skips a bad line under --max-errors, or throws it; a bad last line of a truncated input is the truncation.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Skip(ReadOnlySpan<byte> line)
+    {
+        int col = Encoding.UTF8.GetCharCount(line[..Math.Min(_errorColumn, line.Length)]) + 1;
+        var error = new TraceFormatException(_file, _line, col, _errorMessage ?? "bad line");
+        if (_input is { Truncated: true } && _eof && _start == _end)
+            throw new TraceFormatException(_file, _line, 0, $"truncated {_input.CompressionName} stream");
+        if (Stats.BadRecords >= _options.MaxErrors) throw error;
+        Stats.BadRecords++;
+        if (Stats.BadRecordSamples.Count < IngestStats.MaxSamples) Stats.BadRecordSamples.Add(error.Message);
+    }
+
+    public void Dispose()
+    {
+        if (_buf.Length > 0) ArrayPool<byte>.Shared.Return(_buf);
+        _buf = [];
+        _stream.Dispose();
+        _input?.Dispose();
+    }
+}

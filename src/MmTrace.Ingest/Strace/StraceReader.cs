@@ -1,0 +1,563 @@
+using System.Runtime.CompilerServices;
+using MmTrace.Core;
+
+namespace MmTrace.Ingest.Strace;
+
+/// <summary>
+/// Reads strace output into the memory syscalls (mmap, munmap, mprotect, mremap, brk, madvise) and the
+/// process events (execve → exec, clone/clone3/fork/vfork → fork, exit/exit_group and
+/// <c>+++ exited/killed +++</c> → exit). Other syscalls are counted as unsupported by name, signals as
+/// "signal". A call split into <c>&lt;unfinished ...&gt;</c> and <c>&lt;... name resumed&gt;</c> becomes
+/// one event at its start time, kept in a small per-pid table meanwhile; a fork whose child shows up
+/// before the parent's call resumes is emitted when the child first appears, so it precedes the
+/// child's events. Without a pid column every line is pid 1.
+/// </summary>
+public sealed class StraceReader : LineTraceReader
+{
+    /// <summary>The pid of lines without a pid column (strace without -f, or the traced process on stderr).</summary>
+    public const int DefaultPid = 1;
+    private const int MaxArgs = 8;
+
+    private sealed class PendingCall
+    {
+        public byte[] Text = new byte[256];
+        public int Length;
+        public int NameLength;
+        public long TimeNs;
+        public long Line;
+        public bool Active;
+        public bool IsFork;
+        /// <summary>The fork event was emitted when the child appeared; its pid.</summary>
+        public int EmittedChild;
+    }
+
+    private readonly Dictionary<int, PendingCall> _pending = [];
+    private int _activePending;
+    private readonly Dictionary<int, int> _comm = [];
+    private readonly HashSet<int> _seen = [];
+    private readonly HashSet<int> _exitedBySyscall = [];
+    private readonly Utf8InternCache _interned;
+    private byte[] _joined = new byte[1024];
+
+    public override string FormatName => "strace";
+
+    internal StraceReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
+        : base(stream, displayName, symbols, options, input, maxEventsPerLine: 2)
+    {
+        _interned = new Utf8InternCache(symbols);
+    }
+
+    protected override int ParseLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)
+    {
+        if (LineParsing.TrimSpaces(line).IsEmpty) return 0;
+        if (line.StartsWith("strace: "u8)) return Unsupported("strace message");
+        if (!StraceLine.TrySplitPrefix(line, out int pid, out long time, out _, out int rest))
+            return Fail(rest, "expected an strace line: [pid] [time] syscall(args) = result");
+        if (pid < 0) pid = DefaultPid;
+        var body = line[rest..];
+
+        int n = 0;
+        if (_seen.Add(pid) && _seen.Count > 1) n = ForkOfNewChild(pid, dst);
+
+        int k;
+        if (body.StartsWith("+++ "u8)) k = ExitLine(body, pid, time, dst[n..]);
+        else if (body.StartsWith("--- "u8)) k = Unsupported("signal");
+        else if (body.StartsWith("<... "u8)) k = Resumed(body, rest, pid, dst[n..]);
+        else if (EndsUnfinished(body, out var start)) k = Unfinished(start, rest, pid, time);
+        else k = Call(body, rest, joined: false, pid, time, dst[n..]);
+        return k < 0 ? k : n + k;
+    }
+
+    private static readonly byte[] UnfinishedMarker = "<unfinished ...>"u8.ToArray();
+
+    private static bool EndsUnfinished(ReadOnlySpan<byte> body, out ReadOnlySpan<byte> start)
+    {
+        var t = body.TrimEnd(" \t"u8);
+        if (t.EndsWith(UnfinishedMarker))
+        {
+            start = t[..^UnfinishedMarker.Length].TrimEnd(" \t"u8);
+            return true;
+        }
+        start = default;
+        return false;
+    }
+
+    // --- unfinished / resumed -------------------------------------------------------------------
+
+    private int Unfinished(ReadOnlySpan<byte> start, int col, int pid, long time)
+    {
+        int nameLength = NameLength(start);
+        if (nameLength == 0 || nameLength >= start.Length || start[nameLength] != (byte)'(')
+            return Fail(col, "expected a syscall name and '(' before <unfinished ...>");
+        if (!_pending.TryGetValue(pid, out var p)) _pending[pid] = p = new PendingCall();
+        if (p.Active)
+        {
+            // A second call started before the first resumed: the first is lost.
+            int r = UnsupportedAt(p.Line, "unfinished call without its resumed line");
+            if (r < 0) return r;
+        }
+        else
+        {
+            _activePending++;
+        }
+        if (p.Text.Length < start.Length) p.Text = new byte[Math.Max(start.Length, p.Text.Length * 2)];
+        start.CopyTo(p.Text);
+        p.Length = start.Length;
+        p.NameLength = nameLength;
+        p.TimeNs = time;
+        p.Line = LineNumber;
+        p.Active = true;
+        p.IsFork = IsForkName(start[..nameLength]);
+        p.EmittedChild = 0;
+        return 0;
+    }
+
+    private int Resumed(ReadOnlySpan<byte> body, int col, int pid, Span<TraceEvent> dst)
+    {
+        // "<... name resumed>rest"
+        int end = body.IndexOf(" resumed>"u8);
+        if (end < 5) return Fail(col, "expected '<... name resumed>'");
+        var name = body[5..end];
+        var tail = body[(end + " resumed>".Length)..];
+        if (!_pending.TryGetValue(pid, out var p) || !p.Active || !name.SequenceEqual(p.Text.AsSpan(0, p.NameLength)))
+            return Unsupported("resumed call without its start");
+
+        int length = p.Length + tail.Length;
+        if (_joined.Length < length) _joined = new byte[Math.Max(length, _joined.Length * 2)];
+        p.Text.AsSpan(0, p.Length).CopyTo(_joined);
+        tail.CopyTo(_joined.AsSpan(p.Length));
+        var text = _joined.AsSpan(0, length);
+
+        if (EndsUnfinished(text, out var start))
+        {
+            // Resumed and interrupted again: keep waiting, with the longer text.
+            if (p.Text.Length < start.Length) p.Text = new byte[start.Length];
+            start.CopyTo(p.Text);
+            p.Length = start.Length;
+            return 0;
+        }
+        p.Active = false;
+        _activePending--;
+        if (p.EmittedChild != 0) return 0; // emitted when the child appeared
+        return Call(text, col, joined: true, pid, p.TimeNs, dst);
+    }
+
+    /// <summary>
+    /// A pid seen for the first time while exactly one fork-like call is unfinished: strace shows the
+    /// child running before the parent's call returns, so the fork is emitted now, with this pid as its
+    /// result, to precede the child's own events.
+    /// </summary>
+    private int ForkOfNewChild(int child, Span<TraceEvent> dst)
+    {
+        if (_activePending == 0) return 0;
+        PendingCall? fork = null;
+        int parent = 0;
+        foreach (var (pid, p) in _pending)
+        {
+            if (!p.Active || !p.IsFork || p.EmittedChild != 0) continue;
+            if (fork is not null) return 0; // two candidates: wait for the results
+            fork = p;
+            parent = pid;
+        }
+        if (fork is null) return 0;
+        fork.EmittedChild = child;
+        var text = fork.Text.AsSpan(0, fork.Length);
+        ref var e = ref New(dst, Op.Fork, parent, fork.TimeNs);
+        e.SetResult(child);
+        if (ForkFlags(text[..fork.NameLength], text, out ulong flags)) e.SetFlags(flags);
+        Inherit(parent, child);
+        return 1;
+    }
+
+    protected override void OnEnd()
+    {
+        foreach (var p in _pending.Values)
+        {
+            if (!p.Active) continue;
+            p.Active = false;
+            if (UnsupportedAt(p.Line, "unfinished call at the end of the trace") < 0) return;
+        }
+        _activePending = 0;
+    }
+
+    /// <summary><see cref="LineTraceReader.Unsupported(string)"/> for an earlier line: counted, or under --strict an error at that line.</summary>
+    private int UnsupportedAt(long line, string kind)
+    {
+        if (Options.Strict)
+        {
+            CountOrThrow(new TraceFormatException(File, line, 0, $"unsupported {kind} (without --strict it would be counted and skipped)"));
+            return 0;
+        }
+        Stats.CountUnsupported(kind);
+        return 0;
+    }
+
+    // --- +++ lines ------------------------------------------------------------------------------
+
+    /// <summary>
+    /// <c>+++ exited with N +++</c> or <c>+++ killed by SIG... +++</c>: the task's exit, unless its
+    /// exit/exit_group call already gave one.
+    /// </summary>
+    private int ExitLine(ReadOnlySpan<byte> body, int pid, long time, Span<TraceEvent> dst)
+    {
+        var text = body[4..];
+        if (!text.TrimEnd(" \t"u8).EndsWith(" +++"u8)) return Fail(0, "expected '+++ exited with N +++' or '+++ killed by SIG... +++'");
+        if (text.StartsWith("exited with "u8) || text.StartsWith("killed by "u8))
+        {
+            if (_exitedBySyscall.Remove(pid)) return 0;
+            New(dst, Op.Exit, pid, time);
+            return 1;
+        }
+        return Unsupported("+++ line");
+    }
+
+    // --- one complete call ----------------------------------------------------------------------
+
+    /// <summary>
+    /// Parses <c>name(args) = result ...</c>. Columns of errors are within the line, or (a joined
+    /// unfinished/resumed call) at the resumed line's start.
+    /// </summary>
+    private int Call(ReadOnlySpan<byte> text, int col, bool joined, int pid, long time, Span<TraceEvent> dst)
+    {
+        int nameLength = NameLength(text);
+        if (nameLength == 0 || nameLength >= text.Length || text[nameLength] != (byte)'(')
+            return Fail(col, "expected an strace line: [pid] [time] syscall(args) = result");
+        var name = text[..nameLength];
+
+        Span<Range> args = stackalloc Range[MaxArgs];
+        int argc = SplitArgs(text, nameLength + 1, args, out int close);
+        if (close < 0) return Fail(At(col, joined, text.Length), "expected ')' closing the arguments");
+
+        int k = LineParsing.SkipSpaces(text, close + 1);
+        if (k >= text.Length || text[k] != (byte)'=') return Fail(At(col, joined, k), "expected '= result' after the arguments");
+        k = LineParsing.SkipSpaces(text, k + 1);
+        int resultEnd = LineParsing.NextSpace(text, k);
+        var resultText = text[k..resultEnd];
+        bool hasResult = !resultText.SequenceEqual("?"u8);
+        long result = 0;
+        if (hasResult)
+        {
+            if (!LineParsing.TrySigned(resultText, out result))
+            {
+                if (!LineParsing.TryUnsigned(resultText, out ulong u)) return Fail(At(col, joined, k), "expected a result: a number, 0x-hex or ?");
+                result = unchecked((long)u);
+            }
+            if (result == -1 && resultEnd < text.Length)
+            {
+                // "-1 ENOMEM (Cannot allocate memory)": the kernel returned -ENOMEM.
+                int e = LineParsing.SkipSpaces(text, resultEnd);
+                var errno = text[e..LineParsing.NextSpace(text, e)];
+                if (StraceNames.Errno.TryGet(errno, out ulong number)) result = -(long)number;
+            }
+        }
+
+        var a = new Args(text, args[..argc]);
+        return name switch
+        {
+            _ when name.SequenceEqual("mmap"u8) => Mmap(a, col, joined, pid, time, hasResult, result, pageOffset: false, dst),
+            _ when name.SequenceEqual("mmap2"u8) => Mmap(a, col, joined, pid, time, hasResult, result, pageOffset: true, dst),
+            _ when name.SequenceEqual("munmap"u8) => AddressLength(Op.Munmap, a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("mprotect"u8) || name.SequenceEqual("pkey_mprotect"u8) => Mprotect(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("madvise"u8) => Madvise(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("brk"u8) => Brk(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("mremap"u8) => Mremap(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("execve"u8) => Exec(a, 0, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("execveat"u8) => Exec(a, 1, pid, time, hasResult, result, dst),
+            _ when IsForkName(name) => Fork(name, text, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("exit"u8) || name.SequenceEqual("exit_group"u8) => ExitCall(pid, time, dst),
+            _ => Unsupported(name),
+        };
+    }
+
+    private static int At(int col, bool joined, int index) => joined ? col : col + index;
+
+    /// <summary>The arguments of one call: ranges into its text, already split at top-level commas.</summary>
+    private readonly ref struct Args(ReadOnlySpan<byte> text, ReadOnlySpan<Range> ranges)
+    {
+        private readonly ReadOnlySpan<byte> _text = text;
+        private readonly ReadOnlySpan<Range> _ranges = ranges;
+        public int Count => _ranges.Length;
+        public ReadOnlySpan<byte> this[int i] => LineParsing.TrimSpaces(_text[_ranges[i]]);
+        /// <summary>Where argument <paramref name="i"/> starts in the text, after its leading spaces.</summary>
+        public int Offset(int i) => LineParsing.SkipSpaces(_text, _ranges[i].Start.GetOffset(_text.Length));
+    }
+
+    /// <summary>Splits the arguments after '(' at commas outside quotes and brackets; the index of the closing ')' or -1.</summary>
+    private static int SplitArgs(ReadOnlySpan<byte> text, int start, Span<Range> args, out int close)
+    {
+        int argc = 0;
+        int depth = 0;
+        int argStart = start;
+        close = -1;
+        for (int j = start; j < text.Length; j++)
+        {
+            byte b = text[j];
+            switch (b)
+            {
+                case (byte)'"':
+                    // A C string: skip to its closing quote, over escapes.
+                    for (j++; j < text.Length && text[j] != (byte)'"'; j++)
+                        if (text[j] == (byte)'\\') j++;
+                    break;
+                case (byte)'(' or (byte)'[' or (byte)'{':
+                    depth++;
+                    break;
+                case (byte)')' when depth == 0:
+                    close = j;
+                    if (j > argStart || argc > 0)
+                    {
+                        if (argc < args.Length) args[argc] = argStart..j;
+                        argc++;
+                    }
+                    return Math.Min(argc, args.Length);
+                case (byte)')' or (byte)']' or (byte)'}':
+                    depth--;
+                    break;
+                case (byte)',' when depth == 0:
+                    if (argc < args.Length) args[argc] = argStart..j;
+                    argc++;
+                    argStart = j + 1;
+                    break;
+            }
+        }
+        return Math.Min(argc, args.Length);
+    }
+
+    private bool Need(Args a, int count, ReadOnlySpan<byte> what, int col, bool joined, out int error)
+    {
+        error = 0;
+        if (a.Count >= count) return true;
+        error = Fail(col, $"expected {count} arguments ({System.Text.Encoding.ASCII.GetString(what)})");
+        return false;
+    }
+
+    private bool Address(Args a, int i, int col, bool joined, out ulong value)
+    {
+        var s = a[i];
+        if (s.SequenceEqual("NULL"u8)) { value = 0; return true; }
+        if (LineParsing.TryUnsigned(s, out value)) return true;
+        Fail(At(col, joined, a.Offset(i)), "expected an address: NULL, 0x-hex or decimal");
+        return false;
+    }
+
+    private bool Unsigned(Args a, int i, int col, bool joined, out ulong value)
+    {
+        if (LineParsing.TryUnsigned(a[i], out value)) return true;
+        Fail(At(col, joined, a.Offset(i)), "expected a number");
+        return false;
+    }
+
+    private bool Flags(NameTable table, string what, Args a, int i, int col, bool joined, out ulong value)
+    {
+        if (table.TryParseFlags(a[i], out value)) return true;
+        Fail(At(col, joined, a.Offset(i)), $"expected {what}: names joined by '|' or a number");
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref TraceEvent New(Span<TraceEvent> dst, Op op, int pid, long time)
+    {
+        ref var e = ref dst[0];
+        e = default;
+        e.Op = op;
+        e.Pid = pid;
+        if (time >= 0) e.SetTime(time);
+        e.Comm = _comm.GetValueOrDefault(pid);
+        return ref e;
+    }
+
+    private static void SetResult(ref TraceEvent e, bool hasResult, long result)
+    {
+        if (hasResult) e.SetResult(result);
+    }
+
+    // mmap(addr, length, prot, flags, fd, offset); mmap2's offset is in 4 KiB pages.
+    private int Mmap(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, bool pageOffset, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 6, "addr, length, prot, flags, fd, offset"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
+        if (!Flags(StraceNames.Prot, "PROT_* flags", a, 2, col, joined, out ulong prot)) return -1;
+        if (!Flags(StraceNames.Map, "MAP_* flags", a, 3, col, joined, out ulong flags)) return -1;
+        if (!LineParsing.TrySigned(a[4], out long fd) || fd is < int.MinValue or > int.MaxValue)
+            return Fail(At(col, joined, a.Offset(4)), "expected a file descriptor");
+        if (!Unsigned(a, 5, col, joined, out ulong offset)) return -1;
+        _ = pageOffset ? offset << 12 : offset; // the file offset has no canonical field yet
+        ref var e = ref New(dst, Op.Mmap, pid, time);
+        e.SetAddress(address);
+        e.SetSize(length);
+        e.SetProt((int)prot);
+        e.SetFlags(flags);
+        e.SetFd((int)fd);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    private int AddressLength(Op op, Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 2, "addr, length"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
+        ref var e = ref New(dst, op, pid, time);
+        e.SetAddress(address);
+        e.SetSize(length);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    private int Mprotect(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 3, "addr, length, prot"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
+        if (!Flags(StraceNames.Prot, "PROT_* flags", a, 2, col, joined, out ulong prot)) return -1;
+        ref var e = ref New(dst, Op.Mprotect, pid, time);
+        e.SetAddress(address);
+        e.SetSize(length);
+        e.SetProt((int)prot);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    private int Madvise(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 3, "addr, length, advice"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
+        if (!Flags(StraceNames.Madvise, "an MADV_* advice", a, 2, col, joined, out ulong advice)) return -1;
+        ref var e = ref New(dst, Op.Madvise, pid, time);
+        e.SetAddress(address);
+        e.SetSize(length);
+        e.SetFlags(advice);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    // brk(addr): address = the requested break (0 for NULL), result = the break after the call.
+    private int Brk(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 1, "addr"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address)) return -1;
+        ref var e = ref New(dst, Op.Brk, pid, time);
+        e.SetAddress(address);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    // mremap(old_address, old_size, new_size, flags[, new_address]): old_address, size = new size,
+    // flags, address = new_address when given (MREMAP_FIXED), result = where the mapping is now.
+    private int Mremap(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 4, "old_address, old_size, new_size, flags"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong oldAddress) || !Unsigned(a, 1, col, joined, out _)) return -1;
+        if (!Unsigned(a, 2, col, joined, out ulong newSize)) return -1;
+        if (!Flags(StraceNames.Mremap, "MREMAP_* flags", a, 3, col, joined, out ulong flags)) return -1;
+        ulong newAddress = 0;
+        if (a.Count >= 5 && !Address(a, 4, col, joined, out newAddress)) return -1;
+        ref var e = ref New(dst, Op.Mremap, pid, time);
+        e.SetOldAddress(oldAddress);
+        e.SetSize(newSize);
+        e.SetFlags(flags);
+        if (a.Count >= 5) e.SetAddress(newAddress);
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    // execve(path, argv, envp) / execveat(dirfd, path, ...): comm = the path's basename. A successful
+    // exec (result 0) renames the pid; a failed one keeps its name and carries result = -errno.
+    private int Exec(Args a, int pathArg, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        int comm = a.Count > pathArg ? ProgramName(a[pathArg]) : 0;
+        ref var e = ref New(dst, Op.Exec, pid, time);
+        if (comm != 0) e.Comm = comm;
+        SetResult(ref e, hasResult, result);
+        if (comm != 0 && (!hasResult || result == 0)) _comm[pid] = comm;
+        return 1;
+    }
+
+    /// <summary>The basename of a C string argument as strace prints it (escapes decoded); 0 when it is not a string.</summary>
+    private int ProgramName(ReadOnlySpan<byte> arg)
+    {
+        if (arg.Length < 2 || arg[0] != (byte)'"') return 0;
+        Span<byte> buffer = stackalloc byte[512];
+        int n = 0;
+        for (int i = 1; i < arg.Length && arg[i] != (byte)'"'; i++)
+        {
+            if (n == buffer.Length) return 0;
+            byte b = arg[i];
+            if (b == (byte)'\\' && i + 1 < arg.Length)
+            {
+                b = arg[++i];
+                switch (b)
+                {
+                    case (byte)'n': b = (byte)'\n'; break;
+                    case (byte)'t': b = (byte)'\t'; break;
+                    case (byte)'x':
+                        {
+                            int q = i + 1;
+                            int end = Math.Min(q + 2, arg.Length);
+                            int p2 = q;
+                            if (!LineParsing.TryHexDigits(arg[..end], ref p2, out ulong v)) return 0;
+                            b = (byte)v;
+                            i = p2 - 1;
+                            break;
+                        }
+                    case >= (byte)'0' and <= (byte)'7':
+                        {
+                            int v = 0, d = 0;
+                            while (d < 3 && i < arg.Length && arg[i] is >= (byte)'0' and <= (byte)'7') { v = v * 8 + (arg[i] - '0'); i++; d++; }
+                            i--;
+                            b = (byte)v;
+                            break;
+                        }
+                }
+            }
+            buffer[n++] = b;
+        }
+        return _interned.Intern(LineParsing.Basename(buffer[..n]));
+    }
+
+    private static bool IsForkName(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("clone"u8) || name.SequenceEqual("clone3"u8) || name.SequenceEqual("fork"u8) || name.SequenceEqual("vfork"u8);
+
+    // clone/clone3/fork/vfork → fork, result = the child's pid, flags = the clone flags
+    // (fork: SIGCHLD; vfork: CLONE_VFORK|CLONE_VM|SIGCHLD, as kernel/fork.c's sys_fork/sys_vfork pass them).
+    private int Fork(ReadOnlySpan<byte> name, ReadOnlySpan<byte> text, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        ref var e = ref New(dst, Op.Fork, pid, time);
+        SetResult(ref e, hasResult, result);
+        if (ForkFlags(name, text, out ulong flags)) e.SetFlags(flags);
+        if (hasResult && result > 0 && result <= int.MaxValue) Inherit(pid, (int)result);
+        return 1;
+    }
+
+    private static bool ForkFlags(ReadOnlySpan<byte> name, ReadOnlySpan<byte> text, out ulong flags)
+    {
+        const ulong SigChld = 17, CloneVm = 0x100, CloneVfork = 0x4000;
+        flags = 0;
+        if (name.SequenceEqual("fork"u8)) { flags = SigChld; return true; }
+        if (name.SequenceEqual("vfork"u8)) { flags = CloneVfork | CloneVm | SigChld; return true; }
+        int at = text.IndexOf("flags="u8);
+        if (at < 0) return false;
+        var value = text[(at + "flags=".Length)..];
+        int end = value.IndexOfAny(",)} "u8);
+        if (end >= 0) value = value[..end];
+        return StraceNames.Clone.TryParseFlags(value, out flags);
+    }
+
+    /// <summary>A child starts with its parent's name, until it execs.</summary>
+    private void Inherit(int parent, int child)
+    {
+        if (_comm.TryGetValue(parent, out int comm) && !_comm.ContainsKey(child)) _comm[child] = comm;
+    }
+
+    private int ExitCall(int pid, long time, Span<TraceEvent> dst)
+    {
+        New(dst, Op.Exit, pid, time);
+        _exitedBySyscall.Add(pid);
+        return 1;
+    }
+
+    private static int NameLength(ReadOnlySpan<byte> text)
+    {
+        int i = 0;
+        while (i < text.Length && StraceLine.IsNameByte(text[i])) i++;
+        return i;
+    }
+}
