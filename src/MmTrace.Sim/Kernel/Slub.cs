@@ -48,12 +48,12 @@ public sealed class Slab
 /// </summary>
 public sealed class KmemCache
 {
-    internal KmemCache(string name, int objectSize, int align, int order, int minOrder, int cpus, ulong allocGfp)
+    internal KmemCache(string name, int objectSize, int size, int align, int order, int minOrder, int cpus, ulong allocGfp)
     {
         Name = name;
         ObjectSize = objectSize;
         Align = align;
-        Size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
+        Size = size;
         Order = order;
         MinOrder = minOrder;
         AllocGfp = allocGfp;
@@ -117,6 +117,8 @@ public sealed class KmemCache
 /// <summary>Where a live slab object lives; Slab is null for kmalloc_large blocks taken straight from the buddy allocator.</summary>
 public struct SlabObject
 {
+    /// <summary>False for a recorded pointer that was freed and not allocated again (kept to tell double frees).</summary>
+    public bool Live;
     public Slab? Slab;
     public int Index;
     public int LargePfn;
@@ -169,6 +171,7 @@ public sealed class SlubAllocator
         _pageOffset = cfg.GetAddress("kernel.page_offset");
         KmallocMaxCacheSize = (int)cfg.GetInt64("slab.kmalloc_max_cache_size");
         _byNameSpan = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
+        string catalog = cfg.GetString("slab.catalog");
         int classes = KmallocSizes.Count(s => s <= KmallocMaxCacheSize);
         _kmalloc = new KmemCache[KmallocTypePrefix.Length, classes];
         for (int t = 0; t < KmallocTypePrefix.Length; t++)
@@ -180,6 +183,7 @@ public sealed class SlubAllocator
                 _kmalloc[t, i] = CreateCache(KmallocTypePrefix[t] + SizeName(size), size, KmallocAlign(size), gfp);
             }
         }
+        if (catalog.Length > 0) LoadCatalog(catalog);
     }
 
     public int KmallocMaxCacheSize { get; }
@@ -235,21 +239,48 @@ public sealed class SlubAllocator
 
     private static int Fls(int x) => x == 0 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)x);
 
-    private KmemCache CreateCache(string name, int objectSize, int align, ulong gfp)
+    /// <summary>kmem_cache_create: size is the object's footprint (object_size aligned, plus metadata when the
+    /// caller knows it, e.g. from bytes_alloc or a catalog); 0 means align object_size; order -1 means calculate_order.</summary>
+    private KmemCache CreateCache(string name, int objectSize, int align, ulong gfp, int size = 0, int order = -1)
     {
-        int size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
-        int order = CalculateOrder(size);
-        var c = new KmemCache(name, objectSize, align, order, GetOrder(size), _cpus, gfp) { CreationIndex = _caches.Count };
+        if (size <= 0) size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
+        if (order < 0) order = CalculateOrder(size);
+        var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
         return c;
     }
 
-    /// <summary>The named cache, created on first use with the object size seen (align 8, SLAB_HWCACHE_ALIGN not known).</summary>
-    public KmemCache GetOrCreateCache(ReadOnlySpan<char> name, int objectSize)
+    /// <summary>The named cache, created on first use: object_size from the request, and the footprint from the
+    /// trace's bytes_alloc when it has one (the kernel's s->size), else object_size aligned to 8.</summary>
+    public KmemCache GetOrCreateCache(ReadOnlySpan<char> name, int objectSize, int bytesAlloc = 0)
     {
         if (_byNameSpan.TryGetValue(name, out var c)) return c;
-        return CreateCache(name.ToString(), Math.Max(objectSize, 8), 8, Gfp.GFP_KERNEL);
+        objectSize = Math.Max(objectSize, 8);
+        return CreateCache(name.ToString(), objectSize, 8, Gfp.GFP_KERNEL, size: bytesAlloc >= objectSize ? bytesAlloc : 0);
+    }
+
+    /// <summary>Creates the named caches of a /sys/kernel/slab snapshot (the slab-caches.tsv format of
+    /// traces/real/kernel-snapshot: cache, object_size, slab_size, objs_per_slab, order, align, ...) with their
+    /// real geometry. Merged-cache aliases (names starting with ':') and caches that exist already are skipped.</summary>
+    public int LoadCatalog(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"slab.catalog: {path}: no such file");
+        int added = 0;
+        long lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (lineNo == 1 || line.Length == 0) continue;
+            var f = line.Split('\t');
+            if (f.Length < 6 || !int.TryParse(f[1], out int objectSize) || !int.TryParse(f[2], out int size)
+                || !int.TryParse(f[4], out int order) || !int.TryParse(f[5], out int align))
+                throw new TraceFormatException(path, lineNo, 1, "expected cache, object_size, slab_size, objs_per_slab, order, align separated by tabs");
+            if (f[0].StartsWith(':') || _byName.ContainsKey(f[0])) continue;
+            CreateCache(f[0], objectSize, align, Gfp.GFP_KERNEL, size, order);
+            added++;
+        }
+        return added;
     }
 
     public KmemCache? FindCache(string name) => _byName.GetValueOrDefault(name);

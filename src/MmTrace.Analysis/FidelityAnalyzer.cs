@@ -1,0 +1,54 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// Agreement between what the recording says the real system did and what the simulation did, per op:
+/// for slab allocations, the recorded bytes_alloc against the size the simulated allocator gave
+/// (the kmalloc size class, the named cache's footprint, or the kmalloc_large block). Only events
+/// whose trace carries the recorded value are compared.
+/// </summary>
+public sealed class FidelityAnalyzer : IAnalyzer
+{
+    private readonly long[] _compared = new long[OpNames.Count];
+    private readonly long[] _matched = new long[OpNames.Count];
+    private readonly Dictionary<(long Recorded, long Simulated), long> _kmallocMismatches = new();
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        if (e.Op is not (Op.Kmalloc or Op.KmemCacheAlloc) || !e.Has(EventFields.BytesAlloc)) return;
+        if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
+        int op = (int)e.Op;
+        _compared[op]++;
+        if ((long)e.BytesAlloc == outcome.Bytes) _matched[op]++;
+        else if (e.Op == Op.Kmalloc)
+        {
+            ref long n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_kmallocMismatches, ((long)e.BytesAlloc, outcome.Bytes), out _);
+            n++;
+        }
+    }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        if (_compared.All(c => c == 0)) return;
+        var s = report.AddSection("fidelity", "Agreement with the recording");
+        s.Add("compared", _compared.Sum());
+        s.Add("matched", _matched.Sum());
+        var t = s.AddTable(new Table("by_op", "Recorded against simulated, per op",
+            [new("op", ColumnType.String), new("what", ColumnType.String), new("compared", ColumnType.Int), new("matched", ColumnType.Int), new("matched_pct", ColumnType.Float, "%")]));
+        for (int op = 1; op < OpNames.Count; op++)
+        {
+            if (_compared[op] == 0) continue;
+            t.AddRow(((Op)op).Name(), "bytes_alloc = simulated object size", _compared[op], _matched[op], 100.0 * _matched[op] / _compared[op]);
+        }
+        if (_kmallocMismatches.Count > 0)
+        {
+            var m = s.AddTable(new Table("kmalloc_mismatches", "kmalloc events whose recorded bytes_alloc differs from the simulated size class",
+                [new("recorded_bytes_alloc", ColumnType.Int, "bytes"), new("simulated_bytes", ColumnType.Int, "bytes"), new("events", ColumnType.Int)]));
+            foreach (var ((rec, sim), n) in _kmallocMismatches.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key))
+                m.AddRow(rec, sim, n);
+        }
+    }
+}
