@@ -221,7 +221,7 @@ public sealed class PerfScriptReader : ITraceReader
         if (header.Pid < 0) return Fail(0, "expected a pid (or pid/tid) before the event name");
 
         int fieldsStart = Math.Min(tokenEnd + 2, line.Length);
-        if (!ScanFields(line, fieldsStart)) return LineResult.Error;
+        ScanFields(line, fieldsStart);
 
         ev = default;
         ev.Op = kind.ToOp();
@@ -242,7 +242,7 @@ public sealed class PerfScriptReader : ITraceReader
     }
 
     /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
-    private bool ScanFields(ReadOnlySpan<byte> line, int pos)
+    private void ScanFields(ReadOnlySpan<byte> line, int pos)
     {
         Array.Fill(_valueStart, -1);
         while (pos < line.Length)
@@ -263,7 +263,6 @@ public sealed class PerfScriptReader : ITraceReader
             }
             pos = end + 1;
         }
-        return true;
     }
 
     private static int KeyOf(ReadOnlySpan<byte> k) => k.Length switch
