@@ -29,6 +29,7 @@ public class PerfDataFormatTests
         Assert.Equal(22398, fromText.Count);
         Assert.Equal(fromText, fromData);
         Assert.Equal(0, data.Stats.BadRecords);
+        Assert.Empty(data.Stats.Unsupported);
     }
 
     [Fact]
