@@ -28,15 +28,17 @@ internal static class ReplayCommand
         var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
         var interval = new Option<long>("--interval") { Description = "Events between samples of the time series (doubled as needed to keep at most 1000 rows)", DefaultValueFactory = _ => 10_000 };
         var quiet = CommonOptions.Quiet();
+        var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, quiet,
         };
         cmd.SetAction(p =>
         {
             string path = p.GetValue(trace)!;
             var config = MachineConfig.Load(p.GetValue(machine), p.GetValue(set) ?? []);
+            if (p.GetValue(implicitMap)) config.Set("mmu.implicit_map=true");
             string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
@@ -69,6 +71,8 @@ internal static class ReplayCommand
         w.WriteLine($"replayed {Get("events", "total")} events ({Get("events", "not_modelled")} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {Get("anomalies", "total")}, allocation failures: {Get("anomalies", "allocation_failures")}");
         w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
+        if (r.Find("tlb") is not null)
+            w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }

@@ -26,6 +26,12 @@ public sealed class CostModel(MachineConfig cfg)
     public long SlabFreeFast { get; } = cfg.GetInt64("cost.slab_free_fast");
     public long SlabFreeSlow { get; } = cfg.GetInt64("cost.slab_free_slow");
     public long SlabDiscard { get; } = cfg.GetInt64("cost.slab_discard");
+    /// <summary>Latency of a second-level TLB lookup (paid on an STLB hit and before a walk).</summary>
+    public long TlbStlbHit { get; } = cfg.GetInt64("cost.tlb_stlb_hit");
+    /// <summary>One paging-structure read by the page walker.</summary>
+    public long WalkTableRead { get; } = cfg.GetInt64("cost.walk_table_read");
+    /// <summary>#PF entry, handler and return, page zeroing included; page and table allocations are added.</summary>
+    public long PageFault { get; } = cfg.GetInt64("cost.page_fault");
 
     public long Vmalloc { get; } = cfg.GetInt64("cost.vmalloc");
     public long VmallocPerPage { get; } = cfg.GetInt64("cost.vmalloc_per_page");

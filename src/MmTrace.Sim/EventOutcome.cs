@@ -34,16 +34,23 @@ public enum AnomalyKind : byte
     UnmapOfUnknownMapping,
     /// <summary>kmap_atomic nested deeper than KM_MAX_IDX on one CPU (a kernel BUG).</summary>
     KmapAtomicOverflow,
+    /// <summary>A load/store/ifetch at an address no mapping of the trace covers (and no --implicit-map).</summary>
+    AccessOutsideMapping,
+    /// <summary>A load/store/ifetch at a non-canonical address (#GP), or above 4 GiB on i386.</summary>
+    NonCanonicalAddress,
+    /// <summary>An access the mapping's protection forbids (a write to read-only memory, an ifetch from NX memory): SIGSEGV.</summary>
+    ProtectionFault,
 }
 
 public static class AnomalyKinds
 {
-    public const int Count = (int)AnomalyKind.KmapAtomicOverflow + 1;
+    public const int Count = (int)AnomalyKind.ProtectionFault + 1;
 
     private static readonly string[] Names =
     [
         "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
         "page_free_order_mismatch", "cache_mismatch", "missing_field", "unmap_of_unknown_mapping", "kmap_atomic_overflow",
+        "access_outside_mapping", "non_canonical_address", "protection_fault",
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];

@@ -1,0 +1,204 @@
+using MmTrace.Core;
+using MmTrace.Sim.Kernel;
+
+namespace MmTrace.Sim.Mmu;
+
+/// <summary>
+/// Page-table pages held in simulated physical frames from the buddy allocator, addressed by pfn as the
+/// hardware addresses them: an entry stores the next table's (or the page's) physical address. Each table
+/// page counts its present entries so that an unmap can free a table that becomes empty, as
+/// free_pgtables()/free_pgd_range() in mm/memory.c (6.18) do for the ranges munmap leaves empty.
+/// </summary>
+public sealed class PageTables
+{
+    /// <summary>GFP_PGTABLE_USER (arch/x86/include/asm/pgalloc.h): GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT.</summary>
+    public const ulong GfpPgtable = Gfp.GFP_KERNEL | Gfp.ZERO | Gfp.ACCOUNT;
+
+    /// <summary>Flags of a non-leaf entry: Linux's _PAGE_TABLE (present, writable, user, accessed, dirty); leaves restrict.</summary>
+    public const ulong TableFlags = Pte.Present | Pte.Rw | Pte.User | Pte.Accessed | Pte.Dirty;
+
+    private sealed class TablePage(int level, int entries)
+    {
+        public readonly ulong[] E = new ulong[entries];
+        public readonly int Level = level;
+        public int Present;
+    }
+
+    // pfn → table page, as a two-level radix (chunks of 4096 pfns allocated on first use): the walker reads
+    // a table in two array loads. Memory grows with the table pages alive, not with RAM.
+    private const int ChunkShift = 12;
+    private readonly TablePage?[]?[] _chunks;
+    private readonly BuddyAllocator _buddy;
+    private readonly CostModel _cost;
+
+    public PageTables(PagingGeometry geometry, BuddyAllocator buddy, CostModel cost)
+    {
+        Geometry = geometry;
+        _chunks = new TablePage?[]?[(buddy.MaxPfn >> ChunkShift) + 1];
+        _buddy = buddy;
+        _cost = cost;
+    }
+
+    public PagingGeometry Geometry { get; }
+    public long LivePages { get; private set; }
+    public long PeakPages { get; private set; }
+    public long AllocatedPages { get; private set; }
+    public long FreedPages { get; private set; }
+    public long AllocFailures { get; private set; }
+
+    /// <summary>Allocates a zeroed table page for a level; -1 when the buddy allocator has no page.</summary>
+    public long AllocTable(int level, ref long cycles)
+    {
+        var r = _buddy.AllocPages(GfpPgtable, 0);
+        cycles += _cost.OfPageAlloc(r);
+        if (!r.Ok) { AllocFailures++; return -1; }
+        var chunk = _chunks[r.Pfn >> ChunkShift] ??= new TablePage?[1 << ChunkShift];
+        chunk[r.Pfn & ((1 << ChunkShift) - 1)] = new TablePage(level, Geometry.EntriesPerTable(level));
+        AllocatedPages++;
+        LivePages++;
+        PeakPages = Math.Max(PeakPages, LivePages);
+        return r.Pfn;
+    }
+
+    public void FreeTable(long pfn, ref long cycles)
+    {
+        if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
+        _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)] = null;
+        LivePages--;
+        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
+        FreedPages++;
+    }
+
+    public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ((1 << ChunkShift) - 1)] is not null;
+
+    private TablePage Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)]!;
+
+    /// <summary>One entry of the table page at <paramref name="tablePfn"/> (what a walk's table read returns).</summary>
+    public ref ulong Entry(long tablePfn, int index) => ref Table(tablePfn).E[index];
+
+    public int PresentEntries(long tablePfn) => Table(tablePfn).Present;
+
+    /// <summary>Writes an entry, keeping the table's present count.</summary>
+    public void Set(long tablePfn, int index, ulong value)
+    {
+        var t = Table(tablePfn);
+        bool was = (t.E[index] & Pte.Present) != 0, now = (value & Pte.Present) != 0;
+        t.E[index] = value;
+        t.Present += (now ? 1 : 0) - (was ? 1 : 0);
+    }
+
+    /// <summary>
+    /// Installs a leaf for <paramref name="va"/> at the level of <paramref name="sizeClass"/>, allocating the
+    /// missing tables on the way down (as __pte_alloc/__pmd_alloc/__pud_alloc do). False when a table page
+    /// could not be allocated or a large leaf is in the way.
+    /// </summary>
+    public bool Map(long root, ulong va, int sizeClass, ulong leaf, ref long cycles)
+    {
+        var g = Geometry;
+        int leafLevel = g.LevelOfSizeClass(sizeClass);
+        long table = root;
+        for (int l = 0; l < leafLevel; l++)
+        {
+            int i = g.Index(va, l);
+            ulong e = Table(table).E[i];
+            if ((e & Pte.Present) == 0)
+            {
+                long next = AllocTable(l + 1, ref cycles);
+                if (next < 0) return false;
+                Set(table, i, Pte.Make(next, TableFlags));
+                table = next;
+            }
+            else if ((e & Pte.PageSize) != 0)
+            {
+                return false;
+            }
+            else
+            {
+                table = Pte.Pfn(e);
+            }
+        }
+        ulong f = leaf | (leafLevel < g.Levels - 1 ? Pte.PageSize : 0);
+        Set(table, g.Index(va, leafLevel), f);
+        return true;
+    }
+
+    /// <summary>Finds the leaf mapping <paramref name="va"/> without touching any bit: its table, index and level; false when none.</summary>
+    public bool FindLeaf(long root, ulong va, out long table, out int index, out int level)
+    {
+        var g = Geometry;
+        table = root;
+        for (int l = 0; l < g.Levels; l++)
+        {
+            index = g.Index(va, l);
+            ulong e = Table(table).E[index];
+            level = l;
+            if ((e & Pte.Present) == 0) return false;
+            if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) return true;
+            table = Pte.Pfn(e);
+        }
+        index = -1; level = -1;
+        return false;
+    }
+
+    /// <summary>
+    /// Clears the leaf mapping <paramref name="va"/> and frees the tables that become empty, from the leaf's
+    /// table upwards, stopping below <paramref name="keepLevel"/> (the root is never freed here). Returns the
+    /// old leaf entry (0 when nothing was mapped) and counts the freed tables.
+    /// </summary>
+    public ulong Unmap(long root, ulong va, ref long cycles, out int freedTables)
+    {
+        var g = Geometry;
+        freedTables = 0;
+        Span<long> path = stackalloc long[6];
+        Span<int> idx = stackalloc int[6];
+        long table = root;
+        int leafLevel = -1;
+        for (int l = 0; l < g.Levels; l++)
+        {
+            path[l] = table;
+            idx[l] = g.Index(va, l);
+            ulong e = Table(table).E[idx[l]];
+            if ((e & Pte.Present) == 0) return 0;
+            if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) { leafLevel = l; break; }
+            table = Pte.Pfn(e);
+        }
+        ulong old = Table(path[leafLevel]).E[idx[leafLevel]];
+        Set(path[leafLevel], idx[leafLevel], 0);
+        // PAE page directories stay: their PDPTEs are loaded into registers on a CR3 write (pgd_prepopulate_pmd).
+        int keep = Geometry.Mode == PagingMode.Pae ? 1 : 0;
+        for (int l = leafLevel; l > keep; l--)
+        {
+            if (Table(path[l]).Present != 0) break;
+            FreeTable(path[l], ref cycles);
+            Set(path[l - 1], idx[l - 1], 0);
+            freedTables++;
+        }
+        return old;
+    }
+
+    /// <summary>Frees every table below the root entries [from, to), collecting the leaf entries they held into <paramref name="leaves"/>.</summary>
+    public void FreeRange(long root, int from, int to, List<ulong> leaves, ref long cycles)
+    {
+        for (int i = from; i < to; i++)
+        {
+            ulong e = Table(root).E[i];
+            if ((e & Pte.Present) == 0) continue;
+            if ((e & Pte.PageSize) != 0) leaves.Add(e);
+            else FreeSubtree(Pte.Pfn(e), 1, leaves, ref cycles);
+            Set(root, i, 0);
+        }
+    }
+
+    private void FreeSubtree(long table, int level, List<ulong> leaves, ref long cycles)
+    {
+        var t = Table(table);
+        for (int i = 0; i < t.E.Length; i++)
+        {
+            ulong e = t.E[i];
+            if ((e & Pte.Present) == 0) continue;
+            if (level == Geometry.Levels - 1 || (e & Pte.PageSize) != 0) leaves.Add(e);
+            else FreeSubtree(Pte.Pfn(e), level + 1, leaves, ref cycles);
+        }
+        FreeTable(table, ref cycles);
+    }
+}

@@ -1,0 +1,726 @@
+using System.Runtime.CompilerServices;
+using MmTrace.Core;
+using MmTrace.Sim.Kernel;
+
+namespace MmTrace.Sim.Mmu;
+
+/// <summary>One process's address space as the MMU sees it: its page-table root (CR3), the stand-in mapping set, and its TLB generation.</summary>
+public sealed class AddressSpace(int pid, long root)
+{
+    public int Pid { get; } = pid;
+    /// <summary>pfn of the top-level table (what CR3 holds).</summary>
+    public long Root { get; } = root;
+    public TraceMappings Mappings { get; } = new();
+    /// <summary>mm_cpumask: CPUs currently running this address space.</summary>
+    public ulong CpuMask;
+    /// <summary>mm->context.tlb_gen: bumped by every flush of this address space.</summary>
+    public long TlbGen;
+    public long ResidentPages;
+    public long PeakResidentPages;
+}
+
+/// <summary>A CPU's translation state: its TLB arrays, paging-structure caches, current address space and ASID slots.</summary>
+public sealed class CpuMmu
+{
+    /// <summary>TLB_NR_DYN_ASIDS in arch/x86/include/asm/tlbflush.h (6.18).</summary>
+    public const int DynAsids = 6;
+
+    /// <summary>[level][size class]: the array caching that size at that level (shared arrays appear under several sizes), or null.</summary>
+    public readonly TlbArray?[][] Levels = new TlbArray?[TlbLevel.Count][];
+    /// <summary>[paging level]: the paging-structure cache for entries at that level, or null.</summary>
+    public TlbArray?[] Pwc = [];
+    public readonly AddressSpace?[] AsidMm = new AddressSpace?[DynAsids];
+    public readonly long[] AsidGen = new long[DynAsids];
+    public int NextAsid;
+    public AddressSpace? Mm;
+    public int Asid;
+    public int Pcid;
+    public int Id;
+
+    public IEnumerable<TlbArray> DistinctArrays() => Levels.SelectMany(l => l).Concat(Pwc).OfType<TlbArray>().Distinct();
+}
+
+/// <summary>
+/// The x86 MMU: page tables in simulated frames, per-CPU TLB hierarchy (L1 iTLB/dTLB per page size, an
+/// optional L2 iTLB, the STLB), paging-structure caches, PCID, global pages, INVLPG, CR3 writes and TLB
+/// shootdowns, and (until the process model lands) anonymous demand paging inside the trace's mappings.
+/// The access path is arrays and structs only.
+/// </summary>
+public sealed class X86Mmu
+{
+    /// <summary>tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c, 6.18): above this many pages a range flush flushes everything.</summary>
+    public const int SinglePageFlushCeiling = 33;
+
+    private const ulong Rights = Pte.Rw | Pte.User;
+    // HandleFault's "no memory" result: the access ends as Failed (an allocation failure), not as an anomaly.
+    private const AnomalyKind OutOfMemory = (AnomalyKind)255;
+
+    private readonly BuddyAllocator _buddy;
+    private readonly CostModel _cost;
+    private readonly PagingGeometry _g;
+    private readonly int[] _sizeShift;
+    private readonly Dictionary<int, AddressSpace> _mms = new();
+    private readonly CpuMmu[] _cpus;
+    private readonly ulong _userLimit;
+    private readonly int _kernelRootStart;
+    private readonly long _kernelRoot;
+    private readonly bool _pcid;
+    private readonly bool _hasL2i;
+    private ulong _lastMapEnd;
+
+    public X86Mmu(MachineConfig config, BuddyAllocator buddy, CostModel cost, long seed)
+    {
+        Config = new MmuConfig(config);
+        _buddy = buddy;
+        _cost = cost;
+        _g = Config.Geometry;
+        _sizeShift = _g.SizeShift;
+        _pcid = Config.Pcid && _g.VaBits > 32;
+        Tables = new PageTables(_g, buddy, cost);
+        ImplicitMap = Config.ImplicitMap;
+        if (_g.VaBits > 32)
+        {
+            _userLimit = 1UL << (_g.VaBits - 1);
+            _kernelRootStart = 1 << (_g.IndexBits[0] - 1);
+        }
+        else
+        {
+            _userLimit = Config.PageOffset;
+            _kernelRootStart = _g.Index(Config.PageOffset, 0);
+        }
+        _cpus = new CpuMmu[Config.Cpus];
+        for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
+        _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
+        long cycles = 0;
+        _kernelRoot = Tables.AllocTable(0, ref cycles);
+        if (_kernelRoot < 0) throw new UsageException("mmu: no memory for swapper_pg_dir");
+        BuildDirectMap();
+        KernelTablePages = Tables.LivePages;
+    }
+
+    public MmuConfig Config { get; }
+    public PageTables Tables { get; }
+    public MmuStats Stats { get; } = new();
+    public bool ImplicitMap { get; set; }
+    public PagingGeometry Geometry => _g;
+    public IReadOnlyList<CpuMmu> Cpus => _cpus;
+    public long KernelTablePages { get; }
+    public long DirectMapBytes { get; private set; }
+    public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.OrderBy(m => m.Pid);
+    public long ResidentUserPages { get; private set; }
+    public long PeakResidentUserPages { get; private set; }
+
+    private CpuMmu BuildCpu(int id, ulong seed)
+    {
+        var c = new CpuMmu { Id = id };
+        var pol = Config.Replacement;
+        for (int l = 0; l < TlbLevel.Count; l++)
+        {
+            var arrays = new TlbArray?[_g.SizeClasses];
+            for (int s = 0; s < _g.SizeClasses; s++)
+            {
+                var geo = Config.Levels[l][s];
+                if (geo.SharedWith.Length > 0) continue;
+                if (geo.Entries > 0)
+                    arrays[s] = new TlbArray($"cpu{id}.{TlbLevel.Names[l]}.{_g.SizeName(s)}", geo.Entries, geo.Ways, pol, seed);
+            }
+            for (int s = 0; s < _g.SizeClasses; s++)
+            {
+                var geo = Config.Levels[l][s];
+                if (geo.SharedWith.Length == 0) continue;
+                int target = Enumerable.Range(0, _g.SizeClasses).FirstOrDefault(t => _g.SizeName(t) == geo.SharedWith, -1);
+                if (target < 0 || arrays[target] is null)
+                    throw new UsageException($"mmu.{TlbLevel.Names[l]}.{_g.SizeName(s)}.shared_with={geo.SharedWith}: no such array at this level");
+                arrays[s] = arrays[target];
+            }
+            c.Levels[l] = arrays;
+        }
+        c.Pwc = new TlbArray?[_g.Levels];
+        for (int lv = _g.FirstWalkedLevel; lv < _g.Levels - 1; lv++)
+        {
+            int n = Config.PwcEntriesForLevel(lv);
+            if (n > 0) c.Pwc[lv] = new TlbArray($"cpu{id}.pwc.{_g.EntryName(lv)}", n, n, pol, seed);
+        }
+        return c;
+    }
+
+    // ---- kernel page tables --------------------------------------------------------------------
+
+    // The direct map as init_mem_mapping() builds it: x86-64 maps all physical memory at PAGE_OFFSET with
+    // 1G pages (gbpages), i386 maps lowmem with 4M (PSE) or 2M (PAE) pages; global, kernel-only, NX where
+    // NX exists. Simplified: the whole range up to the highest pfn is mapped, holes included, and the
+    // tables come from the buddy allocator (the kernel takes them from memblock at boot).
+    private void BuildDirectMap()
+    {
+        long bytes = (long)_buddy.MaxPfn << 12;
+        int sc = _g.VaBits > 32 ? 2 : 1;
+        if (_g.VaBits == 32)
+        {
+            long lowmem = Config.LowmemLimit > 0 ? Config.LowmemLimit : (long)(0x1_0000_0000UL - Config.PageOffset);
+            bytes = Math.Min(bytes, lowmem);
+        }
+        long step = 1L << _sizeShift[sc];
+        ulong flags = Pte.Present | Pte.Rw | Pte.Accessed | Pte.Dirty | Pte.Global | (_g.HasNx ? Pte.Nx : 0);
+        long cycles = 0;
+        for (long pa = 0; pa < bytes; pa += step)
+        {
+            if (!Tables.Map(_kernelRoot, Config.PageOffset + (ulong)pa, sc, Pte.Make(pa >> 12, flags), ref cycles))
+                throw new UsageException("mmu: no memory for the direct map's page tables");
+            DirectMapBytes += step;
+        }
+    }
+
+    // pgd_alloc → pgd_ctor: a new PGD shares the kernel half by copying swapper_pg_dir's entries (clone_pgd_range).
+    private AddressSpace? CreateMm(int pid)
+    {
+        long cycles = 0;
+        long root = Tables.AllocTable(0, ref cycles);
+        if (root < 0) return null;
+        int n = _g.EntriesPerTable(0);
+        for (int i = _kernelRootStart; i < n; i++)
+        {
+            ulong e = Tables.Entry(_kernelRoot, i);
+            if (e != 0) Tables.Set(root, i, e);
+        }
+        if (_g.Mode == PagingMode.Pae)
+        {
+            // PAE: pgd_prepopulate_pmd allocates the user PMDs up front (PREALLOCATED_PMDS), since the CPU
+            // caches PDPTEs in registers; a PDPTE carries only the present bit.
+            for (int i = 0; i < _kernelRootStart; i++)
+            {
+                long pmd = Tables.AllocTable(1, ref cycles);
+                if (pmd < 0) return null;
+                Tables.Set(root, i, Pte.Make(pmd, Pte.Present));
+            }
+        }
+        var mm = new AddressSpace(pid, root);
+        _mms.Add(pid, mm);
+        return mm;
+    }
+
+    private AddressSpace? MmOf(int pid) => _mms.TryGetValue(pid, out var mm) ? mm : CreateMm(pid);
+
+    // ---- the access path -------------------------------------------------------------------------
+
+    /// <summary>Translates one load, store or ifetch event (both pages when it spans a boundary).</summary>
+    public EventOutcome Access(in TraceEvent e)
+    {
+        var s = Stats;
+        s.Accesses++;
+        var kind = e.Op switch { Op.Store => AccessKind.Store, Op.Ifetch => AccessKind.Ifetch, _ => AccessKind.Load };
+        switch (kind)
+        {
+            case AccessKind.Load: s.Loads++; break;
+            case AccessKind.Store: s.Stores++; break;
+            default: s.Ifetches++; break;
+        }
+        var c = CpuOf(e);
+        if (c.Mm is null || c.Mm.Pid != e.Pid)
+        {
+            var next = MmOf(e.Pid);
+            if (next is null) return new EventOutcome(0, OutcomeKind.Failed);
+            SwitchMm(c, next);
+        }
+        ulong va = e.Address;
+        var r = Translate(c, va, kind);
+        ulong size = e.Has(EventFields.Size) && e.Size > 0 ? e.Size : 1;
+        ulong last = va + size - 1;
+        if (r.Kind == OutcomeKind.Ok && last > va && (last >> 12) != (va >> 12))
+        {
+            s.SplitAccesses++;
+            var r2 = Translate(c, last, kind);
+            r = r2 with { Cycles = r.Cycles + r2.Cycles };
+        }
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Probe(TlbArray?[] level, ulong va, int pcid, out int sizeClass, out ulong data)
+    {
+        var shift = _sizeShift;
+        for (int sc = 0; sc < level.Length; sc++)
+        {
+            var a = level[sc];
+            if (a is null || a.ValidOf(sc) == 0) continue;
+            if (a.Lookup(va >> shift[sc], sc, pcid, out data)) { sizeClass = sc; return true; }
+        }
+        sizeClass = -1;
+        data = 0;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Allowed(ulong data, AccessKind kind, bool user)
+    {
+        if (user && (data & Pte.User) == 0) return false;
+        if (kind == AccessKind.Store && (data & (Pte.Rw | Pte.Dirty)) != (Pte.Rw | Pte.Dirty)) return false;
+        if (kind == AccessKind.Ifetch && (data & Pte.Nx) != 0) return false;
+        return true;
+    }
+
+    /// <summary>One translation: L1 → (L2 iTLB or) STLB → page walk → fault handling and a second walk.</summary>
+    public EventOutcome Translate(CpuMmu c, ulong va, AccessKind kind)
+    {
+        var s = Stats;
+        s.References++;
+        if (!_g.IsCanonical(va))
+        {
+            // A non-canonical address raises #GP, not #PF; the access does not complete.
+            s.NonCanonical++;
+            return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
+        }
+        bool user = va < _userLimit;
+        int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
+        int l2 = kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
+        int pcid = c.Pcid;
+        if (Probe(c.Levels[l1], va, pcid, out int sc, out ulong data))
+        {
+            s.Hits[l1 * 3 + sc]++;
+            if (Allowed(data, kind, user)) return new EventOutcome(0, OutcomeKind.Ok);
+            s.PermissionWalks++;
+            return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
+        }
+        if (Probe(c.Levels[l2], va, pcid, out sc, out data))
+        {
+            s.Hits[l2 * 3 + sc]++;
+            s.Misses[l1 * 3 + sc]++;
+            if (Allowed(data, kind, user))
+            {
+                Fill(c.Levels[l1], va, sc, pcid, data);
+                return new EventOutcome(_cost.TlbStlbHit, OutcomeKind.Ok);
+            }
+            s.PermissionWalks++;
+            return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
+        }
+        return WalkAndFill(c, va, kind, user, l1, l2, countMisses: true);
+    }
+
+    private EventOutcome WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
+    {
+        var s = Stats;
+        long cycles = _cost.TlbStlbHit;
+        var w = Walk(c, va, kind, user);
+        cycles += w.Cycles;
+        var anomaly = AnomalyKind.None;
+        var outcome = OutcomeKind.Ok;
+        if (w.Fault != PageFaultError.None || w.SizeClass < 0)
+        {
+            var err = w.Fault;
+            // On #PF the processor drops the TLB and paging-structure-cache entries it would use for the faulting address (SDM 4.10.4.1).
+            InvalidatePage(c, va, c.Pcid, wholePwc: false);
+            s.FaultsByErrorCode[(int)err & 31]++;
+            cycles += _cost.PageFault;
+            var fr = HandleFault(c, va, kind, user, err, ref cycles);
+            if (fr != AnomalyKind.None)
+                return fr == OutOfMemory ? new EventOutcome(cycles, OutcomeKind.Failed) : new EventOutcome(cycles, OutcomeKind.Anomaly, fr);
+            // The faulting instruction runs again: a second walk.
+            w = Walk(c, va, kind, user);
+            cycles += w.Cycles;
+            if (w.Fault != PageFaultError.None)
+            {
+                s.FaultsByErrorCode[(int)w.Fault & 31]++;
+                s.ProtectionViolations++;
+                return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.ProtectionFault);
+            }
+        }
+        if (countMisses)
+        {
+            s.Misses[l1 * 3 + w.SizeClass]++;
+            s.Misses[l2 * 3 + w.SizeClass]++;
+        }
+        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data);
+        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data);
+        return new EventOutcome(cycles, outcome, anomaly);
+    }
+
+    // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
+    private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data)
+    {
+        int t = sc;
+        while (t >= 0 && level[t] is null) t--;
+        if (t < 0) return;
+        if (t != sc)
+        {
+            ulong sub = (va >> _sizeShift[t]) & ((1UL << (_sizeShift[sc] - _sizeShift[t])) - 1);
+            data += sub << _sizeShift[t];
+        }
+        level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data);
+    }
+
+    private readonly record struct WalkResult(int SizeClass, ulong Data, PageFaultError Fault, long Cycles);
+
+    /// <summary>
+    /// The hardware page walk: the deepest paging-structure-cache hit lets it skip the levels above; each
+    /// table read costs <c>cost.walk_table_read</c>; accessed (and, for a store, dirty) bits are set; a
+    /// missing entry or a rights violation yields the #PF error code hardware would push.
+    /// </summary>
+    private WalkResult Walk(CpuMmu c, ulong va, AccessKind kind, bool user)
+    {
+        var s = Stats;
+        var g = _g;
+        int levels = g.Levels;
+        long table = c.Mm!.Root;
+        int start = g.FirstWalkedLevel;
+        ulong rights = Rights, nx = 0;
+        var err = (kind == AccessKind.Store ? PageFaultError.Write : 0) | (user ? PageFaultError.User : 0)
+            | (kind == AccessKind.Ifetch && g.HasNx ? PageFaultError.Instruction : 0);
+        int reads = 0;
+        if (start == 1)
+        {
+            // PAE: the PDPTE registers were loaded by the CR3 write; no table read.
+            ulong pdpte = Tables.Entry(table, g.Index(va, 0));
+            if ((pdpte & Pte.Present) == 0) return Finish(reads, new WalkResult(-1, 0, err, 0));
+            table = Pte.Pfn(pdpte);
+        }
+        for (int l = levels - 2; l >= start; l--)
+        {
+            var pwc = c.Pwc[l];
+            if (pwc is null) continue;
+            s.PwcLookups[l]++;
+            if (pwc.Lookup(va >> g.Shift[l], 0, c.Pcid, out ulong d))
+            {
+                s.PwcHits[l]++;
+                table = Pte.Pfn(d);
+                rights = d & Rights;
+                nx = d & Pte.Nx;
+                start = l + 1;
+                break;
+            }
+        }
+        for (int l = start; l < levels; l++)
+        {
+            ref ulong e = ref Tables.Entry(table, g.Index(va, l));
+            reads++;
+            if ((e & Pte.Present) == 0) return Finish(reads, new WalkResult(-1, 0, err, 0));
+            rights &= e;
+            nx |= e & Pte.Nx;
+            bool leaf = l == levels - 1 || (e & Pte.PageSize) != 0;
+            if (!leaf)
+            {
+                if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
+                c.Pwc[l]?.Insert(va >> g.Shift[l], 0, c.Pcid, false, (e & Pte.AddrMask) | rights | nx);
+                table = Pte.Pfn(e);
+                continue;
+            }
+            if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
+                || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
+                return Finish(reads, new WalkResult(-1, 0, err | PageFaultError.Protection, 0));
+            if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
+            if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
+            int sc = g.SizeClassOfLevel(l);
+            ulong data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
+            return Finish(reads, new WalkResult(sc, data, PageFaultError.None, 0));
+        }
+        return Finish(reads, new WalkResult(-1, 0, err, 0));
+    }
+
+    private WalkResult Finish(int reads, WalkResult r)
+    {
+        long cycles = reads * _cost.WalkTableRead;
+        Stats.RecordWalk(reads, cycles);
+        return r with { Cycles = cycles };
+    }
+
+    // ---- the fault path (stand-in for the process model's handle_mm_fault) -------------------------
+
+    /// <summary>
+    /// Resolves a #PF as do_user_addr_fault → access_error → do_anonymous_page / do_wp_page (6.18) would for
+    /// private anonymous memory: a read maps the shared zero page read-only, a write (or a write to the zero
+    /// page) maps a fresh GFP_HIGHUSER_MOVABLE page. Returns None when the access may be retried,
+    /// <see cref="OutOfMemory"/> when no frame or table page could be had, or the anomaly.
+    /// </summary>
+    private AnomalyKind HandleFault(CpuMmu c, ulong va, AccessKind kind, bool user, PageFaultError err, ref long cycles)
+    {
+        var s = Stats;
+        var mm = c.Mm!;
+        if (!user)
+        {
+            // Kernel addresses outside the direct map (vmalloc, pkmap, fixmap) are not modelled yet.
+            s.OutsideMapping++;
+            return AnomalyKind.AccessOutsideMapping;
+        }
+        ulong page = va & ~0xFFFUL;
+        if (!mm.Mappings.Find(va, out var vma))
+        {
+            if (!ImplicitMap)
+            {
+                s.OutsideMapping++;
+                return AnomalyKind.AccessOutsideMapping;
+            }
+            // --implicit-map: an anonymous read/write/exec page appears on first touch, extending the
+            // implicit mapping just below when there is one (so sequential touches stay one range).
+            ulong start = page;
+            if (_lastMapEnd == page && mm.Mappings.Find(page - 1, out var prev) && prev.Implicit) start = prev.Start;
+            mm.Mappings.Add(start, page + 4096, TraceMappings.ProtRead | TraceMappings.ProtWrite | TraceMappings.ProtExec, isImplicit: true);
+            _lastMapEnd = page + 4096;
+            s.ImplicitMaps++;
+            mm.Mappings.Find(va, out vma);
+        }
+        // access_error(): a write needs VM_WRITE; a present-page fault that is not a write is an error
+        // (e.g. an ifetch from an NX page); a not-present read needs any of read/write/exec.
+        bool write = (err & PageFaultError.Write) != 0;
+        if (write ? (vma.Prot & TraceMappings.ProtWrite) == 0
+                  : (err & PageFaultError.Protection) != 0 || (vma.Prot & 7) == 0)
+        {
+            s.ProtectionViolations++;
+            return AnomalyKind.ProtectionFault;
+        }
+        ulong flags = Pte.Present | Pte.User | Pte.Accessed
+            | (_g.HasNx && (vma.Prot & TraceMappings.ProtExec) == 0 ? Pte.Nx : 0);
+        if (!write)
+        {
+            // do_anonymous_page, read fault: map the zero page read-only (no allocation).
+            if (!Tables.Map(mm.Root, page, 0, Pte.Make(Config.ZeroPagePfn, flags), ref cycles)) return OutOfMemory;
+            s.ZeroPageMaps++;
+            return AnomalyKind.None;
+        }
+        var r = _buddy.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0);
+        cycles += _cost.OfPageAlloc(r);
+        if (!r.Ok) { s.FaultFrameFailures++; return OutOfMemory; }
+        ulong pte = Pte.Make(r.Pfn, flags | Pte.Rw | Pte.Dirty);
+        if (Tables.FindLeaf(mm.Root, page, out long table, out int index, out _))
+        {
+            // A write to the zero page: do_wp_page → wp_page_copy replaces the entry in place and flushes it.
+            Tables.Set(table, index, pte);
+            FlushTlbRange(c, mm, page, page + 4096);
+            s.CowBreaks++;
+        }
+        else if (!Tables.Map(mm.Root, page, 0, pte, ref cycles))
+        {
+            cycles += _cost.OfPageFree(_buddy.FreePages(r.Pfn, 0));
+            return OutOfMemory;
+        }
+        s.DemandPagedPages++;
+        mm.ResidentPages++;
+        mm.PeakResidentPages = Math.Max(mm.PeakResidentPages, mm.ResidentPages);
+        ResidentUserPages++;
+        PeakResidentUserPages = Math.Max(PeakResidentUserPages, ResidentUserPages);
+        return AnomalyKind.None;
+    }
+
+    // ---- CR3 writes and flushes -----------------------------------------------------------------------
+
+    /// <summary>A context switch on a CPU: switch_mm_irqs_off → choose_new_asid (arch/x86/mm/tlb.c, 6.18).</summary>
+    public void SwitchMm(CpuMmu c, AddressSpace next)
+    {
+        var s = Stats;
+        s.ContextSwitches++;
+        s.Cr3Writes++;
+        ulong bit = 1UL << c.Id;
+        if (c.Mm is not null) c.Mm.CpuMask &= ~bit;
+        if (!_pcid)
+        {
+            // CR3 write without PCID: every non-global TLB entry and every paging-structure-cache entry goes.
+            FlushCpu(c, -1);
+            s.FullFlushes++;
+            c.Pcid = 0;
+        }
+        else
+        {
+            int asid = -1;
+            bool needFlush = true;
+            for (int i = 0; i < CpuMmu.DynAsids; i++)
+            {
+                if (c.AsidMm[i] != next) continue;
+                asid = i;
+                needFlush = c.AsidGen[i] < next.TlbGen;
+                break;
+            }
+            if (asid < 0)
+            {
+                asid = c.NextAsid;
+                c.NextAsid = (c.NextAsid + 1) % CpuMmu.DynAsids;
+            }
+            c.AsidMm[asid] = next;
+            c.AsidGen[asid] = next.TlbGen;
+            c.Asid = asid;
+            c.Pcid = asid + 1; // kern_pcid(asid)
+            if (needFlush)
+            {
+                FlushCpu(c, c.Pcid);
+                s.PcidFlushes++;
+            }
+        }
+        next.CpuMask |= bit;
+        c.Mm = next;
+    }
+
+    // pcid < 0: all non-global entries (CR3 write without PCID); else the entries of that PCID.
+    private static void FlushCpu(CpuMmu c, int pcid)
+    {
+        foreach (var level in c.Levels)
+            for (int s = 0; s < level.Length; s++)
+                if (level[s] is { } a && Array.IndexOf(level, a) == s) a.FlushNonGlobal(pcid);
+        foreach (var p in c.Pwc) p?.FlushNonGlobal(pcid);
+    }
+
+    // INVLPG: the page's entries of every size at every level, global ones too, and (SDM 4.10.4.1) all
+    // paging-structure-cache entries of the current PCID.
+    private void InvalidatePage(CpuMmu c, ulong va, int pcid, bool wholePwc = true)
+    {
+        foreach (var level in c.Levels)
+            for (int s = 0; s < level.Length; s++)
+                level[s]?.Invalidate(va >> _sizeShift[s], s, pcid);
+        for (int l = 0; l < c.Pwc.Length; l++)
+        {
+            if (c.Pwc[l] is not { } p) continue;
+            if (wholePwc) p.FlushNonGlobal(pcid);
+            else p.Invalidate(va >> _g.Shift[l], 0, pcid);
+        }
+    }
+
+    // flush_tlb_func on one CPU running the mm: INVLPG per page up to the ceiling, else a flush of the ASID.
+    private void FlushLocal(CpuMmu c, ulong start, ulong end)
+    {
+        ulong pages = (end - start) >> 12;
+        if (pages > SinglePageFlushCeiling)
+        {
+            FlushCpu(c, _pcid ? c.Pcid : -1);
+            Stats.FullFlushes++;
+        }
+        else
+        {
+            for (ulong va = start; va < end; va += 4096) InvalidatePage(c, va, c.Pcid);
+            Stats.Invlpg += (long)pages;
+        }
+        if (_pcid) c.AsidGen[c.Asid] = c.Mm!.TlbGen;
+    }
+
+    /// <summary>
+    /// flush_tlb_mm_range (6.18): bump the mm's generation, flush locally, and IPI the other CPUs in
+    /// mm_cpumask. A CPU that ran the mm earlier under a PCID is caught by the generation check when it
+    /// switches back (choose_new_asid), as in Linux; lazy-TLB mode is not modelled.
+    /// </summary>
+    public void FlushTlbRange(CpuMmu c, AddressSpace mm, ulong start, ulong end)
+    {
+        mm.TlbGen++;
+        if (c.Mm == mm) FlushLocal(c, start, end);
+        ulong others = mm.CpuMask & ~(1UL << c.Id);
+        if (others == 0) return;
+        Stats.Shootdowns++;
+        foreach (var o in _cpus)
+        {
+            if ((others & (1UL << o.Id)) == 0) continue;
+            Stats.Ipis++;
+            FlushLocal(o, start, end);
+        }
+    }
+
+    // ---- mapping events (the trace's mmap/munmap/mprotect/exit) --------------------------------------
+
+    // The event's CPU; CPU numbers beyond the preset's count wrap around.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CpuMmu CpuOf(in TraceEvent e) => (uint)e.Cpu < (uint)_cpus.Length ? _cpus[e.Cpu] : _cpus[(uint)e.Cpu % (uint)_cpus.Length];
+
+    public EventOutcome Mmap(in TraceEvent e)
+    {
+        Stats.Mmaps++;
+        if (!e.Has(EventFields.Result) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (e.Result < 0 || e.Size == 0) return new EventOutcome(0, OutcomeKind.Ok);
+        ulong start = (ulong)e.Result & ~0xFFFUL;
+        ulong end = ((ulong)e.Result + e.Size + 0xFFF) & ~0xFFFUL;
+        var mm = MmOf(e.Pid);
+        if (mm is null) return new EventOutcome(0, OutcomeKind.Failed);
+        long cycles = 0;
+        // MAP_FIXED over an existing mapping unmaps what was there first.
+        if (ClearRange(mm, start, end, ref cycles)) FlushTlbRange(CpuOf(e), mm, start, end);
+        mm.Mappings.Add(start, end, e.Has(EventFields.Prot) ? e.Prot & 7 : 3);
+        return new EventOutcome(cycles, OutcomeKind.Ok);
+    }
+
+    public EventOutcome Munmap(in TraceEvent e)
+    {
+        Stats.Munmaps++;
+        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
+        ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
+        long cycles = 0;
+        bool any = ClearRange(mm, start, end, ref cycles);
+        mm.Mappings.Remove(start, end);
+        if (any) FlushTlbRange(CpuOf(e), mm, start, end);
+        return new EventOutcome(cycles, OutcomeKind.Ok);
+    }
+
+    // change_protection (mm/mprotect.c): rewrite the present PTEs' RW and NX bits, then flush the range.
+    public EventOutcome Mprotect(in TraceEvent e)
+    {
+        Stats.Mprotects++;
+        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size) || !e.Has(EventFields.Prot)) return EventOutcome.Of(AnomalyKind.MissingField);
+        if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
+        ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
+        int prot = e.Prot & 7;
+        mm.Mappings.Protect(start, end, prot);
+        bool any = false;
+        foreach (ulong page in PresentPages(mm, start, end))
+        {
+            Tables.FindLeaf(mm.Root, page, out long t, out int i, out _);
+            ref ulong pte = ref Tables.Entry(t, i);
+            bool zero = Pte.Pfn(pte) == Config.ZeroPagePfn;
+            pte = (pte & ~(Pte.Rw | Pte.Nx))
+                | ((prot & TraceMappings.ProtWrite) != 0 && !zero ? Pte.Rw : 0)
+                | (_g.HasNx && (prot & TraceMappings.ProtExec) == 0 ? Pte.Nx : 0);
+            if ((prot & 7) == 0) pte &= ~Pte.User; // PROT_NONE: kernel keeps the page, user access faults
+            any = true;
+        }
+        if (any) FlushTlbRange(CpuOf(e), mm, start, end);
+        return new EventOutcome(0, OutcomeKind.Ok);
+    }
+
+    /// <summary>exit_mmap: frees the user pages and page tables, then the PGD.</summary>
+    public EventOutcome Exit(in TraceEvent e)
+    {
+        if (!_mms.Remove(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
+        long cycles = 0;
+        var leaves = new List<ulong>();
+        Tables.FreeRange(mm.Root, 0, _kernelRootStart, leaves, ref cycles);
+        foreach (ulong leaf in leaves) FreeUserPage(mm, leaf, ref cycles);
+        Tables.FreeTable(mm.Root, ref cycles);
+        foreach (var c in _cpus)
+        {
+            if (c.Mm == mm) { c.Mm = null; FlushCpu(c, _pcid ? c.Pcid : -1); }
+            for (int i = 0; i < CpuMmu.DynAsids; i++) if (c.AsidMm[i] == mm) c.AsidMm[i] = null;
+        }
+        return new EventOutcome(cycles, OutcomeKind.Ok);
+    }
+
+    private void FreeUserPage(AddressSpace mm, ulong leaf, ref long cycles)
+    {
+        long pfn = Pte.Pfn(leaf);
+        if (pfn == Config.ZeroPagePfn) return;
+        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
+        Stats.UserPagesFreed++;
+        mm.ResidentPages--;
+        ResidentUserPages--;
+    }
+
+    // The present 4K leaves of [start, end), skipping every range whose entry is not present at some level.
+    private IEnumerable<ulong> PresentPages(AddressSpace mm, ulong start, ulong end)
+    {
+        for (ulong va = start; va < end;)
+        {
+            long table = mm.Root;
+            ulong next = va + 4096;
+            for (int l = 0; l < _g.Levels; l++)
+            {
+                ulong e = Tables.Entry(table, _g.Index(va, l));
+                if ((e & Pte.Present) == 0) { next = (va | ((1UL << _g.Shift[l]) - 1)) + 1; break; }
+                if (l == _g.Levels - 1 || (e & Pte.PageSize) != 0) { yield return va; break; }
+                table = Pte.Pfn(e);
+            }
+            if (next <= va) yield break;
+            va = next;
+        }
+    }
+
+    // zap_pte_range + free_pgtables: clear the present leaves of [start, end), free their pages and the tables left empty.
+    private bool ClearRange(AddressSpace mm, ulong start, ulong end, ref long cycles)
+    {
+        bool any = false;
+        foreach (ulong page in PresentPages(mm, start, end).ToList())
+        {
+            ulong old = Tables.Unmap(mm.Root, page, ref cycles, out _);
+            if (old != 0) { FreeUserPage(mm, old, ref cycles); any = true; }
+        }
+        return any;
+    }
+}
