@@ -19,6 +19,7 @@ public enum EventFields : ushort
     Prot = 1 << 9,
     Fd = 1 << 10,
     BytesAlloc = 1 << 11,
+    Offset = 1 << 12,
 }
 
 /// <summary>
@@ -41,6 +42,8 @@ public struct TraceEvent
     public long Result;
     /// <summary>gfp flags (kernel ops), mmap flags, madvise advice, page-fault error code.</summary>
     public ulong Flags;
+    /// <summary>mmap: the file offset in bytes (mmap2's page offset times 4096).</summary>
+    public ulong Offset;
     public int Pid;
     public int Cpu;
     public int Prot;
@@ -67,6 +70,7 @@ public struct TraceEvent
     public void SetFlags(ulong f) { Flags = f; Present |= EventFields.Flags; }
     public void SetProt(int p) { Prot = p; Present |= EventFields.Prot; }
     public void SetFd(int fd) { Fd = fd; Present |= EventFields.Fd; }
+    public void SetOffset(ulong o) { Offset = o; Present |= EventFields.Offset; }
 
     public static TraceEvent Create(Op op, int pid) => new() { Op = op, Pid = pid };
 }

@@ -5,7 +5,7 @@ namespace MmTrace.Ingest;
 /// <summary>The columns of the canonical trace format, shared by its CSV and Parquet encodings (docs/trace-format.md).</summary>
 public enum TraceColumn
 {
-    TimeNs, Cpu, Pid, Comm, Op, Address, Size, BytesAlloc, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, CallSite, Cache,
+    TimeNs, Cpu, Pid, Comm, Op, Address, Size, BytesAlloc, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, Offset, CallSite, Cache,
 }
 
 public static class TraceColumns
@@ -14,10 +14,10 @@ public static class TraceColumns
     public static IReadOnlyList<string> Names { get; } =
     [
         "time_ns", "cpu", "pid", "comm", "op", "address", "size", "bytes_alloc", "old_address", "result",
-        "order", "migratetype", "flags", "prot", "fd", "call_site", "cache",
+        "order", "migratetype", "flags", "prot", "fd", "offset", "call_site", "cache",
     ];
 
-    public const int Count = 17;
+    public const int Count = 18;
 
     /// <summary>The header line as our CSV writer writes it.</summary>
     public static string Header { get; } = string.Join(',', Names);
@@ -49,6 +49,7 @@ public static class TraceColumns
         TraceColumn.Flags => EventFields.Flags,
         TraceColumn.Prot => EventFields.Prot,
         TraceColumn.Fd => EventFields.Fd,
+        TraceColumn.Offset => EventFields.Offset,
         _ => EventFields.None,
     };
 

@@ -42,6 +42,7 @@ public sealed class CsvTraceWriter : ITraceWriter
             Hex(e.Has(EventFields.Flags), e.Flags);
             Signed(e.Has(EventFields.Prot), e.Prot);
             Signed(e.Has(EventFields.Fd), e.Fd);
+            Hex(e.Has(EventFields.Offset), e.Offset);
             String(e.CallSite);
             String(e.Cache);
             _csv.EndRecord();

@@ -29,6 +29,7 @@ internal static class ParquetTraceSchema
         new DataField<ulong?>("flags"),
         new DataField<int?>("prot"),
         new DataField<int?>("fd"),
+        new DataField<ulong?>("offset"),
         new DataField<string>("call_site", true),
         new DataField<string>("cache", true),
     ];

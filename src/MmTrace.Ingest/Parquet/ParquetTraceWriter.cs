@@ -24,6 +24,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
     private readonly int[] _pid = new int[ParquetTraceSchema.RowGroupSize];
     private readonly int?[] _prot = new int?[ParquetTraceSchema.RowGroupSize];
     private readonly int?[] _fd = new int?[ParquetTraceSchema.RowGroupSize];
+    private readonly ulong?[] _offset = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _address = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _size = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _bytesAlloc = new ulong?[ParquetTraceSchema.RowGroupSize];
@@ -66,6 +67,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
             _flags[i] = e.Has(EventFields.Flags) ? e.Flags : null;
             _prot[i] = e.Has(EventFields.Prot) ? e.Prot : null;
             _fd[i] = e.Has(EventFields.Fd) ? e.Fd : null;
+            _offset[i] = e.Has(EventFields.Offset) ? e.Offset : null;
             _callSite[i] = Str(e.CallSite);
             _cache[i] = Str(e.Cache);
             if (++_rows == ParquetTraceSchema.RowGroupSize) Flush();
@@ -96,8 +98,9 @@ public sealed class ParquetTraceWriter : ITraceWriter
             Nullable(rg, f[12], _flags, n);
             Nullable(rg, f[13], _prot, n);
             Nullable(rg, f[14], _fd, n);
-            Nullable(rg, f[15], _callSite, n);
-            Nullable(rg, f[16], _cache, n);
+            Nullable(rg, f[15], _offset, n);
+            Nullable(rg, f[16], _callSite, n);
+            Nullable(rg, f[17], _cache, n);
             rg.CompleteValidate();
         }
         _rows = 0;

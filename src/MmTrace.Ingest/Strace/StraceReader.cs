@@ -385,13 +385,13 @@ public sealed class StraceReader : LineTraceReader
         if (!LineParsing.TrySigned(a[4], out long fd) || fd is < int.MinValue or > int.MaxValue)
             return Fail(At(col, joined, a.Offset(4)), "expected a file descriptor");
         if (!Unsigned(a, 5, col, joined, out ulong offset)) return -1;
-        _ = pageOffset ? offset << 12 : offset; // the file offset has no canonical field yet
         ref var e = ref New(dst, Op.Mmap, pid, time);
         e.SetAddress(address);
         e.SetSize(length);
         e.SetProt((int)prot);
         e.SetFlags(flags);
         e.SetFd((int)fd);
+        e.SetOffset(pageOffset ? offset << 12 : offset);
         SetResult(ref e, hasResult, result);
         return 1;
     }

@@ -24,6 +24,7 @@ internal static class IngestSamples
             e.SetAddress(i == 1 ? ulong.MaxValue : 0xffff_8880_0000_0000UL + (ulong)i * 4096);
             e.SetSize(i == 2 ? ulong.MaxValue : (ulong)(i * 16));
             e.SetBytesAlloc(i == 9 ? ulong.MaxValue : (ulong)(i * 16 + 8));
+            if (i % 2 == 0) e.SetOffset(i == 6 ? ulong.MaxValue : (ulong)i * 4096);
             e.SetOldAddress(0x7f00_0000_0000UL + (ulong)i);
             e.SetResult(op.ResultIsAddress() ? 0x7f12_3456_7000L + i : (i == 3 ? long.MinValue : -i));
             e.SetOrder(i == 4 ? -128 : i == 5 ? 127 : i % 11);
@@ -49,7 +50,7 @@ internal static class IngestSamples
     /// <summary>A readable description of an event with strings resolved, for comparing across symbol tables.</summary>
     public static string Describe(in TraceEvent e, SymbolTable s) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{e.Op.Name()} pid={e.Pid} present={e.Present} t={e.TimeNs} cpu={e.Cpu} a={e.Address:x} sz={e.Size} ba={e.BytesAlloc} old={e.OldAddress:x} r={e.Result} o={e.Order} mt={e.Migratetype} f={e.Flags:x} prot={e.Prot} fd={e.Fd} comm={s[e.Comm]} cs={s[e.CallSite]} cache={s[e.Cache]}");
+            $"{e.Op.Name()} pid={e.Pid} present={e.Present} t={e.TimeNs} cpu={e.Cpu} a={e.Address:x} sz={e.Size} ba={e.BytesAlloc} old={e.OldAddress:x} r={e.Result} o={e.Order} mt={e.Migratetype} f={e.Flags:x} prot={e.Prot} fd={e.Fd} off={e.Offset:x} comm={s[e.Comm]} cs={s[e.CallSite]} cache={s[e.Cache]}");
 
     public static List<string> ReadAll(ITraceReader reader, SymbolTable s)
     {

@@ -48,7 +48,8 @@ public class StraceReaderTests
         Assert.Equal((Op.Brk, 0UL, 0x55555557a000L), (e[1].Op, e[1].Address, e[1].Result));
         Assert.Equal((Op.Mmap, 0UL, 8192UL, 3, 0x22UL, -1, 0x7ffff7fc0000L),
             (e[2].Op, e[2].Address, e[2].Size, e[2].Prot, e[2].Flags, e[2].Fd, e[2].Result));
-        Assert.Equal((Op.Mmap, 36231UL, 1, 0x02UL, 3), (e[3].Op, e[3].Size, e[3].Prot, e[3].Flags, e[3].Fd));
+        Assert.Equal((Op.Mmap, 36231UL, 1, 0x02UL, 3, 0UL), (e[3].Op, e[3].Size, e[3].Prot, e[3].Flags, e[3].Fd, e[3].Offset));
+        Assert.True(e[3].Has(EventFields.Offset));
         Assert.Equal("ls", r.Comm(e[3]));
     }
 
@@ -125,6 +126,34 @@ public class StraceReaderTests
         Assert.Equal(0x01UL | 0x10 | 0x20 | 0x800 | 0x4000 | 0x8000 | 0x20000 | 0x100 | 0x100000 | 0x40000, r.Events[0].Flags);
         Assert.Equal((7, 0x7f0000000000UL), (r.Events[0].Prot, r.Events[0].Address));
         Assert.Equal((3, 0x42UL, 5), (r.Events[1].Prot, r.Events[1].Flags, r.Events[1].Fd));
+    }
+
+    [Fact]
+    public void Mmap_file_offset_is_kept_in_bytes_and_mmap2_pages_are_scaled()
+    {
+        var r = ReadText("strace", """
+            1 mmap(0x7ffff7dfb000, 1400832, PROT_READ|PROT_EXEC, MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x26000) = 0x7ffff7dfb000
+            1 mmap2(NULL, 8192, PROT_READ, MAP_PRIVATE, 3, 0x26) = 0xb7f00000
+            """);
+        Assert.Equal([0x26000UL, 0x26000UL], r.Events.Select(e => e.Offset));
+        Assert.All(r.Events, e => Assert.True(e.Has(EventFields.Offset)));
+    }
+
+    [Fact]
+    public void Strace_events_survive_a_csv_and_parquet_round_trip_with_their_offsets()
+    {
+        var r = ReadFile(TestPaths.Real("gcc-compile.strace.txt"));
+        string dir = TestPaths.NewTempDir();
+        foreach (string name in (string[])["t.csv", "t.parquet"])
+        {
+            string path = Path.Combine(dir, name);
+            using (var w = MmTrace.Ingest.TraceWriters.Create(path, r.Symbols)) { w.Write(r.Events.ToArray()); w.Complete(); }
+            var back = ReadFile(path);
+            Assert.Equal(r.Events.Select(e => (e.Op, e.Pid, e.TimeNs, e.Address, e.Size, e.Offset, e.Result, e.Flags, e.Present)),
+                back.Events.Select(e => (e.Op, e.Pid, e.TimeNs, e.Address, e.Size, e.Offset, e.Result, e.Flags, e.Present)));
+            Assert.Equal(r.Events.Select(e => r.Comm(e)), back.Events.Select(e => back.Comm(e)));
+        }
+        Assert.Contains(r.Events, e => e.Op == Op.Mmap && e.Offset == 0x1cf000);
     }
 
     [Fact]
