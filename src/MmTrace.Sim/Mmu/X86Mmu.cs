@@ -286,7 +286,7 @@ public sealed class X86Mmu
             s.Misses[l1 * 3 + sc]++;
             if (Allowed(data, kind, user))
             {
-                Fill(c.Levels[l1], va, sc, pcid, data);
+                Fill(c.Levels[l1], va, sc, pcid, data, knownAbsent: true);
                 return new EventOutcome(_cost.TlbStlbHit, OutcomeKind.Ok);
             }
             s.PermissionWalks++;
@@ -328,13 +328,14 @@ public sealed class X86Mmu
             s.Misses[l1 * 3 + w.SizeClass]++;
             s.Misses[l2 * 3 + w.SizeClass]++;
         }
-        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data);
-        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data);
+        // After a true miss neither level holds the page (a fault's invalidation only removes entries).
+        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
+        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
         return new EventOutcome(cycles, outcome, anomaly);
     }
 
     // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
-    private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data)
+    private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data, bool knownAbsent)
     {
         int t = sc;
         while (t >= 0 && level[t] is null) t--;
@@ -344,7 +345,7 @@ public sealed class X86Mmu
             ulong sub = (va >> _sizeShift[t]) & ((1UL << (_sizeShift[sc] - _sizeShift[t])) - 1);
             data += sub << _sizeShift[t];
         }
-        level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data);
+        level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data, knownAbsent && t == sc);
     }
 
     private readonly record struct WalkResult(int SizeClass, ulong Data, PageFaultError Fault, long Cycles);
