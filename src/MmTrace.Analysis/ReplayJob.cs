@@ -11,19 +11,7 @@ public static class ReplayJob
         string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000)
     {
         var machine = new Machine(config, symbols, seed);
-        var analyzers = new IAnalyzer[]
-        {
-            new EventsAnalyzer(),
-            new AnomaliesAnalyzer(),
-            new LatencyAnalyzer(),
-            new BuddyAnalyzer(machine, seriesInterval),
-            new SlabAnalyzer(machine),
-            new VmallocKmapAnalyzer(machine),
-            new FidelityAnalyzer(),
-            new TlbAnalyzer(machine, seriesInterval),
-            new FaultsAnalyzer(machine),
-            new ProcfsAnalyzer(machine),
-        };
+        var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);
 
@@ -38,4 +26,19 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         return report;
     }
+
+    /// <summary>Every analyzer of a replay, in the order their sections appear in the report.</summary>
+    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000) =>
+    [
+        new EventsAnalyzer(),
+        new AnomaliesAnalyzer(),
+        new LatencyAnalyzer(),
+        new BuddyAnalyzer(machine, seriesInterval),
+        new SlabAnalyzer(machine),
+        new VmallocKmapAnalyzer(machine),
+        new FidelityAnalyzer(),
+        new TlbAnalyzer(machine, seriesInterval),
+        new FaultsAnalyzer(machine),
+        new ProcfsAnalyzer(machine),
+    ];
 }

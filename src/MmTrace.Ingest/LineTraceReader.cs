@@ -69,6 +69,19 @@ public abstract class LineTraceReader : ITraceReader
     /// </summary>
     protected abstract int ParseLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst);
 
+    /// <summary>
+    /// An optional fast path over whole lines in the buffer: parses as many complete, well-formed
+    /// common lines as fit in <paramref name="dst"/> and returns the bytes consumed (ending just after
+    /// a line feed), or 0. It stops at anything unusual — a line it does not handle, an error, an
+    /// incomplete last line — which <see cref="ParseLine"/> then takes, with its exact line number.
+    /// </summary>
+    protected virtual int ParseFastLines(ReadOnlySpan<byte> text, Span<TraceEvent> dst, out int events, out int lines)
+    {
+        events = 0;
+        lines = 0;
+        return 0;
+    }
+
     /// <summary>Called once at the end of the input, e.g. to report a call left open.</summary>
     protected virtual void OnEnd() { }
 
@@ -83,6 +96,18 @@ public abstract class LineTraceReader : ITraceReader
         int room = _spill.Length;
         while (n < batch.Length && !_done)
         {
+            if (batch.Length - n >= room && _end > _pos)
+            {
+                int used = ParseFastLines(_buffer.AsSpan(_pos, _end - _pos), batch[n..], out int events, out int lines);
+                if (used > 0)
+                {
+                    _pos += used;
+                    LineNumber += lines;
+                    n += events;
+                    Stats.Records += events;
+                    continue;
+                }
+            }
             if (!NextLine())
             {
                 _done = true;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
 using MmTrace.Sim.Mmu;
@@ -16,10 +18,14 @@ public sealed class Machine
     private const ulong ZeroSizePtr = 16;
 
     private readonly SymbolTable _symbols;
+    // Page blocks by recorded address; Pfn = -1 marks a block that was freed and not allocated again.
     private readonly Dictionary<ulong, (int Pfn, int Order)> _pages = new();
-    private readonly HashSet<ulong> _freedPages = new();
+    private long _livePageBlocks;
+    // Slab objects by recorded pointer; an entry with Live = false was freed and not allocated again.
     private readonly Dictionary<ulong, SlabObject> _objects = new();
-    private readonly HashSet<ulong> _freedObjects = new();
+    private long _liveObjects;
+    // Named caches by the symbol id of their name, so an event finds its cache without hashing the string.
+    private KmemCache?[] _cacheBySymbol = new KmemCache?[64];
     private readonly long _seed;
     private X86Mmu? _mmu;
 
@@ -47,8 +53,8 @@ public sealed class Machine
     /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
     public X86Mmu? MmuIfBuilt => _mmu;
     public X86Mmu Mmu => _mmu ??= new X86Mmu(Config, Buddy, Cost, _seed);
-    public long LivePageBlocks => _pages.Count;
-    public long LiveSlabObjects => _objects.Count;
+    public long LivePageBlocks => _livePageBlocks;
+    public long LiveSlabObjects => _liveObjects;
 
     public EventOutcome Dispatch(in TraceEvent e) => e.Op switch
     {
@@ -90,29 +96,32 @@ public sealed class Machine
         int order = e.Has(EventFields.Order) ? e.Order : 0;
         var anomaly = AnomalyKind.None;
         long cycles = 0;
-        if (_pages.Remove(e.Address, out var stale))
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, e.Address);
+        if (!Unsafe.IsNullRef(ref slot) && slot.Pfn >= 0)
         {
             // The block's page_free was not recorded: release it so simulated memory stays balanced.
             anomaly = AnomalyKind.AllocOfLivePointer;
-            cycles += Cost.OfPageFree(Buddy.FreePages(stale.Pfn, stale.Order, Cpu(e)));
+            cycles += Cost.OfPageFree(Buddy.FreePages(slot.Pfn, slot.Order, Cpu(e)));
+            slot.Pfn = -1;
+            _livePageBlocks--;
         }
         var r = Buddy.AllocPages(PageGfp(e), order, Cpu(e));
         cycles += Cost.OfPageAlloc(r);
-        if (!r.Ok)
-        {
-            return new EventOutcome(cycles, OutcomeKind.Failed);
-        }
-        _pages[e.Address] = (r.Pfn, order);
-        _freedPages.Remove(e.Address);
+        if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
+        CollectionsMarshal.GetValueRefOrAddDefault(_pages, e.Address, out _) = (r.Pfn, order);
+        _livePageBlocks++;
         return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
     }
 
     private EventOutcome PageFree(in TraceEvent e)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
-        if (!_pages.Remove(e.Address, out var blk))
-            return EventOutcome.Of(_freedPages.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.PageFreeOfUnknownPage);
-        _freedPages.Add(e.Address);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, e.Address);
+        if (Unsafe.IsNullRef(ref slot)) return EventOutcome.Of(AnomalyKind.PageFreeOfUnknownPage);
+        if (slot.Pfn < 0) return EventOutcome.Of(AnomalyKind.DoubleFree);
+        var blk = slot;
+        slot.Pfn = -1;
+        _livePageBlocks--;
         long cycles = Cost.OfPageFree(Buddy.FreePages(blk.Pfn, blk.Order, Cpu(e)));
         if (e.Has(EventFields.Order) && e.Order != blk.Order)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.PageFreeOrderMismatch);
@@ -213,19 +222,28 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        var cache = Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
-            e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
+        var cache = CacheOf(e);
         var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
         var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
         return FinishAlloc(e.Address, r, obj, cycles, anomaly);
     }
 
+    private KmemCache CacheOf(in TraceEvent e)
+    {
+        if (e.Cache >= _cacheBySymbol.Length) Array.Resize(ref _cacheBySymbol, Math.Max(e.Cache + 1, _cacheBySymbol.Length * 2));
+        return _cacheBySymbol[e.Cache] ??= Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
+            e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
+    }
+
     private AnomalyKind ReleaseStale(ulong ptr, int cpu, out long cycles)
     {
         cycles = 0;
-        if (!_objects.Remove(ptr, out var stale)) return AnomalyKind.None;
+        ref var stale = ref CollectionsMarshal.GetValueRefOrNullRef(_objects, ptr);
+        if (Unsafe.IsNullRef(ref stale) || !stale.Live) return AnomalyKind.None;
         // The earlier object's free was not recorded: free it so the simulated slabs stay balanced.
         var fr = stale.Slab is null ? Slub.FreeLarge(stale, cpu) : Slub.Free(stale, cpu);
+        stale = default;
+        _liveObjects--;
         cycles = Cost.OfSlabFree(fr);
         return AnomalyKind.AllocOfLivePointer;
     }
@@ -234,9 +252,24 @@ public sealed class Machine
     {
         cycles += Cost.OfSlabAlloc(r);
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
-        _objects[ptr] = obj;
-        _freedObjects.Remove(ptr);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_objects, ptr, out _);
+        slot = obj;
+        slot.Live = true;
+        _liveObjects++;
         return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(obj));
+    }
+
+    /// <summary>The cache a kmem_cache_free names, without creating one (null when no such cache exists).</summary>
+    private KmemCache? CacheNamed(int symbol)
+    {
+        if (symbol < _cacheBySymbol.Length && _cacheBySymbol[symbol] is { } c) return c;
+        var found = Slub.FindCache(_symbols[symbol]);
+        if (found is not null)
+        {
+            if (symbol >= _cacheBySymbol.Length) Array.Resize(ref _cacheBySymbol, Math.Max(symbol + 1, _cacheBySymbol.Length * 2));
+            _cacheBySymbol[symbol] = found;
+        }
+        return found;
     }
 
     private static long ObjectBytes(in SlabObject obj) => obj.Slab is not null ? obj.Slab.Cache.Size : (long)Units.PageSize << obj.LargeOrder;
@@ -245,12 +278,15 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        if (!_objects.Remove(e.Address, out var obj))
-            return EventOutcome.Of(_freedObjects.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
-        _freedObjects.Add(e.Address);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_objects, e.Address);
+        if (Unsafe.IsNullRef(ref slot)) return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
+        if (!slot.Live) return EventOutcome.Of(AnomalyKind.DoubleFree);
+        var obj = slot;
+        slot = default;
+        _liveObjects--;
         var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
-        if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && !_symbols[e.Cache].AsSpan().SequenceEqual(obj.Slab.Cache.Name))
+        if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && CacheNamed(e.Cache) != obj.Slab.Cache)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, ObjectBytes(obj));
         return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: ObjectBytes(obj));
     }

@@ -94,6 +94,57 @@ public sealed class LackeyReader : LineTraceReader
         return ParseOther(line);
     }
 
+    /// <summary>
+    /// The hot loop: consecutive access lines parsed in one pass over the bytes (no separate search
+    /// for the line end). Stops at the first line of another shape, or one not ended by '\n'.
+    /// </summary>
+    protected override int ParseFastLines(ReadOnlySpan<byte> text, Span<TraceEvent> dst, out int events, out int lines)
+    {
+        int p = 0, e = 0, l = 0;
+        int pid = _pid, comm = _comm;
+        while (e + 2 <= dst.Length && p + 6 <= text.Length)
+        {
+            byte c1 = text[p + 1];
+            Op op;
+            if (text[p] == (byte)'I' && c1 == (byte)' ') op = Op.Ifetch;
+            else if (text[p] == (byte)' ' && c1 is (byte)'L' or (byte)'M') op = Op.Load;
+            else if (text[p] == (byte)' ' && c1 == (byte)'S') op = Op.Store;
+            else break;
+            if (text[p + 2] != (byte)' ') break;
+            int q = p + 3;
+            if (!LineParsing.TryHexDigits(text, ref q, out ulong address) || q >= text.Length || text[q] != (byte)',') break;
+            int sizeAt = ++q;
+            ulong size = 0;
+            while (q < text.Length)
+            {
+                uint d = (uint)(text[q] - '0');
+                if (d > 9) break;
+                size = size * 10 + d;
+                q++;
+            }
+            if (q == sizeAt || q - sizeAt > 18 || q >= text.Length || text[q] != (byte)'\n') break;
+            ref var ev = ref dst[e++];
+            ev = default;
+            ev.Op = op;
+            ev.Pid = pid;
+            ev.Comm = comm;
+            ev.Address = address;
+            ev.Size = size;
+            ev.Present = AccessFields;
+            if (c1 == (byte)'M')
+            {
+                ref var store = ref dst[e++];
+                store = ev;
+                store.Op = Op.Store;
+            }
+            p = q + 1;
+            l++;
+        }
+        events = e;
+        lines = l;
+        return p;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int ParseOther(ReadOnlySpan<byte> line)
     {

@@ -76,6 +76,7 @@ public sealed class PerfDataReader : ITraceReader
     private readonly TraceInput _input;
     private readonly string _file;
     private readonly SymbolTable _symbols;
+    private readonly Utf8Interner _strings;
     private readonly ReaderOptions _options;
     private readonly Attr[] _attrs;
     private readonly Dictionary<ulong, Attr> _byId = [];
@@ -105,6 +106,7 @@ public sealed class PerfDataReader : ITraceReader
         _input = input;
         _file = input.DisplayName;
         _symbols = symbols;
+        _strings = new Utf8Interner(symbols);
         _options = options;
         _swapperId = symbols.Intern("swapper");
         _buf = ArrayPool<byte>.Shared.Rent(1 << 20);
@@ -478,7 +480,7 @@ public sealed class PerfDataReader : ITraceReader
         buf[0] = (byte)'0';
         buf[1] = (byte)'x';
         v.TryFormat(buf[2..], out int w, "x", Units.Inv);
-        return _symbols.Intern(buf[..(w + 2)]);
+        return _strings.Intern(buf[..(w + 2)]);
     }
 
     /// <summary>A __data_loc/__rel_loc string (u32: length &lt;&lt; 16 | offset) or a fixed char array, up to its NUL.</summary>
@@ -501,7 +503,7 @@ public sealed class PerfDataReader : ITraceReader
             s = raw.Slice(f.Offset, f.Size);
         }
         int z = s.IndexOf((byte)0);
-        return _symbols.Intern(z >= 0 ? s[..z] : s);
+        return _strings.Intern(z >= 0 ? s[..z] : s);
     }
 
     private void Comm(ReadOnlySpan<byte> rec, long at)
@@ -511,7 +513,7 @@ public sealed class PerfDataReader : ITraceReader
         var name = rec[16..];
         int z = name.IndexOf((byte)0);
         if (z >= 0) name = name[..z];
-        int id = _symbols.Intern(name);
+        int id = _strings.Intern(name);
         Queue(new Pending { Time = SideBandTime(rec), Kind = 1, Tid = tid, Arg = id });
     }
 

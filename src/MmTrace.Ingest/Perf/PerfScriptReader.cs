@@ -64,7 +64,7 @@ internal static class PerfEvents
 /// <summary>Caches gfp flag strings ("GFP_KERNEL|__GFP_ZERO") to their bits, so each distinct string is parsed once.</summary>
 internal sealed class GfpCache
 {
-    private readonly SymbolTable _names = new();
+    private readonly Utf8Interner _names = new(new SymbolTable());
     private readonly Dictionary<int, ulong> _flags = [];
 
     public bool TryParse(ReadOnlySpan<byte> s, out ulong flags)
@@ -73,7 +73,7 @@ internal sealed class GfpCache
         if (s.Length > 0 && s[0] is >= (byte)'0' and <= (byte)'9') return PerfScriptLine.TryParseDecimal(s, out flags);
         int id = _names.Intern(s);
         if (_flags.TryGetValue(id, out flags)) return true;
-        if (!Gfp.TryParse(_names[id], out flags)) return false;
+        if (!Gfp.TryParse(_names.Symbols[id], out flags)) return false;
         _flags[id] = flags;
         return true;
     }
@@ -91,10 +91,10 @@ public sealed class PerfScriptReader : ITraceReader
 
     private readonly Stream _stream;
     private readonly string _file;
-    private readonly SymbolTable _symbols;
     private readonly ReaderOptions _options;
     private readonly TraceInput? _input;
-    private readonly SymbolTable _eventNames = new();
+    private readonly Utf8Interner _strings;
+    private readonly Utf8Interner _eventNames = new(new SymbolTable());
     private readonly GfpCache _gfp = new();
     private readonly int[] _valueStart = new int[(int)Key.Count];
     private readonly int[] _valueLength = new int[(int)Key.Count];
@@ -121,9 +121,9 @@ public sealed class PerfScriptReader : ITraceReader
     {
         _stream = stream;
         _file = displayName;
-        _symbols = symbols;
         _options = options;
         _input = input;
+        _strings = new Utf8Interner(symbols);
         _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     }
 
@@ -211,7 +211,7 @@ public sealed class PerfScriptReader : ITraceReader
         if (!PerfScriptLine.TryFindEvent(line, out int tokenStart, out int colon, out int tokenEnd))
         {
             var t = line.Trim(" \t"u8);
-            if (t.IsEmpty || t[0] == (byte)'#') return LineResult.Skipped;
+            if (t.IsEmpty || t[0] == (byte)'#' || IsCallchainFrame(line, t)) return LineResult.Skipped;
             return Fail(0, "expected a perf script sample 'comm pid [cpu] secs.usecs: subsys:event: field=value ...'");
         }
         var header = PerfScriptLine.ParseHeader(line[..tokenStart]);
@@ -230,6 +230,15 @@ public sealed class PerfScriptReader : ITraceReader
         if (header.Cpu >= 0) ev.SetCpu(header.Cpu);
         ev.Comm = InternComm(header.Comm);
         return Fill(kind, line, ref ev) ? LineResult.Event : LineResult.Error;
+    }
+
+    /// <summary>A callchain line under a sample (perf record -g): indented, a hex address, then the symbol, e.g. "\tffffffff8123 kmalloc+0x1 ([kernel.kallsyms])".</summary>
+    private static bool IsCallchainFrame(ReadOnlySpan<byte> line, ReadOnlySpan<byte> trimmed)
+    {
+        if (line[0] is not ((byte)' ' or (byte)'\t')) return false;
+        int sp = trimmed.IndexOfAny((byte)' ', (byte)'\t');
+        var addr = sp < 0 ? trimmed : trimmed[..sp];
+        return PerfScriptLine.TryParseHex(addr, out _);
     }
 
     /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
@@ -303,7 +312,7 @@ public sealed class PerfScriptReader : ITraceReader
     private int Intern(ReadOnlySpan<byte> line, Key k)
     {
         int s = _valueStart[(int)k];
-        return s < 0 ? 0 : _symbols.Intern(line.Slice(s, _valueLength[(int)k]));
+        return s < 0 ? 0 : _strings.Intern(line.Slice(s, _valueLength[(int)k]));
     }
 
     private bool Fill(PerfEvent kind, ReadOnlySpan<byte> line, ref TraceEvent ev)
@@ -407,7 +416,7 @@ public sealed class PerfScriptReader : ITraceReader
     private int InternComm(ReadOnlySpan<byte> comm)
     {
         if (comm.Length == _lastCommLength && comm.SequenceEqual(_lastComm.AsSpan(0, comm.Length))) return _lastCommId;
-        int id = _symbols.Intern(comm);
+        int id = _strings.Intern(comm);
         if (comm.Length <= _lastComm.Length)
         {
             comm.CopyTo(_lastComm);
@@ -420,8 +429,8 @@ public sealed class PerfScriptReader : ITraceReader
     private LineResult Unsupported(ReadOnlySpan<byte> eventName, int column)
     {
         int id = _eventNames.Intern(eventName);
-        if (_options.Strict) return Fail(column, $"unsupported event '{_eventNames[id]}' (--strict)");
-        Stats.CountUnsupported(_eventNames[id]);
+        if (_options.Strict) return Fail(column, $"unsupported event '{_eventNames.Symbols[id]}' (--strict)");
+        Stats.CountUnsupported(_eventNames.Symbols[id]);
         return LineResult.Skipped;
     }
 

@@ -18,6 +18,7 @@ public sealed class StraceFormat : ITraceInputFormat
         int nl = head.IndexOf((byte)'\n');
         if (nl < 0) return false;
         var line = head[..nl].TrimEnd((byte)'\r');
+        if (line.StartsWith("strace: Process "u8)) return true;
         if (!StraceLine.TrySplitPrefix(line, out _, out _, out _, out int rest)) return false;
         var body = line[rest..];
         if (body.StartsWith("+++ "u8) || body.StartsWith("--- "u8) || body.StartsWith("<... "u8)) return true;

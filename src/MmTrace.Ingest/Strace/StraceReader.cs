@@ -57,7 +57,8 @@ public sealed class StraceReader : LineTraceReader
         var body = line[rest..];
 
         int n = 0;
-        if (_seen.Add(pid) && _seen.Count > 1) n = ForkOfNewChild(pid, dst);
+        PendingCall? earlyFork = null;
+        if (_seen.Add(pid) && _seen.Count > 1) n = ForkOfNewChild(pid, dst, out earlyFork);
 
         int k;
         if (body.StartsWith("+++ "u8)) k = ExitLine(body, pid, time, dst[n..]);
@@ -65,6 +66,7 @@ public sealed class StraceReader : LineTraceReader
         else if (body.StartsWith("<... "u8)) k = Resumed(body, rest, pid, dst[n..]);
         else if (EndsUnfinished(body, out var start)) k = Unfinished(start, rest, pid, time);
         else k = Call(body, rest, joined: false, pid, time, dst[n..]);
+        if (k < 0 && earlyFork is not null) earlyFork.EmittedChild = 0; // the line is dropped, the fork waits for its result
         return k < 0 ? k : n + k;
     }
 
@@ -147,8 +149,9 @@ public sealed class StraceReader : LineTraceReader
     /// child running before the parent's call returns, so the fork is emitted now, with this pid as its
     /// result, to precede the child's own events.
     /// </summary>
-    private int ForkOfNewChild(int child, Span<TraceEvent> dst)
+    private int ForkOfNewChild(int child, Span<TraceEvent> dst, out PendingCall? emitted)
     {
+        emitted = null;
         if (_activePending == 0) return 0;
         PendingCall? fork = null;
         int parent = 0;
@@ -161,6 +164,7 @@ public sealed class StraceReader : LineTraceReader
         }
         if (fork is null) return 0;
         fork.EmittedChild = child;
+        emitted = fork;
         var text = fork.Text.AsSpan(0, fork.Length);
         ref var e = ref New(dst, Op.Fork, parent, fork.TimeNs);
         e.SetResult(child);

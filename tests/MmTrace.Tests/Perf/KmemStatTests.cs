@@ -233,4 +233,25 @@ public class KmemStatTests
         Assert.Contains("Requested sizes", r.Out);
         Assert.Contains("Object lifetimes in time", r.Out);
     }
+
+    [Fact]
+    public void Stat_json_on_a_kernel_trace_has_perfs_summary_and_the_extras()
+    {
+        var r = CliRunner.Run("stat", PerfSamples.ScriptPath("ls-etc"), "-q", "--json");
+        Assert.Equal(0, r.Exit);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var kmem = doc.RootElement.GetProperty("kmem");
+        Assert.Equal(22613248, kmem.GetProperty("total_bytes_requested").GetInt64());
+        Assert.Equal(22458768, kmem.GetProperty("total_bytes_freed").GetInt64());
+        Assert.Equal(554, kmem.GetProperty("page_allocations").GetInt64());
+        Assert.True(doc.RootElement.GetProperty("kmem_extras").GetProperty("objects_freed_in_trace").GetInt64() > 0);
+    }
+
+    [Fact]
+    public void An_unknown_sort_key_is_a_usage_error()
+    {
+        var r = CliRunner.Run("stat", PerfSamples.ScriptPath("ls-etc"), "-q", "--caller", "-s", "size");
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("unknown sort key 'size'", r.Err);
+    }
 }

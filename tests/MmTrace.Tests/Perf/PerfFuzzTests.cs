@@ -24,8 +24,11 @@ public class PerfFuzzTests
         try
         {
             using var r = IsData(file) ? PerfSamples.OpenData(bytes, symbols, options) : PerfSamples.OpenScript(bytes, symbols, options);
-            foreach (var e in PerfSamples.ReadAll(r)) stat.Add(e);
-            _ = KmemStatText.ToText(stat, symbols, new KmemStatOptions { Caller = true, Alloc = true, Page = true });
+            var batch = new TraceEvent[4096];
+            int n;
+            while ((n = r.Read(batch)) > 0)
+                foreach (ref readonly var e in batch.AsSpan(0, n)) stat.Add(e);
+            _ = KmemStatText.ToText(stat, symbols, new KmemStatOptions { Caller = true, Alloc = true, Page = true, CallerLines = 20, AllocLines = 20 });
             return null;
         }
         catch (TraceFormatException e)

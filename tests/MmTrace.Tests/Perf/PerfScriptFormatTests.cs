@@ -139,6 +139,21 @@ public class PerfScriptFormatTests
     }
 
     [Fact]
+    public void Callchain_lines_under_samples_from_perf_record_g_are_skipped()
+    {
+        const string text =
+            "perf  4974 [001]  8537.547016:           kmem:mm_page_alloc: page=0x1830f2 pfn=0x1830f2 order=0 migratetype=0 gfp_flags=GFP_KERNEL\n" +
+            "\tffffffff812a3c4d __alloc_frozen_pages_noprof+0x21d ([kernel.kallsyms])\n" +
+            "\tffffffff812a5e01 alloc_pages_mpol+0x91 ([kernel.kallsyms])\n" +
+            "\t    7f20ee7dfbc2 [unknown] (/usr/lib/x86_64-linux-gnu/libc.so.6)\n" +
+            "\n" +
+            "perf  4974 [001]  8537.547017:           kmem:mm_page_free: page=0x1830f2 pfn=0x1830f2 order=0\n";
+        using var r = PerfSamples.OpenScript(Encoding.UTF8.GetBytes(text), new SymbolTable());
+        Assert.Equal([Op.PageAlloc, Op.PageFree], PerfSamples.ReadAll(r).Select(e => e.Op));
+        Assert.Equal(0, r.Stats.BadRecords);
+    }
+
+    [Fact]
     public void Lines_without_time_or_cpu_from_an_F_selection_still_read()
     {
         const string text = "  my task  4974 kmem:kfree: call_site=0xffffffff81234567 ptr=(nil)\n";

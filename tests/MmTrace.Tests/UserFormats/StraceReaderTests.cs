@@ -179,6 +179,20 @@ public class StraceReaderTests
     }
 
     [Fact]
+    public void Fork_emitted_early_is_not_lost_when_the_childs_first_line_is_bad()
+    {
+        var r = ReadText("strace", """
+            1 1.0 vfork( <unfinished ...>
+            2 1.1 mmap(NULL, 4096, PROT_READ, MAP_BOGUS, -1, 0) = 0x1000
+            1 1.2 <... vfork resumed>) = 2
+            2 1.3 brk(NULL) = 0x5000
+            """, options: new ReaderOptions { MaxErrors = 1 });
+        Assert.Equal(1, r.Stats.BadRecords);
+        Assert.Equal([Op.Fork, Op.Brk], r.Events.Select(e => e.Op));
+        Assert.Equal((1, 2L, 1_000_000_000L), (r.Events[0].Pid, r.Events[0].Result, r.Events[0].TimeNs));
+    }
+
+    [Fact]
     public void Exit_of_a_killed_task_comes_from_its_plus_line()
     {
         var r = ReadText("strace", "7 1.0 brk(NULL) = 0x1000\n7 1.1 +++ killed by SIGKILL +++\n");
@@ -251,6 +265,7 @@ public class StraceReaderTests
     [InlineData("5542  1795551739.558413 execve(\"/bin/ls\", [\"/bin/ls\"], 0x7fffffffe5b0 /* 47 vars */) = 0\n", true)]
     [InlineData("[pid  12] 12:00:00.000001 brk(NULL) = 0x1000\n", true)]
     [InlineData("mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3, 0) = 0x1000\n", true)]
+    [InlineData("strace: Process 5542 attached\n", true)]
     [InlineData("= Start\n", false)]
     [InlineData("time_ns,pid,op\n", false)]
     [InlineData("==5719== Lackey, an example Valgrind tool\n", false)]
