@@ -139,11 +139,14 @@ public sealed class TlbArray
     private int Find(ulong vpn, int sizeClass, int pcid) =>
         Scan((int)(vpn & (ulong)_setMask) * Ways, Key(vpn, sizeClass, pcid), Key(vpn, sizeClass, GlobalBit));
 
-    /// <summary>Installs a translation (replacing the same page if present), evicting a way of a full set by the policy.</summary>
-    public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data)
+    /// <summary>
+    /// Installs a translation (replacing the same page if present), evicting a way of a full set by the policy.
+    /// <paramref name="knownAbsent"/>: the caller just missed on this page, so the search for it is skipped.
+    /// </summary>
+    public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
         int b = (int)(vpn & (ulong)_setMask) * Ways;
-        int slot = Find(vpn, sizeClass, pcid);
+        int slot = knownAbsent ? -1 : Find(vpn, sizeClass, pcid);
         if (slot < 0)
         {
             // One pass for the first invalid way and, for LRU, the least recently used one.

@@ -286,7 +286,7 @@ public sealed class X86Mmu
             s.Misses[l1 * 3 + sc]++;
             if (Allowed(data, kind, user))
             {
-                Fill(c.Levels[l1], va, sc, pcid, data);
+                Fill(c.Levels[l1], va, sc, pcid, data, knownAbsent: true);
                 return new EventOutcome(_cost.TlbStlbHit, OutcomeKind.Ok);
             }
             s.PermissionWalks++;
@@ -328,13 +328,14 @@ public sealed class X86Mmu
             s.Misses[l1 * 3 + w.SizeClass]++;
             s.Misses[l2 * 3 + w.SizeClass]++;
         }
-        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data);
-        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data);
+        // After a true miss neither level holds the page (a fault's invalidation only removes entries).
+        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
+        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
         return new EventOutcome(cycles, outcome, anomaly);
     }
 
     // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
-    private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data)
+    private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data, bool knownAbsent)
     {
         int t = sc;
         while (t >= 0 && level[t] is null) t--;
@@ -344,7 +345,7 @@ public sealed class X86Mmu
             ulong sub = (va >> _sizeShift[t]) & ((1UL << (_sizeShift[sc] - _sizeShift[t])) - 1);
             data += sub << _sizeShift[t];
         }
-        level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data);
+        level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data, knownAbsent && t == sc);
     }
 
     private readonly record struct WalkResult(int SizeClass, ulong Data, PageFaultError Fault, long Cycles);
@@ -612,6 +613,14 @@ public sealed class X86Mmu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private CpuMmu CpuOf(in TraceEvent e) => (uint)e.Cpu < (uint)_cpus.Length ? _cpus[e.Cpu] : _cpus[(uint)e.Cpu % (uint)_cpus.Length];
 
+    // A memory syscall runs in its process on the event's CPU: switch to it there first.
+    private CpuMmu RunOn(in TraceEvent e, AddressSpace mm)
+    {
+        var c = CpuOf(e);
+        if (c.Mm != mm) SwitchMm(c, mm);
+        return c;
+    }
+
     public EventOutcome Mmap(in TraceEvent e)
     {
         Stats.Mmaps++;
@@ -622,8 +631,9 @@ public sealed class X86Mmu
         var mm = MmOf(e.Pid);
         if (mm is null) return new EventOutcome(0, OutcomeKind.Failed);
         long cycles = 0;
+        var c = RunOn(e, mm);
         // MAP_FIXED over an existing mapping unmaps what was there first.
-        if (ClearRange(mm, start, end, ref cycles)) FlushTlbRange(CpuOf(e), mm, start, end);
+        if (ClearRange(mm, start, end, ref cycles)) FlushTlbRange(c, mm, start, end);
         mm.Mappings.Add(start, end, e.Has(EventFields.Prot) ? e.Prot & 7 : 3);
         return new EventOutcome(cycles, OutcomeKind.Ok);
     }
@@ -635,9 +645,10 @@ public sealed class X86Mmu
         if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
         long cycles = 0;
+        var c = RunOn(e, mm);
         bool any = ClearRange(mm, start, end, ref cycles);
         mm.Mappings.Remove(start, end);
-        if (any) FlushTlbRange(CpuOf(e), mm, start, end);
+        if (any) FlushTlbRange(c, mm, start, end);
         return new EventOutcome(cycles, OutcomeKind.Ok);
     }
 
@@ -649,6 +660,7 @@ public sealed class X86Mmu
         if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
         int prot = e.Prot & 7;
+        var c = RunOn(e, mm);
         mm.Mappings.Protect(start, end, prot);
         bool any = false;
         foreach (ulong page in PresentPages(mm, start, end))
@@ -662,7 +674,7 @@ public sealed class X86Mmu
             if ((prot & 7) == 0) pte &= ~Pte.User; // PROT_NONE: kernel keeps the page, user access faults
             any = true;
         }
-        if (any) FlushTlbRange(CpuOf(e), mm, start, end);
+        if (any) FlushTlbRange(c, mm, start, end);
         return new EventOutcome(0, OutcomeKind.Ok);
     }
 
