@@ -5,7 +5,8 @@ namespace MmTrace.Reports;
 /// <summary>
 /// Reads a summary.json back into a <see cref="Report"/> (sections, scalars, tables, notes) so compare can
 /// chart several reports together. summary.json keeps neither units nor which tables are time series, so
-/// units are empty and a table counts as a series when its name ends in <c>series</c> or <c>over_time</c>.
+/// units are empty and a table counts as a series when its name contains <c>series</c> or ends in <c>over_time</c>,
+/// or its first column is <c>event</c> or <c>time…</c> (and numeric).
 /// Column types come from the values: integers only → Int, any other number → Float, else String.
 /// </summary>
 public static class SummaryJsonReport
@@ -75,7 +76,8 @@ public static class SummaryJsonReport
             }
             return anyString ? ColumnType.String : anyFloat ? ColumnType.Float : ColumnType.Int;
         }).ToList();
-        bool series = name.EndsWith("series", StringComparison.Ordinal) || name.EndsWith("over_time", StringComparison.Ordinal);
+        bool series = (name.Contains("series", StringComparison.Ordinal) || name.EndsWith("over_time", StringComparison.Ordinal)
+            || names[0] == "event" || names[0].StartsWith("time", StringComparison.Ordinal)) && types[0] != ColumnType.String;
         var table = new Table(name, name.Replace('_', ' '), names.Select((n, i) => new Column(n, types[i])).ToList(), series);
         foreach (var row in rows.EnumerateArray())
         {
