@@ -6,7 +6,7 @@ namespace MmTrace.Tests.Sweep;
 
 public class SweepCommandTests
 {
-    // Until the TLB settings (mmu.*) land, the sweep varies the buddy allocator's max_order.
+    // Sweeps over the buddy allocator's max_order; TlbSweepTests varies the STLB size.
     private static readonly string[] Traces = [TestPaths.Traces("kernel-mix.csv.gz"), TestPaths.Traces("fragmenter.parquet")];
     private const string Vary = "buddy.max_order=9,10,11";
 
