@@ -164,8 +164,9 @@ public class TlbArrayTests
             }
             return hits;
         }
-        Assert.Equal(Run(7), Run(7));
-        Assert.NotEqual(Run(7), Run(8));
+        long first = Run(7), again = Run(7), otherSeed = Run(8);
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, otherSeed);
     }
 
     [Fact]
