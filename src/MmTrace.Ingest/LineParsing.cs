@@ -58,6 +58,13 @@ internal static class LineParsing
         return i > start;
     }
 
+    /// <summary>A whole token of 1 to 16 hex digits, without prefix.</summary>
+    public static bool TryHex(ReadOnlySpan<byte> s, out ulong value)
+    {
+        int p = 0;
+        return TryHexDigits(s, ref p, out value) && p == s.Length;
+    }
+
     /// <summary>A whole token as an unsigned number: 0x-hex or decimal.</summary>
     public static bool TryUnsigned(ReadOnlySpan<byte> s, out ulong value)
     {

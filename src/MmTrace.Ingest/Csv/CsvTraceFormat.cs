@@ -337,22 +337,5 @@ internal static class Numbers
         return true;
     }
 
-    private static bool TryParseHex(ReadOnlySpan<byte> s, out ulong value)
-    {
-        value = 0;
-        if (s.Length is 0 or > 16) return false;
-        foreach (byte b in s)
-        {
-            int d = b switch
-            {
-                >= (byte)'0' and <= (byte)'9' => b - '0',
-                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-                _ => -1,
-            };
-            if (d < 0) return false;
-            value = (value << 4) | (uint)d;
-        }
-        return true;
-    }
+    private static bool TryParseHex(ReadOnlySpan<byte> s, out ulong value) => LineParsing.TryHex(s, out value);
 }

@@ -178,24 +178,7 @@ internal static class PerfScriptLine
         return true;
     }
 
-    public static bool TryParseHex(ReadOnlySpan<byte> s, out ulong v)
-    {
-        v = 0;
-        if (s.IsEmpty || s.Length > 16) return false;
-        foreach (byte b in s)
-        {
-            int d = b switch
-            {
-                >= (byte)'0' and <= (byte)'9' => b - '0',
-                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-                _ => -1,
-            };
-            if (d < 0) return false;
-            v = (v << 4) | (uint)d;
-        }
-        return true;
-    }
+    public static bool TryParseHex(ReadOnlySpan<byte> s, out ulong v) => LineParsing.TryHex(s, out v);
 
     /// <summary>A number as perf prints it: "0x1f", "(nil)", "31", "-1" (as two's complement), or a bare 16-digit hex pointer.</summary>
     public static bool TryParseNumber(ReadOnlySpan<byte> s, out ulong v)
