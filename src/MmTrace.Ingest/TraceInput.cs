@@ -188,23 +188,13 @@ internal sealed class CountingStream(Stream inner) : Stream
     }
 }
 
-/// <summary>Returns already-peeked bytes first, then continues with the inner stream (non-seekable inputs).</summary>
-internal sealed class HeadReplayStream(byte[] head, Stream inner) : Stream
+/// <summary>A read-only, forward-only wrapper that owns its inner stream: the Stream boilerplate the input wrappers share.</summary>
+internal abstract class ForwardOnlyStream(Stream inner) : Stream
 {
-    private int _pos;
+    protected Stream Inner { get; } = inner;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-    public override int Read(Span<byte> buffer)
-    {
-        if (_pos < head.Length)
-        {
-            int n = Math.Min(buffer.Length, head.Length - _pos);
-            head.AsSpan(_pos, n).CopyTo(buffer);
-            _pos += n;
-            return n;
-        }
-        return inner.Read(buffer);
-    }
+    public abstract override int Read(Span<byte> buffer);
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
@@ -216,8 +206,26 @@ internal sealed class HeadReplayStream(byte[] head, Stream inner) : Stream
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     protected override void Dispose(bool disposing)
     {
-        if (disposing) inner.Dispose();
+        if (disposing) Inner.Dispose();
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>Returns already-peeked bytes first, then continues with the inner stream (non-seekable inputs).</summary>
+internal sealed class HeadReplayStream(byte[] head, Stream inner) : ForwardOnlyStream(inner)
+{
+    private int _pos;
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_pos < head.Length)
+        {
+            int n = Math.Min(buffer.Length, head.Length - _pos);
+            head.AsSpan(_pos, n).CopyTo(buffer);
+            _pos += n;
+            return n;
+        }
+        return Inner.Read(buffer);
     }
 }
 
@@ -228,7 +236,7 @@ internal sealed class HeadReplayStream(byte[] head, Stream inner) : Stream
 /// gzip asks the inflater whether it saw the end of the deflate stream; zstd throws
 /// EndOfStreamException, which is turned into the same flag.
 /// </summary>
-internal sealed class TruncationCheckingStream(Stream inner, string kind) : Stream
+internal sealed class TruncationCheckingStream(Stream inner, string kind) : ForwardOnlyStream(inner)
 {
     public string Kind { get; } = kind;
     public bool Truncated { get; private set; }
@@ -236,14 +244,13 @@ internal sealed class TruncationCheckingStream(Stream inner, string kind) : Stre
     public int LastByte { get; private set; } = -1;
     private bool _ended;
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         if (_ended || buffer.IsEmpty) return 0;
         int n;
         try
         {
-            n = inner.Read(buffer);
+            n = Inner.Read(buffer);
         }
         catch (EndOfStreamException)
         {
@@ -260,23 +267,9 @@ internal sealed class TruncationCheckingStream(Stream inner, string kind) : Stre
         if (n == 0)
         {
             _ended = true;
-            if (inner is GZipStream gz && GzipInflater.Finished(gz) == false) Truncated = true;
+            if (Inner is GZipStream gz && GzipInflater.Finished(gz) == false) Truncated = true;
         }
         return n;
-    }
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) inner.Dispose();
-        base.Dispose(disposing);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -314,28 +313,7 @@ public sealed class CsvTraceReader : ITraceReader
 /// <summary>Parses decimal or 0x-hex integers from UTF-8 bytes without allocating.</summary>
 internal static class Numbers
 {
-    public static bool TryParseUInt64(ReadOnlySpan<byte> s, out ulong value)
-    {
-        if (s.Length > 2 && s[0] == (byte)'0' && (s[1] | 0x20) == (byte)'x') return TryParseHex(s[2..], out value);
-        return Utf8Parser.TryParse(s, out value, out int consumed) && consumed == s.Length && s[0] != (byte)'+';
-    }
+    public static bool TryParseUInt64(ReadOnlySpan<byte> s, out ulong value) => LineParsing.TryUnsigned(s, out value);
 
-    public static bool TryParseInt64(ReadOnlySpan<byte> s, out long value)
-    {
-        value = 0;
-        if (s.IsEmpty) return false;
-        bool negative = s[0] == (byte)'-';
-        if (!TryParseUInt64(negative ? s[1..] : s, out ulong u)) return false;
-        if (negative)
-        {
-            if (u > (ulong)long.MaxValue + 1) return false;
-            value = (long)(0 - u);
-            return true;
-        }
-        if (u > long.MaxValue) return false;
-        value = (long)u;
-        return true;
-    }
-
-    private static bool TryParseHex(ReadOnlySpan<byte> s, out ulong value) => LineParsing.TryHex(s, out value);
+    public static bool TryParseInt64(ReadOnlySpan<byte> s, out long value) => LineParsing.TrySigned(s, out value);
 }
