@@ -8,16 +8,26 @@ namespace MmTrace.Analysis;
 /// Agreement between what the recording says the real system did and what the simulation did, per op:
 /// for slab allocations, the recorded bytes_alloc against the size the simulated allocator gave
 /// (the kmalloc size class, the named cache's footprint, or the kmalloc_large block). Only events
-/// whose trace carries the recorded value are compared.
+/// whose trace carries the recorded value are compared. For ops that return an address (mmap, mremap,
+/// brk, the malloc family) the machine says in <see cref="EventOutcome.Address"/> whether the simulated
+/// address equalled the recorded one.
 /// </summary>
 public sealed class FidelityAnalyzer : IAnalyzer
 {
     private readonly long[] _compared = new long[OpNames.Count];
     private readonly long[] _matched = new long[OpNames.Count];
+    private readonly long[] _addrCompared = new long[OpNames.Count];
+    private readonly long[] _addrMatched = new long[OpNames.Count];
     private readonly Dictionary<(long Recorded, long Simulated), long> _kmallocMismatches = new();
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
+        if (outcome.Address != AddressCheck.NotCompared)
+        {
+            _addrCompared[(int)e.Op]++;
+            if (outcome.Address == AddressCheck.Matched) _addrMatched[(int)e.Op]++;
+            return;
+        }
         if (e.Op is not (Op.Kmalloc or Op.KmemCacheAlloc) || !e.Has(EventFields.BytesAlloc)) return;
         if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
         int op = (int)e.Op;
@@ -32,16 +42,22 @@ public sealed class FidelityAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        if (_compared.All(c => c == 0)) return;
+        if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0)) return;
         var s = report.AddSection("fidelity", "Agreement with the recording");
-        s.Add("compared", _compared.Sum());
-        s.Add("matched", _matched.Sum());
+        s.Add("compared", _compared.Sum() + _addrCompared.Sum());
+        s.Add("matched", _matched.Sum() + _addrMatched.Sum());
         var t = s.AddTable(new Table("by_op", "Recorded against simulated, per op",
             [new("op", ColumnType.String), new("what", ColumnType.String), new("compared", ColumnType.Int), new("matched", ColumnType.Int), new("matched_pct", ColumnType.Float, "%")]));
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (_compared[op] == 0) continue;
             t.AddRow(((Op)op).Name(), "bytes_alloc = simulated object size", _compared[op], _matched[op], 100.0 * _matched[op] / _compared[op]);
+        }
+        for (int op = 1; op < OpNames.Count; op++)
+        {
+            if (_addrCompared[op] == 0) continue;
+            string what = (Op)op is Op.Mmap or Op.Mremap or Op.Brk ? "returned address = simulated" : "heap offset = simulated";
+            t.AddRow(((Op)op).Name(), what, _addrCompared[op], _addrMatched[op], 100.0 * _addrMatched[op] / _addrCompared[op]);
         }
         if (_kmallocMismatches.Count > 0)
         {

@@ -56,10 +56,24 @@ public static class AnomalyKinds
     public static string Name(this AnomalyKind k) => Names[(int)k];
 }
 
-/// <summary>What the machine did with one event: its simulated cost, how it ended, and for slab
+/// <summary>
+/// Whether an event's recorded result (the address the real kernel or glibc returned) was compared
+/// with the simulated one: mmap/mremap/brk addresses, malloc-family addresses as offsets from the
+/// heap start. When they differ the replay follows the recording and counts the divergence.
+/// </summary>
+public enum AddressCheck : byte
+{
+    NotCompared,
+    Matched,
+    Diverged,
+}
+
+/// <summary>What the machine did with one event: its simulated cost, how it ended, for slab
 /// allocations and frees the bytes the simulated allocator handed out or took back (the object's
-/// size in its cache, or the whole block for kmalloc_large).</summary>
-public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None, long Bytes = 0)
+/// size in its cache, or the whole block for kmalloc_large), and for ops that return an address
+/// whether the simulated address agreed with the recorded one.</summary>
+public readonly record struct EventOutcome(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None, long Bytes = 0,
+    AddressCheck Address = AddressCheck.NotCompared)
 {
     public static EventOutcome NotModelled => new(0, OutcomeKind.NotModelled);
     public static EventOutcome Of(AnomalyKind a) => new(0, OutcomeKind.Anomaly, a);
