@@ -18,10 +18,14 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
     private long _interval = Math.Max(1, seriesInterval);
     private long _events;
 
+    private long _nextSample = Math.Max(1, seriesInterval);
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
-        if (++_events % _interval != 0) return;
+        // Samples at every multiple of the interval (the division is paid once per sample, not per event).
+        if (++_events != _nextSample) return;
         Sample(_events);
+        _nextSample = (_events / _interval + 1) * _interval;
     }
 
     private void Sample(long at)

@@ -12,6 +12,22 @@ public sealed class EventsAnalyzer : IAnalyzer
     private readonly long[] _notModelled = new long[OpNames.Count];
     private readonly Dictionary<int, (int Comm, long Events)> _byPid = new();
     private long _firstTime = long.MaxValue, _lastTime = long.MinValue;
+    private int _runPid, _runComm;
+    private long _runEvents;
+
+    /// <summary>Adds the current run of one pid's events to the table (the last non-zero comm wins) and starts one for nextPid.</summary>
+    private void EndPidRun(int nextPid)
+    {
+        if (_runEvents > 0)
+        {
+            ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, _runPid, out _);
+            p.Events += _runEvents;
+            if (_runComm != 0) p.Comm = _runComm;
+        }
+        _runPid = nextPid;
+        _runEvents = 0;
+        _runComm = 0;
+    }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
@@ -19,9 +35,10 @@ public sealed class EventsAnalyzer : IAnalyzer
         _count[op]++;
         _bytes[op] += TraceStatistics.EventBytes(e);
         if (outcome.Kind == OutcomeKind.NotModelled) _notModelled[op]++;
-        ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, e.Pid, out _);
-        p.Events++;
-        if (e.Comm != 0) p.Comm = e.Comm;
+        // Events come in runs of one pid: count the run here and add it to the table when the pid changes.
+        if (e.Pid != _runPid) EndPidRun(e.Pid);
+        _runEvents++;
+        if (e.Comm != 0) _runComm = e.Comm;
         if (e.Has(EventFields.Time))
         {
             if (e.TimeNs < _firstTime) _firstTime = e.TimeNs;
@@ -31,6 +48,7 @@ public sealed class EventsAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
+        EndPidRun(_runPid);
         var s = report.AddSection("events", "Events");
         s.Add("total", ctx.Events);
         s.Add("modelled", ctx.Events - _notModelled.Sum());

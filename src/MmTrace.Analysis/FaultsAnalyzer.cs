@@ -14,6 +14,9 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
+    // Reads the machine's end state only: never called during the replay.
+    public bool Watches(Op op) => false;
+
     /// <summary>The error code spelled as the kernel's X86_PF_* bits, e.g. "user|write|prot".</summary>
     public static string Describe(int code)
     {

@@ -20,6 +20,10 @@ public sealed class FidelityAnalyzer : IAnalyzer
     private readonly long[] _addrMatched = new long[OpNames.Count];
     private readonly Dictionary<(long Recorded, long Simulated), long> _kmallocMismatches = new();
 
+    // Slab frees and page ops neither return an object size nor have their address compared (Machine's methods
+    // for them never set EventOutcome.Address); every other op may.
+    public bool Watches(Op op) => op is not (Op.Kfree or Op.KmemCacheFree or Op.PageAlloc or Op.PageFree);
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         if (outcome.Address != AddressCheck.NotCompared)

@@ -11,7 +11,8 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class LatencyAnalyzer : IAnalyzer
 {
-    private readonly Dictionary<long, long>?[] _hist = new Dictionary<long, long>?[OpNames.Count];
+    // Per op: count of events by cycle value (an insert-only table; cycle values are never negative).
+    private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
     private readonly long[] _count = new long[OpNames.Count];
     private readonly double[] _sum = new double[OpNames.Count];
 
@@ -21,9 +22,8 @@ public sealed class LatencyAnalyzer : IAnalyzer
     {
         if (outcome.Kind == OutcomeKind.NotModelled) return;
         int op = (int)e.Op;
-        var h = _hist[op] ??= new Dictionary<long, long>();
-        ref long n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(h, outcome.Cycles, out _);
-        n++;
+        var h = _hist[op] ??= new AddressTable<long>(64);
+        h.GetValueRefOrAddDefault((ulong)outcome.Cycles, out _)++;
         _count[op]++;
         _sum[op] += outcome.Cycles;
     }
@@ -55,7 +55,7 @@ public sealed class LatencyAnalyzer : IAnalyzer
         {
             var h = _hist[op];
             if (h is null) continue;
-            var sorted = h.OrderBy(kv => kv.Key).ToList();
+            var sorted = h.Pairs().Select(kv => KeyValuePair.Create((long)kv.Key, kv.Value)).OrderBy(kv => kv.Key).ToList();
             var row = new List<object?> { ((Op)op).Name(), _count[op], _sum[op] / _count[op] };
             row.AddRange(Quantiles.Select(q => (object?)Quantile(sorted, _count[op], q.Tau)));
             row.Add(sorted[^1].Key);

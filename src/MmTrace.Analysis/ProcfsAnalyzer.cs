@@ -13,6 +13,9 @@ public sealed class ProcfsAnalyzer(Machine machine) : IAnalyzer
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
+    // Reads the machine's end state only: never called during the replay.
+    public bool Watches(Op op) => false;
+
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var b = machine.Buddy;

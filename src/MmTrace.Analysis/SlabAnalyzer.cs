@@ -8,34 +8,39 @@ namespace MmTrace.Analysis;
 public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
 {
     private long _allocs, _requested, _allocated, _frees, _freed;
-    private readonly Dictionary<int, (long Allocs, long Requested, long Allocated)> _byCallSite = new();
+    // Per call-site symbol id (dense, from the SymbolTable): allocations, bytes requested and allocated.
+    private (long Allocs, long Requested, long Allocated)[] _byCallSite = new (long, long, long)[256];
     // perf kmem's accounting of frees: every pointer ever allocated keeps its last bytes_alloc, and each free of it
     // counts that again (so a double free counts twice). Grows with distinct pointers, as perf's own table does.
-    private readonly Dictionary<ulong, long> _lastAlloc = new();
+    private readonly AddressTable<long> _lastAlloc = new(4096);
     private long _freedPerf;
+
+    public bool Watches(Op op) => op is Op.Kmalloc or Op.KmemCacheAlloc or Op.Kfree or Op.KmemCacheFree;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
-        if (e.Op is Op.Kfree or Op.KmemCacheFree && _lastAlloc.TryGetValue(e.Address, out long last)) _freedPerf += last;
-        if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
-        if (e.Op is Op.Kmalloc or Op.KmemCacheAlloc)
-            _lastAlloc[e.Address] = e.Has(EventFields.BytesAlloc) ? (long)e.BytesAlloc : outcome.Bytes;
-        if (e.Op is Op.Kmalloc or Op.KmemCacheAlloc)
+        bool alloc = e.Op is Op.Kmalloc or Op.KmemCacheAlloc;
+        if (!alloc)
         {
-            long req = (long)Math.Min(e.Size, long.MaxValue);
-            _allocs++;
-            _requested += req;
-            _allocated += outcome.Bytes;
-            ref var c = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byCallSite, e.CallSite, out _);
-            c.Allocs++;
-            c.Requested += req;
-            c.Allocated += outcome.Bytes;
-        }
-        else if (e.Op is Op.Kfree or Op.KmemCacheFree)
-        {
+            if (e.Op is not (Op.Kfree or Op.KmemCacheFree)) return;
+            ref long last = ref _lastAlloc.GetValueRefOrNullRef(e.Address);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref last)) _freedPerf += last;
+            if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
             _frees++;
             _freed += outcome.Bytes;
+            return;
         }
+        if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
+        _lastAlloc.GetValueRefOrAddDefault(e.Address, out _) = e.Has(EventFields.BytesAlloc) ? (long)e.BytesAlloc : outcome.Bytes;
+        long req = (long)Math.Min(e.Size, long.MaxValue);
+        _allocs++;
+        _requested += req;
+        _allocated += outcome.Bytes;
+        if (e.CallSite >= _byCallSite.Length) Array.Resize(ref _byCallSite, Math.Max(e.CallSite + 1, _byCallSite.Length * 2));
+        ref var c = ref _byCallSite[e.CallSite];
+        c.Allocs++;
+        c.Requested += req;
+        c.Allocated += outcome.Bytes;
     }
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -73,7 +78,8 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
         var cs = s.AddTable(new Table("call_sites", "Internal fragmentation by call site (top 50 by bytes wasted)",
             [new("call_site", ColumnType.String), new("allocs", ColumnType.Int), new("bytes_requested", ColumnType.Int, "bytes"),
              new("bytes_allocated", ColumnType.Int, "bytes"), new("bytes_wasted", ColumnType.Int, "bytes"), new("wasted_pct", ColumnType.Float, "%")]));
-        foreach (var (site, v) in _byCallSite.OrderByDescending(kv => kv.Value.Allocated - kv.Value.Requested).ThenBy(kv => ctx.Symbols[kv.Key], StringComparer.Ordinal).Take(50))
+        var sites = Enumerable.Range(0, _byCallSite.Length).Where(i => _byCallSite[i].Allocs > 0).Select(i => KeyValuePair.Create(i, _byCallSite[i]));
+        foreach (var (site, v) in sites.OrderByDescending(kv => kv.Value.Allocated - kv.Value.Requested).ThenBy(kv => ctx.Symbols[kv.Key], StringComparer.Ordinal).Take(50))
             cs.AddRow(site == 0 ? "(none)" : ctx.Symbols[site], v.Allocs, v.Requested, v.Allocated, v.Allocated - v.Requested,
                 v.Allocated == 0 ? 0.0 : 100.0 * (v.Allocated - v.Requested) / v.Allocated);
         s.Notes.Add("bytes_freed counts frees of live simulated objects; bytes_freed_perf counts as perf kmem stat does (every free of a pointer allocated earlier in the trace, at its last bytes_alloc, double frees included).");

@@ -18,11 +18,17 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
     private long _accesses;
     private readonly long[] _prev = new long[6];
 
+    private long _nextSample = Math.Max(1, seriesInterval);
+
+    public bool Watches(Op op) => op is Op.Load or Op.Store or Op.Ifetch;
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         if (e.Op is not (Op.Load or Op.Store or Op.Ifetch)) return;
-        if (++_accesses % _interval != 0) return;
+        // Samples at every multiple of the interval (the division is paid once per sample, not per access).
+        if (++_accesses != _nextSample) return;
         Sample();
+        _nextSample = (_accesses / _interval + 1) * _interval;
     }
 
     private void Sample()

@@ -9,6 +9,9 @@ public sealed class VmallocKmapAnalyzer(Machine machine) : IAnalyzer
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
+    // Reads the machine's end state only: never called during the replay.
+    public bool Watches(Op op) => false;
+
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var v = machine.Vmalloc;

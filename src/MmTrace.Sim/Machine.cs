@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
 using MmTrace.Sim.Mmu;
@@ -17,12 +16,30 @@ public sealed class Machine
     // ZERO_OR_NULL_PTR: kmalloc(0) returns ZERO_SIZE_PTR (16); kfree of it or of NULL does nothing.
     private const ulong ZeroSizePtr = 16;
 
+    private const int FreedPfn = -1;
+    private const int NeverAllocatedPfn = -2;
+
+    private struct PageSlot
+    {
+        public int Pfn;
+        public int Order;
+    }
+
+    private enum SlotState : byte { NeverAllocated, Live, Freed }
+
+    private struct ObjectSlot
+    {
+        public SlabObject Object;
+        public SlotState State;
+    }
+
     private readonly SymbolTable _symbols;
-    // Page blocks by recorded address; Pfn = -1 marks a block that was freed and not allocated again.
-    private readonly Dictionary<ulong, (int Pfn, int Order)> _pages = new();
+    // Page blocks by recorded address; Pfn = FreedPfn marks a block that was freed and not allocated again,
+    // NeverAllocatedPfn an address whose only allocation failed (as if it had never been seen).
+    private readonly AddressTable<PageSlot> _pages = new(4096);
     private long _livePageBlocks;
-    // Slab objects by recorded pointer; an entry with Live = false was freed and not allocated again.
-    private readonly Dictionary<ulong, SlabObject> _objects = new();
+    // Slab objects by recorded pointer, with whether the pointer is live, freed, or was never allocated.
+    private readonly AddressTable<ObjectSlot> _objects = new(4096);
     private long _liveObjects;
     // Named caches by the symbol id of their name, so an event finds its cache without hashing the string.
     private KmemCache?[] _cacheBySymbol = new KmemCache?[64];
@@ -94,21 +111,25 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         int order = e.Has(EventFields.Order) ? e.Order : 0;
+        int cpu = Cpu(e);
         var anomaly = AnomalyKind.None;
         long cycles = 0;
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, e.Address);
-        if (!Unsafe.IsNullRef(ref slot) && slot.Pfn >= 0)
+        // One probe for the recorded address: the allocator below does not touch the table, so the ref stays valid.
+        ref var slot = ref _pages.GetValueRefOrAddDefault(e.Address, out bool seen);
+        if (!seen) slot.Pfn = NeverAllocatedPfn;
+        else if (slot.Pfn >= 0)
         {
             // The block's page_free was not recorded: release it so simulated memory stays balanced.
             anomaly = AnomalyKind.AllocOfLivePointer;
-            cycles += Cost.OfPageFree(Buddy.FreePages(slot.Pfn, slot.Order, Cpu(e)));
-            slot.Pfn = -1;
+            cycles += Cost.OfPageFree(Buddy.FreePages(slot.Pfn, slot.Order, cpu));
+            slot.Pfn = FreedPfn;
             _livePageBlocks--;
         }
-        var r = Buddy.AllocPages(PageGfp(e), order, Cpu(e));
+        var r = Buddy.AllocPages(PageGfp(e), order, cpu);
         cycles += Cost.OfPageAlloc(r);
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
-        CollectionsMarshal.GetValueRefOrAddDefault(_pages, e.Address, out _) = (r.Pfn, order);
+        slot.Pfn = r.Pfn;
+        slot.Order = order;
         _livePageBlocks++;
         return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
     }
@@ -116,14 +137,14 @@ public sealed class Machine
     private EventOutcome PageFree(in TraceEvent e)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_pages, e.Address);
-        if (Unsafe.IsNullRef(ref slot)) return EventOutcome.Of(AnomalyKind.PageFreeOfUnknownPage);
-        if (slot.Pfn < 0) return EventOutcome.Of(AnomalyKind.DoubleFree);
-        var blk = slot;
-        slot.Pfn = -1;
+        ref var slot = ref _pages.GetValueRefOrNullRef(e.Address);
+        if (Unsafe.IsNullRef(ref slot) || slot.Pfn == NeverAllocatedPfn) return EventOutcome.Of(AnomalyKind.PageFreeOfUnknownPage);
+        if (slot.Pfn == FreedPfn) return EventOutcome.Of(AnomalyKind.DoubleFree);
+        int pfn = slot.Pfn, order = slot.Order;
+        slot.Pfn = FreedPfn;
         _livePageBlocks--;
-        long cycles = Cost.OfPageFree(Buddy.FreePages(blk.Pfn, blk.Order, Cpu(e)));
-        if (e.Has(EventFields.Order) && e.Order != blk.Order)
+        long cycles = Cost.OfPageFree(Buddy.FreePages(pfn, order, Cpu(e)));
+        if (e.Has(EventFields.Order) && e.Order != order)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.PageFreeOrderMismatch);
         return new EventOutcome(cycles, OutcomeKind.Ok);
     }
@@ -204,18 +225,15 @@ public sealed class Machine
         if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr || e.Size == 0) return new EventOutcome(0, OutcomeKind.Ok);
         ulong gfp = e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL;
-        var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
+        int cpu = Cpu(e);
+        ref var slot = ref _objects.GetValueRefOrAddDefault(e.Address, out _);
+        var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
         SlabResult r;
-        SlabObject obj;
         if (e.Size > (ulong)Slub.KmallocMaxCacheSize)
-        {
-            r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out obj, Cpu(e));
-        }
+            r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu);
         else
-        {
-            r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), Cpu(e), (uint)e.Size, out obj);
-        }
-        return FinishAlloc(e.Address, r, obj, cycles, anomaly);
+            r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object);
+        return FinishAlloc(ref slot, r, cycles, anomaly);
     }
 
     private EventOutcome KmemCacheAlloc(in TraceEvent e)
@@ -223,40 +241,47 @@ public sealed class Machine
         if (!e.Has(EventFields.Address) || e.Cache == 0) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
         var cache = CacheOf(e);
-        var anomaly = ReleaseStale(e.Address, Cpu(e), out long cycles);
-        var r = Slub.Alloc(cache, Cpu(e), (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out var obj);
-        return FinishAlloc(e.Address, r, obj, cycles, anomaly);
+        int cpu = Cpu(e);
+        ref var slot = ref _objects.GetValueRefOrAddDefault(e.Address, out _);
+        var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
+        var r = Slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object);
+        return FinishAlloc(ref slot, r, cycles, anomaly);
     }
 
     private KmemCache CacheOf(in TraceEvent e)
     {
+        if ((uint)e.Cache < (uint)_cacheBySymbol.Length && _cacheBySymbol[e.Cache] is { } cached) return cached;
         if (e.Cache >= _cacheBySymbol.Length) Array.Resize(ref _cacheBySymbol, Math.Max(e.Cache + 1, _cacheBySymbol.Length * 2));
         return _cacheBySymbol[e.Cache] ??= Slub.GetOrCreateCache(_symbols[e.Cache], (int)Math.Min(e.Size, int.MaxValue),
             e.Has(EventFields.BytesAlloc) ? (int)Math.Min(e.BytesAlloc, int.MaxValue) : 0);
     }
 
-    private AnomalyKind ReleaseStale(ulong ptr, int cpu, out long cycles)
+    /// <summary>An allocation returned a pointer that is still live: the earlier object's free was not recorded,
+    /// so free it now and keep the simulated slabs balanced.</summary>
+    private AnomalyKind ReleaseStale(ref ObjectSlot slot, int cpu, out long cycles)
     {
         cycles = 0;
-        ref var stale = ref CollectionsMarshal.GetValueRefOrNullRef(_objects, ptr);
-        if (Unsafe.IsNullRef(ref stale) || !stale.Live) return AnomalyKind.None;
-        // The earlier object's free was not recorded: free it so the simulated slabs stay balanced.
-        var fr = stale.Slab is null ? Slub.FreeLarge(stale, cpu) : Slub.Free(stale, cpu);
-        stale = default;
+        if (slot.State != SlotState.Live) return AnomalyKind.None;
+        var fr = slot.Object.Slab is null ? Slub.FreeLarge(slot.Object, cpu) : Slub.Free(slot.Object, cpu);
+        slot.State = SlotState.Freed;
         _liveObjects--;
         cycles = Cost.OfSlabFree(fr);
         return AnomalyKind.AllocOfLivePointer;
     }
 
-    private EventOutcome FinishAlloc(ulong ptr, in SlabResult r, in SlabObject obj, long cycles, AnomalyKind anomaly)
+    /// <summary>The slot's Object was written by the allocator: live on success; on failure the pointer stays
+    /// freed if it was seen before, else unknown.</summary>
+    private EventOutcome FinishAlloc(ref ObjectSlot slot, in SlabResult r, long cycles, AnomalyKind anomaly)
     {
         cycles += Cost.OfSlabAlloc(r);
-        if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_objects, ptr, out _);
-        slot = obj;
-        slot.Live = true;
+        if (!r.Ok)
+        {
+            slot.Object = default;
+            return new EventOutcome(cycles, OutcomeKind.Failed);
+        }
+        slot.State = SlotState.Live;
         _liveObjects++;
-        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(obj));
+        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(slot.Object));
     }
 
     /// <summary>The cache a kmem_cache_free names, without creating one (null when no such cache exists).</summary>
@@ -278,16 +303,17 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address <= ZeroSizePtr) return new EventOutcome(0, OutcomeKind.Ok);
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_objects, e.Address);
-        if (Unsafe.IsNullRef(ref slot)) return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
-        if (!slot.Live) return EventOutcome.Of(AnomalyKind.DoubleFree);
-        var obj = slot;
-        slot = default;
+        ref var slot = ref _objects.GetValueRefOrNullRef(e.Address);
+        if (Unsafe.IsNullRef(ref slot) || slot.State == SlotState.NeverAllocated) return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
+        if (slot.State == SlotState.Freed) return EventOutcome.Of(AnomalyKind.DoubleFree);
+        slot.State = SlotState.Freed;
         _liveObjects--;
+        ref readonly var obj = ref slot.Object;
         var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
+        long bytes = ObjectBytes(obj);
         if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && CacheNamed(e.Cache) != obj.Slab.Cache)
-            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, ObjectBytes(obj));
-        return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: ObjectBytes(obj));
+            return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, bytes);
+        return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: bytes);
     }
 }

@@ -117,8 +117,6 @@ public sealed class KmemCache
 /// <summary>Where a live slab object lives; Slab is null for kmalloc_large blocks taken straight from the buddy allocator.</summary>
 public struct SlabObject
 {
-    /// <summary>False for a recorded pointer that was freed and not allocated again (kept to tell double frees).</summary>
-    public bool Live;
     public Slab? Slab;
     public int Index;
     public int LargePfn;
