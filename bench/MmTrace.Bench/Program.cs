@@ -27,7 +27,7 @@ public static class Program
         b.Setup();
         // Tiered JIT promotes hot methods in the background after a delay; two seconds of replay gets past it.
         int warmup = 0;
-        for (long until = Environment.TickCount64 + 2000; warmup < 5 || Environment.TickCount64 < until; warmup++)
+        for (long until = Environment.TickCount64 + 2000; warmup < 20 || Environment.TickCount64 < until; warmup++)
         {
             b.NewMachine();
             if (machineOnly) b.ReplayMachineOnly(); else b.Replay();

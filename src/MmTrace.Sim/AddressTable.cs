@@ -90,6 +90,8 @@ public sealed class AddressTable<T> where T : struct
         }
     }
 
+    // Runs a few times per replay: compiled fully optimised at once rather than left at tier 0.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ref T Grow(ulong key)
     {
         var old = _entries;

@@ -262,7 +262,7 @@ public sealed class Machine
     {
         cycles = 0;
         if (slot.State != SlotState.Live) return AnomalyKind.None;
-        var fr = slot.Object.Slab is null ? Slub.FreeLarge(slot.Object, cpu) : Slub.Free(slot.Object, cpu);
+        var fr = slot.Object.Large ? Slub.FreeLarge(slot.Object, cpu) : Slub.Free(slot.Object, cpu);
         slot.State = SlotState.Freed;
         _liveObjects--;
         cycles = Cost.OfSlabFree(fr);
@@ -281,7 +281,7 @@ public sealed class Machine
         }
         slot.State = SlotState.Live;
         _liveObjects++;
-        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, ObjectBytes(slot.Object));
+        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, Slub.ObjectBytes(slot.Object));
     }
 
     /// <summary>The cache a kmem_cache_free names, without creating one (null when no such cache exists).</summary>
@@ -297,8 +297,6 @@ public sealed class Machine
         return found;
     }
 
-    private static long ObjectBytes(in SlabObject obj) => obj.Slab is not null ? obj.Slab.Cache.Size : (long)Units.PageSize << obj.LargeOrder;
-
     private EventOutcome SlabFree(in TraceEvent e)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
@@ -309,10 +307,12 @@ public sealed class Machine
         slot.State = SlotState.Freed;
         _liveObjects--;
         ref readonly var obj = ref slot.Object;
-        var r = obj.Slab is null ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
+        long bytes = Slub.ObjectBytes(obj);
+        // The object's cache, read before the free may discard its slab.
+        var cache = obj.Large ? null : Slub.SlabOf(obj).Cache;
+        var r = obj.Large ? Slub.FreeLarge(obj, Cpu(e)) : Slub.Free(obj, Cpu(e));
         long cycles = Cost.OfSlabFree(r);
-        long bytes = ObjectBytes(obj);
-        if (e.Op == Op.KmemCacheFree && e.Cache != 0 && obj.Slab is not null && CacheNamed(e.Cache) != obj.Slab.Cache)
+        if (e.Op == Op.KmemCacheFree && e.Cache != 0 && cache is not null && CacheNamed(e.Cache) != cache)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.CacheMismatch, bytes);
         return new EventOutcome(cycles, OutcomeKind.Ok, Bytes: bytes);
     }

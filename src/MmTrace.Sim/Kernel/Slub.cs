@@ -5,8 +5,9 @@ namespace MmTrace.Sim.Kernel;
 /// <summary>One slab: a block of 2^order pages cut into equal objects, with a LIFO free list (SLUB's freelist).</summary>
 public sealed class Slab
 {
-    internal Slab(KmemCache cache, int pfn, int order)
+    internal Slab(KmemCache cache, int pfn, int order, int id)
     {
+        Id = id;
         Cache = cache;
         Pfn = pfn;
         Order = order;
@@ -14,6 +15,8 @@ public sealed class Slab
         Reset();
     }
 
+    /// <summary>Position in the allocator's slab table (<see cref="SlubAllocator.SlabById"/>); a live object names its slab by it.</summary>
+    public int Id { get; }
     public KmemCache Cache { get; }
     public int Pfn { get; private set; }
     public int Order { get; private set; }
@@ -114,14 +117,20 @@ public sealed class KmemCache
         size >= (int)Units.PageSize ? 6 : size >= 1024 ? 24 : size >= 256 ? 52 : 120;
 }
 
-/// <summary>Where a live slab object lives; Slab is null for kmalloc_large blocks taken straight from the buddy allocator.</summary>
+/// <summary>Where a live slab object lives: its slab and index there, or for a kmalloc_large block taken straight
+/// from the buddy allocator its first pfn and order. Twelve bytes without object references, so that tables of
+/// live objects stay small and need no GC write barriers.</summary>
 public struct SlabObject
 {
-    public Slab? Slab;
-    public int Index;
-    public int LargePfn;
-    public int LargeOrder;
+    /// <summary>The slab's id (<see cref="SlubAllocator.SlabById"/>), or for kmalloc_large the block's first pfn.</summary>
+    public int SlabIdOrPfn;
     public uint RequestedSize;
+    /// <summary>The object's index in its slab (at most MAX_OBJS_PER_PAGE = 32767).</summary>
+    public ushort Index;
+    public byte LargeOrder;
+    public bool Large;
+
+    public readonly int LargePfn => SlabIdOrPfn;
 }
 
 /// <summary>What a slab allocation or free did, for the cost model.</summary>
@@ -158,6 +167,10 @@ public sealed class SlubAllocator
     private readonly List<KmemCache> _caches = [];
     private readonly Dictionary<string, KmemCache> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, KmemCache>.AlternateLookup<ReadOnlySpan<char>> _byNameSpan;
+    // Every slab by id; ids of slabs dropped after a discard are reused.
+    private Slab?[] _slabs = new Slab?[256];
+    private int _slabCount;
+    private readonly Stack<int> _freeSlabIds = new();
 
     public SlubAllocator(MachineConfig cfg, BuddyAllocator buddy)
     {
@@ -334,7 +347,7 @@ public sealed class SlubAllocator
             s.CpuSlab[cpu] = slab;
         }
         int idx = slab.Free[--slab.FreeCount];
-        obj = new SlabObject { Slab = slab, Index = idx, RequestedSize = requested };
+        obj = new SlabObject { SlabIdOrPfn = slab.Id, Index = (ushort)idx, RequestedSize = requested };
         s.ActiveObjects++;
         s.Allocs++;
         s.BytesRequestedLive += requested;
@@ -343,6 +356,14 @@ public sealed class SlubAllocator
         res.SimulatedAddress = ObjectAddress(slab, idx);
         return res;
     }
+
+    /// <summary>The slab a live cache object is in (not for kmalloc_large blocks).</summary>
+    public Slab SlabOf(in SlabObject obj) => _slabs[obj.SlabIdOrPfn]!;
+
+    public Slab SlabById(int id) => _slabs[id]!;
+
+    /// <summary>The bytes the object takes: its cache's size, or the whole kmalloc_large block.</summary>
+    public long ObjectBytes(in SlabObject obj) => obj.Large ? (long)Units.PageSize << obj.LargeOrder : _slabs[obj.SlabIdOrPfn]!.Cache.Size;
 
     public ulong ObjectAddress(Slab slab, int idx) =>
         _pageOffset + ((ulong)slab.Pfn << Units.PageShift) + (ulong)idx * (ulong)slab.Cache.Size;
@@ -370,7 +391,7 @@ public sealed class SlubAllocator
         if (!page.Ok) return null;
         Slab slab;
         if (order == s.Order && s.SpareSlabs.Count > 0) { slab = s.SpareSlabs.Pop(); slab.Reuse(page.Pfn); }
-        else slab = new Slab(s, page.Pfn, order);
+        else slab = NewSlabObject(s, page.Pfn, order);
         res.NewSlab = true;
         s.NewSlabs++;
         s.Slabs++;
@@ -378,12 +399,24 @@ public sealed class SlubAllocator
         return slab;
     }
 
+    private Slab NewSlabObject(KmemCache s, int pfn, int order)
+    {
+        int id;
+        if (_freeSlabIds.Count > 0) id = _freeSlabIds.Pop();
+        else
+        {
+            if (_slabCount == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
+            id = _slabCount++;
+        }
+        return _slabs[id] = new Slab(s, pfn, order, id);
+    }
+
     /// <summary>Frees one object (do_slab_free → __slab_free): a full slab goes back on the partial
     /// list; an empty slab beyond min_partial is returned to the buddy allocator (discard_slab).</summary>
     public SlabResult Free(in SlabObject obj, int cpu = -1)
     {
         var res = new SlabResult { Ok = true };
-        var slab = obj.Slab!;
+        var slab = _slabs[obj.SlabIdOrPfn]!;
         var s = slab.Cache;
         bool wasFull = slab.FreeCount == 0;
         slab.Free[slab.FreeCount++] = obj.Index;
@@ -403,6 +436,11 @@ public sealed class SlubAllocator
                 s.Slabs--;
                 s.TotalObjects -= slab.Objects;
                 if (slab.Order == s.Order) s.SpareSlabs.Push(slab);
+                else
+                {
+                    _slabs[slab.Id] = null;
+                    _freeSlabIds.Push(slab.Id);
+                }
                 return res;
             }
             if (!slab.OnPartialList) AddPartial(s, slab, tail: true);
@@ -434,7 +472,7 @@ public sealed class SlubAllocator
         res.Page = page;
         obj = default;
         if (!page.Ok) return res;
-        obj = new SlabObject { LargePfn = page.Pfn, LargeOrder = order, RequestedSize = (uint)Math.Min(size, uint.MaxValue) };
+        obj = new SlabObject { SlabIdOrPfn = page.Pfn, LargeOrder = (byte)order, Large = true, RequestedSize = (uint)Math.Min(size, uint.MaxValue) };
         res.Ok = true;
         res.SimulatedAddress = _pageOffset + ((ulong)page.Pfn << Units.PageShift);
         LargeAllocs++;

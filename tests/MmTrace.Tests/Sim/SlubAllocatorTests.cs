@@ -72,7 +72,7 @@ public class SlubAllocatorTests
         Assert.Equal(2, c.Slabs);
         Assert.Equal(17, c.ActiveObjects);
         // Objects of one slab are consecutive at the cache's size.
-        Assert.Equal(slub.ObjectAddress(objs[0].Slab!, 0) + 256, slub.ObjectAddress(objs[1].Slab!, objs[1].Index));
+        Assert.Equal(slub.ObjectAddress(slub.SlabOf(objs[0]), 0) + 256, slub.ObjectAddress(slub.SlabOf(objs[1]), objs[1].Index));
         Assert.Equal(17 * 200, c.BytesRequestedLive);
     }
 
