@@ -12,7 +12,7 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
     private (long Allocs, long Requested, long Allocated)[] _byCallSite = new (long, long, long)[256];
     // perf kmem's accounting of frees: every pointer ever allocated keeps its last bytes_alloc, and each free of it
     // counts that again (so a double free counts twice). Grows with distinct pointers, as perf's own table does.
-    private readonly AddressTable<long> _lastAlloc = new(4096);
+    private readonly AddressTable<long> _lastAlloc = new(16384);
     private long _freedPerf;
 
     public bool Watches(Op op) => op is Op.Kmalloc or Op.KmemCacheAlloc or Op.Kfree or Op.KmemCacheFree;

@@ -106,6 +106,7 @@ public sealed class BuddyAllocator
         }
         MemblockFreeAll(memblock);
         SetupPerZoneWmarks(cfg);
+        SetupZoneSelection();
         Cpus = Math.Max(1, cfg.GetInt32("cpus"));
         if (cfg.GetBool("buddy.pcp"))
         {
@@ -526,8 +527,8 @@ public sealed class BuddyAllocator
         var res = new PageAllocResult { Pfn = -1 };
         if (order < 0 || order > MaxOrder) { CountFailure(order, gfp); return res; }
         int mt = (int)MigrateTypes.FromGfp(gfp);
-        int highest = GfpZone(gfp);
-        bool noFragment = _zones[highest].Type == ZoneType.Normal && highest > 0 && _zones[highest - 1].Type == ZoneType.DMA32 && _zones[highest - 1].ManagedPages > 0;
+        int highest = _gfpZone[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
+        bool noFragment = _noFragment[highest];
         bool high = (gfp & Gfp.HIGH) != 0;
 
         for (int pass = 0; pass < 3; pass++)
@@ -567,6 +568,21 @@ public sealed class BuddyAllocator
     public IEnumerable<((int Order, ulong Gfp) Key, long Count)> Failures => _failures.Select(kv => (kv.Key, kv.Value));
 
     public long FailureCount => _failures.Values.Sum();
+
+    // gfp_zone() by the flags' zone bits (DMA, HIGHMEM, DMA32 are bits 0-2), and per preferred zone whether the
+    // first pass runs with ALLOC_NOFRAGMENT (alloc_flags_nofragment: Normal preferred and a populated DMA32 below);
+    // both fixed once the zones are populated at boot.
+    private int[] _gfpZone = [];
+    private bool[] _noFragment = [];
+
+    private void SetupZoneSelection()
+    {
+        _gfpZone = new int[8];
+        for (int bits = 0; bits < 8; bits++) _gfpZone[bits] = GfpZone((ulong)bits);
+        _noFragment = new bool[_zones.Length];
+        for (int z = 0; z < _zones.Length; z++)
+            _noFragment[z] = _zones[z].Type == ZoneType.Normal && z > 0 && _zones[z - 1].Type == ZoneType.DMA32 && _zones[z - 1].ManagedPages > 0;
+    }
 
     /// <summary>gfp_zone(): the highest zone the flags allow (ZONE_MOVABLE is not configured).</summary>
     public int GfpZone(ulong gfp)
