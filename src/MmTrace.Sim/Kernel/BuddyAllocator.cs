@@ -793,6 +793,17 @@ public sealed class BuddyAllocator
         return 1000 - (1000 + freePages * 1000 / requested) / total;
     }
 
+    /// <summary>The head pfns of free_area[order].free_list[mt] of a zone, from the list head on (for tests).</summary>
+    internal List<int> FreeList(Zone zone, int order, MigrateType mt)
+    {
+        var pfns = new List<int>();
+        int head = zone.Heads[Zone.ListIndex(order, (int)mt)];
+        if (head < 0) return pfns;
+        int p = head;
+        do { pfns.Add(p); p = _next[p]; } while (p != head);
+        return pfns;
+    }
+
     /// <summary>Walks every free list and checks the per-frame state agrees (for tests).</summary>
     internal void CheckInvariants()
     {

@@ -134,6 +134,139 @@ public class BuddyAllocatorTests
         b.CheckInvariants();
     }
 
+    // ---- __rmqueue_claim and __rmqueue_steal (Linux 6.18), worked on paper ----------------------------------
+    //
+    // 64 MiB with the kernel image over [16M, 60M) and the memmap at [62M, 64M): DMA32 holds one free pageblock,
+    // pfns 15360..15871, booted as one MOVABLE order-9 block. min_free_kbytes=128 gives pages_min 32, of which
+    // DMA32 gets 32*512/4352 = 3 (DMA 3840 + DMA32 512 lowmem pages), and low = high = 3 + max(3>>2, 512*10/10000)
+    // = 3; so DMA32 serves a request while free - (2^order - 1) > 3. Allocations pass no CPU: no pcp lists.
+
+    private const int Pb = 15360;
+    private const ulong Dma32Unmovable = Gfp.GFP_KERNEL | Gfp.DMA32;
+    private const ulong Dma32Movable = Gfp.GFP_KERNEL | Gfp.DMA32 | Gfp.MOVABLE;
+
+    private static BuddyAllocator OnePageblockDma32()
+    {
+        var b = NewBuddy(Small("memory.kernel_image_bytes=44M", "buddy.min_free_kbytes=128"));
+        var z = b.Zones[1];
+        Assert.Equal([Pb], b.FreeList(z, 9, MigrateType.Movable));
+        Assert.Equal(512, z.FreePages);
+        Assert.Equal((3L, 3L), (z.WmarkMin, z.WmarkLow));
+        return b;
+    }
+
+    /// <summary>Every non-empty free list of the zone as "order/type:pfn,pfn".</summary>
+    private static string[] Lists(BuddyAllocator b, Zone z) =>
+        (from o in Enumerable.Range(0, b.MaxOrder + 1)
+         from mt in Enumerable.Range(0, MigrateTypes.Count).Select(i => (MigrateType)i)
+         let l = b.FreeList(z, o, mt)
+         where l.Count > 0
+         select $"{o}/{mt}:{string.Join(",", l)}").ToArray();
+
+    [Fact]
+    public void Rmqueue_claim_takes_over_a_pageblock_that_is_at_least_half_free_and_moves_its_free_blocks()
+    {
+        var b = OnePageblockDma32();
+        var z = b.Zones[1];
+        // A movable page splits the order-9 block: pfn 15360 is allocated, 15361 (o0) .. 15616 (o8) stay free and movable.
+        var m = b.AllocPages(Dma32Movable, 0);
+        Assert.Equal((Pb, 9, false), (m.Pfn, m.Splits, m.Fallback));
+        Assert.Equal(["0/Movable:15361", "1/Movable:15362", "2/Movable:15364", "3/Movable:15368", "4/Movable:15376",
+            "5/Movable:15392", "6/Movable:15424", "7/Movable:15488", "8/Movable:15616"], Lists(b, z));
+
+        // An unmovable page: no unmovable free block, so __rmqueue_claim walks down from MAX_ORDER and finds the
+        // movable order-8 block first. Its pageblock has 511 free pages and one movable page; for an unmovable
+        // request alike = 512 - (511 + 1) = 0, and 511 + 0 >= 256 (half a pageblock): claim. Every free block of
+        // the pageblock moves to the unmovable lists, the pageblock turns unmovable, and __rmqueue_smallest takes
+        // the order-0 block without a split.
+        var u = b.AllocPages(Dma32Unmovable, 0);
+        Assert.Equal((Pb + 1, 0, true, true), (u.Pfn, u.Splits, u.Fallback, u.ClaimedBlock));
+        Assert.Equal(MigrateType.Unmovable, b.PageblockMigratetype(Pb));
+        Assert.Equal(["1/Unmovable:15362", "2/Unmovable:15364", "3/Unmovable:15368", "4/Unmovable:15376",
+            "5/Unmovable:15392", "6/Unmovable:15424", "7/Unmovable:15488", "8/Unmovable:15616"], Lists(b, z));
+        Assert.Equal(510, z.FreePages);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Rmqueue_steal_serves_a_movable_request_from_a_small_unmovable_block_without_claiming_its_pageblock()
+    {
+        var b = OnePageblockDma32();
+        var z = b.Zones[1];
+        b.AllocPages(Dma32Movable, 0);
+        Assert.True(b.AllocPages(Dma32Unmovable, 0).ClaimedBlock);
+        // Unmovable requests of orders 8..4 take the exact-fit unmovable blocks (free 510 -> 14, each passing
+        // free - (2^order - 1) > 3), leaving unmovable blocks of orders 1, 2 and 3 only.
+        foreach (int o in new[] { 8, 7, 6, 5, 4 })
+        {
+            var r = b.AllocPages(Dma32Unmovable, o);
+            Assert.Equal((1, 0, false), (r.Zone, r.Splits, r.Fallback));
+        }
+        Assert.Equal(["1/Unmovable:15362", "2/Unmovable:15364", "3/Unmovable:15368"], Lists(b, z));
+
+        // A movable page: no movable block. __rmqueue_claim finds nothing above order 3, and at order 3
+        // should_try_claim_block says no (a movable request below pageblock_order/2 = 4), so it gives up.
+        // __rmqueue_steal takes the smallest fallback block (order 1, fallbacks[MOVABLE] = reclaimable, then
+        // unmovable) and expand() returns its upper half to the unmovable list. The pageblock stays unmovable.
+        var s = b.AllocPages(Dma32Movable, 0);
+        Assert.Equal((15362, 1, true, false), (s.Pfn, s.Splits, s.Fallback, s.ClaimedBlock));
+        Assert.Equal(MigrateType.Unmovable, b.PageblockMigratetype(Pb));
+        Assert.Equal(["0/Unmovable:15363", "2/Unmovable:15364", "3/Unmovable:15368"], Lists(b, z));
+        Assert.Equal(13, z.FreePages);
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Rmqueue_steal_leaves_even_a_half_free_unmovable_pageblock_alone_for_a_small_movable_request()
+    {
+        var b = OnePageblockDma32();
+        var z = b.Zones[1];
+        // The first unmovable page claims the whole order-9 block; unmovable pages are then taken in pfn order until
+        // the zone would go to its watermark: 508 pages (15360..15867), leaving the order-2 block 15868 free.
+        for (int i = 0; i < 508; i++)
+        {
+            var r = b.AllocPages(Dma32Unmovable, 0);
+            Assert.Equal((15360 + i, 1), (r.Pfn, r.Zone));
+        }
+        Assert.Equal(["2/Unmovable:15868"], Lists(b, z));
+        // Freeing every even pfn merges nothing (each buddy is allocated); each goes to the list head.
+        for (int pfn = Pb; pfn < 15868; pfn += 2) b.FreePages(pfn, 0);
+        Assert.Equal(258, z.FreePages);
+        Assert.Equal(15866, b.FreeList(z, 0, MigrateType.Unmovable)[0]);
+
+        // A movable page: 258 free pages would be enough to claim the pageblock (>= 256), but __rmqueue_claim first
+        // meets the order-0 fallback list, below pageblock_order/2, and gives up (should_try_claim_block).
+        // __rmqueue_steal takes the head of the unmovable order-0 list; the pageblock stays unmovable.
+        var m = b.AllocPages(Dma32Movable, 0);
+        Assert.Equal((15866, 0, true, false), (m.Pfn, m.Splits, m.Fallback, m.ClaimedBlock));
+        Assert.Equal(MigrateType.Unmovable, b.PageblockMigratetype(Pb));
+        Assert.Equal(253, b.FreeList(z, 0, MigrateType.Unmovable).Count);
+        Assert.Empty(b.FreeList(z, 0, MigrateType.Movable));
+        b.CheckInvariants();
+    }
+
+    [Fact]
+    public void Rmqueue_steal_follows_a_refused_claim_when_the_pageblock_is_mostly_movable()
+    {
+        var b = OnePageblockDma32();
+        var z = b.Zones[1];
+        // Movable order 8 then order 7: 15360 (256 pages) and 15616 (128 pages) allocated, 15744 (o7) free.
+        Assert.Equal(Pb, b.AllocPages(Dma32Movable, 8).Pfn);
+        Assert.Equal(15616, b.AllocPages(Dma32Movable, 7).Pfn);
+        Assert.Equal(["7/Movable:15744"], Lists(b, z));
+
+        // An unmovable page: __rmqueue_claim tries the movable order-7 block, but its pageblock has 128 free and
+        // 384 movable pages: alike = 512 - (128 + 384) = 0 and 128 + 0 < 256, so try_to_claim_block refuses.
+        // __rmqueue_steal then takes that block and splits it seven times, the halves staying movable.
+        var u = b.AllocPages(Dma32Unmovable, 0);
+        Assert.Equal((15744, 7, true, false), (u.Pfn, u.Splits, u.Fallback, u.ClaimedBlock));
+        Assert.Equal(MigrateType.Movable, b.PageblockMigratetype(Pb));
+        Assert.Equal(["0/Movable:15745", "1/Movable:15746", "2/Movable:15748", "3/Movable:15752", "4/Movable:15760",
+            "5/Movable:15776", "6/Movable:15808"], Lists(b, z));
+        Assert.Equal(127, z.FreePages);
+        b.CheckInvariants();
+    }
+
     [Fact]
     public void Gfp_zone_modifiers_select_the_zone()
     {
