@@ -11,8 +11,8 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
     // Per call-site symbol id (dense, from the SymbolTable): allocations, bytes requested and allocated.
     private (long Allocs, long Requested, long Allocated)[] _byCallSite = new (long, long, long)[256];
     // perf kmem's accounting of frees: every pointer ever allocated keeps its last bytes_alloc, and each free of it
-    // counts that again (so a double free counts twice). Grows with distinct pointers, as perf's own table does.
-    private readonly AddressTable<long> _lastAlloc = new(16384);
+    // counts that again (so a double free counts twice). The machine keeps that per pointer (its table of every
+    // pointer it has served), so the free's lookup finds the slot the machine's free has just touched.
     private long _freedPerf;
 
     public bool Watches(Op op) => op is Op.Kmalloc or Op.KmemCacheAlloc or Op.Kfree or Op.KmemCacheFree;
@@ -23,15 +23,13 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
         if (!alloc)
         {
             if (e.Op is not (Op.Kfree or Op.KmemCacheFree)) return;
-            ref long last = ref _lastAlloc.GetValueRefOrNullRef(e.Address);
-            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref last)) _freedPerf += last;
+            if (machine.TryGetRecordedBytesAlloc(e.Address, out long last)) _freedPerf += last;
             if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
             _frees++;
             _freed += outcome.Bytes;
             return;
         }
         if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
-        _lastAlloc.GetValueRefOrAddDefault(e.Address, out _) = e.Has(EventFields.BytesAlloc) ? (long)e.BytesAlloc : outcome.Bytes;
         long req = (long)Math.Min(e.Size, long.MaxValue);
         _allocs++;
         _requested += req;

@@ -31,6 +31,9 @@ public sealed class Machine
     {
         public SlabObject Object;
         public SlotState State;
+        /// <summary>The recording's bytes_alloc for the last allocation served at this pointer (the simulated size
+        /// when the trace has none): kept after the free, for perf kmem's accounting of freed bytes.</summary>
+        public long RecordedBytesAlloc;
     }
 
     private readonly SymbolTable _symbols;
@@ -233,7 +236,7 @@ public sealed class Machine
             r = Slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu);
         else
             r = Slub.Alloc(Slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object);
-        return FinishAlloc(ref slot, r, cycles, anomaly);
+        return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 
     private EventOutcome KmemCacheAlloc(in TraceEvent e)
@@ -245,7 +248,7 @@ public sealed class Machine
         ref var slot = ref _objects.GetValueRefOrAddDefault(e.Address, out _);
         var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
         var r = Slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object);
-        return FinishAlloc(ref slot, r, cycles, anomaly);
+        return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 
     private KmemCache CacheOf(in TraceEvent e)
@@ -271,7 +274,7 @@ public sealed class Machine
 
     /// <summary>The slot's Object was written by the allocator: live on success; on failure the pointer stays
     /// freed if it was seen before, else unknown.</summary>
-    private EventOutcome FinishAlloc(ref ObjectSlot slot, in SlabResult r, long cycles, AnomalyKind anomaly)
+    private EventOutcome FinishAlloc(ref ObjectSlot slot, in TraceEvent e, in SlabResult r, long cycles, AnomalyKind anomaly)
     {
         cycles += Cost.OfSlabAlloc(r);
         if (!r.Ok)
@@ -281,7 +284,20 @@ public sealed class Machine
         }
         slot.State = SlotState.Live;
         _liveObjects++;
-        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, Slub.ObjectBytes(slot.Object));
+        long bytes = Slub.ObjectBytes(slot.Object);
+        slot.RecordedBytesAlloc = e.Has(EventFields.BytesAlloc) ? (long)e.BytesAlloc : bytes;
+        return new EventOutcome(cycles, anomaly == AnomalyKind.None ? OutcomeKind.Ok : OutcomeKind.Anomaly, anomaly, bytes);
+    }
+
+    /// <summary>For a pointer the machine has served a slab allocation at (live or freed since): the recording's
+    /// bytes_alloc of its last such allocation, or the simulated size when the trace had none. False for a
+    /// pointer never allocated in the trace (or whose allocations all failed).</summary>
+    public bool TryGetRecordedBytesAlloc(ulong ptr, out long bytesAlloc)
+    {
+        ref var slot = ref _objects.GetValueRefOrNullRef(ptr);
+        bool seen = !Unsafe.IsNullRef(ref slot) && slot.State != SlotState.NeverAllocated;
+        bytesAlloc = seen ? slot.RecordedBytesAlloc : 0;
+        return seen;
     }
 
     /// <summary>The cache a kmem_cache_free names, without creating one (null when no such cache exists).</summary>
