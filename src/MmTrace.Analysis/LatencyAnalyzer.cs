@@ -13,6 +13,10 @@ public sealed class LatencyAnalyzer : IAnalyzer
 {
     // Per op: count of events by cycle value (an insert-only table; cycle values are never negative).
     private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
+    // Per op: the latest cycle value and how many events in a row had it, added to the table when the value changes
+    // (the cost model gives long runs of one value, e.g. pcp hits), so most events touch no table.
+    private readonly long[] _runCycles = new long[OpNames.Count];
+    private readonly long[] _runLength = new long[OpNames.Count];
     private readonly long[] _count = new long[OpNames.Count];
     private readonly double[] _sum = new double[OpNames.Count];
 
@@ -22,10 +26,21 @@ public sealed class LatencyAnalyzer : IAnalyzer
     {
         if (outcome.Kind == OutcomeKind.NotModelled) return;
         int op = (int)e.Op;
-        var h = _hist[op] ??= new AddressTable<long>(64);
-        h.GetValueRefOrAddDefault((ulong)outcome.Cycles, out _)++;
+        if (outcome.Cycles != _runCycles[op] || _runLength[op] == 0) EndRun(op, outcome.Cycles);
+        _runLength[op]++;
         _count[op]++;
         _sum[op] += outcome.Cycles;
+    }
+
+    private void EndRun(int op, long nextCycles)
+    {
+        if (_runLength[op] > 0)
+        {
+            var h = _hist[op] ??= new AddressTable<long>(64);
+            h.GetValueRefOrAddDefault((ulong)_runCycles[op], out _) += _runLength[op];
+        }
+        _runCycles[op] = nextCycles;
+        _runLength[op] = 0;
     }
 
     /// <summary>Nearest-rank quantile (R1, the inverse of the empirical CDF) over a sorted value histogram.</summary>
@@ -51,6 +66,7 @@ public sealed class LatencyAnalyzer : IAnalyzer
         cols.Add(new("total", ColumnType.Int, "cycles"));
         var t = s.AddTable(new Table("by_op", "Simulated cycles per op", cols));
         double total = 0;
+        for (int op = 1; op < OpNames.Count; op++) EndRun(op, 0);
         for (int op = 1; op < OpNames.Count; op++)
         {
             var h = _hist[op];
