@@ -26,8 +26,10 @@ public static class Program
         var b = new ReplayBenchmarks { Workload = workload };
         b.Setup();
         // Tiered JIT promotes hot methods in the background after a delay; two seconds of replay gets past it.
+        // MMTRACE_LOOP_WARMUP=N fixes the count instead (e.g. to difference `perf stat` counts of two runs).
         int warmup = 0;
-        for (long until = Environment.TickCount64 + 2000; warmup < 20 || Environment.TickCount64 < until; warmup++)
+        int fixedWarmup = int.TryParse(Environment.GetEnvironmentVariable("MMTRACE_LOOP_WARMUP"), out int w) ? w : -1;
+        for (long until = Environment.TickCount64 + 2000; fixedWarmup >= 0 ? warmup < fixedWarmup : warmup < 20 || Environment.TickCount64 < until; warmup++)
         {
             b.NewMachine();
             if (machineOnly) b.ReplayMachineOnly(); else b.Replay();
