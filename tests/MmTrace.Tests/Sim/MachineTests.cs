@@ -89,4 +89,38 @@ public class MachineTests
         m.Dispatch(Ev(Op.Kmalloc, 0xffff888100000000, 8));
         Assert.Equal(7, m.Dispatch(Ev(Op.Kmalloc, 0xffff888100000008, 8)).Cycles);
     }
+
+    [Fact]
+    public void A_pointer_whose_only_allocation_failed_is_unknown_to_a_free_and_a_freed_one_stays_freed()
+    {
+        // kmalloc_large of 1 GiB needs order 18, above MAX_PAGE_ORDER: the allocation fails.
+        Assert.Equal(OutcomeKind.Failed, _m.Dispatch(Ev(Op.Kmalloc, 0xffff888100000000, 1UL << 30)).Kind);
+        Assert.Equal(AnomalyKind.FreeOfUnknownPointer, _m.Dispatch(Ev(Op.Kfree, 0xffff888100000000)).Anomaly);
+        Assert.False(_m.TryGetRecordedBytesAlloc(0xffff888100000000, out _));
+
+        Assert.Equal(OutcomeKind.Ok, _m.Dispatch(Ev(Op.Kmalloc, 0xffff888100000040, 100)).Kind);
+        Assert.True(_m.TryGetRecordedBytesAlloc(0xffff888100000040, out long bytes));
+        Assert.Equal(128, bytes); // no bytes_alloc in the event: the simulated kmalloc-128 size
+        Assert.Equal(OutcomeKind.Ok, _m.Dispatch(Ev(Op.Kfree, 0xffff888100000040)).Kind);
+        Assert.Equal(OutcomeKind.Failed, _m.Dispatch(Ev(Op.Kmalloc, 0xffff888100000040, 1UL << 30)).Kind);
+        Assert.Equal(AnomalyKind.DoubleFree, _m.Dispatch(Ev(Op.Kfree, 0xffff888100000040)).Anomaly);
+        Assert.True(_m.TryGetRecordedBytesAlloc(0xffff888100000040, out bytes));
+        Assert.Equal(128, bytes);
+
+        Assert.Equal(OutcomeKind.Failed, _m.Dispatch(Ev(Op.PageAlloc, 0x1234, order: 11)).Kind);
+        Assert.Equal(AnomalyKind.PageFreeOfUnknownPage, _m.Dispatch(Ev(Op.PageFree, 0x1234, order: 11)).Anomaly);
+        Assert.Equal(0, _m.LivePageBlocks);
+        Assert.Equal(0, _m.LiveSlabObjects);
+    }
+
+    [Fact]
+    public void The_recorded_bytes_alloc_of_the_last_allocation_is_kept_after_the_free()
+    {
+        var e = Ev(Op.Kmalloc, 0xffff888100000000, 100);
+        e.SetBytesAlloc(96); // what the recording said (another kernel's size classes), not the simulated 128
+        _m.Dispatch(e);
+        _m.Dispatch(Ev(Op.Kfree, 0xffff888100000000));
+        Assert.True(_m.TryGetRecordedBytesAlloc(0xffff888100000000, out long bytes));
+        Assert.Equal(96, bytes);
+    }
 }
