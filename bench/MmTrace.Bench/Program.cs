@@ -4,8 +4,8 @@ namespace MmTrace.Bench;
 
 public static class Program
 {
-    /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N` to replay one workload N times in-process
-    /// (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
+    /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N [machine-only]` to replay one workload N times
+    /// in-process (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
     /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time.</summary>
     public static void Main(string[] args)
     {
