@@ -38,6 +38,15 @@ public sealed class AddressTable<T> where T : struct
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Home(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _shift);
 
+    /// <summary>Asks the CPU to start loading the key's home slot (a hint: no effect on the table's contents).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Prefetch(ulong key)
+    {
+        var entries = _entries;
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref entries[Home(key) & (entries.Length - 1)]));
+    }
+
     /// <summary>The value stored for the key, or a null ref (test with Unsafe.IsNullRef).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref T GetValueRefOrNullRef(ulong key)

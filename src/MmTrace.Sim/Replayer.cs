@@ -36,6 +36,9 @@ public sealed class Replayer
 
     public long Events { get; private set; }
 
+    // Events ahead whose table slots are prefetched (Machine.Prefetch): far enough to cover a cache miss.
+    private const int PrefetchDistance = 8;
+
     /// <summary>Replays the whole trace; <paramref name="progress"/> is called after each batch.</summary>
     public void Run(ITraceReader reader, Action<ITraceReader>? progress = null, CancellationToken cancel = default)
     {
@@ -53,8 +56,10 @@ public sealed class Replayer
     {
         var machine = _machine;
         var byOp = _byOp;
-        foreach (ref readonly var e in events)
+        for (int i = 0; i < events.Length; i++)
         {
+            if (i + PrefetchDistance < events.Length) machine.Prefetch(events[i + PrefetchDistance]);
+            ref readonly var e = ref events[i];
             var outcome = machine.Dispatch(e);
             foreach (var call in byOp[(byte)e.Op]) call(e, outcome);
         }
