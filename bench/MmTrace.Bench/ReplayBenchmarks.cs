@@ -73,8 +73,13 @@ public class ReplayBenchmarks
     public long ReplayMachineOnly()
     {
         var machine = _machine;
+        var events = _events;
         long cycles = 0;
-        foreach (ref readonly var e in _events.AsSpan()) cycles += machine.Dispatch(e).Cycles;
+        for (int i = 0; i < events.Length; i++)
+        {
+            if (i + 8 < events.Length) machine.Prefetch(events[i + 8]);
+            cycles += machine.Dispatch(events[i]).Cycles;
+        }
         return cycles;
     }
 }
