@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using MmTrace.Core;
+using MmTrace.Ingest;
 using MmTrace.Ingest.Synthetic;
 using MmTrace.Sim;
 
@@ -30,6 +31,11 @@ public class MmuBenchmarks
     public void Setup()
     {
         var symbols = new SymbolTable();
+        if (Stream.StartsWith("lackey:", StringComparison.Ordinal))
+        {
+            SetupLackey(symbols, Stream["lackey:".Length..]);
+            return;
+        }
         var args = Stream switch
         {
             "zipf" => new Dictionary<string, string>(),
@@ -46,6 +52,28 @@ public class MmuBenchmarks
         _events = all.Where(e => e.Op is Op.Load or Op.Store).ToArray();
     }
 
+    // A real lackey recording with --implicit-map: the warm-up pass maps every page; the timed passes replay
+    // every event (ifetches included), so the figure covers the L1 iTLB too.
+    private void SetupLackey(SymbolTable symbols, string name)
+    {
+        string path = Path.Combine(FindRepo(), "traces", "real", name + ".lackey.txt.gz");
+        using var reader = TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
+        var all = new List<TraceEvent>();
+        var batch = new TraceEvent[4096];
+        int n;
+        while ((n = reader.Read(batch)) > 0) all.AddRange(batch.AsSpan(0, n));
+        _machine = new Machine(MachineConfig.Load(Preset, ["mmu.implicit_map=true"]), symbols, 1);
+        foreach (var e in all) _machine.Dispatch(e);
+        _events = all.Where(e => e.Op is Op.Load or Op.Store or Op.Ifetch).ToArray();
+    }
+
+    private static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "MmTrace.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("MmTrace.sln not found above " + AppContext.BaseDirectory);
+    }
+
     [Benchmark(OperationsPerInvoke = Events)]
     public long Translate()
     {
@@ -53,5 +81,33 @@ public class MmuBenchmarks
         long cycles = 0;
         foreach (ref readonly var e in _events.AsSpan()) cycles += m.Dispatch(e).Cycles;
         return cycles;
+    }
+
+    /// <summary>
+    /// `mmu-loop PRESET STREAM N`: the <see cref="Translate"/> body N times in-process, printing references per
+    /// second and the L1/second-level miss rates, for `perf record` (BenchmarkDotNet's child processes get in the way).
+    /// STREAM may also be `lackey:NAME` for traces/real/NAME.lackey.txt.gz (every event replayed, ifetch included).
+    /// </summary>
+    public static void Loop(string preset, string stream, int rounds)
+    {
+        var b = new MmuBenchmarks { Preset = preset, Stream = stream };
+        b.Setup();
+        var clock = new System.Diagnostics.Stopwatch();
+        long refs0 = b._machine.Mmu.Stats.References;
+        long l1m0 = b._machine.Mmu.Stats.MissesAt(1) + b._machine.Mmu.Stats.MissesAt(0);
+        long l2m0 = b._machine.Mmu.Stats.MissesAt(3) + b._machine.Mmu.Stats.MissesAt(2);
+        long events = 0;
+        for (int i = 0; i < rounds; i++)
+        {
+            clock.Start();
+            b.Translate();
+            clock.Stop();
+            events += b._events.Length;
+        }
+        var s = b._machine.Mmu.Stats;
+        long refs = s.References - refs0;
+        double l1 = (s.MissesAt(1) + s.MissesAt(0) - l1m0) / (double)refs, l2 = (s.MissesAt(3) + s.MissesAt(2) - l2m0) / (double)refs;
+        Console.WriteLine(System.FormattableString.Invariant(
+            $"{preset} {stream}: {refs / clock.Elapsed.TotalSeconds / 1e6:0.00} M refs/s, {events / clock.Elapsed.TotalSeconds / 1e6:0.00} M events/s, L1 miss {l1:P1}, second-level miss {l2:P1} per reference"));
     }
 }

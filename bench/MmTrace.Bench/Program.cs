@@ -10,6 +10,7 @@ public static class Program
     public static void Main(string[] args)
     {
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
+        if (args is ["mmu-loop", var preset, var stream, var rounds]) { MmuBenchmarks.Loop(preset, stream, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (args.Length == 3 && args[0] == "loop")
         {
             var b = new ReplayBenchmarks { Workload = args[1] };
