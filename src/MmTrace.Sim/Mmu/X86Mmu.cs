@@ -62,6 +62,8 @@ public sealed class X86Mmu
     private readonly Dictionary<int, AddressSpace> _mms = new();
     private readonly CpuMmu[] _cpus;
     private readonly ulong _userLimit;
+    // The canonical check as one compare: va + bias < limit.
+    private readonly ulong _canonicalBias, _canonicalLimit;
     private readonly int _kernelRootStart;
     private readonly long _kernelRoot;
     private readonly bool _pcid;
@@ -88,6 +90,8 @@ public sealed class X86Mmu
             _userLimit = Config.PageOffset;
             _kernelRootStart = _g.Index(Config.PageOffset, 0);
         }
+        _canonicalBias = _g.VaBits > 32 ? 1UL << (_g.VaBits - 1) : 0;
+        _canonicalLimit = 1UL << _g.VaBits;
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -207,31 +211,37 @@ public sealed class X86Mmu
     {
         var s = Stats;
         s.Accesses++;
-        var kind = e.Op switch { Op.Store => AccessKind.Store, Op.Ifetch => AccessKind.Ifetch, _ => AccessKind.Load };
-        switch (kind)
+        AccessKind kind;
+        switch (e.Op)
         {
-            case AccessKind.Load: s.Loads++; break;
-            case AccessKind.Store: s.Stores++; break;
-            default: s.Ifetches++; break;
+            case Op.Store: kind = AccessKind.Store; s.Stores++; break;
+            case Op.Ifetch: kind = AccessKind.Ifetch; s.Ifetches++; break;
+            default: kind = AccessKind.Load; s.Loads++; break;
         }
         var c = CpuOf(e);
-        if (c.Mm is null || c.Mm.Pid != e.Pid)
+        var mm = c.Mm;
+        if (mm is null || mm.Pid != e.Pid)
         {
             var next = MmOf(e.Pid);
             if (next is null) return new EventOutcome(0, OutcomeKind.Failed);
             SwitchMm(c, next);
         }
         ulong va = e.Address;
+        ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
+        // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
+        if ((va & 0xFFF) + size > 4096 && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
+        return Translate(c, va, kind);
+    }
+
+    // An access whose last byte is on the next page translates that page too (split_accesses).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind)
+    {
         var r = Translate(c, va, kind);
-        ulong size = e.Has(EventFields.Size) && e.Size > 0 ? e.Size : 1;
-        ulong last = va + size - 1;
-        if (r.Kind == OutcomeKind.Ok && last > va && (last >> 12) != (va >> 12))
-        {
-            s.SplitAccesses++;
-            var r2 = Translate(c, last, kind);
-            r = r2 with { Cycles = r.Cycles + r2.Cycles };
-        }
-        return r;
+        if (r.Kind != OutcomeKind.Ok) return r;
+        Stats.SplitAccesses++;
+        var r2 = Translate(c, va + (size - 1), kind);
+        return r2 with { Cycles = r.Cycles + r2.Cycles };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -250,7 +260,7 @@ public sealed class X86Mmu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Allowed(ulong data, AccessKind kind, bool user)
+    private static bool Allowed(ulong data, AccessKind kind, bool user)
     {
         if (user && (data & Pte.User) == 0) return false;
         if (kind == AccessKind.Store && (data & (Pte.Rw | Pte.Dirty)) != (Pte.Rw | Pte.Dirty)) return false;
@@ -263,24 +273,40 @@ public sealed class X86Mmu
     {
         var s = Stats;
         s.References++;
-        if (!_g.IsCanonical(va))
-        {
-            // A non-canonical address raises #GP, not #PF; the access does not complete.
-            s.NonCanonical++;
-            return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
-        }
+        // Canonical: va + 2^(VaBits-1) < 2^VaBits in IA-32e modes (bits 63..VaBits-1 equal); below 2^32 in 32-bit modes.
+        if (va + _canonicalBias >= _canonicalLimit) return NonCanonical();
         bool user = va < _userLimit;
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
-        int l2 = kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
-        int pcid = c.Pcid;
-        if (Probe(c.Levels[l1], va, pcid, out int sc, out ulong data))
+        // The L1 hit, kept small: everything else is in TranslateMiss.
+        if (Probe(c.Levels[l1], va, c.Pcid, out int sc, out ulong data))
         {
             s.Hits[l1 * 3 + sc]++;
             if (Allowed(data, kind, user)) return new EventOutcome(0, OutcomeKind.Ok);
             s.PermissionWalks++;
-            return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
+            return WalkAndFill(c, va, kind, user, l1, SecondLevel(kind), countMisses: false);
         }
-        if (Probe(c.Levels[l2], va, pcid, out sc, out data))
+        return TranslateMiss(c, va, kind, user, l1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int SecondLevel(AccessKind kind) => kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome NonCanonical()
+    {
+        // A non-canonical address raises #GP, not #PF; the access does not complete.
+        Stats.NonCanonical++;
+        return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
+    }
+
+    // An L1 miss: the second level, then the walk.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome TranslateMiss(CpuMmu c, ulong va, AccessKind kind, bool user, int l1)
+    {
+        var s = Stats;
+        int l2 = SecondLevel(kind);
+        int pcid = c.Pcid;
+        if (Probe(c.Levels[l2], va, pcid, out int sc, out ulong data))
         {
             s.Hits[l2 * 3 + sc]++;
             s.Misses[l1 * 3 + sc]++;
@@ -295,6 +321,7 @@ public sealed class X86Mmu
         return WalkAndFill(c, va, kind, user, l1, l2, countMisses: true);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private EventOutcome WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
     {
         var s = Stats;
