@@ -108,7 +108,8 @@ public sealed class X86Mmu
     public bool ImplicitMap { get; set; }
     public PagingGeometry Geometry => _g;
     public IReadOnlyList<CpuMmu> Cpus => _cpus;
-    public long KernelTablePages { get; }
+    /// <summary>Page-table pages of the kernel half: swapper_pg_dir, the direct map, and the tables vmalloc, pkmap and fixmap mappings added.</summary>
+    public long KernelTablePages { get; private set; }
     public long DirectMapBytes { get; private set; }
     public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.OrderBy(m => m.Pid);
     public long ResidentUserPages { get; private set; }
@@ -227,6 +228,8 @@ public sealed class X86Mmu
             SwitchMm(c, next);
         }
         ulong va = e.Address;
+        // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
+        if (va >= _userLimit && VmallocAreas is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
         ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
         if ((va & 0xFFF) + size > 4096 && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
@@ -524,6 +527,98 @@ public sealed class X86Mmu
         ResidentUserPages++;
         PeakResidentUserPages = Math.Max(PeakResidentUserPages, ResidentUserPages);
         return AnomalyKind.None;
+    }
+
+    // ---- kernel mappings outside the direct map: vmalloc, pkmap, fixmap ---------------------------------
+
+    /// <summary>The machine's vmalloc areas, to resolve recorded vmalloc addresses of access events to simulated ones.</summary>
+    public VmallocAllocator? VmallocAreas { get; set; }
+
+    // PAGE_KERNEL (arch/x86/include/asm/pgtable_types.h): present, writable, accessed, dirty, global, NX where NX exists.
+    // kmap_prot is PAGE_KERNEL on x86 too.
+    private ulong PageKernel => Pte.Present | Pte.Rw | Pte.Accessed | Pte.Dirty | Pte.Global | (_g.HasNx ? Pte.Nx : 0);
+
+    /// <summary>
+    /// Writes one 4K kernel PTE in swapper_pg_dir (vmap_pages_range for vmalloc, set_pte_at for pkmap and the
+    /// kmap_atomic fixmap slots; mm/vmalloc.c, mm/highmem.c, 6.18), allocating the missing tables. False when a
+    /// table page could not be had.
+    /// </summary>
+    public bool MapKernelPage(ulong va, long pfn, ref long cycles)
+    {
+        int top = _g.Index(va, 0);
+        bool had = (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0;
+        long tables = Tables.AllocatedPages;
+        bool ok = Tables.Map(_kernelRoot, va & ~0xFFFUL, 0, Pte.Make(pfn, PageKernel), ref cycles);
+        KernelTablePages += Tables.AllocatedPages - tables;
+        if (!had && (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0) SyncKernelRootEntry(top);
+        if (ok) Stats.KernelPtesSet++;
+        return ok;
+    }
+
+    /// <summary>
+    /// Clears one kernel PTE (vunmap_range_noflush, flush_all_zero_pkmaps' pte_clear, kunmap_local_indexed). The
+    /// tables stay: the kernel does not free the vmalloc, pkmap or fixmap page tables. No TLB flush here.
+    /// </summary>
+    public void ClearKernelPage(ulong va)
+    {
+        if (!Tables.FindLeaf(_kernelRoot, va, out long table, out int index, out int level) || level != _g.Levels - 1) return;
+        Tables.Set(table, index, 0);
+        Stats.KernelPtesCleared++;
+    }
+
+    // A new top-level kernel entry reaches every PGD. x86-64 preallocates the vmalloc area's top-level entries at
+    // boot (preallocate_vmalloc_pages, arch/x86/mm/init_64.c) so that they never change afterwards; 32-bit kernels
+    // copy a new kernel PMD entry into every PGD on pgd_list (arch_sync_kernel_mappings, arch/x86/mm/fault.c).
+    // Simplified: both are done here when the entry first appears, so fewer table pages exist than after x86-64's
+    // preallocation.
+    private void SyncKernelRootEntry(int index)
+    {
+        ulong e = Tables.Entry(_kernelRoot, index);
+        foreach (var mm in _mms.Values) Tables.Set(mm.Root, index, e);
+    }
+
+    /// <summary>
+    /// flush_tlb_kernel_range (arch/x86/mm/tlb.c, 6.18): every CPU (the others by IPI, on_each_cpu) drops the
+    /// range with INVLPG per page up to tlb_single_page_flush_ceiling pages, else flushes everything, global
+    /// entries included (do_flush_tlb_all). AMD's INVLPGB broadcast, which 6.18 uses where present, is not modelled.
+    /// </summary>
+    public void FlushTlbKernelRange(ulong start, ulong end)
+    {
+        var s = Stats;
+        s.KernelRangeFlushes++;
+        ulong pages = (end - start + 0xFFF) >> 12;
+        bool all = pages > SinglePageFlushCeiling;
+        if (all) s.KernelFlushAlls++;
+        foreach (var c in _cpus)
+        {
+            if (all)
+            {
+                FlushCpuAll(c);
+                s.FullFlushes++;
+            }
+            else
+            {
+                for (ulong va = start & ~0xFFFUL; va < end; va += 4096) InvalidatePage(c, va, c.Pcid);
+                s.Invlpg += (long)pages;
+            }
+        }
+        s.Ipis += _cpus.Length - 1;
+    }
+
+    /// <summary>flush_tlb_one_kernel on the local CPU only (kunmap_local's arch_kmap_local_post_unmap): INVLPG of one page.</summary>
+    public void FlushTlbOneKernel(int cpu, ulong va)
+    {
+        InvalidatePage(_cpus[(uint)cpu % (uint)_cpus.Length], va & ~0xFFFUL, _cpus[(uint)cpu % (uint)_cpus.Length].Pcid);
+        Stats.Invlpg++;
+    }
+
+    // __flush_tlb_all: every entry of every array and walk cache, global ones and every PCID's.
+    private static void FlushCpuAll(CpuMmu c)
+    {
+        foreach (var level in c.Levels)
+            for (int s = 0; s < level.Length; s++)
+                if (level[s] is { } a && Array.IndexOf(level, a) == s) a.FlushAll();
+        foreach (var p in c.Pwc) p?.FlushAll();
     }
 
     // ---- CR3 writes and flushes -----------------------------------------------------------------------
