@@ -152,6 +152,24 @@ public class KernelMappingTests
     }
 
     [Fact]
+    public void An_mmu_built_after_kmaps_finds_the_mapped_pkmap_and_fixmap_slots_in_its_tables()
+    {
+        var m = Machine("i386-highmem-1g", "cpus=2");
+        const ulong highPage = 0x3900_0000, atomicPage = 0x3a00_0000;
+        m.Dispatch(Kernel(Op.Kmap, highPage));
+        m.Dispatch(Kernel(Op.KmapAtomic, atomicPage));
+        Assert.Null(m.MmuIfBuilt);
+        ulong pkmap = m.Kmap.PkmapAddr(1), fixmap = 0xfff00000;
+        Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, pkmap + 8)).Kind);
+        Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, fixmap + 8)).Kind);
+        var mmu = m.Mmu;
+        long root = mmu.AddressSpaces.Single().Root;
+        Assert.Equal(Pte.Make((long)(highPage >> 12), PageKernel), Leaf(mmu, root, pkmap));
+        Assert.Equal(Pte.Make((long)(atomicPage >> 12), PageKernel), Leaf(mmu, root, fixmap));
+        Assert.Equal(0, mmu.Stats.Faults);
+    }
+
+    [Fact]
     public void Kmap_atomic_writes_the_cpus_fixmap_pte_and_kunmap_atomic_clears_it_and_invalidates_locally()
     {
         var m = Machine("i386-highmem-1g", "cpus=2");
