@@ -10,6 +10,7 @@ public static class Program
     public static void Main(string[] args)
     {
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
+        if (args is ["mmu-loop", var preset, var stream, var rounds]) { MmuBenchmarks.Loop(preset, stream, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (args.Length is 3 or 4 && args[0] == "loop")
         {
             Loop(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), machineOnly: args.Length == 4 && args[3] == "machine-only");

@@ -107,6 +107,10 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         s.Add("invlpg", st.Invlpg);
         s.Add("shootdowns", st.Shootdowns);
         s.Add("ipis", st.Ipis);
+        s.Add("kernel_ptes_set", st.KernelPtesSet);
+        s.Add("kernel_ptes_cleared", st.KernelPtesCleared);
+        s.Add("kernel_range_flushes", st.KernelRangeFlushes);
+        s.Add("kernel_flush_alls", st.KernelFlushAlls);
         s.Add("page_table_pages", mmu.Tables.LivePages);
         s.Add("page_table_pages_peak", mmu.Tables.PeakPages);
         s.Add("page_table_pages_allocated", mmu.Tables.AllocatedPages);

@@ -74,7 +74,7 @@ public sealed class Machine
 
     /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
     public X86Mmu? MmuIfBuilt => _mmu;
-    public X86Mmu Mmu => _mmu ??= new X86Mmu(Config, Buddy, Cost, _seed);
+    public X86Mmu Mmu => _mmu ??= BuildMmu();
     public long LivePageBlocks => _livePageBlocks;
     public long LiveSlabObjects => _liveObjects;
 
@@ -176,6 +176,37 @@ public sealed class Machine
     // kmap_atomic mappings by the recorded virtual address: whether the page was highmem.
     private readonly Dictionary<ulong, bool> _atomicMaps = new();
 
+    // The MMU at its first use: the kernel mappings made before it (live vmalloc areas, mapped pkmap and
+    // kmap_atomic slots) are written into its kernel page tables, as the kernel would have done at the time.
+    private X86Mmu BuildMmu()
+    {
+        var mmu = new X86Mmu(Config, Buddy, Cost, _seed) { VmallocAreas = Vmalloc };
+        Vmalloc.TrackRecordedRanges();
+        long cycles = 0;
+        foreach (var (va, pfn) in Vmalloc.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
+        foreach (var (va, pfn) in Kmap.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
+        return mmu;
+    }
+
+    // vmap_pages_range: a new area's pages get 4K kernel PTEs (once the MMU exists). Returns the table-allocation cycles.
+    private long MapVmalloc(ulong recorded, ulong simulated)
+    {
+        if (_mmu is not { } mmu) return 0;
+        long cycles = 0;
+        var pages = Vmalloc.PagesOf(recorded);
+        for (int i = 0; i < pages.Length; i++) mmu.MapKernelPage(simulated + ((ulong)i << Units.PageShift), pages[i], ref cycles);
+        return cycles;
+    }
+
+    // vfree: vunmap_range_noflush clears the area's PTEs now; the TLB flush waits for the lazy purge
+    // (__purge_vmap_area_lazy → flush_tlb_kernel_range over the purged span).
+    private void UnmapVmalloc(in VmallocResult r)
+    {
+        if (_mmu is not { } mmu) return;
+        for (int i = 0; i < r.Pages; i++) mmu.ClearKernelPage(r.SimulatedAddress + ((ulong)i << Units.PageShift));
+        if (r.Purged) mmu.FlushTlbKernelRange(r.PurgeStart, r.PurgeEnd);
+    }
+
     private EventOutcome DoVmalloc(in TraceEvent e)
     {
         if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
@@ -186,10 +217,13 @@ public sealed class Machine
         {
             anomaly = AnomalyKind.AllocOfLivePointer;
             cycles += Cost.OfVmalloc(stale, free: true);
+            UnmapVmalloc(stale);
         }
         var r = Vmalloc.Alloc(e.Address, e.Size, e.Has(EventFields.Flags) ? e.Flags : Gfp.GFP_KERNEL, Cpu(e));
         cycles += Cost.OfVmalloc(r, free: false);
+        if (r.Purged) _mmu?.FlushTlbKernelRange(r.PurgeStart, r.PurgeEnd);
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
+        cycles += MapVmalloc(e.Address, r.SimulatedAddress);
         _freedVmalloc.Remove(e.Address);
         return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
     }
@@ -201,6 +235,7 @@ public sealed class Machine
         if (!Vmalloc.TryFree(e.Address, Cpu(e), out var r))
             return EventOutcome.Of(_freedVmalloc.Contains(e.Address) ? AnomalyKind.DoubleFree : AnomalyKind.FreeOfUnknownPointer);
         _freedVmalloc.Add(e.Address);
+        UnmapVmalloc(r);
         return new EventOutcome(Cost.OfVmalloc(r, free: true), OutcomeKind.Ok);
     }
 
@@ -208,7 +243,19 @@ public sealed class Machine
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         var r = Kmap.Kmap(e.Address);
-        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+        long cycles = Cost.OfKmap(r);
+        if (_mmu is { } mmu)
+        {
+            // flush_all_zero_pkmaps: pte_clear of every unused slot, then one flush of the whole pkmap window.
+            if (r.Cleared > 0)
+            {
+                foreach (int slot in Kmap.ClearedSlots) mmu.ClearKernelPage(Kmap.PkmapAddr(slot));
+                mmu.FlushTlbKernelRange(Kmap.PkmapBase, Kmap.PkmapAddr(Kmap.LastPkmap));
+            }
+            // map_new_virtual: set_pte_at(&init_mm, vaddr, &pkmap_page_table[nr], mk_pte(page, kmap_prot)).
+            if (r.Kind == KmapKind.PkmapNew) mmu.MapKernelPage(r.SimulatedAddress, (long)(e.Address >> Units.PageShift), ref cycles);
+        }
+        return new EventOutcome(cycles, OutcomeKind.Ok);
     }
 
     private EventOutcome DoKunmap(in TraceEvent e)
@@ -224,14 +271,23 @@ public sealed class Machine
         if (r.Anomaly) return EventOutcome.Of(AnomalyKind.KmapAtomicOverflow);
         // kunmap_atomic names the virtual address kmap_atomic returned: the recorded one when the trace has it.
         _atomicMaps[e.Has(EventFields.Result) ? (ulong)e.Result : r.SimulatedAddress] = r.Kind == KmapKind.Atomic;
-        return new EventOutcome(Cost.OfKmap(r), OutcomeKind.Ok);
+        long cycles = Cost.OfKmap(r);
+        // __kmap_local_pfn_prot: the CPU's fixmap slot PTE is written (no flush: the slot was cleared and flushed at its last unmap).
+        if (r.Kind == KmapKind.Atomic) _mmu?.MapKernelPage(r.SimulatedAddress, (long)(e.Address >> Units.PageShift), ref cycles);
+        return new EventOutcome(cycles, OutcomeKind.Ok);
     }
 
     private EventOutcome DoKunmapAtomic(in TraceEvent e)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
-        if (!_atomicMaps.Remove(e.Address, out bool highmem) || !Kmap.KunmapAtomic(e.Address, Cpu(e), highmem))
+        if (!_atomicMaps.Remove(e.Address, out bool highmem) || !Kmap.KunmapAtomic(e.Address, Cpu(e), highmem, out ulong slot))
             return EventOutcome.Of(AnomalyKind.UnmapOfUnknownMapping);
+        if (highmem && _mmu is { } mmu)
+        {
+            // kunmap_local_indexed: pte_clear of the slot, then arch_kmap_local_post_unmap → flush_tlb_one_kernel (this CPU only).
+            mmu.ClearKernelPage(slot);
+            mmu.FlushTlbOneKernel(Cpu(e), slot);
+        }
         return new EventOutcome(Cost.Kunmap, OutcomeKind.Ok);
     }
 

@@ -19,8 +19,10 @@ public enum KmapKind : byte
 public struct KmapResult
 {
     public KmapKind Kind;
-    /// <summary>flush_all_zero_pkmaps ran (with a kernel TLB flush of the pkmap range).</summary>
+    /// <summary>flush_all_zero_pkmaps ran (with a kernel TLB flush of the pkmap range when it cleared a slot).</summary>
     public bool Flushed;
+    /// <summary>Slots flush_all_zero_pkmaps cleared in this call: <see cref="KmapAllocator.ClearedSlots"/>.</summary>
+    public int Cleared;
     public ulong SimulatedAddress;
     public bool Anomaly;
 }
@@ -45,7 +47,10 @@ public sealed class KmapAllocator
     private readonly Dictionary<ulong, int> _pageSlot = new(); // page_address_htable: page → slot
     private readonly Dictionary<ulong, int> _stalled = new();  // kmaps that found no slot, by page
     private readonly int[] _atomicDepth;
+    private readonly ulong[] _atomicPage;                   // physical page in each per-CPU fixmap slot
     private int _lastPkmapNr;
+    // The slots the last kmap's flush_all_zero_pkmaps cleared (their PTEs go), reused from call to call.
+    private readonly List<int> _cleared = [];
 
     public KmapAllocator(MachineConfig cfg, BuddyAllocator buddy)
     {
@@ -59,6 +64,7 @@ public sealed class KmapAllocator
         _pkmapCount = new int[Math.Max(_lastPkmap, 1)];
         _pkmapPage = new ulong[_pkmapCount.Length];
         _atomicDepth = new int[Math.Max(1, cfg.GetInt32("cpus"))];
+        _atomicPage = new ulong[_atomicDepth.Length * Math.Max(1, _kmMaxIdx)];
     }
 
     public long PkmapNew { get; private set; }
@@ -70,6 +76,30 @@ public sealed class KmapAllocator
     public long DirectMaps { get; private set; }
     public int PkmapInUse => _pkmapCount.Count(c => c > 1);
     public bool HasHighmem => _highmemStart != ulong.MaxValue;
+    public int LastPkmap => _lastPkmap;
+    public ulong PkmapBase => _pkmapBase;
+
+    /// <summary>The slots cleared by the flush(es) of the last <see cref="Kmap"/> call.</summary>
+    public IReadOnlyList<int> ClearedSlots => _cleared;
+
+    /// <summary>The virtual address of a pkmap slot (PKMAP_ADDR).</summary>
+    public ulong PkmapAddr(int slot) => _pkmapBase + ((ulong)slot << Units.PageShift);
+
+    /// <summary>Every mapped pkmap slot and live kmap_atomic slot, with the physical page in it (for an MMU built later).</summary>
+    public IEnumerable<(ulong Va, long Pfn)> MappedPages()
+    {
+        for (int i = 0; i < _lastPkmap; i++)
+            if (_pkmapCount[i] > 0) yield return (PkmapAddr(i), (long)(_pkmapPage[i] >> Units.PageShift));
+        for (int cpu = 0; cpu < _atomicDepth.Length; cpu++)
+            for (int d = 0; d < _atomicDepth[cpu]; d++)
+            {
+                int idx = d + _kmMaxIdx * cpu;
+                yield return (FixmapAddr(idx), (long)(_atomicPage[idx] >> Units.PageShift));
+            }
+    }
+
+    // __fix_to_virt: fixmap slots grow down from the fixmap top.
+    private ulong FixmapAddr(int idx) => _fixmapBase - ((ulong)idx << Units.PageShift);
 
     private bool IsHighmem(ulong page) => page >= _highmemStart;
 
@@ -77,6 +107,7 @@ public sealed class KmapAllocator
     public KmapResult Kmap(ulong page)
     {
         page &= ~(Units.PageSize - 1);
+        _cleared.Clear();
         if (!IsHighmem(page) || _lastPkmap == 0)
         {
             DirectMaps++;
@@ -103,8 +134,6 @@ public sealed class KmapAllocator
         return res;
     }
 
-    private ulong PkmapAddr(int slot) => _pkmapBase + ((ulong)slot << Units.PageShift);
-
     /// <summary>map_new_virtual: the next slot with count 0 after last_pkmap_nr, flushing zero-count slots on wrap.</summary>
     private bool MapNewVirtual(ulong page, ref KmapResult res, out int slot)
     {
@@ -114,7 +143,7 @@ public sealed class KmapAllocator
             _lastPkmapNr = (_lastPkmapNr + 1) & (_lastPkmap - 1);
             if (_lastPkmapNr == 0)
             {
-                FlushAllZeroPkmaps();
+                res.Cleared += FlushAllZeroPkmaps();
                 res.Flushed = true;
                 count = _lastPkmap;
             }
@@ -131,15 +160,19 @@ public sealed class KmapAllocator
     }
 
     /// <summary>flush_all_zero_pkmaps: slots with count 1 (mapped, unused) are cleared; one TLB flush of the window.</summary>
-    private void FlushAllZeroPkmaps()
+    private int FlushAllZeroPkmaps()
     {
+        int cleared = 0;
         for (int i = 0; i < _lastPkmap; i++)
         {
             if (_pkmapCount[i] != 1) continue;
             _pkmapCount[i] = 0;
             _pageSlot.Remove(_pkmapPage[i]);
+            _cleared.Add(i);
+            cleared++;
         }
         Flushes++;
+        return cleared;
     }
 
     /// <summary>kunmap(page): kunmap_high drops the count; the slot stays mapped (count 1) until the next flush.</summary>
@@ -166,22 +199,29 @@ public sealed class KmapAllocator
             DirectMaps++;
             return new KmapResult { Kind = KmapKind.Direct, SimulatedAddress = _pageOffset + page };
         }
-        ref int depth = ref _atomicDepth[(uint)cpu < (uint)_atomicDepth.Length ? cpu : 0];
+        if ((uint)cpu >= (uint)_atomicDepth.Length) cpu = 0;
+        ref int depth = ref _atomicDepth[cpu];
         if (depth >= _kmMaxIdx) return new KmapResult { Kind = KmapKind.Atomic, Anomaly = true };
         int idx = depth++ + _kmMaxIdx * cpu;
         MaxAtomicDepth = Math.Max(MaxAtomicDepth, depth);
         AtomicMaps++;
-        // __fix_to_virt: fixmap slots grow down from the fixmap top.
-        return new KmapResult { Kind = KmapKind.Atomic, SimulatedAddress = _fixmapBase - ((ulong)idx << Units.PageShift) };
+        _atomicPage[idx] = page;
+        return new KmapResult { Kind = KmapKind.Atomic, SimulatedAddress = FixmapAddr(idx) };
     }
 
     /// <summary>kunmap_atomic(vaddr): pops the CPU's top slot (a local invlpg); lowmem addresses need nothing.</summary>
-    public bool KunmapAtomic(ulong vaddr, int cpu, bool wasHighmem)
+    public bool KunmapAtomic(ulong vaddr, int cpu, bool wasHighmem) => KunmapAtomic(vaddr, cpu, wasHighmem, out _);
+
+    /// <summary>kunmap_atomic, also giving the fixmap address whose PTE kunmap_local_indexed clears (0 for lowmem).</summary>
+    public bool KunmapAtomic(ulong vaddr, int cpu, bool wasHighmem, out ulong slotAddress)
     {
+        slotAddress = 0;
         if (!wasHighmem) return true;
-        ref int depth = ref _atomicDepth[(uint)cpu < (uint)_atomicDepth.Length ? cpu : 0];
+        if ((uint)cpu >= (uint)_atomicDepth.Length) cpu = 0;
+        ref int depth = ref _atomicDepth[cpu];
         if (depth == 0) return false;
         depth--;
+        slotAddress = FixmapAddr(depth + _kmMaxIdx * cpu);
         return true;
     }
 }

@@ -10,6 +10,10 @@ public struct VmallocResult
     /// <summary>Page allocations that took the buddy slow path (split, fallback) or failed.</summary>
     public long PageCycles;
     public bool Purged;
+    /// <summary>The range the purge returned to the free space (lowest start to highest end of the lazy areas): what
+    /// __purge_vmap_area_lazy passes to flush_tlb_kernel_range.</summary>
+    public ulong PurgeStart, PurgeEnd;
+    /// <summary>vmalloc: the area's simulated address; vfree: the address of the area whose PTEs were cleared.</summary>
     public ulong SimulatedAddress;
 }
 
@@ -19,7 +23,8 @@ public struct VmallocResult
 /// time (vm_area_alloc_pages; __GFP_HIGHMEM where HighMem exists). vfree frees the pages at once and
 /// leaves the range on the lazy list until lazy_max_pages accumulate, then purges it (with a kernel TLB
 /// flush). Simplified: no huge vmalloc mappings, no per-CPU vmap blocks (vm_map_ram), no KASAN shadow;
-/// the mapping itself is recorded here, and page tables are the MMU's business.
+/// the mapping itself is recorded here, and page tables are the MMU's business (the machine maps and unmaps
+/// each area's pages through it once the MMU exists).
 /// </summary>
 public sealed class VmallocAllocator
 {
@@ -32,6 +37,9 @@ public sealed class VmallocAllocator
     private readonly Dictionary<ulong, VmapArea> _areas = new();
     private readonly long _lazyMaxPages;
     private long _lazyPages;
+    // Recorded start addresses of the live areas, sorted: kept only once the MMU asks to resolve recorded
+    // addresses (TrackRecordedRanges), so a kernel-only replay pays nothing for it.
+    private List<ulong>? _recordedStarts;
 
     private sealed class VmapArea
     {
@@ -85,7 +93,7 @@ public sealed class VmallocAllocator
         if (va == 0 && _lazyPages > 0)
         {
             // alloc_vmap_area purges the lazy list and retries before failing.
-            Purge();
+            (res.PurgeStart, res.PurgeEnd) = Purge();
             res.Purged = true;
             va = AllocVmapArea(areaSize);
         }
@@ -107,6 +115,11 @@ public sealed class VmallocAllocator
             pfns[i] = p.Pfn;
         }
         _areas[recorded] = new VmapArea { Start = va, Size = areaSize, Pfns = pfns };
+        if (_recordedStarts is { } rs)
+        {
+            int at = rs.BinarySearch(recorded);
+            rs.Insert(at < 0 ? ~at : at, recorded);
+        }
         LiveBytes += (long)pagesBytes;
         LivePages += pages;
         Allocs++;
@@ -121,6 +134,8 @@ public sealed class VmallocAllocator
     {
         res = new VmallocResult();
         if (!_areas.Remove(recorded, out var area)) return false;
+        if (_recordedStarts is { } rs) rs.RemoveAt(rs.BinarySearch(recorded));
+        res.SimulatedAddress = area.Start;
         foreach (int pfn in area.Pfns) res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfn, 0, cpu));
         res.Pages = area.Pfns.Length;
         LiveBytes -= (long)(area.Size - Units.PageSize);
@@ -130,7 +145,7 @@ public sealed class VmallocAllocator
         _lazyPages += (long)(area.Size / Units.PageSize);
         if (_lazyPages > _lazyMaxPages)
         {
-            Purge();
+            (res.PurgeStart, res.PurgeEnd) = Purge();
             res.Purged = true;
         }
         res.Ok = true;
@@ -139,13 +154,59 @@ public sealed class VmallocAllocator
 
     public bool IsLive(ulong recorded) => _areas.ContainsKey(recorded);
 
-    /// <summary>__purge_vmap_area_lazy: return lazily freed ranges to the free space (one kernel TLB flush).</summary>
-    private void Purge()
+    /// <summary>
+    /// __purge_vmap_area_lazy: return lazily freed ranges to the free space. Returns the span the kernel flushes
+    /// with one flush_tlb_kernel_range: from the lowest start to the highest end of the purged areas.
+    /// </summary>
+    private (ulong Start, ulong End) Purge()
     {
-        foreach (var (s, e) in _lazy) FreeRange(s, e);
+        ulong start = ulong.MaxValue, end = 0;
+        foreach (var (s, e) in _lazy)
+        {
+            FreeRange(s, e);
+            start = Math.Min(start, s);
+            end = Math.Max(end, e);
+        }
         _lazy.Clear();
         _lazyPages = 0;
         Purges++;
+        return (start, end);
+    }
+
+    /// <summary>The pages of a live area (by its recorded address), in order.</summary>
+    public ReadOnlySpan<int> PagesOf(ulong recorded) => _areas.TryGetValue(recorded, out var a) ? a.Pfns : default;
+
+    /// <summary>Every page of every live area with its simulated virtual address (for an MMU built after the areas were made).</summary>
+    public IEnumerable<(ulong Va, int Pfn)> MappedPages()
+    {
+        foreach (var a in _areas.Values.OrderBy(a => a.Start))
+            for (int i = 0; i < a.Pfns.Length; i++) yield return (a.Start + ((ulong)i << Units.PageShift), a.Pfns[i]);
+    }
+
+    /// <summary>Starts keeping the live areas' recorded addresses sorted, so <see cref="TryResolveRecorded"/> can find them.</summary>
+    public void TrackRecordedRanges()
+    {
+        if (_recordedStarts is not null) return;
+        _recordedStarts = [.. _areas.Keys.Order()];
+    }
+
+    /// <summary>
+    /// A recorded address inside a live area, as the simulated address of the same byte (recorded addresses are
+    /// identities: offset <c>va - recorded start</c> of the area that vmalloc returned the recorded start for).
+    /// </summary>
+    public bool TryResolveRecorded(ulong va, out ulong simulated)
+    {
+        simulated = va;
+        var rs = _recordedStarts;
+        if (rs is null || rs.Count == 0) return false;
+        int i = rs.BinarySearch(va);
+        if (i < 0) i = ~i - 1;
+        if (i < 0) return false;
+        var a = _areas[rs[i]];
+        ulong offset = va - rs[i];
+        if (offset >= (ulong)a.Pfns.Length << Units.PageShift) return false;
+        simulated = a.Start + offset;
+        return true;
     }
 
     /// <summary>__alloc_vmap_area: the lowest free range that fits (first fit by address), page aligned.</summary>

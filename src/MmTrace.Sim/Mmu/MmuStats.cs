@@ -58,6 +58,11 @@ public sealed class MmuStats
     public long Shootdowns;
     public long Ipis;
     public long Mmaps, Munmaps, Mprotects;
+    /// <summary>Kernel PTEs written and cleared outside the direct map: vmalloc (vmap_pages_range / vunmap_range_noflush),
+    /// pkmap (map_new_virtual / flush_all_zero_pkmaps) and the kmap_atomic fixmap slots.</summary>
+    public long KernelPtesSet, KernelPtesCleared;
+    /// <summary>flush_tlb_kernel_range calls, and how many of them flushed everything (flush_tlb_all) for being above the ceiling.</summary>
+    public long KernelRangeFlushes, KernelFlushAlls;
     public long UserPagesFreed;
 
     public void RecordWalk(int reads, long cycles)

@@ -22,23 +22,48 @@ public enum TlbReplacement : byte
 /// PCID. Invalid ways fill first; a full set evicts by <see cref="TlbReplacement"/>. Plain arrays, no
 /// allocation after construction.
 /// </summary>
+/// <remarks>
+/// Speed, without changing what is cached: LRU keeps each set's ways in a doubly linked recency list (most
+/// recent first, invalid ways at the end), so a hit moves one node and a miss evicts the last node without a
+/// search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
+/// Zen 4's 24-way L2 dTLB) find a tag through an open-addressing index (linear probing, backward-shift
+/// deletion) instead of comparing every way; narrower sets compare four tags at a time.
+/// </remarks>
 public sealed class TlbArray
 {
+    /// <summary>Sets with more ways than this are looked up through the hashed index.</summary>
+    public const int HashedWays = 16;
+
     // key = vpn << 15 | sizeClass << 13 | global << 12 | pcid (12 bits). A vpn has at most 57-12 = 45 bits.
     private const ulong Invalid = ulong.MaxValue;
     private const int GlobalBit = 1 << 12;
 
     private readonly ulong[] _keys;
     private readonly ulong[] _data;
-    private readonly ulong[] _stamp;   // LRU: last use
+    // LRU: per set, a doubly linked list of its ways (slot numbers), most recent first; invalid ways at the tail.
+    private readonly int[] _prev = [];
+    private readonly int[] _next = [];
+    private readonly int[] _mru = [];
+    private readonly int[] _lru = [];
+    private readonly int[] _invalidInSet;
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
     private readonly int _treeLevels;  // log2 P
     private readonly int _setMask;
     private readonly int[] _validBySize = new int[4];
-    private ulong _clock;
+    // The hashed index (wide sets only): key → slot, linear probing over a power-of-two table.
+    private readonly HashEntry[] _hash = [];
+    private readonly int _hashShift;
+    private readonly int _hashMask;
+    private int _globalValid;
     private ulong _rng;
     private int _last;
+
+    private struct HashEntry
+    {
+        public ulong Key;
+        public int Slot;
+    }
 
     public TlbArray(string name, int entries, int ways, TlbReplacement policy = TlbReplacement.Lru, ulong seed = 0)
     {
@@ -56,7 +81,35 @@ public sealed class TlbArray
         _keys = new ulong[entries];
         Array.Fill(_keys, Invalid);
         _data = new ulong[entries];
-        _stamp = policy == TlbReplacement.Lru ? new ulong[entries] : [];
+        _invalidInSet = new int[sets];
+        Array.Fill(_invalidInSet, ways);
+        if (policy == TlbReplacement.Lru)
+        {
+            _prev = new int[entries];
+            _next = new int[entries];
+            _mru = new int[sets];
+            _lru = new int[sets];
+            for (int set = 0; set < sets; set++)
+            {
+                int b = set * ways;
+                for (int w = 0; w < ways; w++)
+                {
+                    _prev[b + w] = w == 0 ? -1 : b + w - 1;
+                    _next[b + w] = w == ways - 1 ? -1 : b + w + 1;
+                }
+                _mru[set] = b;
+                _lru[set] = b + ways - 1;
+            }
+        }
+        if (ways > HashedWays)
+        {
+            // At most 40% full, so a probe for an absent tag reads two entries on average.
+            int size = (int)BitOperations.RoundUpToPowerOf2((uint)(entries * 5 / 2));
+            _hash = new HashEntry[size];
+            for (int i = 0; i < size; i++) _hash[i].Key = Invalid;
+            _hashMask = size - 1;
+            _hashShift = 64 - BitOperations.Log2((uint)size);
+        }
         int p = (int)BitOperations.RoundUpToPowerOf2((uint)ways);
         _treeLevels = BitOperations.Log2((uint)p);
         _treeNodes = p - 1;
@@ -74,6 +127,7 @@ public sealed class TlbArray
     public TlbReplacement Policy { get; }
 
     /// <summary>Valid entries of one page-size class (lets a lookup skip a size the array holds none of).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int ValidOf(int sizeClass) => _validBySize[sizeClass];
 
     public int Valid => _validBySize[0] + _validBySize[1] + _validBySize[2] + _validBySize[3];
@@ -88,22 +142,40 @@ public sealed class TlbArray
         ulong kn = Key(vpn, sizeClass, pcid);
         ulong kg = Key(vpn, sizeClass, GlobalBit);
         // The entry used last: touching it again changes neither LRU order nor the PLRU tree, so skip the scan.
-        ulong last = _keys[_last];
-        if (last == kn || last == kg)
+        int last = _last;
+        ulong lk = _keys[last];
+        if (lk == kn || lk == kg)
         {
-            data = _data[_last];
+            data = _data[last];
             return true;
         }
-        int b = (int)(vpn & (ulong)_setMask) * Ways;
-        int i = Scan(b, kn, kg);
+        return LookupSlow(vpn, kn, kg, out data);
+    }
+
+    private bool LookupSlow(ulong vpn, ulong kn, ulong kg, out ulong data)
+    {
+        int set = (int)(vpn & (ulong)_setMask);
+        int i = Find(set, kn, kg);
         if (i < 0)
         {
             data = 0;
             return false;
         }
-        Touch(b, i);
+        Touch(set, i);
         data = _data[i];
         return true;
+    }
+
+    // The slot holding kn or kg in a set, or -1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Find(int set, ulong kn, ulong kg)
+    {
+        if (_hash.Length == 0) return Scan(set * Ways, kn, kg);
+        int i = HashFind(kn);
+        // A page is cached either for a PCID or globally (kernel mappings are global, user ones are not), so
+        // the order of the two probes does not matter; the global probe is skipped while no entry is global.
+        if (i < 0 && _globalValid != 0) i = HashFind(kg);
+        return i;
     }
 
     // The way of set base b holding kn or kg, or -1; four keys per compare where the set is wide.
@@ -133,11 +205,62 @@ public sealed class TlbArray
         return -1;
     }
 
-    /// <summary>Whether the page is cached, without touching the replacement state.</summary>
-    public bool Contains(ulong vpn, int sizeClass, int pcid) => Find(vpn, sizeClass, pcid) >= 0;
+    // ---- the hashed index ----------------------------------------------------------------------------
 
-    private int Find(ulong vpn, int sizeClass, int pcid) =>
-        Scan((int)(vpn & (ulong)_setMask) * Ways, Key(vpn, sizeClass, pcid), Key(vpn, sizeClass, GlobalBit));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int HashHome(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _hashShift);
+
+    private int HashFind(ulong key)
+    {
+        var h = _hash;
+        int i = HashHome(key);
+        while (true)
+        {
+            ref var e = ref h[i];
+            if (e.Key == key) return e.Slot;
+            if (e.Key == Invalid) return -1;
+            i = (i + 1) & _hashMask;
+        }
+    }
+
+    private void HashAdd(ulong key, int slot)
+    {
+        int i = HashHome(key);
+        while (_hash[i].Key != Invalid) i = (i + 1) & _hashMask;
+        _hash[i].Key = key;
+        _hash[i].Slot = slot;
+    }
+
+    // Linear-probing deletion by backward shift: later entries of the cluster move up unless their home lies
+    // cyclically in (hole, j], so every probe sequence stays unbroken without tombstones.
+    private void HashRemove(ulong key)
+    {
+        var h = _hash;
+        int mask = _hashMask;
+        int hole = HashHome(key);
+        while (h[hole].Key != key) hole = (hole + 1) & mask;
+        int j = hole;
+        while (true)
+        {
+            j = (j + 1) & mask;
+            ulong k = h[j].Key;
+            if (k == Invalid) break;
+            int home = HashHome(k);
+            bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+            if (stays) continue;
+            h[hole] = h[j];
+            hole = j;
+        }
+        h[hole].Key = Invalid;
+    }
+
+    // ---- contents ------------------------------------------------------------------------------------
+
+    /// <summary>Whether the page is cached, without touching the replacement state.</summary>
+    public bool Contains(ulong vpn, int sizeClass, int pcid) => FindPage(vpn, sizeClass, pcid) >= 0;
+
+    private int FindPage(ulong vpn, int sizeClass, int pcid) =>
+        Find((int)(vpn & (ulong)_setMask), Key(vpn, sizeClass, pcid), Key(vpn, sizeClass, GlobalBit));
 
     /// <summary>
     /// Installs a translation (replacing the same page if present), evicting a way of a full set by the policy.
@@ -145,24 +268,44 @@ public sealed class TlbArray
     /// </summary>
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
-        int b = (int)(vpn & (ulong)_setMask) * Ways;
-        int slot = knownAbsent ? -1 : Find(vpn, sizeClass, pcid);
-        if (slot < 0)
-        {
-            // One pass for the first invalid way and, for LRU, the least recently used one.
-            int invalid = -1, lru = b;
-            for (int i = b; i < b + Ways; i++)
-            {
-                if (_keys[i] == Invalid) { invalid = i; break; }
-                if (Policy == TlbReplacement.Lru && _stamp[i] < _stamp[lru]) lru = i;
-            }
-            slot = invalid >= 0 ? invalid : Policy == TlbReplacement.Lru ? lru : b + Victim(b);
-        }
-        if (_keys[slot] != Invalid) _validBySize[SizeOf(_keys[slot])]--;
-        _keys[slot] = Key(vpn, sizeClass, global ? GlobalBit : pcid);
+        int set = (int)(vpn & (ulong)_setMask);
+        int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
+        if (slot < 0) slot = Victim(set);
+        ulong old = _keys[slot];
+        if (old != Invalid) Forget(old);
+        else _invalidInSet[set]--;
+        ulong key = Key(vpn, sizeClass, global ? GlobalBit : pcid);
+        _keys[slot] = key;
         _data[slot] = data;
         _validBySize[sizeClass]++;
-        Touch(b, slot);
+        if (global) _globalValid++;
+        if (_hash.Length != 0) HashAdd(key, slot);
+        Touch(set, slot);
+    }
+
+    // The slot a miss fills: the first invalid way (the LRU list keeps invalid ways at its tail), else the policy's victim.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Victim(int set)
+    {
+        if (Policy == TlbReplacement.Lru) return _lru[set];
+        int b = set * Ways;
+        if (_invalidInSet[set] != 0)
+        {
+            for (int i = b; i < b + Ways; i++)
+                if (_keys[i] == Invalid) return i;
+        }
+        if (Policy == TlbReplacement.Plru) return b + PlruVictim(b);
+        // xorshift64*
+        _rng ^= _rng >> 12; _rng ^= _rng << 25; _rng ^= _rng >> 27;
+        return b + (int)((_rng * 0x2545F4914F6CDD1DUL >> 33) % (ulong)Ways);
+    }
+
+    // Bookkeeping of a key leaving its slot (evicted, replaced or dropped).
+    private void Forget(ulong key)
+    {
+        _validBySize[SizeOf(key)]--;
+        if ((key & GlobalBit) != 0) _globalValid--;
+        if (_hash.Length != 0) HashRemove(key);
     }
 
     /// <summary>Drops one page's entry for the PCID, and a global entry for the page (as INVLPG does).</summary>
@@ -170,16 +313,17 @@ public sealed class TlbArray
     {
         bool any = false;
         int slot;
-        while ((slot = Find(vpn, sizeClass, pcid)) >= 0) { Drop(slot); any = true; }
+        while ((slot = FindPage(vpn, sizeClass, pcid)) >= 0) { Drop(slot); any = true; }
         return any;
     }
 
     /// <summary>Drops every non-global entry (a CR3 write without PCID), or only those of one PCID.</summary>
     public void FlushNonGlobal(int pcid = -1)
     {
-        for (int i = 0; i < _keys.Length; i++)
+        var keys = _keys;
+        for (int i = 0; i < keys.Length; i++)
         {
-            ulong k = _keys[i];
+            ulong k = keys[i];
             if (k == Invalid || (k & GlobalBit) != 0) continue;
             if (pcid < 0 || (int)(k & 0xFFF) == pcid) Drop(i);
         }
@@ -204,44 +348,57 @@ public sealed class TlbArray
 
     private void Drop(int slot)
     {
-        _validBySize[SizeOf(_keys[slot])]--;
+        Forget(_keys[slot]);
         _keys[slot] = Invalid;
+        int set = slot / Ways;
+        _invalidInSet[set]++;
+        if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Touch(int setBase, int slot)
+    private void Touch(int set, int slot)
     {
         _last = slot;
         switch (Policy)
         {
             case TlbReplacement.Lru:
-                _stamp[slot] = ++_clock;
+                MoveToFront(set, slot);
                 break;
             case TlbReplacement.Plru:
-                PlruTouch(setBase, slot - setBase);
+                PlruTouch(set * Ways, slot - set * Ways);
                 break;
         }
     }
 
-    private int Victim(int setBase)
+    // ---- LRU recency list ----------------------------------------------------------------------------
+
+    private void MoveToFront(int set, int slot)
     {
-        switch (Policy)
-        {
-            case TlbReplacement.Lru:
-            {
-                int v = setBase;
-                for (int i = setBase + 1; i < setBase + Ways; i++)
-                    if (_stamp[i] < _stamp[v]) v = i;
-                return v - setBase;
-            }
-            case TlbReplacement.Plru:
-                return PlruVictim(setBase);
-            default:
-                // xorshift64*
-                _rng ^= _rng >> 12; _rng ^= _rng << 25; _rng ^= _rng >> 27;
-                return (int)((_rng * 0x2545F4914F6CDD1DUL >> 33) % (ulong)Ways);
-        }
+        int head = _mru[set];
+        if (head == slot) return;
+        int p = _prev[slot], n = _next[slot];
+        _next[p] = n;
+        if (n >= 0) _prev[n] = p; else _lru[set] = p;
+        _prev[slot] = -1;
+        _next[slot] = head;
+        _prev[head] = slot;
+        _mru[set] = slot;
     }
+
+    private void MoveToBack(int set, int slot)
+    {
+        int tail = _lru[set];
+        if (tail == slot) return;
+        int p = _prev[slot], n = _next[slot];
+        _prev[n] = p;
+        if (p >= 0) _next[p] = n; else _mru[set] = n;
+        _next[slot] = -1;
+        _prev[slot] = tail;
+        _next[tail] = slot;
+        _lru[set] = slot;
+    }
+
+    // ---- tree PLRU -----------------------------------------------------------------------------------
 
     // Tree PLRU: node n (1-based heap order) holds the direction of the next victim: 0 left, 1 right.
     // A use points every node on the way's path away from it.

@@ -62,6 +62,8 @@ public sealed class X86Mmu
     private readonly Dictionary<int, AddressSpace> _mms = new();
     private readonly CpuMmu[] _cpus;
     private readonly ulong _userLimit;
+    // The canonical check as one compare: va + bias < limit.
+    private readonly ulong _canonicalBias, _canonicalLimit;
     private readonly int _kernelRootStart;
     private readonly long _kernelRoot;
     private readonly bool _pcid;
@@ -88,6 +90,8 @@ public sealed class X86Mmu
             _userLimit = Config.PageOffset;
             _kernelRootStart = _g.Index(Config.PageOffset, 0);
         }
+        _canonicalBias = _g.VaBits > 32 ? 1UL << (_g.VaBits - 1) : 0;
+        _canonicalLimit = 1UL << _g.VaBits;
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -104,7 +108,8 @@ public sealed class X86Mmu
     public bool ImplicitMap { get; set; }
     public PagingGeometry Geometry => _g;
     public IReadOnlyList<CpuMmu> Cpus => _cpus;
-    public long KernelTablePages { get; }
+    /// <summary>Page-table pages of the kernel half: swapper_pg_dir, the direct map, and the tables vmalloc, pkmap and fixmap mappings added.</summary>
+    public long KernelTablePages { get; private set; }
     public long DirectMapBytes { get; private set; }
     public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.OrderBy(m => m.Pid);
     public long ResidentUserPages { get; private set; }
@@ -207,31 +212,39 @@ public sealed class X86Mmu
     {
         var s = Stats;
         s.Accesses++;
-        var kind = e.Op switch { Op.Store => AccessKind.Store, Op.Ifetch => AccessKind.Ifetch, _ => AccessKind.Load };
-        switch (kind)
+        AccessKind kind;
+        switch (e.Op)
         {
-            case AccessKind.Load: s.Loads++; break;
-            case AccessKind.Store: s.Stores++; break;
-            default: s.Ifetches++; break;
+            case Op.Store: kind = AccessKind.Store; s.Stores++; break;
+            case Op.Ifetch: kind = AccessKind.Ifetch; s.Ifetches++; break;
+            default: kind = AccessKind.Load; s.Loads++; break;
         }
         var c = CpuOf(e);
-        if (c.Mm is null || c.Mm.Pid != e.Pid)
+        var mm = c.Mm;
+        if (mm is null || mm.Pid != e.Pid)
         {
             var next = MmOf(e.Pid);
             if (next is null) return new EventOutcome(0, OutcomeKind.Failed);
             SwitchMm(c, next);
         }
         ulong va = e.Address;
+        // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
+        if (va >= _userLimit && VmallocAreas is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
+        ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
+        // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
+        if ((va & 0xFFF) + size > 4096 && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
+        return Translate(c, va, kind);
+    }
+
+    // An access whose last byte is on the next page translates that page too (split_accesses).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind)
+    {
         var r = Translate(c, va, kind);
-        ulong size = e.Has(EventFields.Size) && e.Size > 0 ? e.Size : 1;
-        ulong last = va + size - 1;
-        if (r.Kind == OutcomeKind.Ok && last > va && (last >> 12) != (va >> 12))
-        {
-            s.SplitAccesses++;
-            var r2 = Translate(c, last, kind);
-            r = r2 with { Cycles = r.Cycles + r2.Cycles };
-        }
-        return r;
+        if (r.Kind != OutcomeKind.Ok) return r;
+        Stats.SplitAccesses++;
+        var r2 = Translate(c, va + (size - 1), kind);
+        return r2 with { Cycles = r.Cycles + r2.Cycles };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -250,7 +263,7 @@ public sealed class X86Mmu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Allowed(ulong data, AccessKind kind, bool user)
+    private static bool Allowed(ulong data, AccessKind kind, bool user)
     {
         if (user && (data & Pte.User) == 0) return false;
         if (kind == AccessKind.Store && (data & (Pte.Rw | Pte.Dirty)) != (Pte.Rw | Pte.Dirty)) return false;
@@ -263,24 +276,40 @@ public sealed class X86Mmu
     {
         var s = Stats;
         s.References++;
-        if (!_g.IsCanonical(va))
-        {
-            // A non-canonical address raises #GP, not #PF; the access does not complete.
-            s.NonCanonical++;
-            return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
-        }
+        // Canonical: va + 2^(VaBits-1) < 2^VaBits in IA-32e modes (bits 63..VaBits-1 equal); below 2^32 in 32-bit modes.
+        if (va + _canonicalBias >= _canonicalLimit) return NonCanonical();
         bool user = va < _userLimit;
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
-        int l2 = kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
-        int pcid = c.Pcid;
-        if (Probe(c.Levels[l1], va, pcid, out int sc, out ulong data))
+        // The L1 hit, kept small: everything else is in TranslateMiss.
+        if (Probe(c.Levels[l1], va, c.Pcid, out int sc, out ulong data))
         {
             s.Hits[l1 * 3 + sc]++;
             if (Allowed(data, kind, user)) return new EventOutcome(0, OutcomeKind.Ok);
             s.PermissionWalks++;
-            return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
+            return WalkAndFill(c, va, kind, user, l1, SecondLevel(kind), countMisses: false);
         }
-        if (Probe(c.Levels[l2], va, pcid, out sc, out data))
+        return TranslateMiss(c, va, kind, user, l1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int SecondLevel(AccessKind kind) => kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome NonCanonical()
+    {
+        // A non-canonical address raises #GP, not #PF; the access does not complete.
+        Stats.NonCanonical++;
+        return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
+    }
+
+    // An L1 miss: the second level, then the walk.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome TranslateMiss(CpuMmu c, ulong va, AccessKind kind, bool user, int l1)
+    {
+        var s = Stats;
+        int l2 = SecondLevel(kind);
+        int pcid = c.Pcid;
+        if (Probe(c.Levels[l2], va, pcid, out int sc, out ulong data))
         {
             s.Hits[l2 * 3 + sc]++;
             s.Misses[l1 * 3 + sc]++;
@@ -295,6 +324,7 @@ public sealed class X86Mmu
         return WalkAndFill(c, va, kind, user, l1, l2, countMisses: true);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private EventOutcome WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
     {
         var s = Stats;
@@ -497,6 +527,98 @@ public sealed class X86Mmu
         ResidentUserPages++;
         PeakResidentUserPages = Math.Max(PeakResidentUserPages, ResidentUserPages);
         return AnomalyKind.None;
+    }
+
+    // ---- kernel mappings outside the direct map: vmalloc, pkmap, fixmap ---------------------------------
+
+    /// <summary>The machine's vmalloc areas, to resolve recorded vmalloc addresses of access events to simulated ones.</summary>
+    public VmallocAllocator? VmallocAreas { get; set; }
+
+    // PAGE_KERNEL (arch/x86/include/asm/pgtable_types.h): present, writable, accessed, dirty, global, NX where NX exists.
+    // kmap_prot is PAGE_KERNEL on x86 too.
+    private ulong PageKernel => Pte.Present | Pte.Rw | Pte.Accessed | Pte.Dirty | Pte.Global | (_g.HasNx ? Pte.Nx : 0);
+
+    /// <summary>
+    /// Writes one 4K kernel PTE in swapper_pg_dir (vmap_pages_range for vmalloc, set_pte_at for pkmap and the
+    /// kmap_atomic fixmap slots; mm/vmalloc.c, mm/highmem.c, 6.18), allocating the missing tables. False when a
+    /// table page could not be had.
+    /// </summary>
+    public bool MapKernelPage(ulong va, long pfn, ref long cycles)
+    {
+        int top = _g.Index(va, 0);
+        bool had = (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0;
+        long tables = Tables.AllocatedPages;
+        bool ok = Tables.Map(_kernelRoot, va & ~0xFFFUL, 0, Pte.Make(pfn, PageKernel), ref cycles);
+        KernelTablePages += Tables.AllocatedPages - tables;
+        if (!had && (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0) SyncKernelRootEntry(top);
+        if (ok) Stats.KernelPtesSet++;
+        return ok;
+    }
+
+    /// <summary>
+    /// Clears one kernel PTE (vunmap_range_noflush, flush_all_zero_pkmaps' pte_clear, kunmap_local_indexed). The
+    /// tables stay: the kernel does not free the vmalloc, pkmap or fixmap page tables. No TLB flush here.
+    /// </summary>
+    public void ClearKernelPage(ulong va)
+    {
+        if (!Tables.FindLeaf(_kernelRoot, va, out long table, out int index, out int level) || level != _g.Levels - 1) return;
+        Tables.Set(table, index, 0);
+        Stats.KernelPtesCleared++;
+    }
+
+    // A new top-level kernel entry reaches every PGD. x86-64 preallocates the vmalloc area's top-level entries at
+    // boot (preallocate_vmalloc_pages, arch/x86/mm/init_64.c) so that they never change afterwards; 32-bit kernels
+    // copy a new kernel PMD entry into every PGD on pgd_list (arch_sync_kernel_mappings, arch/x86/mm/fault.c).
+    // Simplified: both are done here when the entry first appears, so fewer table pages exist than after x86-64's
+    // preallocation.
+    private void SyncKernelRootEntry(int index)
+    {
+        ulong e = Tables.Entry(_kernelRoot, index);
+        foreach (var mm in _mms.Values) Tables.Set(mm.Root, index, e);
+    }
+
+    /// <summary>
+    /// flush_tlb_kernel_range (arch/x86/mm/tlb.c, 6.18): every CPU (the others by IPI, on_each_cpu) drops the
+    /// range with INVLPG per page up to tlb_single_page_flush_ceiling pages, else flushes everything, global
+    /// entries included (do_flush_tlb_all). AMD's INVLPGB broadcast, which 6.18 uses where present, is not modelled.
+    /// </summary>
+    public void FlushTlbKernelRange(ulong start, ulong end)
+    {
+        var s = Stats;
+        s.KernelRangeFlushes++;
+        ulong pages = (end - start + 0xFFF) >> 12;
+        bool all = pages > SinglePageFlushCeiling;
+        if (all) s.KernelFlushAlls++;
+        foreach (var c in _cpus)
+        {
+            if (all)
+            {
+                FlushCpuAll(c);
+                s.FullFlushes++;
+            }
+            else
+            {
+                for (ulong va = start & ~0xFFFUL; va < end; va += 4096) InvalidatePage(c, va, c.Pcid);
+                s.Invlpg += (long)pages;
+            }
+        }
+        s.Ipis += _cpus.Length - 1;
+    }
+
+    /// <summary>flush_tlb_one_kernel on the local CPU only (kunmap_local's arch_kmap_local_post_unmap): INVLPG of one page.</summary>
+    public void FlushTlbOneKernel(int cpu, ulong va)
+    {
+        InvalidatePage(_cpus[(uint)cpu % (uint)_cpus.Length], va & ~0xFFFUL, _cpus[(uint)cpu % (uint)_cpus.Length].Pcid);
+        Stats.Invlpg++;
+    }
+
+    // __flush_tlb_all: every entry of every array and walk cache, global ones and every PCID's.
+    private static void FlushCpuAll(CpuMmu c)
+    {
+        foreach (var level in c.Levels)
+            for (int s = 0; s < level.Length; s++)
+                if (level[s] is { } a && Array.IndexOf(level, a) == s) a.FlushAll();
+        foreach (var p in c.Pwc) p?.FlushAll();
     }
 
     // ---- CR3 writes and flushes -----------------------------------------------------------------------
