@@ -30,9 +30,11 @@ internal static class ReplayCommand
         var quiet = CommonOptions.Quiet();
         var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 
+        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement" };
+
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, maps, quiet,
         };
         cmd.SetAction(p =>
         {
@@ -42,11 +44,14 @@ internal static class ReplayCommand
             string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
+            IReadOnlyList<MmTrace.Sim.Process.MapsEntry>? initialMaps = null;
+            if (p.GetValue(maps) is { } mapsPath)
+                initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath).Select(m => new MmTrace.Sim.Process.MapsEntry(m.Start, m.End, m.Offset, m.Perms, m.ObjFile)).ToList();
             using var reader = TraceFormats.Open(path, p.GetValue(format)!, symbols, options);
             Report report;
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "replay"))
             {
-                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval));
+                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
             ReportWriter.Write(report, dir);
             PrintHeadlines(io.Out, report, dir);
