@@ -68,19 +68,20 @@ public sealed partial class ProcessModel : IPageOwner
     }
 
     /// <summary>The page-table side of an mm, built on first need.</summary>
-    internal AddressSpace? PtOf(MmStruct mm)
+    internal AddressSpace? PtOf(MmStruct mm, int pid = 0)
     {
         if (mm.Pt is not null) return mm.Pt;
-        var pt = _mmu.NewAddressSpace();
+        if (pid == 0) foreach (var (p, m) in _byPid) if (m == mm) { pid = p; break; }
+        var pt = _mmu.NewAddressSpace(pid);
         if (pt is null) return null;
         pt.Process = mm;
         mm.Pt = pt;
-        foreach (var (pid, m) in _byPid) if (m == mm) _mmu.Bind(pid, pt);
+        foreach (var (q, m) in _byPid) if (m == mm) _mmu.Bind(q, pt);
         return pt;
     }
 
     /// <summary>The address space the MMU switches to for a pid's accesses.</summary>
-    public AddressSpace? AddressSpaceOf(int pid) => PtOf(MmOf(pid));
+    public AddressSpace? AddressSpaceOf(int pid) => PtOf(MmOf(pid), pid);
 
     // ---- layouts --------------------------------------------------------------------------------
 
