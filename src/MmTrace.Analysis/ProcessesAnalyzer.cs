@@ -23,7 +23,7 @@ public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
         s.Add("address_spaces", spaces.Count);
         s.Add("vmas", spaces.Sum(a => a.Mm.MapCount));
         s.Add("vmas_peak_per_mm", st.PeakVmas);
-        s.Add("inferred_vmas", st.InferredVmas);
+        s.Add("implicit_vmas_made", st.InferredVmas);
         s.Add("mapped_bytes", spaces.Sum(a => (long)a.Mm.TotalVmPages * 4096));
         s.Add("forks", st.Forks);
         s.Add("threads", st.Threads);

@@ -279,6 +279,7 @@ public sealed partial class ProcessModel : IPageOwner
     /// <summary>A recorded mmap: place it as Linux would, compare with the recorded address, follow the recording.</summary>
     public EventOutcome MmapEvent(in TraceEvent e)
     {
+        _mmu.Stats.Mmaps++;
         if (!e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
         var mm = MmOf(e.Pid);
         ulong flags = e.Has(EventFields.Flags) ? e.Flags : Mman.MapPrivate | Mman.MapAnonymous;
@@ -344,6 +345,7 @@ public sealed partial class ProcessModel : IPageOwner
 
     public EventOutcome MunmapEvent(in TraceEvent e)
     {
+        _mmu.Stats.Munmaps++;
         if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Has(EventFields.Result) && e.Result < 0) return new EventOutcome(0, OutcomeKind.Ok);
         Munmap(e.Pid, e.Address & ~(Page - 1), e.Size + (e.Address & (Page - 1)));
@@ -357,6 +359,7 @@ public sealed partial class ProcessModel : IPageOwner
     /// </summary>
     public EventOutcome MprotectEvent(in TraceEvent e)
     {
+        _mmu.Stats.Mprotects++;
         if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size) || !e.Has(EventFields.Prot)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Has(EventFields.Result) && e.Result < 0) return new EventOutcome(0, OutcomeKind.Ok);
         Stats.Mprotects++;

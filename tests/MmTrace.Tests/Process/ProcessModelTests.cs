@@ -364,4 +364,33 @@ public class ProcessModelTests
         if (mremaps > 0) Assert.Equal((mremaps, mremaps), (rows["mremap"].Compared, rows["mremap"].Matched));
         else Assert.False(rows.ContainsKey("mremap"));
     }
+
+    [Theory]
+    [InlineData("ls-usrlib", 18, 1)]
+    [InlineData("perl-regex", 20, 1)]
+    [InlineData("python-import", 39, 1)]
+    [InlineData("gcc-compile", 46, 3)]
+    public void Strace_recordings_without_maps_infer_exec_layout_from_the_first_mmap_and_match_the_rest(string name, int mmaps, int inferred)
+    {
+        var report = Replay(name, maps: false);
+        var rows = report.Sections.Single(s => s.Name == "fidelity").Tables.Single(t => t.Name == "by_op").Rows;
+        var mmap = rows.Single(r => (string)r[0]! == "mmap");
+        Assert.Equal((mmaps, mmaps), (Convert.ToInt32(mmap[2]), Convert.ToInt32(mmap[3])));
+        var proc = report.Sections.Single(s => s.Name == "processes").Scalars.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal((long)inferred, Convert.ToInt64(proc["exec_layouts_inferred"]));
+    }
+
+    [Fact]
+    public void Access_workload_mmap_diverges_because_its_generator_leaves_out_the_thp_alignment_of_a_64M_mapping()
+    {
+        // traces/access.parquet: mmap(NULL, 64M, rw, private|anonymous) recorded at mmap_base - 64M.
+        var p = NewMachine().Processes;
+        Assert.Equal(0x7ffff3e00000L, p.Mmap(Pid, 0, 64UL << 20, 3, Rw));
+        var symbols = new SymbolTable();
+        using var reader = TraceFormats.Open(TestPaths.Traces("access.parquet"), "auto", symbols, new ReaderOptions());
+        var report = ReplayJob.Run(reader, symbols, MachineConfig.Load("x86_64-skylake-4g"), 1, "access");
+        var rows = report.Sections.Single(s => s.Name == "fidelity").Tables.Single(t => t.Name == "by_op").Rows;
+        var mmap = rows.Single(r => (string)r[0]! == "mmap");
+        Assert.Equal((1L, 0L), (Convert.ToInt64(mmap[2]), Convert.ToInt64(mmap[3])));
+    }
 }
