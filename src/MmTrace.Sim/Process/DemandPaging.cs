@@ -214,6 +214,13 @@ public sealed partial class ProcessModel
         ulong va = start;
         while (NextLeaf(pt.Root, ref va, end, out long t, out int i, out bool huge))
         {
+            ulong haddr = va & ~(HugeSize - 1);
+            if (huge && (haddr < start || haddr + HugeSize > end))
+            {
+                // change_pmd_range: a huge page only partly in the range is split first.
+                if (!SplitHugePmd(pt, va, ref cycles)) break;
+                continue;
+            }
             var v = mm.Lookup(va);
             ref ulong e = ref Tables.Entry(t, i);
             if (v is not null)
@@ -270,7 +277,7 @@ public sealed partial class ProcessModel
                 if (cow) e &= ~Pte.Rw;
                 long pfn = Pte.Pfn(e);
                 int sc = huge ? 1 : 0;
-                if (!Tables.Map(cpt.Root, va, sc, e & ~Pte.PageSize, ref cycles)) return;
+                if (!Tables.Map(cpt.Root, huge ? va & ~(HugeSize - 1) : va, sc, e & ~Pte.PageSize, ref cycles)) return;
                 if ((e & SoftTrace) == 0 && pfn != ZeroPfn)
                 {
                     if (huge) _thp[pfn] = _thp.GetValueOrDefault(pfn) + ThpPages;
@@ -279,7 +286,7 @@ public sealed partial class ProcessModel
                 }
                 if (pfn != ZeroPfn) _mmu.AccountResident(cpt, huge ? ThpPages : 1);
                 any = true;
-                va = huge ? va + HugeSize : va + Page;
+                va = huge ? (va & ~(HugeSize - 1)) + HugeSize : va + Page;
             }
         }
         if (any) _mmu.FlushTlbRange(ppt, 0, Config.TaskSizeMax);
