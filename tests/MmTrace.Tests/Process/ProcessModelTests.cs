@@ -393,4 +393,110 @@ public class ProcessModelTests
         var mmap = rows.Single(r => (string)r[0]! == "mmap");
         Assert.Equal((1L, 0L), (Convert.ToInt64(mmap[2]), Convert.ToInt64(mmap[3])));
     }
+
+    [Theory]
+    [InlineData(1, "madvise")]
+    [InlineData(2, "always")]
+    [InlineData(3, "never")]
+    public void Random_syscalls_touches_and_forks_keep_vmas_ordered_and_exit_returns_every_frame(int seed, string thp)
+    {
+        var m = NewMachine("thp.enabled=" + thp);
+        var p = m.Processes;
+        long free0 = m.Buddy.TotalFreePages;
+        var rng = new Random(seed);
+        var pids = new List<int> { Pid };
+        var regions = new List<(int Pid, ulong Start, ulong Len)>();
+        int nextPid = 100;
+        for (int step = 0; step < 4000; step++)
+        {
+            int pid = pids[rng.Next(pids.Count)];
+            switch (rng.Next(10))
+            {
+                case 0:
+                {
+                    ulong len = (ulong)(rng.Next(4) == 0 ? 512 * (1 + rng.Next(3)) : 1 + rng.Next(40)) << 12;
+                    ulong flags = Rw | (rng.Next(8) == 0 ? Mman.MapPopulate : 0);
+                    bool file = rng.Next(4) == 0;
+                    long a = p.Mmap(pid, 0, len, 3, file ? Mman.MapPrivate : flags, fd: file ? 3 + rng.Next(2) : -1);
+                    Assert.True(a > 0);
+                    regions.Add((pid, (ulong)a, len));
+                    break;
+                }
+                case 1 when regions.Count > 0:
+                {
+                    var r = regions[rng.Next(regions.Count)];
+                    ulong off = (ulong)rng.Next((int)(r.Len >> 12)) << 12;
+                    p.Munmap(r.Pid, r.Start + off, Math.Min(r.Len - off, (ulong)(1 + rng.Next(8)) << 12));
+                    break;
+                }
+                case 2 when regions.Count > 0:
+                {
+                    var r = regions[rng.Next(regions.Count)];
+                    var e = Ev(Op.Mprotect, r.Start, r.Len, r.Pid);
+                    e.SetProt(rng.Next(2) == 0 ? 1 : 3);
+                    p.MprotectEvent(e);
+                    break;
+                }
+                case 3 when regions.Count > 0:
+                {
+                    var r = regions[rng.Next(regions.Count)];
+                    if (p.MmOfPid(r.Pid)?.Lookup(r.Start) is { } v)
+                    {
+                        long to = p.Mremap(r.Pid, r.Start, v.End - r.Start, (ulong)(1 + rng.Next(64)) << 12, Mman.MremapMayMove);
+                        if (to > 0) regions.Add((r.Pid, (ulong)to, 4096));
+                    }
+                    break;
+                }
+                case 4 when pids.Count < 6:
+                {
+                    var f = TraceEvent.Create(Op.Fork, pid);
+                    f.SetResult(nextPid);
+                    f.SetFlags(17);
+                    m.Dispatch(f);
+                    foreach (var r in regions.Where(r => r.Pid == pid).ToList()) regions.Add((nextPid, r.Start, r.Len));
+                    pids.Add(nextPid++);
+                    break;
+                }
+                case 5 when pids.Count > 1:
+                {
+                    m.Dispatch(TraceEvent.Create(Op.Exit, pid));
+                    pids.Remove(pid);
+                    regions.RemoveAll(r => r.Pid == pid);
+                    break;
+                }
+                case 6:
+                    if (regions.Count > 0)
+                    {
+                        var r = regions[rng.Next(regions.Count)];
+                        p.Madvise(r.Pid, r.Start, r.Len, rng.Next(2) == 0 ? Mman.MadvDontNeed : Mman.MadvHugePage);
+                    }
+                    break;
+                default:
+                    if (regions.Count > 0)
+                    {
+                        var r = regions[rng.Next(regions.Count)];
+                        ulong va = r.Start + (ulong)rng.NextInt64((long)r.Len);
+                        m.Dispatch(Access(rng.Next(2) == 0 ? Op.Store : Op.Load, va & ~7UL, r.Pid));
+                    }
+                    break;
+            }
+            foreach (var (_, mm) in p.AddressSpaces)
+            {
+                var vmas = mm.Vmas;
+                for (int i = 1; i < vmas.Count; i++) Assert.True(vmas[i - 1].End <= vmas[i].Start, $"step {step}: {vmas[i - 1]} overlaps {vmas[i]}");
+                Assert.True(mm.Pt is null || mm.Pt.ResidentPages >= 0);
+            }
+        }
+        foreach (int pid in pids) m.Dispatch(TraceEvent.Create(Op.Exit, pid));
+        // The run went through the interesting paths.
+        Assert.True(p.Stats.Forks > 0 && p.Stats.CowFaults > 0 && p.Stats.FileFaults > 0 && p.Stats.ZeroPageFaults > 0 && p.Stats.PagesFreed > 0,
+            $"forks {p.Stats.Forks} cow {p.Stats.CowFaults} file {p.Stats.FileFaults} zero {p.Stats.ZeroPageFaults} freed {p.Stats.PagesFreed}");
+        if (thp == "always") Assert.True(p.Stats.ThpFaults > 0 && p.Stats.ThpSplits > 0, $"thp {p.Stats.ThpFaults} splits {p.Stats.ThpSplits}");
+        if (thp == "never") Assert.Equal(0, p.Stats.ThpFaults);
+        Assert.Empty(p.AddressSpaces);
+        Assert.Equal(0, p.ThpBlocksLive);
+        Assert.Equal(0, m.Mmu.ResidentUserPages);
+        // Every anonymous page, THP block, page table and PGD went back; the page cache keeps its pages.
+        Assert.Equal(free0 - p.PageCachePages, m.Buddy.TotalFreePages);
+    }
 }
