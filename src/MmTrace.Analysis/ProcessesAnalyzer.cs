@@ -38,6 +38,8 @@ public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
         s.Add("mmap_placed_diverged", st.MmapPlacementDiverged);
         s.Add("mmap_fixed", st.MmapsFixed);
         s.Add("mmap_recorded_errors", st.MmapRecordedErrors);
+        s.Add("mremap_recorded_errors", st.MremapRecordedErrors);
+        s.Add("recorded_errors_agreed", st.RecordedErrorsAgreed);
         s.Add("mremap_compared", st.MremapsCompared);
         s.Add("mremap_matched", st.MremapsMatched);
         s.Add("brk_compared", st.BrksCompared);

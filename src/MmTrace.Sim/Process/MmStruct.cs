@@ -58,6 +58,29 @@ public sealed class MmStruct
     public long PeakResidentPages { get; set; }
 
     public IReadOnlyList<Vma> Vmas => _vmas;
+
+    // The length the latest mmap/mremap returning an address gave it: mremap's old size when the trace has none
+    // (VMA merging hides where a mapping ends). Bounded: cleared when it grows past 4096 entries.
+    private readonly Dictionary<ulong, ulong> _callLength = new();
+
+    internal void NoteMapping(ulong start, ulong length)
+    {
+        if (_callLength.Count >= 4096) _callLength.Clear();
+        _callLength[start] = length;
+    }
+
+    /// <summary>The length of the mapping a program made at <paramref name="start"/>, if it is still mapped whole.</summary>
+    public ulong MappedLengthAt(ulong start)
+    {
+        if (!_callLength.TryGetValue(start, out ulong len)) return 0;
+        for (ulong at = start; at < start + len;)
+        {
+            var v = Lookup(at);
+            if (v is null) return 0;
+            at = v.End;
+        }
+        return len;
+    }
     public int MapCount => _vmas.Count;
     public ulong TotalVmPages { get { ulong n = 0; foreach (var v in _vmas) n += v.Pages; return n; } }
 

@@ -257,6 +257,7 @@ public sealed partial class ProcessModel : IPageOwner
         ulong pgoff = file != 0 ? offset >> 12 : addr >> 12;
         if (file == 0 && (vf & VmFlags.Shared) != 0) { shmem = _nextShmem++; pgoff = 0; } // shmem_zero_setup
         var v = mm.MapNewRange(addr, end, vf, file, pgoff, shmem, null);
+        mm.NoteMapping(addr, alen);
         Stats.PeakVmas = Math.Max(Stats.PeakVmas, mm.MapCount);
         if ((flags & (Mman.MapPopulate | Mman.MapNonBlock)) == Mman.MapPopulate || (vf & VmFlags.Locked) != 0)
             Populate(mm, addr, end, (vf & (VmFlags.Write | VmFlags.Shared)) == VmFlags.Write);
@@ -288,8 +289,13 @@ public sealed partial class ProcessModel : IPageOwner
         int prot = e.Has(EventFields.Prot) ? e.Prot : Mman.ProtRead | Mman.ProtWrite;
         ulong hint = e.Has(EventFields.Address) ? e.Address : 0;
         bool recorded = e.Has(EventFields.Result);
-        if (recorded && e.Result < 0) { Stats.MmapRecordedErrors++; return new EventOutcome(0, OutcomeKind.Ok); }
         long sim = MmapAddress(mm, hint, e.Size, flags, file, offset);
+        if (recorded && e.Result < 0)
+        {
+            Stats.MmapRecordedErrors++;
+            if (sim < 0) Stats.RecordedErrorsAgreed++;
+            return new EventOutcome(0, OutcomeKind.Ok);
+        }
         bool fixedMap = (flags & (Mman.MapFixed | Mman.MapFixedNoReplace)) != 0;
         var check = AddressCheck.NotCompared;
         ulong addr;
@@ -590,7 +596,7 @@ public sealed partial class ProcessModel : IPageOwner
     {
         var mm = MmOf(pid);
         long r = MremapAddress(mm, addr, oldLen, newLen, flags, newAddr, out _);
-        if (r >= 0) MremapApply(mm, addr, oldLen, newLen, (ulong)r);
+        if (r >= 0) { MremapApply(mm, addr, oldLen, newLen, (ulong)r); mm.NoteMapping((ulong)r, (newLen + Page - 1) & ~(Page - 1)); }
         return r;
     }
 
@@ -600,12 +606,18 @@ public sealed partial class ProcessModel : IPageOwner
         var mm = MmOf(e.Pid);
         ulong addr = e.OldAddress;
         ulong flags = e.Has(EventFields.Flags) ? e.Flags : 0;
-        if (e.Has(EventFields.Result) && e.Result < 0) { Stats.MremapRecordedErrors++; return new EventOutcome(0, OutcomeKind.Ok); }
-        // The trace does not carry old_size: the old range is taken to run from addr to the end of its VMA.
+        // The trace does not carry old_size: it is the length of the mmap/mremap that returned addr when that
+        // range is still mapped, else the rest of addr's VMA.
         var v = mm.Lookup(addr);
-        if (v is null) Stats.MremapUnknownRange++;
-        ulong oldLen = v is null ? 0 : v.End - addr;
+        ulong oldLen = v is null ? 0 : mm.MappedLengthAt(addr) is > 0 and var known ? known : v.End - addr;
         long sim = v is null ? -Mman.EFAULT : MremapAddress(mm, addr, oldLen, e.Size, flags, e.Has(EventFields.Address) ? e.Address : 0, out _);
+        if (e.Has(EventFields.Result) && e.Result < 0)
+        {
+            Stats.MremapRecordedErrors++;
+            if (sim < 0) Stats.RecordedErrorsAgreed++;
+            return new EventOutcome(0, OutcomeKind.Ok);
+        }
+        if (v is null) Stats.MremapUnknownRange++;
         var check = AddressCheck.NotCompared;
         ulong to;
         if (e.Has(EventFields.Result))
@@ -621,6 +633,7 @@ public sealed partial class ProcessModel : IPageOwner
         }
         if (v is null) mm.MapNewRange(to, to + ((e.Size + Page - 1) & ~(Page - 1)), MmapVmFlags(3, Mman.MapPrivate | Mman.MapAnonymous, false), 0, to >> 12, 0, null, inferred: true);
         else MremapApply(mm, addr, oldLen, e.Size, to);
+        mm.NoteMapping(to, (e.Size + Page - 1) & ~(Page - 1));
         return new EventOutcome(TakeCycles(), OutcomeKind.Ok, Address: check);
     }
 }

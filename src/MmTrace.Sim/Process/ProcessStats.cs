@@ -4,6 +4,8 @@ namespace MmTrace.Sim.Process;
 public sealed class ProcessStats
 {
     public long MmapsPlaced, MmapsFixed, MmapPlacementMatched, MmapPlacementDiverged, MmapRecordedErrors, MmapSimulatedErrors;
+    /// <summary>Recorded failures (mmap, mremap) for which the model fails too.</summary>
+    public long RecordedErrorsAgreed;
     public long MremapsCompared, MremapsMatched, MremapRecordedErrors, MremapUnknownRange;
     public long BrksCompared, BrksMatched, BrkInferred;
     public long Munmaps, Mprotects, MprotectHoles, Madvises, MadviseHoles;

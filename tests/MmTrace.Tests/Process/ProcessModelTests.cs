@@ -121,7 +121,7 @@ public class ProcessModelTests
     [Fact]
     public void Hints_fixed_and_fixed_noreplace_follow_do_mmap()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine("process.mmap_min_addr=65536").Processes;
         var mm = p.MmOf(Pid);
         Assert.Equal(0x10000000L, p.Mmap(Pid, 0x10000000, 0x1000, 3, Rw));                 // a free hint is taken
         Assert.Equal(MmapBase - 0x1000, (ulong)p.Mmap(Pid, 0x10000000, 0x1000, 3, Rw));    // a taken one is not
@@ -354,15 +354,20 @@ public class ProcessModelTests
     [InlineData("perl-regex", 21, 40, 1)]
     [InlineData("python-import", 40, 18, 0)]
     [InlineData("gcc-compile", 49, 33, 0)]
+    [InlineData("vma-mix", 17, 3, 3)]
     public void Strace_recordings_with_their_maps_place_every_mmap_mremap_and_brk_at_the_kernels_address(string name, int mmaps, int brks, int mremaps)
     {
-        var fidelity = Replay(name, maps: true).Sections.Single(s => s.Name == "fidelity");
+        var report = Replay(name, maps: true);
+        var fidelity = report.Sections.Single(s => s.Name == "fidelity");
         var byOp = fidelity.Tables.Single(t => t.Name == "by_op");
         var rows = byOp.Rows.ToDictionary(r => (string)r[0]!, r => (Compared: Convert.ToInt64(r[2]), Matched: Convert.ToInt64(r[3])));
         Assert.Equal((mmaps, mmaps), (rows["mmap"].Compared, rows["mmap"].Matched));
         Assert.Equal((brks, brks), (rows["brk"].Compared, rows["brk"].Matched));
         if (mremaps > 0) Assert.Equal((mremaps, mremaps), (rows["mremap"].Compared, rows["mremap"].Matched));
         else Assert.False(rows.ContainsKey("mremap"));
+        // Calls the recording shows failing (vma-mix: MAP_FIXED_NOREPLACE's EEXIST, an mremap's ENOMEM) fail in the model too.
+        var proc = report.Sections.Single(s => s.Name == "processes").Scalars.ToDictionary(kv => kv.Key, kv => Convert.ToInt64(kv.Value));
+        Assert.Equal(proc["mmap_recorded_errors"] + proc["mremap_recorded_errors"], proc["recorded_errors_agreed"]);
     }
 
     [Theory]
