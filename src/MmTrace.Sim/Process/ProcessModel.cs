@@ -135,6 +135,8 @@ public sealed partial class ProcessModel : IPageOwner
             if (m.Name == "[stack]") { flags |= VmFlags.GrowsDown; mm.StartStack = m.End; }
             if (special) flags |= VmFlags.Io | VmFlags.DontExpand | VmFlags.PfnMap;
             int file = m.Name.Length > 0 && !m.Name.StartsWith('[') ? FileId(m.Name) : 0;
+            if (mm.FindIntersection(m.Start, m.End) is not null)
+                throw new UsageException($"--maps: mapping 0x{m.Start:x}-0x{m.End:x} overlaps an earlier one");
             mm.Insert(new Vma { Start = m.Start, End = m.End, Flags = flags, File = file, PgOff = file != 0 ? m.Offset >> 12 : m.Start >> 12, Name = m.Name.Length > 0 ? m.Name : null });
         }
         if (wholeProgram && programEnd != 0)
@@ -521,7 +523,9 @@ public sealed partial class ProcessModel : IPageOwner
         {
             mm.Unmap(cur, want);
             var flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.Account;
-            mm.MapNewRangeHeap(cur, want, flags);
+            var heap = cur > 0 ? mm.Lookup(cur - 1) : null;
+            if (heap is not null && heap.End == cur && heap.Start >= mm.StartBrk && heap.Name == "[heap]" && heap.Flags == flags) mm.ExpandEnd(heap, want);
+            else mm.MapNewRangeHeap(cur, want, flags);
         }
         mm.Brk = recorded;
         if (recorded < mm.StartBrk) mm.StartBrk = recorded;
