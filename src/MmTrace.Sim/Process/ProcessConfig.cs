@@ -34,6 +34,7 @@ public sealed class ProcessConfig
         MmapMinAddr = Get(cfg, "process.mmap_min_addr", 65536);
         StackTop = cfg.Has("process.stack_top") ? cfg.GetAddress("process.stack_top") : DefaultMapWindow;
         StackSize = Get(cfg, "process.stack_size", 33 * PageSize);
+        StartBrk = cfg.Has("process.start_brk") ? cfg.GetAddress("process.start_brk") : 0;
         FileThpAlign = !cfg.Has("process.file_thp_align") || cfg.GetBool("process.file_thp_align");
         RecordedFaultsAllocate = cfg.Has("process.recorded_faults_allocate") && cfg.GetBool("process.recorded_faults_allocate");
         Thp = cfg.Has("thp.enabled") ? cfg.GetString("thp.enabled") : "never";
@@ -55,6 +56,8 @@ public sealed class ProcessConfig
     public ulong MmapMinAddr { get; }
     public ulong StackTop { get; }
     public ulong StackSize { get; }
+    /// <summary>start_brk of a process the trace and --maps say nothing about; 0: unknown until the first brk result.</summary>
+    public ulong StartBrk { get; }
     public bool FileThpAlign { get; }
     public bool RecordedFaultsAllocate { get; }
     public string Thp { get; }

@@ -104,6 +104,11 @@ public sealed partial class ProcessModel : IPageOwner
             });
             mm.StartStack = top;
             mm.ExecLayoutUnknown = true;
+            if (Config.StartBrk != 0)
+            {
+                mm.StartBrk = mm.Brk = Config.StartBrk;
+                mm.BrkKnown = true;
+            }
         }
         return mm;
     }

@@ -175,6 +175,25 @@ public class ProcessModelTests
     }
 
     [Fact]
+    public void Start_brk_from_the_config_makes_the_first_brk_a_compared_one()
+    {
+        var m = NewMachine("process.start_brk=0x555555559000");
+        var e = TraceEvent.Create(Op.Brk, Pid);
+        e.SetAddress(0);
+        e.SetResult(0x555555559000);
+        Assert.Equal(AddressCheck.Matched, m.Dispatch(e).Address);
+        e.SetAddress(0x55555557a000);
+        e.SetResult(0x55555557a000);
+        Assert.Equal(AddressCheck.Matched, m.Dispatch(e).Address);
+        // Without it the first brk only tells where the heap starts.
+        var n = NewMachine();
+        e.SetAddress(0);
+        e.SetResult(0x555555559000);
+        Assert.Equal(AddressCheck.NotCompared, n.Dispatch(e).Address);
+        Assert.Equal(1, n.Processes.Stats.BrkInferred);
+    }
+
+    [Fact]
     public void Mremap_grows_in_place_when_free_and_moves_with_maymove()
     {
         var p = NewMachine().Processes;
