@@ -78,6 +78,8 @@ internal static class ReplayCommand
         w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
         if (r.Find("tlb") is not null)
             w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
+        if (r.Find("processes") is not null)
+            w.WriteLine($"processes: {Get("processes", "mmap_placed_matched")} of {Get("processes", "mmap_placed")} placed mmaps at the recorded address, {Get("processes", "brk_matched")} of {Get("processes", "brk_compared")} brks; {Get("processes", "recorded_faults")} recorded faults, {Get("processes", "sigsegv")} SIGSEGV");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }
