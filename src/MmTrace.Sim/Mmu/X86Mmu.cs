@@ -240,7 +240,8 @@ public sealed class X86Mmu
         {
             var next = MmOf(e.Pid);
             if (next is null) return new EventOutcome(0, OutcomeKind.Failed);
-            SwitchMm(c, next);
+            // Threads (and a vfork child) share their mm: switching between them writes no CR3 (switch_mm_irqs_off).
+            if (next != c.Mm) SwitchMm(c, next);
         }
         ulong va = e.Address;
         var r = Translate(c, va, kind);

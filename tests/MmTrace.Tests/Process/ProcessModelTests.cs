@@ -523,4 +523,39 @@ public class ProcessModelTests
         // Every anonymous page, THP block, page table and PGD went back; the page cache keeps its pages.
         Assert.Equal(free0 - p.PageCachePages, m.Buddy.TotalFreePages);
     }
+
+    [Fact]
+    public void Threads_share_the_mm_and_switching_between_them_writes_no_cr3()
+    {
+        var m = NewMachine("mmu.pcid=false");
+        var p = m.Processes;
+        ulong a = (ulong)p.Mmap(Pid, 0, 0x1000, 3, Rw);
+        var clone = TraceEvent.Create(Op.Fork, Pid);
+        clone.SetResult(Pid + 1);
+        clone.SetFlags(0x100 | 0x10000); // CLONE_VM | CLONE_THREAD
+        m.Dispatch(clone);
+        Assert.Same(p.MmOf(Pid), p.MmOfPid(Pid + 1));
+        m.Dispatch(Access(Op.Store, a));
+        long switches = m.Mmu.Stats.Cr3Writes;
+        for (int i = 0; i < 10; i++) Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, a, pid: Pid + (i & 1))).Kind);
+        Assert.Equal(switches, m.Mmu.Stats.Cr3Writes);
+        Assert.Equal(1, p.Stats.Threads);
+        // The thread's exit leaves the mm to the other task.
+        m.Dispatch(TraceEvent.Create(Op.Exit, Pid + 1));
+        Assert.Equal(1, p.MmOf(Pid).Pt!.ResidentPages);
+    }
+
+    [Fact]
+    public void Replay_command_with_maps_reports_every_placement_matched()
+    {
+        string dir = TestPaths.NewTempDir();
+        var r = MmTrace.Tests.Cli.CliRunner.Run(["replay", TestPaths.Real("ls-usrlib.strace.txt"), "--maps", TestPaths.Real("ls-usrlib.maps.txt"),
+            "--machine", "x86_64-linux618-2cpu-24g", "--out", dir, "--quiet"]);
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("processes: 19 of 19 placed mmaps at the recorded address, 3 of 3 brks", r.Out);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
+        Assert.True(doc.RootElement.GetProperty("processes").GetProperty("maps_file").GetBoolean());
+        var bad = MmTrace.Tests.Cli.CliRunner.Run(["replay", TestPaths.Real("ls-usrlib.strace.txt"), "--maps", TestPaths.Real("ls-usrlib.strace.txt"), "--out", dir]);
+        Assert.Equal(2, bad.Exit);
+    }
 }
