@@ -59,7 +59,7 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
             [new("pid", ColumnType.Int), new("mappings", ColumnType.Int), new("implicit_mappings", ColumnType.Int),
              new("resident_pages", ColumnType.Int, "pages"), new("resident_pages_peak", ColumnType.Int, "pages")]));
         foreach (var mm in mmu.AddressSpaces)
-            p.AddRow(mm.Pid, mm.Mappings.Count, mm.Mappings.Ranges.Count(r => r.Implicit), mm.ResidentPages, mm.PeakResidentPages);
-        s.Notes.Add("The fault handler is a stand-in until the process model lands: private anonymous memory inside the trace's mmap ranges (a read maps the zero page, a write a fresh GFP_HIGHUSER_MOVABLE page); no file pages, THP, swap or stack growth.");
+            p.AddRow(mm.Pid, mm.Process?.MapCount ?? 0, mm.Process?.Vmas.Count(v => v.Inferred) ?? 0, mm.ResidentPages, mm.PeakResidentPages);
+        s.Notes.Add("Faults are handled by the process model (docs/process-model.md): zero page, anonymous and THP pages, page-cache pages, copy-on-write, stack growth; the processes section has the counts by kind.");
     }
 }

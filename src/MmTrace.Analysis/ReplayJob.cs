@@ -8,9 +8,11 @@ namespace MmTrace.Analysis;
 public static class ReplayJob
 {
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
-        string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000)
+        string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000,
+        IReadOnlyList<MmTrace.Sim.Process.MapsEntry>? maps = null)
     {
         var machine = new Machine(config, symbols, seed);
+        if (maps is not null) machine.SetInitialMaps(maps);
         var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);
@@ -39,6 +41,7 @@ public static class ReplayJob
         new FidelityAnalyzer(),
         new TlbAnalyzer(machine, seriesInterval),
         new FaultsAnalyzer(machine),
+        new ProcessesAnalyzer(machine),
         new ProcfsAnalyzer(machine),
     ];
 }

@@ -30,9 +30,11 @@ internal static class ReplayCommand
         var quiet = CommonOptions.Quiet();
         var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 
+        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement" };
+
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, maps, quiet,
         };
         cmd.SetAction(p =>
         {
@@ -42,11 +44,17 @@ internal static class ReplayCommand
             string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
+            IReadOnlyList<MmTrace.Sim.Process.MapsEntry>? initialMaps = null;
+            if (p.GetValue(maps) is { } mapsPath)
+            {
+                initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath).Select(m => new MmTrace.Sim.Process.MapsEntry(m.Start, m.End, m.Offset, m.Perms, m.ObjFile)).ToList();
+                if (initialMaps.Count == 0) throw new UsageException($"--maps {mapsPath}: no mappings found (expected /proc/PID/maps or gdb's 'info proc mappings')");
+            }
             using var reader = TraceFormats.Open(path, p.GetValue(format)!, symbols, options);
             Report report;
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "replay"))
             {
-                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval));
+                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
             ReportWriter.Write(report, dir);
             PrintHeadlines(io.Out, report, dir);
@@ -73,6 +81,8 @@ internal static class ReplayCommand
         w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
         if (r.Find("tlb") is not null)
             w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
+        if (r.Find("processes") is not null)
+            w.WriteLine($"processes: {Get("processes", "mmap_placed_matched")} of {Get("processes", "mmap_placed")} placed mmaps at the recorded address, {Get("processes", "brk_matched")} of {Get("processes", "brk_compared")} brks; {Get("processes", "recorded_faults")} recorded faults, {Get("processes", "sigsegv")} SIGSEGV");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }

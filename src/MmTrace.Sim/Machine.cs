@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
 using MmTrace.Sim.Mmu;
+using MmTrace.Sim.Process;
 
 namespace MmTrace.Sim;
 
@@ -50,6 +51,7 @@ public sealed class Machine
     private KmemCache?[] _cacheBySymbol = new KmemCache?[64];
     private readonly long _seed;
     private X86Mmu? _mmu;
+    private ProcessModel? _processes;
 
     public Machine(MachineConfig config, SymbolTable symbols, long seed = 0)
     {
@@ -74,7 +76,33 @@ public sealed class Machine
 
     /// <summary>The MMU, built at the first access or mapping event (a trace without any leaves the machine and report as before).</summary>
     public X86Mmu? MmuIfBuilt => _mmu;
-    public X86Mmu Mmu => _mmu ??= BuildMmu();
+    public X86Mmu Mmu => _mmu ?? BuildMmu();
+    /// <summary>The process model (address spaces, VMAs, demand paging), built with the MMU.</summary>
+    public ProcessModel Processes => _processes ?? BuildMmu().Processes!;
+    public ProcessModel? ProcessesIfBuilt => _processes;
+
+    // The MMU and the process model are built together; the MMU maps the live vmalloc areas and kmap slots.
+    private X86Mmu BuildMmu()
+    {
+        var mmu = new X86Mmu(Config, Buddy, Cost, _seed) { VmallocAreas = Vmalloc };
+        Vmalloc.TrackRecordedRanges();
+        long cycles = 0;
+        foreach (var (va, pfn) in Vmalloc.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
+        foreach (var (va, pfn) in Kmap.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
+        _mmu = mmu;
+        _processes = new ProcessModel(Config, mmu);
+        if (_initialMaps is not null) _processes.SetInitialMaps(_initialMaps);
+        return mmu;
+    }
+
+    private IReadOnlyList<MapsEntry>? _initialMaps;
+
+    /// <summary>--maps: the first process's memory map at its first instruction (see docs/process-model.md).</summary>
+    public void SetInitialMaps(IReadOnlyList<MapsEntry> maps)
+    {
+        _initialMaps = maps;
+        _processes?.SetInitialMaps(maps);
+    }
     public long LivePageBlocks => _livePageBlocks;
     public long LiveSlabObjects => _liveObjects;
 
@@ -86,10 +114,16 @@ public sealed class Machine
         Op.KmemCacheAlloc => KmemCacheAlloc(e),
         Op.Kfree or Op.KmemCacheFree => SlabFree(e),
         Op.Load or Op.Store or Op.Ifetch => Mmu.Access(e),
-        Op.Mmap => Mmu.Mmap(e),
-        Op.Munmap => Mmu.Munmap(e),
-        Op.Mprotect => Mmu.Mprotect(e),
-        Op.Exit => _mmu is null ? EventOutcome.NotModelled : _mmu.Exit(e),
+        Op.Mmap => InProcess(e).MmapEvent(e),
+        Op.Munmap => InProcess(e).MunmapEvent(e),
+        Op.Mprotect => InProcess(e).MprotectEvent(e),
+        Op.Mremap => InProcess(e).MremapEvent(e),
+        Op.Brk => InProcess(e).BrkEvent(e),
+        Op.Madvise => InProcess(e).MadviseEvent(e),
+        Op.PageFault => InProcess(e).RecordedFault(e),
+        Op.Fork => Processes.Fork(e),
+        Op.Exec => Processes.Exec(e),
+        Op.Exit => _processes is null ? EventOutcome.NotModelled : _processes.Exit(e),
         Op.Vmalloc => DoVmalloc(e),
         Op.Vfree => DoVfree(e),
         Op.Kmap => DoKmap(e),
@@ -109,6 +143,16 @@ public sealed class Machine
             case Op.Kmalloc or Op.KmemCacheAlloc or Op.Kfree or Op.KmemCacheFree: _objects.Prefetch(e.Address); break;
             case Op.PageAlloc or Op.PageFree: _pages.Prefetch(e.Address); break;
         }
+    }
+
+    // ---- processes ---------------------------------------------------------------------------
+
+    // A memory syscall or recorded fault runs in its process on the event's CPU (a CR3 switch there when needed).
+    private ProcessModel InProcess(in TraceEvent e)
+    {
+        var p = Processes;
+        if (p.AddressSpaceOf(e.Pid) is { } pt) Mmu.RunOn(e, pt);
+        return p;
     }
 
     // ---- pages -------------------------------------------------------------------------------
@@ -178,15 +222,6 @@ public sealed class Machine
 
     // The MMU at its first use: the kernel mappings made before it (live vmalloc areas, mapped pkmap and
     // kmap_atomic slots) are written into its kernel page tables, as the kernel would have done at the time.
-    private X86Mmu BuildMmu()
-    {
-        var mmu = new X86Mmu(Config, Buddy, Cost, _seed) { VmallocAreas = Vmalloc };
-        Vmalloc.TrackRecordedRanges();
-        long cycles = 0;
-        foreach (var (va, pfn) in Vmalloc.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
-        foreach (var (va, pfn) in Kmap.MappedPages()) mmu.MapKernelPage(va, pfn, ref cycles);
-        return mmu;
-    }
 
     // vmap_pages_range: a new area's pages get 4K kernel PTEs (once the MMU exists). Returns the table-allocation cycles.
     private long MapVmalloc(ulong recorded, ulong simulated)

@@ -32,6 +32,8 @@ public static class ProcMaps
             lineNumber++;
             var text = line.AsSpan().Trim();
             if (text.IsEmpty) continue;
+            // gdb's stop line before the table ("0x00007ffff7fe4b70 in _start () from /lib64/ld-linux-x86-64.so.2").
+            if (maps.Count == 0 && text.StartsWith("0x", StringComparison.Ordinal) && text.Contains(" in ", StringComparison.Ordinal)) continue;
             var m = text.StartsWith("0x", StringComparison.Ordinal) ? ParseGdb(text, displayName, lineNumber, line)
                 : IsProcMapsLine(text) ? ParseProc(text, displayName, lineNumber, line)
                 : (MemoryMapping?)null;

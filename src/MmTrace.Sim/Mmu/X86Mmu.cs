@@ -4,13 +4,15 @@ using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Sim.Mmu;
 
-/// <summary>One process's address space as the MMU sees it: its page-table root (CR3), the stand-in mapping set, and its TLB generation.</summary>
+/// <summary>One address space as the MMU sees it: its page-table root (CR3), the process model's mm it belongs to, and its TLB generation.</summary>
 public sealed class AddressSpace(int pid, long root)
 {
+    /// <summary>The pid it was built for (threads and vfork children share it).</summary>
     public int Pid { get; } = pid;
     /// <summary>pfn of the top-level table (what CR3 holds).</summary>
     public long Root { get; } = root;
-    public TraceMappings Mappings { get; } = new();
+    /// <summary>The mm_struct whose VMAs the fault path consults.</summary>
+    public MmTrace.Sim.Process.MmStruct? Process { get; set; }
     /// <summary>mm_cpumask: CPUs currently running this address space.</summary>
     public ulong CpuMask;
     /// <summary>mm->context.tlb_gen: bumped by every flush of this address space.</summary>
@@ -53,7 +55,7 @@ public sealed class X86Mmu
 
     private const ulong Rights = Pte.Rw | Pte.User;
     // HandleFault's "no memory" result: the access ends as Failed (an allocation failure), not as an anomaly.
-    private const AnomalyKind OutOfMemory = (AnomalyKind)255;
+    private const AnomalyKind OutOfMemory = MmTrace.Sim.Process.ProcessModel.OutOfMemory;
 
     private readonly BuddyAllocator _buddy;
     private readonly CostModel _cost;
@@ -68,7 +70,7 @@ public sealed class X86Mmu
     private readonly long _kernelRoot;
     private readonly bool _pcid;
     private readonly bool _hasL2i;
-    private ulong _lastMapEnd;
+    private CpuMmu? _current;
 
     public X86Mmu(MachineConfig config, BuddyAllocator buddy, CostModel cost, long seed)
     {
@@ -111,7 +113,12 @@ public sealed class X86Mmu
     /// <summary>Page-table pages of the kernel half: swapper_pg_dir, the direct map, and the tables vmalloc, pkmap and fixmap mappings added.</summary>
     public long KernelTablePages { get; private set; }
     public long DirectMapBytes { get; private set; }
-    public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.OrderBy(m => m.Pid);
+    /// <summary>Every live address space once, in pid order.</summary>
+    public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.Distinct().OrderBy(m => m.Pid);
+    /// <summary>The process model whose VMAs the fault path consults (set by <see cref="MmTrace.Sim.Process.ProcessModel"/>).</summary>
+    public MmTrace.Sim.Process.ProcessModel? Processes { get; set; }
+    internal BuddyAllocator Buddy => _buddy;
+    internal CostModel Cost => _cost;
     public long ResidentUserPages { get; private set; }
     public long PeakResidentUserPages { get; private set; }
 
@@ -178,6 +185,14 @@ public sealed class X86Mmu
     // pgd_alloc → pgd_ctor: a new PGD shares the kernel half by copying swapper_pg_dir's entries (clone_pgd_range).
     private AddressSpace? CreateMm(int pid)
     {
+        var mm = NewAddressSpace(pid);
+        if (mm is not null) _mms.Add(pid, mm);
+        return mm;
+    }
+
+    /// <summary>A new address space (pgd_alloc) not yet bound to any pid.</summary>
+    public AddressSpace? NewAddressSpace(int pid = 0)
+    {
         long cycles = 0;
         long root = Tables.AllocTable(0, ref cycles);
         if (root < 0) return null;
@@ -198,12 +213,18 @@ public sealed class X86Mmu
                 Tables.Set(root, i, Pte.Make(pmd, Pte.Present));
             }
         }
-        var mm = new AddressSpace(pid, root);
-        _mms.Add(pid, mm);
-        return mm;
+        return new AddressSpace(pid, root);
     }
 
-    private AddressSpace? MmOf(int pid) => _mms.TryGetValue(pid, out var mm) ? mm : CreateMm(pid);
+    /// <summary>Makes <paramref name="pid"/> run in <paramref name="mm"/> (null: the pid has none any more).</summary>
+    public void Bind(int pid, AddressSpace? mm)
+    {
+        if (mm is null) _mms.Remove(pid); else _mms[pid] = mm;
+    }
+
+    // The address space of a pid's accesses: the process model's (made on first sight), or a bare one without a process model.
+    private AddressSpace? MmOf(int pid) =>
+        _mms.TryGetValue(pid, out var mm) ? mm : Processes is { } p ? p.AddressSpaceOf(pid) : CreateMm(pid);
 
     // ---- the access path -------------------------------------------------------------------------
 
@@ -225,7 +246,8 @@ public sealed class X86Mmu
         {
             var next = MmOf(e.Pid);
             if (next is null) return new EventOutcome(0, OutcomeKind.Failed);
-            SwitchMm(c, next);
+            // Threads (and a vfork child) share their mm: switching between them writes no CR3 (switch_mm_irqs_off).
+            if (next != c.Mm) SwitchMm(c, next);
         }
         ulong va = e.Address;
         // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
@@ -452,81 +474,24 @@ public sealed class X86Mmu
         return r with { Cycles = cycles };
     }
 
-    // ---- the fault path (stand-in for the process model's handle_mm_fault) -------------------------
+    // ---- the fault path ---------------------------------------------------------------------------
 
     /// <summary>
-    /// Resolves a #PF as do_user_addr_fault → access_error → do_anonymous_page / do_wp_page (6.18) would for
-    /// private anonymous memory: a read maps the shared zero page read-only, a write (or a write to the zero
-    /// page) maps a fresh GFP_HIGHUSER_MOVABLE page. Returns None when the access may be retried,
+    /// A #PF: kernel addresses outside the direct map are not modelled; a user address goes to the process
+    /// model's handle_mm_fault (Process/DemandPaging.cs). Returns None when the access may be retried,
     /// <see cref="OutOfMemory"/> when no frame or table page could be had, or the anomaly.
     /// </summary>
     private AnomalyKind HandleFault(CpuMmu c, ulong va, AccessKind kind, bool user, PageFaultError err, ref long cycles)
     {
-        var s = Stats;
-        var mm = c.Mm!;
         if (!user)
         {
             // Kernel addresses outside the direct map (vmalloc, pkmap, fixmap) are not modelled yet.
-            s.OutsideMapping++;
+            Stats.OutsideMapping++;
             return AnomalyKind.AccessOutsideMapping;
         }
-        ulong page = va & ~0xFFFUL;
-        if (!mm.Mappings.Find(va, out var vma))
-        {
-            if (!ImplicitMap)
-            {
-                s.OutsideMapping++;
-                return AnomalyKind.AccessOutsideMapping;
-            }
-            // --implicit-map: an anonymous read/write/exec page appears on first touch, extending the
-            // implicit mapping just below when there is one (so sequential touches stay one range).
-            ulong start = page;
-            if (_lastMapEnd == page && mm.Mappings.Find(page - 1, out var prev) && prev.Implicit) start = prev.Start;
-            mm.Mappings.Add(start, page + 4096, TraceMappings.ProtRead | TraceMappings.ProtWrite | TraceMappings.ProtExec, isImplicit: true);
-            _lastMapEnd = page + 4096;
-            s.ImplicitMaps++;
-            mm.Mappings.Find(va, out vma);
-        }
-        // access_error(): a write needs VM_WRITE; a present-page fault that is not a write is an error
-        // (e.g. an ifetch from an NX page); a not-present read needs any of read/write/exec.
-        bool write = (err & PageFaultError.Write) != 0;
-        if (write ? (vma.Prot & TraceMappings.ProtWrite) == 0
-                  : (err & PageFaultError.Protection) != 0 || (vma.Prot & 7) == 0)
-        {
-            s.ProtectionViolations++;
-            return AnomalyKind.ProtectionFault;
-        }
-        ulong flags = Pte.Present | Pte.User | Pte.Accessed
-            | (_g.HasNx && (vma.Prot & TraceMappings.ProtExec) == 0 ? Pte.Nx : 0);
-        if (!write)
-        {
-            // do_anonymous_page, read fault: map the zero page read-only (no allocation).
-            if (!Tables.Map(mm.Root, page, 0, Pte.Make(Config.ZeroPagePfn, flags), ref cycles)) return OutOfMemory;
-            s.ZeroPageMaps++;
-            return AnomalyKind.None;
-        }
-        var r = _buddy.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0);
-        cycles += _cost.OfPageAlloc(r);
-        if (!r.Ok) { s.FaultFrameFailures++; return OutOfMemory; }
-        ulong pte = Pte.Make(r.Pfn, flags | Pte.Rw | Pte.Dirty);
-        if (Tables.FindLeaf(mm.Root, page, out long table, out int index, out _))
-        {
-            // A write to the zero page: do_wp_page → wp_page_copy replaces the entry in place and flushes it.
-            Tables.Set(table, index, pte);
-            FlushTlbRange(c, mm, page, page + 4096);
-            s.CowBreaks++;
-        }
-        else if (!Tables.Map(mm.Root, page, 0, pte, ref cycles))
-        {
-            cycles += _cost.OfPageFree(_buddy.FreePages(r.Pfn, 0));
-            return OutOfMemory;
-        }
-        s.DemandPagedPages++;
-        mm.ResidentPages++;
-        mm.PeakResidentPages = Math.Max(mm.PeakResidentPages, mm.ResidentPages);
-        ResidentUserPages++;
-        PeakResidentUserPages = Math.Max(PeakResidentUserPages, ResidentUserPages);
-        return AnomalyKind.None;
+        _current = c;
+        var procs = Processes ?? throw new InvalidOperationException("the MMU has no process model");
+        return procs.HandleMmFault(c.Mm!, va, kind, err, recorded: false, ref cycles);
     }
 
     // ---- kernel mappings outside the direct map: vmalloc, pkmap, fixmap ---------------------------------
@@ -729,132 +694,44 @@ public sealed class X86Mmu
         }
     }
 
-    // ---- mapping events (the trace's mmap/munmap/mprotect/exit) --------------------------------------
+    // ---- services for the process model -----------------------------------------------------------------
 
     // The event's CPU; CPU numbers beyond the preset's count wrap around.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private CpuMmu CpuOf(in TraceEvent e) => (uint)e.Cpu < (uint)_cpus.Length ? _cpus[e.Cpu] : _cpus[(uint)e.Cpu % (uint)_cpus.Length];
 
-    // A memory syscall runs in its process on the event's CPU: switch to it there first.
-    private CpuMmu RunOn(in TraceEvent e, AddressSpace mm)
+    /// <summary>A memory syscall or recorded fault runs in its process on the event's CPU: switch to it there first.</summary>
+    public void RunOn(in TraceEvent e, AddressSpace mm)
     {
         var c = CpuOf(e);
         if (c.Mm != mm) SwitchMm(c, mm);
-        return c;
+        _current = c;
     }
 
-    public EventOutcome Mmap(in TraceEvent e)
+    /// <summary>flush_tlb_mm_range from the CPU of the current event (the first CPU when there is none).</summary>
+    public void FlushTlbRange(AddressSpace mm, ulong start, ulong end) => FlushTlbRange(_current ?? _cpus[0], mm, start, end);
+
+    /// <summary>Adds to an address space's resident pages (and the machine's), keeping the peaks.</summary>
+    public void AccountResident(AddressSpace mm, long delta)
     {
-        Stats.Mmaps++;
-        if (!e.Has(EventFields.Result) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
-        if (e.Result < 0 || e.Size == 0) return new EventOutcome(0, OutcomeKind.Ok);
-        ulong start = (ulong)e.Result & ~0xFFFUL;
-        ulong end = ((ulong)e.Result + e.Size + 0xFFF) & ~0xFFFUL;
-        var mm = MmOf(e.Pid);
-        if (mm is null) return new EventOutcome(0, OutcomeKind.Failed);
-        long cycles = 0;
-        var c = RunOn(e, mm);
-        // MAP_FIXED over an existing mapping unmaps what was there first.
-        if (ClearRange(mm, start, end, ref cycles)) FlushTlbRange(c, mm, start, end);
-        mm.Mappings.Add(start, end, e.Has(EventFields.Prot) ? e.Prot & 7 : 3);
-        return new EventOutcome(cycles, OutcomeKind.Ok);
+        mm.ResidentPages += delta;
+        if (mm.ResidentPages > mm.PeakResidentPages) mm.PeakResidentPages = mm.ResidentPages;
+        ResidentUserPages += delta;
+        if (ResidentUserPages > PeakResidentUserPages) PeakResidentUserPages = ResidentUserPages;
     }
 
-    public EventOutcome Munmap(in TraceEvent e)
+    /// <summary>exit_mmap's end: frees the page tables left under the user half and the PGD, and forgets the address space on every CPU.</summary>
+    public void DestroyAddressSpace(AddressSpace mm)
     {
-        Stats.Munmaps++;
-        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size)) return EventOutcome.Of(AnomalyKind.MissingField);
-        if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
-        ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
-        long cycles = 0;
-        var c = RunOn(e, mm);
-        bool any = ClearRange(mm, start, end, ref cycles);
-        mm.Mappings.Remove(start, end);
-        if (any) FlushTlbRange(c, mm, start, end);
-        return new EventOutcome(cycles, OutcomeKind.Ok);
-    }
-
-    // change_protection (mm/mprotect.c): rewrite the present PTEs' RW and NX bits, then flush the range.
-    public EventOutcome Mprotect(in TraceEvent e)
-    {
-        Stats.Mprotects++;
-        if (!e.Has(EventFields.Address) || !e.Has(EventFields.Size) || !e.Has(EventFields.Prot)) return EventOutcome.Of(AnomalyKind.MissingField);
-        if (!_mms.TryGetValue(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
-        ulong start = e.Address & ~0xFFFUL, end = (e.Address + e.Size + 0xFFF) & ~0xFFFUL;
-        int prot = e.Prot & 7;
-        var c = RunOn(e, mm);
-        mm.Mappings.Protect(start, end, prot);
-        bool any = false;
-        foreach (ulong page in PresentPages(mm, start, end))
-        {
-            Tables.FindLeaf(mm.Root, page, out long t, out int i, out _);
-            ref ulong pte = ref Tables.Entry(t, i);
-            bool zero = Pte.Pfn(pte) == Config.ZeroPagePfn;
-            pte = (pte & ~(Pte.Rw | Pte.Nx))
-                | ((prot & TraceMappings.ProtWrite) != 0 && !zero ? Pte.Rw : 0)
-                | (_g.HasNx && (prot & TraceMappings.ProtExec) == 0 ? Pte.Nx : 0);
-            if ((prot & 7) == 0) pte &= ~Pte.User; // PROT_NONE: kernel keeps the page, user access faults
-            any = true;
-        }
-        if (any) FlushTlbRange(c, mm, start, end);
-        return new EventOutcome(0, OutcomeKind.Ok);
-    }
-
-    /// <summary>exit_mmap: frees the user pages and page tables, then the PGD.</summary>
-    public EventOutcome Exit(in TraceEvent e)
-    {
-        if (!_mms.Remove(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         long cycles = 0;
         var leaves = new List<ulong>();
         Tables.FreeRange(mm.Root, 0, _kernelRootStart, leaves, ref cycles);
-        foreach (ulong leaf in leaves) FreeUserPage(mm, leaf, ref cycles);
         Tables.FreeTable(mm.Root, ref cycles);
         foreach (var c in _cpus)
         {
             if (c.Mm == mm) { c.Mm = null; FlushCpu(c, _pcid ? c.Pcid : -1); }
             for (int i = 0; i < CpuMmu.DynAsids; i++) if (c.AsidMm[i] == mm) c.AsidMm[i] = null;
         }
-        return new EventOutcome(cycles, OutcomeKind.Ok);
-    }
-
-    private void FreeUserPage(AddressSpace mm, ulong leaf, ref long cycles)
-    {
-        long pfn = Pte.Pfn(leaf);
-        if (pfn == Config.ZeroPagePfn) return;
-        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
-        Stats.UserPagesFreed++;
-        mm.ResidentPages--;
-        ResidentUserPages--;
-    }
-
-    // The present 4K leaves of [start, end), skipping every range whose entry is not present at some level.
-    private IEnumerable<ulong> PresentPages(AddressSpace mm, ulong start, ulong end)
-    {
-        for (ulong va = start; va < end;)
-        {
-            long table = mm.Root;
-            ulong next = va + 4096;
-            for (int l = 0; l < _g.Levels; l++)
-            {
-                ulong e = Tables.Entry(table, _g.Index(va, l));
-                if ((e & Pte.Present) == 0) { next = (va | ((1UL << _g.Shift[l]) - 1)) + 1; break; }
-                if (l == _g.Levels - 1 || (e & Pte.PageSize) != 0) { yield return va; break; }
-                table = Pte.Pfn(e);
-            }
-            if (next <= va) yield break;
-            va = next;
-        }
-    }
-
-    // zap_pte_range + free_pgtables: clear the present leaves of [start, end), free their pages and the tables left empty.
-    private bool ClearRange(AddressSpace mm, ulong start, ulong end, ref long cycles)
-    {
-        bool any = false;
-        foreach (ulong page in PresentPages(mm, start, end).ToList())
-        {
-            ulong old = Tables.Unmap(mm.Root, page, ref cycles, out _);
-            if (old != 0) { FreeUserPage(mm, old, ref cycles); any = true; }
-        }
-        return any;
+        foreach (var pid in _mms.Where(kv => kv.Value == mm).Select(kv => kv.Key).ToList()) _mms.Remove(pid);
     }
 }

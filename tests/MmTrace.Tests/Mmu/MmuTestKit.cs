@@ -40,5 +40,5 @@ internal static class MmuTestKit
         return e;
     }
 
-    public const int R = TraceMappings.ProtRead, W = TraceMappings.ProtWrite, X = TraceMappings.ProtExec;
+    public const int R = 1, W = 2, X = 4; // PROT_READ, PROT_WRITE, PROT_EXEC
 }

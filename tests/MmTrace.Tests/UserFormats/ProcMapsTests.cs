@@ -57,4 +57,20 @@ public class ProcMapsTests
             "Start Addr End Addr Size Offset Perms objfile\n0x1000 0x2000 0x1000 0x0 r--p a\n0x2000 0x1000 0x1000 0x0 r--p b\n"), "m"));
         Assert.Equal(3, e.Line);
     }
+
+    [Fact]
+    public void Gdbs_stop_line_before_the_table_is_skipped()
+    {
+        var maps = ProcMaps.Parse(new StringReader("""
+
+            Program stopped.
+            0x00007ffff7fe4b70 in _start () from /lib64/ld-linux-x86-64.so.2
+            process 6863
+            Mapped address spaces:
+
+                      Start Addr           End Addr       Size     Offset  Perms  objfile
+                  0x555555554000     0x555555555000     0x1000        0x0  r--p   /tmp/vmarec/vma-mix
+            """), "maps");
+        Assert.Equal(0x555555554000UL, maps.Single().Start);
+    }
 }

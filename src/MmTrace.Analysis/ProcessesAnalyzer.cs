@@ -1,0 +1,81 @@
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// The process model's summary: address spaces and VMAs at the end, placement of mmap/mremap/brk against
+/// the recording, faults by kind (zero page, anonymous, THP, file, copy-on-write, SIGSEGV) and resident
+/// memory. Absent when the trace had no process, syscall, fault or access event.
+/// </summary>
+public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
+{
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var p = machine.ProcessesIfBuilt;
+        if (p is null) return;
+        var st = p.Stats;
+        var s = report.AddSection("processes", "Processes and address spaces");
+        var spaces = p.AddressSpaces.ToList();
+        s.Add("address_spaces", spaces.Count);
+        s.Add("vmas", spaces.Sum(a => a.Mm.MapCount));
+        s.Add("vmas_peak_per_mm", st.PeakVmas);
+        s.Add("implicit_vmas_made", st.InferredVmas);
+        s.Add("mapped_bytes", spaces.Sum(a => (long)a.Mm.TotalVmPages * 4096));
+        s.Add("forks", st.Forks);
+        s.Add("threads", st.Threads);
+        s.Add("execs", st.Execs);
+        s.Add("execs_failed", st.ExecsFailed);
+        s.Add("exits", st.Exits);
+        s.Add("maps_file", p.HasMaps);
+        s.Add("exec_layouts_inferred", st.ExecLayoutsInferred);
+
+        s.Add("mmap_placed", st.MmapsPlaced);
+        s.Add("mmap_placed_matched", st.MmapPlacementMatched);
+        s.Add("mmap_placed_diverged", st.MmapPlacementDiverged);
+        s.Add("mmap_fixed", st.MmapsFixed);
+        s.Add("mmap_recorded_errors", st.MmapRecordedErrors);
+        s.Add("mremap_recorded_errors", st.MremapRecordedErrors);
+        s.Add("recorded_errors_agreed", st.RecordedErrorsAgreed);
+        s.Add("mremap_compared", st.MremapsCompared);
+        s.Add("mremap_matched", st.MremapsMatched);
+        s.Add("brk_compared", st.BrksCompared);
+        s.Add("brk_matched", st.BrksMatched);
+        s.Add("brk_start_inferred", st.BrkInferred);
+
+        s.Add("recorded_faults", st.RecordedFaults);
+        s.Add("recorded_faults_in_unknown_mm", st.RecordedFaultsImplicitMm);
+        s.Add("frames_from_trace", st.FramesFromTrace);
+        s.Add("faults_zero_page", st.ZeroPageFaults);
+        s.Add("faults_anon", st.AnonFaults);
+        s.Add("faults_thp", st.ThpFaults);
+        s.Add("thp_fallbacks", st.ThpFallbacks);
+        s.Add("thp_splits", st.ThpSplits);
+        s.Add("faults_file", st.FileFaults);
+        s.Add("faults_shared", st.SharedFaults);
+        s.Add("page_cache_misses", st.PageCacheMisses);
+        s.Add("faults_cow_copy", st.CowFaults);
+        s.Add("faults_cow_reuse", st.CowReuses);
+        s.Add("faults_spurious", st.SpuriousFaults);
+        s.Add("stack_expansions", st.StackExpansions);
+        s.Add("sigsegv", st.Sigsegv);
+        s.Add("page_cache_pages", p.PageCachePages);
+        s.Add("thp_blocks_live", p.ThpBlocksLive);
+        s.Add("resident_pages", spaces.Sum(a => a.Mm.Pt?.ResidentPages ?? 0));
+
+        var t = s.AddTable(new Table("by_mm", "Address spaces at the end",
+            [new("pid", ColumnType.Int), new("vmas", ColumnType.Int), new("inferred_vmas", ColumnType.Int), new("mapped_bytes", ColumnType.Int, "bytes"),
+             new("resident_pages", ColumnType.Int, "pages"), new("resident_pages_peak", ColumnType.Int, "pages"),
+             new("start_brk", ColumnType.String), new("brk", ColumnType.String), new("mmap_base", ColumnType.String)]));
+        foreach (var (pid, mm) in spaces)
+            t.AddRow(pid, mm.MapCount, mm.Vmas.Count(v => v.Inferred), (long)mm.TotalVmPages * 4096, mm.Pt?.ResidentPages ?? 0, mm.Pt?.PeakResidentPages ?? 0,
+                mm.BrkKnown ? "0x" + mm.StartBrk.ToString("x", Units.Inv) : "", mm.BrkKnown ? "0x" + mm.Brk.ToString("x", Units.Inv) : "",
+                "0x" + mm.MmapBase.ToString("x", Units.Inv));
+        s.Notes.Add("mmap_placed counts mmaps without MAP_FIXED whose recorded address was compared with get_unmapped_area's choice; MAP_FIXED ones are counted apart. When they differ the replay follows the recording.");
+        if (st.FramesFromTrace > 0)
+            s.Notes.Add("Recorded page faults map frames without a buddy allocation (frames_from_trace): the recording's own page_alloc events already allocate them (process.recorded_faults_allocate=false).");
+    }
+}
