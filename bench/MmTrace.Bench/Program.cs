@@ -6,9 +6,15 @@ public static class Program
 {
     /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N` to replay one workload N times in-process
     /// (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
-    /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time.</summary>
+    /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time; or `user-loop FILE N [POLICY]` for
+    /// the user malloc replay (UserHeapBenchmarks).</summary>
     public static void Main(string[] args)
     {
+        if (args is ["user-loop", var file, var rounds, ..])
+        {
+            UserHeapBenchmarks.Loop(file, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : "ptmalloc");
+            return;
+        }
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
         if (args.Length == 3 && args[0] == "loop")
         {

@@ -38,7 +38,7 @@ public sealed record PtmallocOptions
 /// (malloc_printerr), non-contiguous MORECORE (when sbrk fails glibc falls back to mmapping the main
 /// arena: here sbrk failure makes malloc return NULL), hugetlb/THP tunables, perturb_byte and tagging.
 /// </summary>
-public sealed partial class Ptmalloc : IUserAllocator
+public sealed partial class Ptmalloc : IUserAllocator, IDisposable
 {
     // Sizes of malloc/malloc.c on x86-64.
     internal const long SizeSz = 8;
@@ -70,7 +70,8 @@ public sealed partial class Ptmalloc : IUserAllocator
 
     private readonly IUserMemory _mem;
     private readonly PtmallocOptions _opt;
-    private ulong[] _w = new ulong[(ArenaBytes + 65536) / 8];
+    private ulong[] _w = RentWords((ArenaBytes + 65536) / 8, null, 0);
+    private long _clearedWords;
     private ulong[] _live = new ulong[64];
     private ulong[] _touched = new ulong[4];
     private ulong _spaceBase;          // address of space offset 0 (heap start - ArenaBytes)
@@ -132,6 +133,7 @@ public sealed partial class Ptmalloc : IUserAllocator
         _tcacheBins = _opt.TcacheMax > (ulong)(TcacheMaxBins * MallocAlignment) ? TcacheMaxBins
             : (int)Csize2Tidx(Request2Size(_opt.TcacheMax)) + 1;
         if (_tcacheCount == 0) _tcacheBins = 0;
+        EnsureSpace(ArenaBytes);
         // malloc_init_state: bins point to themselves; top is initial_top (the unsorted pseudo-chunk, size 0)
         for (int i = 1; i < NBins; i++)
         {
@@ -246,11 +248,41 @@ public sealed partial class Ptmalloc : IUserAllocator
     private void EnsureSpace(long end)
     {
         long words = (end + 64) >> 3;
-        if (words > _w.Length) Array.Resize(ref _w, (int)Math.Max(words, Math.Min((long)_w.Length * 2, int.MaxValue - 64)));
+        if (words > _w.Length) _w = RentWords(Math.Max(words, Math.Min((long)_w.Length * 4, int.MaxValue - 64)), _w, _clearedWords);
+        if (words > _clearedWords)
+        {
+            _w.AsSpan((int)_clearedWords, (int)(words - _clearedWords)).Clear();
+            _clearedWords = words;
+        }
         long liveWords = ((end - ArenaBytes) >> 10) + 1;
         if (liveWords > _live.Length) Array.Resize(ref _live, (int)Math.Max(liveWords, _live.Length * 2L));
         long pageWords = ((end - ArenaBytes) >> 18) + 1;
         if (pageWords > _touched.Length) Array.Resize(ref _touched, (int)Math.Max(pageWords, _touched.Length * 2L));
+    }
+
+    /// <summary>
+    /// The heap's words come from the shared array pool (and go back to it when the heap grows or the
+    /// allocator is disposed): a replay then reuses memory a previous one touched instead of faulting in
+    /// fresh pages. Rented arrays are not zeroed: words are cleared as the break first reaches them
+    /// (sbrk'ed memory reads as zero), so the cost follows the heap's size, not the array's.
+    /// </summary>
+    private static ulong[] RentWords(long words, ulong[]? old, long used)
+    {
+        var a = System.Buffers.ArrayPool<ulong>.Shared.Rent((int)words);
+        if (old is not null)
+        {
+            old.AsSpan(0, (int)used).CopyTo(a);
+            if (old.Length != 0) System.Buffers.ArrayPool<ulong>.Shared.Return(old);
+        }
+        return a;
+    }
+
+    /// <summary>Gives the heap's words back to the shared pool; the allocator must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (_w.Length == 0) return;
+        System.Buffers.ArrayPool<ulong>.Shared.Return(_w);
+        _w = [];
     }
 
     /// <summary>MORECORE (sbrk) through the process model; returns the old break as a space offset, or -1.</summary>

@@ -26,7 +26,7 @@ public sealed record UserHeapReplayOptions
 /// event, once the recorded heap start is known, by the factory given (which receives that start, so a
 /// stand-alone memory can place the break where the real one was).
 /// </summary>
-public sealed class UserHeapReplay
+public sealed class UserHeapReplay : IDisposable
 {
     /// <summary>
     /// What glibc 2.36 runs before the first line of an mtrace log when recorded with
@@ -41,8 +41,11 @@ public sealed class UserHeapReplay
     private readonly UserHeapReplayOptions _opt;
     private IUserAllocator? _a;
     private ulong _recHeap, _modelHeap;
-    // Recorded pointer → model pointer, for the chunks the model could not take at the recorded address.
+    // Recorded pointer → model pointer, for the chunks the model could not take at the recorded address:
+    // mmapped chunks (their addresses belong to the process's layout), and the rare heap chunks that
+    // could not be adopted; two tables so the common heap free looks up an empty one.
     private readonly Dictionary<ulong, ulong> _alias = [];
+    private readonly Dictionary<ulong, ulong> _heapAlias = [];
 
     public long Compared { get; private set; }
     public long Matched { get; private set; }
@@ -61,6 +64,9 @@ public sealed class UserHeapReplay
     /// <summary>A replay on a <see cref="StandaloneUserMemory"/> whose break starts where the recording's did.</summary>
     public static UserHeapReplay Standalone(Func<IUserMemory, IUserAllocator> policy, UserHeapReplayOptions? options = null) =>
         new(start => policy(new StandaloneUserMemory(start)), options);
+
+    /// <summary>Disposes the allocator (the ptmalloc model gives its heap words back to the array pool).</summary>
+    public void Dispose() => (_a as IDisposable)?.Dispose();
 
     public double MatchRate => Compared == 0 ? 0 : (double)Matched / Compared;
 
@@ -145,12 +151,14 @@ public sealed class UserHeapReplay
 
     private ulong ToModel(ulong recorded, bool remove)
     {
-        if (_alias.Count != 0 && _alias.TryGetValue(recorded, out ulong m))
+        bool heap = RecordedInHeap(recorded);
+        var alias = heap ? _heapAlias : _alias;
+        if (alias.Count != 0 && alias.TryGetValue(recorded, out ulong m))
         {
-            if (remove) _alias.Remove(recorded);
+            if (remove) alias.Remove(recorded);
             return m;
         }
-        return RecordedInHeap(recorded) ? recorded - _recHeap + _modelHeap : recorded;
+        return heap ? recorded - _recHeap + _modelHeap : recorded;
     }
 
     /// <summary>The address the allocator returned for the last compared event (as it returned it, before following the recording).</summary>
@@ -180,7 +188,7 @@ public sealed class UserHeapReplay
         {
             ulong kept = _a!.IsLive(model) ? model : 0;
             if (kept == 0) kept = _a.Malloc(size);
-            _alias[recorded] = kept;
+            (recHeap ? _heapAlias : _alias)[recorded] = kept;
             Aliased++;
         }
         return new EventOutcome(0, OutcomeKind.Ok, Address: AddressCheck.Diverged);
