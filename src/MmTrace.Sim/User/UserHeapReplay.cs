@@ -49,6 +49,11 @@ public sealed class UserHeapReplay : IDisposable
 
     public long Compared { get; private set; }
     public long Matched { get; private set; }
+    /// <summary>Of the compared calls, those whose recorded chunk was mmapped (outside the break heap), those
+    /// the model also mmapped, and those at the very address (which needs the process model's mappings).</summary>
+    public long MmappedCompared { get; private set; }
+    public long MmappedBoth { get; private set; }
+    public long MmappedMatched { get; private set; }
     public long Adopted { get; private set; }
     public long Aliased { get; private set; }
     public long Anomalies { get; private set; }
@@ -170,6 +175,12 @@ public sealed class UserHeapReplay : IDisposable
         LastModelAddress = model;
         bool recHeap = RecordedInHeap(recorded);
         ulong want = recHeap ? recorded - _recHeap + _modelHeap : recorded;
+        if (!recHeap)
+        {
+            MmappedCompared++;
+            if (model != 0 && !_a!.InHeap(model)) MmappedBoth++;
+            if (model == want) MmappedMatched++;
+        }
         if (model == want)
         {
             Matched++;

@@ -8,12 +8,12 @@ namespace MmTrace.Tests.User;
 /// <summary>The glibc model against the real mtrace recordings (glibc 2.36, ASLR off).</summary>
 public class UserHeapReplayTests
 {
-    internal static UserHeapReplay Replay(string name, bool prologue = true, Func<IUserMemory, IUserAllocator>? policy = null,
+    internal static UserHeapReplay Replay(string name, bool? prologue = null, Func<IUserMemory, IUserAllocator>? policy = null,
         Action<TraceEvent, EventOutcome>? each = null)
     {
         var symbols = new SymbolTable();
         using var r = TraceFormats.Open(TestPaths.Real(name), "auto", symbols, ReaderOptions.Default);
-        var rep = UserHeapReplay.Standalone(policy ?? (m => new Ptmalloc(m)), new UserHeapReplayOptions { MtracePrologue = prologue });
+        var rep = UserHeapReplay.Standalone(policy ?? (m => new Ptmalloc(m)), new UserHeapReplayOptions { MtracePrologue = prologue ?? name.Contains(".mtrace.", StringComparison.Ordinal) });
         var batch = new TraceEvent[4096];
         int n;
         while ((n = r.Read(batch)) > 0)
@@ -26,13 +26,15 @@ public class UserHeapReplayTests
     }
 
     // Every address compared; the only misses are mmapped chunks, whose addresses depend on the
-    // process's other mappings (the process model's part, not the allocator's).
+    // process's other mappings (the process model's part, not the allocator's): the model mmaps
+    // exactly the chunks glibc mmapped, at its stand-alone memory's addresses.
     [Theory]
-    [InlineData("mawk-wordfreq.mtrace.txt", 191, 191)]
-    [InlineData("perl-small.mtrace.txt.gz", 2247, 2247)]
-    [InlineData("perl-hash.mtrace.txt.gz", 61052, 61047)]
-    [InlineData("sqlite-ops.mtrace.txt.gz", 77001, 76996)]
-    public void Ptmalloc_returns_the_recorded_address_for_nearly_every_call(string name, long compared, long matched)
+    [InlineData("mawk-wordfreq.mtrace.txt", 191, 191, 0)]
+    [InlineData("perl-small.mtrace.txt.gz", 2247, 2247, 0)]
+    [InlineData("perl-hash.mtrace.txt.gz", 61052, 61047, 5)]
+    [InlineData("sqlite-ops.mtrace.txt.gz", 77001, 76996, 5)]
+    [InlineData("malloc-paths.malloc.csv.gz", 21331, 21318, 13)]
+    public void Ptmalloc_returns_the_recorded_address_for_nearly_every_call(string name, long compared, long matched, long mmapped)
     {
         long heapMisses = 0;
         var rep = Replay(name, each: (e, o) =>
@@ -43,6 +45,8 @@ public class UserHeapReplayTests
         Assert.Equal(matched, rep.Matched);
         Assert.True(rep.MatchRate >= 0.999, $"{name}: {rep.MatchRate:P3}");
         Assert.Equal(0, heapMisses);
+        Assert.Equal(mmapped, rep.MmappedCompared);
+        Assert.Equal(mmapped, rep.MmappedBoth);
         Assert.Equal(0, rep.Anomalies);
         Assert.Null(((Ptmalloc)rep.Allocator!).CheckHeap());
     }
@@ -81,6 +85,24 @@ public class UserHeapReplayTests
         var f = TraceEvent.Create(Op.Free, 1);
         f.SetAddress(0x555555559400);
         Assert.Equal(AnomalyKind.FreeOfUnknownPointer, rep.Apply(f).Anomaly);
+    }
+
+    [Fact]
+    public void The_csv_recording_has_every_op_of_the_malloc_family_and_all_its_heap_addresses_match()
+    {
+        var ops = new Dictionary<Op, (int Matched, int Diverged)>();
+        Replay("malloc-paths.malloc.csv.gz", each: (e, o) =>
+        {
+            if (o.Address == AddressCheck.NotCompared) return;
+            var (m, d) = ops.GetValueOrDefault(e.Op);
+            bool heap = (e.Address >> 40) == 0x55;
+            ops[e.Op] = o.Address == AddressCheck.Matched ? (m + 1, d) : (m, d + (heap ? 1000000 : 1));
+        });
+        foreach (var op in new[] { Op.Malloc, Op.Calloc, Op.Realloc, Op.Memalign, Op.PosixMemalign, Op.AlignedAlloc })
+        {
+            Assert.True(ops[op].Matched > 500, $"{op}: {ops[op]}");
+            Assert.True(ops[op].Diverged < 1000000, $"{op}: a heap address diverged");
+        }
     }
 
     [Fact]
