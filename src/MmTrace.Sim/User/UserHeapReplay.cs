@@ -24,7 +24,9 @@ public sealed record UserHeapReplayOptions
 /// and takes the recorded one (<see cref="IUserAllocator.Adopt"/>); when it cannot, the recorded pointer is
 /// mapped to the model's own (recorded addresses are identities). The allocator is made at the first
 /// event, once the recorded heap start is known, by the factory given (which receives that start, so a
-/// stand-alone memory can place the break where the real one was).
+/// stand-alone memory can place the break where the real one was). An outcome's Bytes is
+/// malloc_usable_size of the block handed out or taken back; Cycles is 0 (no cost model for user
+/// malloc yet).
 /// </summary>
 public sealed class UserHeapReplay : IDisposable
 {
@@ -102,12 +104,13 @@ public sealed class UserHeapReplay : IDisposable
             {
                 if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
                 ulong m = ToModel(e.Address, remove: true);
+                long bytes = (long)a.UsableSize(m);
                 if (!a.Free(m))
                 {
                     Anomalies++;
                     return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
                 }
-                return new EventOutcome(0, OutcomeKind.Ok);
+                return new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes);
             }
             case Op.Realloc:
             {
@@ -184,7 +187,7 @@ public sealed class UserHeapReplay : IDisposable
         if (model == want)
         {
             Matched++;
-            return new EventOutcome(0, OutcomeKind.Ok, Address: AddressCheck.Matched);
+            return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(model), Address: AddressCheck.Matched);
         }
         if (model == 0)
         {
@@ -202,6 +205,7 @@ public sealed class UserHeapReplay : IDisposable
             (recHeap ? _heapAlias : _alias)[recorded] = kept;
             Aliased++;
         }
-        return new EventOutcome(0, OutcomeKind.Ok, Address: AddressCheck.Diverged);
+        ulong now = ToModel(recorded, remove: false);
+        return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(now), Address: AddressCheck.Diverged);
     }
 }
