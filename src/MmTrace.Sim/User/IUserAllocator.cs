@@ -41,6 +41,9 @@ public interface IUserAllocator
     /// </summary>
     bool Adopt(ulong modelPtr, ulong wanted, ulong bytes);
 
+    /// <summary>Whether the last <see cref="Adopt"/> had to free live allocations in the way (frees the trace did not record).</summary>
+    bool LastAdoptFreedLive => false;
+
     UserHeapStats Stats { get; }
 }
 

@@ -11,6 +11,12 @@ public sealed partial class Ptmalloc
 {
     public long Adoptions { get; private set; }
 
+    /// <summary>Live chunks freed because the recording handed out memory they covered: their free was not recorded.</summary>
+    public long ImplicitFrees { get; private set; }
+
+    /// <inheritdoc cref="IUserAllocator.LastAdoptFreedLive"/>
+    public bool LastAdoptFreedLive { get; private set; }
+
     public bool Adopt(ulong modelPtr, ulong wanted, ulong bytes)
     {
         if (modelPtr == wanted) return true;
@@ -19,9 +25,17 @@ public sealed partial class Ptmalloc
         long c = (long)(wanted - _spaceBase) - ChunkHdrSz;
         if (c < ArenaBytes || ((wanted & (ulong)AlignMask) != 0)) return false;
         Release(modelPtr);
-        if (!TryCarve(c, nb))
+        LastAdoptFreedLive = false;
+        // A live chunk in the way was freed in reality without a record (the model's live chunks are
+        // the recording's, once followed): free it, count it, and carve again.
+        for (int tries = 0; !TryCarve(c, nb, out long blocking); tries++)
         {
-            return false;
+            if (blocking < 0 || tries > 64) return false;
+            SetLive(blocking, false);
+            Stats.OnFree(ChunkSize(blocking));
+            IntFree(blocking, useTcache: false);
+            ImplicitFrees++;
+            LastAdoptFreedLive = true;
         }
         Adoptions++;
         SetLive(c, true);
@@ -61,9 +75,11 @@ public sealed partial class Ptmalloc
         _lastSource = Source.None;
     }
 
-    /// <summary>Makes [c, c+nb) an in-use chunk. False (after changing nothing) when the span meets a live chunk.</summary>
-    private bool TryCarve(long c, long nb)
+    /// <summary>Makes [c, c+nb) an in-use chunk. False (after changing nothing but the break) when it cannot:
+    /// <paramref name="blocking"/> is then the first live chunk in the span, or -1.</summary>
+    private bool TryCarve(long c, long nb, out long blocking)
     {
+        blocking = -1;
         // Beyond the break: grow it (as sysmalloc would have) so top covers the chunk.
         long need = c + nb + MinSize;
         if (need > _heapEnd)
@@ -85,7 +101,8 @@ public sealed partial class Ptmalloc
         {
             if (q == _top) { end = _top + ChunkSize(_top); break; }
             long sz = ChunkSize(q);
-            if (sz < MinSize || IsLiveChunk(q) || !IsFreeChunk(q)) return false;
+            if (IsLiveChunk(q)) { blocking = q; return false; }
+            if (sz < MinSize || !IsFreeChunk(q)) return false;
             end = q + sz;
             if (end >= c + nb) break;
         }

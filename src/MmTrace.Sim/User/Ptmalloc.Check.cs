@@ -53,6 +53,8 @@ public sealed partial class Ptmalloc
         long p = ArenaBytes;
         bool prevFree = false;
         int free = 0;
+        long liveBytes = 0;
+        foreach (var m in _mmapped.Values) liveBytes += (long)m.Size;
         while (p < _top)
         {
             long size = ChunkSize(p);
@@ -68,6 +70,7 @@ public sealed partial class Ptmalloc
                 if (IsLiveChunk(p)) return $"free chunk {p:x} is marked live";
             }
             else if (IsLiveChunk(p) && cached.Contains(p)) return $"live chunk {p:x} is in the tcache/fastbins";
+            if (IsLiveChunk(p)) liveBytes += size;
             if (PrevInuseOf(p) == prevFree && p != ArenaBytes) return $"chunk {p:x}: PREV_INUSE disagrees with its predecessor";
             prevFree = isFree;
             p += size;
@@ -75,6 +78,7 @@ public sealed partial class Ptmalloc
         if (p != _top) return $"chunks end at {p:x}, top is {_top:x}";
         if (_top + ChunkSize(_top) != _heapEnd) return $"top {_top:x}+{ChunkSize(_top):x} does not end at the break {_heapEnd:x}";
         if (free != inBins.Count) return $"{inBins.Count} chunks in bins but {free} free chunks in the heap";
+        if (liveBytes != Stats.LiveChunkBytes) return $"live chunks hold {liveBytes} bytes, the statistics say {Stats.LiveChunkBytes}";
         return null;
     }
 }

@@ -194,9 +194,11 @@ public sealed class UserHeapReplay : IDisposable
             // The model failed where the real allocator did not: nothing to follow.
             return new EventOutcome(0, OutcomeKind.Failed, Address: AddressCheck.Diverged);
         }
+        bool lostFree = false;
         if (recHeap && _a!.Adopt(model, want, size))
         {
             Adopted++;
+            lostFree = _a.LastAdoptFreedLive;
         }
         else
         {
@@ -206,6 +208,12 @@ public sealed class UserHeapReplay : IDisposable
             Aliased++;
         }
         ulong now = ToModel(recorded, remove: false);
+        if (lostFree)
+        {
+            // The recording hands out memory the model still held: its free was not recorded.
+            Anomalies++;
+            return new EventOutcome(0, OutcomeKind.Anomaly, AnomalyKind.AllocOfLivePointer, (long)_a!.UsableSize(now), AddressCheck.Diverged);
+        }
         return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(now), Address: AddressCheck.Diverged);
     }
 }
