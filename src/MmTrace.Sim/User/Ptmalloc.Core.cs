@@ -32,7 +32,7 @@ public sealed partial class Ptmalloc
                 _fastbins[idx] = Fd(victim);
                 W(victim + 24, 0);
                 long tcIdx = Csize2Tidx(nb);
-                if (tcIdx < _tcacheBins)
+                if (_tcache && tcIdx < _tcacheBins)
                 {
                     long tcVictim;
                     while (_tcacheCounts[tcIdx] < _tcacheCount && (tcVictim = _fastbins[idx]) != 0)
@@ -58,7 +58,7 @@ public sealed partial class Ptmalloc
                 SetBk(bin, bck);
                 SetFd(bck, bin);
                 long tcIdx = Csize2Tidx(nb);
-                if (tcIdx < _tcacheBins)
+                if (_tcache && tcIdx < _tcacheBins)
                 {
                     long tcVictim;
                     while (_tcacheCounts[tcIdx] < _tcacheCount && (tcVictim = Bk(bin)) != bin)
@@ -82,7 +82,7 @@ public sealed partial class Ptmalloc
 
         long tcacheNb = 0;
         long tcIndex = Csize2Tidx(nb);
-        if (tcIndex < _tcacheBins) tcacheNb = nb;
+        if (_tcache && tcIndex < _tcacheBins) tcacheNb = nb;
         bool returnCached = false;
 
         for (;;)
@@ -425,7 +425,7 @@ public sealed partial class Ptmalloc
         if (useTcache)
         {
             long tcIdx = Csize2Tidx(size);
-            if (tcIdx < _tcacheBins && _tcacheCounts[tcIdx] < _tcacheCount)
+            if (_tcache && tcIdx < _tcacheBins && _tcacheCounts[tcIdx] < _tcacheCount)
             {
                 TcachePut(p, (int)tcIdx);
                 return;

@@ -135,7 +135,7 @@ public sealed partial class Ptmalloc
     /// <summary>
     /// _mid_memalign (malloc.c 2.36; memalign, posix_memalign, aligned_alloc, valloc): alignments up to
     /// MALLOC_ALIGNMENT are plain malloc; others are rounded up to a power of two of at least MINSIZE
-    /// and go to _int_memalign (2.36 does not use the tcache here).
+    /// and go to _int_memalign (2.36 neither uses nor initialises the tcache here: MAYBE_INIT_TCACHE came with 2.38).
     /// </summary>
     public ulong Memalign(ulong alignment, ulong bytes)
     {
@@ -150,7 +150,6 @@ public sealed partial class Ptmalloc
             while (a < alignment) a <<= 1;
             alignment = a;
         }
-        MaybeInitTcache();
         return IntMemalign((long)alignment, bytes);
     }
 

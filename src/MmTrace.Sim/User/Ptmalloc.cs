@@ -100,6 +100,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private readonly long[] _tcacheEntries = new long[TcacheMaxBins];
     private readonly int[] _tcacheCounts = new int[TcacheMaxBins];
     private bool _tcacheInit;
+    private bool _tcache; // glibc's tcache pointer is set: the struct exists
 
     // mmapped chunks: mem address → (offset of the chunk in its mapping, chunk size)
     private readonly Dictionary<ulong, (ulong Offset, ulong Size)> _mmapped = [];
@@ -320,7 +321,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         if (!CheckedRequest2Size(bytes, out long tbytes)) return 0;
         long tcIdx = Csize2Tidx(tbytes);
         MaybeInitTcache();
-        if (tcIdx < _tcacheBins && _tcacheCounts[tcIdx] > 0)
+        if (_tcache && tcIdx < _tcacheBins && _tcacheCounts[tcIdx] > 0)
         {
             long victim = TcacheGet((int)tcIdx);
             _lastSource = Source.Tcache;
@@ -423,6 +424,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         _tcacheInit = true;
         long p = IntMalloc(2 * TcacheMaxBins + 8 * TcacheMaxBins);
         if (p <= 0) return;
+        _tcache = true;
         SetLive(p, true);
         Stats.OnAlloc(ChunkSize(p));
         TouchRange(Mem(p), 2 * TcacheMaxBins + 8 * TcacheMaxBins); // memset (tcache, 0, sizeof (tcache_perthread_struct))
