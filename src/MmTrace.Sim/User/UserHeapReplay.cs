@@ -14,6 +14,10 @@ public sealed record UserHeapReplayOptions
 
     /// <summary>Recorded pointers this far past the model's break still count as heap pointers (the real heap may be larger).</summary>
     public ulong HeapSlack { get; init; } = 256UL << 20;
+
+    /// <summary>When a recorded address differs, make the allocator take the recorded chunk (true), or only map the
+    /// recorded pointer to the model's (false: for traces whose addresses no glibc produced, e.g. synthetic ones).</summary>
+    public bool FollowRecording { get; init; } = true;
 }
 
 /// <summary>
@@ -46,8 +50,8 @@ public sealed class UserHeapReplay : IDisposable
     // Recorded pointer → model pointer, for the chunks the model could not take at the recorded address:
     // mmapped chunks (their addresses belong to the process's layout), and the rare heap chunks that
     // could not be adopted; two tables so the common heap free looks up an empty one.
-    private readonly Dictionary<ulong, ulong> _alias = [];
-    private readonly Dictionary<ulong, ulong> _heapAlias = [];
+    private readonly PointerMap _alias = new();
+    private readonly PointerMap _heapAlias = new();
 
     public long Compared { get; private set; }
     public long Matched { get; private set; }
@@ -150,11 +154,14 @@ public sealed class UserHeapReplay : IDisposable
         _modelHeap = _a.HeapStart != 0 ? _a.HeapStart : _recHeap;
     }
 
+    private ulong _heapWindow; // recorded pointers below _recHeap + this are heap pointers; grows with the model's heap
+
     private bool RecordedInHeap(ulong r)
     {
         if (r < _recHeap) return false;
-        ulong heapSize = (ulong)_a!.Stats.PeakHeapBytes;
-        return r - _recHeap < heapSize + _opt.HeapSlack;
+        if (r - _recHeap < _heapWindow) return true;
+        _heapWindow = (ulong)_a!.Stats.PeakHeapBytes + _opt.HeapSlack;
+        return r - _recHeap < _heapWindow;
     }
 
     private ulong ToModel(ulong recorded, bool remove)
@@ -195,7 +202,7 @@ public sealed class UserHeapReplay : IDisposable
             return new EventOutcome(0, OutcomeKind.Failed, Address: AddressCheck.Diverged);
         }
         bool lostFree = false;
-        if (recHeap && _a!.Adopt(model, want, size))
+        if (recHeap && _opt.FollowRecording && _a!.Adopt(model, want, size))
         {
             Adopted++;
             lostFree = _a.LastAdoptFreedLive;
@@ -204,7 +211,7 @@ public sealed class UserHeapReplay : IDisposable
         {
             ulong kept = _a!.IsLive(model) ? model : 0;
             if (kept == 0) kept = _a.Malloc(size);
-            (recHeap ? _heapAlias : _alias)[recorded] = kept;
+            (recHeap ? _heapAlias : _alias).Set(recorded, kept);
             Aliased++;
         }
         ulong now = ToModel(recorded, remove: false);
