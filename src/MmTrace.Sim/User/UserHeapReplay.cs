@@ -202,19 +202,19 @@ public sealed class UserHeapReplay : IDisposable
             return new EventOutcome(0, OutcomeKind.Failed, Address: AddressCheck.Diverged);
         }
         bool lostFree = false;
+        ulong now;
         if (recHeap && _opt.FollowRecording && _a!.Adopt(model, want, size))
         {
             Adopted++;
             lostFree = _a.LastAdoptFreedLive;
+            now = want;
         }
         else
         {
-            ulong kept = _a!.IsLive(model) ? model : 0;
-            if (kept == 0) kept = _a.Malloc(size);
-            (recHeap ? _heapAlias : _alias).Set(recorded, kept);
+            now = _a!.IsLive(model) ? model : _a.Malloc(size);
+            (recHeap ? _heapAlias : _alias).Set(recorded, now);
             Aliased++;
         }
-        ulong now = ToModel(recorded, remove: false);
         if (lostFree)
         {
             // The recording hands out memory the model still held: its free was not recorded.
