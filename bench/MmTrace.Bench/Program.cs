@@ -4,11 +4,17 @@ namespace MmTrace.Bench;
 
 public static class Program
 {
-    /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N [machine-only]` to replay one workload N times
-    /// in-process (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
-    /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time.</summary>
+    /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N [machine-only]` to replay one workload N times in-process
+    /// (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
+    /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time; or `user-loop FILE N [POLICY]` for
+    /// the user malloc replay (UserHeapBenchmarks); or `mmu-loop PRESET STREAM ROUNDS` for the MMU.</summary>
     public static void Main(string[] args)
     {
+        if (args is ["user-loop", var file, var rounds, ..])
+        {
+            UserHeapBenchmarks.Loop(file, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : "ptmalloc");
+            return;
+        }
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
         if (args is ["mmu-loop", var preset, var stream, var rounds]) { MmuBenchmarks.Loop(preset, stream, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (args.Length is 3 or 4 && args[0] == "loop")

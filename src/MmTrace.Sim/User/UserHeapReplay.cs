@@ -1,0 +1,226 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim.User;
+
+/// <summary>Options of <see cref="UserHeapReplay"/>.</summary>
+public sealed record UserHeapReplayOptions
+{
+    /// <summary>Where the recorded program's break heap starts; 0 = the page of the first recorded heap pointer
+    /// (right for glibc, whose first chunk, the tcache, sits at the heap start).</summary>
+    public ulong RecordedHeapStart { get; init; }
+
+    /// <summary>Replay first the calls glibc 2.36 makes before an mtrace log starts (<see cref="UserHeapReplay.MtracePrologue"/>).</summary>
+    public bool MtracePrologue { get; init; }
+
+    /// <summary>Recorded pointers this far past the model's break still count as heap pointers (the real heap may be larger).</summary>
+    public ulong HeapSlack { get; init; } = 256UL << 20;
+
+    /// <summary>When a recorded address differs, make the allocator take the recorded chunk (true), or only map the
+    /// recorded pointer to the model's (false: for traces whose addresses no glibc produced, e.g. synthetic ones).</summary>
+    public bool FollowRecording { get; init; } = true;
+}
+
+/// <summary>
+/// Replays the malloc-family events of one process (malloc, calloc, realloc, free, memalign,
+/// posix_memalign, aligned_alloc) through a user allocator and compares each address it returns with
+/// the recorded one: as an offset from the heap start for break-heap chunks, as the address itself for
+/// mmapped chunks. When they differ the replay follows the recording: the allocator gives its chunk back
+/// and takes the recorded one (<see cref="IUserAllocator.Adopt"/>); when it cannot, the recorded pointer is
+/// mapped to the model's own (recorded addresses are identities). The allocator is made at the first
+/// event, once the recorded heap start is known, by the factory given (which receives that start, so a
+/// stand-alone memory can place the break where the real one was). An outcome's Bytes is
+/// malloc_usable_size of the block handed out or taken back; Cycles is 0 (no cost model for user
+/// malloc yet).
+/// </summary>
+public sealed class UserHeapReplay : IDisposable
+{
+    /// <summary>
+    /// What glibc 2.36 runs before the first line of an mtrace log when recorded with
+    /// <c>LD_PRELOAD="libc_malloc_debug.so.0 libmtstart.so" MALLOC_TRACE=...</c> (traces/real/README.md):
+    /// libc_malloc_debug's first call initialises malloc with malloc(0) and frees it, then mtrace()
+    /// fopens the log, whose FILE (0x1d8 bytes) stays live. Learned by recording the same programs with
+    /// an interposed logger under the debug library (docs/user-malloc.md).
+    /// </summary>
+    public static ReadOnlySpan<ulong> MtracePrologue => [0, 0x1d8];
+
+    private readonly Func<ulong, IUserAllocator> _factory;
+    private readonly UserHeapReplayOptions _opt;
+    private IUserAllocator? _a;
+    private ulong _recHeap, _modelHeap;
+    // Recorded pointer → model pointer, for the chunks the model could not take at the recorded address:
+    // mmapped chunks (their addresses belong to the process's layout), and the rare heap chunks that
+    // could not be adopted; two tables so the common heap free looks up an empty one.
+    private readonly PointerMap _alias = new();
+    private readonly PointerMap _heapAlias = new();
+
+    public long Compared { get; private set; }
+    public long Matched { get; private set; }
+    /// <summary>Of the compared calls, those whose recorded chunk was mmapped (outside the break heap), those
+    /// the model also mmapped, and those at the very address (which needs the process model's mappings).</summary>
+    public long MmappedCompared { get; private set; }
+    public long MmappedBoth { get; private set; }
+    public long MmappedMatched { get; private set; }
+    public long Adopted { get; private set; }
+    public long Aliased { get; private set; }
+    public long Anomalies { get; private set; }
+
+    public IUserAllocator? Allocator => _a;
+
+    public UserHeapReplay(Func<ulong, IUserAllocator> factory, UserHeapReplayOptions? options = null)
+    {
+        _factory = factory;
+        _opt = options ?? new UserHeapReplayOptions();
+    }
+
+    /// <summary>A replay on a <see cref="StandaloneUserMemory"/> whose break starts where the recording's did.</summary>
+    public static UserHeapReplay Standalone(Func<IUserMemory, IUserAllocator> policy, UserHeapReplayOptions? options = null) =>
+        new(start => policy(new StandaloneUserMemory(start)), options);
+
+    /// <summary>Disposes the allocator (the ptmalloc model gives its heap words back to the array pool).</summary>
+    public void Dispose() => (_a as IDisposable)?.Dispose();
+
+    public double MatchRate => Compared == 0 ? 0 : (double)Matched / Compared;
+
+    public static bool Handles(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+
+    /// <summary>Replays one malloc-family event.</summary>
+    public EventOutcome Apply(in TraceEvent e)
+    {
+        if (_a is null) Start(e);
+        var a = _a!;
+        switch (e.Op)
+        {
+            case Op.Malloc or Op.Calloc:
+            {
+                if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+                // mtrace's '+' is malloc or calloc; under libc_malloc_debug (which mtrace needs) calloc is
+                // __libc_malloc plus memset (__debug_calloc, malloc-debug.c 2.36), so '+' replays as malloc.
+                ulong m = e.Op == Op.Calloc ? a.Calloc(e.Size) : a.Malloc(e.Size);
+                return Compare(m, e.Address, e.Size);
+            }
+            case Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc:
+            {
+                if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+                ulong m = a.Memalign(e.Has(EventFields.Flags) ? e.Flags : 16, e.Size);
+                return Compare(m, e.Address, e.Size);
+            }
+            case Op.Free:
+            {
+                if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+                ulong m = ToModel(e.Address, remove: true);
+                long bytes = (long)a.UsableSize(m);
+                if (!a.Free(m))
+                {
+                    Anomalies++;
+                    return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
+                }
+                return new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes);
+            }
+            case Op.Realloc:
+            {
+                if (e.OldAddress == 0)
+                {
+                    if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
+                    return Compare(a.Malloc(e.Size), e.Address, e.Size);
+                }
+                if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok); // a failed realloc leaves the block
+                ulong old = ToModel(e.OldAddress, remove: true);
+                if (!a.IsLive(old))
+                {
+                    Anomalies++;
+                    ulong fresh = a.Malloc(e.Size);
+                    Compare(fresh, e.Address, e.Size);
+                    return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
+                }
+                return Compare(a.Realloc(old, e.Size), e.Address, e.Size);
+            }
+            default:
+                return EventOutcome.NotModelled;
+        }
+    }
+
+    private void Start(in TraceEvent e)
+    {
+        ulong first = e.Address != 0 ? e.Address : e.OldAddress;
+        _recHeap = _opt.RecordedHeapStart != 0 ? _opt.RecordedHeapStart : first & ~4095UL;
+        _a = _factory(_recHeap);
+        if (_opt.MtracePrologue)
+        {
+            var pro = MtracePrologue;
+            ulong init = _a.Malloc(pro[0]);
+            _a.Free(init);
+            _a.Malloc(pro[1]);
+        }
+        _modelHeap = _a.HeapStart != 0 ? _a.HeapStart : _recHeap;
+    }
+
+    private ulong _heapWindow; // recorded pointers below _recHeap + this are heap pointers; grows with the model's heap
+
+    private bool RecordedInHeap(ulong r)
+    {
+        if (r < _recHeap) return false;
+        if (r - _recHeap < _heapWindow) return true;
+        _heapWindow = (ulong)_a!.Stats.PeakHeapBytes + _opt.HeapSlack;
+        return r - _recHeap < _heapWindow;
+    }
+
+    private ulong ToModel(ulong recorded, bool remove)
+    {
+        bool heap = RecordedInHeap(recorded);
+        var alias = heap ? _heapAlias : _alias;
+        if (alias.Count != 0 && alias.TryGetValue(recorded, out ulong m))
+        {
+            if (remove) alias.Remove(recorded);
+            return m;
+        }
+        return heap ? recorded - _recHeap + _modelHeap : recorded;
+    }
+
+    /// <summary>The address the allocator returned for the last compared event (as it returned it, before following the recording).</summary>
+    public ulong LastModelAddress { get; private set; }
+
+    private EventOutcome Compare(ulong model, ulong recorded, ulong size)
+    {
+        Compared++;
+        LastModelAddress = model;
+        bool recHeap = RecordedInHeap(recorded);
+        ulong want = recHeap ? recorded - _recHeap + _modelHeap : recorded;
+        if (!recHeap)
+        {
+            MmappedCompared++;
+            if (model != 0 && !_a!.InHeap(model)) MmappedBoth++;
+            if (model == want) MmappedMatched++;
+        }
+        if (model == want)
+        {
+            Matched++;
+            return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(model), Address: AddressCheck.Matched);
+        }
+        if (model == 0)
+        {
+            // The model failed where the real allocator did not: nothing to follow.
+            return new EventOutcome(0, OutcomeKind.Failed, Address: AddressCheck.Diverged);
+        }
+        bool lostFree = false;
+        ulong now;
+        if (recHeap && _opt.FollowRecording && _a!.Adopt(model, want, size))
+        {
+            Adopted++;
+            lostFree = _a.LastAdoptFreedLive;
+            now = want;
+        }
+        else
+        {
+            now = _a!.IsLive(model) ? model : _a.Malloc(size);
+            (recHeap ? _heapAlias : _alias).Set(recorded, now);
+            Aliased++;
+        }
+        if (lostFree)
+        {
+            // The recording hands out memory the model still held: its free was not recorded.
+            Anomalies++;
+            return new EventOutcome(0, OutcomeKind.Anomaly, AnomalyKind.AllocOfLivePointer, (long)_a!.UsableSize(now), AddressCheck.Diverged);
+        }
+        return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(now), Address: AddressCheck.Diverged);
+    }
+}

@@ -1,0 +1,75 @@
+using MmTrace.Sim.User;
+
+namespace MmTrace.Tests.User;
+
+public class FreeListAllocatorTests
+{
+    private const ulong H = 0x555555559000;
+
+    private static FreeListAllocator New(FitPolicy fit) => new(new StandaloneUserMemory(H), fit);
+
+    [Fact]
+    public void First_fit_takes_the_lowest_hole_and_best_fit_the_smallest()
+    {
+        foreach (var fit in new[] { FitPolicy.FirstFit, FitPolicy.BestFit })
+        {
+            var a = New(fit);
+            ulong big = a.Malloc(0x200);
+            a.Malloc(0x18);
+            ulong small = a.Malloc(0x40);
+            a.Malloc(0x18);
+            a.Free(big);
+            a.Free(small);
+            ulong p = a.Malloc(0x30);
+            Assert.Equal(fit == FitPolicy.FirstFit ? big : small, p);
+        }
+    }
+
+    [Fact]
+    public void Freed_neighbours_coalesce_so_a_larger_request_fits_where_they_were()
+    {
+        var a = New(FitPolicy.FirstFit);
+        ulong x = a.Malloc(0x100), y = a.Malloc(0x100);
+        a.Malloc(0x18);
+        a.Free(x);
+        a.Free(y);
+        Assert.Equal(x, a.Malloc(0x200));
+    }
+
+    [Fact]
+    public void The_first_block_starts_the_heap_and_large_requests_are_mmapped()
+    {
+        var a = New(FitPolicy.BestFit);
+        Assert.Equal(H + 16, a.Malloc(1));
+        ulong m = a.Malloc(1 << 20);
+        Assert.False(a.InHeap(m));
+        Assert.True(a.Free(m));
+        Assert.False(a.Free(m));
+    }
+
+    [Fact]
+    public void Realloc_grows_into_a_free_neighbour_in_place()
+    {
+        var a = New(FitPolicy.FirstFit);
+        ulong x = a.Malloc(0x100), y = a.Malloc(0x100);
+        a.Malloc(0x18);
+        a.Free(y);
+        Assert.Equal(x, a.Realloc(x, 0x1f0));
+    }
+
+    [Theory]
+    [InlineData("first-fit")]
+    [InlineData("best-fit")]
+    [InlineData("buddy")]
+    public void Every_policy_replays_the_recordings_without_anomalies(string policy)
+    {
+        foreach (var name in new[] { "perl-small.mtrace.txt.gz", "mawk-wordfreq.mtrace.txt" })
+        {
+            var rep = UserHeapReplayTests.Replay(name, policy: m => UserAllocators.Create(policy, m));
+            Assert.Equal(0, rep.Anomalies);
+            Assert.Equal(policy, rep.Allocator!.Name);
+            Assert.True(rep.Allocator.Stats.PeakHeapBytes >= rep.Allocator.Stats.PeakLiveChunkBytes);
+            Assert.Equal(rep.Compared, rep.Matched + rep.Aliased);
+        }
+    }
+}
