@@ -10,9 +10,9 @@ public static class Program
     /// the user malloc replay (UserHeapBenchmarks); or `mmu-loop PRESET STREAM ROUNDS` for the MMU.</summary>
     public static void Main(string[] args)
     {
-        if (args is ["user-loop", var file, var rounds, ..])
+        if (args is ["user-loop", var file, var userRounds, ..])
         {
-            UserHeapBenchmarks.Loop(file, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : "ptmalloc");
+            UserHeapBenchmarks.Loop(file, int.Parse(userRounds, System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : "ptmalloc");
             return;
         }
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
