@@ -47,7 +47,7 @@ public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
         s.Add("brk_start_inferred", st.BrkInferred);
 
         s.Add("recorded_faults", st.RecordedFaults);
-        s.Add("recorded_faults_in_unknown_mm", st.RecordedFaultsImplicitMm);
+        s.Add("mms_made_by_recorded_faults", st.MmsMadeByRecordedFaults);
         s.Add("frames_from_trace", st.FramesFromTrace);
         s.Add("faults_zero_page", st.ZeroPageFaults);
         s.Add("faults_anon", st.AnonFaults);

@@ -300,7 +300,7 @@ public sealed partial class ProcessModel
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address >= Config.TaskSizeMax) return EventOutcome.NotModelled; // kernel addresses (vmalloc faults, ...)
         Stats.RecordedFaults++;
-        if (!_byPid.ContainsKey(e.Pid)) Stats.RecordedFaultsImplicitMm++;
+        if (!_byPid.ContainsKey(e.Pid)) Stats.MmsMadeByRecordedFaults++;
         var pt = AddressSpaceOf(e.Pid);
         if (pt is null) return new EventOutcome(0, OutcomeKind.Failed);
         var err = e.Has(EventFields.Flags) ? (PageFaultError)(int)(e.Flags & 0x1f) : PageFaultError.User;

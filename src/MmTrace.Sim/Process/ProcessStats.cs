@@ -17,7 +17,7 @@ public sealed class ProcessStats
     public long PeakVmas;
 
     // faults (handle_mm_fault outcomes)
-    public long RecordedFaults, RecordedFaultsImplicitMm;
+    public long RecordedFaults, MmsMadeByRecordedFaults;
     public long AnonFaults, ZeroPageFaults, FileFaults, PageCacheMisses, CowFaults, CowReuses, SharedFaults;
     public long ThpFaults, ThpFallbacks, ThpSplits;
     public long StackExpansions, Sigsegv, SpuriousFaults;
