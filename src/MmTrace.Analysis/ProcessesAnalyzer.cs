@@ -11,6 +11,8 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
 {
+    public bool Watches(Op op) => false;
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
     public void Contribute(Report report, AnalysisContext ctx)

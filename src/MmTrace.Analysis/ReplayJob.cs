@@ -13,6 +13,7 @@ public static class ReplayJob
     {
         var machine = new Machine(config, symbols, seed);
         if (maps is not null) machine.SetInitialMaps(maps);
+        machine.TraceFormat = reader.FormatName;
         var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);
@@ -37,6 +38,7 @@ public static class ReplayJob
         new LatencyAnalyzer(),
         new BuddyAnalyzer(machine, seriesInterval),
         new SlabAnalyzer(machine),
+        new HeapAnalyzer(machine),
         new VmallocKmapAnalyzer(machine),
         new FidelityAnalyzer(),
         new TlbAnalyzer(machine, seriesInterval),

@@ -3,6 +3,7 @@ using MmTrace.Core;
 using MmTrace.Sim.Kernel;
 using MmTrace.Sim.Mmu;
 using MmTrace.Sim.Process;
+using MmTrace.Sim.User;
 
 namespace MmTrace.Sim;
 
@@ -114,6 +115,7 @@ public sealed class Machine
         Op.KmemCacheAlloc => KmemCacheAlloc(e),
         Op.Kfree or Op.KmemCacheFree => SlabFree(e),
         Op.Load or Op.Store or Op.Ifetch => Mmu.Access(e),
+        Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc => UserMalloc(e),
         Op.Mmap => InProcess(e).MmapEvent(e),
         Op.Munmap => InProcess(e).MunmapEvent(e),
         Op.Mprotect => InProcess(e).MprotectEvent(e),
@@ -122,8 +124,8 @@ public sealed class Machine
         Op.Madvise => InProcess(e).MadviseEvent(e),
         Op.PageFault => InProcess(e).RecordedFault(e),
         Op.Fork => Processes.Fork(e),
-        Op.Exec => Processes.Exec(e),
-        Op.Exit => _processes is null ? EventOutcome.NotModelled : _processes.Exit(e),
+        Op.Exec => RetireUserHeap(e.Pid, Processes.Exec(e)),
+        Op.Exit => _processes is null ? EventOutcome.NotModelled : RetireUserHeap(e.Pid, _processes.Exit(e)),
         Op.Vmalloc => DoVmalloc(e),
         Op.Vfree => DoVfree(e),
         Op.Kmap => DoKmap(e),
@@ -153,6 +155,67 @@ public sealed class Machine
         var p = Processes;
         if (p.AddressSpaceOf(e.Pid) is { } pt) Mmu.RunOn(e, pt);
         return p;
+    }
+
+    // ---- user malloc ---------------------------------------------------------------------------
+
+    /// <summary>One process's user allocator: the replay that compares with the recording, over the process's memory.</summary>
+    public sealed record UserHeap(int Pid, UserHeapReplay Replay, ProcessUserMemory Memory);
+
+    private readonly Dictionary<int, UserHeap> _userHeaps = new();
+    private UserHeap? _lastUserHeap;
+    private UserMallocConfig? _userMalloc;
+
+    /// <summary>The reader's format name ("mtrace" makes the malloc replay start with the calls glibc made before the log began).</summary>
+    public string TraceFormat { get; set; } = "";
+
+    /// <summary>The user allocators, one per process that made malloc-family calls, by pid.</summary>
+    public IEnumerable<UserHeap> UserHeaps => _retiredUserHeaps.Concat(_userHeaps.Values.OrderBy(h => h.Pid));
+
+    // malloc/calloc/realloc/free/memalign of a process: its user allocator (user.malloc), whose brk/mmap calls and
+    // first touches go through the process model and the MMU. 32-bit chunk layouts are not modelled.
+    private EventOutcome UserMalloc(in TraceEvent e)
+    {
+        if (!UserMallocConfig.Supports(Config)) return EventOutcome.NotModelled;
+        var h = _lastUserHeap is { } last && last.Pid == e.Pid ? last : UserHeapOf(e.Pid);
+        _lastUserHeap = h;
+        if (Processes.AddressSpaceOf(e.Pid) is { } pt) Mmu.RunOn(e, pt);
+        h.Memory.Cpu = e.Has(EventFields.Cpu) ? e.Cpu : 0;
+        var o = h.Replay.Apply(e);
+        long cycles = h.Memory.TakeCycles();
+        return cycles == 0 ? o : o with { Cycles = o.Cycles + cycles };
+    }
+
+    private readonly List<UserHeap> _retiredUserHeaps = [];
+
+    // exec and exit end a process's heap (its memory went with the old mm); its figures stay in the report.
+    private EventOutcome RetireUserHeap(int pid, EventOutcome outcome)
+    {
+        if (_userHeaps.Remove(pid, out var h))
+        {
+            _retiredUserHeaps.Add(h);
+            if (_lastUserHeap == h) _lastUserHeap = null;
+        }
+        return outcome;
+    }
+
+    private UserHeap UserHeapOf(int pid)
+    {
+        if (_userHeaps.TryGetValue(pid, out var h)) return h;
+        var cfg = _userMalloc ??= UserMallocConfig.From(Config);
+        var memory = new ProcessUserMemory(Processes, pid);
+        var replay = new UserHeapReplay(recordedStart =>
+        {
+            memory.StartHeapAt(recordedStart);
+            return cfg.Create(memory);
+        }, new UserHeapReplayOptions
+        {
+            MtracePrologue = cfg.MtracePrologue && TraceFormat == "mtrace",
+            FollowRecording = Config.GetBool("user.follow_recording"),
+        });
+        h = new UserHeap(pid, replay, memory);
+        _userHeaps[pid] = h;
+        return h;
     }
 
     // ---- pages -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ public sealed partial class ProcessModel
     public long PageCachePages => _pageCache.Count;
     public long ThpBlocksLive => _thp.Count;
 
-    private long TakeCycles() { long c = _cycles; _cycles = 0; return c; }
+    internal long TakeCycles() { long c = _cycles; _cycles = 0; return c; }
 
     private PageTables Tables => _mmu.Tables;
     private long ZeroPfn => _mmu.Config.ZeroPagePfn;
