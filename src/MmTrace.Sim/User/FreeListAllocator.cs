@@ -72,14 +72,19 @@ public sealed class FreeListAllocator : IUserAllocator
     {
         Stats.Memaligns++;
         if (alignment <= 16) return Alloc(bytes);
-        // Over-allocate and keep the aligned part; the lead stays inside the block (simplified: not given back).
-        ulong p = Alloc(bytes + alignment);
+        // As _int_memalign: ask for bytes + alignment + MINSIZE, then give the misaligned lead back.
+        ulong p = Alloc(bytes + alignment + (ulong)MinSize);
         if (p == 0) return 0;
         ulong aligned = (p + alignment - 1) & ~(alignment - 1);
         if (aligned == p) return p;
-        if (!InHeap(p)) return p; // mmapped: keep the block start (simplified)
+        if (!InHeap(p))
+        {
+            // An mmapped block keeps its start; the aligned pointer inside it is remembered (simplified).
+            _alignedMmapped[aligned] = p;
+            return aligned;
+        }
         long q = (long)(p - _base) - Hdr, nq = (long)(aligned - _base) - Hdr;
-        while (nq - q < MinSize) { aligned += alignment; nq += (long)alignment; }
+        if (nq - q < MinSize) { aligned += alignment; nq += (long)alignment; }
         long size = Size(q);
         SetLive(q, false);
         SetHead(q, (nq - q) | (long)(_w[(q + 8) >> 3] & PrevInuse));
@@ -89,6 +94,8 @@ public sealed class FreeListAllocator : IUserAllocator
         MakeFree(q);
         return aligned;
     }
+
+    private readonly Dictionary<ulong, ulong> _alignedMmapped = [];
 
     public ulong Realloc(ulong ptr, ulong bytes)
     {
@@ -129,6 +136,7 @@ public sealed class FreeListAllocator : IUserAllocator
         if (ptr == 0) return true;
         if (!InHeap(ptr))
         {
+            if (_alignedMmapped.Remove(ptr, out ulong block)) ptr = block;
             if (!_mmapped.Remove(ptr, out ulong len)) return false;
             Stats.Frees++;
             Stats.OnFree((long)len);
@@ -146,12 +154,14 @@ public sealed class FreeListAllocator : IUserAllocator
         return true;
     }
 
-    public bool IsLive(ulong ptr) => InHeap(ptr) ? IsLiveBlock((long)(ptr - _base) - Hdr) : _mmapped.ContainsKey(ptr);
+    public bool IsLive(ulong ptr) => InHeap(ptr) ? IsLiveBlock((long)(ptr - _base) - Hdr)
+        : _mmapped.ContainsKey(_alignedMmapped.TryGetValue(ptr, out ulong block) ? block : ptr);
 
     public ulong UsableSize(ulong ptr)
     {
         if (InHeap(ptr)) return IsLive(ptr) ? (ulong)(Size((long)(ptr - _base) - Hdr) - 8) : 0;
-        return _mmapped.TryGetValue(ptr, out ulong len) ? len - (ulong)Hdr : 0;
+        ulong start = _alignedMmapped.TryGetValue(ptr, out ulong block) ? block : ptr;
+        return _mmapped.TryGetValue(start, out ulong len) ? len - (ulong)Hdr - (ptr - start) : 0;
     }
 
     public bool Adopt(ulong modelPtr, ulong wanted, ulong bytes) => false;
@@ -319,5 +329,40 @@ public sealed class FreeListAllocator : IUserAllocator
     {
         long i = p >> 4;
         return p >= 0 && (i >> 6) < _live.Length && (_live[i >> 6] & (1UL << (int)(i & 63))) != 0;
+    }
+
+    /// <summary>The first broken invariant or null: blocks tile the heap, the free list holds exactly the free
+    /// blocks in address order, no two free blocks touch. For tests.</summary>
+    internal string? CheckHeap()
+    {
+        if (!_started) return null;
+        var listed = new HashSet<long>();
+        long last = -1;
+        for (long q = _head; q >= 0; q = Next(q))
+        {
+            if (q <= last) return $"free list out of order at {q:x}";
+            if (!listed.Add(q)) return $"free list loops at {q:x}";
+            last = q;
+        }
+        long p = 0, free = 0;
+        bool prevFree = false;
+        while (p < _end)
+        {
+            long size = Size(p);
+            if (size < MinSize || (size & 15) != 0 || p + size > _end) return $"block {p:x}: bad size {size:x}";
+            bool isFree = IsFree(p);
+            if (isFree)
+            {
+                free++;
+                if (prevFree) return $"block {p:x}: two free blocks touch";
+                if (!listed.Contains(p)) return $"free block {p:x} is not listed";
+                if (IsLiveBlock(p)) return $"free block {p:x} is marked live";
+            }
+            if (p != 0 && PrevInuseOf(p) == prevFree) return $"block {p:x}: PREV_INUSE disagrees";
+            prevFree = isFree;
+            p += size;
+        }
+        if (p != _end) return $"blocks end at {p:x}, the break is at {_end:x}";
+        return free == listed.Count ? null : $"{listed.Count} listed, {free} free";
     }
 }
