@@ -9,7 +9,9 @@ mmtrace() { dotnet src/MmTrace.Cli/bin/Release/net10.0/mmtrace.dll "$@"; }
 status=0
 for trace in traces/kernel-mix.csv.gz traces/fragmenter.parquet traces/user-heap.csv.gz traces/mmap-churn.csv.gz traces/access.parquet; do
   name=$(basename "$trace"); name=${name%%.*}
-  mmtrace replay "$trace" --out "reports/ci/$name" --quiet >/dev/null || exit $?
+  # The synthetic user heap's addresses come from the generator, not from a glibc: compare them, do not follow them.
+  opts=(); if [ "$name" = user-heap ]; then opts=(--set user.follow_recording=false); fi
+  mmtrace replay "$trace" "${opts[@]}" --out "reports/ci/$name" --quiet >/dev/null || exit $?
   mmtrace check "reports/ci/$name" --baseline "baselines/$name" --junit "reports/ci/$name.junit.xml"
   rc=$?
   if [ $rc -gt $status ]; then status=$rc; fi

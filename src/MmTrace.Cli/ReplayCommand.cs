@@ -83,6 +83,8 @@ internal static class ReplayCommand
             w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
         if (r.Find("processes") is not null)
             w.WriteLine($"processes: {Get("processes", "mmap_placed_matched")} of {Get("processes", "mmap_placed")} placed mmaps at the recorded address, {Get("processes", "brk_matched")} of {Get("processes", "brk_compared")} brks; {Get("processes", "recorded_faults")} recorded faults, {Get("processes", "sigsegv")} SIGSEGV");
+        if (r.Find("heap") is not null)
+            w.WriteLine($"heap ({Get("heap", "policy")}): {Get("heap", "addresses_matched")} of {Get("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {Get("heap", "peak_heap_bytes_sum")} bytes, internal fragmentation {(Get("heap", "internal_fragmentation_pct") is double hf ? hf.ToString("0.0", Units.Inv) : "-")}%");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }
