@@ -41,12 +41,12 @@ public sealed class Machine
     private readonly SymbolTable _symbols;
     // Page blocks by recorded address; Pfn = FreedPfn marks a block that was freed and not allocated again,
     // NeverAllocatedPfn an address whose only allocation failed (as if it had never been seen).
-    private readonly AddressTable<PageSlot> _pages = new(32768);
+    private readonly AddressTable<PageSlot> _pages = new(16384);
     private long _livePageBlocks;
     // Slab objects by recorded pointer, with whether the pointer is live, freed, or was never allocated.
-    // Both tables are sized at construction for the distinct addresses of a recording like tar-gzip (33K pointers,
-    // 22K pages: 4 MiB and 1 MiB) so that a replay of that size never rehashes; beyond that they double.
-    private readonly AddressTable<ObjectSlot> _objects = new(65536);
+    // Both tables start with room for 16K addresses (1 MiB and 512 KiB) and double as needed: a bigger start
+    // saves rehashing in large recordings but makes small ones touch (and fault in) more fresh memory.
+    private readonly AddressTable<ObjectSlot> _objects = new(16384);
     private long _liveObjects;
     // Named caches by the symbol id of their name, so an event finds its cache without hashing the string.
     private KmemCache?[] _cacheBySymbol = new KmemCache?[64];

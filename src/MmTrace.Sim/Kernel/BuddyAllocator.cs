@@ -47,18 +47,24 @@ public sealed class BuddyAllocator
     private const byte None = 0xFF;
 
     private readonly Zone[] _zones;
-    // Per frame: order if the frame heads a free block (PageBuddy + buddy_order), else None.
-    private readonly byte[] _buddyOrder;
-    // Per frame: the migrate type of the free list the free block is on.
-    private readonly byte[] _freeMt;
-    // Per frame: order if the frame heads an allocated block, else None; and the allocation's migrate type.
-    private readonly byte[] _allocOrder;
-    private readonly byte[] _allocMt;
-    // Intrusive circular doubly linked free lists (page->buddy_list).
-    private readonly int[] _next;
-    private readonly int[] _prev;
-    // Per frame: order if the frame heads a block on a per-CPU page list, else None.
-    private readonly byte[] _pcpOrder;
+    /// <summary>The allocator's part of struct page: one 16-byte entry per frame, so that a list operation
+    /// touches one cache line per frame rather than one per field array.</summary>
+    private struct PageFrame
+    {
+        // Intrusive circular doubly linked lists (page->buddy_list, page->pcp_list).
+        public int Next;
+        public int Prev;
+        // Order if the frame heads a free block (PageBuddy + buddy_order), else None; and its free list's migrate type.
+        public byte BuddyOrder;
+        public byte FreeMt;
+        // Order if the frame heads an allocated block, else None; and the allocation's migrate type.
+        public byte AllocOrder;
+        public byte AllocMt;
+        // Order if the frame heads a block on a per-CPU page list, else None.
+        public byte PcpOrder;
+    }
+
+    private readonly PageFrame[] _frames;
     // struct per_cpu_pages per [cpu, zone]; null when pcp lists are disabled.
     private readonly PerCpuPages[,]? _pcp;
     // Per pageblock: its migrate type (get_pageblock_migratetype), and whether its first page is RAM.
@@ -76,16 +82,13 @@ public sealed class BuddyAllocator
         ulong endBytes = memblock.Memory.Max(m => m.End);
         MaxPfn = checked((int)(endBytes >> Units.PageShift));
         int frames = (int)Memblock.AlignUp((ulong)MaxPfn, 1UL << MaxOrder);
-        _buddyOrder = new byte[frames];
-        _freeMt = new byte[frames];
-        _allocOrder = new byte[frames];
-        _allocMt = new byte[frames];
-        _pcpOrder = new byte[frames];
-        Array.Fill(_pcpOrder, None);
-        _next = new int[frames];
-        _prev = new int[frames];
-        Array.Fill(_buddyOrder, None);
-        Array.Fill(_allocOrder, None);
+        _frames = new PageFrame[frames];
+        foreach (ref var f in _frames.AsSpan())
+        {
+            f.BuddyOrder = None;
+            f.AllocOrder = None;
+            f.PcpOrder = None;
+        }
         // memmap_init_range marks every pageblock MIGRATE_MOVABLE at boot.
         _pageblockMt = new byte[(frames >> PageblockOrder) + 1];
         Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
@@ -165,28 +168,28 @@ public sealed class BuddyAllocator
     private void PcpAdd(PerCpuPages pcp, int pindex, int pfn, int order, bool tail)
     {
         int head = pcp.Heads[pindex];
-        if (head < 0) { _next[pfn] = pfn; _prev[pfn] = pfn; pcp.Heads[pindex] = pfn; }
+        if (head < 0) { _frames[pfn].Next = pfn; _frames[pfn].Prev = pfn; pcp.Heads[pindex] = pfn; }
         else
         {
-            int last = _prev[head];
-            _next[last] = pfn; _prev[pfn] = last; _next[pfn] = head; _prev[head] = pfn;
+            int last = _frames[head].Prev;
+            _frames[last].Next = pfn; _frames[pfn].Prev = last; _frames[pfn].Next = head; _frames[head].Prev = pfn;
             if (!tail) pcp.Heads[pindex] = pfn;
         }
-        _pcpOrder[pfn] = (byte)order;
+        _frames[pfn].PcpOrder = (byte)order;
         pcp.Count += 1 << order;
     }
 
     private void PcpDel(PerCpuPages pcp, int pindex, int pfn)
     {
-        if (_next[pfn] == pfn) pcp.Heads[pindex] = -1;
+        if (_frames[pfn].Next == pfn) pcp.Heads[pindex] = -1;
         else
         {
-            _next[_prev[pfn]] = _next[pfn];
-            _prev[_next[pfn]] = _prev[pfn];
-            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = _next[pfn];
+            _frames[_frames[pfn].Prev].Next = _frames[pfn].Next;
+            _frames[_frames[pfn].Next].Prev = _frames[pfn].Prev;
+            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = _frames[pfn].Next;
         }
-        pcp.Count -= 1 << _pcpOrder[pfn];
-        _pcpOrder[pfn] = None;
+        pcp.Count -= 1 << _frames[pfn].PcpOrder;
+        _frames[pfn].PcpOrder = None;
     }
 
     /// <summary>nr_pcp_alloc without alloc_factor scaling: a batch for order 0, batch &gt;&gt; order (at least 2) above.</summary>
@@ -253,7 +256,7 @@ public sealed class BuddyAllocator
             int order = PindexToOrder(pindex);
             do
             {
-                int pfn = _prev[pcp.Heads[pindex]];
+                int pfn = _frames[pcp.Heads[pindex]].Prev;
                 PcpDel(pcp, pindex, pfn);
                 count -= 1 << order;
                 res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
@@ -323,13 +326,13 @@ public sealed class BuddyAllocator
     /// <summary>True when the frame heads a free block (PageBuddy).</summary>
     public bool IsFreeHead(int pfn, out int order)
     {
-        order = _buddyOrder[pfn];
+        order = _frames[pfn].BuddyOrder;
         return order != None;
     }
 
     public bool IsAllocatedHead(int pfn, out int order)
     {
-        order = _allocOrder[pfn];
+        order = _frames[pfn].AllocOrder;
         return order != None;
     }
 
@@ -410,40 +413,40 @@ public sealed class BuddyAllocator
         int head = zone.Heads[li];
         if (head < 0)
         {
-            _next[pfn] = pfn;
-            _prev[pfn] = pfn;
+            _frames[pfn].Next = pfn;
+            _frames[pfn].Prev = pfn;
             zone.Heads[li] = pfn;
         }
         else
         {
-            int last = _prev[head];
-            _next[last] = pfn;
-            _prev[pfn] = last;
-            _next[pfn] = head;
-            _prev[head] = pfn;
+            int last = _frames[head].Prev;
+            _frames[last].Next = pfn;
+            _frames[pfn].Prev = last;
+            _frames[pfn].Next = head;
+            _frames[head].Prev = pfn;
             if (!tail) zone.Heads[li] = pfn;
         }
-        _buddyOrder[pfn] = (byte)order;
-        _freeMt[pfn] = (byte)mt;
+        _frames[pfn].BuddyOrder = (byte)order;
+        _frames[pfn].FreeMt = (byte)mt;
         zone.NrFree[li]++;
         zone.FreePages += 1L << order;
     }
 
     private void DelFromFreeList(Zone zone, int pfn, int order)
     {
-        int mt = _freeMt[pfn];
+        int mt = _frames[pfn].FreeMt;
         int li = Zone.ListIndex(order, mt);
-        if (_next[pfn] == pfn)
+        if (_frames[pfn].Next == pfn)
         {
             zone.Heads[li] = -1;
         }
         else
         {
-            _next[_prev[pfn]] = _next[pfn];
-            _prev[_next[pfn]] = _prev[pfn];
-            if (zone.Heads[li] == pfn) zone.Heads[li] = _next[pfn];
+            _frames[_frames[pfn].Prev].Next = _frames[pfn].Next;
+            _frames[_frames[pfn].Next].Prev = _frames[pfn].Prev;
+            if (zone.Heads[li] == pfn) zone.Heads[li] = _frames[pfn].Next;
         }
-        _buddyOrder[pfn] = None;
+        _frames[pfn].BuddyOrder = None;
         zone.NrFree[li]--;
         zone.FreePages -= 1L << order;
     }
@@ -457,7 +460,7 @@ public sealed class BuddyAllocator
 
     /// <summary>find_buddy_page_pfn: the buddy is free at the same order, in the same zone.</summary>
     private bool BuddyIsFree(Zone zone, int buddyPfn, int order) =>
-        buddyPfn < _buddyOrder.Length && zone.Contains(buddyPfn) && _buddyOrder[buddyPfn] == order;
+        buddyPfn < _frames.Length && zone.Contains(buddyPfn) && _frames[buddyPfn].BuddyOrder == order;
 
     // ---- freeing ---------------------------------------------------------------------------
 
@@ -465,8 +468,8 @@ public sealed class BuddyAllocator
     /// (cpu &lt; 0: straight to the buddy lists, as __free_pages_ok), else merged into the buddy lists.</summary>
     public PageFreeResult FreePages(int pfn, int order, int cpu = -1)
     {
-        if (_allocOrder[pfn] != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
-        _allocOrder[pfn] = None;
+        if (_frames[pfn].AllocOrder != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
+        _frames[pfn].AllocOrder = None;
         var zone = ZoneOf(pfn);
         var res = new PageFreeResult();
         if (_pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order))
@@ -546,8 +549,8 @@ public sealed class BuddyAllocator
                 {
                     res.Zone = zi;
                     res.ZoneFallback = zi != highest;
-                    _allocOrder[res.Pfn] = (byte)order;
-                    _allocMt[res.Pfn] = (byte)mt;
+                    _frames[res.Pfn].AllocOrder = (byte)order;
+                    _frames[res.Pfn].AllocMt = (byte)mt;
                     return res;
                 }
             }
@@ -712,12 +715,12 @@ public sealed class BuddyAllocator
         int freePages = 0, movablePages = 0;
         for (int p = start; p < end;)
         {
-            if (_buddyOrder[p] != None) { freePages += 1 << _buddyOrder[p]; p += 1 << _buddyOrder[p]; continue; }
-            if (_pcpOrder[p] != None) { p += 1 << _pcpOrder[p]; continue; }
-            if (_allocOrder[p] != None)
+            if (_frames[p].BuddyOrder != None) { freePages += 1 << _frames[p].BuddyOrder; p += 1 << _frames[p].BuddyOrder; continue; }
+            if (_frames[p].PcpOrder != None) { p += 1 << _frames[p].PcpOrder; continue; }
+            if (_frames[p].AllocOrder != None)
             {
-                if (_allocMt[p] == (byte)MigrateType.Movable) movablePages += 1 << _allocOrder[p];
-                p += 1 << _allocOrder[p];
+                if (_frames[p].AllocMt == (byte)MigrateType.Movable) movablePages += 1 << _frames[p].AllocOrder;
+                p += 1 << _frames[p].AllocOrder;
                 continue;
             }
             p++;
@@ -729,9 +732,9 @@ public sealed class BuddyAllocator
         // __move_freepages_block + set_pageblock_migratetype
         for (int p = start; p < end;)
         {
-            if (_buddyOrder[p] != None)
+            if (_frames[p].BuddyOrder != None)
             {
-                int o = _buddyOrder[p];
+                int o = _frames[p].BuddyOrder;
                 MoveToFreeList(zone, p, o, startMt);
                 p += 1 << o;
             }
@@ -800,7 +803,7 @@ public sealed class BuddyAllocator
         int head = zone.Heads[Zone.ListIndex(order, (int)mt)];
         if (head < 0) return pfns;
         int p = head;
-        do { pfns.Add(p); p = _next[p]; } while (p != head);
+        do { pfns.Add(p); p = _frames[p].Next; } while (p != head);
         return pfns;
     }
 
@@ -820,12 +823,12 @@ public sealed class BuddyAllocator
                     int p = head;
                     do
                     {
-                        if (_buddyOrder[p] != o || _freeMt[p] != mt) throw new InvalidOperationException($"pfn {p:x} on list order {o} mt {mt} has order {_buddyOrder[p]} mt {_freeMt[p]}");
+                        if (_frames[p].BuddyOrder != o || _frames[p].FreeMt != mt) throw new InvalidOperationException($"pfn {p:x} on list order {o} mt {mt} has order {_frames[p].BuddyOrder} mt {_frames[p].FreeMt}");
                         if ((p & ((1 << o) - 1)) != 0) throw new InvalidOperationException($"pfn {p:x} misaligned for order {o}");
                         if (!z.Contains(p)) throw new InvalidOperationException($"pfn {p:x} outside zone {z.Name}");
-                        if (_allocOrder[p] != None) throw new InvalidOperationException($"pfn {p:x} both free and allocated");
+                        if (_frames[p].AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} both free and allocated");
                         n++;
-                        p = _next[p];
+                        p = _frames[p].Next;
                     } while (p != head);
                 }
                 if (n != z.NrFree[Zone.ListIndex(o, mt)]) throw new InvalidOperationException($"zone {z.Name} order {o} mt {mt}: {n} blocks on list, nr_free {z.NrFree[Zone.ListIndex(o, mt)]}");
@@ -844,10 +847,10 @@ public sealed class BuddyAllocator
                     int p = head;
                     do
                     {
-                        if (_pcpOrder[p] != PindexToOrder(pi)) throw new InvalidOperationException($"pfn {p:x} on pcp list {pi} has order {_pcpOrder[p]}");
-                        if (_buddyOrder[p] != None || _allocOrder[p] != None) throw new InvalidOperationException($"pfn {p:x} on a pcp list is also free or allocated");
-                        onLists += 1L << _pcpOrder[p];
-                        p = _next[p];
+                        if (_frames[p].PcpOrder != PindexToOrder(pi)) throw new InvalidOperationException($"pfn {p:x} on pcp list {pi} has order {_frames[p].PcpOrder}");
+                        if (_frames[p].BuddyOrder != None || _frames[p].AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} on a pcp list is also free or allocated");
+                        onLists += 1L << _frames[p].PcpOrder;
+                        p = _frames[p].Next;
                     } while (p != head);
                 }
                 if (onLists != pcp.Count) throw new InvalidOperationException($"cpu {c} zone {z.Name}: pcp lists hold {onLists} pages, count {pcp.Count}");

@@ -197,6 +197,8 @@ public sealed class SlubAllocator
         if (catalog.Length > 0) LoadCatalog(catalog);
     }
 
+    private const int MaxObjsPerPage = 32767;
+
     public int KmallocMaxCacheSize { get; }
     public IReadOnlyList<KmemCache> Caches => _caches;
 
@@ -217,7 +219,6 @@ public sealed class SlubAllocator
         int maxObjects = Math.Max((int)((Units.PageSize << _maxOrder) / (ulong)size), 1);
         minObjects = Math.Min(minObjects, maxObjects);
         int minOrder = Math.Max(_minOrder, GetOrder((long)minObjects * size));
-        const int MaxObjsPerPage = 32767;
         if ((long)(Units.PageSize << minOrder) / size > MaxObjsPerPage)
             return GetOrder((long)size * MaxObjsPerPage) - 1;
         for (int fraction = 16; fraction > 1; fraction /= 2)
@@ -256,6 +257,9 @@ public sealed class SlubAllocator
     {
         if (size <= 0) size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
         if (order < 0) order = CalculateOrder(size);
+        // MAX_OBJS_PER_PAGE: slab->objects has 15 bits, and SlabObject.Index 16.
+        if ((long)(Units.PageSize << order) / size > MaxObjsPerPage)
+            throw new UsageException($"slab cache {name}: order {order} with size {size} gives more than {MaxObjsPerPage} objects per slab (MAX_OBJS_PER_PAGE); check the cache catalog");
         var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
