@@ -18,7 +18,8 @@ public class ReplayBenchmarks
     private TraceEvent[] _events = [];
     private SymbolTable _symbols = new();
 
-    /// <summary>A synthetic workload, or a real kernel recording from traces/real (perf script text).</summary>
+    /// <summary>A synthetic workload, or a real recording from traces/real: `real:NAME` is NAME.perf-script.txt.gz,
+    /// `real:FILE` with a dot any recording (e.g. real:perl-hash.mtrace.txt.gz, through the user heap).</summary>
     [Params("kernel-mix", "fragmenter", "real:kbuild", "real:tar-gzip")]
     public string Workload { get; set; } = "kernel-mix";
 
@@ -29,8 +30,9 @@ public class ReplayBenchmarks
     {
         _symbols = new SymbolTable();
         using var reader = Workload.StartsWith("real:", StringComparison.Ordinal)
-            ? MmTrace.Ingest.TraceFormats.Open(FindReal(Workload[5..] + ".perf-script.txt.gz"), "auto", _symbols, ReaderOptions.Default)
+            ? MmTrace.Ingest.TraceFormats.Open(FindReal(Workload[5..].Contains('.') ? Workload[5..] : Workload[5..] + ".perf-script.txt.gz"), "auto", _symbols, ReaderOptions.Default)
             : Workloads.Get(Workload).Create(Events, 1, new Dictionary<string, string>(), _symbols);
+        _format = reader.FormatName;
         var all = new List<TraceEvent>(Events);
         var batch = new TraceEvent[4096];
         int n;
@@ -50,6 +52,8 @@ public class ReplayBenchmarks
 
     public int EventCount => _events.Length;
 
+    private string _format = "";
+
     private Machine _machine = null!;
     private Replayer _replayer = null!;
 
@@ -57,7 +61,7 @@ public class ReplayBenchmarks
     [IterationSetup]
     public void NewMachine()
     {
-        _machine = new Machine(MachineConfig.Load(Preset), _symbols);
+        _machine = new Machine(MachineConfig.Load(Preset), _symbols) { TraceFormat = _format };
         _replayer = new Replayer(_machine, ReplayJob.CreateAnalyzers(_machine));
     }
 

@@ -160,7 +160,11 @@ public sealed class Machine
     // ---- user malloc ---------------------------------------------------------------------------
 
     /// <summary>One process's user allocator: the replay that compares with the recording, over the process's memory.</summary>
-    public sealed record UserHeap(int Pid, UserHeapReplay Replay, ProcessUserMemory Memory);
+    public sealed record UserHeap(int Pid, UserHeapReplay Replay, ProcessUserMemory Memory)
+    {
+        // The process's page tables, looked up once: exec and exit retire the heap with its address space.
+        internal AddressSpace? Pt;
+    }
 
     private readonly Dictionary<int, UserHeap> _userHeaps = new();
     private UserHeap? _lastUserHeap;
@@ -179,7 +183,7 @@ public sealed class Machine
         if (!UserMallocConfig.Supports(Config)) return EventOutcome.NotModelled;
         var h = _lastUserHeap is { } last && last.Pid == e.Pid ? last : UserHeapOf(e.Pid);
         _lastUserHeap = h;
-        if (Processes.AddressSpaceOf(e.Pid) is { } pt) Mmu.RunOn(e, pt);
+        if ((h.Pt ??= Processes.AddressSpaceOf(e.Pid)) is { } pt) Mmu.RunOn(e, pt);
         h.Memory.Cpu = e.Has(EventFields.Cpu) ? e.Cpu : 0;
         var o = h.Replay.Apply(e);
         long cycles = h.Memory.TakeCycles();
