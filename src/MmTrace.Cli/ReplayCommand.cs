@@ -79,9 +79,9 @@ internal static class ReplayCommand
         w.WriteLine($"replayed {Get("events", "total")} events ({Get("events", "not_modelled")} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {Get("anomalies", "total")}, allocation failures: {Get("anomalies", "allocation_failures")}");
         w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
-        if (r.Find("tlb") is not null)
+        if (r.Find("tlb") is not null && Get("tlb", "accesses") is long accesses && accesses > 0)
             w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
-        if (r.Find("processes") is not null)
+        if (r.Find("processes") is not null && (Get("processes", "mmap_placed") is not 0L || Get("processes", "brk_compared") is not 0L || Get("processes", "recorded_faults") is not 0L || Get("processes", "sigsegv") is not 0L))
             w.WriteLine($"processes: {Get("processes", "mmap_placed_matched")} of {Get("processes", "mmap_placed")} placed mmaps at the recorded address, {Get("processes", "brk_matched")} of {Get("processes", "brk_compared")} brks; {Get("processes", "recorded_faults")} recorded faults, {Get("processes", "sigsegv")} SIGSEGV");
         if (r.Find("heap") is not null)
             w.WriteLine($"heap ({Get("heap", "policy")}): {Get("heap", "addresses_matched")} of {Get("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {Get("heap", "peak_heap_bytes_sum")} bytes, internal fragmentation {(Get("heap", "internal_fragmentation_pct") is double hf ? hf.ToString("0.0", Units.Inv) : "-")}%");
