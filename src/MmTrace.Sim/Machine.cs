@@ -122,7 +122,7 @@ public sealed class Machine
         Op.Mremap => InProcess(e).MremapEvent(e),
         Op.Brk => InProcess(e).BrkEvent(e),
         Op.Madvise => InProcess(e).MadviseEvent(e),
-        Op.PageFault => InProcess(e).RecordedFault(e),
+        Op.PageFault => RecordedFault(e),
         Op.Fork => Processes.Fork(e),
         Op.Exec => RetireUserHeap(e.Pid, Processes.Exec(e)),
         Op.Exit => _processes is null ? EventOutcome.NotModelled : RetireUserHeap(e.Pid, _processes.Exit(e)),
@@ -148,6 +148,15 @@ public sealed class Machine
     }
 
     // ---- processes ---------------------------------------------------------------------------
+
+    // A recorded fault of a pid the trace showed nothing else of makes its mm (counted as such).
+    private EventOutcome RecordedFault(in TraceEvent e)
+    {
+        bool fresh = Processes.MmOfPid(e.Pid) is null;
+        var o = InProcess(e).RecordedFault(e);
+        if (fresh) Processes.Stats.MmsMadeByRecordedFaults++;
+        return o;
+    }
 
     // A memory syscall or recorded fault runs in its process on the event's CPU (a CR3 switch there when needed).
     private ProcessModel InProcess(in TraceEvent e)

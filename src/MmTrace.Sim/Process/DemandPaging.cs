@@ -300,7 +300,6 @@ public sealed partial class ProcessModel
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address >= Config.TaskSizeMax) return EventOutcome.NotModelled; // kernel addresses (vmalloc faults, ...)
         Stats.RecordedFaults++;
-        if (!_byPid.ContainsKey(e.Pid)) Stats.MmsMadeByRecordedFaults++;
         var pt = AddressSpaceOf(e.Pid);
         if (pt is null) return new EventOutcome(0, OutcomeKind.Failed);
         var err = e.Has(EventFields.Flags) ? (PageFaultError)(int)(e.Flags & 0x1f) : PageFaultError.User;
@@ -335,6 +334,7 @@ public sealed partial class ProcessModel
                 vma = mm.MapNewRange(page, page + Page, VmFlags.Read | VmFlags.Write | VmFlags.Exec | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec,
                     0, page >> 12, 0, null, inferred: true);
                 Stats.InferredVmas++;
+                Stats.PeakVmas = Math.Max(Stats.PeakVmas, mm.MapCount);
                 ms.ImplicitMaps++;
             }
             else

@@ -107,4 +107,23 @@ public class UserMallocMachineTests
         e.SetSize(16);
         Assert.Equal(OutcomeKind.NotModelled, m.Dispatch(e).Kind);
     }
+
+    [Fact]
+    public void A_recorded_fault_of_an_unseen_pid_makes_its_mm_once_and_counts_its_inferred_vmas()
+    {
+        var m = new Machine(MachineConfig.Load("x86_64-skylake-4g", []), new SymbolTable());
+        foreach (ulong va in new ulong[] { 0x7f0000001000, 0x7f0000003000 })
+        {
+            var f = TraceEvent.Create(Op.PageFault, 9);
+            f.SetAddress(va);
+            f.SetFlags(0x6); // user write to a not-present page
+            Assert.Equal(OutcomeKind.Ok, m.Dispatch(f).Kind);
+        }
+        var st = m.Processes.Stats;
+        Assert.Equal(1, st.MmsMadeByRecordedFaults);
+        Assert.Equal(2, st.RecordedFaults);
+        Assert.Equal(2, st.InferredVmas); // two pages apart: two inferred VMAs that do not merge
+        Assert.Equal(m.Processes.MmOfPid(9)!.MapCount, st.PeakVmas);
+        Assert.True(st.PeakVmas >= 2);
+    }
 }
