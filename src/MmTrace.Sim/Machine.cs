@@ -178,6 +178,7 @@ public sealed class Machine
     private readonly Dictionary<int, UserHeap> _userHeaps = new();
     private UserHeap? _lastUserHeap;
     private UserMallocConfig? _userMalloc;
+    private bool? _userMallocSupported;
 
     /// <summary>The reader's format name ("mtrace" makes the malloc replay start with the calls glibc made before the log began).</summary>
     public string TraceFormat { get; set; } = "";
@@ -189,7 +190,7 @@ public sealed class Machine
     // first touches go through the process model and the MMU. 32-bit chunk layouts are not modelled.
     private EventOutcome UserMalloc(in TraceEvent e)
     {
-        if (!UserMallocConfig.Supports(Config)) return EventOutcome.NotModelled;
+        if (!(_userMallocSupported ??= UserMallocConfig.Supports(Config))) return EventOutcome.NotModelled;
         var h = _lastUserHeap is { } last && last.Pid == e.Pid ? last : UserHeapOf(e.Pid);
         _lastUserHeap = h;
         if ((h.Pt ??= Processes.AddressSpaceOf(e.Pid)) is { } pt) Mmu.RunOn(e, pt);
