@@ -86,11 +86,16 @@ internal sealed class AccessReader : SyntheticTraceReader
     private long _position;  // sequential/strided: next unit
     private long _now;
 
+    private const ulong PmdSize = 2UL << 20;
+
     public AccessReader(long events, int seed, Options o) : base("access", events, seed)
     {
         _o = o;
         _units = (long)(o.WorkingSet / (ulong)o.UnitBytes);
-        _base = X86Layout.MmapBase - o.WorkingSet; // the first mapping of a fresh mm, top-down
+        // The first mapping of a fresh mm, top-down; an anonymous length that is a multiple of 2 MiB is placed on a
+        // 2 MiB boundary, as __get_unmapped_area → thp_get_unmapped_area does in Linux 6.18.
+        _base = X86Layout.MmapBase - o.WorkingSet;
+        if (o.WorkingSet % PmdSize == 0) _base &= ~(PmdSize - 1);
         if (o.Pattern == Pattern.Zipf)
         {
             // Zipf(s, n) as MathNet.Numerics.Distributions.Zipf defines it (pmf k^-s / H(n,s)), sampled by inverse
