@@ -295,12 +295,14 @@ public sealed partial class ProcessModel
     // ---- the fault path -------------------------------------------------------------------------------
 
     /// <summary>A recorded page_fault (perf's exceptions:page_fault_user/kernel): handled in the pid's mm, without the TLB.</summary>
-    public EventOutcome RecordedFault(in TraceEvent e)
+    public EventOutcome RecordedFault(in TraceEvent e) => RecordedFault(e, AddressSpaceOf(e.Pid));
+
+    /// <summary>The same, with the pid's address space already looked up (<see cref="AddressSpaceOf"/>).</summary>
+    public EventOutcome RecordedFault(in TraceEvent e, AddressSpace? pt)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address >= Config.TaskSizeMax) return EventOutcome.NotModelled; // kernel addresses (vmalloc faults, ...)
         Stats.RecordedFaults++;
-        var pt = AddressSpaceOf(e.Pid);
         if (pt is null) return new EventOutcome(0, OutcomeKind.Failed);
         var err = e.Has(EventFields.Flags) ? (PageFaultError)(int)(e.Flags & 0x1f) : PageFaultError.User;
         var kind = (err & PageFaultError.Write) != 0 ? AccessKind.Store : (err & PageFaultError.Instruction) != 0 ? AccessKind.Ifetch : AccessKind.Load;

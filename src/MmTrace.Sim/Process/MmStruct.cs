@@ -89,14 +89,20 @@ public sealed class MmStruct
     /// <summary>Index of the first VMA ending above <paramref name="addr"/> (find_vma's answer), or Count.</summary>
     public int IndexOfFirstEndingAbove(ulong addr)
     {
-        int lo = 0, hi = _vmas.Count;
+        // The previous answer is checked first (faults come in runs on neighbouring pages): it still holds when the
+        // VMA before it ends at or below addr and the VMA at it ends above. A check, not a cache: nothing to invalidate.
+        int n = _vmas.Count, k = _lastIndex;
+        if (k <= n && (k == 0 || _vmas[k - 1].End <= addr) && (k == n || _vmas[k].End > addr)) return k;
+        int lo = 0, hi = n;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
             if (_vmas[mid].End <= addr) lo = mid + 1; else hi = mid;
         }
-        return lo;
+        return _lastIndex = lo;
     }
+
+    private int _lastIndex;
 
     /// <summary>find_vma (mm/mmap.c): the first VMA with End &gt; addr, or null.</summary>
     public Vma? FindVma(ulong addr)
