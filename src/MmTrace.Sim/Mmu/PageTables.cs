@@ -92,12 +92,17 @@ public sealed class PageTables
     /// missing tables on the way down (as __pte_alloc/__pmd_alloc/__pud_alloc do). False when a table page
     /// could not be allocated or a large leaf is in the way.
     /// </summary>
-    public bool Map(long root, ulong va, int sizeClass, ulong leaf, ref long cycles)
+    public bool Map(long root, ulong va, int sizeClass, ulong leaf, ref long cycles) => MapFrom(root, 0, va, sizeClass, leaf, ref cycles);
+
+    /// <summary>
+    /// <see cref="Map"/> resumed where a walk of <paramref name="va"/> (<see cref="FindLeaf"/>) stopped: at
+    /// <paramref name="table"/>, a table of level <paramref name="level"/> on the path, so the levels above are not read again.
+    /// </summary>
+    public bool MapFrom(long table, int level, ulong va, int sizeClass, ulong leaf, ref long cycles)
     {
         var g = Geometry;
         int leafLevel = g.LevelOfSizeClass(sizeClass);
-        long table = root;
-        for (int l = 0; l < leafLevel; l++)
+        for (int l = level; l < leafLevel; l++)
         {
             int i = g.Index(va, l);
             ulong e = Table(table).E[i];
