@@ -152,9 +152,12 @@ public sealed class Machine
     // A recorded fault of a pid the trace showed nothing else of makes its mm (counted as such).
     private EventOutcome RecordedFault(in TraceEvent e)
     {
-        bool fresh = Processes.MmOfPid(e.Pid) is null;
-        var o = InProcess(e).RecordedFault(e);
-        if (fresh) Processes.Stats.MmsMadeByRecordedFaults++;
+        var p = Processes;
+        bool fresh = p.MmOfPid(e.Pid) is null;
+        var pt = p.AddressSpaceOf(e.Pid);
+        if (pt is not null) Mmu.RunOn(e, pt);
+        var o = p.RecordedFault(e, pt);
+        if (fresh) p.Stats.MmsMadeByRecordedFaults++;
         return o;
     }
 

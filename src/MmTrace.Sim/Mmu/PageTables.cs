@@ -17,24 +17,20 @@ public sealed class PageTables
     /// <summary>Flags of a non-leaf entry: Linux's _PAGE_TABLE (present, writable, user, accessed, dirty); leaves restrict.</summary>
     public const ulong TableFlags = Pte.Present | Pte.Rw | Pte.User | Pte.Accessed | Pte.Dirty;
 
-    private sealed class TablePage(int level, int entries)
-    {
-        public readonly ulong[] E = new ulong[entries];
-        public readonly int Level = level;
-        public int Present;
-    }
-
-    // pfn → table page, as a two-level radix (chunks of 4096 pfns allocated on first use): the walker reads
-    // a table in two array loads. Memory grows with the table pages alive, not with RAM.
-    private const int ChunkShift = 12;
-    private readonly TablePage?[]?[] _chunks;
+    // pfn → the table page's entries, as a two-level radix (chunks of 4096 pfns allocated on first use): the
+    // walker reaches an entry in three dependent loads. Each table's count of present entries sits in a
+    // parallel radix. Memory grows with the table pages alive, not with RAM.
+    private const int ChunkShift = 12, ChunkMask = (1 << ChunkShift) - 1;
+    private readonly ulong[]?[]?[] _chunks;
+    private readonly int[]?[] _present;
     private readonly BuddyAllocator _buddy;
     private readonly CostModel _cost;
 
     public PageTables(PagingGeometry geometry, BuddyAllocator buddy, CostModel cost)
     {
         Geometry = geometry;
-        _chunks = new TablePage?[]?[(buddy.MaxPfn >> ChunkShift) + 1];
+        _chunks = new ulong[]?[]?[(buddy.MaxPfn >> ChunkShift) + 1];
+        _present = new int[]?[_chunks.Length];
         _buddy = buddy;
         _cost = cost;
     }
@@ -52,8 +48,9 @@ public sealed class PageTables
         var r = _buddy.AllocPages(GfpPgtable, 0);
         cycles += _cost.OfPageAlloc(r);
         if (!r.Ok) { AllocFailures++; return -1; }
-        var chunk = _chunks[r.Pfn >> ChunkShift] ??= new TablePage?[1 << ChunkShift];
-        chunk[r.Pfn & ((1 << ChunkShift) - 1)] = new TablePage(level, Geometry.EntriesPerTable(level));
+        var chunk = _chunks[r.Pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
+        chunk[r.Pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
+        (_present[r.Pfn >> ChunkShift] ??= new int[1 << ChunkShift])[r.Pfn & ChunkMask] = 0;
         AllocatedPages++;
         LivePages++;
         PeakPages = Math.Max(PeakPages, LivePages);
@@ -63,28 +60,30 @@ public sealed class PageTables
     public void FreeTable(long pfn, ref long cycles)
     {
         if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
-        _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)] = null;
+        _chunks[pfn >> ChunkShift]![pfn & ChunkMask] = null;
         LivePages--;
         cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
         FreedPages++;
     }
 
-    public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ((1 << ChunkShift) - 1)] is not null;
+    public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ChunkMask] is not null;
 
-    private TablePage Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ((1 << ChunkShift) - 1)]!;
+    private ulong[] Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ChunkMask]!;
+
+    private ref int Present(long pfn) => ref _present[pfn >> ChunkShift]![pfn & ChunkMask];
 
     /// <summary>One entry of the table page at <paramref name="tablePfn"/> (what a walk's table read returns).</summary>
-    public ref ulong Entry(long tablePfn, int index) => ref Table(tablePfn).E[index];
+    public ref ulong Entry(long tablePfn, int index) => ref Table(tablePfn)[index];
 
-    public int PresentEntries(long tablePfn) => Table(tablePfn).Present;
+    public int PresentEntries(long tablePfn) => Present(tablePfn);
 
     /// <summary>Writes an entry, keeping the table's present count.</summary>
     public void Set(long tablePfn, int index, ulong value)
     {
         var t = Table(tablePfn);
-        bool was = (t.E[index] & Pte.Present) != 0, now = (value & Pte.Present) != 0;
-        t.E[index] = value;
-        t.Present += (now ? 1 : 0) - (was ? 1 : 0);
+        bool was = (t[index] & Pte.Present) != 0, now = (value & Pte.Present) != 0;
+        t[index] = value;
+        if (was != now) Present(tablePfn) += now ? 1 : -1;
     }
 
     /// <summary>
@@ -92,15 +91,20 @@ public sealed class PageTables
     /// missing tables on the way down (as __pte_alloc/__pmd_alloc/__pud_alloc do). False when a table page
     /// could not be allocated or a large leaf is in the way.
     /// </summary>
-    public bool Map(long root, ulong va, int sizeClass, ulong leaf, ref long cycles)
+    public bool Map(long root, ulong va, int sizeClass, ulong leaf, ref long cycles) => MapFrom(root, 0, va, sizeClass, leaf, ref cycles);
+
+    /// <summary>
+    /// <see cref="Map"/> resumed where a walk of <paramref name="va"/> (<see cref="FindLeaf"/>) stopped: at
+    /// <paramref name="table"/>, a table of level <paramref name="level"/> on the path, so the levels above are not read again.
+    /// </summary>
+    public bool MapFrom(long table, int level, ulong va, int sizeClass, ulong leaf, ref long cycles)
     {
         var g = Geometry;
         int leafLevel = g.LevelOfSizeClass(sizeClass);
-        long table = root;
-        for (int l = 0; l < leafLevel; l++)
+        for (int l = level; l < leafLevel; l++)
         {
             int i = g.Index(va, l);
-            ulong e = Table(table).E[i];
+            ulong e = Table(table)[i];
             if ((e & Pte.Present) == 0)
             {
                 long next = AllocTable(l + 1, ref cycles);
@@ -130,7 +134,7 @@ public sealed class PageTables
         for (int l = 0; l < g.Levels; l++)
         {
             index = g.Index(va, l);
-            ulong e = Table(table).E[index];
+            ulong e = Table(table)[index];
             level = l;
             if ((e & Pte.Present) == 0) return false;
             if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) return true;
@@ -157,18 +161,18 @@ public sealed class PageTables
         {
             path[l] = table;
             idx[l] = g.Index(va, l);
-            ulong e = Table(table).E[idx[l]];
+            ulong e = Table(table)[idx[l]];
             if ((e & Pte.Present) == 0) return 0;
             if (l == g.Levels - 1 || (e & Pte.PageSize) != 0) { leafLevel = l; break; }
             table = Pte.Pfn(e);
         }
-        ulong old = Table(path[leafLevel]).E[idx[leafLevel]];
+        ulong old = Table(path[leafLevel])[idx[leafLevel]];
         Set(path[leafLevel], idx[leafLevel], 0);
         // PAE page directories stay: their PDPTEs are loaded into registers on a CR3 write (pgd_prepopulate_pmd).
         int keep = Geometry.Mode == PagingMode.Pae ? 1 : 0;
         for (int l = leafLevel; l > keep; l--)
         {
-            if (Table(path[l]).Present != 0) break;
+            if (Present(path[l]) != 0) break;
             FreeTable(path[l], ref cycles);
             Set(path[l - 1], idx[l - 1], 0);
             freedTables++;
@@ -181,7 +185,7 @@ public sealed class PageTables
     {
         for (int i = from; i < to; i++)
         {
-            ulong e = Table(root).E[i];
+            ulong e = Table(root)[i];
             if ((e & Pte.Present) == 0) continue;
             if ((e & Pte.PageSize) != 0) leaves.Add(e);
             else FreeSubtree(Pte.Pfn(e), 1, leaves, ref cycles);
@@ -192,9 +196,9 @@ public sealed class PageTables
     private void FreeSubtree(long table, int level, List<ulong> leaves, ref long cycles)
     {
         var t = Table(table);
-        for (int i = 0; i < t.E.Length; i++)
+        for (int i = 0; i < t.Length; i++)
         {
-            ulong e = t.E[i];
+            ulong e = t[i];
             if ((e & Pte.Present) == 0) continue;
             if (level == Geometry.Levels - 1 || (e & Pte.PageSize) != 0) leaves.Add(e);
             else FreeSubtree(Pte.Pfn(e), level + 1, leaves, ref cycles);

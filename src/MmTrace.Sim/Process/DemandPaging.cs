@@ -295,12 +295,14 @@ public sealed partial class ProcessModel
     // ---- the fault path -------------------------------------------------------------------------------
 
     /// <summary>A recorded page_fault (perf's exceptions:page_fault_user/kernel): handled in the pid's mm, without the TLB.</summary>
-    public EventOutcome RecordedFault(in TraceEvent e)
+    public EventOutcome RecordedFault(in TraceEvent e) => RecordedFault(e, AddressSpaceOf(e.Pid));
+
+    /// <summary>The same, with the pid's address space already looked up (<see cref="AddressSpaceOf"/>).</summary>
+    public EventOutcome RecordedFault(in TraceEvent e, AddressSpace? pt)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
         if (e.Address >= Config.TaskSizeMax) return EventOutcome.NotModelled; // kernel addresses (vmalloc faults, ...)
         Stats.RecordedFaults++;
-        var pt = AddressSpaceOf(e.Pid);
         if (pt is null) return new EventOutcome(0, OutcomeKind.Failed);
         var err = e.Has(EventFields.Flags) ? (PageFaultError)(int)(e.Flags & 0x1f) : PageFaultError.User;
         var kind = (err & PageFaultError.Write) != 0 ? AccessKind.Store : (err & PageFaultError.Instruction) != 0 ? AccessKind.Ifetch : AccessKind.Load;
@@ -363,8 +365,9 @@ public sealed partial class ProcessModel
             return AnomalyKind.None;
         }
         ulong flags = Pte.Present | Pte.User | Pte.Accessed | (G.HasNx && (vma.Flags & VmFlags.Exec) == 0 ? Pte.Nx : 0) | (fromTrace ? SoftTrace : 0);
-        if (vma.IsAnonymous && !vma.IsShared) return DoAnonymousPage(pt, vma, va, page, write, flags, fromTrace, ref cycles);
-        return DoFilePage(pt, vma, page, write, flags, fromTrace, ref cycles);
+        // The walk stopped at a missing entry of table t (level): the new entry is installed from there.
+        if (vma.IsAnonymous && !vma.IsShared) return DoAnonymousPage(pt, vma, va, page, write, flags, fromTrace, t, level, ref cycles);
+        return DoFilePage(pt, vma, page, write, flags, fromTrace, t, level, ref cycles);
     }
 
     // expand_downwards (mm/mmap.c, 6.18): a stack grows to the faulting page unless that brings it within the
@@ -411,12 +414,12 @@ public sealed partial class ProcessModel
     // do_anonymous_page / do_huge_pmd_anonymous_page (mm/memory.c, mm/huge_memory.c, 6.18). A read maps the
     // shared zero page (the huge zero page is not modelled: THP-eligible reads map the 4K one); a write maps a
     // fresh GFP_HIGHUSER_MOVABLE page, or an order-9 GFP_TRANSHUGE(_LIGHT) block where THP applies.
-    private AnomalyKind DoAnonymousPage(AddressSpace pt, Vma v, ulong va, ulong page, bool write, ulong flags, bool fromTrace, ref long cycles)
+    private AnomalyKind DoAnonymousPage(AddressSpace pt, Vma v, ulong va, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
     {
         var ms = _mmu.Stats;
         if (!write)
         {
-            if (!Tables.Map(pt.Root, page, 0, Pte.Make(ZeroPfn, flags & ~SoftTrace), ref cycles)) return OutOfMemory;
+            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(ZeroPfn, flags & ~SoftTrace), ref cycles)) return OutOfMemory;
             Stats.ZeroPageFaults++;
             ms.ZeroPageMaps++;
             return AnomalyKind.None;
@@ -443,7 +446,7 @@ public sealed partial class ProcessModel
             Stats.ThpFallbacks++;
         }
         if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long pfn, ref cycles)) return OutOfMemory;
-        if (!Tables.Map(pt.Root, page, 0, Pte.Make(pfn, flags | Pte.Rw | Pte.Dirty), ref cycles))
+        if (!Tables.MapFrom(table, level, page, 0, Pte.Make(pfn, flags | Pte.Rw | Pte.Dirty), ref cycles))
         {
             if (!fromTrace) FreeFrame(pfn, 0, ref cycles);
             return OutOfMemory;
@@ -456,7 +459,7 @@ public sealed partial class ProcessModel
 
     // do_read_fault / do_cow_fault / do_shared_fault: the page-cache page of (file, pgoff) — read from "disk"
     // (a fresh frame) on a miss — mapped read-only, copied for a private write, shared for a shared mapping.
-    private AnomalyKind DoFilePage(AddressSpace pt, Vma v, ulong page, bool write, ulong flags, bool fromTrace, ref long cycles)
+    private AnomalyKind DoFilePage(AddressSpace pt, Vma v, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
     {
         var ms = _mmu.Stats;
         var key = (v.File != 0 ? v.File : -v.Shmem, v.PgOff + ((page - v.Start) >> 12));
@@ -476,14 +479,14 @@ public sealed partial class ProcessModel
         {
             AnonVmaPrepare(v);
             if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return OutOfMemory;
-            if (!Tables.Map(pt.Root, page, 0, Pte.Make(copy, flags | Pte.Rw | Pte.Dirty), ref cycles)) return OutOfMemory;
+            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(copy, flags | Pte.Rw | Pte.Dirty), ref cycles)) return OutOfMemory;
             _mmu.AccountResident(pt, 1);
             Stats.CowFaults++;
             ms.DemandPagedPages++;
             return AnomalyKind.None;
         }
         ulong rw = shared && (v.Flags & VmFlags.Write) != 0 ? Pte.Rw | (write ? Pte.Dirty : 0) : 0;
-        if (!Tables.Map(pt.Root, page, 0, Pte.Make(cached, flags | rw), ref cycles)) return OutOfMemory;
+        if (!Tables.MapFrom(table, level, page, 0, Pte.Make(cached, flags | rw), ref cycles)) return OutOfMemory;
         if (!fromTrace) AddRef(cached);
         _mmu.AccountResident(pt, 1);
         if (shared) Stats.SharedFaults++; else Stats.FileFaults++;

@@ -22,6 +22,9 @@ public sealed class MmStruct
 {
     private const ulong Page = ProcessConfig.PageSize;
     private readonly List<Vma> _vmas = [];
+    // _ends[k] == _vmas[k].End: find_vma's binary search reads this array rather than one VMA object per step.
+    // Every change to the list or to a listed VMA's End goes through InsertAt/RemoveAt/ReplaceAt/SetEnd below.
+    private ulong[] _ends = new ulong[16];
     private readonly ProcessConfig _cfg;
     private readonly IPageOwner? _pages;
 
@@ -89,13 +92,50 @@ public sealed class MmStruct
     /// <summary>Index of the first VMA ending above <paramref name="addr"/> (find_vma's answer), or Count.</summary>
     public int IndexOfFirstEndingAbove(ulong addr)
     {
-        int lo = 0, hi = _vmas.Count;
+        // The previous answer is checked first (faults come in runs on neighbouring pages): it still holds when the
+        // VMA before it ends at or below addr and the VMA at it ends above. A check, not a cache: nothing to invalidate.
+        int n = _vmas.Count, k = _lastIndex;
+        var ends = _ends;
+        if (k <= n && (k == 0 || ends[k - 1] <= addr) && (k == n || ends[k] > addr)) return k;
+        int lo = 0, hi = n;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (_vmas[mid].End <= addr) lo = mid + 1; else hi = mid;
+            if (ends[mid] <= addr) lo = mid + 1; else hi = mid;
         }
-        return lo;
+        return _lastIndex = lo;
+    }
+
+    private int _lastIndex;
+
+    // ---- the list and its ends, changed together ----------------------------------------------------
+
+    private void InsertAt(int i, Vma v)
+    {
+        int n = _vmas.Count;
+        if (n == _ends.Length) Array.Resize(ref _ends, n * 2);
+        Array.Copy(_ends, i, _ends, i + 1, n - i);
+        _ends[i] = v.End;
+        _vmas.Insert(i, v);
+    }
+
+    private void RemoveAt(int i, int count = 1)
+    {
+        int n = _vmas.Count;
+        Array.Copy(_ends, i + count, _ends, i, n - i - count);
+        _vmas.RemoveRange(i, count);
+    }
+
+    private void ReplaceAt(int i, Vma v)
+    {
+        _vmas[i] = v;
+        _ends[i] = v.End;
+    }
+
+    private void SetEnd(int i, ulong end)
+    {
+        _vmas[i].End = end;
+        _ends[i] = end;
     }
 
     /// <summary>find_vma (mm/mmap.c): the first VMA with End &gt; addr, or null.</summary>
@@ -315,7 +355,7 @@ public sealed class MmStruct
     {
         int i = IndexOfFirstEndingAbove(v.Start);
         if (i < _vmas.Count && _vmas[i].Start < v.End) throw new InvalidOperationException($"VMA {v} overlaps {_vmas[i]}");
-        _vmas.Insert(i, v);
+        InsertAt(i, v);
     }
 
     /// <summary>
@@ -328,8 +368,8 @@ public sealed class MmStruct
         if (i < _vmas.Count && _vmas[i].Start < start && _vmas[i].End > start)
         {
             var v = _vmas[i];
-            _vmas[i] = v.Slice(v.Start, start);
-            _vmas.Insert(i + 1, v.Slice(start, v.End));
+            ReplaceAt(i, v.Slice(v.Start, start));
+            InsertAt(i + 1, v.Slice(start, v.End));
             i++;
         }
         int j = i;
@@ -338,8 +378,8 @@ public sealed class MmStruct
             var v = _vmas[j];
             if (v.End > end)
             {
-                _vmas[j] = v.Slice(v.Start, end);
-                _vmas.Insert(j + 1, v.Slice(end, v.End));
+                ReplaceAt(j, v.Slice(v.Start, end));
+                InsertAt(j + 1, v.Slice(end, v.End));
                 j++;
                 break;
             }
@@ -356,7 +396,7 @@ public sealed class MmStruct
         if (last == first) return false;
         if (zap && _pages is not null)
             for (int k = first; k < last; k++) _pages.Zap(this, _vmas[k].Start, _vmas[k].End);
-        _vmas.RemoveRange(first, last - first);
+        RemoveAt(first, last - first);
         return true;
     }
 
@@ -382,15 +422,15 @@ public sealed class MmStruct
         if (left && right && prev!.AnonVma != 0 && next!.AnonVma != 0 && prev.AnonVma != next.AnonVma) right = false;
         if (left && right)
         {
-            prev!.End = next!.End;
-            if (prev.AnonVma == 0) prev.AnonVma = next.AnonVma;
-            _vmas.RemoveAt(i);
+            SetEnd(i - 1, next!.End);
+            if (prev!.AnonVma == 0) prev.AnonVma = next.AnonVma;
+            RemoveAt(i);
             return prev;
         }
-        if (left) { prev!.End = end; return prev; }
+        if (left) { SetEnd(i - 1, end); return prev!; }
         if (right) { next!.Start = start; next.PgOff = pgoff; return next; }
         var v = new Vma { Start = start, End = end, Flags = flags, File = file, PgOff = pgoff, Shmem = shmem, Name = name, Inferred = inferred };
-        _vmas.Insert(i, v);
+        InsertAt(i, v);
         return v;
     }
 
@@ -425,10 +465,10 @@ public sealed class MmStruct
         var v = _vmas[k];
         if (prev.End != v.Start || !Mergeable(prev, v.Flags, v.File, v.Shmem, v.AnonVma, v.Name)) return false;
         if (prev.PgOff + prev.Pages != v.PgOff) return false;
-        prev.End = v.End;
+        SetEnd(k - 1, v.End);
         if (prev.AnonVma == 0) prev.AnonVma = v.AnonVma;
         prev.Inferred &= v.Inferred;
-        _vmas.RemoveAt(k);
+        RemoveAt(k);
         return true;
     }
 
@@ -446,6 +486,7 @@ public sealed class MmStruct
         int i = IndexOfFirstEndingAbove(v.Start);
         if (i + 1 < _vmas.Count && _vmas[i + 1].Start < newEnd) throw new InvalidOperationException("expansion overlaps the next VMA");
         v.End = newEnd;
+        if (i < _vmas.Count && _vmas[i] == v) _ends[i] = newEnd;
         TryMergeWithPrev(i + 1);
     }
 
@@ -462,7 +503,7 @@ public sealed class MmStruct
         foreach (var v in parent._vmas)
         {
             if ((v.Flags & VmFlags.DontCopy) != 0) continue;
-            _vmas.Add(v.Slice(v.Start, v.End));
+            InsertAt(_vmas.Count, v.Slice(v.Start, v.End));
         }
         StartBrk = parent.StartBrk;
         Brk = parent.Brk;

@@ -16,6 +16,9 @@ public sealed partial class ProcessModel : IPageOwner
 {
     private const ulong Page = ProcessConfig.PageSize;
     private readonly Dictionary<int, MmStruct> _byPid = new();
+    // The last pid looked up and its mm (consecutive events mostly come from one process); reset whenever _byPid changes.
+    private int _lastPid = int.MinValue;
+    private MmStruct? _lastMm;
     private readonly X86Mmu _mmu;
     private IReadOnlyList<MapsEntry>? _maps;
     private bool _mapsUsed;
@@ -41,12 +44,18 @@ public sealed partial class ProcessModel : IPageOwner
     /// <summary>The --maps snapshot: the first process's address space at its first instruction, and for later execs the mappings exec makes besides the program's own.</summary>
     public void SetInitialMaps(IReadOnlyList<MapsEntry> maps) => _maps = maps;
 
-    public MmStruct? MmOfPid(int pid) => _byPid.TryGetValue(pid, out var mm) ? mm : null;
+    public MmStruct? MmOfPid(int pid)
+    {
+        if (pid == _lastPid) return _lastMm;
+        if (!_byPid.TryGetValue(pid, out var mm)) return null;
+        _lastPid = pid;
+        return _lastMm = mm;
+    }
 
     /// <summary>The mm of a pid, made on first sight: from --maps the first time, else the exec layout.</summary>
     public MmStruct MmOf(int pid)
     {
-        if (_byPid.TryGetValue(pid, out var mm)) return mm;
+        if (MmOfPid(pid) is { } mm) return mm;
         mm = NewMm(firstProgram: !_mapsUsed);
         Attach(pid, mm);
         return mm;
@@ -54,6 +63,7 @@ public sealed partial class ProcessModel : IPageOwner
 
     private void Attach(int pid, MmStruct mm)
     {
+        _lastPid = int.MinValue;
         if (_byPid.Remove(pid, out var old)) Release(pid, old);
         _byPid[pid] = mm;
         mm.Users++;
@@ -199,6 +209,7 @@ public sealed partial class ProcessModel : IPageOwner
 
     public EventOutcome Exit(in TraceEvent e)
     {
+        _lastPid = int.MinValue;
         if (!_byPid.Remove(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         Stats.Exits++;
         Release(e.Pid, mm);

@@ -558,4 +558,28 @@ public class ProcessModelTests
         var bad = MmTrace.Tests.Cli.CliRunner.Run(["replay", TestPaths.Real("ls-usrlib.strace.txt"), "--maps", TestPaths.Real("ls-usrlib.strace.txt"), "--out", dir]);
         Assert.Equal(2, bad.Exit);
     }
+    [Fact]
+    public void FindVmaAgreesWithALinearScanThroughMapsMergesSplitsAndUnmaps()
+    {
+        // find_vma reads a parallel array of ends and checks its previous answer first: both must follow every edit.
+        var mm = new MmStruct(1, NewMachine().Processes.Config, null);
+        var rng = new Random(5);
+        const ulong Base = 0x10000000, Page = 4096;
+        var rw = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite;
+        for (int step = 0; step < 3000; step++)
+        {
+            ulong a = Base + (ulong)rng.Next(512) * Page, b = a + (ulong)rng.Next(1, 8) * Page;
+            switch (rng.Next(4))
+            {
+                case 0 or 1: if (mm.FindIntersection(a, b) is null) mm.MapNewRange(a, b, rw, 0, a >> 12, 0, null); break;
+                case 2: mm.Unmap(a, b, zap: false); break;
+                default: mm.ModifyFlags(a, b, f => f ^ VmFlags.Write); break;
+            }
+            for (int k = 0; k < 4; k++)
+            {
+                ulong addr = Base + (ulong)rng.Next(520 * 4096);
+                Assert.Same(mm.Vmas.FirstOrDefault(v => v.End > addr), mm.FindVma(addr));
+            }
+        }
+    }
 }
