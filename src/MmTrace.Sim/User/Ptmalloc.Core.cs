@@ -354,12 +354,54 @@ public sealed partial class Ptmalloc
         }
     }
 
+    /// <summary>
+    /// The merge step shared by _int_free and malloc_consolidate (malloc.c 2.36, written out twice there; glibc 2.39
+    /// names it _int_free_merge_chunk): coalesce the free chunk p with a free predecessor and successor, then put it at
+    /// the head of the unsorted bin, or into top when it borders top. Returns the merged size.
+    /// </summary>
+    private long MergeChunk(long p, long size)
+    {
+        long nextchunk = p + size;
+        long nextsize = ChunkSize(nextchunk);
+        if (!PrevInuseOf(p))
+        {
+            long prevsize = PrevSize(p);
+            size += prevsize;
+            p -= prevsize;
+            UnlinkChunk(p);
+        }
+        if (nextchunk == _top)
+        {
+            size += nextsize;
+            SetHead(p, size | PrevInuse);
+            _top = p;
+            return size;
+        }
+        if (!InuseBitAtOffset(nextchunk, nextsize))
+        {
+            UnlinkChunk(nextchunk);
+            size += nextsize;
+        }
+        else
+        {
+            ClearInuseBitAtOffset(nextchunk, 0);
+        }
+        InsertUnsortedHead(p);
+        if (!InSmallbinRange(size))
+        {
+            SetFdNextsize(p, 0);
+            SetBkNextsize(p, 0);
+        }
+        SetHead(p, size | PrevInuse);
+        SetFoot(p, size);
+        return size;
+    }
+
     /// <summary>malloc_consolidate (malloc.c 2.36): empty every fastbin, merging each chunk with free neighbours into the unsorted bin or top.</summary>
     private void MallocConsolidate()
     {
         Stats.Consolidations++;
         _haveFastchunks = false;
-        long unsortedBin = UnsortedChunks;
         for (int i = 0; i < NFastBins; i++)
         {
             long p = _fastbins[i];
@@ -368,47 +410,7 @@ public sealed partial class Ptmalloc
             {
                 long nextp = Fd(p);
                 W(p + 24, 0);
-                long size = ChunkSize(p);
-                long nextchunk = p + size;
-                long nextsize = ChunkSize(nextchunk);
-                if (!PrevInuseOf(p))
-                {
-                    long prevsize = PrevSize(p);
-                    size += prevsize;
-                    p -= prevsize;
-                    UnlinkChunk(p);
-                }
-                if (nextchunk != _top)
-                {
-                    bool nextinuse = InuseBitAtOffset(nextchunk, nextsize);
-                    if (!nextinuse)
-                    {
-                        size += nextsize;
-                        UnlinkChunk(nextchunk);
-                    }
-                    else
-                    {
-                        ClearInuseBitAtOffset(nextchunk, 0);
-                    }
-                    long firstUnsorted = Fd(unsortedBin);
-                    SetFd(unsortedBin, p);
-                    SetBk(firstUnsorted, p);
-                    if (!InSmallbinRange(size))
-                    {
-                        SetFdNextsize(p, 0);
-                        SetBkNextsize(p, 0);
-                    }
-                    SetHead(p, size | PrevInuse);
-                    SetBk(p, unsortedBin);
-                    SetFd(p, firstUnsorted);
-                    SetFoot(p, size);
-                }
-                else
-                {
-                    size += nextsize;
-                    SetHead(p, size | PrevInuse);
-                    _top = p;
-                }
+                MergeChunk(p, ChunkSize(p));
                 p = nextp;
             }
         }
@@ -442,43 +444,7 @@ public sealed partial class Ptmalloc
             return;
         }
 
-        long nextchunk = p + size;
-        long nextsize = ChunkSize(nextchunk);
-        if (!PrevInuseOf(p))
-        {
-            long prevsize = PrevSize(p);
-            size += prevsize;
-            p -= prevsize;
-            UnlinkChunk(p);
-        }
-        if (nextchunk != _top)
-        {
-            bool nextinuse = InuseBitAtOffset(nextchunk, nextsize);
-            if (!nextinuse)
-            {
-                UnlinkChunk(nextchunk);
-                size += nextsize;
-            }
-            else
-            {
-                ClearInuseBitAtOffset(nextchunk, 0);
-            }
-            InsertUnsortedHead(p);
-            if (!InSmallbinRange(size))
-            {
-                SetFdNextsize(p, 0);
-                SetBkNextsize(p, 0);
-            }
-            SetHead(p, size | PrevInuse);
-            SetFoot(p, size);
-        }
-        else
-        {
-            size += nextsize;
-            SetHead(p, size | PrevInuse);
-            _top = p;
-        }
-
+        size = MergeChunk(p, size);
         if (size >= FastbinConsolidationThreshold)
         {
             if (_haveFastchunks) MallocConsolidate();
