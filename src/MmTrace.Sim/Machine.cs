@@ -179,6 +179,7 @@ public sealed class Machine
     }
 
     private readonly Dictionary<int, UserHeap> _userHeaps = new();
+    private readonly List<UserHeap> _retiredUserHeaps = [];
     private UserHeap? _lastUserHeap;
     private UserMallocConfig? _userMalloc;
     private bool? _userMallocSupported;
@@ -203,8 +204,6 @@ public sealed class Machine
         return cycles == 0 ? o : o with { Cycles = o.Cycles + cycles };
     }
 
-    private readonly List<UserHeap> _retiredUserHeaps = [];
-
     // exec and exit end a process's heap (its memory went with the old mm); its figures stay in the report.
     private EventOutcome RetireUserHeap(int pid, EventOutcome outcome)
     {
@@ -228,7 +227,7 @@ public sealed class Machine
         }, new UserHeapReplayOptions
         {
             MtracePrologue = cfg.MtracePrologue && TraceFormat == "mtrace",
-            FollowRecording = Config.GetBool("user.follow_recording"),
+            FollowRecording = cfg.FollowRecording,
         });
         h = new UserHeap(pid, replay, memory);
         _userHeaps[pid] = h;

@@ -3,7 +3,8 @@ using MmTrace.Core;
 namespace MmTrace.Sim.User;
 
 /// <summary>The <c>user</c> section of the machine config: which malloc policy and which glibc tunables.</summary>
-public sealed record UserMallocConfig(string Malloc, PtmallocOptions Options, bool MtracePrologue)
+/// <param name="FollowRecording"><c>user.follow_recording</c>: take the recorded chunk when the model's address differs (real glibc traces).</param>
+public sealed record UserMallocConfig(string Malloc, PtmallocOptions Options, bool MtracePrologue, bool FollowRecording = true)
 {
     public static readonly IReadOnlyList<string> Policies = ["ptmalloc", "first-fit", "best-fit", "buddy"];
 
@@ -25,7 +26,7 @@ public sealed record UserMallocConfig(string Malloc, PtmallocOptions Options, bo
             MaxFast = (ulong)cfg.GetInt64("user.mxfast"),
             PageSize = (ulong)cfg.GetInt64("page_size"),
         };
-        return new UserMallocConfig(malloc, o, cfg.GetBool("user.mtrace_prologue"));
+        return new UserMallocConfig(malloc, o, cfg.GetBool("user.mtrace_prologue"), cfg.GetBool("user.follow_recording"));
     }
 
     /// <summary>The models lay chunks out as 64-bit glibc does (SIZE_SZ 8); 32-bit machines are not modelled.</summary>
