@@ -47,7 +47,7 @@ public class MmuBenchmarks
         var batch = new TraceEvent[4096];
         int n;
         while ((n = reader.Read(batch)) > 0) all.AddRange(batch.AsSpan(0, n));
-        _machine = new Machine(MachineConfig.Load(Preset), symbols, 1);
+        _machine = MachineBuilder.Build(MachineConfig.Load(Preset), symbols, 1);
         foreach (var e in all) _machine.Dispatch(e);
         _events = all.Where(e => e.Op is Op.Load or Op.Store).ToArray();
     }
@@ -62,7 +62,7 @@ public class MmuBenchmarks
         var batch = new TraceEvent[4096];
         int n;
         while ((n = reader.Read(batch)) > 0) all.AddRange(batch.AsSpan(0, n));
-        _machine = new Machine(MachineConfig.Load(Preset, ["mmu.implicit_map=true"]), symbols, 1);
+        _machine = MachineBuilder.Build(MachineConfig.Load(Preset, ["mmu.implicit_map=true"]), symbols, 1);
         foreach (var e in all) _machine.Dispatch(e);
         _events = all.Where(e => e.Op is Op.Load or Op.Store or Op.Ifetch).ToArray();
     }

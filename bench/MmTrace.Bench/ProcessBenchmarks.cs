@@ -46,7 +46,7 @@ public class ProcessBenchmarks
     private Machine _churnMachine = null!;
     private Machine _straceMachine = null!;
 
-    private Machine NewMachine() => new(MachineConfig.Load("x86_64-linux618-2cpu-24g"), _symbols, 1);
+    private Machine NewMachine() => MachineBuilder.Build(MachineConfig.Load("x86_64-linux618-2cpu-24g"), _symbols, 1);
 
     [IterationSetup(Target = nameof(MmapChurn))]
     public void NewChurnMachine() => _churnMachine = NewMachine();

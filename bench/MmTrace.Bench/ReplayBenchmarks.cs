@@ -35,7 +35,7 @@ public class ReplayBenchmarks
         using var reader = Workload.StartsWith("real:", StringComparison.Ordinal)
             ? MmTrace.Ingest.TraceFormats.Open(FindReal(Workload[5..].Contains('.') ? Workload[5..] : Workload[5..] + ".perf-script.txt.gz"), "auto", _symbols, ReaderOptions.Default)
             : Workloads.Get(Workload).Create(Events, 1, new Dictionary<string, string>(), _symbols);
-        _format = reader.FormatName;
+        _traits = reader.Traits;
         var all = new List<TraceEvent>(Events);
         var batch = new TraceEvent[4096];
         int n;
@@ -55,7 +55,7 @@ public class ReplayBenchmarks
 
     public int EventCount => _events.Length;
 
-    private string _format = "";
+    private RecordingTraits _traits;
 
     private Machine _machine = null!;
     private Replayer _replayer = null!;
@@ -64,7 +64,7 @@ public class ReplayBenchmarks
     [IterationSetup]
     public void NewMachine()
     {
-        _machine = new Machine(MachineConfig.Load(Preset), _symbols) { TraceFormat = _format };
+        _machine = MachineBuilder.Build(MachineConfig.Load(Preset), _symbols, options: new MachineOptions { Traits = _traits });
         _replayer = new Replayer(_machine, ReplayJob.CreateAnalyzers(_machine));
     }
 

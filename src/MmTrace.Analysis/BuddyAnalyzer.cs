@@ -10,11 +10,11 @@ namespace MmTrace.Analysis;
 /// migrate type at the end (as /proc/buddyinfo and pagetypeinfo), the kernel's fragmentation
 /// indices (as /sys/kernel/debug/extfrag), and free blocks by order over the replay.
 /// </summary>
-public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
+public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
 {
     private readonly List<long[]> _series = [];
     // Per zone: event, free pages, pcp pages, unusable index (thousandths) at PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, blocks per order.
-    private readonly List<long[]>[] _zoneSeries = machine.Buddy.Zones.Select(_ => new List<long[]>()).ToArray();
+    private readonly List<long[]>[] _zoneSeries = kernel.Buddy.Zones.Select(_ => new List<long[]>()).ToArray();
     private long _interval = Math.Max(1, seriesInterval);
     private long _events;
 
@@ -30,7 +30,7 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
 
     private void Sample(long at)
     {
-        var buddy = machine.Buddy;
+        var buddy = kernel.Buddy;
         var row = new long[buddy.MaxOrder + 3];
         row[0] = at;
         row[1] = buddy.TotalFreePages;
@@ -66,22 +66,22 @@ public sealed class BuddyAnalyzer(Machine machine, long seriesInterval = 10_000,
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var buddy = machine.Buddy;
+        var buddy = kernel.Buddy;
         var s = report.AddSection("buddy", "Buddy page allocator");
         s.Add("max_order", buddy.MaxOrder);
         s.Add("pageblock_order", buddy.PageblockOrder);
-        s.Add("ram_bytes", (long)machine.Memblock.TotalMemory);
-        s.Add("reserved_at_boot_bytes", (long)machine.Memblock.TotalReserved);
+        s.Add("ram_bytes", (long)kernel.Memblock.TotalMemory);
+        s.Add("reserved_at_boot_bytes", (long)kernel.Memblock.TotalReserved);
         s.Add("managed_pages", buddy.ManagedPages);
         s.Add("free_pages", buddy.TotalFreePages);
         s.Add("pcp_pages", buddy.Zones.Sum(buddy.PcpPages));
         s.Add("min_free_kbytes", buddy.MinFreeKbytes);
-        s.Add("live_page_blocks", machine.LivePageBlocks);
+        s.Add("live_page_blocks", kernel.Objects.LivePageBlocks);
         s.Add("allocation_failures", buddy.FailureCount);
 
         var boot = s.AddTable(new Table("boot_reserved", "Reserved by memblock at boot",
             [new("name", ColumnType.String), new("start", ColumnType.String), new("bytes", ColumnType.Int, "bytes")]));
-        foreach (var (name, r) in machine.Memblock.Reserved.OrderBy(r => r.Range.Start))
+        foreach (var (name, r) in kernel.Memblock.Reserved.OrderBy(r => r.Range.Start))
             boot.AddRow(name, Units.Hex(r.Start), (long)r.Size);
 
         var zones = s.AddTable(new Table("zones", "Zones",

@@ -29,8 +29,8 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var mmu = machine.MmuIfBuilt;
-        if (mmu is null) return;
+        var mmu = machine.Mmu;
+        if (!mmu.Booted) return;
         var st = mmu.Stats;
         var s = report.AddSection("faults", "Page faults");
         s.Add("total", st.Faults);
@@ -58,8 +58,11 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
         var p = s.AddTable(new Table("by_pid", "Address spaces at the end",
             [new("pid", ColumnType.Int), new("mappings", ColumnType.Int), new("implicit_mappings", ColumnType.Int),
              new("resident_pages", ColumnType.Int, "pages"), new("resident_pages_peak", ColumnType.Int, "pages")]));
-        foreach (var mm in mmu.AddressSpaces)
-            p.AddRow(mm.Pid, mm.Process?.MapCount ?? 0, mm.Process?.Vmas.Count(v => v.Inferred) ?? 0, mm.ResidentPages, mm.PeakResidentPages);
+        foreach (var space in mmu.AddressSpaces)
+        {
+            var mm = space.Owner as MmTrace.Sim.Process.MmStruct;
+            p.AddRow(space.Pid, mm?.MapCount ?? 0, mm?.Vmas.Count(v => v.Inferred) ?? 0, space.ResidentPages, space.PeakResidentPages);
+        }
         s.Notes.Add("Faults are handled by the process model (docs/process-model.md): zero page, anonymous and THP pages, page-cache pages, copy-on-write, stack growth; the processes section has the counts by kind.");
     }
 }

@@ -26,7 +26,7 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var heaps = machine.UserHeaps.Where(h => h.Replay.Allocator is not null).ToList();
+        var heaps = machine.UserHeaps.All.Where(h => h.Replay.Allocator is not null).ToList();
         if (heaps.Count == 0) return;
         var s = report.AddSection("heap", "User heaps (malloc)");
         s.Add("policy", heaps[0].Replay.Allocator!.Name);

@@ -1,6 +1,7 @@
 using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Sim;
+using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Analysis;
 
@@ -9,7 +10,7 @@ namespace MmTrace.Analysis;
 /// the recording, faults by kind (zero page, anonymous, THP, file, copy-on-write, SIGSEGV) and resident
 /// memory. Absent when the trace had no process, syscall, fault or access event.
 /// </summary>
-public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
+public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
     public bool Watches(Op op) => false;
 
@@ -17,8 +18,8 @@ public sealed class ProcessesAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var p = machine.ProcessesIfBuilt;
-        if (p is null) return;
+        if (!kernel.PagingStarted) return;
+        var p = kernel.Processes;
         var st = p.Stats;
         var s = report.AddSection("processes", "Processes and address spaces");
         var spaces = p.AddressSpaces.ToList();

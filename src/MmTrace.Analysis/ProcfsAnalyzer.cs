@@ -9,7 +9,7 @@ namespace MmTrace.Analysis;
 /// Writes procfs/{buddyinfo,pagetypeinfo,slabinfo,extfrag_unusable_index,extfrag_index} as the kernel
 /// would print them at the end of the replay.
 /// </summary>
-public sealed class ProcfsAnalyzer(Machine machine) : IAnalyzer
+public sealed class ProcfsAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
@@ -18,7 +18,7 @@ public sealed class ProcfsAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var b = machine.Buddy;
+        var b = kernel.Buddy;
         var populated = b.Zones.Where(z => z.PresentPages > 0).ToList();
         report.TextFiles.Add(new("procfs/buddyinfo", ProcfsText.Buddyinfo(
             populated.Select(z => new ProcfsText.ZoneFreeArea(z.Name, Enumerable.Range(0, b.MaxOrder + 1).Select(z.FreeBlocks).ToArray())))));
@@ -27,7 +27,7 @@ public sealed class ProcfsAnalyzer(Machine machine) : IAnalyzer
                 Enumerable.Range(0, MigrateTypes.Count).Select(mt => Enumerable.Range(0, b.MaxOrder + 1).Select(o => z.FreeBlocks(o, (MigrateType)mt)).ToArray()).ToArray(),
                 b.PageblockCounts(z))).ToList())));
         report.TextFiles.Add(new("procfs/slabinfo", ProcfsText.Slabinfo(
-            machine.Slub.Caches.OrderByDescending(c => c.CreationIndex).Select(c => new ProcfsText.SlabRow(
+            kernel.Slub.Caches.OrderByDescending(c => c.CreationIndex).Select(c => new ProcfsText.SlabRow(
                 c.Name, c.TotalObjects - c.FreeObjectsInPartial(), c.TotalObjects, c.Size, c.ObjectsPerSlabDefault, 1 << c.Order, c.Slabs, c.Slabs)))));
         var managed = b.Zones.Where(z => z.ManagedPages > 0).ToList();
         report.TextFiles.Add(new("procfs/extfrag_unusable_index", ProcfsText.UnusableIndex(

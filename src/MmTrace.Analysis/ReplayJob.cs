@@ -1,6 +1,7 @@
 using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Sim;
+using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Analysis;
 
@@ -9,11 +10,9 @@ public static class ReplayJob
 {
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
         string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000,
-        IReadOnlyList<MmTrace.Sim.Process.MapsEntry>? maps = null)
+        IReadOnlyList<MemoryMapping>? maps = null)
     {
-        var machine = new Machine(config, symbols, seed);
-        if (maps is not null) machine.SetInitialMaps(maps);
-        machine.TraceFormat = reader.FormatName;
+        var machine = MachineBuilder.Build(config, symbols, seed, new MachineOptions { InitialMaps = maps, Traits = reader.Traits });
         var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);
@@ -30,20 +29,26 @@ public static class ReplayJob
         return report;
     }
 
-    /// <summary>Every analyzer of a replay, in the order their sections appear in the report.</summary>
-    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000) =>
-    [
-        new EventsAnalyzer(),
-        new AnomaliesAnalyzer(),
-        new LatencyAnalyzer(),
-        new BuddyAnalyzer(machine, seriesInterval),
-        new SlabAnalyzer(machine),
-        new HeapAnalyzer(machine),
-        new VmallocKmapAnalyzer(machine),
-        new FidelityAnalyzer(),
-        new TlbAnalyzer(machine, seriesInterval),
-        new FaultsAnalyzer(machine),
-        new ProcessesAnalyzer(machine),
-        new ProcfsAnalyzer(machine),
-    ];
+    /// <summary>Every analyzer of a replay, in the order their sections appear in the report: those of any machine,
+    /// and those of the parts its kernel has (Linux's page allocator, slabs, kernel mappings, processes).</summary>
+    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000)
+    {
+        var linux = machine.Kernel as LinuxKernel;
+        IAnalyzer?[] all =
+        [
+            new EventsAnalyzer(),
+            new AnomaliesAnalyzer(),
+            new LatencyAnalyzer(),
+            linux is null ? null : new BuddyAnalyzer(linux, seriesInterval),
+            linux is null ? null : new SlabAnalyzer(linux),
+            new HeapAnalyzer(machine),
+            linux is null ? null : new VmallocKmapAnalyzer(linux),
+            new FidelityAnalyzer(),
+            new TlbAnalyzer(machine, seriesInterval),
+            new FaultsAnalyzer(machine),
+            linux is null ? null : new ProcessesAnalyzer(linux),
+            linux is null ? null : new ProcfsAnalyzer(linux),
+        ];
+        return all.OfType<IAnalyzer>().ToArray();
+    }
 }

@@ -1,11 +1,12 @@
 using MmTrace.Reports;
 using MmTrace.Sim;
+using MmTrace.Sim.Kernel;
 using MmTrace.Core;
 
 namespace MmTrace.Analysis;
 
 /// <summary>SLUB caches at the end (as /proc/slabinfo) with internal fragmentation: bytes allocated for live objects minus bytes requested.</summary>
-public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
+public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
     private long _allocs, _requested, _allocated, _frees, _freed;
     // Per call-site symbol id (dense, from the SymbolTable): allocations, bytes requested and allocated.
@@ -23,7 +24,7 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
         if (!alloc)
         {
             if (e.Op is not (Op.Kfree or Op.KmemCacheFree)) return;
-            if (machine.TryGetRecordedBytesAlloc(e.Address, out long last)) _freedPerf += last;
+            if (kernel.Objects.TryGetRecordedBytesAlloc(e.Address, out long last)) _freedPerf += last;
             if (outcome.Kind is not (OutcomeKind.Ok or OutcomeKind.Anomaly) || outcome.Bytes == 0) return;
             _frees++;
             _freed += outcome.Bytes;
@@ -43,7 +44,7 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var slub = machine.Slub;
+        var slub = kernel.Slub;
         var s = report.AddSection("slab", "SLUB caches and kmalloc");
         var used = slub.Caches.Where(c => c.Allocs > 0).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         long allocLive = used.Sum(c => c.ActiveObjects * c.Size);

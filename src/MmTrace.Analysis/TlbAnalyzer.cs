@@ -59,8 +59,8 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var mmu = machine.MmuIfBuilt;
-        if (mmu is null) return;
+        var mmu = machine.Mmu;
+        if (!mmu.Booted) return;
         var st = mmu.Stats;
         var g = mmu.Geometry;
         var s = report.AddSection("tlb", "TLBs, paging-structure caches and page walks");

@@ -1,11 +1,12 @@
 using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Sim;
+using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Analysis;
 
 /// <summary>vmalloc space usage and fragmentation; kmap (pkmap window, flushes, stalls) and kmap_atomic nesting.</summary>
-public sealed class VmallocKmapAnalyzer(Machine machine) : IAnalyzer
+public sealed class VmallocKmapAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
@@ -14,7 +15,7 @@ public sealed class VmallocKmapAnalyzer(Machine machine) : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var v = machine.Vmalloc;
+        var v = kernel.Vmalloc;
         var (free, largest, ranges) = v.FreeSpace();
         var s = report.AddSection("vmalloc", "vmalloc");
         s.Add("range_bytes", (long)v.RangeBytes);
@@ -33,7 +34,7 @@ public sealed class VmallocKmapAnalyzer(Machine machine) : IAnalyzer
         s.Add("range_fragmentation", free == 0 ? 0.0 : 1.0 - (double)largest / free);
         s.Notes.Add("Areas are placed first fit by address with a guard page; freed ranges return to the free space at lazy purges (lazy_max_pages). Huge vmalloc mappings and vm_map_ram blocks are not modelled.");
 
-        var k = machine.Kmap;
+        var k = kernel.Kmap;
         var m = report.AddSection("kmap", "kmap and kmap_atomic");
         m.Add("highmem", k.HasHighmem);
         m.Add("direct", k.DirectMaps);

@@ -44,10 +44,10 @@ internal static class ReplayCommand
             string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
-            IReadOnlyList<MmTrace.Sim.Process.MapsEntry>? initialMaps = null;
+            IReadOnlyList<MemoryMapping>? initialMaps = null;
             if (p.GetValue(maps) is { } mapsPath)
             {
-                initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath).Select(m => new MmTrace.Sim.Process.MapsEntry(m.Start, m.End, m.Offset, m.Perms, m.ObjFile)).ToList();
+                initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath);
                 if (initialMaps.Count == 0) throw new UsageException($"--maps {mapsPath}: no mappings found (expected /proc/PID/maps or gdb's 'info proc mappings')");
             }
             using var reader = TraceFormats.Open(path, p.GetValue(format)!, symbols, options);

@@ -72,6 +72,7 @@ internal static class StatCommand
     private sealed class ObservingReader(ITraceReader inner, KmemStat kmem) : ITraceReader
     {
         public string FormatName => inner.FormatName;
+        public RecordingTraits Traits => inner.Traits;
         public IngestStats Stats => inner.Stats;
         public long Position => inner.Position;
         public long? Length => inner.Length;

@@ -17,6 +17,19 @@ public interface ITraceReader : IDisposable
     /// <summary>Progress: input bytes consumed so far and the total when known (for the progress bar).</summary>
     long Position { get; }
     long? Length { get; }
+
+    /// <summary>What the replay must know about how the recording was made (none by default).</summary>
+    RecordingTraits Traits => RecordingTraits.None;
+}
+
+/// <summary>Facts about how a recording was made that change how it is replayed, declared by its reader.</summary>
+[Flags]
+public enum RecordingTraits
+{
+    None = 0,
+    /// <summary>The malloc log starts after the C library's own first calls (glibc mtrace: malloc's initialisation
+    /// and the log's FILE), which the replay makes first so the heap starts as the real one did.</summary>
+    MallocLogStartsAfterInit = 1,
 }
 
 /// <summary>What a reader saw: records, bad lines skipped under --max-errors, lines it does not support, by kind.</summary>

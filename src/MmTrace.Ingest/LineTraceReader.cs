@@ -46,6 +46,7 @@ public abstract class LineTraceReader : ITraceReader
     protected long LineNumber { get; private set; }
 
     public abstract string FormatName { get; }
+    public virtual RecordingTraits Traits => RecordingTraits.None;
     public IngestStats Stats { get; } = new();
     public long Position => _input?.CompressedPosition ?? (_stream.CanSeek ? _stream.Position - (_end - _pos) : _consumed);
     public long? Length => _input is not null ? _input.CompressedLength : _stream.CanSeek ? _stream.Length : null;

@@ -98,6 +98,7 @@ public static class TraceFormats
     private sealed class InputOwningReader(ITraceReader inner, TraceInput input) : ITraceReader
     {
         public string FormatName => inner.FormatName;
+        public RecordingTraits Traits => inner.Traits;
         public IngestStats Stats => inner.Stats;
         public long Position => input.CompressedPosition;
         public long? Length => input.CompressedLength;

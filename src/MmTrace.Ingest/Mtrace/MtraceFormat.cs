@@ -59,6 +59,8 @@ public sealed class MtraceReader : LineTraceReader
     private long _oldLine;
 
     public override string FormatName => "mtrace";
+    // mtrace() is called from the program's start (libmtstart.so), after malloc's own initialisation.
+    public override RecordingTraits Traits => RecordingTraits.MallocLogStartsAfterInit;
 
     internal MtraceReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
         : base(stream, displayName, symbols, options, input, maxEventsPerLine: 1)

@@ -3,12 +3,6 @@ using MmTrace.Core;
 
 namespace MmTrace.Ingest.Strace;
 
-/// <summary>One mapping of a process's address space: [Start, End), file offset, permissions (e.g. "r-xp") and the object file or [name] (empty when anonymous).</summary>
-public readonly record struct MemoryMapping(ulong Start, ulong End, ulong Offset, string Perms, string ObjFile)
-{
-    public ulong Size => End - Start;
-}
-
 /// <summary>
 /// A process's memory map as text: gdb's <c>info proc mappings</c> (Start Addr, End Addr, Size, Offset,
 /// [Perms,] objfile; the header and any lines before it are skipped) or the kernel's

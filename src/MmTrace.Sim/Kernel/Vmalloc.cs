@@ -26,7 +26,7 @@ public struct VmallocResult
 /// the mapping itself is recorded here, and page tables are the MMU's business (the machine maps and unmaps
 /// each area's pages through it once the MMU exists).
 /// </summary>
-public sealed class VmallocAllocator
+public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
 {
     private readonly BuddyAllocator _buddy;
     private readonly CostModel _cost;

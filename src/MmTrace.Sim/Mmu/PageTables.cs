@@ -11,9 +11,6 @@ namespace MmTrace.Sim.Mmu;
 /// </summary>
 public sealed class PageTables
 {
-    /// <summary>GFP_PGTABLE_USER (arch/x86/include/asm/pgalloc.h): GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT.</summary>
-    public const ulong GfpPgtable = Gfp.GFP_KERNEL | Gfp.ZERO | Gfp.ACCOUNT;
-
     /// <summary>Flags of a non-leaf entry: Linux's _PAGE_TABLE (present, writable, user, accessed, dirty); leaves restrict.</summary>
     public const ulong TableFlags = Pte.Present | Pte.Rw | Pte.User | Pte.Accessed | Pte.Dirty;
 
@@ -23,17 +20,19 @@ public sealed class PageTables
     private const int ChunkShift = 12, ChunkMask = (1 << ChunkShift) - 1;
     private readonly ulong[]?[]?[] _chunks;
     private readonly int[]?[] _present;
-    private readonly BuddyAllocator _buddy;
-    private readonly CostModel _cost;
+    private readonly IPageTableFrames _frames;
 
-    public PageTables(PagingGeometry geometry, BuddyAllocator buddy, CostModel cost)
+    public PageTables(PagingGeometry geometry, IPageTableFrames frames)
     {
         Geometry = geometry;
-        _chunks = new ulong[]?[]?[(buddy.MaxPfn >> ChunkShift) + 1];
+        _chunks = new ulong[]?[]?[(frames.MaxPfn >> ChunkShift) + 1];
         _present = new int[]?[_chunks.Length];
-        _buddy = buddy;
-        _cost = cost;
+        _frames = frames;
     }
+
+    /// <summary>The CPU whose code changes the tables (smp_processor_id()): table pages come from and go back to its
+    /// per-CPU lists. -1: no CPU, straight from and to the free lists.</summary>
+    public int Cpu { get; set; } = -1;
 
     public PagingGeometry Geometry { get; }
     public long LivePages { get; private set; }
@@ -42,19 +41,17 @@ public sealed class PageTables
     public long FreedPages { get; private set; }
     public long AllocFailures { get; private set; }
 
-    /// <summary>Allocates a zeroed table page for a level; -1 when the buddy allocator has no page.</summary>
+    /// <summary>Allocates a zeroed table page for a level; -1 when the page allocator has no page.</summary>
     public long AllocTable(int level, ref long cycles)
     {
-        var r = _buddy.AllocPages(GfpPgtable, 0);
-        cycles += _cost.OfPageAlloc(r);
-        if (!r.Ok) { AllocFailures++; return -1; }
-        var chunk = _chunks[r.Pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
-        chunk[r.Pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
-        (_present[r.Pfn >> ChunkShift] ??= new int[1 << ChunkShift])[r.Pfn & ChunkMask] = 0;
+        if (!_frames.AllocTablePage(Cpu, out long pfn, ref cycles)) { AllocFailures++; return -1; }
+        var chunk = _chunks[pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
+        chunk[pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
+        (_present[pfn >> ChunkShift] ??= new int[1 << ChunkShift])[pfn & ChunkMask] = 0;
         AllocatedPages++;
         LivePages++;
         PeakPages = Math.Max(PeakPages, LivePages);
-        return r.Pfn;
+        return pfn;
     }
 
     public void FreeTable(long pfn, ref long cycles)
@@ -62,7 +59,7 @@ public sealed class PageTables
         if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
         _chunks[pfn >> ChunkShift]![pfn & ChunkMask] = null;
         LivePages--;
-        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, 0));
+        _frames.FreeTablePage(pfn, Cpu, ref cycles);
         FreedPages++;
     }
 

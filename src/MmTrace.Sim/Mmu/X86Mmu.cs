@@ -1,18 +1,17 @@
 using System.Runtime.CompilerServices;
 using MmTrace.Core;
-using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Sim.Mmu;
 
-/// <summary>One address space as the MMU sees it: its page-table root (CR3), the process model's mm it belongs to, and its TLB generation.</summary>
-public sealed class AddressSpace(int pid, long root)
+/// <summary>One address space as the MMU sees it: its page-table root (CR3), the kernel object it belongs to, and its TLB generation.</summary>
+public sealed class AddressSpace(int pid, long root, object? owner)
 {
     /// <summary>The pid it was built for (threads and vfork children share it).</summary>
     public int Pid { get; } = pid;
     /// <summary>pfn of the top-level table (what CR3 holds).</summary>
     public long Root { get; } = root;
-    /// <summary>The mm_struct whose VMAs the fault path consults.</summary>
-    public MmTrace.Sim.Process.MmStruct? Process { get; set; }
+    /// <summary>The kernel's object for this address space (Linux: the mm_struct whose VMAs the fault path consults). The MMU never looks at it.</summary>
+    public object? Owner { get; } = owner;
     /// <summary>mm_cpumask: CPUs currently running this address space.</summary>
     public ulong CpuMask;
     /// <summary>mm->context.tlb_gen: bumped by every flush of this address space.</summary>
@@ -45,8 +44,9 @@ public sealed class CpuMmu
 /// <summary>
 /// The x86 MMU: page tables in simulated frames, per-CPU TLB hierarchy (L1 iTLB/dTLB per page size, an
 /// optional L2 iTLB, the STLB), paging-structure caches, PCID, global pages, INVLPG, CR3 writes and TLB
-/// shootdowns, and (until the process model lands) anonymous demand paging inside the trace's mappings.
-/// The access path is arrays and structs only.
+/// shootdowns. A #PF goes to the kernel's <see cref="IFaultHandler"/>; table pages come from its
+/// <see cref="IPageTableFrames"/> (KernelInterfaces.cs): the MMU knows no kernel type. The access path is
+/// arrays and structs only.
 /// </summary>
 public sealed class X86Mmu
 {
@@ -54,10 +54,10 @@ public sealed class X86Mmu
     public const int SinglePageFlushCeiling = 33;
 
     private const ulong Rights = Pte.Rw | Pte.User;
-    // HandleFault's "no memory" result: the access ends as Failed (an allocation failure), not as an anomaly.
-    private const AnomalyKind OutOfMemory = MmTrace.Sim.Process.ProcessModel.OutOfMemory;
 
-    private readonly BuddyAllocator _buddy;
+    private readonly IPageTableFrames _frames;
+    private readonly IFaultHandler _faults;
+    private readonly IRecordedKernelAddresses? _kernelAddresses;
     private readonly CostModel _cost;
     private readonly PagingGeometry _g;
     private readonly int[] _sizeShift;
@@ -67,20 +67,23 @@ public sealed class X86Mmu
     // The canonical check as one compare: va + bias < limit.
     private readonly ulong _canonicalBias, _canonicalLimit;
     private readonly int _kernelRootStart;
-    private readonly long _kernelRoot;
+    private long _kernelRoot = -1;
     private readonly bool _pcid;
     private readonly bool _hasL2i;
     private CpuMmu? _current;
 
-    public X86Mmu(MachineConfig config, BuddyAllocator buddy, CostModel cost, long seed)
+    /// <summary>
+    /// An MMU connected to a kernel. <paramref name="connect"/> builds the kernel's side with this MMU (its parts
+    /// write page tables and flush TLBs) once the MMU's configuration is set, before its tables exist: the kernel
+    /// must not translate or map while it is being built. The kernel's page tables are made by <see cref="Boot"/>.
+    /// </summary>
+    public X86Mmu(MmuConfig config, CostModel cost, long seed, Func<X86Mmu, IMmuKernel> connect)
     {
-        Config = new MmuConfig(config);
-        _buddy = buddy;
+        Config = config;
         _cost = cost;
         _g = Config.Geometry;
         _sizeShift = _g.SizeShift;
         _pcid = Config.Pcid && _g.VaBits > 32;
-        Tables = new PageTables(_g, buddy, cost);
         ImplicitMap = Config.ImplicitMap;
         if (_g.VaBits > 32)
         {
@@ -97,6 +100,25 @@ public sealed class X86Mmu
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
+        var kernel = connect(this);
+        _frames = kernel.PageTableFrames;
+        _faults = kernel.FaultHandler;
+        _kernelAddresses = kernel.RecordedKernelAddresses;
+        Tables = new PageTables(_g, _frames);
+    }
+
+    /// <summary>Whether the kernel's page tables exist (<see cref="Boot"/>).</summary>
+    public bool Booted => _kernelRoot >= 0;
+
+    /// <summary>
+    /// The kernel's page tables: swapper_pg_dir and the direct map (init_mem_mapping). The machine boots the MMU at
+    /// the first event that needs translation, so that a trace of kernel allocations alone leaves the page
+    /// allocator as the recording shows it (the real kernel took these tables from memblock at boot; here they
+    /// come from the page allocator, see BuildDirectMap).
+    /// </summary>
+    public void Boot()
+    {
+        if (Booted) return;
         long cycles = 0;
         _kernelRoot = Tables.AllocTable(0, ref cycles);
         if (_kernelRoot < 0) throw new UsageException("mmu: no memory for swapper_pg_dir");
@@ -107,7 +129,7 @@ public sealed class X86Mmu
     public MmuConfig Config { get; }
     public PageTables Tables { get; }
     public MmuStats Stats { get; } = new();
-    public bool ImplicitMap { get; set; }
+    public bool ImplicitMap { get; }
     public PagingGeometry Geometry => _g;
     public IReadOnlyList<CpuMmu> Cpus => _cpus;
     /// <summary>Page-table pages of the kernel half: swapper_pg_dir, the direct map, and the tables vmalloc, pkmap and fixmap mappings added.</summary>
@@ -115,10 +137,8 @@ public sealed class X86Mmu
     public long DirectMapBytes { get; private set; }
     /// <summary>Every live address space once, in pid order.</summary>
     public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.Distinct().OrderBy(m => m.Pid);
-    /// <summary>The process model whose VMAs the fault path consults (set by <see cref="MmTrace.Sim.Process.ProcessModel"/>).</summary>
-    public MmTrace.Sim.Process.ProcessModel? Processes { get; set; }
-    internal BuddyAllocator Buddy => _buddy;
-    internal CostModel Cost => _cost;
+    /// <summary>The CPU the current event runs on (set by <see cref="RunOn(in TraceEvent, AddressSpace)"/> and the access path): smp_processor_id() for the kernel code the event runs.</summary>
+    public int CurrentCpu => _current?.Id ?? 0;
     public long ResidentUserPages { get; private set; }
     public long PeakResidentUserPages { get; private set; }
 
@@ -164,7 +184,7 @@ public sealed class X86Mmu
     // tables come from the buddy allocator (the kernel takes them from memblock at boot).
     private void BuildDirectMap()
     {
-        long bytes = (long)_buddy.MaxPfn << 12;
+        long bytes = _frames.MaxPfn << 12;
         int sc = _g.VaBits > 32 ? 2 : 1;
         if (_g.VaBits == 32)
         {
@@ -183,16 +203,10 @@ public sealed class X86Mmu
     }
 
     // pgd_alloc → pgd_ctor: a new PGD shares the kernel half by copying swapper_pg_dir's entries (clone_pgd_range).
-    private AddressSpace? CreateMm(int pid)
+    /// <summary>A new address space (pgd_alloc) not yet bound to any pid, belonging to the kernel's <paramref name="owner"/>.</summary>
+    public AddressSpace? NewAddressSpace(int pid = 0, object? owner = null)
     {
-        var mm = NewAddressSpace(pid);
-        if (mm is not null) _mms.Add(pid, mm);
-        return mm;
-    }
-
-    /// <summary>A new address space (pgd_alloc) not yet bound to any pid.</summary>
-    public AddressSpace? NewAddressSpace(int pid = 0)
-    {
+        if (!Booted) throw new InvalidOperationException("an address space before the MMU booted: the kernel starts paging first");
         long cycles = 0;
         long root = Tables.AllocTable(0, ref cycles);
         if (root < 0) return null;
@@ -213,7 +227,7 @@ public sealed class X86Mmu
                 Tables.Set(root, i, Pte.Make(pmd, Pte.Present));
             }
         }
-        return new AddressSpace(pid, root);
+        return new AddressSpace(pid, root, owner);
     }
 
     /// <summary>Makes <paramref name="pid"/> run in <paramref name="mm"/> (null: the pid has none any more).</summary>
@@ -222,9 +236,8 @@ public sealed class X86Mmu
         if (mm is null) _mms.Remove(pid); else _mms[pid] = mm;
     }
 
-    // The address space of a pid's accesses: the process model's (made on first sight), or a bare one without a process model.
-    private AddressSpace? MmOf(int pid) =>
-        _mms.TryGetValue(pid, out var mm) ? mm : Processes is { } p ? p.AddressSpaceOf(pid) : CreateMm(pid);
+    // The address space of a pid's accesses: the kernel's (made on first sight).
+    private AddressSpace? MmOf(int pid) => _mms.TryGetValue(pid, out var mm) ? mm : _faults.AddressSpaceOf(pid);
 
     // ---- the access path -------------------------------------------------------------------------
 
@@ -251,7 +264,7 @@ public sealed class X86Mmu
         }
         ulong va = e.Address;
         // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
-        if (va >= _userLimit && VmallocAreas is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
+        if (va >= _userLimit && _kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
         ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
         if ((va & 0xFFF) + size > 4096 && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
@@ -363,8 +376,8 @@ public sealed class X86Mmu
             s.FaultsByErrorCode[(int)err & 31]++;
             cycles += _cost.PageFault;
             var fr = HandleFault(c, va, kind, user, err, ref cycles);
-            if (fr != AnomalyKind.None)
-                return fr == OutOfMemory ? new EventOutcome(cycles, OutcomeKind.Failed) : new EventOutcome(cycles, OutcomeKind.Anomaly, fr);
+            if (fr.Status != FaultStatus.Handled)
+                return fr.Status == FaultStatus.OutOfMemory ? new EventOutcome(cycles, OutcomeKind.Failed) : new EventOutcome(cycles, OutcomeKind.Anomaly, fr.Anomaly);
             // The faulting instruction runs again: a second walk.
             w = Walk(c, va, kind, user);
             cycles += w.Cycles;
@@ -477,27 +490,22 @@ public sealed class X86Mmu
     // ---- the fault path ---------------------------------------------------------------------------
 
     /// <summary>
-    /// A #PF: kernel addresses outside the direct map are not modelled; a user address goes to the process
-    /// model's handle_mm_fault (Process/DemandPaging.cs). Returns None when the access may be retried,
-    /// <see cref="OutOfMemory"/> when no frame or table page could be had, or the anomaly.
+    /// A #PF: a kernel address that no kernel page table maps (outside the direct map and the live vmalloc, pkmap
+    /// and fixmap mappings) is counted as an access outside any mapping; a user address goes to the kernel's
+    /// fault handler (Linux: Process/DemandPaging.cs).
     /// </summary>
-    private AnomalyKind HandleFault(CpuMmu c, ulong va, AccessKind kind, bool user, PageFaultError err, ref long cycles)
+    private FaultResult HandleFault(CpuMmu c, ulong va, AccessKind kind, bool user, PageFaultError err, ref long cycles)
     {
         if (!user)
         {
-            // Kernel addresses outside the direct map (vmalloc, pkmap, fixmap) are not modelled yet.
             Stats.OutsideMapping++;
-            return AnomalyKind.AccessOutsideMapping;
+            return FaultResult.Error(AnomalyKind.AccessOutsideMapping);
         }
         _current = c;
-        var procs = Processes ?? throw new InvalidOperationException("the MMU has no process model");
-        return procs.HandleMmFault(c.Mm!, va, kind, err, recorded: false, ref cycles);
+        return _faults.HandleUserFault(c.Mm!, va, kind, err, c.Id, ref cycles);
     }
 
     // ---- kernel mappings outside the direct map: vmalloc, pkmap, fixmap ---------------------------------
-
-    /// <summary>The machine's vmalloc areas, to resolve recorded vmalloc addresses of access events to simulated ones.</summary>
-    public VmallocAllocator? VmallocAreas { get; set; }
 
     // PAGE_KERNEL (arch/x86/include/asm/pgtable_types.h): present, writable, accessed, dirty, global, NX where NX exists.
     // kmap_prot is PAGE_KERNEL on x86 too.

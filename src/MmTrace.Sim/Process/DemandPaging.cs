@@ -10,8 +10,6 @@ namespace MmTrace.Sim.Process;
 /// </summary>
 public sealed partial class ProcessModel
 {
-    /// <summary>HandleMmFault's "no memory" result: the access fails, it is not an anomaly.</summary>
-    public const AnomalyKind OutOfMemory = (AnomalyKind)255;
     // Software-available PTE bits (_PAGE_BIT_SOFTW1/2): a 4K entry mapping a subpage of a THP block; a frame
     // that belongs to the recording (a recorded fault whose page allocation the trace itself carries).
     private const ulong SoftThp = 1UL << 9, SoftTrace = 1UL << 10;
@@ -49,8 +47,8 @@ public sealed partial class ProcessModel
             Stats.FramesFromTrace++;
             return true;
         }
-        var r = _mmu.Buddy.AllocPages(gfp, order);
-        cycles += _mmu.Cost.OfPageAlloc(r);
+        var r = _buddy.AllocPages(gfp, order);
+        cycles += _cost.OfPageAlloc(r);
         pfn = r.Pfn;
         if (!r.Ok) { _mmu.Stats.FaultFrameFailures++; return false; }
         return true;
@@ -58,7 +56,7 @@ public sealed partial class ProcessModel
 
     private void FreeFrame(long pfn, int order, ref long cycles)
     {
-        cycles += _mmu.Cost.OfPageFree(_mmu.Buddy.FreePages((int)pfn, order));
+        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, order));
         if (order == 0) { Stats.PagesFreed++; _mmu.Stats.UserPagesFreed++; }
         else { Stats.ThpBlocksFreed++; _mmu.Stats.UserPagesFreed += 1L << order; }
     }
@@ -249,7 +247,7 @@ public sealed partial class ProcessModel
         {
             if (Tables.FindLeaf(pt.Root, va, out long t, out int i, out _) && (!write || (Tables.Entry(t, i) & Pte.Rw) != 0)) continue;
             var err = PageFaultError.User | (write ? PageFaultError.Write : 0);
-            if (HandleMmFault(pt, va, write ? AccessKind.Store : AccessKind.Load, err, recorded: false, ref cycles) == OutOfMemory) break;
+            if (HandleMmFault(pt, va, write ? AccessKind.Store : AccessKind.Load, err, recorded: false, ref cycles).Status == FaultStatus.OutOfMemory) break;
         }
         _cycles += cycles;
     }
@@ -306,23 +304,26 @@ public sealed partial class ProcessModel
         if (pt is null) return new EventOutcome(0, OutcomeKind.Failed);
         var err = e.Has(EventFields.Flags) ? (PageFaultError)(int)(e.Flags & 0x1f) : PageFaultError.User;
         var kind = (err & PageFaultError.Write) != 0 ? AccessKind.Store : (err & PageFaultError.Instruction) != 0 ? AccessKind.Ifetch : AccessKind.Load;
-        long cycles = _mmu.Cost.PageFault;
+        long cycles = _cost.PageFault;
         var r = HandleMmFault(pt, e.Address, kind, err, recorded: true, ref cycles);
-        if (r == OutOfMemory) return new EventOutcome(cycles, OutcomeKind.Failed);
-        if (r != AnomalyKind.None) return new EventOutcome(cycles, OutcomeKind.Anomaly, r);
-        return new EventOutcome(cycles, OutcomeKind.Ok);
+        return r.Status switch
+        {
+            FaultStatus.Handled => new EventOutcome(cycles, OutcomeKind.Ok),
+            FaultStatus.OutOfMemory => new EventOutcome(cycles, OutcomeKind.Failed),
+            _ => new EventOutcome(cycles, OutcomeKind.Anomaly, r.Anomaly),
+        };
     }
 
     /// <summary>
     /// do_user_addr_fault → handle_mm_fault (arch/x86/mm/fault.c, mm/memory.c, 6.18): find the VMA (growing a
     /// stack down to the address), check access_error, then do_anonymous_page / do_huge_pmd_anonymous_page /
     /// do_read_fault / do_cow_fault / do_shared_fault for a missing entry, do_wp_page for a write to a
-    /// read-only one. Returns None when the access may be retried, <see cref="OutOfMemory"/>, or the anomaly
+    /// read-only one. Handled when the access may be retried, out of memory, or an error with the anomaly
     /// (SIGSEGV: no mapping, or a mapping that forbids the access).
     /// </summary>
-    public AnomalyKind HandleMmFault(AddressSpace pt, ulong va, AccessKind kind, PageFaultError err, bool recorded, ref long cycles)
+    public FaultResult HandleMmFault(AddressSpace pt, ulong va, AccessKind kind, PageFaultError err, bool recorded, ref long cycles)
     {
-        var mm = pt.Process ?? throw new InvalidOperationException("address space without an mm");
+        var mm = (MmStruct)pt.Owner!;
         var ms = _mmu.Stats;
         ulong page = va & ~(Page - 1);
         var vma = mm.FindVma(va);
@@ -343,7 +344,7 @@ public sealed partial class ProcessModel
             {
                 Stats.Sigsegv++;
                 ms.OutsideMapping++;
-                return AnomalyKind.AccessOutsideMapping;
+                return FaultResult.Error(AnomalyKind.AccessOutsideMapping);
             }
         }
         bool write = kind == AccessKind.Store;
@@ -354,7 +355,7 @@ public sealed partial class ProcessModel
         {
             Stats.Sigsegv++;
             ms.ProtectionViolations++;
-            return AnomalyKind.ProtectionFault;
+            return FaultResult.Error(AnomalyKind.ProtectionFault);
         }
         bool fromTrace = recorded && !Config.RecordedFaultsAllocate;
         if (Tables.FindLeaf(pt.Root, page, out long t, out int i, out int level))
@@ -362,7 +363,7 @@ public sealed partial class ProcessModel
             ulong e = Tables.Entry(t, i);
             if (write && (e & Pte.Rw) == 0) return DoWpPage(pt, vma, page, t, i, level != G.Levels - 1, fromTrace, ref cycles);
             Stats.SpuriousFaults++;
-            return AnomalyKind.None;
+            return FaultResult.Handled;
         }
         ulong flags = Pte.Present | Pte.User | Pte.Accessed | (G.HasNx && (vma.Flags & VmFlags.Exec) == 0 ? Pte.Nx : 0) | (fromTrace ? SoftTrace : 0);
         // The walk stopped at a missing entry of table t (level): the new entry is installed from there.
@@ -414,22 +415,22 @@ public sealed partial class ProcessModel
     // do_anonymous_page / do_huge_pmd_anonymous_page (mm/memory.c, mm/huge_memory.c, 6.18). A read maps the
     // shared zero page (the huge zero page is not modelled: THP-eligible reads map the 4K one); a write maps a
     // fresh GFP_HIGHUSER_MOVABLE page, or an order-9 GFP_TRANSHUGE(_LIGHT) block where THP applies.
-    private AnomalyKind DoAnonymousPage(AddressSpace pt, Vma v, ulong va, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
+    private FaultResult DoAnonymousPage(AddressSpace pt, Vma v, ulong va, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
     {
         var ms = _mmu.Stats;
         if (!write)
         {
-            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(ZeroPfn, flags & ~SoftTrace), ref cycles)) return OutOfMemory;
+            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(ZeroPfn, flags & ~SoftTrace), ref cycles)) return FaultResult.OutOfMemory;
             Stats.ZeroPageFaults++;
             ms.ZeroPageMaps++;
-            return AnomalyKind.None;
+            return FaultResult.Handled;
         }
         AnonVmaPrepare(v);
         if (!fromTrace && ThpEligible(pt, v, va))
         {
             ulong gfp = (v.Flags & VmFlags.HugePage) != 0 ? Gfp.GFP_TRANSHUGE : Gfp.GFP_TRANSHUGE_LIGHT;
-            var r = _mmu.Buddy.AllocPages(gfp, ThpOrder);
-            cycles += _mmu.Cost.OfPageAlloc(r);
+            var r = _buddy.AllocPages(gfp, ThpOrder);
+            cycles += _cost.OfPageAlloc(r);
             if (r.Ok)
             {
                 ulong haddr = va & ~(HugeSize - 1);
@@ -439,33 +440,33 @@ public sealed partial class ProcessModel
                     _mmu.AccountResident(pt, ThpPages);
                     Stats.ThpFaults++;
                     ms.DemandPagedPages += ThpPages;
-                    return AnomalyKind.None;
+                    return FaultResult.Handled;
                 }
-                cycles += _mmu.Cost.OfPageFree(_mmu.Buddy.FreePages(r.Pfn, ThpOrder));
+                cycles += _cost.OfPageFree(_buddy.FreePages(r.Pfn, ThpOrder));
             }
             Stats.ThpFallbacks++;
         }
-        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long pfn, ref cycles)) return OutOfMemory;
+        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long pfn, ref cycles)) return FaultResult.OutOfMemory;
         if (!Tables.MapFrom(table, level, page, 0, Pte.Make(pfn, flags | Pte.Rw | Pte.Dirty), ref cycles))
         {
             if (!fromTrace) FreeFrame(pfn, 0, ref cycles);
-            return OutOfMemory;
+            return FaultResult.OutOfMemory;
         }
         _mmu.AccountResident(pt, 1);
         Stats.AnonFaults++;
         ms.DemandPagedPages++;
-        return AnomalyKind.None;
+        return FaultResult.Handled;
     }
 
     // do_read_fault / do_cow_fault / do_shared_fault: the page-cache page of (file, pgoff) — read from "disk"
     // (a fresh frame) on a miss — mapped read-only, copied for a private write, shared for a shared mapping.
-    private AnomalyKind DoFilePage(AddressSpace pt, Vma v, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
+    private FaultResult DoFilePage(AddressSpace pt, Vma v, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
     {
         var ms = _mmu.Stats;
         var key = (v.File != 0 ? v.File : -v.Shmem, v.PgOff + ((page - v.Start) >> 12));
         if (!_pageCache.TryGetValue(key, out long cached))
         {
-            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out cached, ref cycles)) return OutOfMemory;
+            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out cached, ref cycles)) return FaultResult.OutOfMemory;
             Stats.PageCacheMisses++;
             if (!fromTrace)
             {
@@ -478,26 +479,26 @@ public sealed partial class ProcessModel
         if (write && !shared)
         {
             AnonVmaPrepare(v);
-            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return OutOfMemory;
-            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(copy, flags | Pte.Rw | Pte.Dirty), ref cycles)) return OutOfMemory;
+            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return FaultResult.OutOfMemory;
+            if (!Tables.MapFrom(table, level, page, 0, Pte.Make(copy, flags | Pte.Rw | Pte.Dirty), ref cycles)) return FaultResult.OutOfMemory;
             _mmu.AccountResident(pt, 1);
             Stats.CowFaults++;
             ms.DemandPagedPages++;
-            return AnomalyKind.None;
+            return FaultResult.Handled;
         }
         ulong rw = shared && (v.Flags & VmFlags.Write) != 0 ? Pte.Rw | (write ? Pte.Dirty : 0) : 0;
-        if (!Tables.MapFrom(table, level, page, 0, Pte.Make(cached, flags | rw), ref cycles)) return OutOfMemory;
+        if (!Tables.MapFrom(table, level, page, 0, Pte.Make(cached, flags | rw), ref cycles)) return FaultResult.OutOfMemory;
         if (!fromTrace) AddRef(cached);
         _mmu.AccountResident(pt, 1);
         if (shared) Stats.SharedFaults++; else Stats.FileFaults++;
         ms.DemandPagedPages++;
-        return AnomalyKind.None;
+        return FaultResult.Handled;
     }
 
     // do_wp_page (mm/memory.c, 6.18): a write to a present read-only page of a writable VMA. Shared mappings and
     // exclusively owned anonymous pages become writable in place (wp_page_reuse); the zero page, page-cache pages
     // of private mappings and pages shared since fork are copied (wp_page_copy). A shared THP is split first.
-    private AnomalyKind DoWpPage(AddressSpace pt, Vma v, ulong page, long t, int i, bool huge, bool fromTrace, ref long cycles)
+    private FaultResult DoWpPage(AddressSpace pt, Vma v, ulong page, long t, int i, bool huge, bool fromTrace, ref long cycles)
     {
         var ms = _mmu.Stats;
         ulong e = Tables.Entry(t, i);
@@ -509,9 +510,9 @@ public sealed partial class ProcessModel
                 Tables.Set(t, i, e | Pte.Rw | Pte.Dirty);
                 _mmu.FlushTlbRange(pt, page & ~(HugeSize - 1), (page & ~(HugeSize - 1)) + HugeSize);
                 Stats.CowReuses++;
-                return AnomalyKind.None;
+                return FaultResult.Handled;
             }
-            if (!SplitHugePmd(pt, page, ref cycles)) return OutOfMemory;
+            if (!SplitHugePmd(pt, page, ref cycles)) return FaultResult.OutOfMemory;
             Tables.FindLeaf(pt.Root, page, out t, out i, out _);
             e = Tables.Entry(t, i);
         }
@@ -522,10 +523,10 @@ public sealed partial class ProcessModel
             Tables.Set(t, i, e | Pte.Rw | Pte.Dirty);
             _mmu.FlushTlbRange(pt, page, page + Page);
             Stats.CowReuses++;
-            return AnomalyKind.None;
+            return FaultResult.Handled;
         }
         AnonVmaPrepare(v);
-        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return OutOfMemory;
+        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return FaultResult.OutOfMemory;
         ulong flags = (e & ~Pte.AddrMask & ~SoftThp) | Pte.Rw | Pte.Dirty | (fromTrace ? SoftTrace : 0);
         Tables.Set(t, i, Pte.Make(copy, flags));
         if (pfn == ZeroPfn)
@@ -543,6 +544,6 @@ public sealed partial class ProcessModel
         }
         Stats.CowFaults++;
         _mmu.FlushTlbRange(pt, page, page + Page);
-        return AnomalyKind.None;
+        return FaultResult.Handled;
     }
 }

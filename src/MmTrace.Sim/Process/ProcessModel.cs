@@ -3,16 +3,13 @@ using MmTrace.Sim.Mmu;
 
 namespace MmTrace.Sim.Process;
 
-/// <summary>One line of a /proc/PID/maps snapshot given with --maps.</summary>
-public readonly record struct MapsEntry(ulong Start, ulong End, ulong Offset, string Perms, string Name);
-
 /// <summary>
 /// The processes of a replay: an mm_struct per pid (threads and vfork children share their parent's),
 /// the memory syscalls (mmap, munmap, mprotect, mremap, brk, madvise), fork/exec/exit, and, in
 /// <c>DemandPaging.cs</c>, the fault path and the pages. Where a trace records the address a call
 /// returned, the simulated choice is compared with it and the replay follows the recording.
 /// </summary>
-public sealed partial class ProcessModel : IPageOwner
+public sealed partial class ProcessModel : IPageOwner, IFaultHandler
 {
     private const ulong Page = ProcessConfig.PageSize;
     private readonly Dictionary<int, MmStruct> _byPid = new();
@@ -20,17 +17,22 @@ public sealed partial class ProcessModel : IPageOwner
     private int _lastPid = int.MinValue;
     private MmStruct? _lastMm;
     private readonly X86Mmu _mmu;
-    private IReadOnlyList<MapsEntry>? _maps;
+    private readonly Kernel.BuddyAllocator _buddy;
+    private readonly CostModel _cost;
+    private readonly IReadOnlyList<MemoryMapping>? _maps;
     private bool _mapsUsed;
     private int _nextMmId = 1;
     private readonly Dictionary<string, int> _fileIds = new();
 
-    public ProcessModel(MachineConfig config, X86Mmu mmu)
+    /// <summary>The processes of a machine: their page tables in <paramref name="mmu"/>, their frames from <paramref name="buddy"/>.</summary>
+    public ProcessModel(MachineConfig config, X86Mmu mmu, Kernel.BuddyAllocator buddy, CostModel cost, IReadOnlyList<MemoryMapping>? initialMaps = null)
     {
         _mmu = mmu;
+        _buddy = buddy;
+        _cost = cost;
+        _maps = initialMaps;
         Config = new ProcessConfig(config, mmu.Geometry.VaBits, mmu.Config.PageOffset);
         _thpEnabled = Config.Thp;
-        mmu.Processes = this;
     }
 
     public ProcessConfig Config { get; }
@@ -40,9 +42,6 @@ public sealed partial class ProcessModel : IPageOwner
     public IEnumerable<(int Pid, MmStruct Mm)> AddressSpaces =>
         _byPid.GroupBy(kv => kv.Value).Select(g => (g.Min(kv => kv.Key), g.Key)).OrderBy(t => t.Item1);
     public bool HasMaps => _maps is not null;
-
-    /// <summary>The --maps snapshot: the first process's address space at its first instruction, and for later execs the mappings exec makes besides the program's own.</summary>
-    public void SetInitialMaps(IReadOnlyList<MapsEntry> maps) => _maps = maps;
 
     public MmStruct? MmOfPid(int pid)
     {
@@ -82,9 +81,8 @@ public sealed partial class ProcessModel : IPageOwner
     {
         if (mm.Pt is not null) return mm.Pt;
         if (pid == 0) foreach (var (p, m) in _byPid) if (m == mm) { pid = p; break; }
-        var pt = _mmu.NewAddressSpace(pid);
+        var pt = _mmu.NewAddressSpace(pid, mm);
         if (pt is null) return null;
-        pt.Process = mm;
         mm.Pt = pt;
         foreach (var (q, m) in _byPid) if (m == mm) _mmu.Bind(q, pt);
         return pt;
@@ -92,6 +90,10 @@ public sealed partial class ProcessModel : IPageOwner
 
     /// <summary>The address space the MMU switches to for a pid's accesses.</summary>
     public AddressSpace? AddressSpaceOf(int pid) => PtOf(MmOf(pid), pid);
+
+    /// <summary>The MMU's #PF on a user address: handle_mm_fault for an access the trace did not record as a fault.</summary>
+    public FaultResult HandleUserFault(AddressSpace space, ulong va, AccessKind kind, PageFaultError error, int cpu, ref long cycles) =>
+        HandleMmFault(space, va, kind, error, recorded: false, ref cycles);
 
     // ---- layouts --------------------------------------------------------------------------------
 
@@ -127,14 +129,14 @@ public sealed partial class ProcessModel : IPageOwner
     // ones right after it: its bss) and start_brk come only with wholeProgram; a later exec of another program
     // keeps the rest (ld.so, vdso, vvar, stack), which are the same for every dynamically linked program
     // on one kernel without ASLR.
-    private void ApplyMaps(MmStruct mm, IReadOnlyList<MapsEntry> maps, bool wholeProgram)
+    private void ApplyMaps(MmStruct mm, IReadOnlyList<MemoryMapping> maps, bool wholeProgram)
     {
-        string program = maps.Count > 0 ? maps[0].Name : "";
+        string program = maps.Count > 0 ? maps[0].ObjFile : "";
         ulong programEnd = 0;
         bool inProgram = true;
         foreach (var m in maps)
         {
-            bool own = inProgram && (m.Name == program || (m.Name.Length == 0 && programEnd == m.Start));
+            bool own = inProgram && (m.ObjFile == program || (m.ObjFile.Length == 0 && programEnd == m.Start));
             if (own) programEnd = m.End; else inProgram = false;
             if (m.End > Config.TaskSizeMax || m.Start >= m.End) continue; // [vsyscall] lies above user space
             if (own && !wholeProgram) continue;
@@ -146,13 +148,13 @@ public sealed partial class ProcessModel : IPageOwner
                 if (m.Perms[2] == 'x') flags |= VmFlags.Exec;
                 if (m.Perms[3] == 's') flags |= VmFlags.Shared | VmFlags.MayShare;
             }
-            bool special = m.Name.StartsWith('[') && m.Name != "[stack]" && m.Name != "[heap]";
-            if (m.Name == "[stack]") { flags |= VmFlags.GrowsDown; mm.StartStack = m.End; }
+            bool special = m.ObjFile.StartsWith('[') && m.ObjFile != "[stack]" && m.ObjFile != "[heap]";
+            if (m.ObjFile == "[stack]") { flags |= VmFlags.GrowsDown; mm.StartStack = m.End; }
             if (special) flags |= VmFlags.Io | VmFlags.DontExpand | VmFlags.PfnMap;
-            int file = m.Name.Length > 0 && !m.Name.StartsWith('[') ? FileId(m.Name) : 0;
+            int file = m.ObjFile.Length > 0 && !m.ObjFile.StartsWith('[') ? FileId(m.ObjFile) : 0;
             if (mm.FindIntersection(m.Start, m.End) is not null)
                 throw new UsageException($"--maps: mapping 0x{m.Start:x}-0x{m.End:x} overlaps an earlier one");
-            mm.Insert(new Vma { Start = m.Start, End = m.End, Flags = flags, File = file, PgOff = file != 0 ? m.Offset >> 12 : m.Start >> 12, Name = m.Name.Length > 0 ? m.Name : null });
+            mm.Insert(new Vma { Start = m.Start, End = m.End, Flags = flags, File = file, PgOff = file != 0 ? m.Offset >> 12 : m.Start >> 12, Name = m.ObjFile.Length > 0 ? m.ObjFile : null });
         }
         if (wholeProgram && programEnd != 0)
         {

@@ -11,14 +11,22 @@ namespace MmTrace.Sim.Process;
 /// tcache_init's and calloc's clearing) are stores through the MMU, so heap growth shows up in VMAs, page
 /// faults, resident pages and the TLB. The CPU is that of the malloc event being replayed.
 /// </summary>
-public sealed class ProcessUserMemory(ProcessModel processes, int pid) : IUserMemory
+public sealed class ProcessUserMemory(ProcessModel processes, int pid) : IProcessMemory
 {
     private const ulong Page = 4096;
     private TraceEvent _touch = TraceEvent.Create(Op.Store, pid);
     private long _cycles;
+    // The process's page tables, looked up once: exec and exit end the heap with its address space.
+    private AddressSpace? _pt;
 
     /// <summary>The CPU the allocator runs on (the replayed event's).</summary>
-    public int Cpu { get; set; }
+    public int Cpu { get; private set; }
+
+    public void Enter(in TraceEvent e)
+    {
+        if ((_pt ??= processes.AddressSpaceOf(pid)) is { } pt) processes.Mmu.RunOn(e, pt);
+        Cpu = e.Has(EventFields.Cpu) ? e.Cpu : 0;
+    }
 
     /// <summary>Stores the allocator made to first-touch its memory (one per page).</summary>
     public long TouchStores { get; private set; }

@@ -136,3 +136,23 @@ public sealed class StandaloneUserMemory : IUserMemory
         return -1;
     }
 }
+
+/// <summary>
+/// A process's memory as the kernel that runs it gives it to a user-space allocator: the system calls of
+/// <see cref="IUserMemory"/>, plus entering the process on the CPU of the call being replayed and the cycles the
+/// kernel spent (system calls, first-touch faults) since the last call.
+/// </summary>
+public interface IProcessMemory : IUserMemory
+{
+    /// <summary>The call <paramref name="e"/> runs in the process on its CPU (a CR3 switch there when needed).</summary>
+    void Enter(in MmTrace.Core.TraceEvent e);
+
+    /// <summary>Cycles spent in the kernel since the last call.</summary>
+    long TakeCycles();
+
+    /// <summary>Puts the break where the recording's heap started, when nothing else said where exec left it.</summary>
+    void StartHeapAt(ulong recordedHeapStart);
+
+    /// <summary>Stores the allocator made to first-touch its memory (one per page).</summary>
+    long TouchStores { get; }
+}

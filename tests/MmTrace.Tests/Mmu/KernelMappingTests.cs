@@ -36,7 +36,7 @@ public class KernelMappingTests
         var mmu = m.Mmu;
         long kernelTables = mmu.KernelTablePages;
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Kernel(Op.Vmalloc, VmallocStart, 3 * 4096 - 100)).Kind);
-        var pages = m.Vmalloc.PagesOf(VmallocStart).ToArray();
+        var pages = m.Linux().Vmalloc.PagesOf(VmallocStart).ToArray();
         Assert.Equal(3, pages.Length);
         // PGD entry 402 is new: a PUD, a PMD and a PTE page; the entry is copied into the existing PGD.
         Assert.Equal(kernelTables + 3, mmu.KernelTablePages);
@@ -97,7 +97,7 @@ public class KernelMappingTests
         const ulong big = VmallocStart + 0x1000_0000;
         m.Dispatch(Kernel(Op.Vmalloc, big, 33UL << 20));
         m.Dispatch(Kernel(Op.Vfree, big));
-        Assert.Equal(1, m.Vmalloc.Purges);
+        Assert.Equal(1, m.Linux().Vmalloc.Purges);
         Assert.Equal(1, mmu.Stats.KernelRangeFlushes);
         Assert.Equal(1, mmu.Stats.KernelFlushAlls);
         Assert.Equal(0, mmu.Stats.Ipis); // one CPU: no one to interrupt
@@ -111,7 +111,7 @@ public class KernelMappingTests
         m.Dispatch(Kernel(Op.Vmalloc, VmallocStart, 2 * 4096));
         m.Dispatch(Kernel(Op.Vmalloc, VmallocStart + 0x10_0000, 4096));
         m.Dispatch(Kernel(Op.Vfree, VmallocStart + 0x10_0000));
-        Assert.Null(m.MmuIfBuilt);
+        Assert.False(m.Mmu.Booted);
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, VmallocStart + 0x1000)).Kind);
         Assert.Equal(2, m.Mmu.Stats.KernelPtesSet); // the live area only
         Assert.Equal(0, m.Mmu.Stats.Faults);
@@ -128,7 +128,7 @@ public class KernelMappingTests
         var mmu = m.Mmu;
         var r = m.Dispatch(Kernel(Op.Kmap, highPage));
         Assert.Equal(OutcomeKind.Ok, r.Kind);
-        ulong slot1 = m.Kmap.PkmapAddr(1); // map_new_virtual starts after last_pkmap_nr = 0
+        ulong slot1 = m.Linux().Kmap.PkmapAddr(1); // map_new_virtual starts after last_pkmap_nr = 0
         long root = mmu.AddressSpaces.Single().Root;
         ulong nx = preset.Contains("pae", StringComparison.Ordinal) ? Pte.Nx : 0;
         Assert.Equal(Pte.Make((long)(highPage >> 12), PageKernel | nx), Leaf(mmu, root, slot1));
@@ -138,7 +138,7 @@ public class KernelMappingTests
         // kunmap leaves the slot mapped (count 1); kmaps of other pages walk the window until it wraps, when
         // flush_all_zero_pkmaps clears every unused slot and flushes the window on both CPUs.
         m.Dispatch(Kernel(Op.Kunmap, highPage));
-        int last = m.Kmap.LastPkmap;
+        int last = m.Linux().Kmap.LastPkmap;
         for (int i = 1; i < last; i++) m.Dispatch(Kernel(Op.Kmap, highPage + (ulong)i * 4096));
         Assert.Equal(1, mmu.Stats.KernelRangeFlushes);
         Assert.Equal(1, mmu.Stats.KernelFlushAlls); // LAST_PKMAP pages > 33
@@ -146,7 +146,7 @@ public class KernelMappingTests
         // Slot 1 (unused since its kunmap) went in the flush; the wrapping kmap took slot 0, never used before.
         Assert.Equal(0UL, Leaf(mmu, root, slot1));
         Assert.Equal(1, mmu.Stats.KernelPtesCleared);
-        Assert.Equal(Pte.Make((long)((highPage + (ulong)(last - 1) * 4096) >> 12), PageKernel | nx), Leaf(mmu, root, m.Kmap.PkmapAddr(0)));
+        Assert.Equal(Pte.Make((long)((highPage + (ulong)(last - 1) * 4096) >> 12), PageKernel | nx), Leaf(mmu, root, m.Linux().Kmap.PkmapAddr(0)));
         // The flushed translation is gone from the TLB too: the old slot-1 address now faults.
         Assert.Equal(AnomalyKind.AccessOutsideMapping, m.Dispatch(Access(Op.Load, slot1 + 0x10)).Anomaly);
     }
@@ -158,8 +158,8 @@ public class KernelMappingTests
         const ulong highPage = 0x3900_0000, atomicPage = 0x3a00_0000;
         m.Dispatch(Kernel(Op.Kmap, highPage));
         m.Dispatch(Kernel(Op.KmapAtomic, atomicPage));
-        Assert.Null(m.MmuIfBuilt);
-        ulong pkmap = m.Kmap.PkmapAddr(1), fixmap = 0xfff00000;
+        Assert.False(m.Mmu.Booted);
+        ulong pkmap = m.Linux().Kmap.PkmapAddr(1), fixmap = 0xfff00000;
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, pkmap + 8)).Kind);
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, fixmap + 8)).Kind);
         var mmu = m.Mmu;

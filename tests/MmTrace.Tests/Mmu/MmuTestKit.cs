@@ -8,7 +8,7 @@ internal static class MmuTestKit
 {
     public const int Pid = 100;
 
-    public static Machine Machine(string preset, params string[] sets) => new(MachineConfig.Load(preset, sets), new SymbolTable(), 1);
+    public static Machine Machine(string preset, params string[] sets) => MachineBuilder.Build(MachineConfig.Load(preset, sets), new SymbolTable(), 1);
 
     public static TraceEvent Access(Op op, ulong va, int pid = Pid, int cpu = 0, ulong size = 8)
     {

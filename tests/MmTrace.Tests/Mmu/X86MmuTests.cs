@@ -225,6 +225,6 @@ public class X86MmuTests
         var e = TraceEvent.Create(Op.PageAlloc, 1);
         e.SetAddress(0x1000);
         m.Dispatch(e);
-        Assert.Null(m.MmuIfBuilt);
+        Assert.False(m.Mmu.Booted);
     }
 }

@@ -16,7 +16,13 @@ public class ProcessModelTests
     private const ulong MmapBase = 0x7ffff7fff000; // TASK_SIZE 0x7ffffffff000 less the 128M minimum gap
     private const ulong Rw = Mman.MapPrivate | Mman.MapAnonymous;
 
-    private static Machine NewMachine(params string[] sets) => new(MachineConfig.Load("x86_64-linux618-2cpu-24g", sets), new SymbolTable(), 1);
+    // A machine whose kernel has started paging, so its process model can be called directly.
+    private static Machine NewMachine(params string[] sets)
+    {
+        var m = MachineBuilder.Build(MachineConfig.Load("x86_64-linux618-2cpu-24g", sets), new SymbolTable(), 1);
+        m.Kernel.StartPaging();
+        return m;
+    }
 
     private static TraceEvent MmapEv(ulong len, ulong flags = Rw, ulong hint = 0, int prot = 3, long? result = null, int fd = -1, ulong offset = 0)
     {
@@ -42,17 +48,17 @@ public class ProcessModelTests
     [Fact]
     public void Mmap_base_is_the_task_size_less_the_128M_minimum_gap()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         Assert.Equal(MmapBase, p.Config.MmapBase);
         Assert.Equal(0x2aaaaaaab000UL, p.Config.MmapLegacyBase);
         // A 1G stack rlimit makes the gap 1G + the 1M guard gap.
-        Assert.Equal(0x7ffffffff000UL - (1UL << 30) - (1UL << 20), NewMachine("process.stack_rlimit=1073741824").Processes.Config.MmapBase);
+        Assert.Equal(0x7ffffffff000UL - (1UL << 30) - (1UL << 20), NewMachine("process.stack_rlimit=1073741824").Linux().Processes.Config.MmapBase);
     }
 
     [Fact]
     public void Top_down_placement_takes_the_highest_hole_that_fits()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x3000, 3, Rw);
         Assert.Equal(MmapBase - 0x3000, a);
         ulong b = (ulong)p.Mmap(Pid, 0, 0x5000, 1, Rw);   // other prot: no merge, right below
@@ -67,7 +73,7 @@ public class ProcessModelTests
     [Fact]
     public void Anonymous_neighbours_with_the_same_flags_merge_and_a_different_prot_splits()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         var mm = p.MmOf(Pid);
         int before = mm.MapCount;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x2000, 3, Rw);
@@ -99,7 +105,7 @@ public class ProcessModelTests
     [Fact]
     public void Pmd_multiple_anonymous_lengths_are_thp_aligned_and_others_are_not()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         ulong small = (ulong)p.Mmap(Pid, 0, 0x2000, 3, Rw);
         Assert.Equal(MmapBase - 0x2000, small);
         // __thp_get_unmapped_area: search 4M, take the upper 2M boundary inside (top-down, off_sub != 0).
@@ -113,7 +119,7 @@ public class ProcessModelTests
         ulong file = (ulong)p.Mmap(Pid, 0, 6003000, 1, Mman.MapPrivate, fd: 3);
         Assert.Equal(0UL, file % (2UL << 20));
         // ... unless the filesystem does not align (process.file_thp_align=false).
-        var q = NewMachine("process.file_thp_align=false").Processes;
+        var q = NewMachine("process.file_thp_align=false").Linux().Processes;
         q.Mmap(Pid, 0, 0x2000, 3, Rw);
         Assert.Equal(MmapBase - 0x2000 - 0x5ba000, (ulong)q.Mmap(Pid, 0, 6003000, 1, Mman.MapPrivate, fd: 3));
     }
@@ -121,7 +127,7 @@ public class ProcessModelTests
     [Fact]
     public void Hints_fixed_and_fixed_noreplace_follow_do_mmap()
     {
-        var p = NewMachine("process.mmap_min_addr=65536").Processes;
+        var p = NewMachine("process.mmap_min_addr=65536").Linux().Processes;
         var mm = p.MmOf(Pid);
         Assert.Equal(0x10000000L, p.Mmap(Pid, 0x10000000, 0x1000, 3, Rw));                 // a free hint is taken
         Assert.Equal(MmapBase - 0x1000, (ulong)p.Mmap(Pid, 0x10000000, 0x1000, 3, Rw));    // a taken one is not
@@ -136,7 +142,7 @@ public class ProcessModelTests
     [Fact]
     public void Legacy_layout_places_bottom_up_from_a_third_of_the_address_space()
     {
-        var p = NewMachine("process.layout=legacy").Processes;
+        var p = NewMachine("process.layout=legacy").Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x3000, 3, Rw);
         Assert.Equal(0x2aaaaaaab000UL, a);
         Assert.Equal(a + 0x3000, (ulong)p.Mmap(Pid, 0, 0x1000, 1, Rw));
@@ -145,7 +151,7 @@ public class ProcessModelTests
     [Fact]
     public void Placement_keeps_the_stack_guard_gap_below_a_growsdown_vma()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         // A MAP_GROWSDOWN stack at a hint; the next search below it must stay 1M (stack_guard_gap) away.
         ulong stack = (ulong)p.Mmap(Pid, 0x500000000, 0x10000, 3, Rw | Mman.MapGrowsDown | Mman.MapFixed);
         var mm = p.MmOf(Pid);
@@ -157,7 +163,7 @@ public class ProcessModelTests
     [Fact]
     public void Brk_grows_shrinks_and_stops_at_a_mapping()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         var mm = p.MmOf(Pid);
         mm.StartBrk = mm.Brk = 0x555555559000;
         mm.BrkKnown = true;
@@ -190,13 +196,13 @@ public class ProcessModelTests
         e.SetAddress(0);
         e.SetResult(0x555555559000);
         Assert.Equal(AddressCheck.NotCompared, n.Dispatch(e).Address);
-        Assert.Equal(1, n.Processes.Stats.BrkInferred);
+        Assert.Equal(1, n.Linux().Processes.Stats.BrkInferred);
     }
 
     [Fact]
     public void Mremap_grows_in_place_when_free_and_moves_with_maymove()
     {
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         var mm = p.MmOf(Pid);
         ulong a = (ulong)p.Mmap(Pid, 0, 0x4000, 3, Rw);
         Assert.Equal((long)a, p.Mremap(Pid, a, 0x4000, 0x2000, 0));     // shrink in place
@@ -218,7 +224,7 @@ public class ProcessModelTests
     public void Fork_shares_pages_copy_on_write_and_a_write_copies_one_page()
     {
         var m = NewMachine();
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x2000, 3, Rw);
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Store, a)).Kind);
         Assert.Equal(1, p.Stats.AnonFaults);
@@ -238,9 +244,9 @@ public class ProcessModelTests
         // Reads of the child's other page map the zero page; exit frees the child's page and tables.
         m.Dispatch(Access(Op.Load, a + 0x1000, pid: 8));
         Assert.Equal(1, p.Stats.ZeroPageFaults);
-        long free = m.Buddy.TotalFreePages;
+        long free = m.Linux().Buddy.TotalFreePages;
         m.Dispatch(TraceEvent.Create(Op.Exit, 8));
-        Assert.True(m.Buddy.TotalFreePages >= free + 1 + 4, "exit frees the copied page, the page tables and the PGD");
+        Assert.True(m.Linux().Buddy.TotalFreePages >= free + 1 + 4, "exit frees the copied page, the page tables and the PGD");
         Assert.Null(p.MmOfPid(8));
     }
 
@@ -248,8 +254,8 @@ public class ProcessModelTests
     public void Zero_page_read_then_write_allocates_one_page_and_munmap_frees_it_and_its_tables()
     {
         var m = NewMachine();
-        var p = m.Processes;
-        long free0 = m.Buddy.TotalFreePages;
+        var p = m.Linux().Processes;
+        long free0 = m.Linux().Buddy.TotalFreePages;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x1000, 3, Rw);
         m.Dispatch(Access(Op.Load, a));
         Assert.Equal(1, p.Stats.ZeroPageFaults);
@@ -262,14 +268,14 @@ public class ProcessModelTests
         Assert.Equal(0, p.MmOf(Pid).Pt!.ResidentPages);
         Assert.Equal(1, p.Stats.PagesFreed);
         Assert.Equal(tables - 3, m.Mmu.Tables.LivePages); // the PTE, PMD and PUD pages left empty are freed
-        Assert.Equal(free0 - 1, m.Buddy.TotalFreePages);  // only the PGD remains
+        Assert.Equal(free0 - 1, m.Linux().Buddy.TotalFreePages);  // only the PGD remains
     }
 
     [Fact]
     public void Thp_fault_maps_a_2M_page_under_madvise_only_after_madv_hugepage()
     {
         var m = NewMachine(); // thp.enabled = madvise
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 4UL << 20, 3, Rw);
         Assert.Equal(0UL, a % (2UL << 20));
         m.Dispatch(Access(Op.Store, a));
@@ -289,16 +295,16 @@ public class ProcessModelTests
         Assert.Equal(1, p.Stats.ThpBlocksFreed);
         // thp.enabled=always needs no madvise; never never maps one.
         var always = NewMachine("thp.enabled=always");
-        ulong b = (ulong)always.Processes.Mmap(Pid, 0, 2UL << 20, 3, Rw);
+        ulong b = (ulong)always.Linux().Processes.Mmap(Pid, 0, 2UL << 20, 3, Rw);
         always.Dispatch(Access(Op.Store, b));
-        Assert.Equal(1, always.Processes.Stats.ThpFaults);
+        Assert.Equal(1, always.Linux().Processes.Stats.ThpFaults);
     }
 
     [Fact]
     public void Sigsegv_is_counted_for_no_mapping_and_for_a_write_to_read_only_memory_and_the_replay_goes_on()
     {
         var m = NewMachine();
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x1000, 1, Rw);
         Assert.Equal(AnomalyKind.ProtectionFault, m.Dispatch(Access(Op.Store, a)).Anomaly);
         Assert.Equal(AnomalyKind.AccessOutsideMapping, m.Dispatch(Access(Op.Load, 0x10000000)).Anomaly);
@@ -310,7 +316,7 @@ public class ProcessModelTests
     public void A_stack_grows_down_to_a_faulting_address_within_the_rlimit()
     {
         var m = NewMachine();
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         var stack = p.MmOf(Pid).Vmas.Single(v => v.Name == "[stack]");
         ulong start = stack.Start;
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Store, start - 0x5000)).Kind);
@@ -324,7 +330,7 @@ public class ProcessModelTests
     public void Private_file_pages_come_from_the_page_cache_shared_across_processes_then_cow_on_write()
     {
         var m = NewMachine();
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x2000, 3, Mman.MapPrivate, fd: 3);
         ulong b = (ulong)p.Mmap(9, 0, 0x2000, 1, Mman.MapPrivate, fd: 3);
         m.Dispatch(Access(Op.Load, a));
@@ -341,20 +347,20 @@ public class ProcessModelTests
     public void Recorded_faults_of_an_unknown_process_map_implicitly_without_buddy_pages()
     {
         var m = NewMachine();
-        _ = m.Processes; // builds the MMU and the kernel's page tables first
-        long free0 = m.Buddy.TotalFreePages;
+        // NewMachine has built the kernel's page tables first
+        long free0 = m.Linux().Buddy.TotalFreePages;
         var f = TraceEvent.Create(Op.PageFault, 4242);
         f.SetAddress(0x5555555a1234);
         f.SetFlags(0x6); // user write, not present
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(f).Kind);
         f.SetAddress(0x5555555a2010);
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(f).Kind);
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         Assert.Equal(2, p.Stats.RecordedFaults);
         Assert.Equal(2, p.Stats.FramesFromTrace);
         Assert.Equal(1, p.MmOfPid(4242)!.Vmas.Count(v => v.Inferred)); // the two implicit pages merged into one VMA
         // Only page tables came from the buddy allocator (PGD, PUD, PMD, PTE).
-        Assert.Equal(free0 - 4, m.Buddy.TotalFreePages);
+        Assert.Equal(free0 - 4, m.Linux().Buddy.TotalFreePages);
     }
 
     // ---- the recordings ------------------------------------------------------------------------------
@@ -364,7 +370,7 @@ public class ProcessModelTests
         var symbols = new SymbolTable();
         var config = MachineConfig.Load("x86_64-linux618-2cpu-24g");
         using var reader = TraceFormats.Open(TestPaths.Real(name + ".strace.txt"), "auto", symbols, new ReaderOptions());
-        var initial = maps ? ProcMaps.Parse(TestPaths.Real(name + ".maps.txt")).Select(x => new MapsEntry(x.Start, x.End, x.Offset, x.Perms, x.ObjFile)).ToList() : null;
+        var initial = maps ? ProcMaps.Parse(TestPaths.Real(name + ".maps.txt")) : null;
         return ReplayJob.Run(reader, symbols, config, 1, name, maps: initial);
     }
 
@@ -408,7 +414,7 @@ public class ProcessModelTests
     public void Access_workload_mmap_lands_where_6_18_puts_a_64M_anonymous_mapping_2M_aligned()
     {
         // traces/access.parquet: mmap(NULL, 64M, rw, private|anonymous), generated THP-aligned below mmap_base.
-        var p = NewMachine().Processes;
+        var p = NewMachine().Linux().Processes;
         Assert.Equal(0x7ffff3e00000L, p.Mmap(Pid, 0, 64UL << 20, 3, Rw));
         var symbols = new SymbolTable();
         using var reader = TraceFormats.Open(TestPaths.Traces("access.parquet"), "auto", symbols, new ReaderOptions());
@@ -425,8 +431,8 @@ public class ProcessModelTests
     public void Random_syscalls_touches_and_forks_keep_vmas_ordered_and_exit_returns_every_frame(int seed, string thp)
     {
         var m = NewMachine("thp.enabled=" + thp);
-        var p = m.Processes;
-        long free0 = m.Buddy.TotalFreePages;
+        var p = m.Linux().Processes;
+        long free0 = m.Linux().Buddy.TotalFreePages;
         var rng = new Random(seed);
         var pids = new List<int> { Pid };
         var regions = new List<(int Pid, ulong Start, ulong Len)>();
@@ -521,14 +527,14 @@ public class ProcessModelTests
         Assert.Equal(0, p.ThpBlocksLive);
         Assert.Equal(0, m.Mmu.ResidentUserPages);
         // Every anonymous page, THP block, page table and PGD went back; the page cache keeps its pages.
-        Assert.Equal(free0 - p.PageCachePages, m.Buddy.TotalFreePages);
+        Assert.Equal(free0 - p.PageCachePages, m.Linux().Buddy.TotalFreePages);
     }
 
     [Fact]
     public void Threads_share_the_mm_and_switching_between_them_writes_no_cr3()
     {
         var m = NewMachine("mmu.pcid=false");
-        var p = m.Processes;
+        var p = m.Linux().Processes;
         ulong a = (ulong)p.Mmap(Pid, 0, 0x1000, 3, Rw);
         var clone = TraceEvent.Create(Op.Fork, Pid);
         clone.SetResult(Pid + 1);
@@ -562,7 +568,7 @@ public class ProcessModelTests
     public void FindVmaAgreesWithALinearScanThroughMapsMergesSplitsAndUnmaps()
     {
         // find_vma reads a parallel array of ends and checks its previous answer first: both must follow every edit.
-        var mm = new MmStruct(1, NewMachine().Processes.Config, null);
+        var mm = new MmStruct(1, NewMachine().Linux().Processes.Config, null);
         var rng = new Random(5);
         const ulong Base = 0x10000000, Page = 4096;
         var rw = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite;

@@ -21,7 +21,7 @@ public class ReplayerTests
     [Fact]
     public void Observers_see_only_the_ops_they_watch_in_trace_order_and_by_default_every_op()
     {
-        var machine = new Machine(BuddyAllocatorTests.Small(), new SymbolTable());
+        var machine = MachineBuilder.Build(BuddyAllocatorTests.Small(), new SymbolTable());
         var frees = new Recorder(Op.Kfree);
         var everything = new Recorder();
         var byDefault = new AllOps();

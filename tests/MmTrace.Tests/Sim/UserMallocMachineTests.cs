@@ -85,7 +85,7 @@ public class UserMallocMachineTests
     public void Exit_retires_a_heap_and_the_pid_starts_a_new_one()
     {
         var symbols = new SymbolTable();
-        var m = new Machine(MachineConfig.Load("x86_64-skylake-4g", []), symbols);
+        var m = MachineBuilder.Build(MachineConfig.Load("x86_64-skylake-4g", []), symbols);
         var e = TraceEvent.Create(Op.Malloc, 7);
         e.SetAddress(0x5555555592a0);
         e.SetSize(100);
@@ -93,7 +93,7 @@ public class UserMallocMachineTests
         Assert.Equal(OutcomeKind.Ok, m.Dispatch(TraceEvent.Create(Op.Exit, 7)).Kind);
         e.SetAddress(0x5555555592a0);
         Assert.Equal(AddressCheck.Matched, m.Dispatch(e).Address);
-        var heaps = m.UserHeaps.ToList();
+        var heaps = m.UserHeaps.All.ToList();
         Assert.Equal(2, heaps.Count);
         Assert.All(heaps, h => Assert.Equal(1, h.Replay.Compared));
     }
@@ -101,7 +101,7 @@ public class UserMallocMachineTests
     [Fact]
     public void Malloc_on_i386_is_not_modelled()
     {
-        var m = new Machine(MachineConfig.Load("i386-highmem-1g", []), new SymbolTable());
+        var m = MachineBuilder.Build(MachineConfig.Load("i386-highmem-1g", []), new SymbolTable());
         var e = TraceEvent.Create(Op.Malloc, 1);
         e.SetAddress(0x804c008);
         e.SetSize(16);
@@ -111,7 +111,7 @@ public class UserMallocMachineTests
     [Fact]
     public void A_recorded_fault_of_an_unseen_pid_makes_its_mm_once_and_counts_its_inferred_vmas()
     {
-        var m = new Machine(MachineConfig.Load("x86_64-skylake-4g", []), new SymbolTable());
+        var m = MachineBuilder.Build(MachineConfig.Load("x86_64-skylake-4g", []), new SymbolTable());
         foreach (ulong va in new ulong[] { 0x7f0000001000, 0x7f0000003000 })
         {
             var f = TraceEvent.Create(Op.PageFault, 9);
@@ -119,11 +119,11 @@ public class UserMallocMachineTests
             f.SetFlags(0x6); // user write to a not-present page
             Assert.Equal(OutcomeKind.Ok, m.Dispatch(f).Kind);
         }
-        var st = m.Processes.Stats;
+        var st = m.Linux().Processes.Stats;
         Assert.Equal(1, st.MmsMadeByRecordedFaults);
         Assert.Equal(2, st.RecordedFaults);
         Assert.Equal(2, st.InferredVmas); // two pages apart: two inferred VMAs that do not merge
-        Assert.Equal(m.Processes.MmOfPid(9)!.MapCount, st.PeakVmas);
+        Assert.Equal(m.Linux().Processes.MmOfPid(9)!.MapCount, st.PeakVmas);
         Assert.True(st.PeakVmas >= 2);
     }
 }

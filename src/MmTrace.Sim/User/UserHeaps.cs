@@ -1,0 +1,74 @@
+using MmTrace.Core;
+
+namespace MmTrace.Sim.User;
+
+/// <summary>One process's user allocator: the replay that compares with the recording, over the process's memory.</summary>
+public sealed record UserHeap(int Pid, UserHeapReplay Replay, IProcessMemory Memory);
+
+/// <summary>
+/// User space's allocators: one <c>user.malloc</c> allocator per process that makes malloc-family calls, over the
+/// memory its kernel gives it (brk, mmap, first touches through the MMU). exec and exit end a process's heap; its
+/// figures stay for the report. 32-bit chunk layouts are not modelled: the calls then count as not modelled.
+/// </summary>
+public sealed class UserHeaps
+{
+    private readonly UserMallocConfig? _config;
+    private readonly IKernel _kernel;
+    private readonly bool _mtracePrologue;
+    private readonly Dictionary<int, UserHeap> _live = new();
+    private readonly List<UserHeap> _retired = [];
+    private UserHeap? _last;
+
+    /// <param name="config">The user allocator, or null when this machine's user space is not modelled.</param>
+    /// <param name="kernel">The kernel whose processes the heaps live in.</param>
+    /// <param name="traits">What the recording says about its start (glibc's calls before an mtrace log).</param>
+    public UserHeaps(UserMallocConfig? config, IKernel kernel, RecordingTraits traits)
+    {
+        _config = config;
+        _kernel = kernel;
+        _mtracePrologue = config is { MtracePrologue: true } && (traits & RecordingTraits.MallocLogStartsAfterInit) != 0;
+    }
+
+    /// <summary>Every heap, those of ended processes first, then the live ones by pid.</summary>
+    public IEnumerable<UserHeap> All => _retired.Concat(_live.Values.OrderBy(h => h.Pid));
+
+    /// <summary>malloc/calloc/realloc/free/memalign of a process, through its allocator.</summary>
+    public EventOutcome Apply(in TraceEvent e)
+    {
+        if (_config is null) return EventOutcome.NotModelled;
+        var h = _last is { } last && last.Pid == e.Pid ? last : HeapOf(e.Pid);
+        if (h is null) return EventOutcome.NotModelled;
+        _last = h;
+        h.Memory.Enter(e);
+        var o = h.Replay.Apply(e);
+        long cycles = h.Memory.TakeCycles();
+        return cycles == 0 ? o : o with { Cycles = o.Cycles + cycles };
+    }
+
+    /// <summary>exec and exit end a process's heap (its memory went with the old mm); returns <paramref name="outcome"/>.</summary>
+    public EventOutcome Retire(int pid, EventOutcome outcome)
+    {
+        if (_live.Remove(pid, out var h))
+        {
+            _retired.Add(h);
+            if (_last == h) _last = null;
+        }
+        return outcome;
+    }
+
+    private UserHeap? HeapOf(int pid)
+    {
+        if (_live.TryGetValue(pid, out var h)) return h;
+        var cfg = _config!;
+        var memory = _kernel.ProcessMemory(pid);
+        if (memory is null) return null;
+        var replay = new UserHeapReplay(recordedStart =>
+        {
+            memory.StartHeapAt(recordedStart);
+            return cfg.Create(memory);
+        }, new UserHeapReplayOptions { MtracePrologue = _mtracePrologue, FollowRecording = cfg.FollowRecording });
+        h = new UserHeap(pid, replay, memory);
+        _live[pid] = h;
+        return h;
+    }
+}
