@@ -60,11 +60,11 @@ public sealed class Machine
         Config = config;
         _symbols = symbols;
         Cost = new CostModel(config);
-        Memblock = Memblock.FromConfig(config);
-        Buddy = new BuddyAllocator(config, Memblock);
-        Slub = new SlubAllocator(config, Buddy);
-        Vmalloc = new VmallocAllocator(config, Buddy, Cost);
-        Kmap = new KmapAllocator(config, Buddy);
+        Memblock = Memblock.FromConfig(MemblockConfig.From(config));
+        Buddy = new BuddyAllocator(BuddyConfig.From(config), Memblock);
+        Slub = new SlubAllocator(SlubConfig.From(config), Buddy);
+        Vmalloc = new VmallocAllocator(VmallocConfig.From(config), Buddy, Cost);
+        Kmap = new KmapAllocator(KmapConfig.From(config), Buddy);
     }
 
     public MachineConfig Config { get; }

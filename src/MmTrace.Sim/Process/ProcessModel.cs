@@ -14,7 +14,7 @@ public readonly record struct MapsEntry(ulong Start, ulong End, ulong Offset, st
 /// </summary>
 public sealed partial class ProcessModel : IPageOwner
 {
-    private const ulong Page = ProcessConfig.PageSize;
+    private const ulong Page = Units.PageSize;
     private readonly Dictionary<int, MmStruct> _byPid = new();
     // The last pid looked up and its mm (consecutive events mostly come from one process); reset whenever _byPid changes.
     private int _lastPid = int.MinValue;

@@ -12,7 +12,7 @@ public class UserAllocatorsTests
         {
             var cfg = MachineConfig.Load(name);
             var u = UserMallocConfig.From(cfg);
-            Assert.Equal("ptmalloc", u.Malloc);
+            Assert.Equal(MallocPolicy.Ptmalloc, u.Malloc);
             Assert.Equal(128UL * 1024, u.Options.MmapThreshold);
             Assert.Equal(128UL * 1024, u.Options.TopPad);
             Assert.Equal(7, u.Options.TcacheCount);
@@ -42,7 +42,7 @@ public class UserAllocatorsTests
     public void An_unknown_policy_is_a_usage_error_naming_the_choices()
     {
         var e = Assert.Throws<UsageException>(() => UserMallocConfig.From(MachineConfig.Load(null, ["user.malloc=jemalloc"])));
-        Assert.Contains("ptmalloc, first-fit, best-fit, buddy", e.Message);
+        Assert.Equal("user.malloc=jemalloc: expected ptmalloc, first-fit, best-fit or buddy", e.Message);
     }
 
     [Fact]
