@@ -45,6 +45,24 @@ public class UserAllocatorsTests
         Assert.Equal("user.malloc=jemalloc: expected ptmalloc, first-fit, best-fit or buddy", e.Message);
     }
 
+    [Theory]
+    [InlineData("user.tcache_count=-1", "user.tcache_count=-1: expected 0..65535")]
+    [InlineData("user.tcache_count=70000", "user.tcache_count=70000: expected 0..65535")]
+    [InlineData("user.mmap_threshold=-1", "user.mmap_threshold=-1: expected 0 or more")]
+    [InlineData("user.mmap_max=-1", "user.mmap_max=-1: expected 0 or more")]
+    public void A_bad_tunable_is_a_one_line_error_naming_the_key(string set, string message)
+    {
+        var e = Assert.Throws<UsageException>(() => UserMallocConfig.From(MachineConfig.Load(null, [set])));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("ptmalloc", MallocPolicy.Ptmalloc)]
+    [InlineData("first-fit", MallocPolicy.FirstFit)]
+    [InlineData("best-fit", MallocPolicy.BestFit)]
+    [InlineData("buddy", MallocPolicy.Buddy)]
+    public void User_malloc_names_parse_to_policies(string name, MallocPolicy policy) => Assert.Equal(policy, UserMallocConfig.ParsePolicy(name));
+
     [Fact]
     public void Tunables_change_the_model_tcache_count_zero_sends_small_frees_to_fastbins()
     {
