@@ -64,8 +64,8 @@ public class UserHeapBenchmarks
     [Benchmark]
     public long Replay()
     {
-        string policy = Policy;
-        using var rep = UserHeapReplay.Standalone(m => UserAllocators.Create(policy, m), Options());
+        var malloc = UserMallocConfig.ParsePolicy(Policy);
+        using var rep = UserHeapReplay.Standalone(m => UserAllocators.Create(malloc, m), Options());
         foreach (ref readonly var e in _events.AsSpan()) rep.Apply(e);
         return rep.Matched;
     }
@@ -89,7 +89,8 @@ public class UserHeapBenchmarks
         }
         self.Refresh();
         double cpuSeconds = (self.TotalProcessorTime - cpu0).TotalSeconds;
-        var check = UserHeapReplay.Standalone(m => UserAllocators.Create(policy, m), b.Options());
+        var malloc = UserMallocConfig.ParsePolicy(policy);
+        var check = UserHeapReplay.Standalone(m => UserAllocators.Create(malloc, m), b.Options());
         foreach (ref readonly var e in b._events.AsSpan()) check.Apply(e);
         // On a shared machine the CPU-time figure is the steadier one (all threads of the process count).
         Console.WriteLine($"{file} {policy}: {b.EventCount} events, {events / clock.Elapsed.TotalSeconds / 1e6:0.00} M events/s wall, " +

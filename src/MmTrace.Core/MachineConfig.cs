@@ -166,6 +166,40 @@ public sealed class MachineConfig
         throw new UsageException($"machine setting {path}={s}: expected an address such as 0xffff888000000000");
     }
 
+    /// <summary>An integer setting that must lie in [min, max] (max long/int.MaxValue: no upper bound); outside it is a one-line usage error naming the key.</summary>
+    public long GetInt64(string path, long min, long max)
+    {
+        long v = GetInt64(path);
+        if (v < min || v > max)
+        {
+            string range = max is long.MaxValue or int.MaxValue ? $"{min} or more" : $"{min}..{max}";
+            throw new UsageException(string.Create(Units.Inv, $"{path}={v}: expected {range}"));
+        }
+        return v;
+    }
+
+    public int GetInt32(string path, int min, int max) => (int)GetInt64(path, min, max);
+
+    /// <summary>A byte count or other setting that cannot be negative.</summary>
+    public ulong GetUInt64(string path) => (ulong)GetInt64(path, 0, long.MaxValue);
+
+    /// <summary>
+    /// A string setting naming one of a fixed set of values (an enum): the one place a setting's names
+    /// appear. An unknown name is a usage error listing the valid ones.
+    /// </summary>
+    public T GetChoice<T>(string path, params ReadOnlySpan<(string Name, T Value)> choices) => ParseChoice(path, GetString(path), choices);
+
+    /// <summary><see cref="GetChoice{T}"/> for a name given outside a config (a benchmark's argument, say).</summary>
+    public static T ParseChoice<T>(string path, string name, params ReadOnlySpan<(string Name, T Value)> choices)
+    {
+        foreach (var (n, v) in choices)
+            if (n == name) return v;
+        var names = new List<string>(choices.Length);
+        foreach (var (n, _) in choices) names.Add(n);
+        string list = names.Count == 1 ? names[0] : string.Join(", ", names.Take(names.Count - 1)) + " or " + names[^1];
+        throw new UsageException($"{path}={name}: expected {list}");
+    }
+
     /// <summary>Writes the resolved tree (keys in the preset's order) for summary.json.</summary>
     public void WriteTo(Utf8JsonWriter w) => _root.WriteTo(w);
 

@@ -71,13 +71,11 @@ public sealed class BuddyAllocator
     private readonly byte[] _pageblockMt;
     private readonly bool[] _pageblockPresent;
 
-    public BuddyAllocator(MachineConfig cfg, Memblock memblock)
+    public BuddyAllocator(BuddyConfig cfg, Memblock memblock)
     {
-        MaxOrder = cfg.GetInt32("buddy.max_order");
-        if (MaxOrder is < 1 or > 20) throw new UsageException($"buddy.max_order={MaxOrder}: expected 1..20");
+        MaxOrder = cfg.MaxOrder;
         // pageblock_order = min(HPAGE_PMD_ORDER, MAX_PAGE_ORDER), as include/linux/pageblock-flags.h defines it.
-        PageblockOrder = Math.Min(cfg.GetInt32("buddy.pageblock_order"), MaxOrder);
-        if (PageblockOrder < 1) throw new UsageException($"buddy.pageblock_order={PageblockOrder}: expected at least 1");
+        PageblockOrder = Math.Min(cfg.PageblockOrder, MaxOrder);
 
         ulong endBytes = memblock.Memory.Max(m => m.End);
         MaxPfn = checked((int)(endBytes >> Units.PageShift));
@@ -110,8 +108,8 @@ public sealed class BuddyAllocator
         MemblockFreeAll(memblock);
         SetupPerZoneWmarks(cfg);
         SetupZoneSelection();
-        Cpus = Math.Max(1, cfg.GetInt32("cpus"));
-        if (cfg.GetBool("buddy.pcp"))
+        Cpus = cfg.Cpus;
+        if (cfg.Pcp)
         {
             _pcp = new PerCpuPages[Cpus, _zones.Length];
             for (int c = 0; c < Cpus; c++)
@@ -284,11 +282,11 @@ public sealed class BuddyAllocator
     public long ManagedPages => _zones.Sum(z => z.ManagedPages);
     public long MinFreeKbytes { get; private set; }
 
-    private static Zone[] BuildZones(MachineConfig cfg, int maxPfn, int maxOrder)
+    private static Zone[] BuildZones(BuddyConfig cfg, int maxPfn, int maxOrder)
     {
-        int dmaEnd = (int)((ulong)cfg.GetInt64("zones.dma_limit") >> Units.PageShift);
-        int dma32End = (int)((ulong)cfg.GetInt64("zones.dma32_limit") >> Units.PageShift);
-        int lowEnd = (int)((ulong)cfg.GetInt64("zones.lowmem_limit") >> Units.PageShift);
+        int dmaEnd = (int)(cfg.DmaLimit >> Units.PageShift);
+        int dma32End = (int)(cfg.Dma32Limit >> Units.PageShift);
+        int lowEnd = (int)(cfg.LowmemLimit >> Units.PageShift);
         var bounds = new List<(ZoneType, int, int)>();
         int start = 0;
         void Add(ZoneType t, int end)
@@ -365,15 +363,15 @@ public sealed class BuddyAllocator
     /// khugepaged's set_recommended_min_free_kbytes when THP is enabled, then __setup_per_zone_wmarks
     /// with watermark_scale_factor. buddy.min_free_kbytes overrides the computed value when non-zero.
     /// </summary>
-    private void SetupPerZoneWmarks(MachineConfig cfg)
+    private void SetupPerZoneWmarks(BuddyConfig cfg)
     {
         long lowmemPages = _zones.Where(z => z.Type != ZoneType.HighMem).Sum(z => z.ManagedPages);
-        long minFree = cfg.GetInt64("buddy.min_free_kbytes");
+        long minFree = cfg.MinFreeKbytes;
         if (minFree <= 0)
         {
             long lowmemKbytes = lowmemPages * (long)(Units.PageSize >> 10);
             minFree = Math.Clamp((long)Math.Sqrt(lowmemKbytes * 16.0), 128, 262144);
-            if (cfg.GetString("thp.enabled") != "never")
+            if (cfg.Thp != ThpMode.Never)
             {
                 long nrZones = _zones.Count(z => z.ManagedPages > 0);
                 long pageblock = 1L << PageblockOrder;
@@ -384,7 +382,7 @@ public sealed class BuddyAllocator
             }
         }
         MinFreeKbytes = minFree;
-        int scale = cfg.GetInt32("buddy.watermark_scale_factor");
+        int scale = cfg.WatermarkScaleFactor;
         ComputeWatermarks(_zones, minFree >> (Units.PageShift - 10), scale);
     }
 

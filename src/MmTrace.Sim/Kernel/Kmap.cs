@@ -52,18 +52,18 @@ public sealed class KmapAllocator
     // The slots the last kmap's flush_all_zero_pkmaps cleared (their PTEs go), reused from call to call.
     private readonly List<int> _cleared = [];
 
-    public KmapAllocator(MachineConfig cfg, BuddyAllocator buddy)
+    public KmapAllocator(KmapConfig cfg, BuddyAllocator buddy)
     {
-        _lastPkmap = cfg.GetInt32("kmap.last_pkmap");
-        _kmMaxIdx = cfg.GetInt32("kmap.km_max_idx");
-        _pkmapBase = cfg.GetAddress("kmap.pkmap_base");
-        _fixmapBase = cfg.GetAddress("kmap.fixmap_kmap_base");
-        _pageOffset = cfg.GetAddress("kernel.page_offset");
+        _lastPkmap = cfg.LastPkmap;
+        _kmMaxIdx = cfg.KmMaxIdx;
+        _pkmapBase = cfg.PkmapBase;
+        _fixmapBase = cfg.FixmapKmapBase;
+        _pageOffset = cfg.PageOffset;
         var high = buddy.Zones.FirstOrDefault(z => z.Type == ZoneType.HighMem);
         _highmemStart = high is null ? ulong.MaxValue : (ulong)high.StartPfn << Units.PageShift;
         _pkmapCount = new int[Math.Max(_lastPkmap, 1)];
         _pkmapPage = new ulong[_pkmapCount.Length];
-        _atomicDepth = new int[Math.Max(1, cfg.GetInt32("cpus"))];
+        _atomicDepth = new int[cfg.Cpus];
         _atomicPage = new ulong[_atomicDepth.Length * Math.Max(1, _kmMaxIdx)];
     }
 

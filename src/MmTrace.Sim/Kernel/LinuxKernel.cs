@@ -21,11 +21,11 @@ public sealed class LinuxKernel : IKernel
         var cost = context.Cost;
         _mmu = context.Mmu;
         Name = "linux-" + cfg.GetString("kernel.version");
-        Memblock = Memblock.FromConfig(cfg);
-        Buddy = new BuddyAllocator(cfg, Memblock);
-        Slub = new SlubAllocator(cfg, Buddy);
-        Vmalloc = new VmallocAllocator(cfg, Buddy, cost);
-        Kmap = new KmapAllocator(cfg, Buddy);
+        Memblock = Memblock.FromConfig(MemblockConfig.From(cfg));
+        Buddy = new BuddyAllocator(BuddyConfig.From(cfg), Memblock);
+        Slub = new SlubAllocator(SlubConfig.From(cfg), Buddy);
+        Vmalloc = new VmallocAllocator(VmallocConfig.From(cfg), Buddy, cost);
+        Kmap = new KmapAllocator(KmapConfig.From(cfg), Buddy);
         Objects = new KernelObjects(context.Symbols, Buddy, Slub, cost);
         Mappings = new KernelMappings(Vmalloc, Kmap, _mmu, cost);
         Processes = new ProcessModel(cfg, _mmu, Buddy, cost, context.Options.InitialMaps);

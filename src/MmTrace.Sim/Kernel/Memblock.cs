@@ -25,13 +25,12 @@ public sealed class Memblock
     /// <summary>Struct page is 64 bytes on 64-bit kernels, 32 on i386.</summary>
     public static ulong StructPageSize(bool is64) => is64 ? 64UL : 32UL;
 
-    public static Memblock FromConfig(MachineConfig cfg)
+    public static Memblock FromConfig(MemblockConfig cfg)
     {
         var mb = new Memblock();
-        ulong ram = (ulong)cfg.GetInt64("memory.ram_bytes");
-        ulong holeStart = (ulong)cfg.GetInt64("memory.pci_hole_start");
-        ulong holeBytes = (ulong)cfg.GetInt64("memory.pci_hole_bytes");
-        if (ram < 64UL << 20) throw new UsageException("memory.ram_bytes: at least 64 MiB of RAM is needed");
+        ulong ram = cfg.RamBytes;
+        ulong holeStart = cfg.PciHoleStart;
+        ulong holeBytes = cfg.PciHoleBytes;
         if (holeBytes > 0 && ram > holeStart)
         {
             mb.AddMemory(0, holeStart);
@@ -42,15 +41,15 @@ public sealed class Memblock
             mb.AddMemory(0, ram);
         }
 
-        bool is64 = cfg.GetString("arch") == "x86_64";
-        mb.Reserve("firmware (first 1 MiB)", 0, (ulong)cfg.GetInt64("memory.firmware_reserved_bytes"));
-        mb.Reserve("kernel image", (ulong)cfg.GetInt64("memory.kernel_image_start"), (ulong)cfg.GetInt64("memory.kernel_image_bytes"));
+        bool is64 = cfg.Is64Bit;
+        mb.Reserve("firmware (first 1 MiB)", 0, cfg.FirmwareReservedBytes);
+        mb.Reserve("kernel image", cfg.KernelImageStart, cfg.KernelImageBytes);
         ulong pages = mb.TotalMemory / Units.PageSize;
         ulong memmap = AlignUp(pages * StructPageSize(is64), 2UL << 20);
         // On i386 the memmap and early allocations must come from lowmem (below the highmem boundary).
-        ulong limit = cfg.GetInt64("zones.lowmem_limit") is > 0 and var l ? (ulong)l : ulong.MaxValue;
+        ulong limit = cfg.LowmemLimit > 0 ? cfg.LowmemLimit : ulong.MaxValue;
         mb.AllocTopDown("memmap (struct page array)", memmap, 2UL << 20, limit);
-        ulong early = (ulong)cfg.GetInt64("memory.early_alloc_bytes");
+        ulong early = cfg.EarlyAllocBytes;
         if (early > 0) mb.AllocTopDown("early allocations (page tables, percpu, ...)", AlignUp(early, Units.PageSize), Units.PageSize, limit);
         return mb;
     }

@@ -172,17 +172,17 @@ public sealed class SlubAllocator
     private int _slabCount;
     private readonly Stack<int> _freeSlabIds = new();
 
-    public SlubAllocator(MachineConfig cfg, BuddyAllocator buddy)
+    public SlubAllocator(SlubConfig cfg, BuddyAllocator buddy)
     {
         _buddy = buddy;
-        _cpus = cfg.GetInt32("cpus");
-        _minObjects = cfg.GetInt32("slab.min_objects");
-        _maxOrder = cfg.GetInt32("slab.max_order");
-        _minOrder = cfg.GetInt32("slab.min_order");
-        _pageOffset = cfg.GetAddress("kernel.page_offset");
-        KmallocMaxCacheSize = (int)cfg.GetInt64("slab.kmalloc_max_cache_size");
+        _cpus = cfg.Cpus;
+        _minObjects = cfg.MinObjects;
+        _maxOrder = cfg.MaxOrder;
+        _minOrder = cfg.MinOrder;
+        _pageOffset = cfg.PageOffset;
+        KmallocMaxCacheSize = cfg.KmallocMaxCacheSize;
         _byNameSpan = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
-        string catalog = cfg.GetString("slab.catalog");
+        string catalog = cfg.Catalog;
         int classes = KmallocSizes.Count(s => s <= KmallocMaxCacheSize);
         _kmalloc = new KmemCache[KmallocTypePrefix.Length, classes];
         for (int t = 0; t < KmallocTypePrefix.Length; t++)

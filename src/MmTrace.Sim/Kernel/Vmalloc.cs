@@ -48,16 +48,15 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         public int[] Pfns = [];
     }
 
-    public VmallocAllocator(MachineConfig cfg, BuddyAllocator buddy, CostModel cost)
+    public VmallocAllocator(VmallocConfig cfg, BuddyAllocator buddy, CostModel cost)
     {
         _buddy = buddy;
         _cost = cost;
-        _start = cfg.GetAddress("vmalloc.start");
-        _end = cfg.GetAddress("vmalloc.end");
-        if (_end <= _start) throw new UsageException("vmalloc.end must be above vmalloc.start");
+        _start = cfg.Start;
+        _end = cfg.End;
         _free.Add((_start, _end));
         // lazy_max_pages: fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)
-        int cpus = cfg.GetInt32("cpus");
+        int cpus = cfg.Cpus;
         _lazyMaxPages = (32 - System.Numerics.BitOperations.LeadingZeroCount((uint)cpus)) * ((32L << 20) / (long)Units.PageSize);
         HighmemGfp = buddy.Zones.Any(z => z.Type == ZoneType.HighMem) ? Gfp.HIGHMEM : 0;
     }

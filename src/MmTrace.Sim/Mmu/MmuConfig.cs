@@ -18,18 +18,12 @@ public sealed class MmuConfig
         Geometry = PagingGeometry.Of(Paging);
         Pcid = cfg.GetBool("mmu.pcid");
         ImplicitMap = cfg.GetBool("mmu.implicit_map");
-        Replacement = cfg.GetString("mmu.replacement") switch
-        {
-            "lru" => TlbReplacement.Lru,
-            "plru" => TlbReplacement.Plru,
-            "random" => TlbReplacement.Random,
-            var s => throw new UsageException($"mmu.replacement={s}: expected lru, plru or random"),
-        };
+        Replacement = cfg.GetChoice("mmu.replacement", ("lru", TlbReplacement.Lru), ("plru", TlbReplacement.Plru), ("random", TlbReplacement.Random));
         Cpus = cfg.GetInt32("cpus");
         if (Cpus is < 1 or > 64) throw new UsageException($"cpus={Cpus}: the MMU model supports 1 to 64 CPUs");
         PageOffset = cfg.GetAddress("kernel.page_offset");
         LowmemLimit = cfg.GetInt64("zones.lowmem_limit");
-        ZeroPagePfn = cfg.GetInt64("memory.kernel_image_start") >> 12;
+        ZeroPagePfn = cfg.GetInt64("memory.kernel_image_start") >> Units.PageShift;
         Levels = new TlbGeometry[LevelKeys.Length][];
         for (int l = 0; l < LevelKeys.Length; l++)
         {

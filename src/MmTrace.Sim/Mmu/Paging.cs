@@ -30,8 +30,8 @@ public static class Pte
     /// <summary>Physical address bits 51:12 of a 64-bit entry.</summary>
     public const ulong AddrMask = 0x000F_FFFF_FFFF_F000UL;
 
-    public static ulong Make(long pfn, ulong flags) => ((ulong)pfn << 12) | flags;
-    public static long Pfn(ulong entry) => (long)((entry & AddrMask) >> 12);
+    public static ulong Make(long pfn, ulong flags) => ((ulong)pfn << Units.PageShift) | flags;
+    public static long Pfn(ulong entry) => (long)((entry & AddrMask) >> Units.PageShift);
 }
 
 /// <summary>The x86 page-fault error code pushed by #PF (Intel SDM 4.7).</summary>

@@ -15,7 +15,7 @@ public sealed partial class ProcessModel
     private const ulong SoftThp = 1UL << 9, SoftTrace = 1UL << 10;
     private const int ThpOrder = 9, ThpPages = 1 << ThpOrder;
 
-    private readonly string _thpEnabled;
+    private readonly Kernel.ThpMode _thpEnabled;
     private long _cycles;
     private int _nextAnonVma = 1;
     // Frames referenced more than once (shared after fork, mapped from the page cache): total references,
@@ -397,7 +397,7 @@ public sealed partial class ProcessModel
     private bool ThpEligible(AddressSpace pt, Vma v, ulong va)
     {
         if (!HasPmdLeaves || (v.Flags & VmFlags.NoHugePage) != 0) return false;
-        if (_thpEnabled == "never" || (_thpEnabled == "madvise" && (v.Flags & VmFlags.HugePage) == 0)) return false;
+        if (_thpEnabled == Kernel.ThpMode.Never || (_thpEnabled == Kernel.ThpMode.Madvise && (v.Flags & VmFlags.HugePage) == 0)) return false;
         ulong haddr = va & ~(HugeSize - 1);
         if (haddr < v.Start || haddr + HugeSize > v.End) return false;
         var g = G;

@@ -1,3 +1,4 @@
+using MmTrace.Core;
 using MmTrace.Sim.Mmu;
 
 namespace MmTrace.Sim.Process;
@@ -20,7 +21,7 @@ public interface IPageOwner
 /// </summary>
 public sealed class MmStruct
 {
-    private const ulong Page = ProcessConfig.PageSize;
+    private const ulong Page = Units.PageSize;
     private readonly List<Vma> _vmas = [];
     // _ends[k] == _vmas[k].End: find_vma's binary search reads this array rather than one VMA object per step.
     // Every change to the list or to a listed VMA's End goes through InsertAt/RemoveAt/ReplaceAt/SetEnd below.
@@ -33,7 +34,7 @@ public sealed class MmStruct
         Id = id;
         _cfg = cfg;
         _pages = pages;
-        TopDown = !cfg.Legacy;
+        TopDown = cfg.Layout == MmapLayout.TopDown;
         MmapBase = TopDown ? cfg.MmapBase : cfg.MmapLegacyBase;
         MmapLegacyBase = cfg.MmapLegacyBase;
         TaskSize = cfg.TaskSizeMax;
@@ -206,7 +207,7 @@ public sealed class MmStruct
         ulong size = _cfg.PmdSize;
         if (_cfg.Is64Bit && (flags & Mman.MapFixed) == 0)
         {
-            ulong off = pgoff << 12;
+            ulong off = pgoff << Units.PageShift;
             ulong offEnd = off + len;
             ulong offAlign = (off + size - 1) & ~(size - 1);
             ulong lenPad = len + size;
@@ -416,7 +417,7 @@ public sealed class MmStruct
         int i = IndexOfFirstEndingAbove(start);
         var prev = i > 0 && _vmas[i - 1].End == start ? _vmas[i - 1] : null;
         var next = i < _vmas.Count && _vmas[i].Start == end ? _vmas[i] : null;
-        ulong pages = (end - start) >> 12;
+        ulong pages = (end - start) >> Units.PageShift;
         bool left = prev is not null && Mergeable(prev, flags, file, shmem, 0, name) && prev.PgOff + prev.Pages == pgoff;
         bool right = next is not null && Mergeable(next, flags, file, shmem, 0, name) && pgoff + pages == next.PgOff;
         if (left && right && prev!.AnonVma != 0 && next!.AnonVma != 0 && prev.AnonVma != next.AnonVma) right = false;
@@ -475,7 +476,7 @@ public sealed class MmStruct
     /// <summary>A new heap VMA at the old break (do_brk_flags without a brk VMA to extend): never merged with the bss below start_brk.</summary>
     public Vma MapNewRangeHeap(ulong start, ulong end, VmFlags flags)
     {
-        var v = new Vma { Start = start, End = end, Flags = flags, PgOff = start >> 12, Name = "[heap]" };
+        var v = new Vma { Start = start, End = end, Flags = flags, PgOff = start >> Units.PageShift, Name = "[heap]" };
         Insert(v);
         return v;
     }

@@ -1,20 +1,25 @@
 using MmTrace.Core;
+using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Sim.Process;
 
-/// <summary>The <c>process</c> section of the machine config, with the address-space limits of the paging mode.</summary>
+/// <summary>How mmap places mappings (arch/x86/mm/mmap.c arch_pick_mmap_layout): top-down below mmap_base, or bottom-up (legacy).</summary>
+public enum MmapLayout { TopDown, Legacy }
+
+/// <summary>
+/// The <c>process</c> section of the machine config and <c>thp.enabled</c>, every key required and read once,
+/// with the address-space limits of the paging mode.
+/// </summary>
 public sealed class ProcessConfig
 {
-    public const ulong PageSize = 4096;
-
     public ProcessConfig(MachineConfig cfg, int vaBits, ulong pageOffset)
     {
         Is64Bit = vaBits > 32;
         if (Is64Bit)
         {
             // TASK_SIZE_MAX = (1 << (__VIRTUAL_MASK_SHIFT)) - PAGE_SIZE; DEFAULT_MAP_WINDOW is the 47-bit one (arch/x86/include/asm/page_64_types.h).
-            TaskSizeMax = (1UL << (vaBits - 1)) - PageSize;
-            DefaultMapWindow = (1UL << 47) - PageSize;
+            TaskSizeMax = (1UL << (vaBits - 1)) - Units.PageSize;
+            DefaultMapWindow = (1UL << 47) - Units.PageSize;
             PmdSize = 1UL << 21;
         }
         else
@@ -22,27 +27,18 @@ public sealed class ProcessConfig
             TaskSizeMax = DefaultMapWindow = pageOffset;
             PmdSize = 1UL << 22;
         }
-        string layout = cfg.Has("process.layout") ? cfg.GetString("process.layout") : "topdown";
-        Legacy = layout switch
-        {
-            "topdown" => false,
-            "legacy" => true,
-            _ => throw new UsageException($"process.layout={layout}: expected topdown or legacy"),
-        };
-        StackRlimit = Get(cfg, "process.stack_rlimit", 8UL << 20);
-        StackGuardGap = Get(cfg, "process.stack_guard_gap", 256 * PageSize);
-        MmapMinAddr = Get(cfg, "process.mmap_min_addr", 65536);
-        StackTop = cfg.Has("process.stack_top") ? cfg.GetAddress("process.stack_top") : DefaultMapWindow;
-        StackSize = Get(cfg, "process.stack_size", 33 * PageSize);
-        StartBrk = cfg.Has("process.start_brk") ? cfg.GetAddress("process.start_brk") : 0;
-        FileThpAlign = !cfg.Has("process.file_thp_align") || cfg.GetBool("process.file_thp_align");
-        RecordedFaultsAllocate = cfg.Has("process.recorded_faults_allocate") && cfg.GetBool("process.recorded_faults_allocate");
-        Thp = cfg.Has("thp.enabled") ? cfg.GetString("thp.enabled") : "never";
-        if (Thp is not ("always" or "madvise" or "never")) throw new UsageException($"thp.enabled={Thp}: expected always, madvise or never");
-        if (StackTop % PageSize != 0 || StackTop > TaskSizeMax) throw new UsageException($"process.stack_top=0x{StackTop:x}: expected a page-aligned user address");
+        Layout = cfg.GetChoice("process.layout", ("topdown", MmapLayout.TopDown), ("legacy", MmapLayout.Legacy));
+        StackRlimit = cfg.GetUInt64("process.stack_rlimit");
+        StackGuardGap = cfg.GetUInt64("process.stack_guard_gap");
+        MmapMinAddr = cfg.GetUInt64("process.mmap_min_addr");
+        StackTop = cfg.GetAddress("process.stack_top");
+        StackSize = cfg.GetUInt64("process.stack_size");
+        StartBrk = cfg.GetAddress("process.start_brk");
+        FileThpAlign = cfg.GetBool("process.file_thp_align");
+        RecordedFaultsAllocate = cfg.GetBool("process.recorded_faults_allocate");
+        Thp = ThpModes.From(cfg);
+        if (StackTop % Units.PageSize != 0 || StackTop > TaskSizeMax) throw new UsageException($"process.stack_top=0x{StackTop:x}: expected a page-aligned user address");
     }
-
-    private static ulong Get(MachineConfig cfg, string path, ulong fallback) => cfg.Has(path) ? (ulong)cfg.GetInt64(path) : fallback;
 
     public bool Is64Bit { get; }
     /// <summary>TASK_SIZE_MAX: the top of user space.</summary>
@@ -50,7 +46,7 @@ public sealed class ProcessConfig
     /// <summary>DEFAULT_MAP_WINDOW: where mmap looks unless a hint asks for more (5-level paging).</summary>
     public ulong DefaultMapWindow { get; }
     public ulong PmdSize { get; }
-    public bool Legacy { get; }
+    public MmapLayout Layout { get; }
     public ulong StackRlimit { get; }
     public ulong StackGuardGap { get; }
     public ulong MmapMinAddr { get; }
@@ -60,7 +56,7 @@ public sealed class ProcessConfig
     public ulong StartBrk { get; }
     public bool FileThpAlign { get; }
     public bool RecordedFaultsAllocate { get; }
-    public string Thp { get; }
+    public ThpMode Thp { get; }
 
     /// <summary>mmap_base (arch/x86/mm/mmap.c, 6.18) without randomisation: the stack rlimit plus the guard gap, clamped to [128M, 5/6 of the task size], below the task size.</summary>
     public ulong MmapBase
@@ -73,10 +69,10 @@ public sealed class ProcessConfig
             if (gap + pad > gap) gap += pad;
             ulong gapMin = 128UL << 20, gapMax = taskSize / 6 * 5;
             gap = Math.Clamp(gap, gapMin, gapMax);
-            return (taskSize - gap + PageSize - 1) & ~(PageSize - 1);
+            return (taskSize - gap + Units.PageSize - 1) & ~(Units.PageSize - 1);
         }
     }
 
     /// <summary>mmap_legacy_base: __TASK_UNMAPPED_BASE = PAGE_ALIGN(task_size / 3), without randomisation.</summary>
-    public ulong MmapLegacyBase => (DefaultMapWindow / 3 + PageSize - 1) & ~(PageSize - 1);
+    public ulong MmapLegacyBase => (DefaultMapWindow / 3 + Units.PageSize - 1) & ~(Units.PageSize - 1);
 }

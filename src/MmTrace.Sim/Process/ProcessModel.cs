@@ -11,7 +11,7 @@ namespace MmTrace.Sim.Process;
 /// </summary>
 public sealed partial class ProcessModel : IPageOwner, IFaultHandler
 {
-    private const ulong Page = ProcessConfig.PageSize;
+    private const ulong Page = Units.PageSize;
     private readonly Dictionary<int, MmStruct> _byPid = new();
     // The last pid looked up and its mm (consecutive events mostly come from one process); reset whenever _byPid changes.
     private int _lastPid = int.MinValue;

@@ -13,7 +13,7 @@ namespace MmTrace.Sim.Process;
 /// </summary>
 public sealed class ProcessUserMemory(ProcessModel processes, int pid) : IProcessMemory
 {
-    private const ulong Page = 4096;
+    private const ulong Page = Units.PageSize;
     private TraceEvent _touch = TraceEvent.Create(Op.Store, pid);
     private long _cycles;
     // The process's page tables, looked up once: exec and exit end the heap with its address space.

@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.Process;
 
 /// <summary>
@@ -22,16 +24,16 @@ public sealed class Vma
     /// <summary>Made up by the model (an access or fault with no mapping, an mprotect of an unknown range), not by a recorded mmap.</summary>
     public bool Inferred;
 
-    public ulong Pages => (End - Start) >> 12;
+    public ulong Pages => (End - Start) >> Units.PageShift;
     public bool IsAnonymous => File == 0 && Shmem == 0;
     public bool IsShared => (Flags & VmFlags.Shared) != 0;
 
     /// <summary>The same VMA restricted to [start, end): vm_pgoff moves with the start (as __split_vma does).</summary>
     public Vma Slice(ulong start, ulong end) => new()
     {
-        Start = start, End = end, Flags = Flags, File = File, PgOff = PgOff + ((start - Start) >> 12),
+        Start = start, End = end, Flags = Flags, File = File, PgOff = PgOff + ((start - Start) >> Units.PageShift),
         AnonVma = AnonVma, Shmem = Shmem, Name = Name, Inferred = Inferred,
     };
 
-    public override string ToString() => $"{Start:x}-{End:x} {Mman.Perms(Flags)} {PgOff << 12:x} {(File != 0 ? "file" + File : Shmem != 0 ? "shmem" + Shmem : "anon")} {Name}";
+    public override string ToString() => $"{Start:x}-{End:x} {Mman.Perms(Flags)} {PgOff << Units.PageShift:x} {(File != 0 ? "file" + File : Shmem != 0 ? "shmem" + Shmem : "anon")} {Name}";
 }

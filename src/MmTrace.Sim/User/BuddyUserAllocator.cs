@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 /// <summary>
@@ -141,7 +143,7 @@ public sealed class BuddyUserAllocator : IUserAllocator
         int order = OrderFor(bytes);
         if (order > MaxOrder)
         {
-            ulong len = (bytes + (ulong)Hdr + _opt.PageSize - 1) & ~(_opt.PageSize - 1);
+            ulong len = (bytes + (ulong)Hdr + Units.PageSize - 1) & ~(Units.PageSize - 1);
             ulong mm = _mem.Mmap(len);
             if (mm == IUserMemory.Failed) return 0;
             _mem.Touch(mm, (ulong)Hdr);

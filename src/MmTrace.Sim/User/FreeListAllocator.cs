@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 /// <summary>How <see cref="FreeListAllocator"/> picks among free blocks that fit.</summary>
@@ -187,7 +189,7 @@ public sealed class FreeListAllocator : IUserAllocator
 
     private ulong MmapBlock(long nb)
     {
-        ulong len = ((ulong)nb + 8 + _opt.PageSize - 1) & ~(_opt.PageSize - 1);
+        ulong len = ((ulong)nb + 8 + Units.PageSize - 1) & ~(Units.PageSize - 1);
         ulong mm = _mem.Mmap(len);
         if (mm == IUserMemory.Failed) return 0;
         _mem.Touch(mm, (ulong)Hdr);
@@ -282,7 +284,7 @@ public sealed class FreeListAllocator : IUserAllocator
     {
         long tail = _tailFree >= 0 ? Size(_tailFree) : 0;
         long want = nb + (long)_opt.TopPad + MinSize - tail;
-        long inc = (want + (long)_opt.PageSize - 1) & ~((long)_opt.PageSize - 1);
+        long inc = (want + (long)Units.PageSize - 1) & ~((long)Units.PageSize - 1);
         ulong old = _mem.Sbrk(inc);
         if (old == IUserMemory.Failed) return false;
         Stats.SbrkCalls++;
@@ -303,7 +305,7 @@ public sealed class FreeListAllocator : IUserAllocator
     {
         long size = Size(p);
         long keep = (long)_opt.TopPad + MinSize;
-        long extra = (size - keep) & ~((long)_opt.PageSize - 1);
+        long extra = (size - keep) & ~((long)Units.PageSize - 1);
         if (extra <= 0 || p + size != _end) return;
         _mem.Sbrk(-extra);
         Stats.TrimCalls++;

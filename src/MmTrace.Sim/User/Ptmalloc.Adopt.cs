@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 /// <summary>
@@ -85,7 +87,7 @@ public sealed partial class Ptmalloc
         if (need > _heapEnd)
         {
             if (_top < ArenaBytes) return false;
-            long grow = (need - _heapEnd + (long)_opt.PageSize - 1) & ~((long)_opt.PageSize - 1);
+            long grow = (need - _heapEnd + (long)Units.PageSize - 1) & ~((long)Units.PageSize - 1);
             long brk = Morecore(grow);
             if (brk < 0) return false;
             _systemMem += grow;

@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 public sealed partial class Ptmalloc
@@ -468,7 +470,7 @@ public sealed partial class Ptmalloc
         long oldTop = _top;
         long oldSize = ChunkSize(oldTop);
         long oldEnd = oldTop + oldSize;
-        long pagesize = (long)_opt.PageSize;
+        long pagesize = (long)Units.PageSize;
 
         long size = nb + (long)_topPad + MinSize;
         size -= oldSize; // contiguous (av)
@@ -534,7 +536,7 @@ public sealed partial class Ptmalloc
     /// <summary>sysmalloc_mmap (malloc.c 2.36): a page-rounded mapping with the chunk at its start (prev_size 0).</summary>
     private ulong SysMallocMmap(long nb)
     {
-        long pagesize = (long)_opt.PageSize;
+        long pagesize = (long)Units.PageSize;
         long size = (nb + SizeSz + pagesize - 1) & ~(pagesize - 1); // MALLOC_ALIGNMENT == CHUNK_HDR_SZ
         if (size <= nb) return IUserMemory.Failed;
         ulong mm = _mem.Mmap((ulong)size);
@@ -565,7 +567,7 @@ public sealed partial class Ptmalloc
     /// <summary>systrim (malloc.c 2.36): give back whole pages of top above pad, if the break is still top's end.</summary>
     private bool SysTrim(ulong pad)
     {
-        long pagesize = (long)_opt.PageSize;
+        long pagesize = (long)Units.PageSize;
         long topSize = ChunkSize(_top);
         long topArea = topSize - MinSize - 1;
         if (topArea <= (long)pad) return false;

@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 public sealed partial class Ptmalloc
@@ -115,7 +117,7 @@ public sealed partial class Ptmalloc
     /// <summary>mremap_chunk (malloc.c 2.36): nothing when the page count stays; else mremap(MREMAP_MAYMOVE). 0 when it fails.</summary>
     private ulong MremapChunk(ulong mem, (ulong Offset, ulong Size) m, long nb)
     {
-        ulong pagesize = _opt.PageSize;
+        ulong pagesize = Units.PageSize;
         ulong block = mem - (ulong)ChunkHdrSz - m.Offset;
         ulong totalSize = m.Offset + m.Size;
         ulong newSize = ((ulong)nb + m.Offset + (ulong)SizeSz + pagesize - 1) & ~(pagesize - 1);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using MmTrace.Core;
 
 namespace MmTrace.Sim.User;
 
@@ -22,8 +23,6 @@ public sealed record PtmallocOptions
     public ulong TcacheMax { get; init; } = 1032;
     /// <summary>M_MXFAST: the largest request served from fastbins (DEFAULT_MXFAST 64 * SIZE_SZ / 4 = 128).</summary>
     public ulong MaxFast { get; init; } = 128;
-    /// <summary>The page size sbrk growth and mmapped chunks are rounded to.</summary>
-    public ulong PageSize { get; init; } = 4096;
 }
 
 /// <summary>
@@ -156,7 +155,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         _w[p >> 3] = v;
         if (p >= ArenaBytes)
         {
-            long page = (p - ArenaBytes) >> 12;
+            long page = (p - ArenaBytes) >> Units.PageShift;
             if ((_touched[page >> 6] & (1UL << (int)(page & 63))) == 0) FirstTouch(page);
         }
     }
@@ -164,7 +163,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private void FirstTouch(long page)
     {
         _touched[page >> 6] |= 1UL << (int)(page & 63);
-        _mem.Touch(_spaceBase + ArenaBytes + ((ulong)page << 12), 4096);
+        _mem.Touch(_spaceBase + ArenaBytes + ((ulong)page << Units.PageShift), Units.PageSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private long SizeNoMask(long p) => (long)R(p + 8);
@@ -304,7 +303,8 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         if (increment < 0)
         {
             // Released pages are gone: the next write to them is a first touch again.
-            long firstPage = (_heapEnd - ArenaBytes + 4095) >> 12, lastPage = (old - ArenaBytes + 4095) >> 12;
+            const long pageMask = (long)Units.PageSize - 1;
+            long firstPage = (_heapEnd - ArenaBytes + pageMask) >> Units.PageShift, lastPage = (old - ArenaBytes + pageMask) >> Units.PageShift;
             for (long pg = firstPage; pg < lastPage; pg++) _touched[pg >> 6] &= ~(1UL << (int)(pg & 63));
         }
         Stats.SetHeap(_heapEnd - ArenaBytes);
@@ -356,8 +356,8 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
 
     private void TouchRange(ulong address, long length)
     {
-        long first = (long)(address - _spaceBase - ArenaBytes) >> 12;
-        long last = (long)(address + (ulong)length - 1 - _spaceBase - ArenaBytes) >> 12;
+        long first = (long)(address - _spaceBase - ArenaBytes) >> Units.PageShift;
+        long last = (long)(address + (ulong)length - 1 - _spaceBase - ArenaBytes) >> Units.PageShift;
         for (long pg = first; pg <= last; pg++)
             if ((_touched[pg >> 6] & (1UL << (int)(pg & 63))) == 0) FirstTouch(pg);
     }

@@ -142,7 +142,7 @@ public sealed class UserHeapReplay : IDisposable
     private void Start(in TraceEvent e)
     {
         ulong first = e.Address != 0 ? e.Address : e.OldAddress;
-        _recHeap = _opt.RecordedHeapStart != 0 ? _opt.RecordedHeapStart : first & ~4095UL;
+        _recHeap = _opt.RecordedHeapStart != 0 ? _opt.RecordedHeapStart : first & ~(Units.PageSize - 1);
         _a = _factory(_recHeap);
         if (_opt.MtracePrologue)
         {

@@ -1,3 +1,5 @@
+using MmTrace.Core;
+
 namespace MmTrace.Sim.User;
 
 /// <summary>
@@ -36,8 +38,6 @@ public interface IUserMemory
 /// </summary>
 public sealed class StandaloneUserMemory : IUserMemory
 {
-    public const ulong PageSize = 4096;
-
     private readonly ulong _mmapBase;
     // Live mappings sorted by start address: (start, end).
     private readonly List<(ulong Start, ulong End)> _maps = [];
@@ -53,9 +53,9 @@ public sealed class StandaloneUserMemory : IUserMemory
 
     public StandaloneUserMemory(ulong brkStart, ulong mmapBase = 0x7ffff7ff0000)
     {
-        if (brkStart % PageSize != 0) throw new ArgumentException("the break must start on a page boundary", nameof(brkStart));
+        if (brkStart % Units.PageSize != 0) throw new ArgumentException("the break must start on a page boundary", nameof(brkStart));
         BrkStart = Brk = brkStart;
-        _mmapBase = mmapBase & ~(PageSize - 1);
+        _mmapBase = mmapBase & ~(Units.PageSize - 1);
     }
 
     public ulong Sbrk(long increment)
@@ -72,7 +72,7 @@ public sealed class StandaloneUserMemory : IUserMemory
     public ulong Mmap(ulong length)
     {
         MmapCalls++;
-        length = (length + PageSize - 1) & ~(PageSize - 1);
+        length = (length + Units.PageSize - 1) & ~(Units.PageSize - 1);
         ulong top = _mmapBase;
         for (int i = _maps.Count - 1; i >= -1; i--)
         {
@@ -92,7 +92,7 @@ public sealed class StandaloneUserMemory : IUserMemory
     public void Munmap(ulong address, ulong length)
     {
         MunmapCalls++;
-        length = (length + PageSize - 1) & ~(PageSize - 1);
+        length = (length + Units.PageSize - 1) & ~(Units.PageSize - 1);
         int i = Find(address);
         if (i < 0) return;
         var (s, e) = _maps[i];
@@ -106,8 +106,8 @@ public sealed class StandaloneUserMemory : IUserMemory
     public ulong Mremap(ulong oldAddress, ulong oldLength, ulong newLength)
     {
         MremapCalls++;
-        oldLength = (oldLength + PageSize - 1) & ~(PageSize - 1);
-        newLength = (newLength + PageSize - 1) & ~(PageSize - 1);
+        oldLength = (oldLength + Units.PageSize - 1) & ~(Units.PageSize - 1);
+        newLength = (newLength + Units.PageSize - 1) & ~(Units.PageSize - 1);
         int i = Find(oldAddress);
         if (i < 0 || _maps[i].Start != oldAddress || _maps[i].End != oldAddress + oldLength) return IUserMemory.Failed;
         ulong limit = i + 1 < _maps.Count ? _maps[i + 1].Start : _mmapBase;

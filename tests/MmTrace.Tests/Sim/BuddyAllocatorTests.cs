@@ -10,7 +10,7 @@ public class BuddyAllocatorTests
     internal static MachineConfig Small(params string[] extra) => MachineConfig.Load("x86_64-skylake-4g",
         new[] { "memory.ram_bytes=64M", "memory.pci_hole_bytes=0", "memory.kernel_image_bytes=4M", "memory.early_alloc_bytes=0", "cpus=2" }.Concat(extra));
 
-    internal static BuddyAllocator NewBuddy(MachineConfig cfg) => new(cfg, Memblock.FromConfig(cfg));
+    internal static BuddyAllocator NewBuddy(MachineConfig cfg) => new(BuddyConfig.From(cfg), Memblock.FromConfig(MemblockConfig.From(cfg)));
 
     private static long[] Snapshot(BuddyAllocator b) =>
         b.Zones.SelectMany(z => Enumerable.Range(0, b.MaxOrder + 1).SelectMany(o =>
@@ -20,8 +20,8 @@ public class BuddyAllocatorTests
     public void Boot_hands_ram_minus_memblock_reservations_to_the_buddy_allocator()
     {
         var cfg = Small();
-        var mb = Memblock.FromConfig(cfg);
-        var b = new BuddyAllocator(cfg, mb);
+        var mb = Memblock.FromConfig(MemblockConfig.From(cfg));
+        var b = new BuddyAllocator(BuddyConfig.From(cfg), mb);
         Assert.Equal((64L << 20) - (1L << 20) - (4L << 20) - (2L << 20), b.TotalFreePages * 4096);
         Assert.Equal(b.ManagedPages, b.TotalFreePages);
         Assert.Equal(["DMA", "DMA32"], b.Zones.Select(z => z.Name));

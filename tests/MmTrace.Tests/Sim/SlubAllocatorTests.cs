@@ -8,7 +8,7 @@ public class SlubAllocatorTests
     private static SlubAllocator NewSlub(params string[] sets)
     {
         var cfg = MachineConfig.Load("x86_64-linux618-2cpu-24g", sets);
-        return new SlubAllocator(cfg, new BuddyAllocator(cfg, Memblock.FromConfig(cfg)));
+        return new SlubAllocator(SlubConfig.From(cfg), BuddyAllocatorTests.NewBuddy(cfg));
     }
 
     public static TheoryData<string> KmallocCaches()
@@ -118,7 +118,7 @@ public class SlabCatalogTests
     public void A_slab_snapshot_catalog_creates_named_caches_with_the_real_geometry()
     {
         var cfg = MachineConfig.Load("x86_64-linux618-2cpu-24g", ["slab.catalog=" + TestPaths.Real("kernel-snapshot/slab-caches.tsv")]);
-        var slub = new SlubAllocator(cfg, new BuddyAllocator(cfg, Memblock.FromConfig(cfg)));
+        var slub = new SlubAllocator(SlubConfig.From(cfg), BuddyAllocatorTests.NewBuddy(cfg));
         foreach (var line in File.ReadLines(TestPaths.Real("kernel-snapshot/slab-caches.tsv")).Skip(1))
         {
             var f = line.Split('\t');

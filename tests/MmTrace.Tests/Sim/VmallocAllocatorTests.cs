@@ -10,7 +10,7 @@ public class VmallocAllocatorTests
     {
         var cfg = BuddyAllocatorTests.Small(sets);
         var b = BuddyAllocatorTests.NewBuddy(cfg);
-        return (new VmallocAllocator(cfg, b, new CostModel(cfg)), b);
+        return (new VmallocAllocator(VmallocConfig.From(cfg), b, new CostModel(cfg)), b);
     }
 
     private const ulong Start = 0xffffc90000000000;
@@ -69,7 +69,7 @@ public class KmapAllocatorTests
     private static KmapAllocator New(params string[] sets)
     {
         var cfg = MachineConfig.Load("i386-highmem-1g", sets);
-        return new KmapAllocator(cfg, BuddyAllocatorTests.NewBuddy(cfg));
+        return new KmapAllocator(KmapConfig.From(cfg), BuddyAllocatorTests.NewBuddy(cfg));
     }
 
     private const ulong High = 900UL << 20;   // above the 896 MiB lowmem limit

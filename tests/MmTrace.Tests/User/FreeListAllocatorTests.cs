@@ -80,16 +80,16 @@ public class FreeListAllocatorTests
     }
 
     [Theory]
-    [InlineData("first-fit")]
-    [InlineData("best-fit")]
-    [InlineData("buddy")]
-    public void Every_policy_replays_the_recordings_without_anomalies(string policy)
+    [InlineData(MallocPolicy.FirstFit, "first-fit")]
+    [InlineData(MallocPolicy.BestFit, "best-fit")]
+    [InlineData(MallocPolicy.Buddy, "buddy")]
+    public void Every_policy_replays_the_recordings_without_anomalies(MallocPolicy policy, string name)
     {
-        foreach (var name in new[] { "perl-small.mtrace.txt.gz", "mawk-wordfreq.mtrace.txt", "malloc-paths.malloc.csv.gz" })
+        foreach (var trace in new[] { "perl-small.mtrace.txt.gz", "mawk-wordfreq.mtrace.txt", "malloc-paths.malloc.csv.gz" })
         {
-            var rep = UserHeapReplayTests.Replay(name, policy: m => UserAllocators.Create(policy, m));
+            var rep = UserHeapReplayTests.Replay(trace, policy: m => UserAllocators.Create(policy, m));
             Assert.Equal(0, rep.Anomalies);
-            Assert.Equal(policy, rep.Allocator!.Name);
+            Assert.Equal(name, rep.Allocator!.Name);
             Assert.True(rep.Allocator.Stats.PeakHeapBytes + rep.Allocator.Stats.PeakMmappedBytes >= rep.Allocator.Stats.PeakLiveChunkBytes);
             Assert.Equal(rep.Compared, rep.Matched + rep.Aliased);
             if (rep.Allocator is FreeListAllocator f) Assert.Null(f.CheckHeap());

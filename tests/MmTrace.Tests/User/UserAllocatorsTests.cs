@@ -12,7 +12,7 @@ public class UserAllocatorsTests
         {
             var cfg = MachineConfig.Load(name);
             var u = UserMallocConfig.From(cfg);
-            Assert.Equal("ptmalloc", u.Malloc);
+            Assert.Equal(MallocPolicy.Ptmalloc, u.Malloc);
             Assert.Equal(128UL * 1024, u.Options.MmapThreshold);
             Assert.Equal(128UL * 1024, u.Options.TopPad);
             Assert.Equal(7, u.Options.TcacheCount);
@@ -42,8 +42,26 @@ public class UserAllocatorsTests
     public void An_unknown_policy_is_a_usage_error_naming_the_choices()
     {
         var e = Assert.Throws<UsageException>(() => UserMallocConfig.From(MachineConfig.Load(null, ["user.malloc=jemalloc"])));
-        Assert.Contains("ptmalloc, first-fit, best-fit, buddy", e.Message);
+        Assert.Equal("user.malloc=jemalloc: expected ptmalloc, first-fit, best-fit or buddy", e.Message);
     }
+
+    [Theory]
+    [InlineData("user.tcache_count=-1", "user.tcache_count=-1: expected 0..65535")]
+    [InlineData("user.tcache_count=70000", "user.tcache_count=70000: expected 0..65535")]
+    [InlineData("user.mmap_threshold=-1", "user.mmap_threshold=-1: expected 0 or more")]
+    [InlineData("user.mmap_max=-1", "user.mmap_max=-1: expected 0 or more")]
+    public void A_bad_tunable_is_a_one_line_error_naming_the_key(string set, string message)
+    {
+        var e = Assert.Throws<UsageException>(() => UserMallocConfig.From(MachineConfig.Load(null, [set])));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("ptmalloc", MallocPolicy.Ptmalloc)]
+    [InlineData("first-fit", MallocPolicy.FirstFit)]
+    [InlineData("best-fit", MallocPolicy.BestFit)]
+    [InlineData("buddy", MallocPolicy.Buddy)]
+    public void User_malloc_names_parse_to_policies(string name, MallocPolicy policy) => Assert.Equal(policy, UserMallocConfig.ParsePolicy(name));
 
     [Fact]
     public void Tunables_change_the_model_tcache_count_zero_sends_small_frees_to_fastbins()
