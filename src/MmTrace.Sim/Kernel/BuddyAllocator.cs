@@ -272,6 +272,9 @@ public sealed class BuddyAllocator
         return n;
     }
 
+    /// <summary>Pages on one CPU's lists of a zone.</summary>
+    public int PcpPages(int cpu, Zone zone) => _pcp is null ? 0 : _pcp[cpu, zone.Index].Count;
+
     public (int Batch, int High) PcpLimits(Zone zone) => _pcp is null ? (0, 0) : (_pcp[0, zone.Index].Batch, _pcp[0, zone.Index].High);
 
     public int MaxOrder { get; }

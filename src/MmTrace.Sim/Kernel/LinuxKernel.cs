@@ -14,12 +14,14 @@ namespace MmTrace.Sim.Kernel;
 public sealed class LinuxKernel : IKernel
 {
     private readonly X86Mmu _mmu;
+    private readonly int _cpus;
 
     public LinuxKernel(KernelContext context)
     {
         var cfg = context.Config;
         var cost = context.Cost;
         _mmu = context.Mmu;
+        _cpus = context.Mmu.Cpus.Count;
         Name = "linux-" + cfg.GetString("kernel.version");
         Memblock = Memblock.FromConfig(MemblockConfig.From(cfg));
         Buddy = new BuddyAllocator(BuddyConfig.From(cfg), Memblock);
@@ -50,13 +52,21 @@ public sealed class LinuxKernel : IKernel
     public IFaultHandler FaultHandler => Processes;
     public IRecordedKernelAddresses RecordedKernelAddresses => Vmalloc;
 
-    public EventOutcome Dispatch(in TraceEvent e) => e.Op switch
+    public EventOutcome Dispatch(in TraceEvent e)
     {
-        Op.PageAlloc => Objects.PageAlloc(e, Cpu(e)),
-        Op.PageFree => Objects.PageFree(e, Cpu(e)),
-        Op.Kmalloc => Objects.Kmalloc(e, Cpu(e)),
-        Op.KmemCacheAlloc => Objects.KmemCacheAlloc(e, Cpu(e)),
-        Op.Kfree or Op.KmemCacheFree => Objects.SlabFree(e, Cpu(e)),
+        // The event's kernel code runs on its CPU: per-CPU page lists, slab CPU caches, TLB flushes start there.
+        int cpu = EventCpu.Of(e, _cpus);
+        _mmu.SetCpu(cpu);
+        return Route(e, cpu);
+    }
+
+    private EventOutcome Route(in TraceEvent e, int cpu) => e.Op switch
+    {
+        Op.PageAlloc => Objects.PageAlloc(e, cpu),
+        Op.PageFree => Objects.PageFree(e, cpu),
+        Op.Kmalloc => Objects.Kmalloc(e, cpu),
+        Op.KmemCacheAlloc => Objects.KmemCacheAlloc(e, cpu),
+        Op.Kfree or Op.KmemCacheFree => Objects.SlabFree(e, cpu),
         Op.Mmap => InProcess(e).MmapEvent(e),
         Op.Munmap => InProcess(e).MunmapEvent(e),
         Op.Mprotect => InProcess(e).MprotectEvent(e),
@@ -68,12 +78,12 @@ public sealed class LinuxKernel : IKernel
         Op.Exec => Paging().Exec(e),
         // A process that never ran under the model has nothing to tear down.
         Op.Exit => _mmu.Booted ? Processes.Exit(e) : EventOutcome.NotModelled,
-        Op.Vmalloc => Mappings.Vmalloc(e, Cpu(e)),
-        Op.Vfree => Mappings.Vfree(e, Cpu(e)),
+        Op.Vmalloc => Mappings.Vmalloc(e, cpu),
+        Op.Vfree => Mappings.Vfree(e, cpu),
         Op.Kmap => Mappings.Kmap(e),
         Op.Kunmap => Mappings.Kunmap(e),
-        Op.KmapAtomic => Mappings.KmapAtomic(e, Cpu(e)),
-        Op.KunmapAtomic => Mappings.KunmapAtomic(e, Cpu(e)),
+        Op.KmapAtomic => Mappings.KmapAtomic(e, cpu),
+        Op.KunmapAtomic => Mappings.KunmapAtomic(e, cpu),
         _ => EventOutcome.NotModelled,
     };
 
@@ -96,8 +106,6 @@ public sealed class LinuxKernel : IKernel
         return Processes;
     }
 
-    /// <summary>The event's CPU (0 when the trace has none, or when it is beyond the machine's CPUs).</summary>
-    private int Cpu(in TraceEvent e) => e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)Buddy.Cpus ? e.Cpu : 0;
 
     // A memory syscall runs in its process on the event's CPU (a CR3 switch there when needed).
     private ProcessModel InProcess(in TraceEvent e)

@@ -120,6 +120,8 @@ public sealed class X86Mmu
     {
         if (Booted) return;
         long cycles = 0;
+        // Boot code runs on no CPU's page lists (the real kernel takes these tables from memblock).
+        Tables.Cpu = -1;
         _kernelRoot = Tables.AllocTable(0, ref cycles);
         if (_kernelRoot < 0) throw new UsageException("mmu: no memory for swapper_pg_dir");
         BuildDirectMap();
@@ -137,8 +139,19 @@ public sealed class X86Mmu
     public long DirectMapBytes { get; private set; }
     /// <summary>Every live address space once, in pid order.</summary>
     public IEnumerable<AddressSpace> AddressSpaces => _mms.Values.Distinct().OrderBy(m => m.Pid);
-    /// <summary>The CPU the current event runs on (set by <see cref="RunOn(in TraceEvent, AddressSpace)"/> and the access path): smp_processor_id() for the kernel code the event runs.</summary>
+    /// <summary>The CPU the current event runs on (<see cref="SetCpu"/>, <see cref="RunOn(in TraceEvent, AddressSpace)"/>, a
+    /// fault on the access path): smp_processor_id() for the kernel code the event runs.</summary>
     public int CurrentCpu => _current?.Id ?? 0;
+
+    /// <summary>The kernel code of the next event runs on <paramref name="cpu"/> (an <see cref="EventCpu"/>): its TLB
+    /// flushes start there and its page-table pages come from that CPU's per-CPU lists. The loaded mm stays.</summary>
+    public void SetCpu(int cpu) => SetCurrent(_cpus[cpu]);
+
+    private void SetCurrent(CpuMmu c)
+    {
+        _current = c;
+        Tables.Cpu = c.Id;
+    }
     public long ResidentUserPages { get; private set; }
     public long PeakResidentUserPages { get; private set; }
 
@@ -501,7 +514,7 @@ public sealed class X86Mmu
             Stats.OutsideMapping++;
             return FaultResult.Error(AnomalyKind.AccessOutsideMapping);
         }
-        _current = c;
+        SetCurrent(c);
         return _faults.HandleUserFault(c.Mm!, va, kind, err, c.Id, ref cycles);
     }
 
@@ -581,7 +594,8 @@ public sealed class X86Mmu
     /// <summary>flush_tlb_one_kernel on the local CPU only (kunmap_local's arch_kmap_local_post_unmap): INVLPG of one page.</summary>
     public void FlushTlbOneKernel(int cpu, ulong va)
     {
-        InvalidatePage(_cpus[(uint)cpu % (uint)_cpus.Length], va & ~0xFFFUL, _cpus[(uint)cpu % (uint)_cpus.Length].Pcid);
+        var c = _cpus[cpu];
+        InvalidatePage(c, va & ~0xFFFUL, c.Pcid);
         Stats.Invlpg++;
     }
 
@@ -704,16 +718,15 @@ public sealed class X86Mmu
 
     // ---- services for the process model -----------------------------------------------------------------
 
-    // The event's CPU; CPU numbers beyond the preset's count wrap around.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private CpuMmu CpuOf(in TraceEvent e) => (uint)e.Cpu < (uint)_cpus.Length ? _cpus[e.Cpu] : _cpus[(uint)e.Cpu % (uint)_cpus.Length];
+    private CpuMmu CpuOf(in TraceEvent e) => _cpus[EventCpu.Of(e, _cpus.Length)];
 
     /// <summary>A memory syscall or recorded fault runs in its process on the event's CPU: switch to it there first.</summary>
     public void RunOn(in TraceEvent e, AddressSpace mm)
     {
         var c = CpuOf(e);
         if (c.Mm != mm) SwitchMm(c, mm);
-        _current = c;
+        SetCurrent(c);
     }
 
     /// <summary>flush_tlb_mm_range from the CPU of the current event (the first CPU when there is none).</summary>

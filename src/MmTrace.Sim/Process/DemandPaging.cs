@@ -47,7 +47,7 @@ public sealed partial class ProcessModel
             Stats.FramesFromTrace++;
             return true;
         }
-        var r = _buddy.AllocPages(gfp, order);
+        var r = _buddy.AllocPages(gfp, order, _mmu.CurrentCpu);
         cycles += _cost.OfPageAlloc(r);
         pfn = r.Pfn;
         if (!r.Ok) { _mmu.Stats.FaultFrameFailures++; return false; }
@@ -56,7 +56,7 @@ public sealed partial class ProcessModel
 
     private void FreeFrame(long pfn, int order, ref long cycles)
     {
-        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, order));
+        cycles += _cost.OfPageFree(_buddy.FreePages((int)pfn, order, _mmu.CurrentCpu));
         if (order == 0) { Stats.PagesFreed++; _mmu.Stats.UserPagesFreed++; }
         else { Stats.ThpBlocksFreed++; _mmu.Stats.UserPagesFreed += 1L << order; }
     }
@@ -429,7 +429,7 @@ public sealed partial class ProcessModel
         if (!fromTrace && ThpEligible(pt, v, va))
         {
             ulong gfp = (v.Flags & VmFlags.HugePage) != 0 ? Gfp.GFP_TRANSHUGE : Gfp.GFP_TRANSHUGE_LIGHT;
-            var r = _buddy.AllocPages(gfp, ThpOrder);
+            var r = _buddy.AllocPages(gfp, ThpOrder, _mmu.CurrentCpu);
             cycles += _cost.OfPageAlloc(r);
             if (r.Ok)
             {
@@ -442,7 +442,7 @@ public sealed partial class ProcessModel
                     ms.DemandPagedPages += ThpPages;
                     return FaultResult.Handled;
                 }
-                cycles += _cost.OfPageFree(_buddy.FreePages(r.Pfn, ThpOrder));
+                cycles += _cost.OfPageFree(_buddy.FreePages(r.Pfn, ThpOrder, _mmu.CurrentCpu));
             }
             Stats.ThpFallbacks++;
         }

@@ -25,7 +25,7 @@ public sealed class ProcessUserMemory(ProcessModel processes, int pid) : IProces
     public void Enter(in TraceEvent e)
     {
         if ((_pt ??= processes.AddressSpaceOf(pid)) is { } pt) processes.Mmu.RunOn(e, pt);
-        Cpu = e.Has(EventFields.Cpu) ? e.Cpu : 0;
+        Cpu = EventCpu.Of(e, processes.Mmu.Cpus.Count);
     }
 
     /// <summary>Stores the allocator made to first-touch its memory (one per page).</summary>

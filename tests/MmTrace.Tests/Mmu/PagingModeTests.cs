@@ -202,12 +202,12 @@ public class PagingModeTests
     {
         var m = Machine("x86_64-skylake-4g");
         m.Dispatch(Mmap(0x400000, 0x1000, R | W));
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         m.Dispatch(Access(Op.Load, 0x400000));
-        Assert.Equal(free0 - 3, m.Linux().Buddy.TotalFreePages); // PDPT, PD, PT; no page for the zero-page map
+        Assert.Equal(free0 - 3, m.Linux().Buddy.FreeOrOnPcpLists()); // PDPT, PD, PT; no page for the zero-page map
         Assert.Equal(1, m.Mmu.Stats.ZeroPageMaps);
         m.Dispatch(Access(Op.Store, 0x400008));
-        Assert.Equal(free0 - 4, m.Linux().Buddy.TotalFreePages);
+        Assert.Equal(free0 - 4, m.Linux().Buddy.FreeOrOnPcpLists());
         Assert.Equal(1, m.Mmu.Stats.CowBreaks);
         Assert.Equal(1, m.Mmu.Stats.FaultsByErrorCode[0x4]);
         Assert.Equal(1, m.Mmu.Stats.FaultsByErrorCode[0x7]);
@@ -240,7 +240,7 @@ public class PagingModeTests
     {
         var m = Machine("x86_64-skylake-4g");
         m.Dispatch(Access(Op.Load, 0xffff888000000000)); // build the MMU and the process first
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         long tables0 = m.Mmu.Tables.LivePages;
         m.Dispatch(Mmap(0x7f0000000000, 0x400000, R | W));
         for (ulong a = 0x7f0000000000; a < 0x7f0000400000; a += 0x1000) m.Dispatch(Access(Op.Store, a));
@@ -248,7 +248,7 @@ public class PagingModeTests
         Assert.Equal(tables0 + 4, m.Mmu.Tables.LivePages); // PDPT, PD, two PTs
         m.Dispatch(Range(Op.Munmap, 0x7f0000000000, 0x400000));
         Assert.Equal(tables0, m.Mmu.Tables.LivePages);
-        Assert.Equal(free0, m.Linux().Buddy.TotalFreePages);
+        Assert.Equal(free0, m.Linux().Buddy.FreeOrOnPcpLists());
         Assert.Equal(0, m.Mmu.ResidentUserPages);
         Assert.Equal(AnomalyKind.AccessOutsideMapping, m.Dispatch(Access(Op.Load, 0x7f0000000000)).Anomaly);
     }
@@ -258,10 +258,10 @@ public class PagingModeTests
     {
         var m = Machine("i386-pae-1g");
         m.Dispatch(Access(Op.Load, 0xC0000000, pid: 1));
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         m.Dispatch(Mmap(0x10000000, 0x100000, R | W, pid: 2));
         for (ulong a = 0x10000000; a < 0x10100000; a += 0x1000) m.Dispatch(Access(Op.Store, a, pid: 2));
         m.Dispatch(TraceEvent.Create(Op.Exit, 2));
-        Assert.Equal(free0, m.Linux().Buddy.TotalFreePages);
+        Assert.Equal(free0, m.Linux().Buddy.FreeOrOnPcpLists());
     }
 }

@@ -244,9 +244,9 @@ public class ProcessModelTests
         // Reads of the child's other page map the zero page; exit frees the child's page and tables.
         m.Dispatch(Access(Op.Load, a + 0x1000, pid: 8));
         Assert.Equal(1, p.Stats.ZeroPageFaults);
-        long free = m.Linux().Buddy.TotalFreePages;
+        long free = m.Linux().Buddy.FreeOrOnPcpLists();
         m.Dispatch(TraceEvent.Create(Op.Exit, 8));
-        Assert.True(m.Linux().Buddy.TotalFreePages >= free + 1 + 4, "exit frees the copied page, the page tables and the PGD");
+        Assert.True(m.Linux().Buddy.FreeOrOnPcpLists() >= free + 1 + 4, "exit frees the copied page, the page tables and the PGD");
         Assert.Null(p.MmOfPid(8));
     }
 
@@ -255,7 +255,7 @@ public class ProcessModelTests
     {
         var m = NewMachine();
         var p = m.Linux().Processes;
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         ulong a = (ulong)p.Mmap(Pid, 0, 0x1000, 3, Rw);
         m.Dispatch(Access(Op.Load, a));
         Assert.Equal(1, p.Stats.ZeroPageFaults);
@@ -268,7 +268,7 @@ public class ProcessModelTests
         Assert.Equal(0, p.MmOf(Pid).Pt!.ResidentPages);
         Assert.Equal(1, p.Stats.PagesFreed);
         Assert.Equal(tables - 3, m.Mmu.Tables.LivePages); // the PTE, PMD and PUD pages left empty are freed
-        Assert.Equal(free0 - 1, m.Linux().Buddy.TotalFreePages);  // only the PGD remains
+        Assert.Equal(free0 - 1, m.Linux().Buddy.FreeOrOnPcpLists());  // only the PGD remains
     }
 
     [Fact]
@@ -348,7 +348,7 @@ public class ProcessModelTests
     {
         var m = NewMachine();
         // NewMachine has built the kernel's page tables first
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         var f = TraceEvent.Create(Op.PageFault, 4242);
         f.SetAddress(0x5555555a1234);
         f.SetFlags(0x6); // user write, not present
@@ -360,7 +360,7 @@ public class ProcessModelTests
         Assert.Equal(2, p.Stats.FramesFromTrace);
         Assert.Equal(1, p.MmOfPid(4242)!.Vmas.Count(v => v.Inferred)); // the two implicit pages merged into one VMA
         // Only page tables came from the buddy allocator (PGD, PUD, PMD, PTE).
-        Assert.Equal(free0 - 4, m.Linux().Buddy.TotalFreePages);
+        Assert.Equal(free0 - 4, m.Linux().Buddy.FreeOrOnPcpLists());
     }
 
     // ---- the recordings ------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ public class ProcessModelTests
     {
         var m = NewMachine("thp.enabled=" + thp);
         var p = m.Linux().Processes;
-        long free0 = m.Linux().Buddy.TotalFreePages;
+        long free0 = m.Linux().Buddy.FreeOrOnPcpLists();
         var rng = new Random(seed);
         var pids = new List<int> { Pid };
         var regions = new List<(int Pid, ulong Start, ulong Len)>();
@@ -527,7 +527,7 @@ public class ProcessModelTests
         Assert.Equal(0, p.ThpBlocksLive);
         Assert.Equal(0, m.Mmu.ResidentUserPages);
         // Every anonymous page, THP block, page table and PGD went back; the page cache keeps its pages.
-        Assert.Equal(free0 - p.PageCachePages, m.Linux().Buddy.TotalFreePages);
+        Assert.Equal(free0 - p.PageCachePages, m.Linux().Buddy.FreeOrOnPcpLists());
     }
 
     [Fact]
