@@ -197,7 +197,7 @@ public sealed class X86Mmu
     // tables come from the buddy allocator (the kernel takes them from memblock at boot).
     private void BuildDirectMap()
     {
-        long bytes = _frames.MaxPfn << 12;
+        long bytes = _frames.MaxPfn << Units.PageShift;
         int sc = _g.VaBits > 32 ? 2 : 1;
         if (_g.VaBits == 32)
         {
@@ -209,7 +209,7 @@ public sealed class X86Mmu
         long cycles = 0;
         for (long pa = 0; pa < bytes; pa += step)
         {
-            if (!Tables.Map(_kernelRoot, Config.PageOffset + (ulong)pa, sc, Pte.Make(pa >> 12, flags), ref cycles))
+            if (!Tables.Map(_kernelRoot, Config.PageOffset + (ulong)pa, sc, Pte.Make(pa >> Units.PageShift, flags), ref cycles))
                 throw new UsageException("mmu: no memory for the direct map's page tables");
             DirectMapBytes += step;
         }
@@ -280,7 +280,7 @@ public sealed class X86Mmu
         if (va >= _userLimit && _kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
         ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
-        if ((va & 0xFFF) + size > 4096 && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
         return Translate(c, va, kind);
     }
 
@@ -534,7 +534,7 @@ public sealed class X86Mmu
         int top = _g.Index(va, 0);
         bool had = (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0;
         long tables = Tables.AllocatedPages;
-        bool ok = Tables.Map(_kernelRoot, va & ~0xFFFUL, 0, Pte.Make(pfn, PageKernel), ref cycles);
+        bool ok = Tables.Map(_kernelRoot, va & ~(Units.PageSize - 1), 0, Pte.Make(pfn, PageKernel), ref cycles);
         KernelTablePages += Tables.AllocatedPages - tables;
         if (!had && (Tables.Entry(_kernelRoot, top) & Pte.Present) != 0) SyncKernelRootEntry(top);
         if (ok) Stats.KernelPtesSet++;
@@ -572,7 +572,7 @@ public sealed class X86Mmu
     {
         var s = Stats;
         s.KernelRangeFlushes++;
-        ulong pages = (end - start + 0xFFF) >> 12;
+        ulong pages = (end - start + Units.PageSize - 1) >> Units.PageShift;
         bool all = pages > SinglePageFlushCeiling;
         if (all) s.KernelFlushAlls++;
         foreach (var c in _cpus)
@@ -584,7 +584,7 @@ public sealed class X86Mmu
             }
             else
             {
-                for (ulong va = start & ~0xFFFUL; va < end; va += 4096) InvalidatePage(c, va, c.Pcid);
+                for (ulong va = start & ~(Units.PageSize - 1); va < end; va += Units.PageSize) InvalidatePage(c, va, c.Pcid);
                 s.Invlpg += (long)pages;
             }
         }
@@ -595,7 +595,7 @@ public sealed class X86Mmu
     public void FlushTlbOneKernel(int cpu, ulong va)
     {
         var c = _cpus[cpu];
-        InvalidatePage(c, va & ~0xFFFUL, c.Pcid);
+        InvalidatePage(c, va & ~(Units.PageSize - 1), c.Pcid);
         Stats.Invlpg++;
     }
 
@@ -682,7 +682,7 @@ public sealed class X86Mmu
     // flush_tlb_func on one CPU running the mm: INVLPG per page up to the ceiling, else a flush of the ASID.
     private void FlushLocal(CpuMmu c, ulong start, ulong end)
     {
-        ulong pages = (end - start) >> 12;
+        ulong pages = (end - start) >> Units.PageShift;
         if (pages > SinglePageFlushCeiling)
         {
             FlushCpu(c, _pcid ? c.Pcid : -1);
@@ -690,7 +690,7 @@ public sealed class X86Mmu
         }
         else
         {
-            for (ulong va = start; va < end; va += 4096) InvalidatePage(c, va, c.Pcid);
+            for (ulong va = start; va < end; va += Units.PageSize) InvalidatePage(c, va, c.Pcid);
             Stats.Invlpg += (long)pages;
         }
         if (_pcid) c.AsidGen[c.Asid] = c.Mm!.TlbGen;

@@ -335,7 +335,7 @@ public sealed partial class ProcessModel
                 // --implicit-map, or a recorded fault in a process whose mappings the trace never showed:
                 // the page was mapped in the real process; an anonymous read/write/exec VMA stands for it.
                 vma = mm.MapNewRange(page, page + Page, VmFlags.Read | VmFlags.Write | VmFlags.Exec | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec,
-                    0, page >> 12, 0, null, inferred: true);
+                    0, page >> Units.PageShift, 0, null, inferred: true);
                 Stats.InferredVmas++;
                 Stats.PeakVmas = Math.Max(Stats.PeakVmas, mm.MapCount);
                 ms.ImplicitMaps++;
@@ -381,7 +381,7 @@ public sealed partial class ProcessModel
         if (prev is not null && prev.End > page) return false;
         if (prev is not null && (prev.Flags & VmFlags.GrowsDown) == 0 && (prev.Flags & VmFlags.AccessMask) != 0 && page - prev.End < Config.StackGuardGap) return false;
         if (vma.End - page > Config.StackRlimit) return false;
-        vma.PgOff -= (vma.Start - page) >> 12;
+        vma.PgOff -= (vma.Start - page) >> Units.PageShift;
         vma.Start = page;
         Stats.StackExpansions++;
         return true;
@@ -463,7 +463,7 @@ public sealed partial class ProcessModel
     private FaultResult DoFilePage(AddressSpace pt, Vma v, ulong page, bool write, ulong flags, bool fromTrace, long table, int level, ref long cycles)
     {
         var ms = _mmu.Stats;
-        var key = (v.File != 0 ? v.File : -v.Shmem, v.PgOff + ((page - v.Start) >> 12));
+        var key = (v.File != 0 ? v.File : -v.Shmem, v.PgOff + ((page - v.Start) >> Units.PageShift));
         if (!_pageCache.TryGetValue(key, out long cached))
         {
             if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out cached, ref cycles)) return FaultResult.OutOfMemory;

@@ -111,7 +111,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             ulong top = Config.StackTop;
             mm.Insert(new Vma
             {
-                Start = top - Config.StackSize, End = top, Name = "[stack]", PgOff = (top - Config.StackSize) >> 12,
+                Start = top - Config.StackSize, End = top, Name = "[stack]", PgOff = (top - Config.StackSize) >> Units.PageShift,
                 Flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.GrowsDown | VmFlags.Account,
             });
             mm.StartStack = top;
@@ -154,7 +154,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             int file = m.ObjFile.Length > 0 && !m.ObjFile.StartsWith('[') ? FileId(m.ObjFile) : 0;
             if (mm.FindIntersection(m.Start, m.End) is not null)
                 throw new UsageException($"--maps: mapping 0x{m.Start:x}-0x{m.End:x} overlaps an earlier one");
-            mm.Insert(new Vma { Start = m.Start, End = m.End, Flags = flags, File = file, PgOff = file != 0 ? m.Offset >> 12 : m.Start >> 12, Name = m.ObjFile.Length > 0 ? m.ObjFile : null });
+            mm.Insert(new Vma { Start = m.Start, End = m.End, Flags = flags, File = file, PgOff = file != 0 ? m.Offset >> Units.PageShift : m.Start >> Units.PageShift, Name = m.ObjFile.Length > 0 ? m.ObjFile : null });
         }
         if (wholeProgram && programEnd != 0)
         {
@@ -246,7 +246,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             if (addr != 0 && addr < Config.MmapMinAddr) addr = (Config.MmapMinAddr + Page - 1) & ~(Page - 1);
         }
         else if ((addr & (Page - 1)) != 0) return -Mman.EINVAL;
-        long r = mm.GetUnmappedArea(file, addr, alen, offset >> 12, flags);
+        long r = mm.GetUnmappedArea(file, addr, alen, offset >> Units.PageShift, flags);
         if (r < 0) return r;
         if ((flags & Mman.MapFixedNoReplace) != 0 && mm.FindIntersection((ulong)r, (ulong)r + alen) is not null) return -Mman.EEXIST;
         return r;
@@ -274,7 +274,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         var vf = MmapVmFlags(prot, flags, file != 0);
         mm.Unmap(addr, end);
         int shmem = 0;
-        ulong pgoff = file != 0 ? offset >> 12 : addr >> 12;
+        ulong pgoff = file != 0 ? offset >> Units.PageShift : addr >> Units.PageShift;
         if (file == 0 && (vf & VmFlags.Shared) != 0) { shmem = _nextShmem++; pgoff = 0; } // shmem_zero_setup
         var v = mm.MapNewRange(addr, end, vf, file, pgoff, shmem, null);
         mm.NoteMapping(addr, alen);
@@ -413,7 +413,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
                 Stats.MprotectHoles++;
                 Stats.InferredVmas++;
                 mm.MapNewRange(at, holeEnd, VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec,
-                    FileId("[unknown, inferred]"), at >> 12, 0, "[unknown, inferred]", inferred: true);
+                    FileId("[unknown, inferred]"), at >> Units.PageShift, 0, "[unknown, inferred]", inferred: true);
             }
             if (v is null) break;
             at = Math.Max(at, v.End);
@@ -583,7 +583,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         if ((flags & Mman.MremapMayMove) == 0) return -Mman.ENOMEM;
         ulong mapFlags = (v.Flags & VmFlags.MayShare) != 0 ? Mman.MapShared : 0;
         move = true;
-        return mm.GetUnmappedArea(v.File != 0, 0, newLen, v.PgOff + ((addr - v.Start) >> 12), mapFlags);
+        return mm.GetUnmappedArea(v.File != 0, 0, newLen, v.PgOff + ((addr - v.Start) >> Units.PageShift), mapFlags);
     }
 
     /// <summary>Applies an mremap to [addr, addr + oldLen) with the outcome <paramref name="to"/> (the simulated or recorded new address).</summary>
@@ -598,7 +598,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             if (v is null) return;
             mm.Unmap(addr + oldLen, addr + newLen);
             if (v.End == addr + oldLen) mm.ExpandEnd(v, addr + newLen);
-            else mm.MapNewRange(addr + oldLen, addr + newLen, v.Flags, v.File, v.PgOff + ((addr + oldLen - v.Start) >> 12), v.Shmem, v.Name);
+            else mm.MapNewRange(addr + oldLen, addr + newLen, v.Flags, v.File, v.PgOff + ((addr + oldLen - v.Start) >> Units.PageShift), v.Shmem, v.Name);
             return;
         }
         // move_vma: the new range gets the old one's flags, file and pgoff; the pages move with it.
@@ -653,7 +653,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             if (sim < 0) return new EventOutcome(0, OutcomeKind.Failed);
             to = (ulong)sim;
         }
-        if (v is null) mm.MapNewRange(to, to + ((e.Size + Page - 1) & ~(Page - 1)), MmapVmFlags(3, Mman.MapPrivate | Mman.MapAnonymous, false), 0, to >> 12, 0, null, inferred: true);
+        if (v is null) mm.MapNewRange(to, to + ((e.Size + Page - 1) & ~(Page - 1)), MmapVmFlags(3, Mman.MapPrivate | Mman.MapAnonymous, false), 0, to >> Units.PageShift, 0, null, inferred: true);
         else MremapApply(mm, addr, oldLen, e.Size, to);
         mm.NoteMapping(to, (e.Size + Page - 1) & ~(Page - 1));
         return new EventOutcome(TakeCycles(), OutcomeKind.Ok, Address: check);
