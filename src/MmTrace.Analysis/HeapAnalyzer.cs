@@ -39,7 +39,7 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
         s.Add("frees", Sum(t => t.Frees));
         s.Add("bytes_requested", _requested);
         s.Add("bytes_usable", _usable);
-        s.Add("internal_fragmentation_pct", _usable == 0 ? 0.0 : 100.0 * (_usable - _requested) / _usable);
+        s.Add("internal_fragmentation_pct", Percent.Of(_usable - _requested, _usable));
         s.Add("live_chunk_bytes", Sum(t => t.LiveChunkBytes));
         s.Add("peak_live_chunk_bytes_sum", Sum(t => t.PeakLiveChunkBytes));
         s.Add("heap_bytes", Sum(t => t.HeapBytes));
@@ -48,7 +48,7 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
         s.Add("peak_mmapped_bytes_sum", Sum(t => t.PeakMmappedBytes));
         long held = Sum(t => t.HeapBytes + t.MmappedBytes), live = Sum(t => t.LiveChunkBytes);
         // What the allocator holds from the kernel but has not handed out (free chunks, top, mmapped slack), at the end.
-        s.Add("overhead_pct_at_end", held == 0 ? 0.0 : 100.0 * (held - live) / held);
+        s.Add("overhead_pct_at_end", Percent.Of(held - live, held));
         s.Add("sbrk_calls", Sum(t => t.SbrkCalls));
         s.Add("trim_calls", Sum(t => t.TrimCalls));
         s.Add("mmap_calls", Sum(t => t.MmapCalls));
@@ -74,7 +74,7 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
             var a = h.Replay.Allocator!;
             var st = a.Stats;
             t.AddRow(h.Pid, a.Name, $"0x{a.HeapStart:x}", st.PeakHeapBytes, st.PeakMmappedBytes, st.PeakLiveChunkBytes, st.SbrkCalls, st.MmapCalls,
-                h.Replay.Compared, h.Replay.Matched, h.Replay.Compared == 0 ? 0.0 : 100.0 * h.Replay.Matched / h.Replay.Compared);
+                h.Replay.Compared, h.Replay.Matched, Percent.Of(h.Replay.Matched, h.Replay.Compared));
         }
     }
 }

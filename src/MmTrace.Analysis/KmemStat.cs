@@ -266,6 +266,6 @@ public sealed class KmemStat
         return s;
     }
 
-    /// <summary>builtin-kmem.c fragmentation().</summary>
-    public static double Fragmentation(ulong req, ulong alloc) => alloc == 0 ? 0.0 : 100.0 - (100.0 * req / alloc);
+    /// <summary>builtin-kmem.c fragmentation(): the share not requested, and 0 (not 100) when nothing was allocated.</summary>
+    public static double Fragmentation(ulong req, ulong alloc) => alloc == 0 ? 0.0 : 100.0 - Percent.Of(req, alloc);
 }

@@ -54,14 +54,14 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
         s.Add("live_objects", used.Sum(c => c.ActiveObjects));
         s.Add("live_bytes_requested", reqLive);
         s.Add("live_bytes_allocated", allocLive);
-        s.Add("internal_fragmentation_pct", allocLive == 0 ? 0.0 : 100.0 * (allocLive - reqLive) / allocLive);
+        s.Add("internal_fragmentation_pct", Percent.Of(allocLive - reqLive, allocLive));
         s.Add("allocs", _allocs);
         s.Add("bytes_requested", _requested);
         s.Add("bytes_allocated", _allocated);
         s.Add("frees", _frees);
         s.Add("bytes_freed", _freed);
         s.Add("bytes_freed_perf", _freedPerf);
-        s.Add("bytes_wasted_pct", _allocated == 0 ? 0.0 : 100.0 * (_allocated - _requested) / _allocated);
+        s.Add("bytes_wasted_pct", Percent.Of(_allocated - _requested, _allocated));
         s.Add("kmalloc_large_allocs", slub.LargeAllocs);
         s.Add("kmalloc_large_pages_live", slub.LargePagesLive);
 
@@ -79,7 +79,7 @@ public sealed class SlabAnalyzer(Machine machine) : IAnalyzer
         var sites = Enumerable.Range(0, _byCallSite.Length).Where(i => _byCallSite[i].Allocs > 0).Select(i => KeyValuePair.Create(i, _byCallSite[i]));
         foreach (var (site, v) in sites.OrderByDescending(kv => kv.Value.Allocated - kv.Value.Requested).ThenBy(kv => ctx.Symbols[kv.Key], StringComparer.Ordinal).Take(50))
             cs.AddRow(site == 0 ? "(none)" : ctx.Symbols[site], v.Allocs, v.Requested, v.Allocated, v.Allocated - v.Requested,
-                v.Allocated == 0 ? 0.0 : 100.0 * (v.Allocated - v.Requested) / v.Allocated);
+                Percent.Of(v.Allocated - v.Requested, v.Allocated));
         s.Notes.Add("bytes_freed counts frees of live simulated objects; bytes_freed_perf counts as perf kmem stat does (every free of a pointer allocated earlier in the trace, at its last bytes_alloc, double frees included).");
         s.Notes.Add("bytes_allocated is what the simulated caches handed out: the kmalloc size class or named cache's object size, or whole pages for kmalloc_large.");
         s.Notes.Add("Not modelled yet: per-CPU partial lists, freelist randomisation, debug metadata, memcg accounting, RCU-delayed frees.");

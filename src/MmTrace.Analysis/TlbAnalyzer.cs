@@ -54,7 +54,6 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         }
     }
 
-    private static double Pct(long part, long whole) => whole == 0 ? 0.0 : 100.0 * part / whole;
     private static double PerK(long n, long per) => per == 0 ? 0.0 : 1000.0 * n / per;
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -82,7 +81,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             long h = st.HitsAt(l), m = st.MissesAt(l);
             s.Add(n + "_hits", h);
             s.Add(n + "_misses", m);
-            s.Add(n + "_miss_rate_pct", Pct(m, h + m));
+            s.Add(n + "_miss_rate_pct", Percent.Of(m, h + m));
             s.Add(n + "_mpka", PerK(m, st.Accesses));
             if (st.Ifetches > 0) s.Add(n + "_mpki", PerK(m, st.Ifetches));
         }
@@ -97,7 +96,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         s.Add("walk_cycles_max", st.WalkCyclesMax);
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is not null)
-                s.Add($"pwc_{g.EntryName(l)}_hit_rate_pct", Pct(st.PwcHits[l], st.PwcLookups[l]));
+                s.Add($"pwc_{g.EntryName(l)}_hit_rate_pct", Percent.Of(st.PwcHits[l], st.PwcLookups[l]));
         s.Add("accessed_bits_set", st.AccessedBitsSet);
         s.Add("dirty_bits_set", st.DirtyBitsSet);
         s.Add("context_switches", st.ContextSwitches);
@@ -125,7 +124,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             for (int c = 0; c < g.SizeClasses; c++)
             {
                 long h = st.Hits[l * 3 + c], m = st.Misses[l * 3 + c];
-                byLevel.AddRow(TlbLevel.Names[l], g.SizeName(c), h, m, Pct(m, h + m), PerK(m, st.Accesses));
+                byLevel.AddRow(TlbLevel.Names[l], g.SizeName(c), h, m, Percent.Of(m, h + m), PerK(m, st.Accesses));
             }
 
         // Geometry and reach of one CPU's arrays (all CPUs are alike); end_reach sums the valid entries of every CPU.
@@ -151,7 +150,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             [new("entry", ColumnType.String), new("entries", ColumnType.Int), new("lookups", ColumnType.Int), new("hits", ColumnType.Int), new("hit_rate_pct", ColumnType.Float)]));
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is { } p)
-                pwc.AddRow(g.EntryName(l), p.Entries, st.PwcLookups[l], st.PwcHits[l], Pct(st.PwcHits[l], st.PwcLookups[l]));
+                pwc.AddRow(g.EntryName(l), p.Entries, st.PwcLookups[l], st.PwcHits[l], Percent.Of(st.PwcHits[l], st.PwcLookups[l]));
 
         var reads = s.AddTable(new Table("walks_by_reads", "Page walks by number of paging-structure reads",
             [new("table_reads", ColumnType.Int), new("walks", ColumnType.Int)]));
