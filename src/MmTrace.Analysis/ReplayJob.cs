@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 
 namespace MmTrace.Analysis;
@@ -29,6 +30,10 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         return report;
     }
+
+    /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again
+    /// (<see cref="SummaryJsonReport.Load"/>).</summary>
+    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart];
 
     /// <summary>Every analyzer of a replay, in the order their sections appear in the report.</summary>
     public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000) =>
