@@ -7,6 +7,12 @@ namespace MmTrace.Analysis;
 /// <summary>Inconsistencies of the trace by kind and op, and allocation failures of the simulated machine.</summary>
 public sealed class AnomaliesAnalyzer : IAnalyzer
 {
+    public const string SectionName = "anomalies";
+    /// <summary>Events inconsistent with what the trace did before (double frees, frees of unknown pointers, ...).</summary>
+    public static readonly Metric<long> Total = new(SectionName, "total");
+    /// <summary>Allocations the simulated machine could not serve.</summary>
+    public static readonly Metric<long> AllocationFailures = new(SectionName, "allocation_failures");
+
     private readonly long[,] _anomalies = new long[AnomalyKinds.Count, OpNames.Count];
     private readonly long[] _failures = new long[OpNames.Count];
 
@@ -18,7 +24,7 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var s = report.AddSection("anomalies", "Anomalies and allocation failures");
+        var s = report.AddSection(SectionName, "Anomalies and allocation failures");
         long total = 0;
         var t = new Table("by_kind", "Anomalies by kind and op",
             [new("kind", ColumnType.String), new("op", ColumnType.String), new("events", ColumnType.Int)]);
@@ -30,8 +36,8 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
             total += n;
             t.AddRow(((AnomalyKind)k).Name(), ((Op)op).Name(), n);
         }
-        s.Add("total", total);
-        s.Add("allocation_failures", _failures.Sum());
+        s.Add(Total, total);
+        s.Add(AllocationFailures, _failures.Sum());
         s.AddTable(t);
         var f = new Table("failures_by_op", "Allocations the simulated machine could not serve, by op",
             [new("op", ColumnType.String), new("events", ColumnType.Int)]);

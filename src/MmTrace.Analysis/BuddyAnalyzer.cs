@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 using MmTrace.Sim.Kernel;
 
@@ -12,6 +13,20 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
 {
+    public const string SectionName = "buddy";
+    /// <summary>Pages the buddy allocator manages (present pages less what boot reserved).</summary>
+    public static readonly Metric<long> ManagedPages = new(SectionName, "managed_pages");
+    /// <summary>Pages free in the buddy lists at the end (pages on per-CPU lists are not free, as in buddyinfo).</summary>
+    public static readonly Metric<long> FreePages = new(SectionName, "free_pages");
+
+    private const string ZoneColumn = "zone", OrderColumn = "order", UnusableIndexColumn = "unusable_index", FragmentationIndexColumn = "fragmentation_index";
+    /// <summary>The kernel's two fragmentation indices by order, one line per zone.</summary>
+    public static readonly LinesPerGroupChart FragmentationChart = new(SectionName, "fragmentation", OrderColumn, "order (allocation of 2^order pages)", ZoneColumn, "zone ",
+    [
+        new(UnusableIndexColumn, "Unusable free space index by order (extfrag_unusable_index)", "unusable index (fraction of free memory, 0–1)"),
+        new(FragmentationIndexColumn, "Fragmentation index by order (extfrag_index; -1: allocation would succeed)", "fragmentation index (−1 … 1)"),
+    ]);
+
     private readonly List<long[]> _series = [];
     // Per zone: event, free pages, pcp pages, unusable index (thousandths) at PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, blocks per order.
     private readonly List<long[]>[] _zoneSeries = kernel.Buddy.Zones.Select(_ => new List<long[]>()).ToArray();
@@ -67,13 +82,13 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_0
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var buddy = kernel.Buddy;
-        var s = report.AddSection("buddy", "Buddy page allocator");
+        var s = report.AddSection(SectionName, "Buddy page allocator");
         s.Add("max_order", buddy.MaxOrder);
         s.Add("pageblock_order", buddy.PageblockOrder);
         s.Add("ram_bytes", (long)kernel.Memblock.TotalMemory);
         s.Add("reserved_at_boot_bytes", (long)kernel.Memblock.TotalReserved);
-        s.Add("managed_pages", buddy.ManagedPages);
-        s.Add("free_pages", buddy.TotalFreePages);
+        s.Add(ManagedPages, buddy.ManagedPages);
+        s.Add(FreePages, buddy.TotalFreePages);
         s.Add("pcp_pages", buddy.Zones.Sum(buddy.PcpPages));
         s.Add("min_free_kbytes", buddy.MinFreeKbytes);
         s.Add("live_page_blocks", kernel.Objects.LivePageBlocks);
@@ -99,8 +114,9 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_0
         var area = s.AddTable(new Table("free_area", "Free blocks per zone and order at the end (buddyinfo, pagetypeinfo)",
             [new("zone", ColumnType.String), new("order", ColumnType.Int), new("free_blocks", ColumnType.Int), new("free_pages", ColumnType.Int, "pages"),
              new("unmovable", ColumnType.Int), new("movable", ColumnType.Int), new("reclaimable", ColumnType.Int), new("highatomic", ColumnType.Int)]));
-        var frag = s.AddTable(new Table("fragmentation", "Fragmentation per zone and order at the end (extfrag_unusable_index, extfrag_index)",
-            [new("zone", ColumnType.String), new("order", ColumnType.Int), new("unusable_index", ColumnType.Float), new("fragmentation_index", ColumnType.Float)]));
+        var frag = s.AddTable(new Table(FragmentationChart.Table, "Fragmentation per zone and order at the end (extfrag_unusable_index, extfrag_index)",
+            [new(ZoneColumn, ColumnType.String), new(OrderColumn, ColumnType.Int), new(UnusableIndexColumn, ColumnType.Float), new(FragmentationIndexColumn, ColumnType.Float)])
+            { Chart = FragmentationChart });
         foreach (var z in buddy.Zones)
         {
             for (int o = 0; o <= buddy.MaxOrder; o++)

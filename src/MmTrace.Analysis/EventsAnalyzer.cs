@@ -7,6 +7,12 @@ namespace MmTrace.Analysis;
 /// <summary>Events by op and by pid, what the reader skipped, and which ops have no model yet.</summary>
 public sealed class EventsAnalyzer : IAnalyzer
 {
+    public const string SectionName = "events";
+    /// <summary>Events replayed.</summary>
+    public static readonly Metric<long> Total = new(SectionName, "total");
+    /// <summary>Events of ops with no model yet: counted, not simulated.</summary>
+    public static readonly Metric<long> NotModelled = new(SectionName, "not_modelled");
+
     private readonly long[] _count = new long[OpNames.Count];
     private readonly long[] _bytes = new long[OpNames.Count];
     private readonly long[] _notModelled = new long[OpNames.Count];
@@ -49,10 +55,10 @@ public sealed class EventsAnalyzer : IAnalyzer
     public void Contribute(Report report, AnalysisContext ctx)
     {
         EndPidRun(_runPid);
-        var s = report.AddSection("events", "Events");
-        s.Add("total", ctx.Events);
+        var s = report.AddSection(SectionName, "Events");
+        s.Add(Total, ctx.Events);
         s.Add("modelled", ctx.Events - _notModelled.Sum());
-        s.Add("not_modelled", _notModelled.Sum());
+        s.Add(NotModelled, _notModelled.Sum());
         s.Add("bad_records_skipped", ctx.Ingest.BadRecords);
         s.Add("unsupported_records", ctx.Ingest.Unsupported.Values.Sum());
         if (_firstTime <= _lastTime)

@@ -12,6 +12,10 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
 {
+    public const string SectionName = "faults";
+    /// <summary>Page faults the simulated MMU raised.</summary>
+    public static readonly Metric<long> Total = new(SectionName, "total");
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
     // Reads the machine's end state only: never called during the replay.
@@ -32,8 +36,8 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
         var mmu = machine.Mmu;
         if (!mmu.Booted) return;
         var st = mmu.Stats;
-        var s = report.AddSection("faults", "Page faults");
-        s.Add("total", st.Faults);
+        var s = report.AddSection(SectionName, "Page faults");
+        s.Add(Total, st.Faults);
         s.Add("zero_page_maps", st.ZeroPageMaps);
         s.Add("demand_paged_pages", st.DemandPagedPages);
         s.Add("cow_breaks", st.CowBreaks);

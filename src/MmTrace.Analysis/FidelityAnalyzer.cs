@@ -55,13 +55,13 @@ public sealed class FidelityAnalyzer : IAnalyzer
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (_compared[op] == 0) continue;
-            t.AddRow(((Op)op).Name(), "bytes_alloc = simulated object size", _compared[op], _matched[op], 100.0 * _matched[op] / _compared[op]);
+            t.AddRow(((Op)op).Name(), "bytes_alloc = simulated object size", _compared[op], _matched[op], Percent.Of(_matched[op], _compared[op]));
         }
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (_addrCompared[op] == 0) continue;
             string what = (Op)op is Op.Mmap or Op.Mremap or Op.Brk ? "returned address = simulated" : "heap offset = simulated";
-            t.AddRow(((Op)op).Name(), what, _addrCompared[op], _addrMatched[op], 100.0 * _addrMatched[op] / _addrCompared[op]);
+            t.AddRow(((Op)op).Name(), what, _addrCompared[op], _addrMatched[op], Percent.Of(_addrMatched[op], _addrCompared[op]));
         }
         if (_kmallocMismatches.Count > 0)
         {

@@ -12,6 +12,18 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
 {
+    public const string SectionName = "heap";
+    /// <summary>The malloc policy replayed (user.malloc): ptmalloc, first-fit, best-fit or buddy.</summary>
+    public static readonly Metric<string> Policy = new(SectionName, "policy");
+    /// <summary>Of the bytes handed out (usable sizes), the share not requested.</summary>
+    public static readonly Metric<double> InternalFragmentationPct = new(SectionName, "internal_fragmentation_pct");
+    /// <summary>The heaps' peaks (brk heap bytes), summed over processes.</summary>
+    public static readonly Metric<long> PeakHeapBytesSum = new(SectionName, "peak_heap_bytes_sum");
+    /// <summary>Returned addresses compared with the recording (as offsets from the heap start).</summary>
+    public static readonly Metric<long> AddressesCompared = new(SectionName, "addresses_compared");
+    /// <summary>Of those, the ones at the recorded offset.</summary>
+    public static readonly Metric<long> AddressesMatched = new(SectionName, "addresses_matched");
+
     private long _requested, _usable, _allocations;
 
     public bool Watches(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
@@ -28,8 +40,8 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
     {
         var heaps = machine.UserHeaps.All.Where(h => h.Replay.Allocator is not null).ToList();
         if (heaps.Count == 0) return;
-        var s = report.AddSection("heap", "User heaps (malloc)");
-        s.Add("policy", heaps[0].Replay.Allocator!.Name);
+        var s = report.AddSection(SectionName, "User heaps (malloc)");
+        s.Add(Policy, heaps[0].Replay.Allocator!.Name);
         s.Add("processes", heaps.Count);
         long Sum(Func<MmTrace.Sim.User.UserHeapStats, long> f) => heaps.Sum(h => f(h.Replay.Allocator!.Stats));
         s.Add("mallocs", Sum(t => t.Mallocs));
@@ -39,16 +51,16 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
         s.Add("frees", Sum(t => t.Frees));
         s.Add("bytes_requested", _requested);
         s.Add("bytes_usable", _usable);
-        s.Add("internal_fragmentation_pct", _usable == 0 ? 0.0 : 100.0 * (_usable - _requested) / _usable);
+        s.Add(InternalFragmentationPct, Percent.Of(_usable - _requested, _usable));
         s.Add("live_chunk_bytes", Sum(t => t.LiveChunkBytes));
         s.Add("peak_live_chunk_bytes_sum", Sum(t => t.PeakLiveChunkBytes));
         s.Add("heap_bytes", Sum(t => t.HeapBytes));
-        s.Add("peak_heap_bytes_sum", Sum(t => t.PeakHeapBytes));
+        s.Add(PeakHeapBytesSum, Sum(t => t.PeakHeapBytes));
         s.Add("mmapped_bytes", Sum(t => t.MmappedBytes));
         s.Add("peak_mmapped_bytes_sum", Sum(t => t.PeakMmappedBytes));
         long held = Sum(t => t.HeapBytes + t.MmappedBytes), live = Sum(t => t.LiveChunkBytes);
         // What the allocator holds from the kernel but has not handed out (free chunks, top, mmapped slack), at the end.
-        s.Add("overhead_pct_at_end", held == 0 ? 0.0 : 100.0 * (held - live) / held);
+        s.Add("overhead_pct_at_end", Percent.Of(held - live, held));
         s.Add("sbrk_calls", Sum(t => t.SbrkCalls));
         s.Add("trim_calls", Sum(t => t.TrimCalls));
         s.Add("mmap_calls", Sum(t => t.MmapCalls));
@@ -58,8 +70,8 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
         s.Add("tcache_hits", Sum(t => t.TcacheHits));
         s.Add("fastbin_hits", Sum(t => t.FastbinHits));
         s.Add("first_touch_stores", heaps.Sum(h => h.Memory.TouchStores));
-        s.Add("addresses_compared", heaps.Sum(h => h.Replay.Compared));
-        s.Add("addresses_matched", heaps.Sum(h => h.Replay.Matched));
+        s.Add(AddressesCompared, heaps.Sum(h => h.Replay.Compared));
+        s.Add(AddressesMatched, heaps.Sum(h => h.Replay.Matched));
         s.Add("followed_by_adopting", heaps.Sum(h => h.Replay.Adopted));
         s.Add("followed_by_aliasing", heaps.Sum(h => h.Replay.Aliased));
         var t = s.AddTable(new Table("by_pid", "Per process",
@@ -74,7 +86,7 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
             var a = h.Replay.Allocator!;
             var st = a.Stats;
             t.AddRow(h.Pid, a.Name, $"0x{a.HeapStart:x}", st.PeakHeapBytes, st.PeakMmappedBytes, st.PeakLiveChunkBytes, st.SbrkCalls, st.MmapCalls,
-                h.Replay.Compared, h.Replay.Matched, h.Replay.Compared == 0 ? 0.0 : 100.0 * h.Replay.Matched / h.Replay.Compared);
+                h.Replay.Compared, h.Replay.Matched, Percent.Of(h.Replay.Matched, h.Replay.Compared));
         }
     }
 }

@@ -93,14 +93,11 @@ public sealed class KmemStat
     /// <summary>Distinct gfp flag values of successful page allocations, ascending (perf's gfps[]).</summary>
     public IReadOnlyCollection<uint> GfpFlags => _gfps;
 
-    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null)
+    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => reader.ReadAll(_batch, AddBatch, progress);
+
+    private void AddBatch(ReadOnlySpan<TraceEvent> batch)
     {
-        int n;
-        while ((n = reader.Read(_batch)) > 0)
-        {
-            foreach (ref readonly var e in _batch.AsSpan(0, n)) Add(e);
-            progress?.Invoke(reader);
-        }
+        foreach (ref readonly var e in batch) Add(e);
     }
 
     public void Add(in TraceEvent e)
@@ -269,6 +266,6 @@ public sealed class KmemStat
         return s;
     }
 
-    /// <summary>builtin-kmem.c fragmentation().</summary>
-    public static double Fragmentation(ulong req, ulong alloc) => alloc == 0 ? 0.0 : 100.0 - (100.0 * req / alloc);
+    /// <summary>builtin-kmem.c fragmentation(): the share not requested, and 0 (not 100) when nothing was allocated.</summary>
+    public static double Fragmentation(ulong req, ulong alloc) => alloc == 0 ? 0.0 : 100.0 - Percent.Of(req, alloc);
 }

@@ -3,7 +3,7 @@ using MmTrace.Core;
 
 namespace MmTrace.Analysis;
 
-/// <summary>What to print, with perf kmem's defaults (builtin-kmem.c cmd_kmem).</summary>
+/// <summary>What to print, with perf kmem's defaults (builtin-kmem.c cmd_kmem). The CLI reads perf's flags into it (PerfKmemOptions).</summary>
 public sealed record KmemStatOptions
 {
     public bool Slab { get; init; } = true;
@@ -19,64 +19,8 @@ public sealed record KmemStatOptions
     public int CallerLines { get; init; } = -1;
     public int AllocLines { get; init; } = -1;
 
-    /// <summary>
-    /// Options from perf kmem's flags in command-line order, with its rules: -s and -l apply to the
-    /// table (--caller or --alloc) named last before them, and -s to page sorting when --page came
-    /// after --slab; without --slab or --page, slab.
-    /// </summary>
-    public static KmemStatOptions FromArgs(IReadOnlyList<string> args)
-    {
-        int slab = 0, page = 0, caller = 0, alloc = 0;
-        var o = new KmemStatOptions();
-        string? slabCaller = null, slabAlloc = null, pageCaller = null, pageAlloc = null;
-        bool live = false;
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            string? value = null;
-            if (a is "-s" or "--sort" or "-l" or "--line")
-            {
-                if (i + 1 >= args.Count) throw new UsageException($"{a} needs a value");
-                value = args[++i];
-            }
-            else if (a.StartsWith("--sort=", StringComparison.Ordinal) || a.StartsWith("--line=", StringComparison.Ordinal)) { value = a[(a.IndexOf('=') + 1)..]; a = a[..a.IndexOf('=')]; }
-            switch (a)
-            {
-                case "--slab": slab = page + 1; break;
-                case "--page": page = slab + 1; break;
-                case "--caller": caller = alloc + 1; break;
-                case "--alloc": alloc = caller + 1; break;
-                case "--live": live = true; break;
-                case "-s" or "--sort":
-                    CheckSortKeys(value!, page > slab ? PageSortKeys : SlabSortKeys);
-                    if (page > slab) { if (caller > alloc) pageCaller = Append(pageCaller, value!); else pageAlloc = Append(pageAlloc, value!); }
-                    else { if (caller > alloc) slabCaller = Append(slabCaller, value!); else slabAlloc = Append(slabAlloc, value!); }
-                    break;
-                case "-l" or "--line":
-                    if (!int.TryParse(value, System.Globalization.NumberStyles.None, Units.Inv, out int lines)) throw new UsageException($"-l expects a number of lines, got '{value}'");
-                    if (caller > alloc) o = o with { CallerLines = lines }; else o = o with { AllocLines = lines };
-                    break;
-            }
-        }
-        if (slab == 0 && page == 0) slab = 1;
-        return o with
-        {
-            Slab = slab > 0, Page = page > 0, Caller = caller > 0, Alloc = alloc > 0, Live = live,
-            SlabCallerSort = slabCaller ?? o.SlabCallerSort, SlabAllocSort = slabAlloc ?? o.SlabAllocSort,
-            PageCallerSort = pageCaller ?? o.PageCallerSort, PageAllocSort = pageAlloc ?? o.PageAllocSort,
-        };
-    }
-
-    private static string Append(string? list, string keys) => list is null ? keys : list + "," + keys;
-
     public static readonly string[] SlabSortKeys = ["ptr", "callsite", "hit", "bytes", "frag", "pingpong"];
     public static readonly string[] PageSortKeys = ["page", "callsite", "hit", "bytes", "order", "migtype", "gfp"];
-
-    private static void CheckSortKeys(string keys, string[] known)
-    {
-        foreach (var k in keys.Split(','))
-            if (!known.Contains(k)) throw new UsageException($"unknown sort key '{k}' (expected: {string.Join(", ", known)})");
-    }
 }
 
 /// <summary>

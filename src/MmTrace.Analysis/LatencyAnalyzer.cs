@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 
 namespace MmTrace.Analysis;
@@ -11,6 +12,13 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class LatencyAnalyzer : IAnalyzer
 {
+    public const string SectionName = "latency";
+    private const string OpColumn = "op", MaxColumn = "max";
+    private static readonly (string Name, string Label, double Tau)[] Quantiles = [("p50", "p50", 0.5), ("p90", "p90", 0.9), ("p99", "p99", 0.99), ("p99_9", "p99.9", 0.999)];
+    /// <summary>The quantiles and the maximum of each op's cycles, a line per op (log scale).</summary>
+    public static readonly LinePerRowChart ByOpChart = new(SectionName, "by_op", "quantiles", "Latency distribution per op (quantiles of simulated cycles)",
+        OpColumn, "quantile", "cycles", [.. Quantiles.Select(q => new LabelledColumn(q.Name, q.Label)), new(MaxColumn, "max")], LogY: true);
+
     // Per op: count of events by cycle value (an insert-only table; cycle values are never negative).
     private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
     // Per op: the latest cycle value and how many events in a row had it, added to the table when the value changes
@@ -19,8 +27,6 @@ public sealed class LatencyAnalyzer : IAnalyzer
     private readonly long[] _runLength = new long[OpNames.Count];
     private readonly long[] _count = new long[OpNames.Count];
     private readonly double[] _sum = new double[OpNames.Count];
-
-    private static readonly (string Name, double Tau)[] Quantiles = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99_9", 0.999)];
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
@@ -59,12 +65,12 @@ public sealed class LatencyAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        var s = report.AddSection("latency", "Simulated latency per op (cycles)");
-        var cols = new List<Column> { new("op", ColumnType.String), new("count", ColumnType.Int), new("mean", ColumnType.Float, "cycles") };
+        var s = report.AddSection(SectionName, "Simulated latency per op (cycles)");
+        var cols = new List<Column> { new(OpColumn, ColumnType.String), new("count", ColumnType.Int), new("mean", ColumnType.Float, "cycles") };
         cols.AddRange(Quantiles.Select(q => new Column(q.Name, ColumnType.Int, "cycles")));
-        cols.Add(new("max", ColumnType.Int, "cycles"));
+        cols.Add(new(MaxColumn, ColumnType.Int, "cycles"));
         cols.Add(new("total", ColumnType.Int, "cycles"));
-        var t = s.AddTable(new Table("by_op", "Simulated cycles per op", cols));
+        var t = s.AddTable(new Table(ByOpChart.Table, "Simulated cycles per op", cols) { Chart = ByOpChart });
         double total = 0;
         for (int op = 1; op < OpNames.Count; op++) EndRun(op, 0);
         for (int op = 1; op < OpNames.Count; op++)

@@ -12,6 +12,20 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
+    public const string SectionName = "processes";
+    /// <summary>mmaps without MAP_FIXED whose recorded address was compared with get_unmapped_area's choice.</summary>
+    public static readonly Metric<long> MmapPlaced = new(SectionName, "mmap_placed");
+    /// <summary>Of those, the ones placed at the recorded address.</summary>
+    public static readonly Metric<long> MmapPlacedMatched = new(SectionName, "mmap_placed_matched");
+    /// <summary>brk calls whose recorded result was compared with the simulated one.</summary>
+    public static readonly Metric<long> BrkCompared = new(SectionName, "brk_compared");
+    /// <summary>Of those, the ones that agreed.</summary>
+    public static readonly Metric<long> BrkMatched = new(SectionName, "brk_matched");
+    /// <summary>Page faults the recording itself holds.</summary>
+    public static readonly Metric<long> RecordedFaults = new(SectionName, "recorded_faults");
+    /// <summary>Faults the process model answered with SIGSEGV.</summary>
+    public static readonly Metric<long> Sigsegv = new(SectionName, "sigsegv");
+
     public bool Watches(Op op) => false;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
@@ -21,7 +35,7 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
         if (!kernel.PagingStarted) return;
         var p = kernel.Processes;
         var st = p.Stats;
-        var s = report.AddSection("processes", "Processes and address spaces");
+        var s = report.AddSection(SectionName, "Processes and address spaces");
         var spaces = p.AddressSpaces.ToList();
         s.Add("address_spaces", spaces.Count);
         s.Add("vmas", spaces.Sum(a => a.Mm.MapCount));
@@ -36,8 +50,8 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("maps_file", p.HasMaps);
         s.Add("exec_layouts_inferred", st.ExecLayoutsInferred);
 
-        s.Add("mmap_placed", st.MmapsPlaced);
-        s.Add("mmap_placed_matched", st.MmapPlacementMatched);
+        s.Add(MmapPlaced, st.MmapsPlaced);
+        s.Add(MmapPlacedMatched, st.MmapPlacementMatched);
         s.Add("mmap_placed_diverged", st.MmapPlacementDiverged);
         s.Add("mmap_fixed", st.MmapsFixed);
         s.Add("mmap_recorded_errors", st.MmapRecordedErrors);
@@ -45,11 +59,11 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("recorded_errors_agreed", st.RecordedErrorsAgreed);
         s.Add("mremap_compared", st.MremapsCompared);
         s.Add("mremap_matched", st.MremapsMatched);
-        s.Add("brk_compared", st.BrksCompared);
-        s.Add("brk_matched", st.BrksMatched);
+        s.Add(BrkCompared, st.BrksCompared);
+        s.Add(BrkMatched, st.BrksMatched);
         s.Add("brk_start_inferred", st.BrkInferred);
 
-        s.Add("recorded_faults", st.RecordedFaults);
+        s.Add(RecordedFaults, st.RecordedFaults);
         s.Add("mms_made_by_recorded_faults", st.MmsMadeByRecordedFaults);
         s.Add("frames_from_trace", st.FramesFromTrace);
         s.Add("faults_zero_page", st.ZeroPageFaults);
@@ -64,7 +78,7 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("faults_cow_reuse", st.CowReuses);
         s.Add("faults_spurious", st.SpuriousFaults);
         s.Add("stack_expansions", st.StackExpansions);
-        s.Add("sigsegv", st.Sigsegv);
+        s.Add(Sigsegv, st.Sigsegv);
         s.Add("page_cache_pages", p.PageCachePages);
         s.Add("thp_blocks_live", p.ThpBlocksLive);
         s.Add("resident_pages", spaces.Sum(a => a.Mm.Pt?.ResidentPages ?? 0));

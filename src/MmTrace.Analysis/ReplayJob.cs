@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 using MmTrace.Sim.Kernel;
 
@@ -28,6 +29,10 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         return report;
     }
+
+    /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again
+    /// (<see cref="SummaryJsonReport.Load"/>).</summary>
+    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart];
 
     /// <summary>Every analyzer of a replay, in the order their sections appear in the report: those of any machine,
     /// and those of the parts its kernel has (Linux's page allocator, slabs, kernel mappings, processes).</summary>

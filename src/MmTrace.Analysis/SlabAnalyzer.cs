@@ -1,4 +1,5 @@
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 using MmTrace.Sim.Kernel;
 using MmTrace.Core;
@@ -8,6 +9,16 @@ namespace MmTrace.Analysis;
 /// <summary>SLUB caches at the end (as /proc/slabinfo) with internal fragmentation: bytes allocated for live objects minus bytes requested.</summary>
 public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
 {
+    public const string SectionName = "slab";
+    /// <summary>Of the bytes the caches hold for live objects at the end, the share not requested.</summary>
+    public static readonly Metric<double> InternalFragmentationPct = new(SectionName, "internal_fragmentation_pct");
+
+    private const string NameColumn = "name", LiveBytesRequestedColumn = "live_bytes_requested", InternalFragBytesColumn = "internal_frag_bytes";
+    /// <summary>Internal fragmentation and bytes requested by live objects, a bar per cache.</summary>
+    public static readonly BarsPerRowChart CachesChart = new(SectionName, "caches", "internal_fragmentation",
+        "Slab internal fragmentation per cache (live objects at the end)", NameColumn, "slab cache", "bytes",
+        [new(InternalFragBytesColumn, "internal fragmentation (allocated − requested)"), new(LiveBytesRequestedColumn, "bytes requested by live objects")]);
+
     private long _allocs, _requested, _allocated, _frees, _freed;
     // Per call-site symbol id (dense, from the SymbolTable): allocations, bytes requested and allocated.
     private (long Allocs, long Requested, long Allocated)[] _byCallSite = new (long, long, long)[256];
@@ -45,7 +56,7 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var slub = kernel.Slub;
-        var s = report.AddSection("slab", "SLUB caches and kmalloc");
+        var s = report.AddSection(SectionName, "SLUB caches and kmalloc");
         var used = slub.Caches.Where(c => c.Allocs > 0).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         long allocLive = used.Sum(c => c.ActiveObjects * c.Size);
         long reqLive = used.Sum(c => c.BytesRequestedLive);
@@ -55,22 +66,23 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("live_objects", used.Sum(c => c.ActiveObjects));
         s.Add("live_bytes_requested", reqLive);
         s.Add("live_bytes_allocated", allocLive);
-        s.Add("internal_fragmentation_pct", allocLive == 0 ? 0.0 : 100.0 * (allocLive - reqLive) / allocLive);
+        s.Add(InternalFragmentationPct, Percent.Of(allocLive - reqLive, allocLive));
         s.Add("allocs", _allocs);
         s.Add("bytes_requested", _requested);
         s.Add("bytes_allocated", _allocated);
         s.Add("frees", _frees);
         s.Add("bytes_freed", _freed);
         s.Add("bytes_freed_perf", _freedPerf);
-        s.Add("bytes_wasted_pct", _allocated == 0 ? 0.0 : 100.0 * (_allocated - _requested) / _allocated);
+        s.Add("bytes_wasted_pct", Percent.Of(_allocated - _requested, _allocated));
         s.Add("kmalloc_large_allocs", slub.LargeAllocs);
         s.Add("kmalloc_large_pages_live", slub.LargePagesLive);
 
-        var t = s.AddTable(new Table("caches", "Slab caches used by the replay (slabinfo)",
-            [new("name", ColumnType.String), new("object_size", ColumnType.Int, "bytes"), new("size", ColumnType.Int, "bytes"),
+        var t = s.AddTable(new Table(CachesChart.Table, "Slab caches used by the replay (slabinfo)",
+            [new(NameColumn, ColumnType.String), new("object_size", ColumnType.Int, "bytes"), new("size", ColumnType.Int, "bytes"),
              new("objs_per_slab", ColumnType.Int), new("order", ColumnType.Int), new("active_objs", ColumnType.Int), new("num_objs", ColumnType.Int),
              new("slabs", ColumnType.Int), new("allocs", ColumnType.Int), new("frees", ColumnType.Int), new("new_slabs", ColumnType.Int),
-             new("discarded_slabs", ColumnType.Int), new("live_bytes_requested", ColumnType.Int, "bytes"), new("internal_frag_bytes", ColumnType.Int, "bytes")]));
+             new("discarded_slabs", ColumnType.Int), new(LiveBytesRequestedColumn, ColumnType.Int, "bytes"), new(InternalFragBytesColumn, ColumnType.Int, "bytes")])
+            { Chart = CachesChart });
         foreach (var c in used)
             t.AddRow(c.Name, c.ObjectSize, c.Size, c.ObjectsPerSlabDefault, c.Order, c.ActiveObjects, c.TotalObjects,
                 c.Slabs, c.Allocs, c.Frees, c.NewSlabs, c.DiscardedSlabs, c.BytesRequestedLive, c.ActiveObjects * c.Size - c.BytesRequestedLive);
@@ -80,7 +92,7 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         var sites = Enumerable.Range(0, _byCallSite.Length).Where(i => _byCallSite[i].Allocs > 0).Select(i => KeyValuePair.Create(i, _byCallSite[i]));
         foreach (var (site, v) in sites.OrderByDescending(kv => kv.Value.Allocated - kv.Value.Requested).ThenBy(kv => ctx.Symbols[kv.Key], StringComparer.Ordinal).Take(50))
             cs.AddRow(site == 0 ? "(none)" : ctx.Symbols[site], v.Allocs, v.Requested, v.Allocated, v.Allocated - v.Requested,
-                v.Allocated == 0 ? 0.0 : 100.0 * (v.Allocated - v.Requested) / v.Allocated);
+                Percent.Of(v.Allocated - v.Requested, v.Allocated));
         s.Notes.Add("bytes_freed counts frees of live simulated objects; bytes_freed_perf counts as perf kmem stat does (every free of a pointer allocated earlier in the trace, at its last bytes_alloc, double frees included).");
         s.Notes.Add("bytes_allocated is what the simulated caches handed out: the kmalloc size class or named cache's object size, or whole pages for kmalloc_large.");
         s.Notes.Add("Not modelled yet: per-CPU partial lists, freelist randomisation, debug metadata, memcg accounting, RCU-delayed frees.");

@@ -13,6 +13,18 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
 {
+    public const string SectionName = "tlb";
+    /// <summary>Loads, stores and instruction fetches translated.</summary>
+    public static readonly Metric<long> Accesses = new(SectionName, "accesses");
+    /// <summary>Page walks (TLB misses at the last level, and permission walks).</summary>
+    public static readonly Metric<long> Walks = new(SectionName, "walks");
+    // Per TLB level (TlbLevel's numbering): the share of lookups that missed.
+    private static readonly Metric<double>[] MissRatePct = TlbLevel.Names.Select(n => new Metric<double>(SectionName, n + "_miss_rate_pct")).ToArray();
+    /// <summary>The share of L1 data TLB lookups that missed.</summary>
+    public static Metric<double> L1dMissRatePct => MissRatePct[TlbLevel.L1d];
+    /// <summary>The share of second-level (shared) TLB lookups that missed.</summary>
+    public static Metric<double> StlbMissRatePct => MissRatePct[TlbLevel.Stlb];
+
     private readonly List<long[]> _series = [];
     private long _interval = Math.Max(1, seriesInterval);
     private long _accesses;
@@ -54,7 +66,6 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         }
     }
 
-    private static double Pct(long part, long whole) => whole == 0 ? 0.0 : 100.0 * part / whole;
     private static double PerK(long n, long per) => per == 0 ? 0.0 : 1000.0 * n / per;
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -63,12 +74,12 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         if (!mmu.Booted) return;
         var st = mmu.Stats;
         var g = mmu.Geometry;
-        var s = report.AddSection("tlb", "TLBs, paging-structure caches and page walks");
+        var s = report.AddSection(SectionName, "TLBs, paging-structure caches and page walks");
         s.Add("cpu", mmu.Config.Cpu);
         s.Add("paging", g.Mode switch { PagingMode.TwoLevel => "2level", PagingMode.Pae => "pae", PagingMode.FourLevel => "4level", _ => "5level" });
         s.Add("pcid", mmu.Config.Pcid && g.VaBits > 32);
         s.Add("replacement", mmu.Config.Replacement.ToString().ToLowerInvariant());
-        s.Add("accesses", st.Accesses);
+        s.Add(Accesses, st.Accesses);
         s.Add("loads", st.Loads);
         s.Add("stores", st.Stores);
         s.Add("ifetches", st.Ifetches);
@@ -82,12 +93,12 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             long h = st.HitsAt(l), m = st.MissesAt(l);
             s.Add(n + "_hits", h);
             s.Add(n + "_misses", m);
-            s.Add(n + "_miss_rate_pct", Pct(m, h + m));
+            s.Add(MissRatePct[l], Percent.Of(m, h + m));
             s.Add(n + "_mpka", PerK(m, st.Accesses));
             if (st.Ifetches > 0) s.Add(n + "_mpki", PerK(m, st.Ifetches));
         }
         s.Add("permission_walks", st.PermissionWalks);
-        s.Add("walks", st.Walks);
+        s.Add(Walks, st.Walks);
         s.Add("table_reads", st.WalkTableReads);
         s.Add("table_reads_per_walk", st.Walks == 0 ? 0.0 : (double)st.WalkTableReads / st.Walks);
         s.Add("walk_cycles_mean", st.Walks == 0 ? 0.0 : (double)st.WalkCycles / st.Walks);
@@ -97,7 +108,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         s.Add("walk_cycles_max", st.WalkCyclesMax);
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is not null)
-                s.Add($"pwc_{g.EntryName(l)}_hit_rate_pct", Pct(st.PwcHits[l], st.PwcLookups[l]));
+                s.Add($"pwc_{g.EntryName(l)}_hit_rate_pct", Percent.Of(st.PwcHits[l], st.PwcLookups[l]));
         s.Add("accessed_bits_set", st.AccessedBitsSet);
         s.Add("dirty_bits_set", st.DirtyBitsSet);
         s.Add("context_switches", st.ContextSwitches);
@@ -125,7 +136,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             for (int c = 0; c < g.SizeClasses; c++)
             {
                 long h = st.Hits[l * 3 + c], m = st.Misses[l * 3 + c];
-                byLevel.AddRow(TlbLevel.Names[l], g.SizeName(c), h, m, Pct(m, h + m), PerK(m, st.Accesses));
+                byLevel.AddRow(TlbLevel.Names[l], g.SizeName(c), h, m, Percent.Of(m, h + m), PerK(m, st.Accesses));
             }
 
         // Geometry and reach of one CPU's arrays (all CPUs are alike); end_reach sums the valid entries of every CPU.
@@ -151,7 +162,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             [new("entry", ColumnType.String), new("entries", ColumnType.Int), new("lookups", ColumnType.Int), new("hits", ColumnType.Int), new("hit_rate_pct", ColumnType.Float)]));
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is { } p)
-                pwc.AddRow(g.EntryName(l), p.Entries, st.PwcLookups[l], st.PwcHits[l], Pct(st.PwcHits[l], st.PwcLookups[l]));
+                pwc.AddRow(g.EntryName(l), p.Entries, st.PwcLookups[l], st.PwcHits[l], Percent.Of(st.PwcHits[l], st.PwcLookups[l]));
 
         var reads = s.AddTable(new Table("walks_by_reads", "Page walks by number of paging-structure reads",
             [new("table_reads", ColumnType.Int), new("walks", ColumnType.Int)]));

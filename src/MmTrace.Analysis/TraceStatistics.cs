@@ -17,15 +17,12 @@ public sealed class TraceStatistics
     private readonly TraceEvent[] _batch = new TraceEvent[4096];
     public long Events { get; private set; }
 
-    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null)
+    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => reader.ReadAll(_batch, AddBatch, progress);
+
+    private void AddBatch(ReadOnlySpan<TraceEvent> batch)
     {
-        int n;
-        while ((n = reader.Read(_batch)) > 0)
-        {
-            foreach (ref readonly var e in _batch.AsSpan(0, n)) Add(e);
-            Events += n;
-            progress?.Invoke(reader);
-        }
+        foreach (ref readonly var e in batch) Add(e);
+        Events += batch.Length;
     }
 
     /// <summary>Bytes an event moves: its size, or for page ops without one, 2^order pages.</summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MmTrace.Analysis;
 using MmTrace.Core;
 using MmTrace.Reports;
 
@@ -34,7 +35,7 @@ internal static class CompareCommand
                 List<Report> reports;
                 try
                 {
-                    reports = paths.Select(d => SummaryJsonReport.Load(Compare.SummaryPath(d))).ToList();
+                    reports = paths.Select(d => SummaryJsonReport.Load(Compare.SummaryPath(d), ReplayJob.TableCharts)).ToList();
                 }
                 catch (InvalidDataException e)
                 {

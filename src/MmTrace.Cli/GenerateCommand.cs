@@ -41,14 +41,7 @@ internal static class GenerateCommand
             using var writer = TraceWriters.Create(path, symbols);
             var batch = new TraceEvent[4096];
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "generate"))
-            {
-                int k;
-                while ((k = reader.Read(batch)) > 0)
-                {
-                    writer.Write(batch.AsSpan(0, k));
-                    bar.Update(reader);
-                }
-            }
+                reader.ReadAll(batch, writer.Write, bar.Update);
             writer.Complete();
             io.Out.WriteLine($"wrote {n} {workload.Name} events (seed {p.GetValue(seed)}) to {path}");
             return Program.Ok;

@@ -73,18 +73,21 @@ internal static class ReplayCommand
         return name.Length == 0 ? "trace" : name;
     }
 
+    /// <summary>The story first: one screen of the figures that matter, each read through the metric its analyzer declares.</summary>
     private static void PrintHeadlines(TextWriter w, Report r, string dir)
     {
-        object? Get(string section, string key) => r.Find(section)?.Scalars.FirstOrDefault(kv => kv.Key == key).Value;
-        w.WriteLine($"replayed {Get("events", "total")} events ({Get("events", "not_modelled")} not modelled) on {r.Machine?.Name}");
-        w.WriteLine($"anomalies: {Get("anomalies", "total")}, allocation failures: {Get("anomalies", "allocation_failures")}");
-        w.WriteLine($"free pages at end: {Get("buddy", "free_pages")} of {Get("buddy", "managed_pages")} managed; slab internal fragmentation: {(Get("slab", "internal_fragmentation_pct") is double d ? d.ToString("0.0", Units.Inv) : "-")}%");
-        if (r.Find("tlb") is not null && Get("tlb", "accesses") is long accesses && accesses > 0)
-            w.WriteLine($"tlb: {Get("tlb", "accesses")} accesses, l1d miss {(Get("tlb", "l1d_miss_rate_pct") is double l1 ? l1.ToString("0.00", Units.Inv) : "-")}%, stlb miss {(Get("tlb", "stlb_miss_rate_pct") is double l2 ? l2.ToString("0.00", Units.Inv) : "-")}%, {Get("tlb", "walks")} walks; {Get("faults", "total")} page faults");
-        if (r.Find("processes") is not null && (Get("processes", "mmap_placed") is not 0L || Get("processes", "brk_compared") is not 0L || Get("processes", "recorded_faults") is not 0L || Get("processes", "sigsegv") is not 0L))
-            w.WriteLine($"processes: {Get("processes", "mmap_placed_matched")} of {Get("processes", "mmap_placed")} placed mmaps at the recorded address, {Get("processes", "brk_matched")} of {Get("processes", "brk_compared")} brks; {Get("processes", "recorded_faults")} recorded faults, {Get("processes", "sigsegv")} SIGSEGV");
-        if (r.Find("heap") is not null)
-            w.WriteLine($"heap ({Get("heap", "policy")}): {Get("heap", "addresses_matched")} of {Get("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {Get("heap", "peak_heap_bytes_sum")} bytes, internal fragmentation {(Get("heap", "internal_fragmentation_pct") is double hf ? hf.ToString("0.0", Units.Inv) : "-")}%");
+        string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
+        string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
+        w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
+        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
+        w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
+        if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
+            w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
+        if (r.Find(ProcessesAnalyzer.SectionName) is not null
+            && new[] { ProcessesAnalyzer.MmapPlaced, ProcessesAnalyzer.BrkCompared, ProcessesAnalyzer.RecordedFaults, ProcessesAnalyzer.Sigsegv }.Any(m => !r.TryGet(m, out long n) || n != 0))
+            w.WriteLine($"processes: {V(ProcessesAnalyzer.MmapPlacedMatched)} of {V(ProcessesAnalyzer.MmapPlaced)} placed mmaps at the recorded address, {V(ProcessesAnalyzer.BrkMatched)} of {V(ProcessesAnalyzer.BrkCompared)} brks; {V(ProcessesAnalyzer.RecordedFaults)} recorded faults, {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
+        if (r.Find(HeapAnalyzer.SectionName) is not null)
+            w.WriteLine($"heap ({V(HeapAnalyzer.Policy)}): {V(HeapAnalyzer.AddressesMatched)} of {V(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset; peak heap {V(HeapAnalyzer.PeakHeapBytesSum)} bytes, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct, "0.0")}%");
         w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
     }
 }

@@ -16,50 +16,45 @@ internal static class StatCommand
         var limit = new Option<int>("--limit") { Description = "Rows to show per generic table (pids, caches, call sites)", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Print the statistics as JSON instead of tables" };
         var tables = new Option<bool>("--tables") { Description = "Kernel traces: after perf kmem's output, the generic tables (by op, pid, cache, call site) and the extras (per cache, size histogram, lifetimes)" };
-        var caller = new Option<bool>("--caller") { Description = "As perf kmem: per call site statistics" };
-        var alloc = new Option<bool>("--alloc") { Description = "As perf kmem: per allocation (pointer, or pfn with --page) statistics" };
-        var slab = new Option<bool>("--slab") { Description = "As perf kmem: analyse the slab allocator (the default)" };
-        var page = new Option<bool>("--page") { Description = "As perf kmem: analyse the page allocator" };
-        var live = new Option<bool>("--live") { Description = "As perf kmem: page tables show pages still allocated at the end" };
-        var sort = new Option<string[]>("--sort", "-s") { Description = "As perf kmem: sort keys for the table named before it: ptr, callsite, bytes, hit, pingpong, frag (slab); page, callsite, bytes, hit, order, migtype, gfp (page)", AllowMultipleArgumentsPerToken = false };
-        var line = new Option<int[]>("--line", "-l") { Description = "As perf kmem: show N lines of the table named before it" };
+        var kmem = new PerfKmemOptions();
         var quiet = CommonOptions.Quiet();
         var cmd = new Command("stat", "Statistics of a trace without simulation: for kernel traces perf kmem stat's output (same numbers, same layout); else events and bytes by op, pid, slab cache and call site")
         {
-            trace, format, maxErrors, limit, json, tables, caller, alloc, slab, page, live, sort, line, quiet,
+            trace, format, maxErrors, limit, json, tables,
         };
+        foreach (var o in kmem.All) cmd.Add(o);
+        cmd.Add(quiet);
         cmd.SetAction(p =>
         {
-            // perf kmem's -s and -l apply to the table named before them, so the order of the flags matters.
-            var kmemOptions = KmemStatOptions.FromArgs(p.Tokens.Select(t => t.Value).ToList());
+            var kmemOptions = kmem.Read(p);
             var symbols = new SymbolTable();
             using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
-            var kmem = new KmemStat(kmemOptions.Live);
+            var kmemStat = new KmemStat(kmemOptions.Live);
             var stats = new TraceStatistics();
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
-                stats.Read(new ObservingReader(reader, kmem), bar.Update);
+                stats.Read(new ObservingReader(reader, kmemStat), bar.Update);
             int rows = p.GetValue(limit);
             var section = stats.ToSection(symbols, rows);
             if (p.GetValue(json))
             {
                 var report = new Report();
                 report.Sections.Add(section);
-                if (kmem.HasKernelEvents)
+                if (kmemStat.HasKernelEvents)
                 {
-                    report.Sections.Add(kmem.ToSection());
-                    report.Sections.Add(kmem.Extras.ToSection(symbols, rows));
+                    report.Sections.Add(kmemStat.ToSection());
+                    report.Sections.Add(kmemStat.Extras.ToSection(symbols, rows));
                 }
                 io.Out.Write(System.Text.Encoding.UTF8.GetString(SummaryJsonWriter.ToBytes(report)));
             }
-            else if (kmem.HasKernelEvents)
+            else if (kmemStat.HasKernelEvents)
             {
-                KmemStatText.Write(io.Out, kmem, symbols, kmemOptions);
+                KmemStatText.Write(io.Out, kmemStat, symbols, kmemOptions);
                 if (p.GetValue(tables))
                 {
                     io.Out.WriteLine();
                     TextTables.Write(io.Out, section);
                     io.Out.WriteLine();
-                    TextTables.Write(io.Out, kmem.Extras.ToSection(symbols, rows));
+                    TextTables.Write(io.Out, kmemStat.Extras.ToSection(symbols, rows));
                 }
             }
             else TextTables.Write(io.Out, section);

@@ -48,7 +48,7 @@ public sealed class MachineConfig
             string basePreset = file["base"]?.GetValue<string>() ?? DefaultPreset;
             root = LoadPreset(basePreset);
             file.Remove("base");
-            Merge(root, file, "");
+            Merge(root, root, file, "");
         }
         else
         {
@@ -74,13 +74,13 @@ public sealed class MachineConfig
         return (JsonObject)JsonNode.Parse(s, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip })!;
     }
 
-    private static void Merge(JsonObject into, JsonObject from, string prefix)
+    private static void Merge(JsonObject root, JsonObject into, JsonObject from, string prefix)
     {
         foreach (var (key, value) in from.ToList())
         {
             string path = prefix.Length == 0 ? key : prefix + "." + key;
-            if (!into.ContainsKey(key)) throw new UsageException($"unknown machine setting '{path}'");
-            if (value is JsonObject obj && into[key] is JsonObject target) Merge(target, obj, path);
+            if (!into.ContainsKey(key)) throw UnknownSetting(root, path, section: value is JsonObject);
+            if (value is JsonObject obj && into[key] is JsonObject target) Merge(root, target, obj, path);
             else into[key] = ConvertLike(into[key], value?.ToJsonString() ?? "null", path);
         }
     }
@@ -102,12 +102,86 @@ public sealed class MachineConfig
         JsonObject cur = _root;
         for (int i = 0; i < parts.Length - 1; i++)
         {
-            if (cur[parts[i]] is not JsonObject next) throw new UsageException($"unknown machine setting '{path}'");
+            if (cur[parts[i]] is not JsonObject next) throw UnknownSetting(_root, path, section: false);
             cur = next;
         }
         if (!cur.ContainsKey(parts[^1]) || cur[parts[^1]] is JsonObject)
-            throw new UsageException($"unknown machine setting '{path}'");
+            throw UnknownSetting(_root, path, section: false);
         return (cur, parts[^1]);
+    }
+
+    /// <summary>
+    /// One line naming what the user may have meant: the nearest settings by edit distance (sections, when a machine
+    /// file gives an object), or when none is close the keys of the deepest section the path names.
+    /// </summary>
+    private static UsageException UnknownSetting(JsonObject root, string path, bool section)
+    {
+        var near = Nearest(root, path, section);
+        if (near.Count > 0) return new UsageException($"unknown machine setting '{path}' (did you mean {string.Join(", ", near)}?)");
+        var (name, keys) = DeepestSection(root, path);
+        string what = name == path ? $"'{path}' is a section, not a setting; its keys" : name.Length == 0 ? "top-level keys" : $"keys of {name}";
+        return new UsageException($"unknown machine setting '{path}' ({what}: {string.Join(", ", keys)})");
+    }
+
+    internal const int MaxSuggestions = 3;
+
+    /// <summary>Up to <see cref="MaxSuggestions"/> paths of settings (or of sections) within a small edit distance of
+    /// <paramref name="path"/>, nearest first, in the preset's order among equals.</summary>
+    internal static IReadOnlyList<string> Nearest(JsonObject root, string path, bool sections = false)
+    {
+        // Close: a typo or two, a little more for long paths (mmu.l1d.4k.entires), never a different word.
+        int limit = Math.Max(2, path.Length / 5);
+        return Paths(root, "", sections)
+            .Select((p, i) => (Path: p, Distance: EditDistance(path, p), Index: i))
+            .Where(c => c.Distance <= limit)
+            .OrderBy(c => c.Distance).ThenBy(c => c.Index)
+            .Take(MaxSuggestions).Select(c => c.Path).ToList();
+    }
+
+    /// <summary>Dotted paths of every setting (a value the command line can set), or of every section.</summary>
+    private static IEnumerable<string> Paths(JsonObject node, string prefix, bool sections)
+    {
+        foreach (var (key, value) in node)
+        {
+            string path = prefix.Length == 0 ? key : prefix + "." + key;
+            if (value is JsonObject obj)
+            {
+                if (sections) yield return path;
+                foreach (var p in Paths(obj, path, sections)) yield return p;
+            }
+            else if (!sections && value?.GetValueKind() is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                yield return path;
+        }
+    }
+
+    private static (string Name, IReadOnlyList<string> Keys) DeepestSection(JsonObject root, string path)
+    {
+        JsonObject cur = root;
+        string name = "";
+        foreach (var part in path.Split('.'))
+        {
+            if (cur[part] is not JsonObject next) break;
+            cur = next;
+            name = name.Length == 0 ? part : name + "." + part;
+        }
+        return (name, cur.Select(kv => kv.Key).ToList());
+    }
+
+    /// <summary>Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1.</summary>
+    internal static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                int v = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) v = Math.Min(v, d[i - 2, j - 2] + 1);
+                d[i, j] = v;
+            }
+        return d[a.Length, b.Length];
     }
 
     private static JsonNode ConvertLike(JsonNode? existing, string value, string path)

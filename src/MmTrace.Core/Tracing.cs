@@ -32,6 +32,33 @@ public enum RecordingTraits
     MallocLogStartsAfterInit = 1,
 }
 
+/// <summary>The read loop every consumer of a trace runs (replay, stat, convert, generate), written once.</summary>
+public static class TraceReading
+{
+    /// <summary>
+    /// Reads the whole trace batch after batch into <paramref name="buffer"/> (one buffer, reused: nothing is allocated
+    /// per event), hands each batch to <paramref name="onBatch"/>, then reports <paramref name="progress"/>; checks
+    /// <paramref name="cancel"/> before each batch is handled. Returns the number of events read.
+    /// </summary>
+    public static long ReadAll(this ITraceReader reader, Span<TraceEvent> buffer, Action<ReadOnlySpan<TraceEvent>> onBatch,
+        Action<ITraceReader>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(onBatch);
+        if (buffer.IsEmpty) throw new ArgumentException("the batch buffer is empty", nameof(buffer));
+        long events = 0;
+        int n;
+        while ((n = reader.Read(buffer)) > 0)
+        {
+            cancel.ThrowIfCancellationRequested();
+            onBatch(buffer[..n]);
+            events += n;
+            progress?.Invoke(reader);
+        }
+        return events;
+    }
+}
+
 /// <summary>What a reader saw: records, bad lines skipped under --max-errors, lines it does not support, by kind.</summary>
 public sealed class IngestStats
 {

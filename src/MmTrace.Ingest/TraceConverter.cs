@@ -23,16 +23,5 @@ public static class TraceConverter
     }
 
     /// <summary>Copies every event of a reader to a writer (without completing it).</summary>
-    public static long Copy(ITraceReader reader, ITraceWriter writer)
-    {
-        var batch = new TraceEvent[BatchSize];
-        long total = 0;
-        int n;
-        while ((n = reader.Read(batch)) > 0)
-        {
-            writer.Write(batch.AsSpan(0, n));
-            total += n;
-        }
-        return total;
-    }
+    public static long Copy(ITraceReader reader, ITraceWriter writer) => reader.ReadAll(new TraceEvent[BatchSize], writer.Write);
 }

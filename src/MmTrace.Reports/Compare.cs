@@ -124,10 +124,11 @@ public sealed class Compare
         return sb.ToString();
     }
 
-    /// <summary>The table and, for each chart any report has, one chart with every report's lines overlaid.</summary>
-    public string RenderHtml(IReadOnlyList<Report>? reports = null)
+    /// <summary>The table and, for each chart any report has, one chart with every report's lines overlaid. The reports are
+    /// those of <see cref="Directories"/> read back with the charts their tables ask for (<see cref="SummaryJsonReport.Load"/>).</summary>
+    public string RenderHtml(IReadOnlyList<Report> reports)
     {
-        reports ??= Directories.Select(d => SummaryJsonReport.Load(SummaryPath(d))).ToList();
+        ArgumentNullException.ThrowIfNull(reports);
         var (header, rows) = Cells();
         var sb = new StringBuilder();
         HtmlWriter.Begin(sb, "mmtrace compare: " + string.Join(" vs ", Labels));

@@ -1,4 +1,5 @@
 using MmTrace.Core;
+using MmTrace.Reports.Charts;
 
 namespace MmTrace.Reports;
 
@@ -18,6 +19,8 @@ public sealed class Table(string name, string title, IReadOnlyList<Column> colum
     public string Title { get; } = title;
     public IReadOnlyList<Column> Columns { get; } = columns;
     public bool IsSeries { get; } = isSeries;
+    /// <summary>The chart this table asks for beyond the time-series chart, if any: set by the analyzer that builds it.</summary>
+    public TableChart? Chart { get; init; }
     public List<object?[]> Rows { get; } = [];
 
     public Table AddRow(params object?[] cells)
@@ -65,6 +68,31 @@ public sealed class Section(string name, string title)
     }
 
     public Table AddTable(Table t) { Tables.Add(t); return t; }
+
+    /// <summary>Adds the scalar <paramref name="metric"/> names; it must belong to this section.</summary>
+    public Section Add<T>(Metric<T> metric, T value) where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        if (metric.Section != Name) throw new ArgumentException($"metric {metric.Path} added to section {Name}");
+        return Add(metric.Key, value);
+    }
+
+    /// <summary>The scalar <paramref name="metric"/> names, when this section has it with the metric's type.</summary>
+    public bool TryGet<T>(Metric<T> metric, out T value) where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        if (metric.Section == Name)
+        {
+            foreach (var (key, v) in Scalars)
+            {
+                if (key != metric.Key) continue;
+                if (v is T t) { value = t; return true; }
+                break;
+            }
+        }
+        value = default!;
+        return false;
+    }
 }
 
 /// <summary>The whole report: what was replayed, on which machine, and the sections in a stable order.</summary>
@@ -92,4 +120,17 @@ public sealed class Report
     }
 
     public Section? Find(string name) => Sections.Find(s => s.Name == name);
+
+    /// <summary>The scalar <paramref name="metric"/> names, when the report has its section and the scalar with the metric's type.</summary>
+    public bool TryGet<T>(Metric<T> metric, out T value) where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        if (Find(metric.Section) is { } s) return s.TryGet(metric, out value);
+        value = default!;
+        return false;
+    }
+
+    /// <summary>The scalar <paramref name="metric"/> names; <see cref="KeyNotFoundException"/> when the report lacks it or holds another type.</summary>
+    public T Get<T>(Metric<T> metric) where T : notnull =>
+        TryGet(metric, out T value) ? value : throw new KeyNotFoundException($"report has no {typeof(T).Name} {metric.Path}");
 }

@@ -2,7 +2,8 @@ namespace MmTrace.Reports;
 
 /// <summary>
 /// The naming rules every writer relies on: keys are snake_case (<c>[a-z][a-z0-9]*(_[a-z0-9]+)*</c>),
-/// unique where they share a JSON object, and table file names (<c>section_table</c>) are unique per report.
+/// unique where they share a JSON object, table file names (<c>section_table</c>) are unique per report, and a table's
+/// chart belongs to that table and reads only columns it has.
 /// A violation is a programming error in an analyzer, reported as <see cref="ArgumentException"/>.
 /// </summary>
 public static class ReportNames
@@ -64,6 +65,13 @@ public static class ReportNames
                 {
                     CheckSnakeCase(c.Name, $"table {stem}: column");
                     if (!cols.Add(c.Name)) throw new ArgumentException($"table {stem}: duplicate column '{c.Name}'");
+                }
+                if (table.Chart is { } chart)
+                {
+                    if (chart.Section != section.Name || chart.Table != table.Name)
+                        throw new ArgumentException($"table {stem}: carries the chart of {chart.Section}.{chart.Table}");
+                    foreach (string c in chart.Columns)
+                        if (!cols.Contains(c)) throw new ArgumentException($"table {stem}: its chart reads column '{c}', which the table does not have");
                 }
             }
             if (section.Notes.Count > 0 && !keys.Add(NotesKey))

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MmTrace.Reports.Charts;
 
 namespace MmTrace.Reports;
 
@@ -7,16 +8,18 @@ namespace MmTrace.Reports;
 /// chart several reports together. summary.json keeps neither units nor which tables are time series, so
 /// units are empty and a table counts as a series when its name contains <c>series</c> or ends in <c>over_time</c>,
 /// or its first column is <c>event</c> or <c>time…</c> (and numeric).
-/// Column types come from the values: integers only → Int, any other number → Float, else String.
+/// Column types come from the values: integers only → Int, any other number → Float, else String. Nor does it keep
+/// which chart a table asks for: the caller passes the charts the analyzers declare, and a table gets the one whose
+/// section and table it is.
 /// </summary>
 public static class SummaryJsonReport
 {
-    public static Report Load(string path)
+    public static Report Load(string path, IReadOnlyList<TableChart>? charts = null)
     {
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return FromJson(doc.RootElement, path);
+            return FromJson(doc.RootElement, path, charts ?? []);
         }
         catch (JsonException e)
         {
@@ -24,7 +27,7 @@ public static class SummaryJsonReport
         }
     }
 
-    private static Report FromJson(JsonElement root, string path)
+    private static Report FromJson(JsonElement root, string path, IReadOnlyList<TableChart> charts)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("schema_version", out _))
             throw new InvalidDataException($"{path}: not a summary.json (no schema_version)");
@@ -48,7 +51,8 @@ public static class SummaryJsonReport
                         foreach (var n in f.Value.EnumerateArray()) if (n.ValueKind == JsonValueKind.String) section.Notes.Add(n.GetString()!);
                         break;
                     case JsonValueKind.Array:
-                        if (ReadTable(f.Name, f.Value) is { } t) section.AddTable(t);
+                        var chart = charts.FirstOrDefault(c => c.Section == section.Name && c.Table == f.Name);
+                        if (ReadTable(f.Name, f.Value, chart) is { } t) section.AddTable(t);
                         break;
                 }
             }
@@ -56,7 +60,7 @@ public static class SummaryJsonReport
         return report;
     }
 
-    private static Table? ReadTable(string name, JsonElement rows)
+    private static Table? ReadTable(string name, JsonElement rows, TableChart? chart)
     {
         var names = new List<string>();
         foreach (var row in rows.EnumerateArray())
@@ -78,7 +82,7 @@ public static class SummaryJsonReport
         }).ToList();
         bool series = (name.Contains("series", StringComparison.Ordinal) || name.EndsWith("over_time", StringComparison.Ordinal)
             || names[0] == "event" || names[0].StartsWith("time", StringComparison.Ordinal)) && types[0] != ColumnType.String;
-        var table = new Table(name, name.Replace('_', ' '), names.Select((n, i) => new Column(n, types[i])).ToList(), series);
+        var table = new Table(name, name.Replace('_', ' '), names.Select((n, i) => new Column(n, types[i])).ToList(), series) { Chart = chart };
         foreach (var row in rows.EnumerateArray())
         {
             var cells = new object?[names.Count];

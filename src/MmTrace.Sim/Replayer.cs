@@ -40,16 +40,8 @@ public sealed class Replayer
     private const int PrefetchDistance = 8;
 
     /// <summary>Replays the whole trace; <paramref name="progress"/> is called after each batch.</summary>
-    public void Run(ITraceReader reader, Action<ITraceReader>? progress = null, CancellationToken cancel = default)
-    {
-        int n;
-        while ((n = reader.Read(_batch)) > 0)
-        {
-            cancel.ThrowIfCancellationRequested();
-            Replay(_batch.AsSpan(0, n));
-            progress?.Invoke(reader);
-        }
-    }
+    public void Run(ITraceReader reader, Action<ITraceReader>? progress = null, CancellationToken cancel = default) =>
+        reader.ReadAll(_batch, Replay, progress, cancel);
 
     /// <summary>Dispatches events already in memory, in order, and notifies the observers.</summary>
     public void Replay(ReadOnlySpan<TraceEvent> events)

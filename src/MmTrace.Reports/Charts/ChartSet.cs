@@ -3,17 +3,15 @@ namespace MmTrace.Reports.Charts;
 /// <summary>
 /// Which charts a report gets. Generic over sections: every time series table (<see cref="Table.IsSeries"/>)
 /// is charted against its first column, one chart per unit of its value columns, one line per column (split
-/// by the table's string column, e.g. a zone or TLB level, when it has one). Known tables get charts of their
-/// own: unusable and fragmentation index by order per zone (buddy.fragmentation), internal fragmentation per
-/// slab cache (slab.caches), and latency quantiles per op (latency.by_op, log scale).
+/// by the table's string column, e.g. a zone or TLB level, when it has one). A table that asks for a chart of its
+/// own (<see cref="Table.Chart"/>, declared by its analyzer) gets that one instead: lines per group
+/// (<see cref="LinesPerGroupChart"/>), bars per row (<see cref="BarsPerRowChart"/>) or a line per row over columns
+/// (<see cref="LinePerRowChart"/>).
 /// </summary>
 public static class ChartSet
 {
     /// <summary>Directory under the report directory where report.md's chart images go.</summary>
     public const string Directory = "charts";
-
-    private static readonly (string Column, string Label)[] LatencyQuantiles =
-        [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9"), ("max", "max")];
 
     public static IReadOnlyList<Chart> For(Report report)
     {
@@ -36,54 +34,60 @@ public static class ChartSet
     {
         if (table.Rows.Count == 0) return [];
         string stem = ReportNames.TableStem(section, table);
-        if (section.Name == "buddy" && table.Name == "fragmentation") return Fragmentation(section, table, stem);
-        if (section.Name == "slab" && table.Name == "caches") return SlabCaches(section, table, stem);
-        if (section.Name == "latency" && table.Name == "by_op") return Latency(section, table, stem);
-        if (table.IsSeries) return Series(section, table, stem);
-        return [];
+        return table.Chart switch
+        {
+            LinesPerGroupChart c => LinesPerGroup(section, table, stem, c),
+            BarsPerRowChart c => BarsPerRow(section, table, stem, c),
+            LinePerRowChart c => LinePerRow(section, table, stem, c),
+            null => table.IsSeries ? Series(section, table, stem) : [],
+            _ => throw new NotSupportedException($"table {stem}: no drawing for a {table.Chart.GetType().Name}"),
+        };
     }
 
-    private static IEnumerable<Chart> Fragmentation(Section section, Table t, string stem)
+    private static IEnumerable<Chart> LinesPerGroup(Section section, Table t, string stem, LinesPerGroupChart spec)
     {
-        int zone = Col(t, "zone"), order = Col(t, "order");
-        if (zone < 0 || order < 0) yield break;
-        foreach (var (col, title) in new[] { ("unusable_index", "Unusable free space index by order (extfrag_unusable_index)"),
-                                             ("fragmentation_index", "Fragmentation index by order (extfrag_index; -1: allocation would succeed)") })
+        int group = Col(t, spec.GroupColumn), x = Col(t, spec.XColumn);
+        if (group < 0 || x < 0) yield break;
+        foreach (var v in spec.Values)
         {
-            int c = Col(t, col);
+            int c = Col(t, v.Column);
             if (c < 0) continue;
-            var chart = new Chart(stem + "_" + col, title, "order (allocation of 2^order pages)", col == "unusable_index" ? "unusable index (fraction of free memory, 0–1)" : "fragmentation index (−1 … 1)") { Section = section.Name };
-            foreach (var g in t.Rows.GroupBy(r => r[zone] as string ?? ""))
-                chart.Series.Add(new ChartSeries("zone " + g.Key, Points(g, order, c)));
+            var chart = new Chart(stem + "_" + v.Column, v.Title, spec.XLabel, v.YLabel) { Section = section.Name };
+            foreach (var g in t.Rows.GroupBy(r => r[group] as string ?? ""))
+                chart.Series.Add(new ChartSeries(spec.GroupPrefix + g.Key, Points(g, x, c)));
             yield return chart;
         }
     }
 
-    private static IEnumerable<Chart> SlabCaches(Section section, Table t, string stem)
+    private static IEnumerable<Chart> BarsPerRow(Section section, Table t, string stem, BarsPerRowChart spec)
     {
-        int name = Col(t, "name"), frag = Col(t, "internal_frag_bytes"), req = Col(t, "live_bytes_requested");
-        if (name < 0 || frag < 0) yield break;
+        int name = Col(t, spec.CategoryColumn);
+        var values = spec.Values.Select(v => (Index: Col(t, v.Column), v.Label)).Where(v => v.Index >= 0).ToList();
+        if (name < 0 || values.Count == 0) yield break;
         var rows = t.Rows.Where(r => r[name] is string).ToList();
-        var chart = new Chart(stem + "_internal_fragmentation", "Slab internal fragmentation per cache (live objects at the end)",
-            "slab cache", "bytes", ChartKind.Bar) { Section = section.Name, XCategories = rows.Select(r => (string)r[name]!).ToList() };
-        chart.Series.Add(new ChartSeries("internal fragmentation (allocated − requested)", rows.Select((r, i) => ((double)i, Num(r[frag]))).ToList()));
-        if (req >= 0) chart.Series.Add(new ChartSeries("bytes requested by live objects", rows.Select((r, i) => ((double)i, Num(r[req]))).ToList()));
+        var chart = new Chart(stem + "_" + spec.Name, spec.Title, spec.XLabel, spec.YLabel, ChartKind.Bar)
+        {
+            Section = section.Name,
+            XCategories = rows.Select(r => (string)r[name]!).ToList(),
+        };
+        foreach (var (index, label) in values)
+            chart.Series.Add(new ChartSeries(label, rows.Select((r, i) => ((double)i, Num(r[index]))).ToList()));
         yield return chart;
     }
 
-    private static IEnumerable<Chart> Latency(Section section, Table t, string stem)
+    private static IEnumerable<Chart> LinePerRow(Section section, Table t, string stem, LinePerRowChart spec)
     {
-        int op = Col(t, "op");
-        var cols = LatencyQuantiles.Select(q => (Index: Col(t, q.Column), q.Label)).Where(q => q.Index >= 0).ToList();
-        if (op < 0 || cols.Count == 0) yield break;
-        var chart = new Chart(stem + "_quantiles", "Latency distribution per op (quantiles of simulated cycles)", "quantile", "cycles")
+        int series = Col(t, spec.SeriesColumn);
+        var cols = spec.Points.Select(p => (Index: Col(t, p.Column), p.Label)).Where(p => p.Index >= 0).ToList();
+        if (series < 0 || cols.Count == 0) yield break;
+        var chart = new Chart(stem + "_" + spec.Name, spec.Title, spec.XLabel, spec.YLabel)
         {
             Section = section.Name,
-            LogY = true,
+            LogY = spec.LogY,
             XCategories = cols.Select(c => c.Label).ToList(),
         };
         foreach (var r in t.Rows)
-            chart.Series.Add(new ChartSeries(r[op] as string ?? "", cols.Select((c, i) => ((double)i, Num(r[c.Index]))).ToList()));
+            chart.Series.Add(new ChartSeries(r[series] as string ?? "", cols.Select((c, i) => ((double)i, Num(r[c.Index]))).ToList()));
         yield return chart;
     }
 

@@ -83,7 +83,7 @@ public class BadInputTests
         AssertOneClearLine(CliRunner.Run("replay", Path.Combine(_dir, "nope.csv"), "-q"), "nope.csv");
         string p = Write("ok.csv", Header + "\n1,0,1,a,kmalloc,0x10,8,,,,,,,,,\n");
         AssertOneClearLine(CliRunner.Run("replay", p, "--machine", "pdp11", "-q"), "unknown machine preset 'pdp11'");
-        AssertOneClearLine(CliRunner.Run("replay", p, "--set", "buddy.max_ordr=3", "-q"), "unknown machine setting 'buddy.max_ordr'");
+        AssertOneClearLine(CliRunner.Run("replay", p, "--set", "buddy.max_ordr=3", "-q"), "unknown machine setting 'buddy.max_ordr' (did you mean buddy.max_order?)");
         AssertOneClearLine(CliRunner.Run("replay", p, "--set", "buddy.max_order=big", "-q"), "expected an integer");
     }
 

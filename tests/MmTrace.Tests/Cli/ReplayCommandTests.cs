@@ -69,6 +69,39 @@ public class ReplayCommandTests
                      File.ReadAllBytes(Path.Combine(Replay(gz, "gz"), "summary.json")));
     }
 
+    [Fact]
+    public void Headline_prints_the_figures_of_summary_json_for_real_recordings()
+    {
+        const string machine = "x86_64-linux618-2cpu-24g";
+        string perl = Path.Combine(_dir, "perl");
+        var run = CliRunner.Run("replay", TestPaths.Real("perl-hash.mtrace.txt.gz"), "--machine", machine, "--out", perl, "--quiet");
+        Assert.True(run.Exit == 0, run.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(perl, "summary.json"))))
+        {
+            var j = doc.RootElement;
+            long L(string s, string k) => j.GetProperty(s).GetProperty(k).GetInt64();
+            string P(string s, string k, string f) => j.GetProperty(s).GetProperty(k).GetDouble().ToString(f, System.Globalization.CultureInfo.InvariantCulture);
+            var lines = run.Out.Split('\n');
+            Assert.Equal($"replayed {L("events", "total")} events ({L("events", "not_modelled")} not modelled) on {machine}", lines[0]);
+            Assert.Equal($"anomalies: {L("anomalies", "total")}, allocation failures: {L("anomalies", "allocation_failures")}", lines[1]);
+            Assert.Equal($"free pages at end: {L("buddy", "free_pages")} of {L("buddy", "managed_pages")} managed; slab internal fragmentation: {P("slab", "internal_fragmentation_pct", "0.0")}%", lines[2]);
+            Assert.Equal($"tlb: {L("tlb", "accesses")} accesses, l1d miss {P("tlb", "l1d_miss_rate_pct", "0.00")}%, stlb miss {P("tlb", "stlb_miss_rate_pct", "0.00")}%, {L("tlb", "walks")} walks; {L("faults", "total")} page faults", lines[3]);
+            Assert.Equal($"heap ({j.GetProperty("heap").GetProperty("policy").GetString()}): {L("heap", "addresses_matched")} of {L("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {L("heap", "peak_heap_bytes_sum")} bytes, internal fragmentation {P("heap", "internal_fragmentation_pct", "0.0")}%", lines[4]);
+            Assert.True(L("tlb", "accesses") > 0 && L("heap", "addresses_compared") > 0);
+        }
+
+        string gcc = Path.Combine(_dir, "gcc");
+        run = CliRunner.Run("replay", TestPaths.Real("gcc-compile.strace.txt"), "--maps", TestPaths.Real("gcc-compile.maps.txt"), "--machine", machine, "--out", gcc, "--quiet");
+        Assert.True(run.Exit == 0, run.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(gcc, "summary.json"))))
+        {
+            var p = doc.RootElement.GetProperty("processes");
+            long L(string k) => p.GetProperty(k).GetInt64();
+            Assert.True(L("mmap_placed") > 0);
+            Assert.Contains($"\nprocesses: {L("mmap_placed_matched")} of {L("mmap_placed")} placed mmaps at the recorded address, {L("brk_matched")} of {L("brk_compared")} brks; {L("recorded_faults")} recorded faults, {L("sigsegv")} SIGSEGV\n", run.Out);
+        }
+    }
+
     public static TheoryData<string> Workloads() => ["kernel-mix", "user-heap", "mmap-churn", "fragmenter", "access"];
 
     [Theory]

@@ -204,18 +204,6 @@ public class KmemStatTests
     }
 
     [Fact]
-    public void Sort_and_line_options_apply_to_the_table_named_before_them_as_in_perf()
-    {
-        var o = KmemStatOptions.FromArgs(["--caller", "-s", "hit", "-l", "5", "--alloc", "-s", "bytes", "-l", "7"]);
-        Assert.Equal(("hit", 5, "bytes", 7), (o.SlabCallerSort, o.CallerLines, o.SlabAllocSort, o.AllocLines));
-        Assert.True(o.Slab);
-        Assert.False(o.Page);
-        var p = KmemStatOptions.FromArgs(["--page", "--caller", "-s", "order"]);
-        Assert.Equal((false, true, "order"), (p.Slab, p.Page, p.PageCallerSort));
-        Assert.Throws<UsageException>(() => KmemStatOptions.FromArgs(["-s", "nope"]));
-    }
-
-    [Fact]
     public void Gfp_compact_names_follow_perf_kmem()
     {
         Assert.Equal("HUM|WR|NWR|NR|C", KmemStatText.CompactGfp(Gfp.Format(0x153cca)));

@@ -1,0 +1,91 @@
+using System.Reflection;
+using MmTrace.Analysis;
+using MmTrace.Reports;
+using MmTrace.Reports.Charts;
+
+namespace MmTrace.Tests.Analysis;
+
+public class ReplayJobTests
+{
+    private sealed record Declared(string Member, string Section, string Key, Type Type)
+    {
+        public string Path => Section + "." + Key;
+    }
+
+    /// <summary>The public static fields and properties of the analyzers whose type is <paramref name="memberType"/> (or, for an
+    /// open generic, any of its constructions), with their values.</summary>
+    private static List<(string Member, object Value)> StaticMembers(Type memberType)
+    {
+        bool Fits(Type t) => memberType.IsGenericTypeDefinition ? t.IsGenericType && t.GetGenericTypeDefinition() == memberType : memberType.IsAssignableFrom(t);
+        var found = new List<(string, object)>();
+        foreach (var type in typeof(IAnalyzer).Assembly.GetTypes().Where(t => typeof(IAnalyzer).IsAssignableFrom(t) && t.IsClass))
+        {
+            foreach (var f in type.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => Fits(f.FieldType)))
+                found.Add(($"{type.Name}.{f.Name}", f.GetValue(null)!));
+            foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Static).Where(p => Fits(p.PropertyType)))
+                found.Add(($"{type.Name}.{p.Name}", p.GetValue(null)!));
+        }
+        return found;
+    }
+
+    private static List<Declared> DeclaredMetrics() => StaticMembers(typeof(Metric<>)).Select(m =>
+    {
+        var t = m.Value.GetType();
+        return new Declared(m.Member, (string)t.GetProperty(nameof(Metric<long>.Section))!.GetValue(m.Value)!,
+            (string)t.GetProperty(nameof(Metric<long>.Key))!.GetValue(m.Value)!, t.GetGenericArguments()[0]);
+    }).ToList();
+
+    [Fact]
+    public void Every_metric_an_analyzer_declares_is_in_real_replays_with_its_declared_type()
+    {
+        var declared = DeclaredMetrics();
+        // The reflection finds the headline's metrics, fields and properties alike.
+        Assert.Contains(declared, d => d.Member == "TlbAnalyzer.L1dMissRatePct" && d.Path == "tlb.l1d_miss_rate_pct" && d.Type == typeof(double));
+        Assert.Contains(declared, d => d.Member == "HeapAnalyzer.Policy" && d.Path == "heap.policy" && d.Type == typeof(string));
+        Assert.Contains(declared, d => d.Member == "EventsAnalyzer.Total" && d.Type == typeof(long));
+
+        var problems = new List<string>();
+        foreach (var d in declared)
+        {
+            int checkedIn = 0;
+            foreach (var (name, report) in RealReplays.All)
+            {
+                if (report.Find(d.Section) is not { } section) continue;
+                checkedIn++;
+                var scalar = section.Scalars.FirstOrDefault(kv => kv.Key == d.Key);
+                if (scalar.Key is null) problems.Add($"{name}: {d.Member} ({d.Path}) is missing");
+                else if (scalar.Value.GetType() != d.Type) problems.Add($"{name}: {d.Member} ({d.Path}) is a {scalar.Value.GetType().Name}, declared {d.Type.Name}");
+            }
+            if (checkedIn == 0) problems.Add($"{d.Member}: no replay has section {d.Section}, so the metric went unchecked");
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void Every_chart_an_analyzer_declares_is_one_a_report_read_back_can_get_again()
+    {
+        var declared = StaticMembers(typeof(TableChart)).Select(m => m.Value).Cast<TableChart>().ToList();
+        Assert.Equal(3, declared.Count);
+        Assert.Equal(declared.OrderBy(c => c.Section).ThenBy(c => c.Table), ReplayJob.TableCharts.OrderBy(c => c.Section).ThenBy(c => c.Table));
+    }
+
+    [Fact]
+    public void The_charts_a_replay_asks_for_are_on_the_tables_they_name()
+    {
+        foreach (var chart in ReplayJob.TableCharts)
+        {
+            var table = RealReplays.Get("kernel-mix").Find(chart.Section)?.Tables.SingleOrDefault(t => t.Name == chart.Table);
+            Assert.True(table is not null, $"{chart.Section}.{chart.Table}: no such table in the kernel-mix replay");
+            Assert.Same(chart, table.Chart);
+        }
+    }
+
+    [Fact]
+    public void Default_tolerances_that_name_one_metric_name_one_a_replay_writes()
+    {
+        var paths = RealReplays.All.SelectMany(r => r.Report.Sections.SelectMany(s => s.Scalars.Select(kv => s.Name + "." + kv.Key))).ToHashSet();
+        var exact = Tolerances.Defaults.Where(t => !t.Pattern.Contains('*')).Select(t => t.Pattern).ToList();
+        Assert.NotEmpty(exact);
+        Assert.All(exact, p => Assert.Contains(p, paths));
+    }
+}

@@ -1,0 +1,71 @@
+using MmTrace.Analysis;
+using MmTrace.Reports;
+using MmTrace.Reports.Charts;
+using MmTrace.Tests.Analysis;
+
+namespace MmTrace.Tests.Reports.Charts;
+
+public class ChartSetTests
+{
+    private static readonly string[] Requested =
+        ["latency_by_op_quantiles", "buddy_fragmentation_unusable_index", "buddy_fragmentation_fragmentation_index", "slab_caches_internal_fragmentation"];
+
+    private static Table Values(string name, TableChart? chart) =>
+        new Table(name, name, [new("zone", ColumnType.String), new("order", ColumnType.Int), new("v", ColumnType.Float)]) { Chart = chart }
+            .AddRow("DMA", 0, 0.5).AddRow("DMA", 1, 0.75).AddRow("Normal", 0, 0.25);
+
+    [Fact]
+    public void A_replay_gets_the_fragmentation_slab_and_latency_charts_its_tables_ask_for()
+    {
+        var report = RealReplays.Get("kernel-mix");
+        var charts = ChartSet.For(report).ToDictionary(c => c.Id);
+        Assert.All(Requested, id => Assert.Contains(id, charts.Keys));
+
+        var buddy = report.Find(BuddyAnalyzer.SectionName)!;
+        var zones = buddy.Tables.Single(t => t.Name == "fragmentation").Rows.Select(r => (string)r[0]!).Distinct().ToList();
+        var frag = charts["buddy_fragmentation_unusable_index"];
+        Assert.Equal(zones.Select(z => "zone " + z), frag.Series.Select(s => s.Name));
+        Assert.All(frag.Series, s => Assert.Equal(buddy.Scalars.Single(kv => kv.Key == "max_order").Value, (long)s.Points.Count - 1));
+        Assert.Equal("buddy", frag.Section);
+
+        var slab = charts["slab_caches_internal_fragmentation"];
+        var caches = report.Find(SlabAnalyzer.SectionName)!.Tables.Single(t => t.Name == "caches");
+        Assert.Equal(ChartKind.Bar, slab.Kind);
+        Assert.Equal(caches.Rows.Select(r => (string)r[0]!), slab.XCategories);
+        Assert.Equal(["internal fragmentation (allocated − requested)", "bytes requested by live objects"], slab.Series.Select(s => s.Name));
+
+        var latency = charts["latency_by_op_quantiles"];
+        Assert.True(latency.LogY);
+        Assert.Equal(["p50", "p90", "p99", "p99.9", "max"], latency.XCategories);
+        Assert.Equal(report.Find(LatencyAnalyzer.SectionName)!.Tables.Single(t => t.Name == "by_op").Rows.Select(r => (string)r[0]!), latency.Series.Select(s => s.Name));
+    }
+
+    [Fact]
+    public void Charts_follow_what_a_table_asks_for_not_its_name()
+    {
+        var r = new Report();
+        r.AddSection("buddy", "named like the real one").AddTable(Values("fragmentation", null));
+        var spec = new LinesPerGroupChart("x", "y", "order", "order", "zone", "zone ", [new ChartedColumn("v", "V by order", "v")]);
+        r.AddSection("x", "any name").AddTable(Values("y", spec));
+        ReportNames.Validate(r);
+        var chart = Assert.Single(ChartSet.For(r));
+        Assert.Equal("x_y_v", chart.Id);
+        Assert.Equal("V by order", chart.Title);
+        Assert.Equal(["zone DMA", "zone Normal"], chart.Series.Select(s => s.Name));
+        Assert.Equal([(0.0, 0.5), (1.0, 0.75)], chart.Series[0].Points);
+    }
+
+    [Fact]
+    public void A_report_read_back_from_summary_json_gets_the_same_charts_given_the_analyzers_table_charts()
+    {
+        using var dir = new SampleReports.TempDir();
+        var report = RealReplays.Get("kernel-mix");
+        File.WriteAllBytes(dir["summary.json"], SummaryJsonWriter.ToBytes(report));
+        var fresh = ChartSet.For(report).Where(c => Requested.Contains(c.Id)).ToList();
+        var back = ChartSet.For(SummaryJsonReport.Load(dir["summary.json"], ReplayJob.TableCharts)).Where(c => Requested.Contains(c.Id)).ToList();
+        Assert.Equal(fresh.Select(c => c.Id), back.Select(c => c.Id));
+        for (int i = 0; i < fresh.Count; i++)
+            Assert.Equal(SvgRenderer.Render(fresh[i]), SvgRenderer.Render(back[i]));
+        Assert.DoesNotContain(ChartSet.For(SummaryJsonReport.Load(dir["summary.json"])), c => Requested.Contains(c.Id));
+    }
+}
