@@ -6,9 +6,9 @@ using MmTrace.Sim.Mmu;
 namespace MmTrace.Analysis;
 
 /// <summary>
-/// Page faults raised by the simulated MMU, by x86 error code, and what the stand-in fault handler did with
-/// them (zero-page maps, demand-paged frames, copy-on-write breaks of the zero page, implicit maps, SIGSEGVs).
-/// Absent when the trace had no access or mapping event.
+/// Page faults raised by the simulated MMU, by x86 error code, and what the kernel's fault handler did with
+/// them (zero-page maps, demand-paged frames, copy-on-write breaks, implicit maps, SIGSEGVs), with the address
+/// spaces at the end. Absent when no event needed page tables (the MMU never booted).
 /// </summary>
 public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
 {

@@ -175,6 +175,6 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
 
         s.Notes.Add("TLB geometry from the preset's mmu object (sources in docs/machine-config.md); set indexing is the low bits of the virtual page number at the entry's page size (real hashing is undocumented).");
-        s.Notes.Add("The kernel direct map is built with 1G (x86-64) or 4M/2M (i386) global pages; vmalloc, pkmap and fixmap translations are not modelled yet. SMT sharing, prefetched walks and speculative fills are not modelled.");
+        s.Notes.Add("The kernel direct map is built with 1G (x86-64) or 4M/2M (i386) global pages; vmalloc, pkmap and fixmap mappings get 4K kernel PTEs as the kernel writes them. SMT sharing, prefetched walks and speculative fills are not modelled.");
     }
 }
