@@ -23,6 +23,7 @@ internal static class CheckCommand
         };
         cmd.SetAction(p =>
         {
+            if (p.GetValue(junit) is { } junitPath) OutputPath.CheckFile(junitPath);
             var rules = new List<Tolerance>();
             foreach (string t in p.GetValue(tolerance) ?? [])
             {

@@ -19,6 +19,7 @@ internal static class CompareCommand
         cmd.SetAction(p =>
         {
             var paths = p.GetValue(dirs)!;
+            foreach (var file in new[] { p.GetValue(markdown), p.GetValue(html) }) if (file is not null) OutputPath.CheckFile(file);
             Compare cmp;
             try
             {

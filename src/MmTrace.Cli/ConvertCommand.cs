@@ -18,6 +18,7 @@ internal static class ConvertCommand
         };
         cmd.SetAction(p =>
         {
+            OutputPath.CheckFile(p.GetValue(output)!);
             var stats = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
             io.Out.WriteLine($"wrote {stats.Records} events to {p.GetValue(output)}" + (stats.BadRecords > 0 ? $" ({stats.BadRecords} bad records skipped)" : ""));
             return Program.Ok;

@@ -37,6 +37,7 @@ internal static class GenerateCommand
                 if (p.GetValue(opt) is { } v) values[name] = v;
             var symbols = new SymbolTable();
             string path = p.GetValue(output)!;
+            OutputPath.CheckFile(path);
             using var reader = workload.Create(n, p.GetValue(seed), values, symbols);
             using var writer = TraceWriters.Create(path, symbols);
             var batch = new TraceEvent[4096];

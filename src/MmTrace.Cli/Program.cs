@@ -66,10 +66,7 @@ public static class Program
     {
         TraceFormatException t => t.Message,
         UsageException u => "mmtrace: " + u.Message,
-        FileNotFoundException f => $"mmtrace: {f.FileName ?? f.Message}: no such file",
-        DirectoryNotFoundException d => $"mmtrace: {d.Message}",
-        UnauthorizedAccessException u => $"mmtrace: {u.Message}",
-        IOException io => $"mmtrace: {io.Message}",
+        _ when IoErrors.Describe(e) is { } io => "mmtrace: " + io,
         _ => null,
     };
 }

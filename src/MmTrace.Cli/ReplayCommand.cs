@@ -39,9 +39,10 @@ internal static class ReplayCommand
         cmd.SetAction(p =>
         {
             string path = p.GetValue(trace)!;
+            string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
+            OutputPath.CheckDirectory(dir);
             var config = MachineConfig.Load(p.GetValue(machine), p.GetValue(set) ?? []);
             if (p.GetValue(implicitMap)) config.Set("mmu.implicit_map=true");
-            string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
             IReadOnlyList<MemoryMapping>? initialMaps = null;

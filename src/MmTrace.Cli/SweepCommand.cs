@@ -34,6 +34,7 @@ internal static class SweepCommand
             if ((p.GetValue(traces) ?? []).Contains("-")) throw new UsageException("sweep reads each trace once per run: give files, not - (stdin)");
             var plan = new SweepPlan(p.GetValue(traces)!, (p.GetValue(vary) ?? []).Select(SweepParameter.Parse).ToList(), ReplayCommand.TraceName);
             string dir = p.GetValue(outDir)!;
+            OutputPath.CheckDirectory(dir);
             var (k, n) = p.GetValue(shard) is { } s ? SweepPlan.ParseShard(s) : (1, 1);
             if (p.GetValue(collect))
             {
