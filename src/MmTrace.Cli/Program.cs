@@ -28,6 +28,7 @@ public static class Program
         root.Add(CompareCommand.Create(io));
         root.Add(CheckCommand.Create(io));
         root.Add(SweepCommand.Create(io));
+        root.Add(RecordCommand.Create(io));
 
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
@@ -66,6 +67,7 @@ public static class Program
     {
         TraceFormatException t => t.Message,
         UsageException u => "mmtrace: " + u.Message,
+        MmTrace.Ingest.Recording.RecordingException r => "mmtrace: " + r.Message,
         _ when IoErrors.Describe(e) is { } io => "mmtrace: " + io,
         _ => null,
     };

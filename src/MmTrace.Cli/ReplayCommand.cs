@@ -30,7 +30,7 @@ internal static class ReplayCommand
         var quiet = CommonOptions.Quiet();
         var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 
-        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement" };
+        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement (default: TRACE.maps.txt when it exists, as mmtrace record --syscalls writes it)" };
 
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
@@ -46,7 +46,13 @@ internal static class ReplayCommand
             var symbols = new SymbolTable();
             var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
             IReadOnlyList<MemoryMapping>? initialMaps = null;
-            if (p.GetValue(maps) is { } mapsPath)
+            string? mapsPath = p.GetValue(maps);
+            if (mapsPath is null && MmTrace.Ingest.Recording.RecordedMaps.Beside(path) is { } beside)
+            {
+                mapsPath = beside;
+                if (!p.GetValue(quiet)) io.Err.WriteLine($"mmtrace replay: --maps {beside} (found beside the trace)");
+            }
+            if (mapsPath is not null)
             {
                 initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath);
                 if (initialMaps.Count == 0) throw new UsageException($"--maps {mapsPath}: no mappings found (expected /proc/PID/maps or gdb's 'info proc mappings')");
