@@ -15,22 +15,7 @@ public static class Program
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand(
-            "mmtrace replays memory-management traces (perf, mtrace, strace, lackey, or the canonical CSV/Parquet form)\n" +
-            "through a simulated x86 machine with a Linux-style allocator stack, and reports fragmentation, latency and faults.\n\n" +
-            "Start with:  mmtrace replay traces/kernel-mix.csv --out reports/kernel-mix");
-        var io = new CliIO(stdout, stderr);
-        root.Add(ReplayCommand.Create(io));
-        root.Add(GenerateCommand.Create(io));
-        root.Add(ConvertCommand.Create(io));
-        root.Add(StatCommand.Create(io));
-        root.Add(PresetsCommand.Create(io));
-        root.Add(CompareCommand.Create(io));
-        root.Add(CheckCommand.Create(io));
-        root.Add(SweepCommand.Create(io));
-        root.Add(RecordCommand.Create(io));
-
-        var parse = root.Parse(args);
+        var parse = CreateRoot(new CliIO(stdout, stderr)).Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
         {
@@ -52,6 +37,25 @@ public static class Program
             stderr.WriteLine($"mmtrace: internal error: {e.GetType().Name}: {e.Message} (set MMTRACE_DEBUG=1 for the stack trace, and please report it)");
             return InternalError;
         }
+    }
+
+    /// <summary>Every command, each from its own file.</summary>
+    internal static RootCommand CreateRoot(CliIO io)
+    {
+        var root = new RootCommand(
+            "mmtrace replays memory-management traces (perf, mtrace, strace, lackey, or the canonical CSV/Parquet form)\n" +
+            "through a simulated x86 machine with a Linux-style allocator stack, and reports fragmentation, latency and faults.\n\n" +
+            "Start with:  mmtrace replay traces/kernel-mix.csv --out reports/kernel-mix");
+        root.Add(ReplayCommand.Create(io));
+        root.Add(GenerateCommand.Create(io));
+        root.Add(ConvertCommand.Create(io));
+        root.Add(StatCommand.Create(io));
+        root.Add(PresetsCommand.Create(io));
+        root.Add(CompareCommand.Create(io));
+        root.Add(CheckCommand.Create(io));
+        root.Add(SweepCommand.Create(io));
+        root.Add(RecordCommand.Create(io));
+        return root;
     }
 
     private static IEnumerable<string> CommandPath(ParseResult parse)
