@@ -24,7 +24,7 @@ public static class OutputPath
         string full = Full(path);
         RejectKernelFileSystem(path, full);
         if (File.Exists(full)) throw new OutputPathException(path, "is a file, not a directory: give a directory for the output");
-        CheckWritable(path, Directory.Exists(full) ? full : NearestExistingDirectory(path, full));
+        CheckWritable(path, NearestExistingDirectory(path, full));
     }
 
     /// <summary>An output file: not a directory, in a directory that exists and is writable or can be made.</summary>
@@ -34,7 +34,7 @@ public static class OutputPath
         RejectKernelFileSystem(path, full);
         if (Directory.Exists(full)) throw new OutputPathException(path, "is a directory: give a file name");
         string parent = Path.GetDirectoryName(full) ?? full;
-        CheckWritable(path, Directory.Exists(parent) ? parent : NearestExistingDirectory(path, parent));
+        CheckWritable(path, NearestExistingDirectory(path, parent));
     }
 
     private static string Full(string path)
@@ -58,10 +58,10 @@ public static class OutputPath
                 throw new OutputPathException(path, $"under {root}, {what}: choose a directory on disk");
     }
 
-    /// <summary>The closest ancestor that exists; an ancestor that is a file makes the path impossible.</summary>
-    private static string NearestExistingDirectory(string path, string full)
+    /// <summary>The closest of <paramref name="start"/> and its ancestors that exists; one that is a file makes the path impossible.</summary>
+    private static string NearestExistingDirectory(string path, string start)
     {
-        for (string? p = Path.GetDirectoryName(full); p is not null; p = Path.GetDirectoryName(p))
+        for (string? p = start; p is not null; p = Path.GetDirectoryName(p))
         {
             if (File.Exists(p)) throw new OutputPathException(path, $"{p} is a file, not a directory");
             if (Directory.Exists(p)) return p;
