@@ -24,6 +24,15 @@ public static class RecordingProbe
         return problem is { Kind: RecorderProblemKind.Missing } ? problem.Message : null;
     }
 
+    /// <summary>
+    /// A system-wide kernel recording may hold a line of a task perf never learned (":-1 -1", an interrupt on an
+    /// idle CPU); reading those is the perf-script reader's part of issue 12, not the recorder's. True when the
+    /// replay failed on exactly that.
+    /// </summary>
+    public static bool IsUnknownTaskLinePending(RecordMode mode, string trace, (int Exit, string Out, string Err) replay) =>
+        mode == RecordMode.Kernel && replay.Exit == 2 && replay.Err.Contains("expected a pid", StringComparison.Ordinal)
+        && File.ReadLines(trace).Any(l => l.TrimStart().StartsWith(":-1 ", StringComparison.Ordinal));
+
     private static (string?, string?) Build()
     {
         var host = RecordHost.Current();

@@ -34,6 +34,7 @@ public class TraceRecorderTests
         Assert.Empty(Directory.GetFiles(_dir, ".*.tmp"));
 
         var replay = CliRunner.Run(["replay", trace, "--out", Path.Combine(_dir, file + ".report"), "--quiet", .. replayOptions]);
+        if (RecordingProbe.IsUnknownTaskLinePending(mode, trace, replay)) return null;
         Assert.True(replay.Exit == 0, replay.Err);
         Assert.Matches(@"replayed [1-9]\d* events \(0 not modelled\)", replay.Out);
         return replay.Out;
@@ -47,6 +48,7 @@ public class TraceRecorderTests
     public void Heap_recording_by_mtrace_replays_with_every_returned_address_compared()
     {
         string? replay = RecordAndReplay(RecordMode.Heap, "--heap", "probe.mtrace.txt", "mtrace");
+        Assert.NotNull(replay);
         Assert.Matches(@"heap \(ptmalloc\): \d+ of [1-9]\d* returned addresses", replay);
     }
 
@@ -54,6 +56,7 @@ public class TraceRecorderTests
     public void Syscalls_recording_by_strace_replays_with_its_memory_map_found_beside_it()
     {
         string? replay = RecordAndReplay(RecordMode.Syscalls, "--syscalls", "probe.strace.txt", "strace");
+        Assert.NotNull(replay);
         Assert.Matches(@"processes: \d+ of [1-9]\d* placed mmaps", replay);
         if (RecordHost.Current().FindTool("gdb") is null) return;
         string trace = Path.Combine(_dir, "probe.strace.txt");
@@ -66,6 +69,7 @@ public class TraceRecorderTests
     public void Accesses_recording_by_lackey_replays_mapped_on_first_touch()
     {
         string? replay = RecordAndReplay(RecordMode.Accesses, "--accesses", "probe.lackey.txt", "lackey", "--implicit-map");
+        Assert.NotNull(replay);
         Assert.Contains("anomalies: 0,", replay);
     }
 
