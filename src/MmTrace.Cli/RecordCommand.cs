@@ -9,13 +9,14 @@ internal static class RecordCommand
 {
     public static Command Create(CliIO io)
     {
-        var kernel = new Option<bool>("--kernel") { Description = "The kernel's kmem allocation and page-fault tracepoints, system-wide, with perf (tracefs without perf): PROGRAM.perf-script.txt" };
+        var kernel = new Option<bool>("--kernel") { Description = "The kernel's kmem allocation and page-fault tracepoints, system-wide, with perf (root): PROGRAM.perf-script.txt" };
         var heap = new Option<bool>("--heap") { Description = "The program's malloc, free and realloc, with glibc's mtrace, ASLR off: PROGRAM.mtrace.txt" };
         var syscalls = new Option<bool>("--syscalls") { Description = "The memory and process system calls, with strace, ASLR off, and the first process's memory map (gdb) beside the trace: PROGRAM.strace.txt and PROGRAM.strace.txt.maps.txt" };
         var accesses = new Option<bool>("--accesses") { Description = "Every load, store and instruction fetch, with valgrind lackey: PROGRAM.lackey.txt" };
         var output = new Option<string?>("--output", "-o") { Description = "The trace file (default: PROGRAM plus the mode's suffix, in the current directory); with --kernel, a name ending in .data keeps perf.data instead of perf script's text" };
         var tracefs = new Option<bool>("--tracefs") { Description = "With --kernel: record through the kernel's tracing files (/sys/kernel/tracing) even when perf is installed" };
         var quiet = CommonOptions.Quiet();
+        quiet.Description = "Do not echo the recorders' command lines on stderr, and turn off perf's own progress lines";
         var command = new Argument<string[]>("command") { Description = "The program and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("record", "Run a program under a recorder (perf, tracefs, mtrace, strace, valgrind lackey) and write a trace that replay reads as it is")
         {
