@@ -76,7 +76,8 @@ public class TraceRecorderTests
     [Fact]
     public void Missing_recorders_are_named_with_how_to_get_them()
     {
-        var host = RecordHost.Current() with { FindTool = name => name is "perf" or "strace" or "valgrind" ? null : RecordHost.FindOnPath(name) };
+        // No tracefs either, so that the kernel mode has nothing to fall back to.
+        var host = RecordHost.Current() with { FindTool = name => name is "perf" or "strace" or "valgrind" ? null : RecordHost.FindOnPath(name), TracefsRoot = null };
         foreach (var (mode, tool) in new[] { (RecordMode.Kernel, "perf"), (RecordMode.Syscalls, "strace"), (RecordMode.Accesses, "valgrind") })
         {
             var e = Assert.Throws<RecordingException>(() => TraceRecorder.Record(new RecordRequest(mode, "/bin/true", []) { Output = Path.Combine(_dir, "x") }, host, TextWriter.Null));
