@@ -18,6 +18,8 @@ public sealed class TasksAnalyzer(Linux012Kernel kernel) : IAnalyzer
     public static readonly Metric<long> TasksRefused = new(SectionName, "tasks_refused");
     /// <summary>Tasks killed for an access past their segment (their 64 MiB).</summary>
     public static readonly Metric<long> KilledSegmentLimit = new(SectionName, "killed_segment_limit");
+    /// <summary>Events of pids whose task was refused or killed (the machine could not run them: counted as failures).</summary>
+    public static readonly Metric<long> EventsOfLostTasks = new(SectionName, "events_of_lost_tasks");
     /// <summary>Present pages fork shared write-protected (copy_page_tables' mem_map increments).</summary>
     public static readonly Metric<long> PagesSharedAtFork = new(SectionName, "pages_shared_at_fork");
     /// <summary>Writes to shared pages that copied the page (un_wp_page with more than one user).</summary>
@@ -48,7 +50,7 @@ public sealed class TasksAnalyzer(Linux012Kernel kernel) : IAnalyzer
         s.Add("exits", st.Exits);
         s.Add("exits_unrecorded", st.ExitsUnrecorded);
         s.Add("tasks_made_on_first_sight", st.TasksMadeOnFirstSight);
-        s.Add("events_of_lost_tasks", st.EventsOfLostTasks);
+        s.Add(EventsOfLostTasks, st.EventsOfLostTasks);
         s.Add(KilledSegmentLimit, st.KilledSegmentLimit);
         s.Add("killed_oom", st.KilledOom);
         s.Add(ProcessesAnalyzer.Sigsegv, st.KilledSegmentLimit + st.KilledOom);

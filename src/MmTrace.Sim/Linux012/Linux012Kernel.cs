@@ -157,11 +157,27 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
         return MakeOnFirstSight(pid)?.Space;
     }
 
-    /// <summary>mm/page.s: a protection fault goes to do_wp_page, a missing page to do_no_page; oom() kills the task.</summary>
+    /// <summary>
+    /// mm/page.s: a protection fault goes to do_wp_page, a missing page to do_no_page; oom() kills the task. A store
+    /// that do_no_page answered with a shared, write-protected page faults again when it restarts: that second #PF
+    /// (counted with the MMU's faults) goes to do_wp_page here, without the walk in between.
+    /// </summary>
     public FaultResult HandleUserFault(AddressSpace space, ulong va, AccessKind kind, PageFaultError error, int cpu, ref long cycles)
     {
         var task = (Task)space.Owner!;
-        var r = (error & PageFaultError.Protection) != 0 ? Pages.DoWpPage(va, ref cycles) : Pages.DoNoPage(task, va, ref cycles);
+        FaultResult r;
+        if ((error & PageFaultError.Protection) != 0) r = Pages.DoWpPage(va, ref cycles);
+        else
+        {
+            r = Pages.DoNoPage(task, va, ref cycles);
+            if (r.Status == FaultStatus.Handled && kind == AccessKind.Store && Pages.TryGetPte(va, out long table, out int index)
+                && (_mmu.Tables.Entry(table, index) & (Pte.Present | Pte.Rw)) == Pte.Present)
+            {
+                _mmu.Stats.FaultsByErrorCode[(int)(error | PageFaultError.Protection) & 31]++;
+                cycles += _cost.PageFault;
+                r = Pages.DoWpPage(va, ref cycles);
+            }
+        }
         if (r.Status == FaultStatus.OutOfMemory) Kill(task, oom: true, ref cycles);
         return r;
     }

@@ -143,6 +143,12 @@ public sealed class Swapping
     public bool SwapOut(ref long cycles)
     {
         _stats.SwapOutCalls++;
+        // Before the first task's page tables (a trace of kernel allocations alone) there is nothing to swap.
+        if (!_mmu.Booted)
+        {
+            _stats.SwapOutFailures++;
+            return false;
+        }
         long counter = (1L << 20) - ((long)_firstVmDir << 10); // VM_PAGES
         long pgTable = -1;
         while (counter > 0)
