@@ -39,7 +39,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     private readonly X86Mmu _mmu;
     private readonly CostModel _cost;
     private readonly SymbolTable _symbols;
-    private readonly Dictionary<int, Task> _byPid = new();
+    private readonly Dictionary<int, TaskStruct> _byPid = new();
     // Pids whose task 0.12 could not create (the table was full, no page) or killed: their later events are lost.
     private readonly HashSet<int> _lost = new();
     private readonly Dictionary<int, Executable> _executables = new();
@@ -78,7 +78,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     public IBootPageTables BootPageTables => this;
 
     /// <summary>The live task a pid runs as, if any.</summary>
-    public Task? TaskOfPid(int pid) => _byPid.GetValueOrDefault(pid);
+    public TaskStruct? TaskOfPid(int pid) => _byPid.GetValueOrDefault(pid);
 
     // ---- IKernel ------------------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     /// </summary>
     public FaultResult HandleUserFault(AddressSpace space, ulong va, AccessKind kind, PageFaultError error, int cpu, ref long cycles)
     {
-        var task = (Task)space.Owner!;
+        var task = (TaskStruct)space.Owner!;
         FaultResult r;
         if ((error & PageFaultError.Protection) != 0) r = Pages.DoWpPage(va, ref cycles);
         else
@@ -185,7 +185,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     /// <summary>do_general_protection (kernel/traps.c) → die → do_exit(SIGSEGV): the task is killed.</summary>
     public FaultResult HandleGeneralProtection(AddressSpace space, ulong offset, AccessKind kind, int cpu, ref long cycles)
     {
-        Kill((Task)space.Owner!, oom: false, ref cycles);
+        Kill((TaskStruct)space.Owner!, oom: false, ref cycles);
         return FaultResult.Error(AnomalyKind.SegmentLimit);
     }
 
@@ -198,10 +198,10 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     }
 
     // A task in slot nr for pid, its task_struct in page, its segments at nr × TASK_SIZE with limit TASK_SIZE - 1.
-    private Task NewTask(int nr, int pid, long taskStructPfn)
+    private TaskStruct NewTask(int nr, int pid, long taskStructPfn)
     {
         ulong start = (ulong)nr * (ulong)Config.TaskSize;
-        var t = new Task { Nr = nr, Pid = pid, StartCode = start, TaskStructPfn = taskStructPfn };
+        var t = new TaskStruct { Nr = nr, Pid = pid, StartCode = start, TaskStructPfn = taskStructPfn };
         t.Space = new AddressSpace(pid, PageDirectory.PgDir, t, start, (ulong)Config.TaskSize - 1);
         Tasks.Add(t);
         _byPid[pid] = t;
@@ -213,7 +213,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     private ulong ArgTop => (ulong)Config.LibraryOffset;
 
     // A pid the trace shows before any fork or exec made it: a task as exec would have left it, of an unknown executable.
-    private Task? MakeOnFirstSight(int pid)
+    private TaskStruct? MakeOnFirstSight(int pid)
     {
         long cycles = 0;
         int nr = Tasks.FindEmptyProcess();
@@ -226,7 +226,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
         return t;
     }
 
-    private Task? TaskOf(int pid, out bool lost)
+    private TaskStruct? TaskOf(int pid, out bool lost)
     {
         lost = false;
         if (_byPid.TryGetValue(pid, out var t)) return t;
@@ -340,7 +340,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     }
 
     // do_exit's memory part: free_page_tables of code and data (one slice), the executable's reference; then release.
-    private void DoExit(Task t, ref long cycles)
+    private void DoExit(TaskStruct t, ref long cycles)
     {
         Pages.FreePageTables(t.StartCode, (ulong)Config.TaskSize, ref cycles);
         if (t.Executable is not null) t.Executable.Count--;
@@ -349,7 +349,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     }
 
     // release (kernel/exit.c): the task's slot and its task_struct page; the MMU forgets its address space.
-    private void Release(Task t, ref long cycles)
+    private void Release(TaskStruct t, ref long cycles)
     {
         Tasks.Remove(t);
         _byPid.Remove(t.Pid);
@@ -362,7 +362,7 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
     }
 
     // do_exit(SIGSEGV) from die() (a #GP past the segment limit) or oom(); the pid's later events are lost.
-    private void Kill(Task t, bool oom, ref long cycles)
+    private void Kill(TaskStruct t, bool oom, ref long cycles)
     {
         if (oom) Stats.KilledOom++; else Stats.KilledSegmentLimit++;
         int pid = t.Pid;

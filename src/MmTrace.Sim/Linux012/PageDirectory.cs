@@ -46,7 +46,7 @@ public sealed class PageDirectory
     private void Invalidate(InvalidateCause cause) => Tlb.Invalidate(_mmu, _stats, cause);
 
     /// <summary>The task whose slice holds a linear address (its page tables hang off that slice's directory entries).</summary>
-    private Task? TaskAt(ulong linear) => _tasks[(int)(linear / (ulong)_cfg.TaskSize)];
+    private TaskStruct? TaskAt(ulong linear) => _tasks[(int)(linear / (ulong)_cfg.TaskSize)];
 
     /// <summary>The PTE of a linear address, when its page table exists.</summary>
     public bool TryGetPte(ulong linear, out long table, out int index)
@@ -208,7 +208,7 @@ public sealed class PageDirectory
     /// (share_page), else read from the file into a fresh page; anything else (bss, brk, stack, anywhere in the
     /// 64 MiB) gets an empty page (get_empty_page). OutOfMemory when a page could not be had (oom()).
     /// </summary>
-    public FaultResult DoNoPage(Task current, ulong address, ref long cycles)
+    public FaultResult DoNoPage(TaskStruct current, ulong address, ref long cycles)
     {
         if (TryGetPte(address, out long table, out int index))
         {
@@ -258,7 +258,7 @@ public sealed class PageDirectory
 
     // share_page (mm/memory.c): only when another task holds the inode (i_count >= 2); tasks from the last slot
     // down to 1, skipping the current one and those running another executable, until try_to_share succeeds.
-    private ShareResult SharePage(Task current, Executable inode, ulong address, ref long cycles)
+    private ShareResult SharePage(TaskStruct current, Executable inode, ulong address, ref long cycles)
     {
         if (inode.Count < 2) return ShareResult.NotShared;
         for (int nr = _tasks.NrTasks - 1; nr > 0; nr--)
@@ -273,7 +273,7 @@ public sealed class PageDirectory
 
     // try_to_share (mm/memory.c): p's page at the same offset, when present, clean and in paging memory, is
     // write-protected in p and mapped read-only in the current task, one user more; invalidate().
-    private ShareResult TryToShare(Task current, Task p, ulong address, ref long cycles)
+    private ShareResult TryToShare(TaskStruct current, TaskStruct p, ulong address, ref long cycles)
     {
         if (!TryGetPte(p.StartCode + address, out long fromTable, out int index)) return ShareResult.NotShared;
         ulong phys = Tables.Entry(fromTable, index);

@@ -18,7 +18,7 @@ public sealed class Executable(int id, string name)
 /// segment, the executable demand loading reads, the page holding its task_struct and kernel stack, and the address
 /// space the MMU translates its accesses in (segments of that base on the one page directory).
 /// </summary>
-public sealed class Task
+public sealed class TaskStruct
 {
     public required int Nr { get; init; }
     public required int Pid { get; init; }
@@ -41,17 +41,17 @@ public sealed class Task
 /// </summary>
 public sealed class TaskTable
 {
-    private readonly Task?[] _task;
+    private readonly TaskStruct?[] _task;
 
     public TaskTable(int nrTasks)
     {
-        _task = new Task?[nrTasks];
+        _task = new TaskStruct?[nrTasks];
         // INIT_TASK: task 0's segments start at 0 with a 640 KiB limit; it runs in the kernel's pages.
-        _task[0] = new Task { Nr = 0, Pid = 0, StartCode = 0 };
+        _task[0] = new TaskStruct { Nr = 0, Pid = 0, StartCode = 0 };
     }
 
     public int NrTasks => _task.Length;
-    public Task? this[int nr] => _task[nr];
+    public TaskStruct? this[int nr] => _task[nr];
     /// <summary>Live tasks, task 0 included.</summary>
     public int Count { get; private set; } = 1;
     public int Peak { get; private set; } = 1;
@@ -63,7 +63,7 @@ public sealed class TaskTable
         return -1;
     }
 
-    public void Add(Task t)
+    public void Add(TaskStruct t)
     {
         if (_task[t.Nr] is not null) throw new InvalidOperationException($"task[{t.Nr}] is taken");
         _task[t.Nr] = t;
@@ -72,7 +72,7 @@ public sealed class TaskTable
     }
 
     /// <summary>release (kernel/exit.c): the slot is free again.</summary>
-    public void Remove(Task t)
+    public void Remove(TaskStruct t)
     {
         if (_task[t.Nr] != t) throw new InvalidOperationException($"task[{t.Nr}] is not pid {t.Pid}");
         _task[t.Nr] = null;
@@ -80,5 +80,5 @@ public sealed class TaskTable
     }
 
     /// <summary>The live tasks other than task 0, by slot.</summary>
-    public IEnumerable<Task> Live => _task.Skip(1).OfType<Task>();
+    public IEnumerable<TaskStruct> Live => _task.Skip(1).OfType<TaskStruct>();
 }
