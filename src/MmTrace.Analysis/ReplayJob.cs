@@ -58,6 +58,7 @@ public static class ReplayJob
             new TlbAnalyzer(machine, seriesInterval),
             new FaultsAnalyzer(machine),
             linux is null ? null : new ProcessesAnalyzer(linux),
+            linux012 is null ? null : new Linux012ProcessesAnalyzer(linux012),
             linux012 is null ? null : new TasksAnalyzer(linux012),
             linux is null ? null : new ProcfsAnalyzer(linux),
         ];

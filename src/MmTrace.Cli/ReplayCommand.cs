@@ -88,7 +88,7 @@ internal static class ReplayCommand
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
         if (r.TryGet(TasksAnalyzer.PagesSharedAtFork, out _))
-            w.WriteLine($"tasks: {V(TasksAnalyzer.PagesSharedAtFork)} pages shared at fork, {V(TasksAnalyzer.FaultsCowCopy)} copied on write; {V(TasksAnalyzer.TasksRefused)} forks refused, {V(TasksAnalyzer.KilledSegmentLimit)} tasks killed past their segment, {V(TasksAnalyzer.EventsOfLostTasks)} events of refused or killed tasks");
+            w.WriteLine($"tasks: {V(TasksAnalyzer.PagesSharedAtFork)} pages shared at fork; {V(TasksAnalyzer.TasksRefused)} forks refused, {V(TasksAnalyzer.KilledSegmentLimit)} tasks killed past their segment, {V(TasksAnalyzer.EventsOfLostTasks)} events of refused or killed tasks; {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
         else if (r.Find(ProcessesAnalyzer.SectionName) is not null
             && new[] { ProcessesAnalyzer.MmapPlaced, ProcessesAnalyzer.BrkCompared, ProcessesAnalyzer.RecordedFaults, ProcessesAnalyzer.Sigsegv }.Any(m => !r.TryGet(m, out long n) || n != 0))
             w.WriteLine($"processes: {V(ProcessesAnalyzer.MmapPlacedMatched)} of {V(ProcessesAnalyzer.MmapPlaced)} placed mmaps at the recorded address, {V(ProcessesAnalyzer.BrkMatched)} of {V(ProcessesAnalyzer.BrkCompared)} brks; {V(ProcessesAnalyzer.RecordedFaults)} recorded faults, {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");

@@ -1,62 +1,27 @@
-using MmTrace.Analysis;
 using MmTrace.Analysis.Linux012;
-using MmTrace.Core;
 using MmTrace.Reports;
-using MmTrace.Sim;
-using MmTrace.Tests.Sim.Linux012;
 
 namespace MmTrace.Tests.Analysis.Linux012;
 
-/// <summary>0.12's processes section: the keys Linux 6.18's section has, with the same meaning, and 0.12's own.</summary>
+/// <summary>The tasks section: what only Linux 0.12 has.</summary>
 public sealed class TasksAnalyzerTests
 {
-    private static TraceEvent[] ShellAndChild(SymbolTable symbols)
-    {
-        var list = new List<TraceEvent>();
-        TraceEvent Ev(Op op, int pid) { var e = TraceEvent.Create(op, pid); e.Comm = symbols.Intern("sh"); return e; }
-        var x = Ev(Op.Exec, 1); x.SetSize(0x4000); x.SetResult(0); list.Add(x);
-        var m = Ev(Op.Mmap, 1); m.SetAddress(0); m.SetSize(0x4000); m.SetProt(7); m.SetFlags(0x12); m.SetFd(3); m.SetOffset(0); m.SetResult(0); list.Add(m);
-        var b = Ev(Op.Brk, 1); b.SetAddress(0); b.SetResult(0x4000); list.Add(b);
-        var g = Ev(Op.Brk, 1); g.SetAddress(0x8000); g.SetResult(0x8000); list.Add(g);
-        var s = Ev(Op.Store, 1); s.SetAddress(0x5000); s.SetSize(4); list.Add(s);
-        var f = Ev(Op.Fork, 1); f.SetResult(2); list.Add(f);
-        var c = Ev(Op.Store, 2); c.SetAddress(0x5004); c.SetSize(4); list.Add(c);
-        list.Add(Ev(Op.Exit, 2));
-        return [.. list];
-    }
-
-    private static Section Processes(string machine)
-    {
-        var symbols = new SymbolTable();
-        var m = MachineBuilder.Build(MachineConfig.Load(machine), symbols);
-        var analyzers = ReplayJob.CreateAnalyzers(m);
-        var replayer = new Replayer(m, analyzers);
-        replayer.Replay(ShellAndChild(symbols));
-        var report = new Report { Machine = m.Config };
-        foreach (var a in analyzers) a.Contribute(report, new AnalysisContext(m, symbols, new IngestStats(), replayer.Events));
-        return report.Find(ProcessesAnalyzer.SectionName)!;
-    }
-
-    private static object Value(Section s, string key) => s.Scalars.Single(kv => kv.Key == key).Value;
-
     [Fact]
-    public void The_keys_both_kernels_have_count_the_same_things()
+    public void The_shell_and_its_child_in_the_task_table()
     {
-        var then = Processes("i386-linux-0.12-16m");
-        var now = Processes("i386-highmem-1g");
-        foreach (var key in new[] { "address_spaces", "forks", "execs", "exits", "faults_cow_copy", "sigsegv" })
-            Assert.Equal(Value(now, key), Value(then, key));
-        // Both compare brk results; 6.18 without --maps learns start_brk from the first one instead of comparing it.
-        Assert.Equal(2L, Value(then, "brk_compared"));
-        Assert.Equal(1L, Value(now, "brk_compared"));
-        // A store to a fresh heap page is an anonymous fault on both; the child's store copies it on both.
-        Assert.Equal(1L, Value(then, "faults_anon"));
-        Assert.Equal(1L, Value(now, "faults_anon"));
-        Assert.Equal(1L, Value(then, "faults_cow_copy"));
-        // 0.12's own: the page fork shared, the slots, no task refused or killed.
-        Assert.Equal(2L, Value(then, "pages_shared_at_fork")); // the argument page and the heap page
-        Assert.Equal(64L, Value(then, "nr_tasks"));
-        Assert.Equal(0L, Value(then, "tasks_refused"));
-        Assert.Equal(0L, Value(then, "killed_segment_limit"));
+        var r = Linux012ProcessesAnalyzerTests.Replay("i386-linux-0.12-16m");
+        var s = r.Find(TasksAnalyzer.SectionName)!;
+        object V(string key) => s.Scalars.Single(kv => kv.Key == key).Value;
+        Assert.Equal(2L, r.Get(TasksAnalyzer.PagesSharedAtFork)); // the argument page and the heap page
+        Assert.Equal(0L, r.Get(TasksAnalyzer.TasksRefused));
+        Assert.Equal(0L, r.Get(TasksAnalyzer.KilledSegmentLimit));
+        Assert.Equal(64L, V("nr_tasks"));
+        Assert.Equal(3L, V("tasks_peak")); // task 0, the shell, the child
+        Assert.Equal(1L, V("tasks_made_on_first_sight"));
+        var live = s.Tables.Single(t => t.Name == "live").Rows.Single();
+        Assert.Equal(1L, live[0]);
+        Assert.Equal("0x4000000", live[2]);
+        Assert.Equal("sh", live[3]);
+        Assert.Null(Linux012ProcessesAnalyzerTests.Replay("i386-highmem-1g").Find(TasksAnalyzer.SectionName));
     }
 }
