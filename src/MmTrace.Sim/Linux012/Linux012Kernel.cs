@@ -532,7 +532,6 @@ public sealed class Linux012Kernel : IKernel, IPageTableFrames, IFaultHandler, I
 
     /// <summary>Kernel pages the recording's page allocations hold.</summary>
     public long LiveRecordedPages => _pages.Pairs().Count(p => p.Value.State == SlotState.Live);
-    public long LiveRecordedObjects => _objects.Pairs().Count(p => p.Value.State == SlotState.Live);
 }
 
 /// <summary>What show_mem prints: free pages of total, pages shared, each task's pages, and memory found.</summary>
