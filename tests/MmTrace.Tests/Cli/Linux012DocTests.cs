@@ -14,9 +14,9 @@ public sealed class Linux012DocTests
     public static TheoryData<int> Blocks() => new(Enumerable.Range(0, Comparisons().Count));
 
     [Fact]
-    public void The_doc_has_the_fork_exec_and_the_kmalloc_comparisons()
+    public void The_doc_has_the_fork_exec_pressure_and_kmalloc_comparisons()
     {
-        Assert.Equal(2, Comparisons().Count);
+        Assert.Equal(3, Comparisons().Count);
         Assert.Contains("mmtrace presets", Doc);
     }
 
@@ -38,7 +38,7 @@ public sealed class Linux012DocTests
         }
         var printed = compareOut.Split('\n').Select(l => l.TrimEnd()).ToHashSet(StringComparer.Ordinal);
         var quoted = m.Groups[2].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(quoted.Length > 10);
+        Assert.True(quoted.Length > 5);
         Assert.All(quoted, q => Assert.Contains(q.TrimEnd(), printed));
     }
 }
