@@ -303,18 +303,20 @@ public sealed class X86Mmu
         // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
         if (va >= _userLimit && _kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
-        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind, va < _userLimit);
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind, segmented: false);
         return Translate(c, va, kind);
     }
 
-    // An access whose last byte is on the next page translates that page too (split_accesses).
+    // An access whose last byte is on the next page translates that page too (split_accesses); through a segment
+    // both are user accesses, in a flat space each page is user or kernel by its address.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind, bool user)
+    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind, bool segmented)
     {
-        var r = TranslateAs(c, va, kind, user);
+        var r = segmented ? TranslateAs(c, va, kind, user: true) : Translate(c, va, kind);
         if (r.Kind != OutcomeKind.Ok) return r;
         Stats.SplitAccesses++;
-        var r2 = TranslateAs(c, va + (size - 1), kind, user);
+        ulong last = va + (size - 1);
+        var r2 = segmented ? TranslateAs(c, last, kind, user: true) : Translate(c, last, kind);
         return r2 with { Cycles = r.Cycles + r2.Cycles };
     }
 
@@ -340,7 +342,7 @@ public sealed class X86Mmu
             };
         }
         ulong va = space.SegmentBase + offset;
-        if ((va & (Units.PageSize - 1)) + size > Units.PageSize) return AccessSplit(c, va, size, kind, user: true);
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize) return AccessSplit(c, va, size, kind, segmented: true);
         return TranslateAs(c, va, kind, user: true);
     }
 
