@@ -67,6 +67,8 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
             var mm = space.Owner as MmTrace.Sim.Process.MmStruct;
             p.AddRow(space.Pid, mm?.MapCount ?? 0, mm?.Vmas.Count(v => v.Inferred) ?? 0, space.ResidentPages, space.PeakResidentPages);
         }
-        s.Notes.Add("Faults are handled by the process model (docs/process-model.md): zero page, anonymous and THP pages, page-cache pages, copy-on-write, stack growth; the processes section has the counts by kind.");
+        s.Notes.Add(machine.Kernel is MmTrace.Sim.Linux012.Linux012Kernel
+            ? "Faults are handled by Linux 0.12's do_no_page and do_wp_page (docs/linux-0.12.md): empty pages, pages read or shared from the executable, swap-ins, copy-on-write; the processes section has the counts by kind."
+            : "Faults are handled by the process model (docs/process-model.md): zero page, anonymous and THP pages, page-cache pages, copy-on-write, stack growth; the processes section has the counts by kind.");
     }
 }

@@ -2,7 +2,9 @@ using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Reports.Charts;
 using MmTrace.Sim;
+using MmTrace.Analysis.Linux012;
 using MmTrace.Sim.Kernel;
+using MmTrace.Sim.Linux012;
 
 namespace MmTrace.Analysis;
 
@@ -35,23 +37,29 @@ public static class ReplayJob
     public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart];
 
     /// <summary>Every analyzer of a replay, in the order their sections appear in the report: those of any machine,
-    /// and those of the parts its kernel has (Linux's page allocator, slabs, kernel mappings, processes).</summary>
+    /// and those of the parts its kernel has (Linux 6.18's page allocator, slabs, kernel mappings, processes; Linux
+    /// 0.12's mem_map, malloc buckets and tasks).</summary>
     public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000)
     {
         var linux = machine.Kernel as LinuxKernel;
+        var linux012 = machine.Kernel as Linux012Kernel;
         IAnalyzer?[] all =
         [
             new EventsAnalyzer(),
             new AnomaliesAnalyzer(),
             new LatencyAnalyzer(),
             linux is null ? null : new BuddyAnalyzer(linux, seriesInterval),
+            linux012 is null ? null : new MemMapAnalyzer(linux012),
             linux is null ? null : new SlabAnalyzer(linux),
+            linux012 is null ? null : new BucketsAnalyzer(linux012),
             new HeapAnalyzer(machine),
             linux is null ? null : new VmallocKmapAnalyzer(linux),
             new FidelityAnalyzer(),
             new TlbAnalyzer(machine, seriesInterval),
             new FaultsAnalyzer(machine),
             linux is null ? null : new ProcessesAnalyzer(linux),
+            linux012 is null ? null : new Linux012ProcessesAnalyzer(linux012),
+            linux012 is null ? null : new TasksAnalyzer(linux012),
             linux is null ? null : new ProcfsAnalyzer(linux),
         ];
         return all.OfType<IAnalyzer>().ToArray();

@@ -175,6 +175,8 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
 
         s.Notes.Add("TLB geometry from the preset's mmu object (sources in docs/machine-config.md); set indexing is the low bits of the virtual page number at the entry's page size (real hashing is undocumented).");
-        s.Notes.Add("The kernel direct map is built with 1G (x86-64) or 4M/2M (i386) global pages; vmalloc, pkmap and fixmap mappings get 4K kernel PTEs as the kernel writes them. SMT sharing, prefetched walks and speculative fills are not modelled.");
+        s.Notes.Add(machine.Kernel is MmTrace.Sim.Linux012.Linux012Kernel
+            ? "Linux 0.12: boot/head.s identity-maps the first 16 MiB with 4K pages (not global); every task runs on that one page directory through its own segment, a task switch (a TSS jump) reloads CR3 and invalidate() reloads it after page-table changes: each is a full flush. SMT sharing, prefetched walks and speculative fills are not modelled."
+            : "The kernel direct map is built with 1G (x86-64) or 4M/2M (i386) global pages; vmalloc, pkmap and fixmap mappings get 4K kernel PTEs as the kernel writes them. SMT sharing, prefetched walks and speculative fills are not modelled.");
     }
 }

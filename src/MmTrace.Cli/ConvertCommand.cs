@@ -12,17 +12,39 @@ internal static class ConvertCommand
         var output = new Option<string>("--output", "-o") { Description = "Output file: .csv, .csv.gz or .parquet (the canonical form)", Required = true };
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
+        var ops = new Option<string?>("--ops") { Description = "Keep only these ops, comma-separated (e.g. kmalloc,kfree: a recording's kmalloc stream)" };
         var cmd = new Command("convert", "Convert a trace to the canonical CSV or Parquet form (lossless between the two)")
         {
-            input, output, format, maxErrors,
+            input, output, format, maxErrors, ops,
         };
         cmd.SetAction(p =>
         {
             OutputPath.CheckFile(p.GetValue(output)!);
-            var stats = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
-            io.Out.WriteLine($"wrote {stats.Records} events to {p.GetValue(output)}" + (stats.BadRecords > 0 ? $" ({stats.BadRecords} bad records skipped)" : ""));
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors) };
+            string skipped(IngestStats s) => s.BadRecords > 0 ? $" ({s.BadRecords} bad records skipped)" : "";
+            if (p.GetValue(ops) is { } list)
+            {
+                var (read, written) = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, options, ParseOps(list));
+                io.Out.WriteLine($"wrote {written} of {read.Records} events to {p.GetValue(output)}" + skipped(read));
+                return Program.Ok;
+            }
+            var stats = TraceConverter.Convert(p.GetValue(input)!, p.GetValue(format)!, p.GetValue(output)!, options);
+            io.Out.WriteLine($"wrote {stats.Records} events to {p.GetValue(output)}" + skipped(stats));
             return Program.Ok;
         });
         return cmd;
+    }
+
+    internal static HashSet<Op> ParseOps(string list)
+    {
+        var set = new HashSet<Op>();
+        foreach (var name in list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!OpNames.TryParse(name.AsSpan(), out var op))
+                throw new UsageException($"--ops {list}: '{name}' is not an op (expected names such as {string.Join(", ", OpNames.All.Take(6).Select(o => o.Name()))}, ...)");
+            set.Add(op);
+        }
+        if (set.Count == 0) throw new UsageException($"--ops {list}: expected at least one op name");
+        return set;
     }
 }

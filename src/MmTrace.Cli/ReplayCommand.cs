@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MmTrace.Analysis;
+using MmTrace.Analysis.Linux012;
 using MmTrace.Core;
 using MmTrace.Ingest;
 using MmTrace.Reports;
@@ -87,10 +88,15 @@ internal static class ReplayCommand
         string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
         w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
-        w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
+        if (r.Find(MemMapAnalyzer.SectionName) is not null)
+            w.WriteLine($"free pages at end: {V(MemMapAnalyzer.FreePages)} of {V(MemMapAnalyzer.TotalPages)} in mem_map, {V(MemMapAnalyzer.SharedPages)} shared; kmalloc bucket waste: {Pct(BucketsAnalyzer.BytesWastedPct, "0.0")}%");
+        else
+            w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
-        if (r.Find(ProcessesAnalyzer.SectionName) is not null
+        if (r.TryGet(TasksAnalyzer.PagesSharedAtFork, out _))
+            w.WriteLine($"tasks: {V(TasksAnalyzer.PagesSharedAtFork)} pages shared at fork; {V(TasksAnalyzer.TasksRefused)} forks refused, {V(TasksAnalyzer.KilledSegmentLimit)} tasks killed past their segment, {V(TasksAnalyzer.EventsOfLostTasks)} events of refused or killed tasks; {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
+        else if (r.Find(ProcessesAnalyzer.SectionName) is not null
             && new[] { ProcessesAnalyzer.MmapPlaced, ProcessesAnalyzer.BrkCompared, ProcessesAnalyzer.RecordedFaults, ProcessesAnalyzer.Sigsegv }.Any(m => !r.TryGet(m, out long n) || n != 0))
             w.WriteLine($"processes: {V(ProcessesAnalyzer.MmapPlacedMatched)} of {V(ProcessesAnalyzer.MmapPlaced)} placed mmaps at the recorded address, {V(ProcessesAnalyzer.BrkMatched)} of {V(ProcessesAnalyzer.BrkCompared)} brks; {V(ProcessesAnalyzer.RecordedFaults)} recorded faults, {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
         if (r.Find(HeapAnalyzer.SectionName) is not null)

@@ -22,6 +22,32 @@ public static class TraceConverter
         return reader.Stats;
     }
 
+    /// <summary>
+    /// <see cref="Convert(string, string, string, ReaderOptions)"/> keeping only the events of <paramref name="ops"/>
+    /// (e.g. a recording's kmalloc stream: kmalloc and kfree). Returns what the reader counted and the events written.
+    /// </summary>
+    public static (IngestStats Stats, long Written) Convert(string input, string format, string output, ReaderOptions options, IReadOnlySet<Op> ops)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        var symbols = new SymbolTable();
+        using var reader = TraceFormats.Open(input, format, symbols, options);
+        using var writer = TraceWriters.Create(output, symbols);
+        var keep = new bool[OpNames.Count];
+        foreach (var op in ops) keep[(int)op] = true;
+        var batch = new TraceEvent[BatchSize];
+        long written = 0;
+        int n;
+        while ((n = reader.Read(batch)) > 0)
+        {
+            int k = 0;
+            for (int i = 0; i < n; i++) if (keep[(int)batch[i].Op]) batch[k++] = batch[i];
+            writer.Write(batch.AsSpan(0, k));
+            written += k;
+        }
+        writer.Complete();
+        return (reader.Stats, written);
+    }
+
     /// <summary>Copies every event of a reader to a writer (without completing it).</summary>
     public static long Copy(ITraceReader reader, ITraceWriter writer) => reader.ReadAll(new TraceEvent[BatchSize], writer.Write);
 }

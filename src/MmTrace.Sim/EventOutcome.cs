@@ -40,17 +40,19 @@ public enum AnomalyKind : byte
     NonCanonicalAddress,
     /// <summary>An access the mapping's protection forbids (a write to read-only memory, an ifetch from NX memory): SIGSEGV.</summary>
     ProtectionFault,
+    /// <summary>An access past the limit of its task's segment (#GP; Linux 0.12: beyond the task's 64 MiB, the task is killed).</summary>
+    SegmentLimit,
 }
 
 public static class AnomalyKinds
 {
-    public const int Count = (int)AnomalyKind.ProtectionFault + 1;
+    public const int Count = (int)AnomalyKind.SegmentLimit + 1;
 
     private static readonly string[] Names =
     [
         "none", "free_of_unknown_pointer", "double_free", "alloc_of_live_pointer", "page_free_of_unknown_page",
         "page_free_order_mismatch", "cache_mismatch", "missing_field", "unmap_of_unknown_mapping", "kmap_atomic_overflow",
-        "access_outside_mapping", "non_canonical_address", "protection_fault",
+        "access_outside_mapping", "non_canonical_address", "protection_fault", "segment_limit",
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];

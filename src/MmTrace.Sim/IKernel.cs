@@ -40,6 +40,7 @@ public static class Kernels
     private static readonly Dictionary<string, KernelFactory> ByVersion = new(StringComparer.Ordinal)
     {
         ["6.18"] = c => new Kernel.LinuxKernel(c),
+        ["0.12"] = c => new Linux012.Linux012Kernel(c),
     };
 
     public static IReadOnlyCollection<string> Versions => ByVersion.Keys;

@@ -30,6 +30,7 @@ public static class Workloads
         new MmapChurnWorkload(),
         new FragmenterWorkload(),
         new AccessWorkload(),
+        new ForkExecWorkload(),
     ];
 
     public static IWorkload Get(string name)

@@ -35,6 +35,26 @@ public interface IFaultHandler
     /// <summary>A #PF at a user address of <paramref name="space"/> on <paramref name="cpu"/>; adds the handler's
     /// cycles (frames, tables) to <paramref name="cycles"/>.</summary>
     FaultResult HandleUserFault(AddressSpace space, ulong va, AccessKind kind, PageFaultError error, int cpu, ref long cycles);
+
+    /// <summary>
+    /// A #GP from the segment limit check: an access at <paramref name="offset"/> past the limit of a segmented
+    /// address space (<see cref="AddressSpace.SegmentLimit"/>). Only kernels that give their address spaces
+    /// segments see it; the access does not complete whatever the answer (Handled counts it as done by the kernel).
+    /// </summary>
+    FaultResult HandleGeneralProtection(AddressSpace space, ulong offset, AccessKind kind, int cpu, ref long cycles) =>
+        FaultResult.Error(AnomalyKind.SegmentLimit);
+}
+
+/// <summary>
+/// The kernel's own boot page tables, for a kernel whose boot code builds them at frames it chooses (Linux 0.12's
+/// boot/head.s: pg_dir at physical 0 and pg0..pg3 after it, identity-mapping 16 MiB) rather than letting the MMU
+/// build swapper_pg_dir and the direct map from the page allocator (Linux 6.18, the default).
+/// </summary>
+public interface IBootPageTables
+{
+    /// <summary>Builds the tables in <paramref name="tables"/> (<see cref="PageTables.PlaceTable"/> for frames the boot
+    /// code chose) and returns the root's pfn (what CR3 holds) and the bytes of physical memory they map.</summary>
+    long BuildBootTables(PageTables tables, out long mappedBytes);
 }
 
 /// <summary>
@@ -73,4 +93,6 @@ public interface IMmuKernel
     IPageTableFrames PageTableFrames { get; }
     IFaultHandler FaultHandler { get; }
     IRecordedKernelAddresses? RecordedKernelAddresses { get; }
+    /// <summary>The kernel's own boot tables; null (the default): the MMU builds swapper_pg_dir and the direct map.</summary>
+    IBootPageTables? BootPageTables => null;
 }

@@ -22,8 +22,9 @@ public sealed class MmuConfig
         Cpus = cfg.GetInt32("cpus");
         if (Cpus is < 1 or > 64) throw new UsageException($"cpus={Cpus}: the MMU model supports 1 to 64 CPUs");
         PageOffset = cfg.GetAddress("kernel.page_offset");
-        LowmemLimit = cfg.GetInt64("zones.lowmem_limit");
-        ZeroPagePfn = cfg.GetInt64("memory.kernel_image_start") >> Units.PageShift;
+        // Read by Linux 6.18's direct map and zero page only: a kernel that builds its own boot tables may lack them.
+        LowmemLimit = cfg.Has("zones.lowmem_limit") ? cfg.GetInt64("zones.lowmem_limit") : 0;
+        ZeroPagePfn = cfg.Has("memory.kernel_image_start") ? cfg.GetInt64("memory.kernel_image_start") >> Units.PageShift : 0;
         Levels = new TlbGeometry[LevelKeys.Length][];
         for (int l = 0; l < LevelKeys.Length; l++)
         {

@@ -48,6 +48,8 @@ public sealed class MmuStats
     public long OutsideMapping;
     public long ProtectionViolations;
     public long NonCanonical;
+    /// <summary>Accesses past their segment's limit (#GP): only address spaces with segments (<see cref="AddressSpace.Segmented"/>) have any.</summary>
+    public long SegmentViolations;
     public long FaultFrameFailures;
 
     public long ContextSwitches;

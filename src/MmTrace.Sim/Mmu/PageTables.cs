@@ -54,6 +54,21 @@ public sealed class PageTables
         return pfn;
     }
 
+    /// <summary>
+    /// A zeroed table page at a frame the kernel chose itself rather than one from <see cref="IPageTableFrames"/>
+    /// (boot code's tables, e.g. Linux 0.12's pg_dir at physical 0). Counted like any other table page.
+    /// </summary>
+    public void PlaceTable(long pfn, int level)
+    {
+        if (IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is already a page table");
+        var chunk = _chunks[pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
+        chunk[pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
+        (_present[pfn >> ChunkShift] ??= new int[1 << ChunkShift])[pfn & ChunkMask] = 0;
+        AllocatedPages++;
+        LivePages++;
+        PeakPages = Math.Max(PeakPages, LivePages);
+    }
+
     public void FreeTable(long pfn, ref long cycles)
     {
         if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");

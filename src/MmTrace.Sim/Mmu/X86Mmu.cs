@@ -3,8 +3,14 @@ using MmTrace.Core;
 
 namespace MmTrace.Sim.Mmu;
 
-/// <summary>One address space as the MMU sees it: its page-table root (CR3), the kernel object it belongs to, and its TLB generation.</summary>
-public sealed class AddressSpace(int pid, long root, object? owner)
+/// <summary>
+/// One address space as the MMU sees it: its page-table root (CR3), the kernel object it belongs to, its TLB
+/// generation, and for a kernel that separates its tasks by x86 segments rather than by page tables (Linux 0.12:
+/// every task on one page directory, each in its own 64 MiB slice of the linear space) the base and limit of the
+/// task's code and data segments. A flat kernel's address spaces have base 0 and no limit: a trace address is
+/// then the linear address.
+/// </summary>
+public sealed class AddressSpace(int pid, long root, object? owner, ulong segmentBase = 0, ulong segmentLimit = ulong.MaxValue)
 {
     /// <summary>The pid it was built for (threads and vfork children share it).</summary>
     public int Pid { get; } = pid;
@@ -12,6 +18,12 @@ public sealed class AddressSpace(int pid, long root, object? owner)
     public long Root { get; } = root;
     /// <summary>The kernel's object for this address space (Linux: the mm_struct whose VMAs the fault path consults). The MMU never looks at it.</summary>
     public object? Owner { get; } = owner;
+    /// <summary>The linear base of the segments the pid's accesses go through: a trace address is an offset, linear = base + offset.</summary>
+    public ulong SegmentBase { get; } = segmentBase;
+    /// <summary>The last offset the segments allow (a byte-granular descriptor limit): an access past it raises #GP. ulong.MaxValue: flat.</summary>
+    public ulong SegmentLimit { get; } = segmentLimit;
+    /// <summary>Whether accesses go through a segment (a base or a limit other than the flat ones).</summary>
+    public bool Segmented { get; } = segmentBase != 0 || segmentLimit != ulong.MaxValue;
     /// <summary>mm_cpumask: CPUs currently running this address space.</summary>
     public ulong CpuMask;
     /// <summary>mm->context.tlb_gen: bumped by every flush of this address space.</summary>
@@ -58,6 +70,7 @@ public sealed class X86Mmu
     private readonly IPageTableFrames _frames;
     private readonly IFaultHandler _faults;
     private readonly IRecordedKernelAddresses? _kernelAddresses;
+    private readonly IBootPageTables? _bootTables;
     private readonly CostModel _cost;
     private readonly PagingGeometry _g;
     private readonly int[] _sizeShift;
@@ -104,6 +117,7 @@ public sealed class X86Mmu
         _frames = kernel.PageTableFrames;
         _faults = kernel.FaultHandler;
         _kernelAddresses = kernel.RecordedKernelAddresses;
+        _bootTables = kernel.BootPageTables;
         Tables = new PageTables(_g, _frames);
     }
 
@@ -111,10 +125,11 @@ public sealed class X86Mmu
     public bool Booted => _kernelRoot >= 0;
 
     /// <summary>
-    /// The kernel's page tables: swapper_pg_dir and the direct map (init_mem_mapping). The machine boots the MMU at
-    /// the first event that needs translation, so that a trace of kernel allocations alone leaves the page
-    /// allocator as the recording shows it (the real kernel took these tables from memblock at boot; here they
-    /// come from the page allocator, see BuildDirectMap).
+    /// The kernel's page tables: swapper_pg_dir and the direct map (init_mem_mapping), or the tables the kernel's
+    /// boot code builds itself (<see cref="IBootPageTables"/>). The machine boots the MMU at the first event that
+    /// needs translation, so that a trace of kernel allocations alone leaves the page allocator as the recording
+    /// shows it (the real kernel took these tables from memblock at boot; here they come from the page allocator,
+    /// see BuildDirectMap).
     /// </summary>
     public void Boot()
     {
@@ -122,6 +137,13 @@ public sealed class X86Mmu
         long cycles = 0;
         // Boot code runs on no CPU's page lists (the real kernel takes these tables from memblock).
         Tables.Cpu = -1;
+        if (_bootTables is { } boot)
+        {
+            _kernelRoot = boot.BuildBootTables(Tables, out long mapped);
+            DirectMapBytes = mapped;
+            KernelTablePages = Tables.LivePages;
+            return;
+        }
         _kernelRoot = Tables.AllocTable(0, ref cycles);
         if (_kernelRoot < 0) throw new UsageException("mmu: no memory for swapper_pg_dir");
         BuildDirectMap();
@@ -276,23 +298,52 @@ public sealed class X86Mmu
             if (next != c.Mm) SwitchMm(c, next);
         }
         ulong va = e.Address;
+        ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
+        if (c.Mm!.Segmented) return AccessSegmented(c, va, size, kind);
         // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
         if (va >= _userLimit && _kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
-        ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
-        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind);
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind, segmented: false);
         return Translate(c, va, kind);
     }
 
-    // An access whose last byte is on the next page translates that page too (split_accesses).
+    // An access whose last byte is on the next page translates that page too (split_accesses); through a segment
+    // both are user accesses, in a flat space each page is user or kernel by its address.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind)
+    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind, bool segmented)
     {
-        var r = Translate(c, va, kind);
+        var r = segmented ? TranslateAs(c, va, kind, user: true) : Translate(c, va, kind);
         if (r.Kind != OutcomeKind.Ok) return r;
         Stats.SplitAccesses++;
-        var r2 = Translate(c, va + (size - 1), kind);
+        ulong last = va + (size - 1);
+        var r2 = segmented ? TranslateAs(c, last, kind, user: true) : Translate(c, last, kind);
         return r2 with { Cycles = r.Cycles + r2.Cycles };
+    }
+
+    // x86 segmentation (SDM vol. 3A 5.3): the offset's last byte is checked against the segment limit, a #GP past
+    // it going to the kernel (Linux 0.12: do_general_protection → die → do_exit(SIGSEGV)); the linear address is
+    // base + offset. An access through a task's segment runs at CPL 3, so it is a user access wherever it lands.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome AccessSegmented(CpuMmu c, ulong offset, ulong size, AccessKind kind)
+    {
+        var space = c.Mm!;
+        ulong last = offset + (size - 1);
+        if (last > space.SegmentLimit || last < offset)
+        {
+            Stats.SegmentViolations++;
+            SetCurrent(c);
+            long cycles = _cost.PageFault;
+            var fr = _faults.HandleGeneralProtection(space, offset, kind, c.Id, ref cycles);
+            return fr.Status switch
+            {
+                FaultStatus.Handled => new EventOutcome(cycles, OutcomeKind.Ok),
+                FaultStatus.OutOfMemory => new EventOutcome(cycles, OutcomeKind.Failed),
+                _ => new EventOutcome(cycles, OutcomeKind.Anomaly, fr.Anomaly),
+            };
+        }
+        ulong va = space.SegmentBase + offset;
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize) return AccessSplit(c, va, size, kind, segmented: true);
+        return TranslateAs(c, va, kind, user: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -320,13 +371,17 @@ public sealed class X86Mmu
     }
 
     /// <summary>One translation: L1 → (L2 iTLB or) STLB → page walk → fault handling and a second walk.</summary>
-    public EventOutcome Translate(CpuMmu c, ulong va, AccessKind kind)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public EventOutcome Translate(CpuMmu c, ulong va, AccessKind kind) => TranslateAs(c, va, kind, va < _userLimit);
+
+    // A translation in user mode (CPL 3) or kernel mode: flat address spaces tell them apart by the address (below
+    // the kernel half or not), a task's segment always runs at CPL 3.
+    private EventOutcome TranslateAs(CpuMmu c, ulong va, AccessKind kind, bool user)
     {
         var s = Stats;
         s.References++;
         // Canonical: va + 2^(VaBits-1) < 2^VaBits in IA-32e modes (bits 63..VaBits-1 equal); below 2^32 in 32-bit modes.
         if (va + _canonicalBias >= _canonicalLimit) return NonCanonical();
-        bool user = va < _userLimit;
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
         // The L1 hit, kept small: everything else is in TranslateMiss.
         if (Probe(c.Levels[l1], va, c.Pcid, out int sc, out ulong data))
@@ -589,6 +644,33 @@ public sealed class X86Mmu
             }
         }
         s.Ipis += _cpus.Length - 1;
+    }
+
+    /// <summary>
+    /// A MOV to CR3 of the value it already holds, on one CPU: every non-global TLB and paging-structure-cache entry
+    /// goes (SDM vol. 3A 4.10.4.1). Linux 0.12's invalidate() (include/linux/mm.h) does this after changing page tables.
+    /// </summary>
+    public void ReloadCr3(int cpu)
+    {
+        var c = _cpus[cpu];
+        FlushCpu(c, _pcid ? c.Pcid : -1);
+        Stats.Cr3Writes++;
+        Stats.FullFlushes++;
+    }
+
+    /// <summary>
+    /// An address space no task runs in any more, its tables left to the kernel (a kernel whose tasks share one
+    /// page directory frees only their part of it): no CPU keeps it loaded and no pid stays bound to it. Nothing
+    /// is flushed: the next access on those CPUs loads another address space.
+    /// </summary>
+    public void Unload(AddressSpace mm)
+    {
+        foreach (var c in _cpus)
+        {
+            if (c.Mm == mm) { c.Mm = null; mm.CpuMask &= ~(1UL << c.Id); }
+            for (int i = 0; i < CpuMmu.DynAsids; i++) if (c.AsidMm[i] == mm) c.AsidMm[i] = null;
+        }
+        foreach (var pid in _mms.Where(kv => kv.Value == mm).Select(kv => kv.Key).ToList()) _mms.Remove(pid);
     }
 
     /// <summary>flush_tlb_one_kernel on the local CPU only (kunmap_local's arch_kmap_local_post_unmap): INVLPG of one page.</summary>

@@ -8,7 +8,8 @@ namespace MmTrace.Tests.Analysis;
 
 /// <summary>
 /// Reports of replays that between them have every section: a kernel trace, an access trace (TLB, faults), an mtrace
-/// recording (heap) and an strace recording with its maps (processes). Replayed once per test run and shared.
+/// recording (heap), an strace recording with its maps (processes), and on Linux 0.12 a process tree and a recording's
+/// kmalloc. Replayed once per test run and shared.
 /// </summary>
 internal static class RealReplays
 {
@@ -20,7 +21,19 @@ internal static class RealReplays
         ("access", Replay(TestPaths.Traces("access.parquet"), MachineConfig.DefaultPreset)),
         ("perl-hash", Replay(TestPaths.Real("perl-hash.mtrace.txt.gz"), Linux)),
         ("gcc-compile", Replay(TestPaths.Real("gcc-compile.strace.txt"), Linux, TestPaths.Real("gcc-compile.maps.txt"))),
+        // Linux 0.12's sections: a process tree (mem_map, processes, tasks) and a recording's kmalloc (buckets).
+        ("fork-exec-0.12", ReplayGenerated("fork-exec", 20_000, Linux012)),
+        ("kbuild-0.12", Replay(TestPaths.Real("kbuild.perf-script.txt.gz"), Linux012)),
     ]);
+
+    private const string Linux012 = "i386-linux-0.12-16m";
+
+    private static Report ReplayGenerated(string workload, long events, string machine)
+    {
+        var symbols = new SymbolTable();
+        using var reader = MmTrace.Ingest.Synthetic.Workloads.Get(workload).Create(events, 1, new Dictionary<string, string>(), symbols);
+        return ReplayJob.Run(reader, symbols, MachineConfig.Load(machine), 0, workload);
+    }
 
     public static IReadOnlyList<(string Name, Report Report)> All => Reports.Value;
 

@@ -53,6 +53,9 @@ internal sealed class TraceChecker
     private readonly Dictionary<ulong, int> _mappedPages = new();      // page address -> prot
     private readonly Dictionary<ulong, ulong> _kmaps = new();          // phys -> outstanding kmap count
     private readonly Dictionary<ulong, ulong> _kmapAtomics = new();    // virt -> phys
+    // fork-exec: per pid its image end (exec's size, mapped at 0 by the mmap after exec) and its break.
+    private sealed class Proc { public ulong Image; public ulong Brk; public bool Mapped; }
+    private readonly Dictionary<int, Proc> _procs = new();
     private long _lastTime = long.MinValue;
     public List<string> Anomalies { get; } = [];
     public long Events { get; private set; }
@@ -171,6 +174,33 @@ internal sealed class TraceChecker
                 break;
             case Op.Free:
                 Remove(e, _heap, _heapRanges, e.Address, Kind.Heap, out _);
+                break;
+            case Op.Fork:
+                if (!_procs.TryGetValue(e.Pid, out var parent)) Bad(e, "fork of a pid that never exec'd");
+                else if (e.Result <= 0 || !_procs.TryAdd((int)e.Result, new Proc { Image = parent.Image, Brk = parent.Brk, Mapped = parent.Mapped })) Bad(e, "fork result is not a new pid");
+                break;
+            case Op.Exec:
+                if (e.Result != 0 || e.Size == 0 || (e.Size & 0xfff) != 0) Bad(e, "exec fields");
+                _procs[e.Pid] = new Proc { Image = e.Size, Brk = 0 };
+                break;
+            case Op.Brk:
+                if (!_procs.TryGetValue(e.Pid, out var bp)) Bad(e, "brk of a pid that never exec'd");
+                else if (e.Address == 0) { if ((ulong)e.Result != bp.Image) Bad(e, "brk(0) is not the image's end"); bp.Brk = bp.Image; }
+                else if ((ulong)e.Result != e.Address || e.Address < bp.Brk || e.Address > 48UL << 20) Bad(e, "brk does not grow the heap below 48 MiB");
+                else bp.Brk = e.Address;
+                break;
+            case Op.Exit:
+                if (!_procs.Remove(e.Pid)) Bad(e, "exit of an unknown pid");
+                break;
+            case Op.Mmap when e.Fd >= 0:
+                if (!_procs.TryGetValue(e.Pid, out var mp) || mp.Mapped || e.Address != 0 || e.Result != 0 || e.Flags != 0x12 || e.Size != mp.Image)
+                    Bad(e, "image mmap fields");
+                else mp.Mapped = true;
+                break;
+            case Op.Load or Op.Store when _procs.TryGetValue(e.Pid, out var ap):
+                if (e.Size == 0 || (e.Address + e.Size - 1) >> 12 != e.Address >> 12) Bad(e, "access size or page crossing");
+                if (!ap.Mapped || e.Address + e.Size > Math.Max(ap.Brk, ap.Image)) Bad(e, "access outside the image and heap");
+                if (e.Address + e.Size > 64UL << 20) Bad(e, "access above 64 MiB");
                 break;
             case Op.Mmap:
             {

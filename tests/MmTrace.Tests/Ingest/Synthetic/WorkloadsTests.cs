@@ -8,9 +8,9 @@ public class WorkloadsTests
     public static TheoryData<string> Names => new(Workloads.All.Select(w => w.Name));
 
     [Fact]
-    public void Registry_lists_the_five_workloads_by_name()
+    public void Registry_lists_the_six_workloads_by_name()
     {
-        Assert.Equal(["kernel-mix", "user-heap", "mmap-churn", "fragmenter", "access"], Workloads.All.Select(w => w.Name));
+        Assert.Equal(["kernel-mix", "user-heap", "mmap-churn", "fragmenter", "access", "fork-exec"], Workloads.All.Select(w => w.Name));
         Assert.All(Workloads.All, w => Assert.Same(w, Workloads.Get(w.Name)));
     }
 

@@ -11,7 +11,8 @@ public class LackeyReplayTests
     public static TheoryData<string, string> PresetsAndTraces()
     {
         var d = new TheoryData<string, string>();
-        foreach (var (name, _) in MachineConfig.Presets())
+        // x86-64 recordings on Linux 6.18's machines (Linux 0.12 kills a task at its first access past 64 MiB).
+        foreach (var (name, _) in MachineConfig.Presets().Where(p => MachineConfig.Load(p.Name).GetString("kernel.version") == "6.18"))
             foreach (var t in new[] { "matmul.lackey.txt.gz", "stride.lackey.txt.gz" })
                 d.Add(name, t);
         return d;

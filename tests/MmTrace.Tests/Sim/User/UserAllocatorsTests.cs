@@ -8,7 +8,8 @@ public class UserAllocatorsTests
     [Fact]
     public void Every_preset_has_a_user_section_with_glibcs_defaults()
     {
-        foreach (var (name, _) in MachineConfig.Presets())
+        // Linux 0.12's tasks have no glibc: its preset has no user section.
+        foreach (var (name, _) in MachineConfig.Presets().Where(p => MachineConfig.Load(p.Name).GetString("kernel.version") == "6.18"))
         {
             var cfg = MachineConfig.Load(name);
             var u = UserMallocConfig.From(cfg);
