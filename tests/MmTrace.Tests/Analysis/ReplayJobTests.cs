@@ -65,7 +65,7 @@ public class ReplayJobTests
     public void Every_chart_an_analyzer_declares_is_one_a_report_read_back_can_get_again()
     {
         var declared = StaticMembers(typeof(TableChart)).Select(m => m.Value).Cast<TableChart>().ToList();
-        Assert.Equal(3, declared.Count);
+        Assert.Equal(4, declared.Count);
         Assert.Equal(declared.OrderBy(c => c.Section).ThenBy(c => c.Table), ReplayJob.TableCharts.OrderBy(c => c.Section).ThenBy(c => c.Table));
     }
 
@@ -74,9 +74,9 @@ public class ReplayJobTests
     {
         foreach (var chart in ReplayJob.TableCharts)
         {
-            var table = RealReplays.Get("kernel-mix").Find(chart.Section)?.Tables.SingleOrDefault(t => t.Name == chart.Table);
-            Assert.True(table is not null, $"{chart.Section}.{chart.Table}: no such table in the kernel-mix replay");
-            Assert.Same(chart, table.Chart);
+            var tables = RealReplays.All.Select(r => r.Report.Find(chart.Section)?.Tables.SingleOrDefault(t => t.Name == chart.Table)).OfType<Table>().ToList();
+            Assert.True(tables.Count > 0, $"{chart.Section}.{chart.Table}: no such table in any real replay");
+            Assert.All(tables, t => Assert.Same(chart, t.Chart));
         }
     }
 
