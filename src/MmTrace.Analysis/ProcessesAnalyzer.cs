@@ -39,9 +39,11 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
     public static readonly Metric<long> FaultsCowCopy = new(SectionName, "faults_cow_copy");
     public static readonly Metric<long> Forks = new(SectionName, "forks");
     public static readonly Metric<long> Execs = new(SectionName, "execs");
+    public static readonly Metric<long> Exits = new(SectionName, "exits");
 
     /// <summary>Placement against the recording, the address spaces at the end, the recorded faults by kind.</summary>
-    public static readonly SectionStory Story = new(SectionName, r => r.Number(AddressSpaces) > 0, Findings, r =>
+    public static readonly SectionStory Story = new(SectionName,
+        r => new[] { AddressSpaces, MmapPlaced, BrkCompared, MremapCompared, RecordedFaults, Forks, Execs, Exits }.Any(m => r.Number(m) > 0), Findings, r =>
     [
         r.Number(MmapPlaced) > 0 ? new KeyFigure("mmaps at the recorded address", StoryKit.Pct(r.Number(MmapPlacedMatched), r.Number(MmapPlaced)), MmapPlacedMatched.Path) : null,
         StoryKit.Figure(r, Vmas),
@@ -70,8 +72,16 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
             }.Where(k => r.Number(k.M) > 0).Select(k => $"{Formatting.Count(r.Number(k.M))} {(r.Number(k.M) == 1 ? k.One : k.Many)}");
             yield return $"{StoryKit.Plural(recorded, "recorded page fault", "recorded page faults")} replayed through the process model: {StoryKit.List(kinds)}.";
         }
-        yield return $"{StoryKit.Plural(r.Number(AddressSpaces), "address space", "address spaces")} with {StoryKit.Plural(r.Number(Vmas), "VMA", "VMAs")} at the end "
-            + $"(at most {Formatting.Count(r.Number(VmasPeakPerMm))} in one), {Formatting.Bytes(r.Number(MappedBytes))} mapped, {Formatting.Bytes(r.Number(ResidentPages) * 4096)} resident.";
+        double spaces = r.Number(AddressSpaces), forks = r.Number(Forks), execs = r.Number(Execs), exits = r.Number(Exits);
+        var life = new List<string>();
+        if (forks > 0) life.Add(StoryKit.Plural(forks, "fork", "forks"));
+        if (execs > 0) life.Add(StoryKit.Plural(execs, "exec", "execs"));
+        if (exits > 0) life.Add(StoryKit.Plural(exits, "exit", "exits"));
+        string lives = life.Count > 0 ? StoryKit.List(life) + "; " : "";
+        yield return spaces > 0
+            ? $"{lives}{StoryKit.Plural(spaces, "address space", "address spaces")} with {StoryKit.Plural(r.Number(Vmas), "VMA", "VMAs")} at the end "
+                + $"(at most {Formatting.Count(r.Number(VmasPeakPerMm))} in one), {Formatting.Bytes(r.Number(MappedBytes))} mapped, {Formatting.Bytes(r.Number(ResidentPages) * 4096)} resident."
+            : $"{lives}no address space is left at the end (at most {StoryKit.Plural(r.Number(VmasPeakPerMm), "VMA", "VMAs")} in one while it lived).";
         double sigsegv = r.Number(Sigsegv);
         if (sigsegv > 0) yield return $"{StoryKit.Plural(sigsegv, "fault was", "faults were")} answered with SIGSEGV.";
     }
@@ -96,7 +106,7 @@ public sealed class ProcessesAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("threads", st.Threads);
         s.Add(Execs, st.Execs);
         s.Add("execs_failed", st.ExecsFailed);
-        s.Add("exits", st.Exits);
+        s.Add(Exits, st.Exits);
         s.Add("maps_file", p.HasMaps);
         s.Add("exec_layouts_inferred", st.ExecLayoutsInferred);
 

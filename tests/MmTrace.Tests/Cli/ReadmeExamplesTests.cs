@@ -77,6 +77,21 @@ public class ReadmeExamplesTests
         try { Directory.Delete(dir, true); } catch (IOException) { }
     }
 
+    [Fact]
+    public void The_example_machine_file_is_named_as_the_machine_in_stdout_and_summary_json()
+    {
+        string dir = TestPaths.NewTempDir();
+        var r = CliRunner.Run("replay", TestPaths.Traces("kernel-mix.csv.gz"), "--machine", Path.Combine(TestPaths.RepoRoot, "traces", "examples", "my-machine.json"), "--out", dir, "--quiet");
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Contains(" on my-machine", r.Out);
+        Assert.DoesNotContain("x86_64-skylake-4g\n", r.Out);
+        var machine = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!["machine"]!;
+        Assert.Equal("my-machine", (string)machine["name"]!);
+        Assert.Equal("x86_64-skylake-4g", (string)machine["base"]!);
+        Assert.DoesNotContain("4 CPUs", (string)machine["description"]!);
+        Assert.Contains("my-machine (based on x86_64-skylake-4g)", File.ReadAllText(Path.Combine(dir, "report.html")));
+    }
+
     private static (int Exit, string Output) Run(string dir, string command)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "mmtrace.dll");
