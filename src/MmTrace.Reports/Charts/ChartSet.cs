@@ -174,7 +174,10 @@ public static class ChartSet
         int u = 0;
         while (u < names.Length - 1 && max >= 1024) { max /= 1024; u++; }
         double div = Math.Pow(1024, u);
-        string label = c.YLabel == "bytes" ? names[u] : c.YLabel.Replace("(bytes)", $"({names[u]})", StringComparison.Ordinal);
+        string label = c.YLabel == "bytes" ? names[u]
+            : c.YLabel.Contains("(bytes)", StringComparison.Ordinal) ? c.YLabel.Replace("(bytes)", $"({names[u]})", StringComparison.Ordinal)
+            : c.YLabel.EndsWith(" bytes", StringComparison.Ordinal) ? $"{c.YLabel[..^" bytes".Length]} ({names[u]})"
+            : $"{c.YLabel} ({names[u]})";
         var scaled = new Chart(c.Id, c.Title, c.XLabel, label, c.Kind)
         {
             Section = c.Section, LogY = c.LogY, XCategories = c.XCategories, Horizontal = c.Horizontal,
