@@ -177,12 +177,13 @@ public static class SvgRenderer
             int lx = Left + (si % columns) * colW, ly = legendTop + (si / columns) * LegendRow;
             string dash = chart.Kind == ChartKind.Bar ? "" : Dashes[series[si].Dash % Dashes.Length];
             sb.Append(CultureInfo.InvariantCulture, $"<g class=\"legend\"><line x1=\"{lx}\" x2=\"{lx + 22}\" y1=\"{ly + 6}\" y2=\"{ly + 6}\" stroke=\"{Color(series[si].ColorIndex >= 0 ? series[si].ColorIndex : si)}\" stroke-width=\"{(chart.Kind == ChartKind.Bar ? 8 : 2.5)}\"{(dash.Length > 0 ? $" stroke-dasharray=\"{dash}\"" : "")}/>");
-            string name = series[si].Name.Length > 40 ? series[si].Name[..39] + "…" : series[si].Name;
+            int fits = Math.Clamp((int)((colW - 36) / CharWidth), 8, MaxLegendName);
+            string name = series[si].Name.Length > fits ? series[si].Name[..(fits - 1)] + "…" : series[si].Name;
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{lx + 28}\" y=\"{ly + 10}\">{Esc(name)}</text></g>\n");
         }
     }
 
-    private const int MaxLabel = 22, BarBand = 9;
+    private const int MaxLabel = 22, BarBand = 9, MaxLegendName = 60;
     private const double CharWidth = 6.6;
 
     // A category name cut to MaxLabel characters.
@@ -253,7 +254,7 @@ public static class SvgRenderer
     /// <summary>Legend columns: three, or fewer when the names are long (each name gets its column's width).</summary>
     private static int LegendColumns(IReadOnlyList<ChartSeries> series)
     {
-        int longest = series.Select(s => Math.Min(40, s.Name.Length)).DefaultIfEmpty(0).Max();
+        int longest = series.Select(s => Math.Min(MaxLegendName, s.Name.Length)).DefaultIfEmpty(0).Max();
         int need = 36 + (int)Math.Ceiling(longest * CharWidth);
         return Math.Clamp((Width - Left) / need, 1, 3);
     }
