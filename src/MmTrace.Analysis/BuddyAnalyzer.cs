@@ -11,13 +11,63 @@ namespace MmTrace.Analysis;
 /// migrate type at the end (as /proc/buddyinfo and pagetypeinfo), the kernel's fragmentation
 /// indices (as /sys/kernel/debug/extfrag), and free blocks by order over the replay.
 /// </summary>
-public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
+public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAnalyzer
 {
     public const string SectionName = "buddy";
     /// <summary>Pages the buddy allocator manages (present pages less what boot reserved).</summary>
     public static readonly Metric<long> ManagedPages = new(SectionName, "managed_pages");
     /// <summary>Pages free in the buddy lists at the end (pages on per-CPU lists are not free, as in buddyinfo).</summary>
     public static readonly Metric<long> FreePages = new(SectionName, "free_pages");
+
+    /// <summary>The machine's RAM.</summary>
+    public static readonly Metric<long> RamBytes = new(SectionName, "ram_bytes") { Label = "RAM" };
+    /// <summary>Pages on the per-CPU lists at the end.</summary>
+    public static readonly Metric<long> PcpPages = new(SectionName, "pcp_pages");
+    /// <summary>Page allocations the buddy allocator could not serve.</summary>
+    public static readonly Metric<long> AllocationFailures = new(SectionName, "allocation_failures") { Label = "page allocation failures" };
+    /// <summary>The order of a pageblock (2 MiB on x86-64): the unit of anti-fragmentation grouping.</summary>
+    public static readonly Metric<long> PageblockOrder = new(SectionName, "pageblock_order");
+    private const string ZonesTable = "zones";
+
+    /// <summary>Memory in use and free at the end, and how fragmented the free memory is.</summary>
+    public static readonly SectionStory Story = new(SectionName, _ => true, Findings, Figures);
+
+    private static IEnumerable<KeyFigure?> Figures(Report r)
+    {
+        double managed = r.Number(ManagedPages), free = r.Number(FreePages), pcp = r.Number(PcpPages);
+        if (managed > 0) yield return new KeyFigure("pages in use at the end", Formatting.Bytes((managed - free - pcp) * 4096), ManagedPages.Path);
+        if (r.TryGetNumber(FreePages, out _)) yield return new KeyFigure("free memory at the end", Formatting.Bytes(free * 4096), FreePages.Path);
+        yield return StoryKit.Figure(r, AllocationFailures);
+    }
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        double managed = r.Number(ManagedPages), free = r.Number(FreePages), pcp = r.Number(PcpPages);
+        if (managed > 0)
+            yield return $"The page allocator ends with {Formatting.Bytes((managed - free - pcp) * 4096)} in use ({StoryKit.Plural(managed - free - pcp, "page", "pages")}) "
+                + $"and {Formatting.Bytes(free * 4096)} free of {Formatting.Bytes(managed * 4096)} managed ({StoryKit.Pct(free, managed)} free); {StoryKit.Plural(pcp, "page", "pages")} wait on per-CPU lists.";
+        if (Fragmentation(r) is { } frag) yield return frag;
+        double failures = r.Number(AllocationFailures);
+        if (failures > 0) yield return $"{StoryKit.Plural(failures, "page allocation", "page allocations")} failed (by order and gfp flags in the Buddy section).";
+    }
+
+    /// <summary>How usable the free memory of the zone with the most free pages (where allocations go) is for a
+    /// pageblock-sized and an order-3 allocation: its unusable free space indices.</summary>
+    private static string? Fragmentation(Report r)
+    {
+        if (StoryKit.Table(r, SectionName, FragmentationChart.Table) is not { } t || StoryKit.Table(r, SectionName, ZonesTable) is not { } zones) return null;
+        int pb = (int)r.Number(PageblockOrder);
+        var main = StoryKit.Rows(zones).OrderByDescending(z => z.Num("free_pages")).FirstOrDefault();
+        if (main.Table is null || main.Num("free_pages") == 0) return null;
+        string zone = main.Str(ZoneColumn);
+        double Index(int order) => StoryKit.Rows(t).Where(x => x.Str(ZoneColumn) == zone && (int)x.Num(OrderColumn) == order).Select(x => x.Num(UnusableIndexColumn)).FirstOrDefault();
+        double atPb = Index(pb), at3 = Index(Math.Min(3, pb));
+        string block = Formatting.Bytes(4096.0 * (1L << pb));
+        if (atPb < 0.01)
+            return $"Free memory is not fragmented: in zone {zone}, which holds most of it, less than 1% is unusable for an order-{pb} ({block}) allocation.";
+        return $"External fragmentation: in zone {zone}, which holds most free memory, {Formatting.Percent(100 * atPb)} of it is unusable for an order-{pb} ({block}) allocation"
+            + (at3 > 0 ? $" and {Formatting.Percent(100 * at3)} for order 3" : "") + " (unusable free space index).";
+    }
 
     private const string ZoneColumn = "zone", OrderColumn = "order", UnusableIndexColumn = "unusable_index", FragmentationIndexColumn = "fragmentation_index";
     /// <summary>The kernel's two fragmentation indices by order, one line per zone.</summary>
@@ -27,56 +77,34 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_0
         new(FragmentationIndexColumn, "Fragmentation index by order (extfrag_index; -1: allocation would succeed)", "fragmentation index (−1 … 1)"),
     ]);
 
-    private readonly List<long[]> _series = [];
-    // Per zone: event, free pages, pcp pages, unusable index (thousandths) at PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, blocks per order.
-    private readonly List<long[]>[] _zoneSeries = kernel.Buddy.Zones.Select(_ => new List<long[]>()).ToArray();
-    private long _interval = Math.Max(1, seriesInterval);
-    private long _events;
+    // All zones: free pages, free blocks per order. Per zone: free pages, pcp pages, unusable index (thousandths) at
+    // PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, free blocks per order. States, sampled on the replay's clock.
+    private readonly SampledSeries _series = clock.Add(() => SampleAll(kernel.Buddy), deltas: false);
+    private readonly SampledSeries[] _zoneSeries = kernel.Buddy.Zones.Select(z => clock.Add(() => SampleZone(kernel.Buddy, z), deltas: false)).ToArray();
 
-    private long _nextSample = Math.Max(1, seriesInterval);
+    // Reads the machine's end state, and its state at the clock's samples: never called per event.
+    public bool Watches(Op op) => false;
 
-    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
+
+    private static long[] SampleAll(BuddyAllocator buddy)
     {
-        // Samples at every multiple of the interval (the division is paid once per sample, not per event).
-        if (++_events != _nextSample) return;
-        Sample(_events);
-        _nextSample = (_events / _interval + 1) * _interval;
-    }
-
-    private void Sample(long at)
-    {
-        var buddy = kernel.Buddy;
-        var row = new long[buddy.MaxOrder + 3];
-        row[0] = at;
-        row[1] = buddy.TotalFreePages;
+        var row = new long[buddy.MaxOrder + 2];
+        row[0] = buddy.TotalFreePages;
         foreach (var z in buddy.Zones)
-            for (int o = 0; o <= buddy.MaxOrder; o++) row[2 + o] += z.FreeBlocks(o);
-        _series.Add(row);
-        for (int zi = 0; zi < buddy.Zones.Count; zi++)
-        {
-            var z = buddy.Zones[zi];
-            var zr = new long[buddy.MaxOrder + 6];
-            zr[0] = at;
-            zr[1] = z.FreePages;
-            zr[2] = buddy.PcpPages(z);
-            zr[3] = BuddyAllocator.UnusableFreeIndex(z, Math.Min(3, buddy.MaxOrder));
-            zr[4] = BuddyAllocator.UnusableFreeIndex(z, buddy.PageblockOrder);
-            for (int o = 0; o <= buddy.MaxOrder; o++) zr[5 + o] = z.FreeBlocks(o);
-            _zoneSeries[zi].Add(zr);
-        }
-        if (_series.Count >= maxSeriesRows)
-        {
-            // Keep memory bounded: drop every other sample and sample half as often.
-            Halve(_series);
-            foreach (var zs in _zoneSeries) Halve(zs);
-            _interval *= 2;
-        }
+            for (int o = 0; o <= buddy.MaxOrder; o++) row[1 + o] += z.FreeBlocks(o);
+        return row;
     }
 
-    private static void Halve(List<long[]> rows)
+    private static long[] SampleZone(BuddyAllocator buddy, Zone z)
     {
-        for (int i = 0; i < rows.Count / 2; i++) rows[i] = rows[2 * i + 1];
-        rows.RemoveRange(rows.Count / 2, rows.Count - rows.Count / 2);
+        var zr = new long[buddy.MaxOrder + 5];
+        zr[0] = z.FreePages;
+        zr[1] = buddy.PcpPages(z);
+        zr[2] = BuddyAllocator.UnusableFreeIndex(z, Math.Min(3, buddy.MaxOrder));
+        zr[3] = BuddyAllocator.UnusableFreeIndex(z, buddy.PageblockOrder);
+        for (int o = 0; o <= buddy.MaxOrder; o++) zr[4 + o] = z.FreeBlocks(o);
+        return zr;
     }
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -84,22 +112,22 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_0
         var buddy = kernel.Buddy;
         var s = report.AddSection(SectionName, "Buddy page allocator");
         s.Add("max_order", buddy.MaxOrder);
-        s.Add("pageblock_order", buddy.PageblockOrder);
-        s.Add("ram_bytes", (long)kernel.Memblock.TotalMemory);
+        s.Add(PageblockOrder, buddy.PageblockOrder);
+        s.Add(RamBytes, (long)kernel.Memblock.TotalMemory);
         s.Add("reserved_at_boot_bytes", (long)kernel.Memblock.TotalReserved);
         s.Add(ManagedPages, buddy.ManagedPages);
         s.Add(FreePages, buddy.TotalFreePages);
-        s.Add("pcp_pages", buddy.Zones.Sum(buddy.PcpPages));
+        s.Add(PcpPages, buddy.Zones.Sum(buddy.PcpPages));
         s.Add("min_free_kbytes", buddy.MinFreeKbytes);
         s.Add("live_page_blocks", kernel.Objects.LivePageBlocks);
-        s.Add("allocation_failures", buddy.FailureCount);
+        s.Add(AllocationFailures, buddy.FailureCount);
 
         var boot = s.AddTable(new Table("boot_reserved", "Reserved by memblock at boot",
             [new("name", ColumnType.String), new("start", ColumnType.String), new("bytes", ColumnType.Int, "bytes")]));
         foreach (var (name, r) in kernel.Memblock.Reserved.OrderBy(r => r.Range.Start))
             boot.AddRow(name, Units.Hex(r.Start), (long)r.Size);
 
-        var zones = s.AddTable(new Table("zones", "Zones",
+        var zones = s.AddTable(new Table(ZonesTable, "Zones",
             [new("zone", ColumnType.String), new("start_pfn", ColumnType.Int), new("end_pfn", ColumnType.Int),
              new("present_pages", ColumnType.Int, "pages"), new("managed_pages", ColumnType.Int, "pages"), new("free_pages", ColumnType.Int, "pages"),
              new("min", ColumnType.Int, "pages"), new("low", ColumnType.Int, "pages"), new("high", ColumnType.Int, "pages"),
@@ -134,27 +162,29 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, long seriesInterval = 10_0
         foreach (var ((order, gfp), n) in buddy.Failures)
             fail.AddRow(order, Gfp.Format(gfp), n);
 
-        var cols = new List<Column> { new("event", ColumnType.Int), new("free_pages", ColumnType.Int, "pages") };
+        var cols = new List<Column>(clock.AxisColumns()) { new("free_pages", ColumnType.Int, "pages") };
         for (int o = 0; o <= buddy.MaxOrder; o++) cols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
         var series = s.AddTable(new Table("free_blocks_series", "Free blocks by order over the replay (all zones)", cols, isSeries: true));
-        foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
+        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
         for (int zi = 0; zi < buddy.Zones.Count; zi++)
         {
             var z = buddy.Zones[zi];
             if (z.ManagedPages == 0) continue;
-            var zcols = new List<Column>
+            var zcols = new List<Column>(clock.AxisColumns())
             {
-                new("event", ColumnType.Int), new("free_pages", ColumnType.Int, "pages"), new("pcp_pages", ColumnType.Int, "pages"),
+                new("free_pages", ColumnType.Int, "pages"), new("pcp_pages", ColumnType.Int, "pages"),
                 new($"unusable_index_order_{Math.Min(3, buddy.MaxOrder)}", ColumnType.Float), new($"unusable_index_order_{buddy.PageblockOrder}", ColumnType.Float),
             };
             for (int o = 0; o <= buddy.MaxOrder; o++) zcols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
             var zt = s.AddTable(new Table($"series_{z.Name.ToLowerInvariant()}", $"Zone {z.Name} over the replay: free pages, pcp pages, unusable index, free blocks by order", zcols, isSeries: true));
-            foreach (var r in _zoneSeries[zi])
+            var rows = _zoneSeries[zi].Rows;
+            for (int i = 0; i < rows.Count; i++)
             {
+                var r = rows[i];
                 var cells = r.Cast<object?>().ToArray();
+                cells[2] = r[2] / 1000.0;
                 cells[3] = r[3] / 1000.0;
-                cells[4] = r[4] / 1000.0;
-                zt.AddRow(cells);
+                zt.AddRow(clock.Row(i, cells));
             }
         }
         s.Notes.Add("Pages on per-CPU lists (pcp) are not free in buddyinfo, as in the kernel; pcp->high is the static high_min (no 6.7+ auto-tuning).");

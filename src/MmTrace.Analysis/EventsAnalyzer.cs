@@ -12,6 +12,35 @@ public sealed class EventsAnalyzer : IAnalyzer
     public static readonly Metric<long> Total = new(SectionName, "total");
     /// <summary>Events of ops with no model yet: counted, not simulated.</summary>
     public static readonly Metric<long> NotModelled = new(SectionName, "not_modelled");
+    /// <summary>Malformed records the reader skipped (--max-errors).</summary>
+    public static readonly Metric<long> BadRecordsSkipped = new(SectionName, "bad_records_skipped") { Label = "malformed records skipped" };
+    /// <summary>Records of kinds the reader does not support, counted and left out.</summary>
+    public static readonly Metric<long> UnsupportedRecords = new(SectionName, "unsupported_records") { Label = "unsupported records" };
+    /// <summary>From the first to the last timed event; absent when the trace has no times (so not public: the metrics a
+    /// section declares are in every report that has the section).</summary>
+    internal static readonly Metric<long> DurationNs = new(SectionName, "duration_ns") { Label = "trace duration" };
+    public const string ByOpTable = "by_op", ByPidTable = "by_pid";
+
+    /// <summary>Events replayed and the time they span; what the trace itself got wrong (skipped lines, ops without a model).</summary>
+    public static readonly SectionStory Story = new(SectionName, _ => true, Findings, Figures);
+
+    internal static IEnumerable<KeyFigure?> Figures(Report r)
+    {
+        if (r.TryGetNumber(Total, out double n)) yield return new KeyFigure("events replayed", Formatting.Count(n), Total.Path);
+        yield return StoryKit.Figure(r, DurationNs);
+    }
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        double total = r.Number(Total), bad = r.Number(BadRecordsSkipped), notModelled = r.Number(NotModelled), unsupported = r.Number(UnsupportedRecords);
+        if (bad > 0) yield return $"{StoryKit.Plural(bad, "malformed record was", "malformed records were")} skipped (--max-errors); the first are quoted in the Events section.";
+        if (notModelled > 0)
+        {
+            var ops = StoryKit.Table(r, SectionName, ByOpTable) is { } t ? StoryKit.Rows(t).Where(x => x.Num("not_modelled") > 0).Select(x => x.Str("op")) : [];
+            yield return $"{StoryKit.Plural(notModelled, "event", "events")} ({StoryKit.Pct(notModelled, total)}) are of ops without a model yet ({StoryKit.List(ops)}): counted, not simulated.";
+        }
+        if (unsupported > 0) yield return $"{StoryKit.Plural(unsupported, "record", "records")} of kinds the reader does not support were counted and left out.";
+    }
 
     private readonly long[] _count = new long[OpNames.Count];
     private readonly long[] _bytes = new long[OpNames.Count];
@@ -59,22 +88,22 @@ public sealed class EventsAnalyzer : IAnalyzer
         s.Add(Total, ctx.Events);
         s.Add("modelled", ctx.Events - _notModelled.Sum());
         s.Add(NotModelled, _notModelled.Sum());
-        s.Add("bad_records_skipped", ctx.Ingest.BadRecords);
-        s.Add("unsupported_records", ctx.Ingest.Unsupported.Values.Sum());
+        s.Add(BadRecordsSkipped, ctx.Ingest.BadRecords);
+        s.Add(UnsupportedRecords, ctx.Ingest.Unsupported.Values.Sum());
         if (_firstTime <= _lastTime)
         {
             s.Add("first_time_ns", _firstTime);
-            s.Add("duration_ns", _lastTime - _firstTime);
+            s.Add(DurationNs, _lastTime - _firstTime);
         }
 
-        var byOp = s.AddTable(new Table("by_op", "Events by op",
+        var byOp = s.AddTable(new Table(ByOpTable, "Events by op",
             [new("op", ColumnType.String), new("events", ColumnType.Int), new("bytes", ColumnType.Int, "bytes"), new("not_modelled", ColumnType.Int)]));
         for (int i = 1; i < OpNames.Count; i++)
         {
             if (_count[i] > 0) byOp.AddRow(((Op)i).Name(), _count[i], _bytes[i], _notModelled[i]);
         }
 
-        var byPid = s.AddTable(new Table("by_pid", "Events by pid",
+        var byPid = s.AddTable(new Table(ByPidTable, "Events by pid",
             [new("pid", ColumnType.Int), new("comm", ColumnType.String), new("events", ColumnType.Int)]));
         foreach (var (pid, v) in _byPid.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => kv.Key))
             byPid.AddRow(pid, ctx.Symbols[v.Comm], v.Events);

@@ -14,7 +14,42 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
 {
     public const string SectionName = "faults";
     /// <summary>Page faults the simulated MMU raised.</summary>
-    public static readonly Metric<long> Total = new(SectionName, "total");
+    public static readonly Metric<long> Total = new(SectionName, "total") { Label = "page faults" };
+    public static readonly Metric<long> ZeroPageMaps = new(SectionName, "zero_page_maps");
+    public static readonly Metric<long> DemandPagedPages = new(SectionName, "demand_paged_pages") { Unit = Unit.Count };
+    public static readonly Metric<long> CowBreaks = new(SectionName, "cow_breaks");
+    public static readonly Metric<long> ImplicitMaps = new(SectionName, "implicit_maps");
+    public static readonly Metric<long> OutsideMapping = new(SectionName, "outside_mapping");
+    public static readonly Metric<long> ProtectionViolations = new(SectionName, "protection_violations");
+    public static readonly Metric<long> ResidentUserPagesPeak = new(SectionName, "resident_user_pages_peak") { Label = "peak resident user memory" };
+
+    /// <summary>What the faults did: pages mapped by kind, pages mapped on first touch, SIGSEGVs, and the peak resident memory.</summary>
+    public static readonly SectionStory Story = new(SectionName,
+        r => r.Number(Total) + r.Number(DemandPagedPages) + r.Number(ZeroPageMaps) + r.Number(CowBreaks) > 0, Findings, r =>
+        [
+            StoryKit.Figure(r, Total),
+            r.Number(ResidentUserPagesPeak) > 0 ? new KeyFigure(ResidentUserPagesPeak.Label, Formatting.Bytes(r.Number(ResidentUserPagesPeak) * 4096), ResidentUserPagesPeak.Path) : null,
+        ]);
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        double total = r.Number(Total), demand = r.Number(DemandPagedPages), zero = r.Number(ZeroPageMaps), cow = r.Number(CowBreaks);
+        var kinds = new List<string>();
+        if (demand > 0) kinds.Add($"{StoryKit.Plural(demand, "page", "pages")} demand-paged");
+        if (zero > 0) kinds.Add($"{StoryKit.Plural(zero, "zero-page map", "zero-page maps")}");
+        if (cow > 0) kinds.Add($"{StoryKit.Plural(cow, "copy-on-write break", "copy-on-write breaks")}");
+        string text = (total > 0 ? $"{StoryKit.Plural(total, "page fault", "page faults")} raised by the simulated MMU" : "Pages mapped by the recorded faults")
+            + (kinds.Count > 0 ? ": " + StoryKit.List(kinds) : "");
+        double peak = r.Number(ResidentUserPagesPeak);
+        if (peak > 0) text += $"; resident user memory peaks at {Formatting.Bytes(peak * 4096)}";
+        yield return text + ".";
+        double implicitMaps = r.Number(ImplicitMaps);
+        if (implicitMaps > 0 && total > 0)
+            yield return $"{StoryKit.Plural(implicitMaps, "page was", "pages were")} mapped on first touch ({StoryKit.Pct(implicitMaps, total)} of faults), outside any mapping the trace made.";
+        double bad = r.Number(OutsideMapping) + r.Number(ProtectionViolations);
+        if (bad > 0)
+            yield return $"{StoryKit.Plural(r.Number(OutsideMapping), "access", "accesses")} outside every mapping and {StoryKit.Plural(r.Number(ProtectionViolations), "protection violation", "protection violations")} would be SIGSEGVs.";
+    }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
@@ -38,17 +73,17 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
         var st = mmu.Stats;
         var s = report.AddSection(SectionName, "Page faults");
         s.Add(Total, st.Faults);
-        s.Add("zero_page_maps", st.ZeroPageMaps);
-        s.Add("demand_paged_pages", st.DemandPagedPages);
-        s.Add("cow_breaks", st.CowBreaks);
-        s.Add("implicit_maps", st.ImplicitMaps);
+        s.Add(ZeroPageMaps, st.ZeroPageMaps);
+        s.Add(DemandPagedPages, st.DemandPagedPages);
+        s.Add(CowBreaks, st.CowBreaks);
+        s.Add(ImplicitMaps, st.ImplicitMaps);
         s.Add("implicit_map", mmu.ImplicitMap);
-        s.Add("outside_mapping", st.OutsideMapping);
-        s.Add("protection_violations", st.ProtectionViolations);
+        s.Add(OutsideMapping, st.OutsideMapping);
+        s.Add(ProtectionViolations, st.ProtectionViolations);
         s.Add("non_canonical", st.NonCanonical);
         s.Add("frame_allocation_failures", st.FaultFrameFailures);
         s.Add("resident_user_pages", mmu.ResidentUserPages);
-        s.Add("resident_user_pages_peak", mmu.PeakResidentUserPages);
+        s.Add(ResidentUserPagesPeak, mmu.PeakResidentUserPages);
         s.Add("user_pages_freed", st.UserPagesFreed);
         s.Add("mmaps", st.Mmaps);
         s.Add("munmaps", st.Munmaps);

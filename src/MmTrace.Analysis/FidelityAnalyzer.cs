@@ -14,6 +14,38 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class FidelityAnalyzer : IAnalyzer
 {
+    public const string SectionName = "fidelity";
+    /// <summary>Recorded results compared with the simulated ones.</summary>
+    public static readonly Metric<long> Compared = new(SectionName, "compared");
+    /// <summary>Of those, the ones that agreed.</summary>
+    public static readonly Metric<long> Matched = new(SectionName, "matched");
+    private const string ByOpTable = "by_op", SizeCheck = "bytes_alloc = simulated object size", PlacementCheck = "returned address = simulated",
+        HeapCheck = "heap offset = simulated";
+
+    /// <summary>How often the simulation did what the recording says the real system did, by what was compared.</summary>
+    public static readonly SectionStory Story = new(SectionName, r => r.Number(Compared) > 0, Findings, r =>
+    [
+        r.Number(Compared) > 0 ? new KeyFigure("agreement with the recording", StoryKit.Pct(r.Number(Matched), r.Number(Compared)), Matched.Path) : null,
+    ]);
+
+    private static string Phrase(string what) => what switch
+    {
+        SizeCheck => "slab object sizes (recorded bytes_alloc)",
+        PlacementCheck => "mmap, mremap and brk addresses",
+        HeapCheck => "returned heap addresses (as offsets from the heap start)",
+        _ => what,
+    };
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        if (StoryKit.Table(r, SectionName, ByOpTable) is not { } t) yield break;
+        var groups = StoryKit.Rows(t).GroupBy(x => x.Str("what")).Select(g => (What: g.Key, N: g.Sum(x => x.Num("compared")), M: g.Sum(x => x.Num("matched"))))
+            .OrderByDescending(g => g.N).ThenBy(g => g.What, StringComparer.Ordinal).ToList();
+        if (groups.Count == 0) yield break;
+        string parts = StoryKit.List(groups.Select(g => $"{StoryKit.Pct(g.M, g.N)} of {Formatting.Count(g.N)} {Phrase(g.What)}"));
+        yield return $"The simulation agrees with the recording on {parts}.";
+    }
+
     private readonly long[] _compared = new long[OpNames.Count];
     private readonly long[] _matched = new long[OpNames.Count];
     private readonly long[] _addrCompared = new long[OpNames.Count];
@@ -47,20 +79,20 @@ public sealed class FidelityAnalyzer : IAnalyzer
     public void Contribute(Report report, AnalysisContext ctx)
     {
         if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0)) return;
-        var s = report.AddSection("fidelity", "Agreement with the recording");
-        s.Add("compared", _compared.Sum() + _addrCompared.Sum());
-        s.Add("matched", _matched.Sum() + _addrMatched.Sum());
-        var t = s.AddTable(new Table("by_op", "Recorded against simulated, per op",
+        var s = report.AddSection(SectionName, "Agreement with the recording");
+        s.Add(Compared, _compared.Sum() + _addrCompared.Sum());
+        s.Add(Matched, _matched.Sum() + _addrMatched.Sum());
+        var t = s.AddTable(new Table(ByOpTable, "Recorded against simulated, per op",
             [new("op", ColumnType.String), new("what", ColumnType.String), new("compared", ColumnType.Int), new("matched", ColumnType.Int), new("matched_pct", ColumnType.Float, "%")]));
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (_compared[op] == 0) continue;
-            t.AddRow(((Op)op).Name(), "bytes_alloc = simulated object size", _compared[op], _matched[op], Percent.Of(_matched[op], _compared[op]));
+            t.AddRow(((Op)op).Name(), SizeCheck, _compared[op], _matched[op], Percent.Of(_matched[op], _compared[op]));
         }
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (_addrCompared[op] == 0) continue;
-            string what = (Op)op is Op.Mmap or Op.Mremap or Op.Brk ? "returned address = simulated" : "heap offset = simulated";
+            string what = (Op)op is Op.Mmap or Op.Mremap or Op.Brk ? PlacementCheck : HeapCheck;
             t.AddRow(((Op)op).Name(), what, _addrCompared[op], _addrMatched[op], Percent.Of(_addrMatched[op], _addrCompared[op]));
         }
         if (_kmallocMismatches.Count > 0)

@@ -10,7 +10,7 @@ namespace MmTrace.Analysis;
 /// bytes handed out (internal fragmentation), and agreement with the recorded addresses. Absent when the
 /// trace has no malloc-family event.
 /// </summary>
-public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
+public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer
 {
     public const string SectionName = "heap";
     /// <summary>The malloc policy replayed (user.malloc): ptmalloc, first-fit, best-fit or buddy.</summary>
@@ -23,6 +23,67 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
     public static readonly Metric<long> AddressesCompared = new(SectionName, "addresses_compared");
     /// <summary>Of those, the ones at the recorded offset.</summary>
     public static readonly Metric<long> AddressesMatched = new(SectionName, "addresses_matched");
+
+    public static readonly Metric<long> Processes = new(SectionName, "processes");
+    public static readonly Metric<long> Mallocs = new(SectionName, "mallocs");
+    public static readonly Metric<long> Callocs = new(SectionName, "callocs");
+    public static readonly Metric<long> Reallocs = new(SectionName, "reallocs");
+    public static readonly Metric<long> Memaligns = new(SectionName, "memaligns");
+    public static readonly Metric<long> Frees = new(SectionName, "frees");
+    public static readonly Metric<long> BytesRequested = new(SectionName, "bytes_requested");
+    public static readonly Metric<long> BytesUsable = new(SectionName, "bytes_usable");
+    public static readonly Metric<long> LiveChunkBytes = new(SectionName, "live_chunk_bytes");
+    public static readonly Metric<long> PeakLiveChunkBytesSum = new(SectionName, "peak_live_chunk_bytes_sum") { Label = "peak live heap data" };
+    public static readonly Metric<long> HeapBytes = new(SectionName, "heap_bytes");
+    public static readonly Metric<long> MmappedBytes = new(SectionName, "mmapped_bytes");
+    public static readonly Metric<long> PeakMmappedBytesSum = new(SectionName, "peak_mmapped_bytes_sum");
+    /// <summary>Of what the allocators hold from the kernel at the end, the share not in live chunks.</summary>
+    public static readonly Metric<double> OverheadPctAtEnd = new(SectionName, "overhead_pct_at_end");
+    public static readonly Metric<long> TcacheHits = new(SectionName, "tcache_hits");
+
+    /// <summary>The heap over the replay: brk heap, mmapped chunks and live chunk bytes, summed over processes.</summary>
+    private const string SeriesTable = "series";
+
+    /// <summary>Peaks, internal fragmentation and what the allocator holds beyond the live data.</summary>
+    public static readonly SectionStory Story = new(SectionName, _ => true, Findings, r =>
+    [
+        StoryKit.Figure(r, PeakHeapBytesSum) is { } p ? p with { Label = r.Number(Processes) > 1 ? "peak heap (brk), summed over processes" : "peak heap (brk)" } : null,
+        StoryKit.Figure(r, PeakLiveChunkBytesSum),
+        StoryKit.Figure(r, InternalFragmentationPct) is { } f ? f with { Label = "heap internal fragmentation" } : null,
+        new KeyFigure("heap allocations", Formatting.Count(r.Number(Mallocs) + r.Number(Callocs) + r.Number(Reallocs) + r.Number(Memaligns)), Mallocs.Path),
+    ]);
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        string policy = r.TryGet(Policy, out string p) ? p : "the allocator";
+        double procs = r.Number(Processes);
+        string over = procs > 1 ? $", summed over {Formatting.Count(procs)} processes" : "";
+        yield return $"{policy}: peak heap {Formatting.Bytes(r.Number(PeakHeapBytesSum))} (brk) and {Formatting.Bytes(r.Number(PeakMmappedBytesSum))} mmapped, "
+            + $"for at most {Formatting.Bytes(r.Number(PeakLiveChunkBytesSum))} of live chunks{over}.";
+        double allocs = r.Number(Mallocs) + r.Number(Callocs) + r.Number(Reallocs) + r.Number(Memaligns), req = r.Number(BytesRequested), usable = r.Number(BytesUsable);
+        if (usable > 0)
+            yield return $"Internal fragmentation {Formatting.Percent(r.Number(InternalFragmentationPct))}: {StoryKit.Plural(allocs, "allocation", "allocations")} requested "
+                + $"{Formatting.Bytes(req)} and got {Formatting.Bytes(usable)} usable.";
+        double held = r.Number(HeapBytes) + r.Number(MmappedBytes), live = r.Number(LiveChunkBytes);
+        if (held > 0)
+            yield return $"At the end the allocator holds {Formatting.Bytes(held)} from the kernel for {Formatting.Bytes(live)} of live chunks: "
+                + $"{Formatting.Percent(r.Number(OverheadPctAtEnd))} is free chunks and top.";
+        double tcache = r.Number(TcacheHits), mallocs = r.Number(Mallocs) + r.Number(Callocs);
+        if (tcache > 0 && mallocs > 0) yield return $"The tcache served {StoryKit.Plural(tcache, "allocation", "allocations")} ({StoryKit.Pct(tcache, mallocs)} of mallocs and callocs).";
+    }
+
+    private readonly SampledSeries _series = clock.Add(() =>
+    {
+        long heap = 0, mapped = 0, live = 0;
+        foreach (var h in machine.UserHeaps.All)
+        {
+            if (h.Replay.Allocator is not { } a) continue;
+            heap += a.Stats.HeapBytes;
+            mapped += a.Stats.MmappedBytes;
+            live += a.Stats.LiveChunkBytes;
+        }
+        return [heap, mapped, live];
+    }, deltas: false);
 
     private long _requested, _usable, _allocations;
 
@@ -42,32 +103,32 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
         if (heaps.Count == 0) return;
         var s = report.AddSection(SectionName, "User heaps (malloc)");
         s.Add(Policy, heaps[0].Replay.Allocator!.Name);
-        s.Add("processes", heaps.Count);
+        s.Add(Processes, heaps.Count);
         long Sum(Func<MmTrace.Sim.User.UserHeapStats, long> f) => heaps.Sum(h => f(h.Replay.Allocator!.Stats));
-        s.Add("mallocs", Sum(t => t.Mallocs));
-        s.Add("callocs", Sum(t => t.Callocs));
-        s.Add("reallocs", Sum(t => t.Reallocs));
-        s.Add("memaligns", Sum(t => t.Memaligns));
-        s.Add("frees", Sum(t => t.Frees));
-        s.Add("bytes_requested", _requested);
-        s.Add("bytes_usable", _usable);
+        s.Add(Mallocs, Sum(t => t.Mallocs));
+        s.Add(Callocs, Sum(t => t.Callocs));
+        s.Add(Reallocs, Sum(t => t.Reallocs));
+        s.Add(Memaligns, Sum(t => t.Memaligns));
+        s.Add(Frees, Sum(t => t.Frees));
+        s.Add(BytesRequested, _requested);
+        s.Add(BytesUsable, _usable);
         s.Add(InternalFragmentationPct, Percent.Of(_usable - _requested, _usable));
-        s.Add("live_chunk_bytes", Sum(t => t.LiveChunkBytes));
-        s.Add("peak_live_chunk_bytes_sum", Sum(t => t.PeakLiveChunkBytes));
-        s.Add("heap_bytes", Sum(t => t.HeapBytes));
+        s.Add(LiveChunkBytes, Sum(t => t.LiveChunkBytes));
+        s.Add(PeakLiveChunkBytesSum, Sum(t => t.PeakLiveChunkBytes));
+        s.Add(HeapBytes, Sum(t => t.HeapBytes));
         s.Add(PeakHeapBytesSum, Sum(t => t.PeakHeapBytes));
-        s.Add("mmapped_bytes", Sum(t => t.MmappedBytes));
-        s.Add("peak_mmapped_bytes_sum", Sum(t => t.PeakMmappedBytes));
+        s.Add(MmappedBytes, Sum(t => t.MmappedBytes));
+        s.Add(PeakMmappedBytesSum, Sum(t => t.PeakMmappedBytes));
         long held = Sum(t => t.HeapBytes + t.MmappedBytes), live = Sum(t => t.LiveChunkBytes);
         // What the allocator holds from the kernel but has not handed out (free chunks, top, mmapped slack), at the end.
-        s.Add("overhead_pct_at_end", Percent.Of(held - live, held));
+        s.Add(OverheadPctAtEnd, Percent.Of(held - live, held));
         s.Add("sbrk_calls", Sum(t => t.SbrkCalls));
         s.Add("trim_calls", Sum(t => t.TrimCalls));
         s.Add("mmap_calls", Sum(t => t.MmapCalls));
         s.Add("munmap_calls", Sum(t => t.MunmapCalls));
         s.Add("mremap_calls", Sum(t => t.MremapCalls));
         s.Add("consolidations", Sum(t => t.Consolidations));
-        s.Add("tcache_hits", Sum(t => t.TcacheHits));
+        s.Add(TcacheHits, Sum(t => t.TcacheHits));
         s.Add("fastbin_hits", Sum(t => t.FastbinHits));
         s.Add("first_touch_stores", heaps.Sum(h => h.Memory.TouchStores));
         s.Add(AddressesCompared, heaps.Sum(h => h.Replay.Compared));
@@ -88,5 +149,9 @@ public sealed class HeapAnalyzer(Machine machine) : IAnalyzer
             t.AddRow(h.Pid, a.Name, $"0x{a.HeapStart:x}", st.PeakHeapBytes, st.PeakMmappedBytes, st.PeakLiveChunkBytes, st.SbrkCalls, st.MmapCalls,
                 h.Replay.Compared, h.Replay.Matched, Percent.Of(h.Replay.Matched, h.Replay.Compared));
         }
+        var series = s.AddTable(new Table(SeriesTable, "The heap over the replay (all processes): brk heap, mmapped chunks, live chunks",
+            [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes")],
+            isSeries: true));
+        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
     }
 }

@@ -19,6 +19,27 @@ public sealed class LatencyAnalyzer : IAnalyzer
     public static readonly LinePerRowChart ByOpChart = new(SectionName, "by_op", "quantiles", "Latency distribution per op (quantiles of simulated cycles)",
         OpColumn, "quantile", "cycles", [.. Quantiles.Select(q => new LabelledColumn(q.Name, q.Label)), new(MaxColumn, "max")], LogY: true);
 
+    /// <summary>Simulated cycles of every modelled event.</summary>
+    public static readonly Metric<long> TotalCycles = new(SectionName, "total_cycles") { Label = "simulated cycles", Unit = Unit.Count };
+
+    /// <summary>Which op the simulated time goes to, and how long its slow cases take.</summary>
+    public static readonly SectionStory Story = new(SectionName, r => StoryKit.Table(r, SectionName, ByOpChart.Table)?.Rows.Count > 0, Findings,
+        r => [StoryKit.Figure(r, TotalCycles)]);
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        if (StoryKit.Table(r, SectionName, ByOpChart.Table) is not { } t || t.Rows.Count == 0) yield break;
+        double total = r.Number(TotalCycles);
+        var rows = StoryKit.Rows(t).OrderByDescending(x => x.Num("total")).ThenBy(x => x.Str(OpColumn), StringComparer.Ordinal).ToList();
+        var top = rows[0];
+        if (total > 0)
+            yield return $"{top.Str(OpColumn)} takes {StoryKit.Pct(top.Num("total"), total)} of the {Formatting.Count(total)} simulated cycles "
+                + $"({Formatting.Count(top.Num("count"))} events, mean {Formatting.Significant(top.Num("mean"), 3)} cycles, p99 {Formatting.Count(top.Num("p99"))}).";
+        var slowest = StoryKit.Rows(t).OrderByDescending(x => x.Num(MaxColumn)).ThenBy(x => x.Str(OpColumn), StringComparer.Ordinal).First();
+        if (slowest.Num(MaxColumn) > 0)
+            yield return $"Slowest op: {slowest.Str(OpColumn)}, up to {Formatting.Count(slowest.Num(MaxColumn))} cycles (p99.9 {Formatting.Count(slowest.Num("p99_9"))}, median {Formatting.Count(slowest.Num("p50"))}).";
+    }
+
     // Per op: count of events by cycle value (an insert-only table; cycle values are never negative).
     private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
     // Per op: the latest cycle value and how many events in a row had it, added to the table when the value changes
@@ -85,7 +106,7 @@ public sealed class LatencyAnalyzer : IAnalyzer
             t.AddRow(row.ToArray());
             total += _sum[op];
         }
-        s.Add("total_cycles", (long)total);
+        s.Add(TotalCycles, (long)total);
         s.Notes.Add("Cycles come from the machine's cost model (machine.cost), not from the recording; see docs/machine-config.md.");
     }
 }

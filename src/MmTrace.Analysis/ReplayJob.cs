@@ -12,7 +12,7 @@ namespace MmTrace.Analysis;
 public static class ReplayJob
 {
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
-        string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = 10_000,
+        string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = SeriesSampler.DefaultInterval,
         IReadOnlyList<MemoryMapping>? maps = null)
     {
         var machine = MachineBuilder.Build(config, symbols, seed, new MachineOptions { InitialMaps = maps, Traits = reader.Traits });
@@ -29,38 +29,43 @@ public static class ReplayJob
         };
         var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events);
         foreach (var a in analyzers) a.Contribute(report, ctx);
+        Findings.Tell(report);
         return report;
     }
 
     /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again
     /// (<see cref="SummaryJsonReport.Load"/>).</summary>
-    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart];
+    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart, TlbAnalyzer.SeriesChart];
 
-    /// <summary>Every analyzer of a replay, in the order their sections appear in the report: those of any machine,
+    /// <summary>Every analyzer of a replay, in the order their sections appear in summary.json: those of any machine,
     /// and those of the parts its kernel has (Linux 6.18's page allocator, slabs, kernel mappings, processes; Linux
-    /// 0.12's mem_map, malloc buckets and tasks).</summary>
-    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = 10_000)
+    /// 0.12's mem_map, malloc buckets and tasks); last the clock of their time series, which samples after every
+    /// analyzer has seen the event. <paramref name="seriesInterval"/>: the events between samples at the start
+    /// (<see cref="SeriesSampler"/>).</summary>
+    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = SeriesSampler.DefaultInterval)
     {
         var linux = machine.Kernel as LinuxKernel;
         var linux012 = machine.Kernel as Linux012Kernel;
+        var clock = new SeriesSampler(seriesInterval);
         IAnalyzer?[] all =
         [
             new EventsAnalyzer(),
             new AnomaliesAnalyzer(),
             new LatencyAnalyzer(),
-            linux is null ? null : new BuddyAnalyzer(linux, seriesInterval),
+            linux is null ? null : new BuddyAnalyzer(linux, clock),
             linux012 is null ? null : new MemMapAnalyzer(linux012),
             linux is null ? null : new SlabAnalyzer(linux),
             linux012 is null ? null : new BucketsAnalyzer(linux012),
-            new HeapAnalyzer(machine),
+            new HeapAnalyzer(machine, clock),
             linux is null ? null : new VmallocKmapAnalyzer(linux),
             new FidelityAnalyzer(),
-            new TlbAnalyzer(machine, seriesInterval),
+            new TlbAnalyzer(machine, clock),
             new FaultsAnalyzer(machine),
             linux is null ? null : new ProcessesAnalyzer(linux),
             linux012 is null ? null : new Linux012ProcessesAnalyzer(linux012),
             linux012 is null ? null : new TasksAnalyzer(linux012),
             linux is null ? null : new ProcfsAnalyzer(linux),
+            clock,
         ];
         return all.OfType<IAnalyzer>().ToArray();
     }

@@ -13,11 +13,63 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
     /// <summary>Of the bytes the caches hold for live objects at the end, the share not requested.</summary>
     public static readonly Metric<double> InternalFragmentationPct = new(SectionName, "internal_fragmentation_pct");
 
+    public static readonly Metric<long> Allocs = new(SectionName, "allocs") { Label = "slab allocations" };
+    public static readonly Metric<long> BytesRequested = new(SectionName, "bytes_requested");
+    public static readonly Metric<long> BytesAllocated = new(SectionName, "bytes_allocated");
+    /// <summary>Of the bytes handed out over the whole replay, the share not requested (rounding up to size classes).</summary>
+    public static readonly Metric<double> BytesWastedPct = new(SectionName, "bytes_wasted_pct");
+    public static readonly Metric<long> SlabPages = new(SectionName, "slab_pages") { Label = "slab memory at the end" };
+    public static readonly Metric<long> CachesUsed = new(SectionName, "caches_used");
+    public static readonly Metric<long> LiveObjects = new(SectionName, "live_objects");
+    public static readonly Metric<long> LiveBytesAllocated = new(SectionName, "live_bytes_allocated");
+    private const string CallSitesTable = "call_sites";
+
+    /// <summary>How much of what the caches handed out was asked for, which cache and call site waste most.</summary>
+    public static readonly SectionStory Story = new(SectionName, r => r.Number(Allocs) + r.Number(CachesUsed) > 0, Findings, Figures);
+
+    private static IEnumerable<KeyFigure?> Figures(Report r)
+    {
+        if (r.TryGetNumber(SlabPages, out double pages)) yield return new KeyFigure(SlabPages.Label, Formatting.Bytes(pages * 4096), SlabPages.Path);
+        if (r.TryGetNumber(BytesRequested, out double req) && r.TryGetNumber(BytesAllocated, out double alloc) && alloc > 0)
+            yield return new KeyFigure("of slab bytes handed out, requested", StoryKit.Pct(req, alloc), BytesWastedPct.Path);
+        yield return StoryKit.Figure(r, InternalFragmentationPct) is { } f ? f with { Label = "slab waste in live objects" } : null;
+        yield return StoryKit.Figure(r, Allocs);
+    }
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        double allocs = r.Number(Allocs), req = r.Number(BytesRequested), alloc = r.Number(BytesAllocated);
+        if (allocs > 0 && alloc > 0)
+            yield return $"{StoryKit.Pct(req, alloc)} of the {Formatting.Bytes(alloc)} the slab caches handed out in {StoryKit.Plural(allocs, "allocation", "allocations")} was requested; "
+                + $"{Formatting.Bytes(alloc - req)} ({StoryKit.Pct(alloc - req, alloc)}) went to rounding up to size classes.";
+        if (Worst(r) is { } worst) yield return worst;
+        if (StoryKit.Table(r, SectionName, CallSitesTable) is { } cs && StoryKit.Rows(cs).FirstOrDefault() is { Table: not null } site && site.Num("bytes_wasted") > 0)
+            yield return $"The call site that wastes most is {site.Str("call_site")}: {Formatting.Bytes(site.Num("bytes_wasted"))} ({Formatting.Percent(site.Num("wasted_pct"))} of what it got) over {StoryKit.Plural(site.Num("allocs"), "allocation", "allocations")}.";
+        if (r.TryGetNumber(SlabPages, out double pages) && pages > 0)
+            yield return $"{StoryKit.Plural(r.Number(CachesUsed), "cache holds", "caches hold")} {StoryKit.Plural(r.Number(LiveObjects), "live object", "live objects")} in {Formatting.Bytes(pages * 4096)} of slab pages at the end.";
+    }
+
+    /// <summary>Internal fragmentation of the live objects at the end, and the cache that holds most of it.</summary>
+    private static string? Worst(Report r)
+    {
+        double liveAlloc = r.Number(LiveBytesAllocated), pct = r.Number(InternalFragmentationPct);
+        if (liveAlloc <= 0 || StoryKit.Table(r, SectionName, CachesChart.Table) is not { } t) return null;
+        var worst = StoryKit.Rows(t).OrderByDescending(x => x.Num(InternalFragBytesColumn)).ThenBy(x => x.Str(NameColumn), StringComparer.Ordinal).FirstOrDefault();
+        string text = $"At the end, live slab objects waste {Formatting.Percent(pct)} ({Formatting.Bytes(liveAlloc * pct / 100)}) of their {Formatting.Bytes(liveAlloc)}";
+        if (worst.Table is not null && worst.Num(InternalFragBytesColumn) > 0)
+        {
+            double own = worst.Num(InternalFragBytesColumn) + worst.Num(LiveBytesRequestedColumn);
+            text += $"; most in {worst.Str(NameColumn)}, which wastes {Formatting.Bytes(worst.Num(InternalFragBytesColumn))} ({StoryKit.Pct(worst.Num(InternalFragBytesColumn), own)} of its live bytes)";
+        }
+        return text + ".";
+    }
+
     private const string NameColumn = "name", LiveBytesRequestedColumn = "live_bytes_requested", InternalFragBytesColumn = "internal_frag_bytes";
     /// <summary>Internal fragmentation and bytes requested by live objects, a bar per cache.</summary>
     public static readonly BarsPerRowChart CachesChart = new(SectionName, "caches", "internal_fragmentation",
         "Slab internal fragmentation per cache (live objects at the end)", NameColumn, "slab cache", "bytes",
-        [new(InternalFragBytesColumn, "internal fragmentation (allocated − requested)"), new(LiveBytesRequestedColumn, "bytes requested by live objects")]);
+        [new(InternalFragBytesColumn, "internal fragmentation (allocated − requested)"), new(LiveBytesRequestedColumn, "bytes requested by live objects")])
+        { Horizontal = true, MaxBars = 20 };
 
     private long _allocs, _requested, _allocated, _frees, _freed;
     // Per call-site symbol id (dense, from the SymbolTable): allocations, bytes requested and allocated.
@@ -60,20 +112,20 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         var used = slub.Caches.Where(c => c.Allocs > 0).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         long allocLive = used.Sum(c => c.ActiveObjects * c.Size);
         long reqLive = used.Sum(c => c.BytesRequestedLive);
-        s.Add("caches_used", used.Count);
+        s.Add(CachesUsed, used.Count);
         s.Add("slabs", used.Sum(c => c.Slabs));
-        s.Add("slab_pages", used.Sum(c => c.Slabs << c.Order));
-        s.Add("live_objects", used.Sum(c => c.ActiveObjects));
+        s.Add(SlabPages, used.Sum(c => c.Slabs << c.Order));
+        s.Add(LiveObjects, used.Sum(c => c.ActiveObjects));
         s.Add("live_bytes_requested", reqLive);
-        s.Add("live_bytes_allocated", allocLive);
+        s.Add(LiveBytesAllocated, allocLive);
         s.Add(InternalFragmentationPct, Percent.Of(allocLive - reqLive, allocLive));
-        s.Add("allocs", _allocs);
-        s.Add("bytes_requested", _requested);
-        s.Add("bytes_allocated", _allocated);
+        s.Add(Allocs, _allocs);
+        s.Add(BytesRequested, _requested);
+        s.Add(BytesAllocated, _allocated);
         s.Add("frees", _frees);
         s.Add("bytes_freed", _freed);
         s.Add("bytes_freed_perf", _freedPerf);
-        s.Add("bytes_wasted_pct", Percent.Of(_allocated - _requested, _allocated));
+        s.Add(BytesWastedPct, Percent.Of(_allocated - _requested, _allocated));
         s.Add("kmalloc_large_allocs", slub.LargeAllocs);
         s.Add("kmalloc_large_pages_live", slub.LargePagesLive);
 
@@ -86,7 +138,7 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         foreach (var c in used)
             t.AddRow(c.Name, c.ObjectSize, c.Size, c.ObjectsPerSlabDefault, c.Order, c.ActiveObjects, c.TotalObjects,
                 c.Slabs, c.Allocs, c.Frees, c.NewSlabs, c.DiscardedSlabs, c.BytesRequestedLive, c.ActiveObjects * c.Size - c.BytesRequestedLive);
-        var cs = s.AddTable(new Table("call_sites", "Internal fragmentation by call site (top 50 by bytes wasted)",
+        var cs = s.AddTable(new Table(CallSitesTable, "Internal fragmentation by call site (top 50 by bytes wasted)",
             [new("call_site", ColumnType.String), new("allocs", ColumnType.Int), new("bytes_requested", ColumnType.Int, "bytes"),
              new("bytes_allocated", ColumnType.Int, "bytes"), new("bytes_wasted", ColumnType.Int, "bytes"), new("wasted_pct", ColumnType.Float, "%")]));
         var sites = Enumerable.Range(0, _byCallSite.Length).Where(i => _byCallSite[i].Allocs > 0).Select(i => KeyValuePair.Create(i, _byCallSite[i]));

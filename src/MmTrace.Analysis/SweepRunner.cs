@@ -8,7 +8,7 @@ namespace MmTrace.Analysis;
 
 /// <summary>What every run of a sweep shares: the machine preset or file, --set overrides applied before the
 /// varied ones, seed and series interval (the same defaults as <c>mmtrace replay</c>).</summary>
-public sealed record SweepOptions(string? Machine = null, IReadOnlyList<string>? Sets = null, long Seed = 0, long SeriesInterval = 10_000, int Jobs = 0);
+public sealed record SweepOptions(string? Machine = null, IReadOnlyList<string>? Sets = null, long Seed = 0, long SeriesInterval = SeriesSampler.DefaultInterval, int Jobs = 0);
 
 /// <summary>
 /// Runs the replays of a sweep in parallel on the local cores and writes the combined table. Each run is

@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 using MmTrace.Sim.Mmu;
 
@@ -9,9 +10,9 @@ namespace MmTrace.Analysis;
 /// The TLB hierarchy and page walker: hits and misses per level and page size, misses per thousand
 /// accesses (and per thousand instructions where the trace has ifetch events), walks, table reads per
 /// walk, paging-structure-cache hit rates, walk cycles, TLB reach, flushes and shootdowns, page-table
-/// pages, and a bounded time series every N accesses. Absent when the trace had no access or mapping event.
+/// pages, and misses over the replay on the replay's sample clock (<see cref="SeriesSampler"/>). Absent when the trace had no access or mapping event.
 /// </summary>
-public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, int maxSeriesRows = 1000) : IAnalyzer
+public sealed class TlbAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer
 {
     public const string SectionName = "tlb";
     /// <summary>Loads, stores and instruction fetches translated.</summary>
@@ -24,46 +25,98 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
     public static Metric<double> L1dMissRatePct => MissRatePct[TlbLevel.L1d];
     /// <summary>The share of second-level (shared) TLB lookups that missed.</summary>
     public static Metric<double> StlbMissRatePct => MissRatePct[TlbLevel.Stlb];
+    /// <summary>The share of L1 instruction TLB lookups that missed.</summary>
+    public static Metric<double> L1iMissRatePct => MissRatePct[TlbLevel.L1i];
+    // Per TLB level: misses per thousand accesses.
+    private static readonly Metric<double>[] Mpka = TlbLevel.Names.Select(n => new Metric<double>(SectionName, n + "_mpka") { Unit = Unit.PerThousand }).ToArray();
+    /// <summary>Second-level TLB misses per thousand accesses.</summary>
+    public static Metric<double> StlbMpka => Mpka[TlbLevel.Stlb];
+    public static readonly Metric<long> Ifetches = new(SectionName, "ifetches");
+    public static readonly Metric<long> StlbMisses = new(SectionName, "stlb_misses");
+    public static readonly Metric<double> WalkCyclesMean = new(SectionName, "walk_cycles_mean") { Label = "mean page-walk cycles", Unit = Unit.Cycles };
+    public static readonly Metric<long> WalkCyclesP99 = new(SectionName, "walk_cycles_p99");
+    public static readonly Metric<double> TableReadsPerWalk = new(SectionName, "table_reads_per_walk");
+    public static readonly Metric<long> Invlpg = new(SectionName, "invlpg");
+    public static readonly Metric<long> Shootdowns = new(SectionName, "shootdowns");
+    public static readonly Metric<long> Ipis = new(SectionName, "ipis");
+    public static readonly Metric<long> PcidFlushes = new(SectionName, "pcid_flushes");
+    public static readonly Metric<long> FullFlushes = new(SectionName, "full_flushes");
+    private const string PwcTable = "pwc";
 
-    private readonly List<long[]> _series = [];
-    private long _interval = Math.Max(1, seriesInterval);
-    private long _accesses;
-    private readonly long[] _prev = new long[6];
+    /// <summary>Shown when the trace translated addresses or flushed TLBs: miss rates, walks and what they cost, flushes.</summary>
+    public static readonly SectionStory Story = new(SectionName,
+        r => r.Number(Accesses) + r.Number(Invlpg) + r.Number(Shootdowns) + r.Number(PcidFlushes) + r.Number(FullFlushes) > 0, Findings, r =>
+        [
+            r.Number(Accesses) > 0 ? new KeyFigure("STLB misses per 1000 accesses", Formatting.Significant(r.Number(StlbMpka), 3), StlbMpka.Path) : null,
+            r.Number(Accesses) > 0 ? new KeyFigure("L1 dTLB miss rate", Formatting.Percent(r.Number(L1dMissRatePct)), L1dMissRatePct.Path) : null,
+            StoryKit.Figure(r, Walks) is { } w ? w with { Label = "page walks" } : null,
+            StoryKit.Figure(r, WalkCyclesMean),
+            StoryKit.Figure(r, Shootdowns) is { } sd ? sd with { Label = "TLB shootdowns" } : null,
+        ]);
 
-    private long _nextSample = Math.Max(1, seriesInterval);
-
-    public bool Watches(Op op) => op is Op.Load or Op.Store or Op.Ifetch;
-
-    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    private static IEnumerable<string> Findings(Report r)
     {
-        if (e.Op is not (Op.Load or Op.Store or Op.Ifetch)) return;
-        // Samples at every multiple of the interval (the division is paid once per sample, not per access).
-        if (++_accesses != _nextSample) return;
-        Sample();
-        _nextSample = (_accesses / _interval + 1) * _interval;
+        double accesses = r.Number(Accesses), walks = r.Number(Walks);
+        if (accesses > 0)
+        {
+            double stlb = r.Number(StlbMissRatePct);
+            string text = stlb >= 99.95
+                ? $"All {Formatting.Count(r.Number(StlbMisses))} STLB lookups missed ({Formatting.Significant(r.Number(StlbMpka), 3)} per 1000 accesses): no translation was found again once it left the L1 TLBs; "
+                : $"STLB misses {Formatting.Significant(r.Number(StlbMpka), 3)} per 1000 accesses ({Formatting.Percent(stlb)} of STLB lookups miss); ";
+            text += $"the L1 dTLB misses {Formatting.Percent(r.Number(L1dMissRatePct))} of its lookups";
+            if (r.Number(Ifetches) > 0) text += $", the L1 iTLB {Formatting.Percent(r.Number(L1iMissRatePct))}";
+            yield return text + ".";
+        }
+        if (walks > 0)
+        {
+            double mean = r.Number(WalkCyclesMean), cycles = mean * walks, total = r.Number(LatencyAnalyzer.TotalCycles);
+            string text = $"{StoryKit.Plural(walks, "page walk", "page walks")}, mean {Formatting.Significant(mean, 3)} cycles (p99 {Formatting.Count(r.Number(WalkCyclesP99))}), "
+                + $"{Formatting.Significant(r.Number(TableReadsPerWalk), 3)} table reads per walk";
+            if (total > 0 && cycles <= total) text += $": {StoryKit.Pct(cycles, total)} of all simulated cycles";
+            yield return text + ".";
+            if (StoryKit.Table(r, SectionName, PwcTable) is { } pwc && StoryKit.Rows(pwc).Where(x => x.Num("lookups") > 0).LastOrDefault() is { Table: not null } deepest)
+                yield return $"The {deepest.Str("entry").ToUpperInvariant()} cache (paging-structure cache nearest the leaves) hits {Formatting.Percent(deepest.Num("hit_rate_pct"))} of its {Formatting.Count(deepest.Num("lookups"))} lookups.";
+        }
+        double invlpg = r.Number(Invlpg), shootdowns = r.Number(Shootdowns), pcid = r.Number(PcidFlushes), full = r.Number(FullFlushes);
+        var flushes = new List<string>();
+        if (invlpg > 0) flushes.Add(StoryKit.Plural(invlpg, "INVLPG", "INVLPGs"));
+        if (pcid > 0) flushes.Add(StoryKit.Plural(pcid, "PCID flush", "PCID flushes"));
+        if (full > 0) flushes.Add(StoryKit.Plural(full, "full flush", "full flushes"));
+        if (shootdowns > 0) flushes.Add($"{StoryKit.Plural(shootdowns, "shootdown", "shootdowns")} ({StoryKit.Plural(r.Number(Ipis), "IPI", "IPIs")})");
+        if (flushes.Count > 0) yield return $"TLB flushes: {StoryKit.List(flushes)}.";
     }
 
-    private void Sample()
+    private const string ReferencesColumn = "references", L1MissesColumn = "l1_misses", L2MissesColumn = "l2_misses", WalksColumn = "walks",
+        WalkCyclesColumn = "walk_cycles", FaultsColumn = "faults";
+    /// <summary>Misses per thousand references over the replay, by level, and faults per thousand references.</summary>
+    public static readonly RatesOverTimeChart SeriesChart = new(SectionName, "series",
+    [
+        new("mpka", "TLB misses per 1000 references over the replay", "misses per 1000 references", ReferencesColumn, 1000,
+            [new(L1MissesColumn, "L1 TLB misses (iTLB + dTLB)"), new(L2MissesColumn, "second-level misses (STLB, L2 iTLB)"), new(WalksColumn, "page walks")]),
+        new("walk_cycles", "Mean page-walk cycles over the replay", "cycles per walk", WalksColumn, 1, [new(WalkCyclesColumn, "cycles per walk")]),
+        new("faults", "Page faults per 1000 references over the replay", "faults per 1000 references", ReferencesColumn, 1000, [new(FaultsColumn, "page faults")]),
+    ]);
+
+    private readonly SampledSeries _series = clock.Add(Deltas(machine), deltas: true);
+
+    // Reads the machine's end state, and its counters at the clock's samples: never called per event.
+    public bool Watches(Op op) => false;
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
+
+    /// <summary>Per sample, what happened since the previous one: references, L1 misses, second-level misses, walks, walk cycles, faults.</summary>
+    private static Func<long[]> Deltas(Machine machine)
     {
-        var st = machine.Mmu.Stats;
-        long[] now = [st.References, st.MissesAt(TlbLevel.L1d) + st.MissesAt(TlbLevel.L1i), st.MissesAt(TlbLevel.Stlb) + st.MissesAt(TlbLevel.L2i),
-            st.Walks, st.WalkCycles, st.Faults];
-        var row = new long[1 + now.Length];
-        row[0] = _accesses;
-        for (int i = 0; i < now.Length; i++) { row[1 + i] = now[i] - _prev[i]; _prev[i] = now[i]; }
-        _series.Add(row);
-        if (_series.Count >= maxSeriesRows)
+        var prev = new long[6];
+        return () =>
         {
-            // Keep memory bounded: merge neighbouring intervals and sample half as often.
-            for (int i = 0; i < _series.Count / 2; i++)
-            {
-                var a = _series[2 * i]; var b = _series[2 * i + 1];
-                for (int k = 1; k < a.Length; k++) b[k] += a[k];
-                _series[i] = b;
-            }
-            _series.RemoveRange(_series.Count / 2, _series.Count - _series.Count / 2);
-            _interval *= 2;
-        }
+            var st = machine.Mmu.Stats;
+            long[] now = [st.References, st.MissesAt(TlbLevel.L1d) + st.MissesAt(TlbLevel.L1i), st.MissesAt(TlbLevel.Stlb) + st.MissesAt(TlbLevel.L2i),
+                st.Walks, st.WalkCycles, st.Faults];
+            var row = new long[now.Length];
+            for (int i = 0; i < now.Length; i++) { row[i] = now[i] - prev[i]; prev[i] = now[i]; }
+            return row;
+        };
     }
 
     private static double PerK(long n, long per) => per == 0 ? 0.0 : 1000.0 * n / per;
@@ -82,7 +135,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         s.Add(Accesses, st.Accesses);
         s.Add("loads", st.Loads);
         s.Add("stores", st.Stores);
-        s.Add("ifetches", st.Ifetches);
+        s.Add(Ifetches, st.Ifetches);
         s.Add("references", st.References);
         s.Add("split_accesses", st.SplitAccesses);
         bool hasL2i = mmu.Cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -92,19 +145,20 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             string n = TlbLevel.Names[l];
             long h = st.HitsAt(l), m = st.MissesAt(l);
             s.Add(n + "_hits", h);
-            s.Add(n + "_misses", m);
+            if (l == TlbLevel.Stlb) s.Add(StlbMisses, m);
+            else s.Add(n + "_misses", m);
             s.Add(MissRatePct[l], Percent.Of(m, h + m));
-            s.Add(n + "_mpka", PerK(m, st.Accesses));
+            s.Add(Mpka[l], PerK(m, st.Accesses));
             if (st.Ifetches > 0) s.Add(n + "_mpki", PerK(m, st.Ifetches));
         }
         s.Add("permission_walks", st.PermissionWalks);
         s.Add(Walks, st.Walks);
         s.Add("table_reads", st.WalkTableReads);
-        s.Add("table_reads_per_walk", st.Walks == 0 ? 0.0 : (double)st.WalkTableReads / st.Walks);
-        s.Add("walk_cycles_mean", st.Walks == 0 ? 0.0 : (double)st.WalkCycles / st.Walks);
+        s.Add(TableReadsPerWalk, st.Walks == 0 ? 0.0 : (double)st.WalkTableReads / st.Walks);
+        s.Add(WalkCyclesMean, st.Walks == 0 ? 0.0 : (double)st.WalkCycles / st.Walks);
         s.Add("walk_cycles_p50", st.WalkCycleQuantile(0.5));
         s.Add("walk_cycles_p90", st.WalkCycleQuantile(0.9));
-        s.Add("walk_cycles_p99", st.WalkCycleQuantile(0.99));
+        s.Add(WalkCyclesP99, st.WalkCycleQuantile(0.99));
         s.Add("walk_cycles_max", st.WalkCyclesMax);
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is not null)
@@ -113,11 +167,11 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         s.Add("dirty_bits_set", st.DirtyBitsSet);
         s.Add("context_switches", st.ContextSwitches);
         s.Add("cr3_writes", st.Cr3Writes);
-        s.Add("full_flushes", st.FullFlushes);
-        s.Add("pcid_flushes", st.PcidFlushes);
-        s.Add("invlpg", st.Invlpg);
-        s.Add("shootdowns", st.Shootdowns);
-        s.Add("ipis", st.Ipis);
+        s.Add(FullFlushes, st.FullFlushes);
+        s.Add(PcidFlushes, st.PcidFlushes);
+        s.Add(Invlpg, st.Invlpg);
+        s.Add(Shootdowns, st.Shootdowns);
+        s.Add(Ipis, st.Ipis);
         s.Add("kernel_ptes_set", st.KernelPtesSet);
         s.Add("kernel_ptes_cleared", st.KernelPtesCleared);
         s.Add("kernel_range_flushes", st.KernelRangeFlushes);
@@ -158,7 +212,7 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
             }
         }
 
-        var pwc = s.AddTable(new Table("pwc", "Paging-structure caches",
+        var pwc = s.AddTable(new Table(PwcTable, "Paging-structure caches",
             [new("entry", ColumnType.String), new("entries", ColumnType.Int), new("lookups", ColumnType.Int), new("hits", ColumnType.Int), new("hit_rate_pct", ColumnType.Float)]));
         for (int l = g.FirstWalkedLevel; l < g.Levels - 1; l++)
             if (mmu.Cpus[0].Pwc[l] is { } p)
@@ -169,10 +223,10 @@ public sealed class TlbAnalyzer(Machine machine, long seriesInterval = 10_000, i
         for (int r = 0; r < st.WalksByReads.Length; r++)
             if (st.WalksByReads[r] > 0) reads.AddRow(r, st.WalksByReads[r]);
 
-        var series = s.AddTable(new Table("series", "Per interval of accesses: references, L1 misses, second-level misses, walks, walk cycles, faults",
-            [new("access", ColumnType.Int), new("references", ColumnType.Int), new("l1_misses", ColumnType.Int), new("l2_misses", ColumnType.Int),
-             new("walks", ColumnType.Int), new("walk_cycles", ColumnType.Int, "cycles"), new("faults", ColumnType.Int)], isSeries: true));
-        foreach (var row in _series) series.AddRow(row.Cast<object?>().ToArray());
+        var series = s.AddTable(new Table(SeriesChart.Table, "Per interval between samples: references, L1 misses, second-level misses, walks, walk cycles, faults",
+            [.. clock.AxisColumns(), new(ReferencesColumn, ColumnType.Int), new(L1MissesColumn, ColumnType.Int), new(L2MissesColumn, ColumnType.Int),
+             new(WalksColumn, ColumnType.Int), new(WalkCyclesColumn, ColumnType.Int, "cycles"), new(FaultsColumn, ColumnType.Int)], isSeries: true) { Chart = SeriesChart });
+        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
 
         s.Notes.Add("TLB geometry from the preset's mmu object (sources in docs/machine-config.md); set indexing is the low bits of the virtual page number at the entry's page size (real hashing is undocumented).");
         s.Notes.Add(machine.Kernel is MmTrace.Sim.Linux012.Linux012Kernel

@@ -10,12 +10,22 @@ internal static class CompareCommand
     public static Command Create(CliIO io)
     {
         var dirs = new Argument<string[]>("reports") { Description = "Two or more report directories (or their summary.json); differences are from the first", Arity = new ArgumentArity(2, 64) };
-        var markdown = new Option<string?>("--markdown") { Description = "Also write the comparison as Markdown to FILE" };
-        var html = new Option<string?>("--html") { Description = "Also write the comparison as one self-contained HTML page, with the reports' charts overlaid, to FILE" };
-        var cmd = new Command("compare", "Every headline metric of several reports side by side, with absolute and relative differences from the first")
+        var changed = new Option<bool>("--changed") { Description = "Only the metrics that moved by more than --threshold percent, the largest relative change first" };
+        var threshold = new Option<double>("--threshold")
         {
-            dirs, markdown, html,
+            Description = "With --changed: how far a metric must move, in percent of its value in the first report",
+            DefaultValueFactory = _ => Compare.DefaultThresholdPct,
         };
+        var markdown = new Option<string?>("--markdown") { Description = "Also write the comparison as Markdown to FILE" };
+        var html = new Option<string?>("--html") { Description = "Also write the comparison as one self-contained HTML page, with the findings of the runs side by side and their charts overlaid, to FILE" };
+        var cmd = new Command("compare", "The metrics of several reports side by side, in their units, with absolute and relative differences from the first")
+        {
+            dirs, changed, threshold, markdown, html,
+        };
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(threshold) is var t && (t < 0 || !double.IsFinite(t))) r.AddError($"--threshold {t}: expected a percentage of 0 or more");
+        });
         cmd.SetAction(p =>
         {
             var paths = p.GetValue(dirs)!;
@@ -29,6 +39,7 @@ internal static class CompareCommand
             {
                 throw new UsageException(e.Message);
             }
+            if (p.GetValue(changed)) cmp = cmp.WithOnlyChanged(p.GetValue(threshold));
             io.Out.Write(cmp.RenderText());
             if (p.GetValue(markdown) is { } md) Write(md, cmp.RenderMarkdown(), io);
             if (p.GetValue(html) is { } h)
@@ -42,6 +53,8 @@ internal static class CompareCommand
                 {
                     throw new UsageException(e.Message);
                 }
+                // Each run's findings, told again from its summary.json (they are derived from it, not stored in it).
+                foreach (var r in reports) Findings.Tell(r);
                 Write(h, cmp.RenderHtml(reports), io);
             }
             return Program.Ok;

@@ -45,7 +45,7 @@ public static class Program
         var root = new RootCommand(
             "mmtrace replays memory-management traces (perf, mtrace, strace, lackey, or the canonical CSV/Parquet form)\n" +
             "through a simulated x86 machine with a Linux-style allocator stack, and reports fragmentation, latency and faults.\n\n" +
-            "Start with:  mmtrace replay traces/kernel-mix.csv --out reports/kernel-mix");
+            "Start with:  mmtrace replay traces/kernel-mix.csv.gz --out reports/kernel-mix");
         root.Add(ReplayCommand.Create(io));
         root.Add(GenerateCommand.Create(io));
         root.Add(ConvertCommand.Create(io));

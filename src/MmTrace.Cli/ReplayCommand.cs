@@ -27,7 +27,7 @@ internal static class ReplayCommand
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
         var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
-        var interval = new Option<long>("--interval") { Description = "Events between samples of the time series (doubled as needed to keep at most 1000 rows)", DefaultValueFactory = _ => 10_000 };
+        var interval = new Option<long>("--interval") { Description = "Events between samples of the time series at the start (doubled as needed to keep at most 1000 rows, so every trace gets 500 to 1000 points)", DefaultValueFactory = _ => SeriesSampler.DefaultInterval };
         var quiet = CommonOptions.Quiet();
         var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 

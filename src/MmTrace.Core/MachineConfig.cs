@@ -21,6 +21,13 @@ public sealed class MachineConfig
 
     public string Name => GetString("name");
 
+    /// <summary>The preset a machine file is based on; null for a preset itself.</summary>
+    public string? Base => _root["base"]?.GetValue<string>();
+
+    /// <summary>The machine as people read it: its name, and the preset it is based on when it is a machine file
+    /// ("my-machine (based on x86_64-skylake-4g)").</summary>
+    public string Title => Base is { } b ? $"{Name} (based on {b})" : Name;
+
     /// <summary>The names and descriptions of the embedded presets, sorted by name.</summary>
     public static IReadOnlyList<(string Name, string Description)> Presets()
     {
@@ -48,7 +55,15 @@ public sealed class MachineConfig
             string basePreset = file["base"]?.GetValue<string>() ?? DefaultPreset;
             root = LoadPreset(basePreset);
             file.Remove("base");
+            // The machine is the file's, not its base's: its own name (the file's stem unless it names itself) and
+            // description (unless it gives one, what it changes in its base), and the base named as such.
+            string name = file["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(presetOrFile);
+            string? description = file["description"]?.GetValue<string>();
+            file.Remove("name");
+            file.Remove("description");
             Merge(root, root, file, "");
+            description ??= $"{basePreset} with {Changes(file)} (from {Path.GetFileName(presetOrFile)})";
+            root = Renamed(root, name, description, basePreset);
         }
         else
         {
@@ -57,6 +72,38 @@ public sealed class MachineConfig
         var cfg = new MachineConfig(root);
         foreach (var s in sets ?? []) cfg.Set(s);
         return cfg;
+    }
+
+    /// <summary>A tree with <paramref name="name"/>, <paramref name="description"/> and <c>base</c> first, then the rest of
+    /// <paramref name="root"/> in its order.</summary>
+    private static JsonObject Renamed(JsonObject root, string name, string description, string basePreset)
+    {
+        var renamed = new JsonObject { ["name"] = name, ["description"] = description, ["base"] = basePreset };
+        foreach (var (key, value) in root.ToList())
+        {
+            if (key is "name" or "description") continue;
+            root.Remove(key);
+            renamed[key] = value;
+        }
+        return renamed;
+    }
+
+    /// <summary>What a machine file sets, as "cpus=8, buddy.max_order=11" (at most six, then "…").</summary>
+    private static string Changes(JsonObject file)
+    {
+        var sets = new List<string>();
+        void Walk(JsonObject o, string prefix)
+        {
+            foreach (var (key, value) in o)
+            {
+                string path = prefix.Length == 0 ? key : prefix + "." + key;
+                if (value is JsonObject child) Walk(child, path);
+                else sets.Add(path + "=" + (value?.ToJsonString() ?? "null").Trim('"'));
+            }
+        }
+        Walk(file, "");
+        if (sets.Count == 0) return "no changes";
+        return string.Join(", ", sets.Take(6)) + (sets.Count > 6 ? ", …" : "");
     }
 
     private static JsonObject LoadPreset(string name)
@@ -92,6 +139,7 @@ public sealed class MachineConfig
         if (eq <= 0) throw new UsageException($"--set {assignment}: expected path=value, e.g. buddy.max_order=11");
         string path = assignment[..eq].Trim();
         string value = assignment[(eq + 1)..].Trim();
+        if (path == "base") throw new UsageException($"--set {assignment}: base names the preset a machine file starts from; give the preset with --machine");
         var (parent, key) = Locate(path);
         parent[key] = ConvertLike(parent[key], value, path);
     }

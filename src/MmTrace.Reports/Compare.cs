@@ -5,9 +5,11 @@ using MmTrace.Reports.Charts;
 namespace MmTrace.Reports;
 
 /// <summary>
-/// <c>mmtrace compare A B [C…]</c>: every numeric metric of several reports side by side, with the absolute
-/// and relative difference of each report from the first. Rendered as a terminal table, Markdown, or HTML
-/// with the reports' charts overlaid (same colour per line, one dash pattern per report).
+/// <c>mmtrace compare A B [C…]</c>: every numeric metric of several reports side by side, in their units (bytes in
+/// KiB/MiB/GiB, counts with thousands separators, percentages), with the absolute and relative difference of each report
+/// from the first; or, with <see cref="OnlyChanged"/>, only the metrics that moved beyond a threshold, the largest relative
+/// change first. Rendered as a terminal table, Markdown, or HTML with the findings of the runs side by side and their
+/// charts overlaid (same colour per line, one dash pattern per report).
 /// </summary>
 public sealed class Compare
 {
@@ -15,6 +17,9 @@ public sealed class Compare
     public IReadOnlyList<string> Directories { get; }
     /// <summary>Metric paths in first-seen order over all reports.</summary>
     public IReadOnlyList<string> Metrics { get; }
+
+    /// <summary>The default of --threshold: a metric moved when it changed by more than this percentage of its value in the first report.</summary>
+    public const double DefaultThresholdPct = 1;
     private readonly Dictionary<string, double>[] _values;
 
     private Compare(IReadOnlyList<string> dirs, IReadOnlyList<IReadOnlyList<Metric>> metrics)
@@ -65,6 +70,77 @@ public sealed class Compare
 
     public static string Signed(double d) => double.IsNaN(d) ? "" : d > 0 ? "+" + Formatting.Human(d) : Formatting.Human(d);
 
+    /// <summary>The unit of a metric, by its key's naming convention; an integral value is a count, another a plain number.</summary>
+    public static Unit UnitOf(string metric, double value)
+    {
+        string key = metric[(metric.LastIndexOf('.') + 1)..];
+        return Formatting.UnitOf(key, value == Math.Floor(value) || !double.IsFinite(value) ? null : value);
+    }
+
+    /// <summary>A metric's value for people: "4 GiB", "1,234", "2.2%".</summary>
+    public static string Show(string metric, double value) => double.IsNaN(value) ? "NaN" : Formatting.Quantity(value, UnitOf(metric, value));
+
+    /// <summary>A difference for people, signed, in the metric's unit ("+512 MiB", "-3,046").</summary>
+    public static string ShowDifference(string metric, double baseline, double value)
+    {
+        double d = value - baseline;
+        if (double.IsNaN(d)) return "";
+        // The unit of the pair: a percentage or bytes stays one whichever value is integral.
+        var unit = UnitOf(metric, baseline) is var u && u is Unit.Count or Unit.Number ? UnitOf(metric, value) : UnitOf(metric, baseline);
+        if (unit == Unit.Pages) unit = Unit.Count;
+        string text = Formatting.Quantity(Math.Abs(d), unit);
+        if (unit == Unit.Percent) text = Formatting.Significant(Math.Abs(d), 3) + " pp";
+        return d == 0 ? text : (d > 0 ? "+" : "-") + text;
+    }
+
+    /// <summary>
+    /// The metrics that moved by more than <paramref name="thresholdPct"/> percent of their value in the first report
+    /// in some later report (from zero, any change; a metric one report lacks, always), the largest relative change first
+    /// (ties by path).
+    /// </summary>
+    public IReadOnlyList<string> Changed(double thresholdPct = DefaultThresholdPct)
+    {
+        var moved = new List<(string Metric, double Rel)>();
+        foreach (string m in Metrics)
+        {
+            double most = 0;
+            bool changed = false;
+            for (int i = 1; i < Labels.Count; i++)
+            {
+                if (Has(0, m) != Has(i, m)) { changed = true; most = double.PositiveInfinity; continue; }
+                double a = Value(0, m), b = Value(i, m);
+                if (double.IsNaN(a) && double.IsNaN(b)) continue;
+                double rel = double.IsNaN(a) || double.IsNaN(b) ? double.PositiveInfinity : Math.Abs(RelativeDifference(a, b));
+                if (rel * 100 > thresholdPct) changed = true;
+                most = Math.Max(most, rel);
+            }
+            if (changed) moved.Add((m, most));
+        }
+        return moved.OrderByDescending(x => x.Rel).ThenBy(x => x.Metric, StringComparer.Ordinal).Select(x => x.Metric).ToList();
+    }
+
+    /// <summary>Only the metrics that moved (<see cref="Changed"/>) are shown when set: the threshold in percent.</summary>
+    public double? OnlyChanged { get; init; }
+
+    /// <summary>The metrics shown: all of them, or those that moved.</summary>
+    public IReadOnlyList<string> Shown => OnlyChanged is { } t ? Changed(t) : Metrics;
+
+    /// <summary>A copy that shows only the metrics that moved by more than <paramref name="thresholdPct"/> percent.</summary>
+    public Compare WithOnlyChanged(double thresholdPct) => new(this) { OnlyChanged = thresholdPct };
+
+    private Compare(Compare other)
+    {
+        Directories = other.Directories;
+        Labels = other.Labels;
+        Metrics = other.Metrics;
+        _values = other._values;
+    }
+
+    /// <summary>One line saying what the table holds: every metric, or those that moved and how many did not.</summary>
+    public string Caption() => OnlyChanged is { } t
+        ? $"{Shown.Count} of {Metrics.Count} metrics moved by more than {Formatting.Human(t)}% from {Labels[0]}, the largest relative change first; the other {Metrics.Count - Shown.Count} are not shown."
+        : $"{Metrics.Count} metrics; differences are from {Labels[0]}.";
+
     public static string Percent(double rel) => double.IsNaN(rel) ? "" : double.IsInfinity(rel) ? (rel > 0 ? "+inf%" : "-inf%")
         : rel == 0 ? "0%" : (rel > 0 ? "+" : "") + (rel * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%";
 
@@ -74,22 +150,23 @@ public sealed class Compare
         return names.Distinct(StringComparer.Ordinal).Count() == names.Count ? names : dirs.ToList();
     }
 
-    /// <summary>Header and rows of the side-by-side table: metric, each value, then Δ and Δ% of each later report.</summary>
+    /// <summary>Header and rows of the side-by-side table: metric, each value, then Δ and Δ% of each later report; values and
+    /// differences in the metric's unit.</summary>
     public (List<string> Header, List<string[]> Rows) Cells()
     {
         var header = new List<string> { "metric" };
         header.AddRange(Labels);
         for (int i = 1; i < Labels.Count; i++) { header.Add($"Δ {Labels[i]}"); header.Add($"Δ% {Labels[i]}"); }
         var rows = new List<string[]>();
-        foreach (string m in Metrics)
+        foreach (string m in Shown)
         {
             var row = new List<string> { m };
-            for (int i = 0; i < Labels.Count; i++) row.Add(Has(i, m) ? Formatting.Human(Value(i, m)) : "-");
+            for (int i = 0; i < Labels.Count; i++) row.Add(Has(i, m) ? Show(m, Value(i, m)) : "-");
             for (int i = 1; i < Labels.Count; i++)
             {
                 bool both = Has(0, m) && Has(i, m);
                 double a = Value(0, m), b = Value(i, m);
-                row.Add(both ? Signed(b - a) : "");
+                row.Add(both ? ShowDifference(m, a, b) : "");
                 row.Add(both ? Percent(RelativeDifference(a, b)) : "");
             }
             rows.Add(row.ToArray());
@@ -103,7 +180,7 @@ public sealed class Compare
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         var sb = new StringBuilder();
         for (int i = 0; i < Labels.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"{(char)('A' + Math.Min(i, 25))}: {Directories[i]}\n");
-        sb.Append('\n');
+        sb.Append('\n').Append(Caption()).Append("\n\n");
         sb.AppendJoin("  ", header.Select((h, i) => i == 0 ? h.PadRight(widths[i]) : h.PadLeft(widths[i]))).Append('\n');
         sb.AppendJoin("  ", widths.Select(w => new string('-', w))).Append('\n');
         foreach (var r in rows)
@@ -116,7 +193,7 @@ public sealed class Compare
         var (header, rows) = Cells();
         var sb = new StringBuilder("# mmtrace compare\n\n");
         for (int i = 0; i < Labels.Count; i++) sb.Append("- ").Append(Labels[i]).Append(": ").Append(Directories[i]).Append('\n');
-        sb.Append("\nDifferences are from ").Append(Labels[0]).Append(".\n\n| ");
+        sb.Append('\n').Append(Caption()).Append("\n\n| ");
         sb.AppendJoin(" | ", header.Select(MdCell)).Append(" |\n|---|");
         for (int i = 1; i < header.Count; i++) sb.Append("---:|");
         sb.Append('\n');
@@ -124,8 +201,9 @@ public sealed class Compare
         return sb.ToString();
     }
 
-    /// <summary>The table and, for each chart any report has, one chart with every report's lines overlaid. The reports are
-    /// those of <see cref="Directories"/> read back with the charts their tables ask for (<see cref="SummaryJsonReport.Load"/>).</summary>
+    /// <summary>The findings of each run side by side (from each report's <see cref="Report.Story"/>, when it has one), the
+    /// table and, for each chart any report has, one chart with every report's lines overlaid. The reports are those of
+    /// <see cref="Directories"/> read back with the charts their tables ask for (<see cref="SummaryJsonReport.Load"/>).</summary>
     public string RenderHtml(IReadOnlyList<Report> reports)
     {
         ArgumentNullException.ThrowIfNull(reports);
@@ -135,7 +213,29 @@ public sealed class Compare
         sb.Append("<h1>mmtrace compare</h1>\n<ul>\n");
         for (int i = 0; i < Labels.Count; i++)
             sb.Append("<li>").Append(HtmlWriter.Esc(Labels[i])).Append(": ").Append(HtmlWriter.Esc(Directories[i])).Append(" (dash pattern ").Append(i + 1).Append(")</li>\n");
-        sb.Append("</ul>\n<p>Differences are from ").Append(HtmlWriter.Esc(Labels[0])).Append(".</p>\n<table class=\"data\"><tr>");
+        sb.Append("</ul>\n");
+        if (reports.Any(r => r.Story is not null))
+        {
+            sb.Append("<h2 id=\"findings\">Findings</h2>\n<div class=\"runs\">\n");
+            for (int i = 0; i < reports.Count && i < Labels.Count; i++)
+            {
+                sb.Append("<div class=\"run\">\n<h3>").Append(HtmlWriter.Esc(Labels[i])).Append("</h3>\n");
+                if (reports[i].Story is { } story)
+                {
+                    if (story.Lead.Length > 0) sb.Append("<p class=\"lead\">").Append(HtmlWriter.Esc(story.Lead)).Append("</p>\n");
+                    HtmlWriter.Findings(sb, story.Findings, [], "What happened");
+                    if (story.Figures.Count > 0)
+                    {
+                        sb.Append("<div class=\"cards\">\n");
+                        foreach (var f in story.Figures) HtmlWriter.Card(sb, f);
+                        sb.Append("</div>\n");
+                    }
+                }
+                sb.Append("</div>\n");
+            }
+            sb.Append("</div>\n");
+        }
+        sb.Append("<h2 id=\"metrics\">Metrics</h2>\n<p>").Append(HtmlWriter.Esc(Caption())).Append("</p>\n<table class=\"data\"><tr>");
         foreach (var h in header) sb.Append("<th>").Append(HtmlWriter.Esc(h)).Append("</th>");
         sb.Append("</tr>\n");
         foreach (var r in rows)
@@ -161,9 +261,10 @@ public sealed class Compare
         {
             var first = perReport.SelectMany(cs => cs).First(c => c.Id == id);
             // Bars of several reports side by side are unreadable as overlays; a categorical line per report reads better.
-            var chart = new Chart(id, first.Title, first.XLabel, first.YLabel, first.Kind == ChartKind.Bar && reports.Count > 1 ? ChartKind.Line : first.Kind)
+            var kind = first.Kind == ChartKind.Bar && reports.Count > 1 ? ChartKind.Line : first.Kind;
+            var chart = new Chart(id, first.Title, first.XLabel, first.YLabel, kind)
             {
-                Section = first.Section, LogY = first.LogY, XCategories = MergedCategories(perReport, id),
+                Section = first.Section, LogY = first.LogY, XCategories = MergedCategories(perReport, id), Horizontal = first.Horizontal && kind == ChartKind.Bar,
             };
             var names = new List<string>();
             for (int r = 0; r < perReport.Count; r++)

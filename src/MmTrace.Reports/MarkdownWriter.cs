@@ -3,9 +3,12 @@ using System.Text;
 namespace MmTrace.Reports;
 
 /// <summary>
-/// Writes report.md: a header saying what was replayed (trace, format, seed, machine), then each section
-/// as "## Title" with its scalars as a key/value table, its tables (units in the headers) and its notes.
-/// Tables longer than <see cref="MaxRows"/> rows are cut, with a line pointing at the full CSV.
+/// Writes report.md, the story first like report.html: what was replayed (trace, format, seed, machine), the lead line,
+/// the findings and the key figures (<see cref="Report.Story"/>), then the sections that have something to say in the
+/// story's order (every section in report order without one) as "## Title": the section's findings, its non-zero
+/// scalars in their units (the zero ones named on one line), its charts, its tables that have rows (units in the headers
+/// where the cells do not show them) and its notes. Tables longer than <see cref="MaxRows"/> rows are cut, with a line
+/// pointing at the full CSV.
 /// </summary>
 public static class MarkdownWriter
 {
@@ -24,37 +27,57 @@ public static class MarkdownWriter
         ReportNames.Validate(report);
         var sb = new StringBuilder();
         sb.Append("# mmtrace report\n\n");
-        Item(sb, "trace", report.TraceFormat.Length == 0 ? report.TraceDisplayName : $"{report.TraceDisplayName} ({report.TraceFormat})");
-        Item(sb, "machine", report.Machine?.Name ?? "");
-        Item(sb, "seed", Formatting.Integer(report.Seed));
-        Item(sb, "tool", SummaryJsonWriter.ToolName + " " + SummaryJsonWriter.ToolVersion);
-        foreach (var section in report.Sections)
+        foreach (var (key, value) in HtmlWriter.Header(report)) Item(sb, key, value);
+        if (report.Story is { } story)
+        {
+            if (story.Lead.Length > 0) sb.Append('\n').Append(Inline(story.Lead)).Append('\n');
+            if (story.Findings.Count > 0)
+            {
+                sb.Append("\n## Findings\n\n");
+                for (int i = 0; i < story.Findings.Count; i++)
+                    sb.Append(i + 1).Append(". **").Append(Inline(story.Findings[i].Section)).Append("**: ").Append(Inline(story.Findings[i].Text)).Append('\n');
+            }
+            if (story.Figures.Count > 0)
+            {
+                sb.Append("\n## Key figures\n\n| figure | value |\n|---|---:|\n");
+                foreach (var f in story.Figures) Row(sb, f.Label, f.Value);
+            }
+        }
+        foreach (var section in ReportStory.SectionsToShow(report))
         {
             sb.Append("\n## ").Append(Inline(section.Title)).Append('\n');
-            if (section.Scalars.Count > 0)
+            if (report.Story?.SectionFindings.GetValueOrDefault(section.Name) is { Count: > 0 } said)
+            {
+                sb.Append('\n');
+                foreach (string f in said) sb.Append("- ").Append(Inline(f)).Append('\n');
+            }
+            var nonZero = section.Scalars.Where(kv => !Formatting.IsZero(kv.Value)).ToList();
+            if (nonZero.Count > 0)
             {
                 sb.Append("\n| key | value |\n|---|---|\n");
-                foreach (var (key, value) in section.Scalars) Row(sb, key, Formatting.Human(value));
+                foreach (var (key, value) in nonZero) Row(sb, key, Formatting.Scalar(key, value));
             }
+            var zero = section.Scalars.Where(kv => Formatting.IsZero(kv.Value)).Select(kv => kv.Key).ToList();
+            if (zero.Count > 0) sb.Append("\nZero: ").Append(Inline(string.Join(", ", zero))).Append(".\n");
             foreach (var chart in charts?.Where(c => c.Section == section.Name) ?? [])
                 sb.Append("\n![").Append(Inline(chart.Title).Replace("]", ")", StringComparison.Ordinal)).Append("](").Append(chart.FileName).Append(")\n");
-            foreach (var table in section.Tables) WriteTable(sb, section, table);
+            foreach (var table in section.Tables.Where(t => t.Rows.Count > 0)) WriteTable(sb, section, table);
             if (section.Notes.Count > 0)
             {
                 sb.Append('\n');
                 foreach (var note in section.Notes) sb.Append("- ").Append(Inline(note)).Append('\n');
             }
         }
+        var hidden = ReportStory.SectionsNotShown(report);
+        if (hidden.Count > 0)
+            sb.Append("\nNot shown, nothing to say for this trace: ").Append(Inline(string.Join(", ", hidden.Select(s => s.Title)))).Append(" (their figures are in summary.json).\n");
         return sb.ToString();
     }
 
     private static void WriteTable(StringBuilder sb, Section section, Table table)
     {
         sb.Append("\n### ").Append(Inline(table.Title)).Append("\n\n|");
-        foreach (var c in table.Columns)
-        {
-            sb.Append(' ').Append(Cell(c.Unit is null ? c.Name : $"{c.Name} ({c.Unit})")).Append(" |");
-        }
+        foreach (var c in table.Columns) sb.Append(' ').Append(Cell(Formatting.Header(c))).Append(" |");
         sb.Append("\n|");
         foreach (var c in table.Columns) sb.Append(c.Type == ColumnType.String ? "---|" : "---:|");
         sb.Append('\n');
@@ -62,7 +85,7 @@ public static class MarkdownWriter
         for (int r = 0; r < shown; r++)
         {
             sb.Append('|');
-            foreach (var cell in table.Rows[r]) sb.Append(' ').Append(Cell(Formatting.Human(cell))).Append(" |");
+            for (int i = 0; i < table.Columns.Count; i++) sb.Append(' ').Append(Cell(Formatting.Cell(table.Rows[r][i], table.Columns[i]))).Append(" |");
             sb.Append('\n');
         }
         if (table.Rows.Count > shown)

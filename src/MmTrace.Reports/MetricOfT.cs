@@ -26,5 +26,18 @@ public sealed class Metric<T> where T : notnull
     /// <summary><c>section.key</c>, as compare, check and --tolerance name the metric.</summary>
     public string Path => Section + "." + Key;
 
+    /// <summary>What a person calls the figure ("peak heap", "STLB misses per 1000 accesses"): the key figures of report.html
+    /// and compare show it instead of the key. The key in words when not given.</summary>
+    public string Label { get => _label ?? Formatting.Words(Key); init => _label = value; }
+    private readonly string? _label;
+
+    /// <summary>What the value measures, for formatting it (bytes as "24 GiB"); by the key's naming convention when not given
+    /// (<see cref="Formatting.UnitOf(string, object?)"/>).</summary>
+    public Unit Unit { get => _unit ?? Formatting.UnitOf(Key, typeof(T) == typeof(double) ? 0.0 : null); init => _unit = value; }
+    private readonly Unit? _unit;
+
+    /// <summary>The value in <see cref="Unit"/>, for people.</summary>
+    public string Format(T value) => Formatting.Human(value, Unit);
+
     public override string ToString() => Path;
 }

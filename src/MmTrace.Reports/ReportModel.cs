@@ -77,6 +77,26 @@ public sealed class Section(string name, string title)
         return Add(metric.Key, value);
     }
 
+    /// <summary>The numeric scalar <paramref name="metric"/> names as a double, whether held as a long or a double: a report read
+    /// back from summary.json holds an integral double (2500.0 is written 2500) as a long.</summary>
+    public bool TryGetNumber<T>(Metric<T> metric, out double value) where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        value = 0;
+        if (metric.Section != Name) return false;
+        foreach (var (key, v) in Scalars)
+        {
+            if (key != metric.Key) continue;
+            switch (v)
+            {
+                case long l: value = l; return true;
+                case double d: value = d; return true;
+                default: return false;
+            }
+        }
+        return false;
+    }
+
     /// <summary>The scalar <paramref name="metric"/> names, when this section has it with the metric's type.</summary>
     public bool TryGet<T>(Metric<T> metric, out T value) where T : notnull
     {
@@ -108,6 +128,10 @@ public sealed class Report
     public long Seed { get; set; }
     public List<Section> Sections { get; } = [];
 
+    /// <summary>What the run says, told from the sections by the analyses' findings step; report.html and report.md open with
+    /// it. Null: the writers show every section in report order. Not written to summary.json.</summary>
+    public ReportStory? Story { get; set; }
+
     /// <summary>Text files written beside the summary, by '/'-separated relative path (e.g. "procfs/buddyinfo"),
     /// in the formats of the tools people know. Written in order, atomically.</summary>
     public List<KeyValuePair<string, string>> TextFiles { get; } = [];
@@ -129,6 +153,18 @@ public sealed class Report
         value = default!;
         return false;
     }
+
+    /// <summary>The numeric scalar <paramref name="metric"/> names as a double, whether the report holds it as a long or a double.</summary>
+    public bool TryGetNumber<T>(Metric<T> metric, out double value) where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        if (Find(metric.Section) is { } s) return s.TryGetNumber(metric, out value);
+        value = 0;
+        return false;
+    }
+
+    /// <summary>The numeric scalar <paramref name="metric"/> names, or 0 when the report lacks it.</summary>
+    public double Number<T>(Metric<T> metric) where T : notnull => TryGetNumber(metric, out double v) ? v : 0;
 
     /// <summary>The scalar <paramref name="metric"/> names; <see cref="KeyNotFoundException"/> when the report lacks it or holds another type.</summary>
     public T Get<T>(Metric<T> metric) where T : notnull =>

@@ -98,9 +98,6 @@ public static class Tolerances
         return d ?? new Tolerance("*", Direction.Informational, 0, false);
     }
 
-    /// <summary>True for metrics that a default rule checks: the figures report.html puts at the top.</summary>
-    public static bool IsHeadline(string metric) => Defaults.Any(t => t.Matches(metric));
-
     /// <summary>Parses PATTERN=5% (relative), PATTERN=0.5 (absolute) or PATTERN=ignore.</summary>
     public static Tolerance Parse(string text)
     {

@@ -26,6 +26,8 @@ public sealed class Chart(string id, string title, string xLabel, string yLabel,
     public bool LogY { get; init; }
     /// <summary>Names of the x positions 0, 1, 2, … when x is not numeric (caches, ops, quantiles).</summary>
     public IReadOnlyList<string>? XCategories { get; init; }
+    /// <summary>For a bar chart: bars across, categories down the left (long category names stay readable).</summary>
+    public bool Horizontal { get; init; }
     /// <summary>The section the chart belongs to (for placing it in report.md and report.html).</summary>
     public string Section { get; init; } = "";
     public List<ChartSeries> Series { get; } = [];

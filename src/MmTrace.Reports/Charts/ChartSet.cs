@@ -39,6 +39,7 @@ public static class ChartSet
             LinesPerGroupChart c => LinesPerGroup(section, table, stem, c),
             BarsPerRowChart c => BarsPerRow(section, table, stem, c),
             LinePerRowChart c => LinePerRow(section, table, stem, c),
+            RatesOverTimeChart c => RatesOverTime(section, table, stem, c),
             null => table.IsSeries ? Series(section, table, stem) : [],
             _ => throw new NotSupportedException($"table {stem}: no drawing for a {table.Chart.GetType().Name}"),
         };
@@ -65,14 +66,48 @@ public static class ChartSet
         var values = spec.Values.Select(v => (Index: Col(t, v.Column), v.Label)).Where(v => v.Index >= 0).ToList();
         if (name < 0 || values.Count == 0) yield break;
         var rows = t.Rows.Where(r => r[name] is string).ToList();
-        var chart = new Chart(stem + "_" + spec.Name, spec.Title, spec.XLabel, spec.YLabel, ChartKind.Bar)
+        string title = spec.Title;
+        if (spec.MaxBars > 0)
+        {
+            int first = values[0].Index;
+            if (rows.Count > spec.MaxBars) title += $" (the {spec.MaxBars} largest of {rows.Count})";
+            rows = rows.Select((r, i) => (Row: r, Index: i)).OrderByDescending(r => Num(r.Row[first]) is var v && double.IsFinite(v) ? v : double.MinValue)
+                .ThenBy(r => r.Index).Take(spec.MaxBars).Select(r => r.Row).ToList();
+        }
+        var chart = new Chart(stem + "_" + spec.Name, title, spec.XLabel, spec.YLabel, ChartKind.Bar)
         {
             Section = section.Name,
             XCategories = rows.Select(r => (string)r[name]!).ToList(),
+            Horizontal = spec.Horizontal,
         };
         foreach (var (index, label) in values)
             chart.Series.Add(new ChartSeries(label, rows.Select((r, i) => ((double)i, Num(r[index]))).ToList()));
-        yield return chart;
+        yield return ScaleBytes(chart, spec.YLabel == "bytes");
+    }
+
+    private static IEnumerable<Chart> RatesOverTime(Section section, Table t, string stem, RatesOverTimeChart spec)
+    {
+        var axis = SeriesAxis.Of(t);
+        if (axis is null) yield break;
+        foreach (var g in spec.Groups)
+        {
+            int den = Col(t, g.Denominator);
+            if (den < 0) continue;
+            var chart = new Chart(stem + "_" + g.Name, g.Title, axis.Label, g.YLabel) { Section = section.Name };
+            foreach (var line in g.Lines)
+            {
+                int num = Col(t, line.Numerator);
+                if (num < 0) continue;
+                var pts = new List<(double X, double Y)>();
+                for (int r = 0; r < t.Rows.Count; r++)
+                {
+                    double d = Num(t.Rows[r][den]), n = Num(t.Rows[r][num]), x = axis.X[r];
+                    if (d > 0 && double.IsFinite(n) && double.IsFinite(x)) pts.Add((x, n / d * g.Scale));
+                }
+                chart.Series.Add(new ChartSeries(line.Label, pts));
+            }
+            if (!IsFlatZero(chart)) yield return chart;
+        }
     }
 
     private static IEnumerable<Chart> LinePerRow(Section section, Table t, string stem, LinePerRowChart spec)
@@ -91,15 +126,16 @@ public static class ChartSet
         yield return chart;
     }
 
-    /// <summary>A time series: x is the first column; value columns grouped by unit, one chart per unit.</summary>
+    /// <summary>A time series: x is the time axis (<see cref="SeriesAxis"/>); value columns grouped by unit, one chart per unit.
+    /// A chart whose every line stays at one value says nothing the tables do not, and is left out.</summary>
     private static IEnumerable<Chart> Series(Section section, Table t, string stem)
     {
-        if (t.Columns.Count < 2 || t.Columns[0].Type == ColumnType.String) yield break;
-        var x = t.Columns[0];
+        var axis = SeriesAxis.Of(t);
+        if (axis is null) yield break;
         int split = -1;
         for (int i = 1; i < t.Columns.Count; i++)
             if (t.Columns[i].Type == ColumnType.String) { split = i; break; }
-        var values = Enumerable.Range(1, t.Columns.Count - 1).Where(i => t.Columns[i].Type != ColumnType.String).ToList();
+        var values = Enumerable.Range(1, t.Columns.Count - 1).Where(i => t.Columns[i].Type != ColumnType.String && !axis.Columns.Contains(i)).ToList();
         var groups = values.GroupBy(i => t.Columns[i].Unit ?? "").ToList();
         foreach (var g in groups)
         {
@@ -107,19 +143,47 @@ public static class ChartSet
             string id = groups.Count == 1 ? stem : stem + "_" + (unit.Length == 0 ? "values" : Slug(unit));
             string title = groups.Count == 1 ? t.Title : $"{t.Title}: {(unit.Length == 0 ? "values" : unit)}";
             string yLabel = g.Count() == 1 ? Label(t.Columns[g.First()]) : unit.Length == 0 ? "value" : unit;
-            var chart = new Chart(id, title, Label(x), yLabel) { Section = section.Name };
+            var chart = new Chart(id, title, axis.Label, yLabel) { Section = section.Name };
             var keys = split < 0 ? [""] : t.Rows.Select(r => r[split] as string ?? "").Distinct().ToList();
             foreach (string key in keys)
             {
-                var rows = split < 0 ? t.Rows : t.Rows.Where(r => (r[split] as string ?? "") == key).ToList();
+                var rows = Enumerable.Range(0, t.Rows.Count).Where(r => split < 0 || (t.Rows[r][split] as string ?? "") == key).ToList();
                 foreach (int c in g)
                 {
                     string name = split < 0 ? t.Columns[c].Name : $"{key} {t.Columns[c].Name}";
-                    chart.Series.Add(new ChartSeries(name, Points(rows, 0, c)));
+                    var pts = rows.Select(r => (axis.X[r], Num(t.Rows[r][c]))).Where(p => double.IsFinite(p.Item1) && double.IsFinite(p.Item2)).ToList();
+                    chart.Series.Add(new ChartSeries(name, pts));
                 }
             }
-            yield return WithLogIfWide(chart);
+            if (IsFlat(chart)) continue;
+            yield return WithLogIfWide(ScaleBytes(chart, unit == "bytes"));
         }
+    }
+
+    // Every line at one value (a zone nothing was taken from): no change to show.
+    private static bool IsFlat(Chart c) => c.Series.All(s => s.Points.Count == 0 || s.Points.All(p => p.Y == s.Points[0].Y));
+
+    private static bool IsFlatZero(Chart c) => c.Series.All(s => s.Points.All(p => p.Y == 0));
+
+    /// <summary>A chart in bytes drawn in the binary multiple that suits its largest value (KiB, MiB, GiB), named in the y label.</summary>
+    private static Chart ScaleBytes(Chart c, bool bytes)
+    {
+        if (!bytes) return c;
+        double max = c.Series.SelectMany(s => s.Points).Select(p => Math.Abs(p.Y)).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        string[] names = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+        int u = 0;
+        while (u < names.Length - 1 && max >= 1024) { max /= 1024; u++; }
+        double div = Math.Pow(1024, u);
+        string label = c.YLabel == "bytes" ? names[u]
+            : c.YLabel.Contains("(bytes)", StringComparison.Ordinal) ? c.YLabel.Replace("(bytes)", $"({names[u]})", StringComparison.Ordinal)
+            : c.YLabel.EndsWith(" bytes", StringComparison.Ordinal) ? $"{c.YLabel[..^" bytes".Length]} ({names[u]})"
+            : $"{c.YLabel} ({names[u]})";
+        var scaled = new Chart(c.Id, c.Title, c.XLabel, label, c.Kind)
+        {
+            Section = c.Section, LogY = c.LogY, XCategories = c.XCategories, Horizontal = c.Horizontal,
+        };
+        foreach (var s in c.Series) scaled.Series.Add(s with { Points = s.Points.Select(p => (p.X, p.Y / div)).ToList() });
+        return scaled;
     }
 
     /// <summary>Log scale when the positive values span more than three decades (e.g. order-0 vs order-10 blocks).</summary>
@@ -129,7 +193,7 @@ public static class ChartSet
         if (ys.Count == 0 || ys.Any(y => y < 0)) return c;
         var pos = ys.Where(y => y > 0).ToList();
         if (pos.Count == 0 || pos.Max() / pos.Min() < 1000) return c;
-        var log = new Chart(c.Id, c.Title, c.XLabel, c.YLabel, c.Kind) { Section = c.Section, LogY = true, XCategories = c.XCategories };
+        var log = new Chart(c.Id, c.Title, c.XLabel, c.YLabel, c.Kind) { Section = c.Section, LogY = true, XCategories = c.XCategories, Horizontal = c.Horizontal };
         log.Series.AddRange(c.Series);
         return log;
     }
@@ -137,7 +201,8 @@ public static class ChartSet
     private static List<(double X, double Y)> Points(IEnumerable<object?[]> rows, int x, int y) =>
         rows.Select(r => (Num(r[x]), Num(r[y]))).Where(p => double.IsFinite(p.Item1) && double.IsFinite(p.Item2)).ToList();
 
-    private static string Label(Column c) => c.Unit is null ? c.Name.Replace('_', ' ') : $"{c.Name.Replace('_', ' ')} ({c.Unit})";
+    // "free pages" rather than "free pages (pages)": the unit only when the name does not already say it.
+    private static string Label(Column c) => c.Unit is null || c.Name.Split('_').Contains(c.Unit) ? c.Name.Replace('_', ' ') : $"{c.Name.Replace('_', ' ')} ({c.Unit})";
 
     private static int Col(Table t, string name)
     {
@@ -177,5 +242,48 @@ public static class ChartSet
         foreach (string path in System.IO.Directory.EnumerateFiles(dir, "*.svg"))
             if (!keep.Contains(Path.GetFileName(path))) File.Delete(path);
         return written;
+    }
+}
+
+/// <summary>
+/// The x axis of a series table. A table with <see cref="ElapsedColumn"/> (the time since the trace's first timed event,
+/// which the replay's series have when the trace has times) is drawn against time, in the unit that suits its span
+/// (µs, ms, s); otherwise against its first column (<c>event</c>: the events replayed).
+/// </summary>
+public sealed class SeriesAxis
+{
+    public const string EventColumn = "event";
+    public const string ElapsedColumn = "elapsed_ns";
+
+    private SeriesAxis(string label, double[] x, IReadOnlyList<int> columns)
+    {
+        Label = label;
+        X = x;
+        Columns = columns;
+    }
+
+    public string Label { get; }
+    /// <summary>The x value of each row (NaN where the row has none).</summary>
+    public IReadOnlyList<double> X { get; }
+    /// <summary>The columns that make the axis (not drawn as values).</summary>
+    public IReadOnlyList<int> Columns { get; }
+
+    /// <summary>The axis of <paramref name="t"/>, or null when it cannot be a series (no columns, or a first column of text).</summary>
+    public static SeriesAxis? Of(Table t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        if (t.Columns.Count < 2 || t.Columns[0].Type == ColumnType.String) return null;
+        int elapsed = -1;
+        for (int i = 0; i < t.Columns.Count; i++) if (t.Columns[i].Name == ElapsedColumn && t.Columns[i].Type != ColumnType.String) elapsed = i;
+        if (elapsed >= 0 && t.Rows.Any(r => r[elapsed] is long or double))
+        {
+            double span = t.Rows.Select(r => ChartSet.Num(r[elapsed])).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+            (double div, string unit) = span >= 1e9 ? (1e9, "s") : span >= 1e6 ? (1e6, "ms") : span >= 1e3 ? (1e3, "µs") : (1, "ns");
+            var x = t.Rows.Select(r => ChartSet.Num(r[elapsed]) / div).ToArray();
+            return new SeriesAxis($"time since the first event ({unit})", x, elapsed == 0 ? [0] : [0, elapsed]);
+        }
+        var c0 = t.Columns[0];
+        string label = c0.Name == EventColumn ? "events replayed" : c0.Unit is null ? c0.Name.Replace('_', ' ') : $"{c0.Name.Replace('_', ' ')} ({c0.Unit})";
+        return new SeriesAxis(label, t.Rows.Select(r => ChartSet.Num(r[0])).ToArray(), [0]);
     }
 }

@@ -46,6 +46,30 @@ public sealed record BarsPerRowChart(string Section, string Table, string Name, 
     IReadOnlyList<LabelledColumn> Values) : TableChart(Section, Table)
 {
     public override IEnumerable<string> Columns => [CategoryColumn, .. Values.Select(v => v.Column)];
+
+    /// <summary>Bars drawn across, the categories down the left with their full names: for many categories with long names.</summary>
+    public bool Horizontal { get; init; }
+
+    /// <summary>When more than 0: only the rows with the largest first value column, largest first, at most this many (the
+    /// title says so). 0: every row, in table order.</summary>
+    public int MaxBars { get; init; }
+}
+
+/// <summary>One line of a <see cref="RateGroup"/>: <paramref name="Numerator"/> over the group's denominator.</summary>
+public sealed record RateLine(string Numerator, string Label);
+
+/// <summary>One chart of a <see cref="RatesOverTimeChart"/>: each line is a column over <paramref name="Denominator"/>, times
+/// <paramref name="Scale"/> (1000: per thousand), per row; rows whose denominator is 0 are left out. The chart id is the
+/// table's stem, '_', <paramref name="Name"/>.</summary>
+public sealed record RateGroup(string Name, string Title, string YLabel, string Denominator, double Scale, IReadOnlyList<RateLine> Lines);
+
+/// <summary>
+/// Rates over the replay from a series table of per-interval counts (tlb.series: misses per 1000 references, cycles per
+/// walk): one chart per group, against the series' time axis (time when the table has it, else events).
+/// </summary>
+public sealed record RatesOverTimeChart(string Section, string Table, IReadOnlyList<RateGroup> Groups) : TableChart(Section, Table)
+{
+    public override IEnumerable<string> Columns => Groups.SelectMany(g => g.Lines.Select(l => l.Numerator).Prepend(g.Denominator)).Distinct();
 }
 
 /// <summary>

@@ -44,12 +44,18 @@ public class ReplayJobTests
         Assert.Contains(declared, d => d.Member == "HeapAnalyzer.Policy" && d.Path == "heap.policy" && d.Type == typeof(string));
         Assert.Contains(declared, d => d.Member == "EventsAnalyzer.Total" && d.Type == typeof(long));
 
+        // A metric is checked in the replays whose machine runs the analyzer that declares it (a section name may be
+        // shared by two kernels' analyzers, as Linux 0.12's processes section uses the keys that mean the same).
+        var analyzersOf = RealReplays.All.ToDictionary(r => r.Name, r => ReplayJob.CreateAnalyzers(
+            MmTrace.Sim.MachineBuilder.Build(r.Report.Machine!, new MmTrace.Core.SymbolTable())).Select(a => a.GetType().Name).ToHashSet());
         var problems = new List<string>();
         foreach (var d in declared)
         {
             int checkedIn = 0;
+            string declaringType = d.Member[..d.Member.IndexOf('.')];
             foreach (var (name, report) in RealReplays.All)
             {
+                if (!analyzersOf[name].Contains(declaringType)) continue;
                 if (report.Find(d.Section) is not { } section) continue;
                 checkedIn++;
                 var scalar = section.Scalars.FirstOrDefault(kv => kv.Key == d.Key);
@@ -65,7 +71,7 @@ public class ReplayJobTests
     public void Every_chart_an_analyzer_declares_is_one_a_report_read_back_can_get_again()
     {
         var declared = StaticMembers(typeof(TableChart)).Select(m => m.Value).Cast<TableChart>().ToList();
-        Assert.Equal(3, declared.Count);
+        Assert.Equal(4, declared.Count);
         Assert.Equal(declared.OrderBy(c => c.Section).ThenBy(c => c.Table), ReplayJob.TableCharts.OrderBy(c => c.Section).ThenBy(c => c.Table));
     }
 
@@ -74,9 +80,9 @@ public class ReplayJobTests
     {
         foreach (var chart in ReplayJob.TableCharts)
         {
-            var table = RealReplays.Get("kernel-mix").Find(chart.Section)?.Tables.SingleOrDefault(t => t.Name == chart.Table);
-            Assert.True(table is not null, $"{chart.Section}.{chart.Table}: no such table in the kernel-mix replay");
-            Assert.Same(chart, table.Chart);
+            var tables = RealReplays.All.Select(r => r.Report.Find(chart.Section)?.Tables.SingleOrDefault(t => t.Name == chart.Table)).OfType<Table>().ToList();
+            Assert.True(tables.Count > 0, $"{chart.Section}.{chart.Table}: no such table in any real replay");
+            Assert.All(tables, t => Assert.Same(chart, t.Chart));
         }
     }
 

@@ -108,4 +108,53 @@ public class MachineConfigTests
         Assert.Equal(expected, MachineConfig.EditDistance(a, b));
         Assert.Equal(expected, MachineConfig.EditDistance(b, a));
     }
+
+    [Fact]
+    public void A_machine_file_is_its_own_machine_with_its_base_named_as_such()
+    {
+        string file = Path.Combine(_dir, "eight.json");
+        File.WriteAllText(file, """{"base":"x86_64-skylake-4g","cpus":8,"buddy":{"max_order":11}}""");
+        var cfg = MachineConfig.Load(file);
+        Assert.Equal("eight", cfg.Name);
+        Assert.Equal("x86_64-skylake-4g", cfg.Base);
+        Assert.Equal("eight (based on x86_64-skylake-4g)", cfg.Title);
+        Assert.Equal(8, cfg.GetInt32("cpus"));
+        // The base preset's description ("4 CPUs") is not the machine's: it says what the file changes.
+        string description = cfg.GetString("description");
+        Assert.Equal("x86_64-skylake-4g with cpus=8, buddy.max_order=11 (from eight.json)", description);
+        var tree = JsonNode.Parse(cfg.ToJson())!.AsObject();
+        Assert.Equal(["name", "description", "base"], tree.Select(kv => kv.Key).Take(3));
+    }
+
+    [Fact]
+    public void A_machine_file_that_names_and_describes_itself_keeps_its_words()
+    {
+        string file = Path.Combine(_dir, "m.json");
+        File.WriteAllText(file, """{"base":"i386-highmem-1g","name":"old-box","description":"my old box, 2 CPUs","cpus":2}""");
+        var cfg = MachineConfig.Load(file);
+        Assert.Equal("old-box", cfg.Name);
+        Assert.Equal("my old box, 2 CPUs", cfg.GetString("description"));
+        Assert.Equal("i386-highmem-1g", cfg.Base);
+    }
+
+    [Fact]
+    public void A_preset_has_no_base_and_base_cannot_be_set()
+    {
+        var cfg = MachineConfig.Load("x86_64-skylake-4g");
+        Assert.Null(cfg.Base);
+        Assert.Equal("x86_64-skylake-4g", cfg.Title);
+        string file = Path.Combine(_dir, "b.json");
+        File.WriteAllText(file, """{"base":"x86_64-skylake-4g"}""");
+        Assert.Contains("base names the preset", Error(() => MachineConfig.Load(file, ["base=i386-highmem-1g"])));
+    }
+
+    [Fact]
+    public void The_shipped_example_machine_file_is_an_8_cpu_skylake()
+    {
+        var cfg = MachineConfig.Load(Path.Combine(TestPaths.RepoRoot, "traces", "examples", "my-machine.json"));
+        Assert.Equal("my-machine", cfg.Name);
+        Assert.Equal("x86_64-skylake-4g", cfg.Base);
+        Assert.Equal(8, cfg.GetInt32("cpus"));
+        Assert.Contains("8 CPUs", cfg.GetString("description"));
+    }
 }

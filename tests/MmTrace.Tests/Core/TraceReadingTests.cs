@@ -72,7 +72,9 @@ public class TraceReadingTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         reader.ReadAll(buffer, onBatch);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated < 1024, $"{allocated} bytes allocated for a million events");
+        // One allocation per event would be tens of MB; the bound leaves room for what the runtime itself may allocate
+        // on this thread (tier-up, on-stack replacement) on a loaded machine.
+        Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated for a million events");
         Assert.True(sum > 0);
     }
 

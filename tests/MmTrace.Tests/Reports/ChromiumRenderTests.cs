@@ -66,6 +66,62 @@ public class ChromiumRenderTests
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
 
+    /// <summary>The replays of the screenshots in docs/img/ (docs/img/update.sh makes them the same way): a kernel, a heap and an access recording.</summary>
+    private static readonly Dictionary<string, string[]> FirstScreens = new()
+    {
+        ["kbuild"] = [TestPaths.Real("kbuild.perf-script.txt.gz"), "--machine", "x86_64-linux618-2cpu-24g"],
+        ["perl-hash"] = [TestPaths.Real("perl-hash.mtrace.txt.gz"), "--machine", "x86_64-linux618-2cpu-24g"],
+        ["stride"] = [TestPaths.Real("stride.lackey.txt.gz"), "--implicit-map", "--machine", "x86_64-zen4-4g"],
+    };
+
+    [ChromiumTheory]
+    [InlineData("kbuild", "slab")]
+    [InlineData("perl-hash", "heap")]
+    [InlineData("stride", "tlb")]
+    public void First_screen_of_a_real_recording_shows_its_findings_and_key_figures(string name, string lead)
+    {
+        string dir = TestPaths.NewTempDir();
+        var replay = CliRunner.Run(["replay", .. FirstScreens[name], "--out", dir, "--quiet"]);
+        Assert.True(replay.Exit == 0, replay.Err);
+        string url = new Uri(Path.Combine(dir, "report.html")).AbsoluteUri;
+        var (dom, domErr) = RunChromium([.. Flags, "--dump-dom", url]);
+
+        // The story first: the lead line, the findings (the first about what this trace is about), the cards, then the sections.
+        int findings = dom.IndexOf("<div class=\"findings\" id=\"findings\">", StringComparison.Ordinal);
+        int cards = dom.IndexOf("<div class=\"cards\" id=\"figures\">", StringComparison.Ordinal);
+        int firstSection = dom.IndexOf("<section id=", StringComparison.Ordinal);
+        Assert.True(findings > 0 && cards > findings && firstSection > cards, "findings, then cards, then sections");
+        string block = dom[findings..cards];
+        int items = Regex.Matches(block, "<li>").Count;
+        Assert.InRange(items, 3, 8);
+        Assert.Contains($"<li><a class=\"tag\" href=\"#{lead}\">{lead}</a>", block);
+        Assert.Matches(@"\d", block);
+        var values = Regex.Matches(dom[cards..firstSection], "<div class=\"v\">([^<]*)</div>").Select(m => m.Groups[1].Value).ToList();
+        Assert.InRange(values.Count, 3, 8);
+        Assert.DoesNotContain(values, v => Regex.IsMatch(v, @"^0( |%|$)"));
+        Assert.DoesNotContain(values, v => Regex.IsMatch(v, @"\d{5}") && !v.Contains(',', StringComparison.Ordinal));
+
+        // No empty sections: each says something (its findings, figures, a chart or a table).
+        var sections = Regex.Matches(dom, "<section id=\"([a-z_]+)\">(.*?)</section>", RegexOptions.Singleline);
+        Assert.True(sections.Count >= 3, $"only {sections.Count} sections");
+        foreach (Match m in sections)
+            Assert.True(Regex.IsMatch(m.Groups[2].Value, "<ul class=\"said\">|<table|<figure"), $"section {m.Groups[1].Value} has nothing in it");
+        Assert.Equal(sections.Count, Regex.Matches(dom, "<section id=").Count);
+
+        string shots = Path.Combine(TestPaths.RepoRoot, "TestResults", "html");
+        Directory.CreateDirectory(shots);
+        string png = Path.Combine(shots, name + "-first-screen.png");
+        File.Delete(png);
+        var (_, shotErr) = RunChromium([.. Flags, "--hide-scrollbars", $"--screenshot={png}", "--window-size=1280,900", url]);
+        Assert.True(File.Exists(png), $"no screenshot; chromium said:\n{shotErr}");
+        Assert.True(new FileInfo(png).Length > 20_000, "screenshot is suspiciously small (blank page?)");
+        var problems = (domErr + shotErr).Split('\n')
+            .Where(l => l.Contains("CONSOLE", StringComparison.Ordinal) || l.Contains("Uncaught", StringComparison.Ordinal)
+                     || l.Contains("net::ERR", StringComparison.Ordinal) || l.Contains("Failed to load", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
     private static string ReplayName(string trace) => MmTrace.Cli.ReplayCommand.TraceName(trace);
 
     private static (string Out, string Err) RunChromium(string[] args)

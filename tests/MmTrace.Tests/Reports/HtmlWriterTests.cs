@@ -38,6 +38,46 @@ public class HtmlWriterTests
     }
 
     [Fact]
+    public void The_story_comes_first_then_only_the_sections_with_something_to_say_in_its_order()
+    {
+        var r = SampleReports.TwoSections();
+        r.Find("buddy")!.Add("failures", 0L).Add("wasted_bytes", 25769803776L);
+        r.AddSection("kmap", "kmap and kmap_atomic").Add("maps", 0L);
+        r.Story = new ReportStory
+        {
+            Lead = "3 kernel memory events.",
+            Findings = [new("latency", "p99 is 2,500 cycles."), new("buddy", "24 GiB wasted.")],
+            Figures = [new("wasted", "24 GiB", "buddy.wasted_bytes")],
+            SectionFindings = new Dictionary<string, IReadOnlyList<string>> { ["buddy"] = ["24 GiB wasted."] },
+            Shown = ["latency", "buddy"],
+        };
+        string html = Render(r);
+        int lead = html.IndexOf("<p class=\"lead\">3 kernel memory events.</p>", StringComparison.Ordinal);
+        int findings = html.IndexOf("<div class=\"findings\"", StringComparison.Ordinal);
+        int cards = html.IndexOf("<div class=\"cards\"", StringComparison.Ordinal);
+        int latency = html.IndexOf("<section id=\"latency\">", StringComparison.Ordinal), buddy = html.IndexOf("<section id=\"buddy\">", StringComparison.Ordinal);
+        Assert.True(lead > 0 && findings > lead && cards > findings && latency > cards && buddy > latency);
+        Assert.Contains("<li><a class=\"tag\" href=\"#latency\">latency</a>p99 is 2,500 cycles.</li>", html);
+        Assert.Contains("<div class=\"card\" title=\"buddy.wasted_bytes\"><div class=\"v\">24 GiB</div><div class=\"k\">wasted</div></div>", html);
+        Assert.Contains("<ul class=\"said\">\n<li>24 GiB wasted.</li>", html);
+        Assert.Contains("<td>wasted_bytes</td><td class=\"n\">24 GiB</td>", html);
+        Assert.Contains("<p class=\"zero\">Zero: failures.</p>", html);
+        Assert.DoesNotContain("<section id=\"kmap\">", html);
+        Assert.Contains("Not shown, nothing to say for this trace: kmap and kmap_atomic", html);
+        Assert.DoesNotContain("Headline figures", html);
+    }
+
+    [Fact]
+    public void Tables_are_folded_and_empty_ones_left_out()
+    {
+        var r = SampleReports.TwoSections();
+        r.Find("buddy")!.AddTable(new Table("failures", "Failures", [new Column("order", ColumnType.Int)]));
+        string html = Render(r);
+        Assert.Contains("<details class=\"table\"><summary>Free blocks by order (4 rows)</summary>", html);
+        Assert.DoesNotContain("Failures", html);
+    }
+
+    [Fact]
     public void Series_chart_has_title_axis_labels_with_units_and_legend()
     {
         var charts = ChartSet.For(SampleReports.TwoSections());

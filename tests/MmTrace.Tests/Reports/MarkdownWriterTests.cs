@@ -19,8 +19,8 @@ public class MarkdownWriterTests
 
             | key | value |
             |---|---|
-            | free_pages | 1234 |
-            | pages_allocated | 7 |
+            | free_pages | 1,234 pages (4.82 MiB) |
+            | pages_allocated | 7 pages (28 KiB) |
             | unusable_index | 0.1235 |
             | mean_order | 0.3333 |
             | undefined_ratio | NaN |
@@ -43,22 +43,46 @@ public class MarkdownWriterTests
 
             | key | value |
             |---|---|
-            | p50_cycles | 310 |
-            | p99_cycles | 2500 |
+            | p50_cycles | 310 cycles |
+            | p99_cycles | 2,500 cycles |
 
             ### Latency over time
 
-            | time (ns) | mean (cycles) |
+            | time | mean (cycles) |
             |---:|---:|
-            | 0 | 100 |
-            | 1000 | 100.5 |
-            | 2000 | 101 |
+            | 0 ns | 100 |
+            | 1 µs | 100.5 |
+            | 2 µs | 101 |
 
             - Costs come from the machine's cost model.
             - A second note.
 
             """;
         Assert.Equal(expected, MarkdownWriter.Render(SampleReports.TwoSections()));
+    }
+
+    [Fact]
+    public void Story_comes_first_zero_scalars_are_named_on_one_line_and_sections_with_nothing_to_say_are_left_out()
+    {
+        var r = SampleReports.TwoSections();
+        r.Find("buddy")!.Add("failures", 0L).Add("wasted_bytes", 25769803776L);
+        r.AddSection("kmap", "kmap").Add("maps", 0L);
+        r.Story = new ReportStory
+        {
+            Lead = "3 events.",
+            Findings = [new("latency", "p99 is 2,500 cycles.")],
+            Figures = [new("wasted", "24 GiB", "buddy.wasted_bytes")],
+            SectionFindings = new Dictionary<string, IReadOnlyList<string>> { ["latency"] = ["p99 is 2,500 cycles.", "p50 is 310 cycles."] },
+            Shown = ["latency", "buddy"],
+        };
+        string md = MarkdownWriter.Render(r);
+        Assert.Contains("\n3 events.\n\n## Findings\n\n1. **latency**: p99 is 2,500 cycles.\n\n## Key figures\n\n| figure | value |\n|---|---:|\n| wasted | 24 GiB |\n", md);
+        Assert.True(md.IndexOf("## Allocation latency", StringComparison.Ordinal) < md.IndexOf("## Buddy allocator", StringComparison.Ordinal));
+        Assert.Contains("## Allocation latency\n\n- p99 is 2,500 cycles.\n- p50 is 310 cycles.\n", md);
+        Assert.Contains("| wasted_bytes | 24 GiB |", md);
+        Assert.Contains("\nZero: failures.\n", md);
+        Assert.DoesNotContain("## kmap", md);
+        Assert.Contains("Not shown, nothing to say for this trace: kmap", md);
     }
 
     [Fact]

@@ -1,0 +1,95 @@
+using MmTrace.Analysis;
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Tests.Analysis;
+
+public class SeriesSamplerTests
+{
+    private static void Feed(SeriesSampler s, int events, Func<int, long?>? time = null)
+    {
+        for (int i = 1; i <= events; i++)
+        {
+            var e = new TraceEvent { Op = Op.Kmalloc, Pid = 1 };
+            if (time?.Invoke(i) is long t) e.SetTime(t);
+            s.OnEvent(e, default);
+        }
+    }
+
+    [Fact]
+    public void Worked_by_hand_four_rows_at_most_every_event_then_every_second_then_every_fourth()
+    {
+        // maxRows 4: samples at 1,2,3,4 → merged to 2,4 (interval 2) → 6,8 → merged to 4,8 (interval 4) → 12 at event 12.
+        var s = new SeriesSampler(interval: 1, maxRows: 4);
+        long n = 0, seen = 0;
+        var state = s.Add(() => [n], deltas: false);
+        // Events since the previous sample, as the TLB's misses since the previous sample.
+        var delta = s.Add(() => { long d = n - seen; seen = n; return [d]; }, deltas: true);
+        for (int i = 1; i <= 13; i++)
+        {
+            n = i;
+            s.OnEvent(new TraceEvent { Op = Op.Load, Pid = 1 }, default);
+        }
+        Assert.Equal([4L, 8, 12], s.At);
+        Assert.Equal(4, s.Interval);
+        // A state keeps the later sample of each pair; counts since the previous sample add up.
+        Assert.Equal([4L, 8, 12], state.Rows.Select(r => r[0]));
+        Assert.Equal([4L, 4, 4], delta.Rows.Select(r => r[0]));
+    }
+
+    [Theory]
+    [InlineData(150, 150)]
+    [InlineData(999, 999)]
+    [InlineData(1000, 500)]
+    [InlineData(77_684, 606)]
+    [InlineData(1_000_000, 976)]
+    public void Any_trace_gets_every_event_or_between_500_and_1000_evenly_spread_rows(int events, int rows)
+    {
+        var s = new SeriesSampler();
+        s.Add(() => [], deltas: false);
+        Feed(s, events);
+        Assert.Equal(rows, s.At.Count);
+        Assert.True(s.At.Count >= Math.Min(events, 500) && s.At.Count <= 1000);
+        // Evenly spread: every step is the final interval.
+        Assert.All(s.At.Zip(s.At.Skip(1)), p => Assert.Equal(s.Interval, p.Second - p.First));
+    }
+
+    [Fact]
+    public void With_times_the_rows_carry_the_time_since_the_first_timed_event()
+    {
+        var s = new SeriesSampler(interval: 1, maxRows: 100);
+        s.Add(() => [7], deltas: false);
+        Feed(s, 5, i => i == 1 ? null : 1_000 + i * 10);
+        Assert.True(s.HasTimes);
+        Assert.Equal(["event", "elapsed_ns"], s.AxisColumns().Select(c => c.Name));
+        Assert.Equal(new object?[] { 1L, null, 7L }, s.Row(0, [7L]));
+        Assert.Equal(new object?[] { 5L, 30L, 7L }, s.Row(4, [7L]));
+    }
+
+    [Fact]
+    public void Without_times_a_row_is_the_event_count_and_the_values()
+    {
+        var s = new SeriesSampler();
+        Feed(s, 3);
+        Assert.False(s.HasTimes);
+        Assert.Equal(["event"], s.AxisColumns().Select(c => c.Name));
+        Assert.Equal(new object?[] { 3L, 9L }, s.Row(2, [9L]));
+    }
+
+    [Fact]
+    public void The_kbuild_replay_has_hundreds_of_points_against_time_and_the_same_rows_twice()
+    {
+        static Report Replay()
+        {
+            var symbols = new SymbolTable();
+            using var reader = MmTrace.Ingest.TraceFormats.Open(TestPaths.Real("kbuild.perf-script.txt.gz"), "auto", symbols, ReaderOptions.Default);
+            return ReplayJob.Run(reader, symbols, MachineConfig.Load("x86_64-linux618-2cpu-24g"), 0, "kbuild");
+        }
+        var a = Replay();
+        var series = a.Find(BuddyAnalyzer.SectionName)!.Tables.Single(t => t.Name == "free_blocks_series");
+        Assert.InRange(series.Rows.Count, 500, 1000);
+        Assert.Equal(["event", "elapsed_ns", "free_pages"], series.Columns.Take(3).Select(c => c.Name));
+        Assert.Equal(SummaryJsonWriter.ToBytes(a), SummaryJsonWriter.ToBytes(Replay()));
+    }
+}
