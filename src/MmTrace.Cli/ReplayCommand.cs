@@ -25,6 +25,7 @@ internal static class ReplayCommand
         var seed = new Option<long>("--seed") { Description = "Seed for randomised policies; recorded in the report", DefaultValueFactory = _ => 0 };
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
+        var kallsyms = CommonOptions.Kallsyms();
         var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
         var interval = new Option<long>("--interval") { Description = "Events between samples of the time series (doubled as needed to keep at most 1000 rows)", DefaultValueFactory = _ => 10_000 };
         var quiet = CommonOptions.Quiet();
@@ -34,7 +35,7 @@ internal static class ReplayCommand
 
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, maps, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet,
         };
         cmd.SetAction(p =>
         {
@@ -43,7 +44,7 @@ internal static class ReplayCommand
             if (p.GetValue(implicitMap)) config.Set("mmu.implicit_map=true");
             string dir = p.GetValue(outDir) ?? Path.Combine("reports", TraceName(path));
             var symbols = new SymbolTable();
-            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict), KallsymsPath = p.GetValue(kallsyms) };
             IReadOnlyList<MemoryMapping>? initialMaps = null;
             if (p.GetValue(maps) is { } mapsPath)
             {
@@ -79,7 +80,9 @@ internal static class ReplayCommand
         string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
         string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
         w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
-        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
+        string lost = r.TryGet(EventsAnalyzer.Lost, out long lostEvents) && lostEvents > 0
+            ? $" ({V(AnomaliesAnalyzer.LostExplainable)} of kinds a loss explains: the recording lost {lostEvents} events)" : "";
+        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}{lost}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
         w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
