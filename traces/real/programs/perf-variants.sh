@@ -36,18 +36,18 @@ kmem_refs tar-gzip-lossy
 perf script -i tar-gzip-lossy.perf.data --show-lost-events > tar-gzip-lossy.perf-script.txt 2>/dev/null
 
 # 3. callchains (-g)
-perf record -q -g -e $EV -a -o callchain.perf.data -- sh -c "$WORKLOAD"
-kmem_refs callchain
-perf script -i callchain.perf.data > callchain.perf-script.txt 2>/dev/null
+perf record -q -g -e $EV -a -o leader-exit-g.perf.data -- sh -c "$WORKLOAD"
+kmem_refs leader-exit-g
+perf script -i leader-exit-g.perf.data > leader-exit-g.perf-script.txt 2>/dev/null
 
 # 4. unrelated events interleaved: sched, syscalls, uprobes (an entry and a return probe; this kernel has no
 #    kprobe events), a software event
 perf probe -q -x /lib/x86_64-linux-gnu/libc.so.6 -a malloc -a 'malloc%return'
 perf record -q -e $EV,sched:sched_switch,sched:sched_wakeup,sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit,syscalls:sys_enter_mmap,syscalls:sys_exit_mmap,syscalls:sys_enter_brk,syscalls:sys_exit_brk,probe_libc:malloc,probe_libc:malloc__return,page-faults \
-  -a -o mixed-events.perf.data -- sh -c "$WORKLOAD"
+  -a -o leader-exit-mixed.perf.data -- sh -c "$WORKLOAD"
 perf probe -q -d 'probe_libc:*'
-kmem_refs mixed-events
-perf script -i mixed-events.perf.data > mixed-events.perf-script.txt 2>/dev/null
+kmem_refs leader-exit-mixed
+perf script -i leader-exit-mixed.perf.data > leader-exit-mixed.perf-script.txt 2>/dev/null
 
 # the recording machine's symbols, for --kallsyms
-cat /proc/kallsyms > kallsyms.txt
+cat /proc/kallsyms > perf-variants.kallsyms.txt
