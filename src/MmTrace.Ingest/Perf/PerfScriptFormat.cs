@@ -210,10 +210,14 @@ internal static class PerfScriptLine
 
     private static int LastSpace(ReadOnlySpan<byte> h, int len) => h[..len].LastIndexOfAny((byte)' ', (byte)'\t');
 
-    /// <summary>A callchain line under a sample (perf record -g): indented, a hex address, then the symbol, e.g. "\tffffffff8123 kmalloc+0x1 ([kernel.kallsyms])".</summary>
+    /// <summary>
+    /// A callchain line under a sample (perf record -g): a tab, the address in 16 columns, the symbol and the dso
+    /// ("\tffffffff8123abcd kmalloc+0x1 ([kernel.kallsyms])", sample__fprintf_callchain). Only the tab tells it from a
+    /// sample line: comms are right-aligned with spaces and may start with a word that reads as hex ("a b", "dd").
+    /// </summary>
     public static bool IsCallchainFrame(ReadOnlySpan<byte> line, ReadOnlySpan<byte> trimmed)
     {
-        if (line.IsEmpty || line[0] is not ((byte)' ' or (byte)'\t')) return false;
+        if (line.IsEmpty || line[0] != (byte)'\t') return false;
         int sp = trimmed.IndexOfAny((byte)' ', (byte)'\t');
         var addr = sp < 0 ? trimmed : trimmed[..sp];
         return TryParseHex(addr, out _);
