@@ -191,7 +191,7 @@ public sealed class PerfDataReader : ITraceReader
                 a.Kind = PerfEvents.Classify(Encoding.UTF8.GetBytes(fmt.System), Encoding.UTF8.GetBytes(fmt.Name));
                 BindFields(a, fmt);
             }
-            else a.EventName = type == PerfTypeTracepoint ? $"tracepoint {config}" : $"event type {type} config {config}";
+            else a.EventName = type == PerfTypeTracepoint ? $"tracepoint {config}" : GenericEventName(type, config);
             // ids: the file section after the attr
             ulong idsOff = U64(entry, (int)attrSize - 16), idsSize = U64(entry, (int)attrSize - 8);
             CheckSection(idsOff, idsSize, fileLength, at + (long)attrSize - 16, "event ids");
@@ -202,6 +202,20 @@ public sealed class PerfDataReader : ITraceReader
         }
         return attrs;
     }
+
+    // include/uapi/linux/perf_event.h: perf_hw_id and perf_sw_ids, named as perf prints them
+    private static readonly string[] HardwareEvents = ["cycles", "instructions", "cache-references", "cache-misses", "branch-instructions",
+        "branch-misses", "bus-cycles", "stalled-cycles-frontend", "stalled-cycles-backend", "ref-cycles"];
+    private static readonly string[] SoftwareEvents = ["cpu-clock", "task-clock", "page-faults", "context-switches", "cpu-migrations",
+        "minor-faults", "major-faults", "alignment-faults", "emulation-faults", "dummy", "bpf-output", "cgroup-switches"];
+
+    /// <summary>A hardware or software event's name as perf script prints it ("page-faults"); other types by number.</summary>
+    private static string GenericEventName(uint type, ulong config) => type switch
+    {
+        0 when config < (ulong)HardwareEvents.Length => HardwareEvents[config],
+        1 when config < (ulong)SoftwareEvents.Length => SoftwareEvents[config],
+        _ => $"event type {type} config {config}",
+    };
 
     private static void BindFields(Attr a, TraceEventFormat f)
     {
@@ -383,7 +397,7 @@ public sealed class PerfDataReader : ITraceReader
         if ((long)time > _maxTime) _maxTime = (long)time;
         if (a.Kind == PerfEvent.Unsupported)
         {
-            if (a.Format is null && a.EventName!.StartsWith("event type 1 ", StringComparison.Ordinal)) return; // dummy/software side-band
+            if (a.EventName == "dummy") return; // perf record's side-band event
             if (_options.Strict) throw Error(at, $"unsupported event '{a.EventName}' (--strict)");
             Stats.CountUnsupported(a.EventName!);
             return;
