@@ -331,7 +331,8 @@ public sealed class PerfScriptReader : ITraceReader
         int lost = t.IndexOf(" events and lost "u8);
         if (lost >= 0 && t.EndsWith(" chunks!"u8))
         {
-            if (!PerfScriptLine.TryParseDecimal(t[(lost + " events and lost ".Length)..^" chunks!".Length], out ulong chunks)) return false;
+            int from = lost + " events and lost ".Length, to = t.Length - " chunks!".Length;
+            if (from > to || !PerfScriptLine.TryParseDecimal(t[from..to], out ulong chunks)) return false;
             _lost.Warned(chunks);
             return true;
         }
