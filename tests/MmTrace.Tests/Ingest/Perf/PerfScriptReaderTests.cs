@@ -297,4 +297,25 @@ public class PerfScriptReaderTests
         Assert.StartsWith("t.txt:3:", r.Stats.BadRecordSamples[1]);
         Assert.Contains("number of lost events", r.Stats.BadRecordSamples[1]);
     }
+
+    [Fact]
+    public void Reading_allocates_nothing_per_line_of_any_shape()
+    {
+        // Lines of every shape (odd comms, unknown tasks, callchains, lost events, other events, ip columns): reading the
+        // chunk four times allocates no more than reading it once, past what the first reading interned.
+        string chunk = string.Join('\n', new[] { "leader-exit-mixed", "tar-gzip-lossy", "leader-exit-g", "leader-exit-ip" }
+            .SelectMany(n => PerfVariants.ScriptLines(n).Take(6000))) + "\n";
+        long Allocated(int times)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(chunk, times)));
+            using var r = new MmTrace.Ingest.Perf.PerfScriptFormat().Open(new MemoryStream(bytes), "t.txt", new SymbolTable(), ReaderOptions.Default);
+            var batch = new TraceEvent[4096];
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            while (r.Read(batch) > 0) { }
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Allocated(1); // JIT
+        long once = Allocated(1), four = Allocated(4);
+        Assert.True(four - once < 64 * 1024, $"reading the chunk once allocated {once} bytes, four times {four}");
+    }
 }
