@@ -73,6 +73,9 @@ internal static class PerfScriptLine
     {
         int from = 0;
         tokenStart = colon = tokenEnd = -1;
+        // Whether a "secs.usecs: " token came before: then the next candidate is the event, without looking back for the
+        // time column (the common case costs one byte test); else AfterTimeColumn decides.
+        bool afterTime = false;
         while (true)
         {
             int c = line[from..].IndexOf(": "u8);
@@ -85,10 +88,11 @@ internal static class PerfScriptLine
             int k = tok.IndexOf((byte)':');
             if (k > 0 && k < tok.Length - 1 && tok[(k + 1)..].IndexOf((byte)':') < 0 && IsIdent(tok[..k]) && IsIdent(tok[(k + 1)..]))
             {
-                bool afterTime = AfterTimeColumn(line, ts);
+                afterTime = afterTime || AfterTimeColumn(line, ts);
                 if (tokenStart < 0 || afterTime) (tokenStart, colon, tokenEnd) = (ts, ts + k, p);
                 if (afterTime) return true;
             }
+            else if (p > ts && (uint)(line[p - 1] - '0') <= 9) afterTime = true;
             if (c < 0) break;
             from = p + 2;
         }
@@ -98,14 +102,36 @@ internal static class PerfScriptLine
     /// <summary>True when the token starting at <paramref name="ts"/> follows a time token ("secs.frac:"), perhaps with perf's period column between.</summary>
     public static bool AfterTimeColumn(ReadOnlySpan<byte> line, int ts)
     {
-        int end = TrimEnd(line, ts);
-        int s = LastSpace(line, end) + 1;
-        if (end > s && line[end - 1] != (byte)':' && TryParseDecimal(line[s..end], out _))
+        // A backward scan over "secs.frac: [period] ", without parsing (this runs for every sample line).
+        int i = SkipBlanksBack(line, ts - 1);
+        if (i >= 0 && line[i] != (byte)':')
         {
-            end = TrimEnd(line, s);
-            s = LastSpace(line, end) + 1;
+            int d = SkipDigitsBack(line, i);
+            if (d == i || d < 0 || line[d] is not ((byte)' ' or (byte)'\t')) return false;
+            i = SkipBlanksBack(line, d);
         }
-        return end - s > 1 && line[end - 1] == (byte)':' && TryParseTime(line[s..(end - 1)], out _);
+        if (i < 1 || line[i] != (byte)':') return false;
+        int frac = SkipDigitsBack(line, i - 1);
+        if (frac == i - 1) return false;
+        int end = frac;
+        if (frac >= 0 && line[frac] == (byte)'.')
+        {
+            end = SkipDigitsBack(line, frac - 1);
+            if (end == frac - 1) return false;
+        }
+        return end < 0 || line[end] is (byte)' ' or (byte)'\t';
+    }
+
+    private static int SkipBlanksBack(ReadOnlySpan<byte> line, int i)
+    {
+        while (i >= 0 && line[i] is (byte)' ' or (byte)'\t') i--;
+        return i;
+    }
+
+    private static int SkipDigitsBack(ReadOnlySpan<byte> line, int i)
+    {
+        while (i >= 0 && (uint)(line[i] - '0') <= 9) i--;
+        return i;
     }
 
     private static bool IsIdent(ReadOnlySpan<byte> s)
@@ -142,7 +168,7 @@ internal static class PerfScriptLine
             if (!TryParseTime(h[s..(len - 1)], out time)) { timeError = true; time = -1; }
             len = TrimEnd(h, s);
         }
-        if (len > 0)
+        if (len > 0 && h[len - 1] != (byte)']')
         {
             // perf's misc column: K, U, H, G or g (kernel, user, hypervisor, guest), after the cpu or the pid
             int s = LastSpace(h, len) + 1;
