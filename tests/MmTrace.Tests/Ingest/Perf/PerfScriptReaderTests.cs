@@ -318,4 +318,21 @@ public class PerfScriptReaderTests
         long once = Allocated(1), four = Allocated(4);
         Assert.True(four - once < 64 * 1024, $"reading the chunk once allocated {once} bytes, four times {four}");
     }
+
+    [Theory]
+    [InlineData("            perf 30593 [001]  2703.676575: PERF_RECORD_LOST lost 1465\n")]
+    [InlineData("\tffffffff815e3751 __traceiter_mm_page_alloc+0x41 ([kernel.kallsyms])\n\n")]
+    [InlineData("")]
+    public void Perf_script_text_is_detected_past_lost_lines_and_frames_and_without_pid_cpu_or_time_columns(string opening)
+    {
+        string[] samples =
+        [
+            "            perf 30529 [001]  2700.926455:                   kmem:kfree: call_site=x+0x1 ptr=0x20\n",
+            "    a b: [1]/2:3 [000]                   kmem:kfree: call_site=single_release+0x17 ptr=(nil)\n",
+            "             :-1    -1        kmem:kmem_cache_alloc: call_site=__send_signal_locked+0x98 ptr=0x10 name=sigqueue bytes_req=80 bytes_alloc=80 gfp_flags=GFP_ATOMIC\n",
+        ];
+        foreach (var sample in samples)
+            Assert.Equal("perf-script", TraceFormats.Detect(System.Text.Encoding.UTF8.GetBytes(opening + sample), "t.txt")?.Name);
+        Assert.Null(TraceFormats.Detect("a: b: c\n"u8, "t.txt"));
+    }
 }
