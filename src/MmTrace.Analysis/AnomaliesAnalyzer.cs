@@ -12,6 +12,8 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
     public static readonly Metric<long> Total = new(SectionName, "total") { Label = "anomalies" };
     /// <summary>Allocations the simulated machine could not serve.</summary>
     public static readonly Metric<long> AllocationFailures = new(SectionName, "allocation_failures") { Label = "allocation failures" };
+    /// <summary>Anomalies of the kinds lost events produce (<see cref="AnomalyKinds.LossExplains"/>), when the recording lost events; 0 when it lost none.</summary>
+    public static readonly Metric<long> LostExplainable = new(SectionName, "lost_explainable") { Label = "anomalies a loss explains" };
     private const string ByKindTable = "by_kind", FailuresTable = "failures_by_op";
 
     /// <summary>Shown when the trace had anomalies or the machine failed an allocation: how many, of which kinds, and what that suggests.</summary>
@@ -64,8 +66,12 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var s = report.AddSection(SectionName, "Anomalies and allocation failures");
-        long total = 0;
-        var t = new Table(ByKindTable, "Anomalies by kind and op",
+        // When the recording lost events, the anomalies a loss produces on its own are reported apart from the rest.
+        long lostEvents = ctx.Ingest.LostEvents;
+        long total = 0, explainable = 0;
+        var t = new Table(ByKindTable, lostEvents > 0 ? "Anomalies lost events do not explain, by kind and op" : "Anomalies by kind and op",
+            [new("kind", ColumnType.String), new("op", ColumnType.String), new("events", ColumnType.Int)]);
+        var lost = new Table("lost_explainable_by_kind", "Anomalies of the kinds lost events produce, by kind and op",
             [new("kind", ColumnType.String), new("op", ColumnType.String), new("events", ColumnType.Int)]);
         for (int k = 1; k < AnomalyKinds.Count; k++)
         for (int op = 1; op < OpNames.Count; op++)
@@ -73,11 +79,20 @@ public sealed class AnomaliesAnalyzer : IAnalyzer
             long n = _anomalies[k, op];
             if (n == 0) continue;
             total += n;
-            t.AddRow(((AnomalyKind)k).Name(), ((Op)op).Name(), n);
+            bool loss = lostEvents > 0 && ((AnomalyKind)k).LossExplains();
+            if (loss) explainable += n;
+            (loss ? lost : t).AddRow(((AnomalyKind)k).Name(), ((Op)op).Name(), n);
         }
         s.Add(Total, total);
+        s.Add(LostExplainable, explainable);
         s.Add(AllocationFailures, _failures.Sum());
         s.AddTable(t);
+        if (lostEvents > 0)
+        {
+            s.AddTable(lost);
+            s.Notes.Add(string.Create(Units.Inv,
+                $"the recording lost {lostEvents} events (events.lost): {explainable} of the {total} anomalies are of kinds a lost allocation, free, map or unmap produces on its own (lost_explainable_by_kind); the other {total - explainable} are not (by_kind)"));
+        }
         var f = new Table(FailuresTable, "Allocations the simulated machine could not serve, by op",
             [new("op", ColumnType.String), new("events", ColumnType.Int)]);
         for (int op = 1; op < OpNames.Count; op++)

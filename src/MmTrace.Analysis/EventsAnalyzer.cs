@@ -19,6 +19,8 @@ public sealed class EventsAnalyzer : IAnalyzer
     /// <summary>From the first to the last timed event; absent when the trace has no times (so not public: the metrics a
     /// section declares are in every report that has the section).</summary>
     internal static readonly Metric<long> DurationNs = new(SectionName, "duration_ns") { Label = "trace duration" };
+    /// <summary>Events the recorder says it lost (perf's LOST and LOST_SAMPLES records): the trace misses them.</summary>
+    public static readonly Metric<long> Lost = new(SectionName, "lost") { Label = "events lost by the recorder" };
     public const string ByOpTable = "by_op", ByPidTable = "by_pid";
 
     /// <summary>Events replayed and the time they span; what the trace itself got wrong (skipped lines, ops without a model).</summary>
@@ -90,6 +92,7 @@ public sealed class EventsAnalyzer : IAnalyzer
         s.Add(NotModelled, _notModelled.Sum());
         s.Add(BadRecordsSkipped, ctx.Ingest.BadRecords);
         s.Add(UnsupportedRecords, ctx.Ingest.Unsupported.Values.Sum());
+        s.Add(Lost, ctx.Ingest.LostEvents);
         if (_firstTime <= _lastTime)
         {
             s.Add("first_time_ns", _firstTime);
@@ -108,6 +111,12 @@ public sealed class EventsAnalyzer : IAnalyzer
         foreach (var (pid, v) in _byPid.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => kv.Key))
             byPid.AddRow(pid, ctx.Symbols[v.Comm], v.Events);
 
+        if (ctx.Ingest.LostEventsByCpu.Count > 0)
+        {
+            var lost = s.AddTable(new Table("lost_by_cpu", "Events the recorder lost, by CPU (-1: not said)",
+                [new("cpu", ColumnType.Int), new("lost", ColumnType.Int)]));
+            foreach (var (cpu, n) in ctx.Ingest.LostEventsByCpu) lost.AddRow(cpu, n);
+        }
         if (ctx.Ingest.Unsupported.Count > 0)
         {
             var un = s.AddTable(new Table("unsupported", "Records read but not supported, by kind",
@@ -115,6 +124,7 @@ public sealed class EventsAnalyzer : IAnalyzer
             foreach (var (kind, n) in ctx.Ingest.Unsupported) un.AddRow(kind, n);
         }
         foreach (var msg in ctx.Ingest.BadRecordSamples) s.Notes.Add("skipped: " + msg);
+        s.Notes.AddRange(ctx.Ingest.Notes);
         var missing = Enumerable.Range(1, OpNames.Count - 1).Where(i => _notModelled[i] > 0).Select(i => ((Op)i).Name()).ToList();
         if (missing.Count > 0)
             s.Notes.Add("not modelled yet, counted but not simulated: " + string.Join(", ", missing));

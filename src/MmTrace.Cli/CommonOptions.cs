@@ -23,6 +23,11 @@ internal static class CommonOptions
         DefaultValueFactory = _ => 0,
     };
 
+    public static Option<string?> Kallsyms() => new("--kallsyms")
+    {
+        Description = "A copy of /proc/kallsyms from the machine that recorded a perf.data (same boot): names its kernel call sites as perf kmem does",
+    };
+
     public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "No progress bar on stderr" };
 
     public static Argument<string> Trace(string description = "Trace file (.csv, .parquet, optionally .gz or .zst), or - for stdin") =>

@@ -13,14 +13,15 @@ internal static class ConvertCommand
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
         var ops = new Option<string?>("--ops") { Description = "Keep only these ops, comma-separated (e.g. kmalloc,kfree: a recording's kmalloc stream)" };
+        var kallsyms = CommonOptions.Kallsyms();
         var cmd = new Command("convert", "Convert a trace to the canonical CSV or Parquet form (lossless between the two)")
         {
-            input, output, format, maxErrors, ops,
+            input, output, format, maxErrors, ops, kallsyms,
         };
         cmd.SetAction(p =>
         {
             OutputPath.CheckFile(p.GetValue(output)!);
-            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors) };
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), KallsymsPath = p.GetValue(kallsyms) };
             string skipped(IngestStats s) => s.BadRecords > 0 ? $" ({s.BadRecords} bad records skipped)" : "";
             if (p.GetValue(ops) is { } list)
             {

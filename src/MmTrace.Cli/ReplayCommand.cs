@@ -26,6 +26,7 @@ internal static class ReplayCommand
         var seed = new Option<long>("--seed") { Description = "Seed for randomised policies; recorded in the report", DefaultValueFactory = _ => 0 };
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
+        var kallsyms = CommonOptions.Kallsyms();
         var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
         var interval = new Option<long>("--interval") { Description = "Events between samples of the time series at the start (doubled as needed to keep at most 1000 rows, so every trace gets 500 to 1000 points)", DefaultValueFactory = _ => SeriesSampler.DefaultInterval };
         var quiet = CommonOptions.Quiet();
@@ -35,7 +36,7 @@ internal static class ReplayCommand
 
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, interval, implicitMap, maps, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet,
         };
         cmd.SetAction(p =>
         {
@@ -45,7 +46,7 @@ internal static class ReplayCommand
             var config = MachineConfig.Load(p.GetValue(machine), p.GetValue(set) ?? []);
             if (p.GetValue(implicitMap)) config.Set("mmu.implicit_map=true");
             var symbols = new SymbolTable();
-            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict) };
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), Strict = p.GetValue(strict), KallsymsPath = p.GetValue(kallsyms) };
             IReadOnlyList<MemoryMapping>? initialMaps = null;
             string? mapsPath = p.GetValue(maps);
             if (mapsPath is null && MmTrace.Ingest.Recording.RecordedMaps.Beside(path) is { } beside)
@@ -87,7 +88,9 @@ internal static class ReplayCommand
         string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
         string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
         w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
-        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
+        string lost = r.TryGet(EventsAnalyzer.Lost, out long lostEvents) && lostEvents > 0
+            ? $" ({V(AnomaliesAnalyzer.LostExplainable)} of kinds a loss explains: the recording lost {lostEvents} events)" : "";
+        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}{lost}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
         if (r.Find(MemMapAnalyzer.SectionName) is not null)
             w.WriteLine($"free pages at end: {V(MemMapAnalyzer.FreePages)} of {V(MemMapAnalyzer.TotalPages)} in mem_map, {V(MemMapAnalyzer.SharedPages)} shared; kmalloc bucket waste: {Pct(BucketsAnalyzer.BytesWastedPct, "0.0")}%");
         else

@@ -13,6 +13,7 @@ internal static class StatCommand
         var trace = CommonOptions.Trace("Trace file (.csv, .parquet, perf script text, perf.data; optionally .gz or .zst), or - for stdin");
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
+        var kallsyms = CommonOptions.Kallsyms();
         var limit = new Option<int>("--limit") { Description = "Rows to show per generic table (pids, caches, call sites)", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Print the statistics as JSON instead of tables" };
         var tables = new Option<bool>("--tables") { Description = "Kernel traces: after perf kmem's output, the generic tables (by op, pid, cache, call site) and the extras (per cache, size histogram, lifetimes)" };
@@ -20,7 +21,7 @@ internal static class StatCommand
         var quiet = CommonOptions.Quiet();
         var cmd = new Command("stat", "Statistics of a trace without simulation: for kernel traces perf kmem stat's output (same numbers, same layout); else events and bytes by op, pid, slab cache and call site")
         {
-            trace, format, maxErrors, limit, json, tables,
+            trace, format, maxErrors, kallsyms, limit, json, tables,
         };
         foreach (var o in kmem.All) cmd.Add(o);
         cmd.Add(quiet);
@@ -28,11 +29,13 @@ internal static class StatCommand
         {
             var kmemOptions = kmem.Read(p);
             var symbols = new SymbolTable();
-            using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors) });
+            using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors), KallsymsPath = p.GetValue(kallsyms) });
             var kmemStat = new KmemStat(kmemOptions.Live);
             var stats = new TraceStatistics();
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
                 stats.Read(new ObservingReader(reader, kmemStat), bar.Update);
+            // stdout stays perf kmem's text: what the reader has to say goes to stderr, once
+            foreach (var note in reader.Stats.Notes) io.Err.WriteLine($"mmtrace: note: {note}");
             int rows = p.GetValue(limit);
             var section = stats.ToSection(symbols, rows);
             if (p.GetValue(json))

@@ -68,6 +68,12 @@ public sealed class IngestStats
     public List<string> BadRecordSamples { get; } = [];
     /// <summary>Lines or records that are well formed but not supported, counted by kind (e.g. an unknown event name).</summary>
     public SortedDictionary<string, long> Unsupported { get; } = new(StringComparer.Ordinal);
+    /// <summary>Events the recorder says it lost (perf's LOST and LOST_SAMPLES records); 0 when it lost none or does not say.</summary>
+    public long LostEvents { get; set; }
+    /// <summary><see cref="LostEvents"/> by CPU where the recorder says which; -1 for losses it gives no CPU for.</summary>
+    public SortedDictionary<int, long> LostEventsByCpu { get; } = [];
+    /// <summary>What the reader wants a reader of the report to know about the input, one sentence each, said once (e.g. that call sites need --kallsyms to be named).</summary>
+    public List<string> Notes { get; } = [];
 
     public const int MaxSamples = 10;
 
@@ -85,6 +91,8 @@ public sealed record ReaderOptions
     public long MaxErrors { get; init; }
     /// <summary>Fail on unsupported records instead of counting them.</summary>
     public bool Strict { get; init; }
+    /// <summary>A copy of /proc/kallsyms from the recording machine (same boot): readers of raw kernel addresses (perf.data) name call sites with it, as perf does.</summary>
+    public string? KallsymsPath { get; init; }
 
     public static ReaderOptions Default { get; } = new();
 }

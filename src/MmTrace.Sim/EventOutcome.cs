@@ -56,6 +56,15 @@ public static class AnomalyKinds
     ];
 
     public static string Name(this AnomalyKind k) => Names[(int)k];
+
+    /// <summary>
+    /// True for the kinds a recording that lost events produces on its own: an allocation, free, map or unmap that is missing
+    /// leaves its partner unmatched (a free of an unknown pointer or page, a double free, an alloc of a live pointer, an
+    /// order or cache that differs from the lost reuse's, an unmap of nothing, kmap_atomic slots never released).
+    /// </summary>
+    public static bool LossExplains(this AnomalyKind k) => k is AnomalyKind.FreeOfUnknownPointer or AnomalyKind.DoubleFree
+        or AnomalyKind.AllocOfLivePointer or AnomalyKind.PageFreeOfUnknownPage or AnomalyKind.PageFreeOrderMismatch
+        or AnomalyKind.CacheMismatch or AnomalyKind.UnmapOfUnknownMapping or AnomalyKind.KmapAtomicOverflow;
 }
 
 /// <summary>

@@ -45,8 +45,12 @@ public sealed class PerfDataReader : ITraceReader
     private const ulong SampleIp = 1 << 0, SampleTid = 1 << 1, SampleTime = 1 << 2, SampleAddr = 1 << 3, SampleRead = 1 << 4,
         SampleCallchain = 1 << 5, SampleId = 1 << 6, SampleCpu = 1 << 7, SamplePeriod = 1 << 8, SampleStreamId = 1 << 9,
         SampleRaw = 1 << 10, SampleIdentifier = 1 << 16;
-    private const uint RecordComm = 3, RecordFork = 7, RecordSample = 9, RecordLost = 2, RecordFinishedRound = 68,
-        RecordAuxtrace = 71, RecordCompressed = 81, RecordCompressed2 = 83;
+    private const uint RecordComm = 3, RecordFork = 7, RecordSample = 9, RecordLost = 2, RecordLostSamples = 13, RecordFinishedRound = 68,
+        RecordIdIndex = 69, RecordAuxtrace = 71, RecordCompressed = 81, RecordCompressed2 = 83;
+    // PERF_CONTEXT_MAX: callchain entries from here up mark a context (kernel, user, guest), not an address
+    private const ulong PerfContextMax = unchecked((ulong)-4095);
+    // PERF_RECORD_MISC_LOST_SAMPLES_BPF: samples a BPF filter dropped on purpose, not lost
+    private const ushort MiscLostSamplesBpf = 1 << 15;
     private const int HeaderSize = 104;
     private const int FeatTracingData = 1;
     private const uint PerfTypeTracepoint = 2;
@@ -95,6 +99,17 @@ public sealed class PerfDataReader : ITraceReader
     private bool _eof;
     private readonly int _swapperId;
 
+    // names for raw kernel addresses (--kallsyms): call sites as perf script prints them, each address formatted once
+    private readonly Kallsyms? _kallsyms;
+    private readonly Dictionary<ulong, int> _symbolWithOffset = [];
+    private readonly Dictionary<ulong, int> _symbolOnly = [];
+    private bool _rawCallSites;
+    private sbyte[]? _allocatorSymbol;
+    // lost events: PERF_RECORD_ID_INDEX gives each sample id's CPU, which PERF_RECORD_LOST_SAMPLES records do not carry
+    private readonly PerfLostEvents _lost = new();
+    private readonly Dictionary<ulong, int> _cpuById = [];
+    private readonly List<(ulong Id, int Cpu, ulong Lost)> _lostSamples = [];
+
     public string FormatName => "perf-data";
     public IngestStats Stats { get; } = new();
     public long Position => _pos;
@@ -109,6 +124,7 @@ public sealed class PerfDataReader : ITraceReader
         _strings = new Utf8Interner(symbols);
         _options = options;
         _swapperId = symbols.Intern("swapper");
+        if (options.KallsymsPath is { } kallsyms) _kallsyms = Kallsyms.Load(kallsyms);
         _buf = ArrayPool<byte>.Shared.Rent(1 << 20);
 
         Span<byte> h = stackalloc byte[HeaderSize];
@@ -175,7 +191,7 @@ public sealed class PerfDataReader : ITraceReader
                 a.Kind = PerfEvents.Classify(Encoding.UTF8.GetBytes(fmt.System), Encoding.UTF8.GetBytes(fmt.Name));
                 BindFields(a, fmt);
             }
-            else a.EventName = type == PerfTypeTracepoint ? $"tracepoint {config}" : $"event type {type} config {config}";
+            else a.EventName = type == PerfTypeTracepoint ? $"tracepoint {config}" : GenericEventName(type, config);
             // ids: the file section after the attr
             ulong idsOff = U64(entry, (int)attrSize - 16), idsSize = U64(entry, (int)attrSize - 8);
             CheckSection(idsOff, idsSize, fileLength, at + (long)attrSize - 16, "event ids");
@@ -186,6 +202,20 @@ public sealed class PerfDataReader : ITraceReader
         }
         return attrs;
     }
+
+    // include/uapi/linux/perf_event.h: perf_hw_id and perf_sw_ids, named as perf prints them
+    private static readonly string[] HardwareEvents = ["cycles", "instructions", "cache-references", "cache-misses", "branch-instructions",
+        "branch-misses", "bus-cycles", "stalled-cycles-frontend", "stalled-cycles-backend", "ref-cycles"];
+    private static readonly string[] SoftwareEvents = ["cpu-clock", "task-clock", "page-faults", "context-switches", "cpu-migrations",
+        "minor-faults", "major-faults", "alignment-faults", "emulation-faults", "dummy", "bpf-output", "cgroup-switches"];
+
+    /// <summary>A hardware or software event's name as perf script prints it ("page-faults"); other types by number.</summary>
+    private static string GenericEventName(uint type, ulong config) => type switch
+    {
+        0 when config < (ulong)HardwareEvents.Length => HardwareEvents[config],
+        1 when config < (ulong)SoftwareEvents.Length => SoftwareEvents[config],
+        _ => $"event type {type} config {config}",
+    };
 
     private static void BindFields(Attr a, TraceEventFormat f)
     {
@@ -257,6 +287,7 @@ public sealed class PerfDataReader : ITraceReader
             {
                 Flush(long.MaxValue);
                 _eof = true;
+                EndOfData();
                 return;
             }
             var rec = NextRecord(out long at);
@@ -270,7 +301,9 @@ public sealed class PerfDataReader : ITraceReader
                     Flush(_nextFlush);
                     _nextFlush = _maxTime;
                     break;
-                case RecordLost: Stats.CountUnsupported("PERF_RECORD_LOST (samples lost while recording)"); break;
+                case RecordLost: Lost(rec); break;
+                case RecordLostSamples: LostSamples(rec); break;
+                case RecordIdIndex: IdIndex(rec); break;
                 case RecordCompressed or RecordCompressed2:
                     throw Error(at, "compressed records (perf record -z) are not supported; record without -z or run 'perf inject -i IN -o OUT' to decompress");
                 case RecordAuxtrace:
@@ -332,6 +365,7 @@ public sealed class PerfDataReader : ITraceReader
         int p = 8;
         ulong ip = 0, time = 0;
         int tid = 0, cpu = -1;
+        ReadOnlySpan<byte> callchain = default;
         bool ok = true;
         if ((st & SampleIdentifier) != 0) p += 8;
         if ((st & SampleIp) != 0) { ok &= Take(rec, ref p, out ip); }
@@ -346,7 +380,8 @@ public sealed class PerfDataReader : ITraceReader
         if ((st & SampleCallchain) != 0)
         {
             ok &= Take(rec, ref p, out ulong nr);
-            if (nr > (ulong)rec.Length) { Bad(at, "a callchain longer than its record"); return; }
+            if (nr > (ulong)rec.Length || p + (int)nr * 8 > rec.Length) { Bad(at, "a callchain longer than its record"); return; }
+            callchain = rec.Slice(p, (int)nr * 8);
             p += (int)nr * 8;
         }
         ReadOnlySpan<byte> raw = default;
@@ -362,7 +397,7 @@ public sealed class PerfDataReader : ITraceReader
         if ((long)time > _maxTime) _maxTime = (long)time;
         if (a.Kind == PerfEvent.Unsupported)
         {
-            if (a.Format is null && a.EventName!.StartsWith("event type 1 ", StringComparison.Ordinal)) return; // dummy/software side-band
+            if (a.EventName == "dummy") return; // perf record's side-band event
             if (_options.Strict) throw Error(at, $"unsupported event '{a.EventName}' (--strict)");
             Stats.CountUnsupported(a.EventName!);
             return;
@@ -370,11 +405,11 @@ public sealed class PerfDataReader : ITraceReader
         var ev = TraceEvent.Create(a.Kind.ToOp(), tid);
         if ((st & SampleTime) != 0) ev.SetTime((long)time);
         if (cpu >= 0) ev.SetCpu(cpu);
-        if (!Decode(a, raw, ref ev, ip)) { Bad(at, $"raw data of {a.EventName} shorter than its format's fields"); return; }
+        if (!Decode(a, raw, ref ev, ip, callchain)) { Bad(at, $"raw data of {a.EventName} shorter than its format's fields"); return; }
         Queue(new Pending { Time = (long)time, Kind = 0, Tid = tid, Event = ev });
     }
 
-    private bool Decode(Attr a, ReadOnlySpan<byte> raw, ref TraceEvent ev, ulong ip)
+    private bool Decode(Attr a, ReadOnlySpan<byte> raw, ref TraceEvent ev, ulong ip, ReadOnlySpan<byte> callchain)
     {
         bool ok = true;
         switch (a.Kind)
@@ -411,13 +446,16 @@ public sealed class PerfDataReader : ITraceReader
                     if (a.Migratetype is not null) { ok &= Field(raw, a.Migratetype, out ulong mt); ev.SetMigratetype((int)Math.Clamp((long)mt, sbyte.MinValue, sbyte.MaxValue)); }
                     ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
                 }
-                // perf kmem's page call site is the sample ip (find_callsite without a callchain)
-                if (ip != 0) ev.CallSite = HexValue(ip);
+                if (a.Kind == PerfEvent.PageAlloc) ev.CallSite = PageCallSite(ip, callchain);
                 break;
             case PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel:
                 ok &= SetU(raw, a.Address, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
                 ok &= SetU(raw, a.ErrorCode, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
-                ev.CallSite = Hex(raw, a.Ip, ref ok);
+                if (a.Ip is not null)
+                {
+                    ok &= Field(raw, a.Ip, out ulong faultIp);
+                    ev.CallSite = SymbolOnly(faultIp);
+                }
                 break;
             case PerfEvent.SchedSwitch:
                 ok &= Field(raw, a.PrevPid, out ulong prev) && a.PrevPid is not null;
@@ -466,16 +504,66 @@ public sealed class PerfDataReader : ITraceReader
         return true;
     }
 
-    /// <summary>A raw address as perf script prints an unresolved one ("0xffffffff81234567"), interned without allocating once seen.</summary>
+    /// <summary>A call_site field (%pS): "name+0xoff" through --kallsyms, as perf script prints it; else the raw address "0xffffffff81234567".</summary>
     private int Hex(ReadOnlySpan<byte> raw, TraceField? f, ref bool ok)
     {
         if (f is null) return 0;
         ok &= Field(raw, f, out ulong v);
-        return HexValue(v);
+        return SymbolWithOffset(v);
+    }
+
+    private int SymbolWithOffset(ulong v)
+    {
+        if (_kallsyms is null) return HexValue(v);
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_symbolWithOffset, v, out bool found);
+        if (!found) id = _symbols.Intern(_kallsyms.SymbolWithOffset(v));
+        return id;
+    }
+
+    /// <summary>An ip printed as %ps (page_fault_user/kernel): the symbol's name alone, as perf script prints it; else the raw address.</summary>
+    private int SymbolOnly(ulong v)
+    {
+        if (_kallsyms is null) return HexValue(v);
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_symbolOnly, v, out bool found);
+        if (!found) id = _symbols.Intern(_kallsyms.Symbol(v));
+        return id;
+    }
+
+    /// <summary>
+    /// perf kmem's call site of a page allocation (KmemAllocFunctions): the first of 16 callchain frames outside the page
+    /// allocator, else the sample's ip. Which frames are the allocator's needs their names: without --kallsyms, the sample's ip.
+    /// </summary>
+    private int PageCallSite(ulong ip, ReadOnlySpan<byte> callchain)
+    {
+        if (_kallsyms is null)
+        {
+            _rawCallSites = true;
+            return ip != 0 ? HexValue(ip) : 0;
+        }
+        int frames = 0;
+        for (int k = 0; k + 8 <= callchain.Length && frames < KmemAllocFunctions.MaxFrames; k += 8)
+        {
+            ulong frame = U64(callchain, k);
+            if (frame >= PerfContextMax) continue;
+            frames++;
+            int sym = _kallsyms.IndexOf(frame);
+            if (sym < 0 || !IsAllocatorSymbol(sym)) return SymbolWithOffset(frame);
+        }
+        return ip != 0 ? SymbolWithOffset(ip) : 0;
+    }
+
+    /// <summary>Whether kallsyms symbol <paramref name="index"/> is one of the page allocator's functions, decided once per symbol.</summary>
+    private bool IsAllocatorSymbol(int index)
+    {
+        _allocatorSymbol ??= new sbyte[_kallsyms!.Count];
+        ref sbyte known = ref _allocatorSymbol[index];
+        if (known == 0) known = KmemAllocFunctions.IsAllocator(Encoding.UTF8.GetBytes(_kallsyms!.NameAt(index))) ? (sbyte)1 : (sbyte)-1;
+        return known > 0;
     }
 
     private int HexValue(ulong v)
     {
+        _rawCallSites = true;
         Span<byte> buf = stackalloc byte[18];
         buf[0] = (byte)'0';
         buf[1] = (byte)'x';
@@ -504,6 +592,70 @@ public sealed class PerfDataReader : ITraceReader
         }
         int z = s.IndexOf((byte)0);
         return _strings.Intern(z >= 0 ? s[..z] : s);
+    }
+
+    /// <summary>PERF_RECORD_LOST (id, lost, sample_id): the kernel dropped <c>lost</c> records from the ring buffer of the CPU its sample_id names.</summary>
+    private void Lost(ReadOnlySpan<byte> rec)
+    {
+        if (rec.Length < 24) return;
+        ulong id = U64(rec, 8);
+        int cpu = SampleIdCpu(rec, 24, _byId.GetValueOrDefault(id));
+        if (cpu < 0) cpu = _cpuById.GetValueOrDefault(id, -1);
+        _lost.Lost(cpu, U64(rec, 16));
+    }
+
+    /// <summary>
+    /// PERF_RECORD_LOST_SAMPLES (lost, sample_id), one per event and CPU, written by perf record at the end from the
+    /// event's lost-sample counter. perf fills only the id of its sample_id, so the CPU comes from PERF_RECORD_ID_INDEX.
+    /// </summary>
+    private void LostSamples(ReadOnlySpan<byte> rec)
+    {
+        if (rec.Length < 16 || (BinaryPrimitives.ReadUInt16LittleEndian(rec[4..]) & MiscLostSamplesBpf) != 0) return;
+        var a = _attrs[0]; // perf record gives every event the same sample_id layout
+        ulong id = SampleIdId(rec, 16, a);
+        _lostSamples.Add((id, SampleIdCpu(rec, 16, a), U64(rec, 8)));
+    }
+
+    /// <summary>PERF_RECORD_ID_INDEX: nr entries of (id, idx, cpu, tid), the CPU each sample id was opened on.</summary>
+    private void IdIndex(ReadOnlySpan<byte> rec)
+    {
+        if (rec.Length < 16) return;
+        ulong nr = U64(rec, 8);
+        for (ulong i = 0; i < nr && 16 + (i + 1) * 32 <= (ulong)rec.Length; i++)
+        {
+            int at = 16 + (int)i * 32;
+            _cpuById[U64(rec, at)] = (int)U64(rec, at + 16);
+        }
+    }
+
+    /// <summary>The end of the data: the lost events are counted, and a note says once that call sites need --kallsyms to be named.</summary>
+    private void EndOfData()
+    {
+        foreach (var (id, cpu, n) in _lostSamples)
+            _lost.LostSamples(_cpuById.TryGetValue(id, out int c) ? c : cpu, n);
+        _lost.CommitTo(Stats);
+        if (_rawCallSites)
+            Stats.Notes.Add("call sites are raw kernel addresses (perf.data holds no symbol names): pass --kallsyms FILE, a copy of /proc/kallsyms from the recording machine taken in the same boot, to name them as perf kmem does");
+    }
+
+    /// <summary>The offset of the CPU field in a side-band record's sample_id (TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER, those sample_type has), from the body's end.</summary>
+    private static int SampleIdCpu(ReadOnlySpan<byte> rec, int body, Attr? a)
+    {
+        if (a is null || !a.SampleIdAll || (a.SampleType & SampleCpu) == 0) return -1;
+        ulong st = a.SampleType;
+        int at = body + ((st & SampleTid) != 0 ? 8 : 0) + ((st & SampleTime) != 0 ? 8 : 0) + ((st & SampleId) != 0 ? 8 : 0) + ((st & SampleStreamId) != 0 ? 8 : 0);
+        return at + 4 <= rec.Length ? (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[at..]) : -1;
+    }
+
+    /// <summary>The sample id of a side-band record's sample_id: IDENTIFIER (its last field) or ID.</summary>
+    private static ulong SampleIdId(ReadOnlySpan<byte> rec, int body, Attr a)
+    {
+        ulong st = a.SampleType;
+        if (!a.SampleIdAll) return 0;
+        if ((st & SampleIdentifier) != 0) return rec.Length >= body + 8 ? U64(rec, rec.Length - 8) : 0;
+        if ((st & SampleId) == 0) return 0;
+        int at = body + ((st & SampleTid) != 0 ? 8 : 0) + ((st & SampleTime) != 0 ? 8 : 0);
+        return at + 8 <= rec.Length ? U64(rec, at) : 0;
     }
 
     private void Comm(ReadOnlySpan<byte> rec, long at)

@@ -13,7 +13,10 @@ public sealed class PerfScriptFormat : ITraceInputFormat
     public string Name => "perf-script";
     public IReadOnlyList<string> Extensions { get; } = [".perf-script"]; // perf script output is usually .txt, shared with other text formats: the probe decides
 
-    /// <summary>True when the first line that is not blank or a '#' comment has a <c>subsys:event:</c> token after a pid.</summary>
+    /// <summary>
+    /// True when the first sample line (past blank and '#' lines, perf's PERF_RECORD_* lines and callchain frames) has a
+    /// <c>subsys:event:</c> token after a header with a pid, a cpu or a time: perf's -F layouts may leave any one out.
+    /// </summary>
     public bool Probe(ReadOnlySpan<byte> head)
     {
         if (head.IndexOf((byte)0) >= 0) return false;
@@ -25,10 +28,10 @@ public sealed class PerfScriptFormat : ITraceInputFormat
             var line = nl >= 0 ? head[..nl] : head;
             head = nl >= 0 ? head[(nl + 1)..] : default;
             var t = line.Trim(" \t\r"u8);
-            if (t.IsEmpty || t[0] == (byte)'#') continue;
+            if (t.IsEmpty || t[0] == (byte)'#' || PerfScriptLine.IsCallchainFrame(line, t) || t.IndexOf("PERF_RECORD_"u8) >= 0) continue;
             if (!PerfScriptLine.TryFindEvent(line, out int tokenStart, out _, out _)) return false;
             var header = PerfScriptLine.ParseHeader(line[..tokenStart]);
-            return header.Pid >= 0;
+            return !header.TimeError && (header.HasPid || header.Cpu >= 0 || header.TimeNs >= 0);
         }
         return false;
     }
@@ -44,8 +47,10 @@ public sealed class PerfScriptFormat : ITraceInputFormat
 internal readonly ref struct PerfScriptHeader
 {
     public ReadOnlySpan<byte> Comm { get; init; }
-    /// <summary>The thread id perf prints (tid; with pid/tid the tid); -1 when absent.</summary>
+    /// <summary>The thread id perf prints (tid; with pid/tid the tid); -1 when perf never learned the task (":-1 -1") or the column is absent.</summary>
     public int Pid { get; init; }
+    /// <summary>True when the line has a pid (or pid/tid) column.</summary>
+    public bool HasPid { get; init; }
     /// <summary>-1 when absent.</summary>
     public int Cpu { get; init; }
     /// <summary>-1 when absent or malformed; see <see cref="TimeError"/>.</summary>
@@ -59,13 +64,18 @@ internal readonly ref struct PerfScriptHeader
 internal static class PerfScriptLine
 {
     /// <summary>
-    /// Finds the <c>subsys:event:</c> token: the first token that ends at a ": " (or at the end of the
-    /// line) and is two identifiers joined by one colon. The time token ("8692.403832:") has no inner
-    /// colon and a comm like "kworker/u8:2" is not followed by ": ", so neither is mistaken for it.
+    /// Finds the <c>subsys:event:</c> token: a token that ends at a ": " (or at the end of the line) and is two
+    /// identifiers joined by one colon. The time token ("8692.403832:") has no inner colon and a comm like
+    /// "kworker/u8:2" is not followed by ": ", so neither is mistaken for it. When a comm itself holds such a token
+    /// ("a:b: c"), the one right after the time column (and perf's period column) wins; without a time column, the first.
     /// </summary>
     public static bool TryFindEvent(ReadOnlySpan<byte> line, out int tokenStart, out int colon, out int tokenEnd)
     {
         int from = 0;
+        tokenStart = colon = tokenEnd = -1;
+        // Whether a "secs.usecs: " token came before: then the next candidate is the event, without looking back for the
+        // time column (the common case costs one byte test); else AfterTimeColumn decides.
+        bool afterTime = false;
         while (true)
         {
             int c = line[from..].IndexOf(": "u8);
@@ -78,16 +88,50 @@ internal static class PerfScriptLine
             int k = tok.IndexOf((byte)':');
             if (k > 0 && k < tok.Length - 1 && tok[(k + 1)..].IndexOf((byte)':') < 0 && IsIdent(tok[..k]) && IsIdent(tok[(k + 1)..]))
             {
-                tokenStart = ts;
-                colon = ts + k;
-                tokenEnd = p;
-                return true;
+                afterTime = afterTime || AfterTimeColumn(line, ts);
+                if (tokenStart < 0 || afterTime) (tokenStart, colon, tokenEnd) = (ts, ts + k, p);
+                if (afterTime) return true;
             }
+            else if (p > ts && (uint)(line[p - 1] - '0') <= 9) afterTime = true;
             if (c < 0) break;
             from = p + 2;
         }
-        tokenStart = colon = tokenEnd = -1;
-        return false;
+        return tokenStart >= 0;
+    }
+
+    /// <summary>True when the token starting at <paramref name="ts"/> follows a time token ("secs.frac:"), perhaps with perf's period column between.</summary>
+    public static bool AfterTimeColumn(ReadOnlySpan<byte> line, int ts)
+    {
+        // A backward scan over "secs.frac: [period] ", without parsing (this runs for every sample line).
+        int i = SkipBlanksBack(line, ts - 1);
+        if (i >= 0 && line[i] != (byte)':')
+        {
+            int d = SkipDigitsBack(line, i);
+            if (d == i || d < 0 || line[d] is not ((byte)' ' or (byte)'\t')) return false;
+            i = SkipBlanksBack(line, d);
+        }
+        if (i < 1 || line[i] != (byte)':') return false;
+        int frac = SkipDigitsBack(line, i - 1);
+        if (frac == i - 1) return false;
+        int end = frac;
+        if (frac >= 0 && line[frac] == (byte)'.')
+        {
+            end = SkipDigitsBack(line, frac - 1);
+            if (end == frac - 1) return false;
+        }
+        return end < 0 || line[end] is (byte)' ' or (byte)'\t';
+    }
+
+    private static int SkipBlanksBack(ReadOnlySpan<byte> line, int i)
+    {
+        while (i >= 0 && line[i] is (byte)' ' or (byte)'\t') i--;
+        return i;
+    }
+
+    private static int SkipDigitsBack(ReadOnlySpan<byte> line, int i)
+    {
+        while (i >= 0 && (uint)(line[i] - '0') <= 9) i--;
+        return i;
     }
 
     private static bool IsIdent(ReadOnlySpan<byte> s)
@@ -99,19 +143,37 @@ internal static class PerfScriptLine
         return true;
     }
 
-    /// <summary>Parses "comm pid[/tid] [cpu] secs.frac:" from the right; every part is optional except that a comm needs a pid after it.</summary>
+    /// <summary>
+    /// Parses the header from the right, in the order perf_sample__fprintf_start prints it (tools/perf/builtin-script.c,
+    /// perf 6.x): "comm pid[/tid] [cpu] misc secs.frac: period". Every part is optional (perf script -F), the period only
+    /// counts after a time; pid and tid may be -1 (a task perf never learned: ":-1 -1", "10502/-1").
+    /// </summary>
     public static PerfScriptHeader ParseHeader(ReadOnlySpan<byte> h)
     {
         int len = TrimEnd(h, h.Length);
         long time = -1;
         bool timeError = false;
         int timeOffset = 0;
+        if (len > 0 && h[len - 1] != (byte)':')
+        {
+            // perf's period column ("%10" PRIu64) sits between the time and the event
+            int s = LastSpace(h, len) + 1;
+            int before = TrimEnd(h, s);
+            if (before > 0 && h[before - 1] == (byte)':' && TryParseDecimal(h[s..len], out _)) len = before;
+        }
         if (len > 0 && h[len - 1] == (byte)':')
         {
             int s = LastSpace(h, len - 1) + 1;
             timeOffset = s;
             if (!TryParseTime(h[s..(len - 1)], out time)) { timeError = true; time = -1; }
             len = TrimEnd(h, s);
+        }
+        if (len > 0 && h[len - 1] != (byte)']')
+        {
+            // perf's misc column: K, U, H, G or g (kernel, user, hypervisor, guest), after the cpu or the pid
+            int s = LastSpace(h, len) + 1;
+            int before = TrimEnd(h, s);
+            if (before > 0 && IsMisc(h[s..len]) && (h[before - 1] == (byte)']' || IsId(h[(LastSpace(h, before) + 1)..before]))) len = before;
         }
         int cpu = -1;
         if (len > 0 && h[len - 1] == (byte)']')
@@ -124,21 +186,46 @@ internal static class PerfScriptLine
             }
         }
         int pid = -1;
+        bool hasPid = false;
         if (len > 0)
         {
             int s = LastSpace(h, len) + 1;
             var tok = h[s..len];
             int slash = tok.IndexOf((byte)'/');
-            var idPart = slash >= 0 ? tok[(slash + 1)..] : tok;
-            if (TryParseDecimal(idPart, out ulong id) && id <= int.MaxValue && (slash < 0 || TryParseDecimal(tok[..slash], out _)))
+            if (TryParseId(slash >= 0 ? tok[(slash + 1)..] : tok, out int id) && (slash < 0 || TryParseId(tok[..slash], out _)))
             {
-                pid = (int)id;
+                pid = id;
+                hasPid = true;
                 len = TrimEnd(h, s);
             }
         }
         int start = 0;
         while (start < len && h[start] is (byte)' ' or (byte)'\t') start++;
-        return new PerfScriptHeader { Comm = h[start..len], Pid = pid, Cpu = cpu, TimeNs = time, TimeError = timeError, TimeOffset = timeOffset };
+        return new PerfScriptHeader { Comm = h[start..len], Pid = pid, HasPid = hasPid, Cpu = cpu, TimeNs = time, TimeError = timeError, TimeOffset = timeOffset };
+    }
+
+    private static bool IsMisc(ReadOnlySpan<byte> t)
+    {
+        if (t.IsEmpty || t.Length > 5) return false;
+        foreach (byte b in t)
+            if (b is not ((byte)'K' or (byte)'U' or (byte)'H' or (byte)'G' or (byte)'g')) return false;
+        return true;
+    }
+
+    /// <summary>A pid or tid as perf prints it: a decimal number, or -1 for a task it never learned.</summary>
+    private static bool TryParseId(ReadOnlySpan<byte> t, out int id)
+    {
+        if (t.SequenceEqual("-1"u8)) { id = -1; return true; }
+        id = 0;
+        if (!TryParseDecimal(t, out ulong v) || v > int.MaxValue) return false;
+        id = (int)v;
+        return true;
+    }
+
+    private static bool IsId(ReadOnlySpan<byte> t)
+    {
+        int slash = t.IndexOf((byte)'/');
+        return TryParseId(slash >= 0 ? t[(slash + 1)..] : t, out _) && (slash < 0 || TryParseId(t[..slash], out _));
     }
 
     private static int TrimEnd(ReadOnlySpan<byte> h, int len)
@@ -148,6 +235,41 @@ internal static class PerfScriptLine
     }
 
     private static int LastSpace(ReadOnlySpan<byte> h, int len) => h[..len].LastIndexOfAny((byte)' ', (byte)'\t');
+
+    /// <summary>
+    /// A callchain line under a sample (perf record -g): a tab, the address in 16 columns, the symbol and the dso
+    /// ("\tffffffff8123abcd kmalloc+0x1 ([kernel.kallsyms])", sample__fprintf_callchain). Only the tab tells it from a
+    /// sample line: comms are right-aligned with spaces and may start with a word that reads as hex ("a b", "dd").
+    /// </summary>
+    public static bool IsCallchainFrame(ReadOnlySpan<byte> line, ReadOnlySpan<byte> trimmed)
+    {
+        if (line.IsEmpty || line[0] != (byte)'\t') return false;
+        int sp = trimmed.IndexOfAny((byte)' ', (byte)'\t');
+        var addr = sp < 0 ? trimmed : trimmed[..sp];
+        return TryParseHex(addr, out _);
+    }
+
+    /// <summary>
+    /// The address and symbol of a frame as perf script prints one (a callchain line, or the ip and sym columns at the
+    /// end of a sample line): "ffffffff815e3751 __traceiter_mm_page_alloc+0x41 ([kernel.kallsyms])". The symbol is
+    /// empty when perf printed none or "[unknown]".
+    /// </summary>
+    public static bool TryParseFrame(ReadOnlySpan<byte> frame, out ReadOnlySpan<byte> address, out ReadOnlySpan<byte> symbol)
+    {
+        frame = frame.Trim(" \t"u8);
+        int sp = frame.IndexOf((byte)' ');
+        address = sp < 0 ? frame : frame[..sp];
+        symbol = default;
+        if (!TryParseHex(address, out _)) return false;
+        if (sp < 0) return true;
+        var rest = frame[(sp + 1)..].TrimStart((byte)' ');
+        int dso = rest.IndexOf(" ("u8);
+        if (dso >= 0) rest = rest[..dso];
+        else if (rest.Length > 0 && rest[0] == (byte)'(') rest = default; // the dso alone
+        rest = rest.TrimEnd((byte)' ');
+        if (!rest.IsEmpty && rest[0] != (byte)'[') symbol = rest;
+        return true;
+    }
 
     /// <summary>"8692.403832" → 8692403832000 ns, exactly (decimal digits, no floating point); 1 to 9 fraction digits.</summary>
     public static bool TryParseTime(ReadOnlySpan<byte> s, out long ns)

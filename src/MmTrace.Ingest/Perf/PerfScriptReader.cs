@@ -104,6 +104,14 @@ public sealed class PerfScriptReader : ITraceReader
     private long _line;
     private long _consumed;
 
+    // perf script -g: the page allocation (its index in the batch being filled) whose call site the callchain lines
+    // under it decide, perf kmem's way (KmemAllocFunctions); -1 when the lines below belong to no such event
+    private int _chainEvent = -1;
+    private int _chainFrames;
+    // the first token of a sample line's fields without '=': perf's ip and sym columns (-F ...,ip,sym)
+    private int _bareStart;
+    private readonly PerfLostEvents _lost = new();
+
     // the last comm seen, to skip the symbol table for runs of lines from one task
     private readonly byte[] _lastComm = new byte[64];
     private int _lastCommLength = -1, _lastCommId;
@@ -130,20 +138,35 @@ public sealed class PerfScriptReader : ITraceReader
     public int Read(Span<TraceEvent> batch)
     {
         int n = 0;
-        while (n < batch.Length && !_done)
+        _chainEvent = -1;
+        while (!_done)
         {
+            long consumed = _consumed;
             if (!NextLine(out int lineStart, out int lineLength))
             {
                 _done = true;
                 if (_input is { Truncated: true })
                     throw new TraceFormatException(_file, _line, 0, $"truncated {_input.CompressionName} stream");
+                _lost.CommitTo(Stats);
                 break;
             }
             _line++;
             var line = _buf.AsSpan(lineStart, lineLength);
-            switch (ParseLine(line, ref batch[n]))
+            bool sample = PerfScriptLine.TryFindEvent(line, out int tokenStart, out int colon, out int tokenEnd);
+            if (sample && n == batch.Length)
+            {
+                // The batch is full: it ends before this sample (the callchain lines of its last event were read with it).
+                _start = lineStart;
+                _consumed = consumed;
+                _line--;
+                break;
+            }
+            var result = sample ? ParseSample(line, tokenStart, colon, tokenEnd, ref batch[n]) : ParseOther(line, batch);
+            switch (result)
             {
                 case LineResult.Event:
+                    _chainEvent = batch[n].Op == Op.PageAlloc && batch[n].CallSite == 0 ? n : -1;
+                    _chainFrames = 0;
                     n++;
                     Stats.Records++;
                     break;
@@ -206,19 +229,13 @@ public sealed class PerfScriptReader : ITraceReader
         _end += n;
     }
 
-    private LineResult ParseLine(ReadOnlySpan<byte> line, ref TraceEvent ev)
+    private LineResult ParseSample(ReadOnlySpan<byte> line, int tokenStart, int colon, int tokenEnd, ref TraceEvent ev)
     {
-        if (!PerfScriptLine.TryFindEvent(line, out int tokenStart, out int colon, out int tokenEnd))
-        {
-            var t = line.Trim(" \t"u8);
-            if (t.IsEmpty || t[0] == (byte)'#' || IsCallchainFrame(line, t)) return LineResult.Skipped;
-            return Fail(0, "expected a perf script sample 'comm pid [cpu] secs.usecs: subsys:event: field=value ...'");
-        }
+        _chainEvent = -1;
         var header = PerfScriptLine.ParseHeader(line[..tokenStart]);
         if (header.TimeError) return Fail(header.TimeOffset, "expected a time 'secs.usecs:' before the event name");
         var kind = PerfEvents.Classify(line[tokenStart..colon], line[(colon + 1)..tokenEnd]);
         if (kind == PerfEvent.Unsupported) return Unsupported(line[tokenStart..tokenEnd], tokenStart);
-        if (header.Pid < 0) return Fail(0, "expected a pid (or pid/tid) before the event name");
 
         int fieldsStart = Math.Min(tokenEnd + 2, line.Length);
         ScanFields(line, fieldsStart);
@@ -229,22 +246,127 @@ public sealed class PerfScriptReader : ITraceReader
         if (header.TimeNs >= 0) ev.SetTime(header.TimeNs);
         if (header.Cpu >= 0) ev.SetCpu(header.Cpu);
         ev.Comm = InternComm(header.Comm);
-        return Fill(kind, line, ref ev) ? LineResult.Event : LineResult.Error;
+        if (!Fill(kind, line, ref ev)) return LineResult.Error;
+        if (kind == PerfEvent.PageAlloc && _bareStart >= 0) ev.CallSite = InlineIpCallSite(line[_bareStart..]);
+        return LineResult.Event;
     }
 
-    /// <summary>A callchain line under a sample (perf record -g): indented, a hex address, then the symbol, e.g. "\tffffffff8123 kmalloc+0x1 ([kernel.kallsyms])".</summary>
-    private static bool IsCallchainFrame(ReadOnlySpan<byte> line, ReadOnlySpan<byte> trimmed)
+    /// <summary>
+    /// A line without a tracepoint token: blank and '#' lines; callchain lines (perf record -g), which name the call site of
+    /// the page allocation above them; perf's PERF_RECORD_* lines (--show-lost-events and the other --show-*-events) and
+    /// its end-of-session warnings; samples of events that are not tracepoints (page-faults, cycles). Anything else is an error.
+    /// </summary>
+    private LineResult ParseOther(ReadOnlySpan<byte> line, Span<TraceEvent> batch)
     {
-        if (line[0] is not ((byte)' ' or (byte)'\t')) return false;
-        int sp = trimmed.IndexOfAny((byte)' ', (byte)'\t');
-        var addr = sp < 0 ? trimmed : trimmed[..sp];
-        return PerfScriptLine.TryParseHex(addr, out _);
+        var t = line.Trim(" \t"u8);
+        if (t.IsEmpty || t[0] == (byte)'#') return LineResult.Skipped;
+        if (PerfScriptLine.IsCallchainFrame(line, t))
+        {
+            if (_chainEvent >= 0) ChainFrame(t, ref batch[_chainEvent]);
+            return LineResult.Skipped;
+        }
+        _chainEvent = -1;
+        int record = line.IndexOf("PERF_RECORD_"u8);
+        if (record >= 0) return PerfRecordLine(line, record);
+        if (IsPerfWarning(t)) return LineResult.Skipped;
+        if (TryFindOtherEvent(line, out int tokenStart, out int tokenEnd) && !PerfScriptLine.ParseHeader(line[..tokenStart]).TimeError)
+            return Unsupported(line[tokenStart..tokenEnd], tokenStart);
+        return Fail(0, "expected a perf script sample 'comm pid [cpu] secs.usecs: subsys:event: field=value ...'");
+    }
+
+    /// <summary>
+    /// One frame of the callchain under a page allocation. perf kmem's call site is the first of at most 16 frames outside
+    /// the page allocator (KmemAllocFunctions), else the sample's ip — the first frame, taken until a better one comes.
+    /// </summary>
+    private void ChainFrame(ReadOnlySpan<byte> frame, ref TraceEvent ev)
+    {
+        if (!PerfScriptLine.TryParseFrame(frame, out var address, out var symbol)) return;
+        bool allocator = !symbol.IsEmpty && KmemAllocFunctions.IsAllocator(symbol);
+        if (_chainFrames == 0 || !allocator) ev.CallSite = FrameCallSite(address, symbol);
+        if (!allocator || ++_chainFrames >= KmemAllocFunctions.MaxFrames) _chainEvent = -1;
+    }
+
+    /// <summary>A sample line's own ip and sym columns (perf script -F ...,ip,sym[,symoff]): without a callchain, perf kmem's page call site is the sample's ip.</summary>
+    private int InlineIpCallSite(ReadOnlySpan<byte> columns) =>
+        PerfScriptLine.TryParseFrame(columns, out var address, out var symbol) ? FrameCallSite(address, symbol) : 0;
+
+    /// <summary>A frame as a call site: its symbol as perf printed it ("shmem_alloc_folio+0xab"), or "0x" and the address when perf had none.</summary>
+    private int FrameCallSite(ReadOnlySpan<byte> address, ReadOnlySpan<byte> symbol)
+    {
+        if (!symbol.IsEmpty) return _strings.Intern(symbol);
+        Span<byte> text = stackalloc byte[2 + 16];
+        "0x"u8.CopyTo(text);
+        int len = Math.Min(address.Length, 16);
+        address[..len].CopyTo(text[2..]);
+        return _strings.Intern(text[..(2 + len)]);
+    }
+
+    /// <summary>
+    /// perf script's lines for side-band records: "comm tid [cpu] secs.usecs: PERF_RECORD_LOST lost N" (--show-lost-events)
+    /// counts N lost events on that cpu, a PERF_RECORD_LOST_SAMPLES line likewise (newer perf); the other records
+    /// (--show-task-events, --show-mmap-events, ...) are counted by name as unsupported.
+    /// </summary>
+    private LineResult PerfRecordLine(ReadOnlySpan<byte> line, int record)
+    {
+        var header = PerfScriptLine.ParseHeader(line[..record]);
+        var rest = line[record..];
+        int end = rest.IndexOfAny((byte)' ', (byte)'(', (byte)':');
+        var name = end < 0 ? rest : rest[..end];
+        bool lost = name.SequenceEqual("PERF_RECORD_LOST"u8), lostSamples = name.SequenceEqual("PERF_RECORD_LOST_SAMPLES"u8);
+        if (!lost && !lostSamples) return Unsupported(name, record);
+        var t = rest.TrimEnd(" \t"u8);
+        int sp = t.LastIndexOfAny((byte)' ', (byte)':');
+        if (sp < 0 || !PerfScriptLine.TryParseDecimal(t[(sp + 1)..], out ulong n))
+            return Fail(record + sp + 1, "expected the number of lost events at the end of a PERF_RECORD_LOST line");
+        if (lost) _lost.Lost(header.Cpu, n);
+        else _lost.LostSamples(header.Cpu, n);
+        return LineResult.Skipped;
+    }
+
+    /// <summary>perf's end-of-session warnings, when stderr was captured with the text (perf script &gt; out 2&gt;&amp;1); the lost-chunks total is kept.</summary>
+    private bool IsPerfWarning(ReadOnlySpan<byte> t)
+    {
+        if (t.SequenceEqual("Warning:"u8) || t.SequenceEqual("Check IO/CPU overload!"u8) || t.EndsWith(" out of order events recorded."u8)) return true;
+        if (!t.StartsWith("Processed "u8)) return false;
+        int lost = t.IndexOf(" events and lost "u8);
+        if (lost >= 0 && t.EndsWith(" chunks!"u8))
+        {
+            int from = lost + " events and lost ".Length, to = t.Length - " chunks!".Length;
+            if (from > to || !PerfScriptLine.TryParseDecimal(t[from..to], out ulong chunks)) return false;
+            _lost.Warned(chunks);
+            return true;
+        }
+        return t.IndexOf(" samples and lost "u8) >= 0 && t.EndsWith("%!"u8);
+    }
+
+    /// <summary>The event of a sample of a non-tracepoint event (a software or hardware event: "page-faults:", "cycles:u:"): the first "name:" token after the time column.</summary>
+    private static bool TryFindOtherEvent(ReadOnlySpan<byte> line, out int tokenStart, out int tokenEnd)
+    {
+        int from = 0;
+        while (from < line.Length)
+        {
+            int c = line[from..].IndexOf(": "u8);
+            int p = c >= 0 ? from + c : line[^1] == (byte)':' ? line.Length - 1 : -1;
+            if (p < from) break;
+            int ts = line[..p].LastIndexOfAny((byte)' ', (byte)'\t') + 1;
+            if (p > ts && line[ts..p].IndexOf((byte)'=') < 0 && !PerfScriptLine.TryParseTime(line[ts..p], out _) && PerfScriptLine.AfterTimeColumn(line, ts))
+            {
+                tokenStart = ts;
+                tokenEnd = p;
+                return true;
+            }
+            if (c < 0) break;
+            from = p + 2;
+        }
+        tokenStart = tokenEnd = -1;
+        return false;
     }
 
     /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
     private void ScanFields(ReadOnlySpan<byte> line, int pos)
     {
         Array.Fill(_valueStart, -1);
+        _bareStart = -1;
         while (pos < line.Length)
         {
             while (pos < line.Length && line[pos] == (byte)' ') pos++;
@@ -261,6 +383,7 @@ public sealed class PerfScriptReader : ITraceReader
                     _valueLength[k] = tok.Length - eq - 1;
                 }
             }
+            else if (_bareStart < 0 && !tok.IsEmpty) _bareStart = pos;
             pos = end + 1;
         }
     }

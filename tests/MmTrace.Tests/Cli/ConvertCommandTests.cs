@@ -1,9 +1,10 @@
 using MmTrace.Core;
 using MmTrace.Ingest;
+using MmTrace.Tests.Ingest.Perf;
 
 namespace MmTrace.Tests.Cli;
 
-/// <summary>convert --ops: a recording's stream of some ops (e.g. its kmalloc stream) as a canonical trace.</summary>
+/// <summary>convert: --ops keeps a recording's stream of some ops (e.g. its kmalloc stream); --kallsyms names perf.data call sites.</summary>
 public sealed class ConvertCommandTests
 {
     [Fact]
@@ -29,5 +30,18 @@ public sealed class ConvertCommandTests
         var r = CliRunner.Run("convert", TestPaths.Real("kbuild.perf-script.txt.gz"), "--ops", "kmalloc,kmallok", "-o", Path.Combine(TestPaths.NewTempDir(), "x.csv"));
         Assert.NotEqual(0, r.Exit);
         Assert.Contains("'kmallok' is not an op", r.Err);
+    }
+
+    [Fact]
+    public void Converting_a_perf_data_with_its_kallsyms_writes_named_call_sites()
+    {
+        string dir = TestPaths.NewTempDir();
+        string csv = Path.Combine(dir, "t.csv");
+        var r = CliRunner.Run("convert", PerfVariants.DataPath("leader-exit"), "-o", csv, "--kallsyms", PerfVariants.KallsymsPath);
+        Assert.Equal(0, r.Exit);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal(17547 + 1, lines.Length);
+        Assert.Contains(lines, l => l.Contains(",kmem_cache_alloc,", StringComparison.Ordinal) && l.Contains(",__send_signal_locked+0x98,sigqueue", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(",0xffffffff8", StringComparison.Ordinal));
     }
 }
