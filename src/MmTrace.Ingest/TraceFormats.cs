@@ -25,6 +25,7 @@ public static class TraceFormats
         new CsvTraceFormat(),
         new PerfDataFormat(),
         new PerfScriptFormat(),
+        new Ftrace.FtraceFormat(),
         new Mtrace.MtraceFormat(),
         new Strace.StraceFormat(),
         new Lackey.LackeyFormat(),
