@@ -14,6 +14,10 @@ namespace MmTrace.Analysis;
 /// </summary>
 public sealed class FidelityAnalyzer : IAnalyzer
 {
+    public const string SectionName = "fidelity";
+    /// <summary>The recording's kernel pointers were hashed (<see cref="RecordingTraits.AddressesHashed"/>): present only then.</summary>
+    public static readonly Metric<bool> AddressesHashed = new(SectionName, "addresses_hashed");
+
     private readonly long[] _compared = new long[OpNames.Count];
     private readonly long[] _matched = new long[OpNames.Count];
     private readonly long[] _addrCompared = new long[OpNames.Count];
@@ -46,10 +50,18 @@ public sealed class FidelityAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0)) return;
-        var s = report.AddSection("fidelity", "Agreement with the recording");
+        bool hashed = (ctx.Traits & RecordingTraits.AddressesHashed) != 0;
+        if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0) && !hashed) return;
+        var s = report.AddSection(SectionName, "Agreement with the recording");
         s.Add("compared", _compared.Sum() + _addrCompared.Sum());
         s.Add("matched", _matched.Sum() + _addrMatched.Sum());
+        if (hashed)
+        {
+            s.Add(AddressesHashed, true);
+            s.Notes.Add("The recording's kernel pointers are hashed (printed with %p, tracefs' default options/hash-ptr): the replay uses them "
+                + "only to pair each free with its allocation. They are not addresses, so address-level fidelity (where objects were placed, "
+                + "which slab or page held them) is not claimed; record with options/hash-ptr set to 0 for real addresses.");
+        }
         var t = s.AddTable(new Table("by_op", "Recorded against simulated, per op",
             [new("op", ColumnType.String), new("what", ColumnType.String), new("compared", ColumnType.Int), new("matched", ColumnType.Int), new("matched_pct", ColumnType.Float, "%")]));
         for (int op = 1; op < OpNames.Count; op++)

@@ -81,6 +81,8 @@ internal static class ReplayCommand
         w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
         w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
+        if (r.TryGet(FidelityAnalyzer.AddressesHashed, out bool hashed) && hashed)
+            w.WriteLine("addresses: hashed by the kernel (%p): used as identities only, address-level fidelity is not claimed");
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
         if (r.Find(ProcessesAnalyzer.SectionName) is not null

@@ -45,6 +45,9 @@ public sealed class FtraceFormat : ITraceInputFormat
 /// <summary>Where the timestamp and the event name of an ftrace line are.</summary>
 internal readonly struct FtraceEventToken
 {
+    /// <summary>True for a tracepoint line (<c>name: fields</c>); false for other tracers' lines after the timestamp, such as a
+    /// syscall event's <c>sys_brk(brk: 0)</c> or a function tracer's <c>func &lt;-parent</c>, whose leading identifier is the name.</summary>
+    public bool IsTracepoint { get; init; }
     public int TimeStart { get; init; }
     /// <summary>The timestamp in nanoseconds (clocks counting in other units, e.g. <c>counter</c>, give their count).</summary>
     public long TimeNs { get; init; }
@@ -68,8 +71,9 @@ internal static class FtraceLine
 {
     /// <summary>
     /// Finds <c>TIMESTAMP: EVENT:</c>: the first ": " that ends a timestamp token (digits, optionally a '.' and up to
-    /// 9 digits) and is followed by an identifier and ':' (then a space or the end of the line). A comm such as
-    /// "kworker/u8:2" is never followed by ": ", and perf script's "kmem:kmalloc:" is not an identifier.
+    /// 9 digits) and is followed by an identifier. The line is a tracepoint's when ':' and a space (or the end of
+    /// the line) follow the identifier. A comm such as "kworker/u8:2" is never followed by ": ", and perf script's
+    /// "kmem:kmalloc:" is neither a timestamp nor an identifier.
     /// </summary>
     public static bool TryFindEvent(ReadOnlySpan<byte> line, out FtraceEventToken ev)
     {
@@ -85,9 +89,9 @@ internal static class FtraceLine
             int n = colon + 2;
             int e = n;
             while (e < line.Length && IsIdentByte(line[e])) e++;
-            if (e == n || e >= line.Length || line[e] != (byte)':') continue;
-            if (e + 1 < line.Length && line[e + 1] is not ((byte)' ' or (byte)'\t')) continue;
-            ev = new FtraceEventToken { TimeStart = ts, TimeNs = ns, NameStart = n, NameEnd = e, FieldsStart = Math.Min(e + 2, line.Length) };
+            if (e == n) continue;
+            bool tracepoint = e < line.Length && line[e] == (byte)':' && (e + 1 == line.Length || line[e + 1] is (byte)' ' or (byte)'\t');
+            ev = new FtraceEventToken { IsTracepoint = tracepoint, TimeStart = ts, TimeNs = ns, NameStart = n, NameEnd = e, FieldsStart = Math.Min(e + 2, line.Length) };
             return true;
         }
         ev = default;

@@ -11,7 +11,8 @@ namespace MmTrace.Ingest.Ftrace;
 /// decimal, <c>call_site=%pS</c> (<c>symbol+0xoff/0xsize</c>: the <c>/0xsize</c> is dropped so call sites read as
 /// perf prints them). Hashed pointers are identities, not addresses: the reader says so in
 /// <see cref="RecordingTraits.AddressesHashed"/>. <c>&lt;idle&gt;</c>, the kernel's name for pid 0, becomes
-/// "swapper" as in perf. Other events are counted as unsupported by name; <c>CPU:N [LOST M EVENTS]</c> lines are
+/// "swapper" as in perf. Other events (and other tracers' lines, e.g. syscall events' <c>sys_brk(brk: 0)</c>) are counted as
+/// unsupported by name; <c>CPU:N [LOST M EVENTS]</c> lines are
 /// counted in <see cref="LostEvents"/>. Nothing is allocated per line.
 /// </summary>
 public sealed class FtraceReader : LineTraceReader
@@ -81,7 +82,7 @@ public sealed class FtraceReader : LineTraceReader
         if (!FtraceLine.TryParseHeader(line[..ev.TimeStart], out var header, out int errorAt))
             return Fail(errorAt, "expected the task and CPU columns 'TASK-PID [CPU]' before the timestamp");
         var name = line[ev.NameStart..ev.NameEnd];
-        var kind = Classify(name);
+        var kind = ev.IsTracepoint ? Classify(name) : Kind.Unsupported;
         if (kind == Kind.Unsupported) return Unsupported(name);
 
         ScanFields(line, ev.FieldsStart);
