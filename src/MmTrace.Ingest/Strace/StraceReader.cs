@@ -144,11 +144,21 @@ public sealed class StraceReader : LineTraceReader
 
     private int ParseCallLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)
     {
+        if (_partialLength > 0) line = JoinPartial(line);
         if (LineParsing.TrimSpaces(line).IsEmpty) return 0;
-        if (line.StartsWith("strace: "u8)) return Unsupported("strace message");
+        if (line.StartsWith("strace: "u8)) return StraceMessage(line);
+        int glued = line.IndexOf("strace: Process "u8);
+        if (glued > 0)
+        {
+            // On stderr, strace announces a new task in the middle of the line it is printing (the parent's clone):
+            // the line goes on after the message, on the next line.
+            SavePartial(line[..glued]);
+            return StraceMessage(line[glued..]);
+        }
         if (!StraceLine.TrySplitPrefix(line, out int pid, out long time, out _, out int rest))
             return Fail(rest, "expected an strace line: [pid] [time] syscall(args) = result");
-        if (pid < 0) pid = _defaultPid;
+        pid = TaskOf(line, pid);
+        _live.Add(pid);
         var body = line[rest..];
 
         int n = 0;
@@ -163,6 +173,71 @@ public sealed class StraceReader : LineTraceReader
         else k = Call(body, rest, joined: false, pid, time, dst[n..]);
         if (k < 0 && earlyFork is not null) earlyFork.EmittedChild = 0; // the line is dropped, the fork waits for its result
         return k < 0 ? k : n + k;
+    }
+
+    // --- whose line: strace -f on stderr ----------------------------------------------------------
+
+    // Tasks named by a fork's result or a "Process N attached" message, and tasks seen and not yet exited.
+    private readonly HashSet<int> _announced = [];
+    private readonly HashSet<int> _live = [];
+    // The real pid of the task whose lines came first without a pid (0 while unknown); its events keep the pid without column.
+    private int _firstTaskPid;
+    private bool _withoutPidSeen;
+    private byte[] _partial = new byte[256];
+    private int _partialLength;
+    private byte[] _joinedLine = new byte[512];
+
+    /// <summary>
+    /// The task of a line. strace -f writing to stderr prefixes "[pid N]" only while more than one task is traced: a
+    /// line without a pid is the only live task's, and the first task's own pid shows only when its first prefixed line
+    /// comes (a pid no fork returned and no message announced); from then on that pid is read as the first task.
+    /// </summary>
+    private int TaskOf(ReadOnlySpan<byte> line, int pid)
+    {
+        if (pid < 0)
+        {
+            _withoutPidSeen = true;
+            if (_live.Count == 1) foreach (int only in _live) return only;
+            return _defaultPid;
+        }
+        if (!LineParsing.TrimSpaces(line).StartsWith("[pid "u8)) return pid;
+        if (pid == _firstTaskPid) return _defaultPid;
+        if (_firstTaskPid == 0 && _withoutPidSeen && !_announced.Contains(pid) && !_seen.Contains(pid) && _live.Contains(_defaultPid))
+        {
+            _firstTaskPid = pid;
+            return _defaultPid;
+        }
+        return pid;
+    }
+
+    /// <summary>"strace: Process N attached" (a new task, announced) and other strace messages: counted.</summary>
+    private int StraceMessage(ReadOnlySpan<byte> message)
+    {
+        if (message.StartsWith("strace: Process "u8))
+        {
+            int p = "strace: Process ".Length;
+            if (LineParsing.TryDecimalDigits(message, ref p, out ulong pid) && pid <= int.MaxValue && message[p..].StartsWith(" attached"u8))
+                _announced.Add((int)pid);
+        }
+        return Unsupported("strace message");
+    }
+
+    private void SavePartial(ReadOnlySpan<byte> text)
+    {
+        if (_partial.Length < text.Length) _partial = new byte[Math.Max(text.Length, _partial.Length * 2)];
+        text.CopyTo(_partial);
+        _partialLength = text.Length;
+    }
+
+    /// <summary>The line begun before a "Process N attached" message, with this continuation.</summary>
+    private ReadOnlySpan<byte> JoinPartial(ReadOnlySpan<byte> continuation)
+    {
+        int length = _partialLength + continuation.Length;
+        if (_joinedLine.Length < length) _joinedLine = new byte[Math.Max(length, _joinedLine.Length * 2)];
+        _partial.AsSpan(0, _partialLength).CopyTo(_joinedLine);
+        continuation.CopyTo(_joinedLine.AsSpan(_partialLength));
+        _partialLength = 0;
+        return _joinedLine.AsSpan(0, length);
     }
 
     private static readonly byte[] UnfinishedMarker = "<unfinished ...>"u8.ToArray();
@@ -265,6 +340,7 @@ public sealed class StraceReader : LineTraceReader
         e.SetResult(child);
         if (ForkFlags(text[..fork.NameLength], text, out ulong flags)) e.SetFlags(flags);
         Inherit(parent, child);
+        _announced.Add(child);
         return 1;
     }
 
@@ -303,6 +379,7 @@ public sealed class StraceReader : LineTraceReader
         if (!text.TrimEnd(" \t"u8).EndsWith(" +++"u8)) return Fail(0, "expected '+++ exited with N +++' or '+++ killed by SIG... +++'");
         if (text.StartsWith("exited with "u8) || text.StartsWith("killed by "u8))
         {
+            _live.Remove(pid);
             if (_exitedBySyscall.Remove(pid)) return 0;
             New(dst, Op.Exit, pid, time);
             return 1;
@@ -689,7 +766,11 @@ public sealed class StraceReader : LineTraceReader
         ref var e = ref New(dst, Op.Fork, pid, time);
         SetResult(ref e, hasResult, result);
         if (ForkFlags(name, text, out ulong flags)) e.SetFlags(flags);
-        if (hasResult && result > 0 && result <= int.MaxValue) Inherit(pid, (int)result);
+        if (hasResult && result > 0 && result <= int.MaxValue)
+        {
+            Inherit(pid, (int)result);
+            _announced.Add((int)result);
+        }
         return 1;
     }
 
