@@ -10,7 +10,9 @@ namespace MmTrace.Ingest.Strace;
 /// "signal". A call split into <c>&lt;unfinished ...&gt;</c> and <c>&lt;... name resumed&gt;</c> becomes
 /// one event at its start time, kept in a small per-pid table meanwhile; a fork whose child shows up
 /// before the parent's call resumes is emitted when the child first appears, so it precedes the
-/// child's events. Without a pid column every line is pid 1.
+/// child's events. Without a pid column every line is pid 1 (PID for a file named PREFIX.PID, as -ff writes them; on
+/// stderr, the only live task's). strace's decorations are read: -y/-yy fd paths (kept in <see cref="TraceEvent.File"/>),
+/// -T durations, -k stacks (the call site of memory syscalls). docs/user-formats.md has the details.
 /// </summary>
 public sealed class StraceReader : LineTraceReader
 {
