@@ -33,6 +33,11 @@ public enum RecordingTraits
     /// <summary>Kernel pointers were printed hashed (<c>%p</c>, tracefs' default <c>options/hash-ptr</c>): they identify
     /// objects but are not addresses, so nothing address-level is compared with them.</summary>
     AddressesHashed = 2,
+    /// <summary>The malloc log has several sections (mtrace's <c>= Start</c> … <c>= End</c>, again): calls between them were not logged.</summary>
+    MallocLogHasGaps = 4,
+    /// <summary>The malloc log starts after the program had allocated: its first record frees or reallocs a block it never
+    /// allocated (a program calling mtrace() itself).</summary>
+    MallocLogStartsLate = 8,
 }
 
 /// <summary>The read loop every consumer of a trace runs (replay, stat, convert, generate), written once.</summary>
