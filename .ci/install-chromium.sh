@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the report.html rendering test (tests/MmTrace.Tests/Html/ChromiumRenderTests.cs),
+# Installs Debian's Chromium for the report.html rendering test (tests/MmTrace.Tests/Reports/ChromiumRenderTests.cs),
 # which is skipped, with a message, when /usr/bin/chromium is absent. Needs root (CI containers run as root).
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then

@@ -1,7 +1,7 @@
 namespace MmTrace.Tests;
 
 /// <summary>Locates files of the repository (bundled traces) from the test's working directory.</summary>
-public static class TestPaths
+internal static class TestPaths
 {
     public static string RepoRoot { get; } = FindRoot();
 

@@ -1,7 +1,7 @@
 namespace MmTrace.Tests.Cli;
 
 /// <summary>Runs the CLI in-process and captures what it prints.</summary>
-public static class CliRunner
+internal static class CliRunner
 {
     public static (int Exit, string Out, string Err) Run(params string[] args)
     {

@@ -63,7 +63,7 @@ public class PerfKmemOptionsTests
     [Fact]
     public void The_stat_command_prints_the_tables_the_flags_ask_for_in_their_order()
     {
-        var r = CliRunner.Run("stat", MmTrace.Tests.Perf.PerfSamples.ScriptPath("ls-etc"), "-q", "--caller", "-l", "2", "--alloc", "-l", "3");
+        var r = CliRunner.Run("stat", MmTrace.Tests.Ingest.Perf.PerfSamples.ScriptPath("ls-etc"), "-q", "--caller", "-l", "2", "--alloc", "-l", "3");
         Assert.Equal(0, r.Exit);
         var lines = r.Out.Split('\n');
         int caller = Array.FindIndex(lines, l => l.StartsWith(" Callsite ", StringComparison.Ordinal));

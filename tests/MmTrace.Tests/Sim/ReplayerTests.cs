@@ -1,5 +1,6 @@
 using MmTrace.Core;
 using MmTrace.Sim;
+using MmTrace.Tests.Sim.Kernel;
 
 namespace MmTrace.Tests.Sim;
 

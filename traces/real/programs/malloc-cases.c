@@ -1,4 +1,4 @@
-/* The hand-worked cases of tests/MmTrace.Tests/User/PtmallocTests.cs on the real glibc 2.36: each case
+/* The hand-worked cases of tests/MmTrace.Tests/Sim/User/PtmallocTests.cs on the real glibc 2.36: each case
    runs in a fresh process and prints its pointers as offsets from the heap start (sbrk(0) before the
    first malloc), or the address for mmapped chunks. Output: malloc-cases.txt.
    gcc -O0 -o malloc-cases malloc-cases.c; for c in memalign consolidate remainder mmap fastbin realloc calloc; do setarch -R ./malloc-cases $c; done */

@@ -1,7 +1,7 @@
 using MmTrace.Core;
 using MmTrace.Sim;
 using MmTrace.Sim.Kernel;
-using static MmTrace.Tests.Mmu.MmuTestKit;
+using static MmTrace.Tests.Sim.Mmu.MmuTestKit;
 
 namespace MmTrace.Tests.Sim.Process;
 
