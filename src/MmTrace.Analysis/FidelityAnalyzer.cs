@@ -15,8 +15,6 @@ namespace MmTrace.Analysis;
 public sealed class FidelityAnalyzer : IAnalyzer
 {
     public const string SectionName = "fidelity";
-    /// <summary>The recording's kernel pointers were hashed (<see cref="RecordingTraits.AddressesHashed"/>): present only then.</summary>
-    public static readonly Metric<bool> AddressesHashed = new(SectionName, "addresses_hashed");
 
     private readonly long[] _compared = new long[OpNames.Count];
     private readonly long[] _matched = new long[OpNames.Count];
@@ -57,7 +55,8 @@ public sealed class FidelityAnalyzer : IAnalyzer
         s.Add("matched", _matched.Sum() + _addrMatched.Sum());
         if (hashed)
         {
-            s.Add(AddressesHashed, true);
+            // Present only then (a recording's fact, not a measure every replay has).
+            s.Add("addresses_hashed", true);
             s.Notes.Add("The recording's kernel pointers are hashed (printed with %p, tracefs' default options/hash-ptr): the replay uses them "
                 + "only to pair each free with its allocation. They are not addresses, so address-level fidelity (where objects were placed, "
                 + "which slab or page held them) is not claimed; record with options/hash-ptr set to 0 for real addresses.");

@@ -57,7 +57,7 @@ internal static class ReplayCommand
                 report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
             ReportWriter.Write(report, dir);
-            PrintHeadlines(io.Out, report, dir);
+            PrintHeadlines(io.Out, report, dir, reader.Traits);
             return Program.Ok;
         });
         return cmd;
@@ -74,14 +74,14 @@ internal static class ReplayCommand
     }
 
     /// <summary>The story first: one screen of the figures that matter, each read through the metric its analyzer declares.</summary>
-    private static void PrintHeadlines(TextWriter w, Report r, string dir)
+    private static void PrintHeadlines(TextWriter w, Report r, string dir, RecordingTraits traits)
     {
         string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
         string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
         w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
         w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
         w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
-        if (r.TryGet(FidelityAnalyzer.AddressesHashed, out bool hashed) && hashed)
+        if ((traits & RecordingTraits.AddressesHashed) != 0)
             w.WriteLine("addresses: hashed by the kernel (%p): used as identities only, address-level fidelity is not claimed");
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");

@@ -1,7 +1,6 @@
 using System.Text;
 using MmTrace.Ingest;
 using MmTrace.Ingest.Ftrace;
-using MmTrace.Tests.UserFormats;
 
 namespace MmTrace.Tests.Ingest.Ftrace;
 
@@ -42,7 +41,7 @@ public class FtraceFormatTests
     {
         foreach (var name in new[] { "ls-zoneinfo.ftrace.txt.gz", "ls-zoneinfo-raw.ftrace.txt.gz", "ls-etc-tgid.ftrace.txt.gz" })
         {
-            var data = UserFormatTestUtil.Decompressed(TestPaths.Real(name));
+            var data = FtraceSamples.Decompressed(TestPaths.Real(name));
             Assert.Equal("ftrace", TraceFormats.Detect(data.AsSpan(0, Math.Min(data.Length, TraceInput.HeadSize)), name)?.Name);
         }
     }
