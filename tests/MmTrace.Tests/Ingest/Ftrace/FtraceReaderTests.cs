@@ -74,6 +74,32 @@ public class FtraceReaderTests
         Assert.Equal("ksoftirqd/0", withHeader.Symbols[withHeader.Events[0].Comm]);
     }
 
+    /// <summary>The first lines of a real capture (../shared/traces/real/ls-man-raw.ftrace.txt.gz, lines 11-30): RCU
+    /// frees in softirq on an idle CPU, NULL frees, and the line the kernel writes where a CPU's buffer begins.</summary>
+    [Fact]
+    public void Idle_frees_and_the_buffer_started_line_of_a_real_capture_read_as_pid_0_swapper()
+    {
+        var r = FtraceSamples.Text("""
+            #           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
+            #              | |         |   |||||     |         |
+                      <idle>-0       [001] ..s1.   892.677883: kfree: call_site=rcu_do_batch+0x1b7/0x530 ptr=ffff888105bd1280
+                      <idle>-0       [001] ..s1.   892.677887: kfree: call_site=rcu_do_batch+0x1b7/0x530 ptr=ffff888105bd1740
+                      <idle>-0       [001] ..s1.   892.697884: kfree: call_site=unwind_task_free+0x15/0x30 ptr=0000000000000000
+                      <idle>-0       [001] ..s1.   892.697890: kmem_cache_free: call_site=__put_task_struct+0x153/0x1f0 ptr=ffff8881052ee400 name=signal_cache
+                      <idle>-0       [001] ..s1.   892.713883: kmem_cache_free: call_site=rcu_do_batch+0x1b7/0x530 ptr=ffff8881051a4240 name=pid
+            ##### CPU 0 buffer started ####
+                          ls-21937   [000] .....   892.779809: kmem_cache_free: call_site=filename_getxattr+0x83/0xd0 ptr=ffff888100c86000 name=names_cache
+            """);
+        Assert.Equal(6, r.Events.Count);
+        Assert.All(r.Events.Take(5), e => Assert.Equal((0, 1, "swapper"), (e.Pid, e.Cpu, r.Symbols[e.Comm])));
+        Assert.Equal((0UL, true), (r.Events[2].Address, r.Events[2].Has(EventFields.Address)));
+        Assert.Equal(("pid", "rcu_do_batch+0x1b7"), (r.Symbols[r.Events[4].Cache], r.Symbols[r.Events[4].CallSite]));
+        Assert.Equal((21937, 0), (r.Events[5].Pid, r.Events[5].Cpu));
+        Assert.Equal(RecordingTraits.None, r.Traits);
+        Assert.Equal(0, r.Stats.BadRecords);
+        Assert.Empty(r.Stats.Unsupported);
+    }
+
     [Fact]
     public void Other_events_and_tracers_are_counted_by_name_and_strict_refuses_them()
     {
