@@ -11,7 +11,7 @@ using MmTrace.Ingest;
 namespace MmTrace.Bench;
 
 /// <summary>
-/// Reading speed of the user-space text formats (docs/user-formats.md): each real recording is
+/// Reading speed of the user-space text formats (docs/user-formats.md) and of tracefs text (docs/ftrace-format.md): each real recording is
 /// decompressed into memory once, then read whole from a MemoryStream through its format's reader
 /// (batches of 4096 events, interning included). The MB/s and events/s columns divide the
 /// decompressed size and the event count by the mean time; the "@min" ones by the fastest
@@ -26,7 +26,8 @@ public class UserFormatBenchmarks
     private ITraceFormat _format = null!;
     private readonly TraceEvent[] _batch = new TraceEvent[4096];
 
-    [Params("perl-hash.mtrace.txt.gz", "sqlite-ops.mtrace.txt.gz", "matmul.lackey.txt.gz", "stride.lackey.txt.gz", "python-import.strace.txt")]
+    [Params("perl-hash.mtrace.txt.gz", "sqlite-ops.mtrace.txt.gz", "matmul.lackey.txt.gz", "stride.lackey.txt.gz", "python-import.strace.txt",
+        "pipeline-k.strace.txt.gz", "ls-zoneinfo.ftrace.txt.gz")]
     public string File { get; set; } = "";
 
     [GlobalSetup]
@@ -94,6 +95,7 @@ public static class UserFormatInputs
     public static string FormatOf(string file) =>
         file.Contains(".mtrace.", StringComparison.Ordinal) ? "mtrace"
         : file.Contains(".lackey.", StringComparison.Ordinal) ? "lackey"
+        : file.Contains(".ftrace.", StringComparison.Ordinal) ? "ftrace"
         : "strace";
 
     public static byte[] Bytes(string file) => Data.GetOrAdd(file, f =>

@@ -78,10 +78,19 @@ public sealed class FidelityAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0)) return;
+        bool hashed = (ctx.Traits & RecordingTraits.AddressesHashed) != 0;
+        if (_compared.All(c => c == 0) && _addrCompared.All(c => c == 0) && !hashed) return;
         var s = report.AddSection(SectionName, "Agreement with the recording");
         s.Add(Compared, _compared.Sum() + _addrCompared.Sum());
         s.Add(Matched, _matched.Sum() + _addrMatched.Sum());
+        if (hashed)
+        {
+            // Present only then (a recording's fact, not a measure every replay has).
+            s.Add("addresses_hashed", true);
+            s.Notes.Add("The recording's kernel pointers are hashed (printed with %p, tracefs' default options/hash-ptr): the replay uses them "
+                + "only to pair each free with its allocation. They are not addresses, so address-level fidelity (where objects were placed, "
+                + "which slab or page held them) is not claimed; record with options/hash-ptr set to 0 for real addresses.");
+        }
         var t = s.AddTable(new Table(ByOpTable, "Recorded against simulated, per op",
             [new("op", ColumnType.String), new("what", ColumnType.String), new("compared", ColumnType.Int), new("matched", ColumnType.Int), new("matched_pct", ColumnType.Float, "%")]));
         for (int op = 1; op < OpNames.Count; op++)

@@ -153,5 +153,14 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
             [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes")],
             isSeries: true));
         for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
+        // What the log itself leaves out: the model cannot know blocks allocated or freed where nothing was logged.
+        if ((ctx.Traits & RecordingTraits.MallocLogStartsLate) != 0)
+            s.Notes.Add("The malloc log starts after the program had allocated (its first record frees or reallocs a block the log never "
+                + "allocated: the program calls mtrace() itself). Blocks from before the log are unknown to the model: frees of them count as "
+                + "free_of_unknown_pointer, and returned addresses differ until the recording has been followed over them.");
+        if ((ctx.Traits & RecordingTraits.MallocLogHasGaps) != 0)
+            s.Notes.Add("The malloc log has several = Start ... = End sections (muntrace() then mtrace() again): calls between them were not "
+                + "logged. Frees of blocks allocated in a gap count as free_of_unknown_pointer, reuse of blocks freed in a gap as "
+                + "alloc_of_live_pointer, and returned addresses after a gap differ until the recording has been followed over them.");
     }
 }

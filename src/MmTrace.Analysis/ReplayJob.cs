@@ -27,7 +27,7 @@ public static class ReplayJob
             Machine = config,
             Seed = seed,
         };
-        var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events);
+        var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events, reader.Traits);
         foreach (var a in analyzers) a.Contribute(report, ctx);
         Findings.Tell(report);
         return report;

@@ -30,6 +30,6 @@ internal static class CommonOptions
 
     public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "No progress bar on stderr" };
 
-    public static Argument<string> Trace(string description = "Trace file (.csv, .parquet, optionally .gz or .zst), or - for stdin") =>
+    public static Argument<string> Trace(string description = "Trace file (.csv, .parquet, perf, ftrace, mtrace, strace, lackey; optionally .gz or .zst), - for stdin, or a directory or strace -ff prefix of per-task files") =>
         new("trace") { Description = description };
 }

@@ -66,7 +66,7 @@ internal static class ReplayCommand
                 report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
             ReportWriter.Write(report, dir);
-            PrintHeadlines(io.Out, report, dir);
+            PrintHeadlines(io.Out, report, dir, reader.Traits);
             return Program.Ok;
         });
         return cmd;
@@ -83,7 +83,7 @@ internal static class ReplayCommand
     }
 
     /// <summary>The story first: one screen of the figures that matter, each read through the metric its analyzer declares.</summary>
-    private static void PrintHeadlines(TextWriter w, Report r, string dir)
+    private static void PrintHeadlines(TextWriter w, Report r, string dir, RecordingTraits traits)
     {
         string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
         string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
@@ -95,6 +95,8 @@ internal static class ReplayCommand
             w.WriteLine($"free pages at end: {V(MemMapAnalyzer.FreePages)} of {V(MemMapAnalyzer.TotalPages)} in mem_map, {V(MemMapAnalyzer.SharedPages)} shared; kmalloc bucket waste: {Pct(BucketsAnalyzer.BytesWastedPct, "0.0")}%");
         else
             w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
+        if ((traits & RecordingTraits.AddressesHashed) != 0)
+            w.WriteLine("addresses: hashed by the kernel (%p): used as identities only, address-level fidelity is not claimed");
         if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
             w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
         if (r.TryGet(TasksAnalyzer.PagesSharedAtFork, out _))

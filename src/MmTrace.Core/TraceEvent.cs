@@ -20,6 +20,7 @@ public enum EventFields : ushort
     Fd = 1 << 10,
     BytesAlloc = 1 << 11,
     Offset = 1 << 12,
+    OldSize = 1 << 13,
 }
 
 /// <summary>
@@ -44,6 +45,8 @@ public struct TraceEvent
     public ulong Flags;
     /// <summary>mmap: the file offset in bytes (mmap2's page offset times 4096).</summary>
     public ulong Offset;
+    /// <summary>mremap: the old length, when the source records it (strace does).</summary>
+    public ulong OldSize;
     public int Pid;
     public int Cpu;
     public int Prot;
@@ -51,6 +54,8 @@ public struct TraceEvent
     public int Comm;
     public int CallSite;
     public int Cache;
+    /// <summary>mmap: the mapped file's path when the source names it (strace -y): the file's identity, better than the fd.</summary>
+    public int File;
     public sbyte Order;
     public sbyte Migratetype;
     public Op Op;
@@ -71,6 +76,7 @@ public struct TraceEvent
     public void SetProt(int p) { Prot = p; Present |= EventFields.Prot; }
     public void SetFd(int fd) { Fd = fd; Present |= EventFields.Fd; }
     public void SetOffset(ulong o) { Offset = o; Present |= EventFields.Offset; }
+    public void SetOldSize(ulong s) { OldSize = s; Present |= EventFields.OldSize; }
 
     public static TraceEvent Create(Op op, int pid) => new() { Op = op, Pid = pid };
 }

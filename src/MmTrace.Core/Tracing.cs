@@ -30,6 +30,14 @@ public enum RecordingTraits
     /// <summary>The malloc log starts after the C library's own first calls (glibc mtrace: malloc's initialisation
     /// and the log's FILE), which the replay makes first so the heap starts as the real one did.</summary>
     MallocLogStartsAfterInit = 1,
+    /// <summary>Kernel pointers were printed hashed (<c>%p</c>, tracefs' default <c>options/hash-ptr</c>): they identify
+    /// objects but are not addresses, so nothing address-level is compared with them.</summary>
+    AddressesHashed = 2,
+    /// <summary>The malloc log has several sections (mtrace's <c>= Start</c> … <c>= End</c>, again): calls between them were not logged.</summary>
+    MallocLogHasGaps = 4,
+    /// <summary>The malloc log starts after the program had allocated: its first record frees or reallocs a block it never
+    /// allocated (a program calling mtrace() itself).</summary>
+    MallocLogStartsLate = 8,
 }
 
 /// <summary>The read loop every consumer of a trace runs (replay, stat, convert, generate), written once.</summary>

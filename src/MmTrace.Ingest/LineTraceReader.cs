@@ -86,6 +86,10 @@ public abstract class LineTraceReader : ITraceReader
     /// <summary>Called once at the end of the input, e.g. to report a call left open.</summary>
     protected virtual void OnEnd() { }
 
+    /// <summary>Called once at the end of the input, after <see cref="OnEnd"/>: events a reader held back (at most the
+    /// per-line maximum), e.g. the last call of an strace -k file, waiting for stack lines that did not come.</summary>
+    protected virtual int EventsAtEnd(Span<TraceEvent> dst) => 0;
+
     public int Read(Span<TraceEvent> batch)
     {
         int n = 0;
@@ -114,6 +118,13 @@ public abstract class LineTraceReader : ITraceReader
                 _done = true;
                 CheckTruncated(LineNumber);
                 OnEnd();
+                int last = EventsAtEnd(_spill);
+                Stats.Records += last;
+                int fit = Math.Min(last, batch.Length - n);
+                _spill.AsSpan(0, fit).CopyTo(batch[n..]);
+                n += fit;
+                _spillHead = fit;
+                _spillCount = last - fit;
                 break;
             }
             ReadOnlySpan<byte> line = _buffer.AsSpan(_lineStart, _lineLength);

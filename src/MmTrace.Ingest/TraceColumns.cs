@@ -6,6 +6,7 @@ namespace MmTrace.Ingest;
 public enum TraceColumn
 {
     TimeNs, Cpu, Pid, Comm, Op, Address, Size, BytesAlloc, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, Offset, CallSite, Cache,
+    OldSize, File,
 }
 
 public static class TraceColumns
@@ -14,10 +15,10 @@ public static class TraceColumns
     public static IReadOnlyList<string> Names { get; } =
     [
         "time_ns", "cpu", "pid", "comm", "op", "address", "size", "bytes_alloc", "old_address", "result",
-        "order", "migratetype", "flags", "prot", "fd", "offset", "call_site", "cache",
+        "order", "migratetype", "flags", "prot", "fd", "offset", "call_site", "cache", "old_size", "file",
     ];
 
-    public const int Count = 18;
+    public const int Count = 20;
 
     /// <summary>The header line as our CSV writer writes it.</summary>
     public static string Header { get; } = string.Join(',', Names);
@@ -50,6 +51,7 @@ public static class TraceColumns
         TraceColumn.Prot => EventFields.Prot,
         TraceColumn.Fd => EventFields.Fd,
         TraceColumn.Offset => EventFields.Offset,
+        TraceColumn.OldSize => EventFields.OldSize,
         _ => EventFields.None,
     };
 

@@ -25,6 +25,7 @@ public static class TraceFormats
         new CsvTraceFormat(),
         new PerfDataFormat(),
         new PerfScriptFormat(),
+        new Ftrace.FtraceFormat(),
         new Mtrace.MtraceFormat(),
         new Strace.StraceFormat(),
         new Lackey.LackeyFormat(),
@@ -68,10 +69,26 @@ public static class TraceFormats
 
     /// <summary>
     /// Opens a trace file (or "-" for stdin), decompressing it as needed, in the given format or
-    /// ("auto") the detected one.
+    /// ("auto") the detected one. A directory, or a PREFIX with no file of that name but files PREFIX.PID
+    /// (what <c>strace -ff -o PREFIX</c> writes), opens all those files as one stream merged by time
+    /// (<see cref="MergedTraceReader"/>).
     /// </summary>
     public static ITraceReader Open(string pathOrDash, string format, SymbolTable symbols, ReaderOptions options)
     {
+        if (pathOrDash != "-" && PartsOf(pathOrDash) is { } parts)
+        {
+            var readers = new List<ITraceReader>();
+            try
+            {
+                foreach (var part in parts) readers.Add(Open(part, format, symbols, options));
+            }
+            catch
+            {
+                foreach (var r in readers) r.Dispose();
+                throw;
+            }
+            return readers.Count == 1 ? readers[0] : new MergedTraceReader(readers, parts);
+        }
         var input = TraceInput.Open(pathOrDash);
         try
         {
@@ -86,6 +103,41 @@ public static class TraceFormats
             input.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The files one path stands for when it is not a file: those in a directory (hidden ones left out), or the
+    /// PREFIX.PID files (optionally .gz/.zst) beside a missing PREFIX; ordered by the PID suffix when they have one,
+    /// else by name. Null when the path is a file or stands for nothing (opening it then reports why).
+    /// </summary>
+    public static IReadOnlyList<string>? PartsOf(string path)
+    {
+        List<string> files;
+        if (Directory.Exists(path))
+        {
+            files = Directory.EnumerateFiles(path).Where(f => !Path.GetFileName(f).StartsWith('.')).ToList();
+            if (files.Count == 0) throw new UsageException($"{path}: a directory without trace files");
+        }
+        else if (!File.Exists(path))
+        {
+            string dir = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
+            string prefix = Path.GetFileName(path);
+            if (prefix.Length == 0 || !Directory.Exists(dir)) return null;
+            files = Directory.EnumerateFiles(dir, prefix + ".*").Where(f => IsPerTaskFile(Path.GetFileName(f), prefix)).ToList();
+            if (files.Count == 0) return null;
+        }
+        else return null;
+        return files.OrderBy(f => Strace.StraceReader.PidOfFileName(f) ?? int.MaxValue).ThenBy(f => f, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>PREFIX.PID, PREFIX.PID.gz, PREFIX.PID.zst: one task's file of strace -ff -o PREFIX.</summary>
+    private static bool IsPerTaskFile(string name, string prefix)
+    {
+        if (!name.StartsWith(prefix + ".", StringComparison.Ordinal)) return false;
+        string rest = name[(prefix.Length + 1)..];
+        foreach (var suffix in (ReadOnlySpan<string>)[".gz", ".zst", ".zstd"])
+            if (rest.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) { rest = rest[..^suffix.Length]; break; }
+        return rest.Length > 0 && rest.All(char.IsAsciiDigit);
     }
 
     /// <summary>Opens an input with a given format; the returned reader owns the input.</summary>

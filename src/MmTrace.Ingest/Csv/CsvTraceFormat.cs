@@ -227,7 +227,9 @@ public sealed class CsvTraceReader : ITraceReader
                 case TraceColumn.Comm: ev.Comm = _symbols.Intern(s); break;
                 case TraceColumn.CallSite: ev.CallSite = _symbols.Intern(s); break;
                 case TraceColumn.Cache: ev.Cache = _symbols.Intern(s); break;
-                case TraceColumn.Address or TraceColumn.Size or TraceColumn.BytesAlloc or TraceColumn.OldAddress or TraceColumn.Flags or TraceColumn.Offset:
+                case TraceColumn.File: ev.File = _symbols.Intern(s); break;
+                case TraceColumn.Address or TraceColumn.Size or TraceColumn.BytesAlloc or TraceColumn.OldAddress or TraceColumn.Flags or TraceColumn.Offset
+                    or TraceColumn.OldSize:
                     if (!Numbers.TryParseUInt64(s, out ulong u)) { error = NumberError(i, c); return false; }
                     SetUnsigned(ref ev, c, u);
                     break;
@@ -253,6 +255,7 @@ public sealed class CsvTraceReader : ITraceReader
             case TraceColumn.BytesAlloc: ev.SetBytesAlloc(u); break;
             case TraceColumn.OldAddress: ev.SetOldAddress(u); break;
             case TraceColumn.Offset: ev.SetOffset(u); break;
+            case TraceColumn.OldSize: ev.SetOldSize(u); break;
             default: ev.SetFlags(u); break;
         }
     }

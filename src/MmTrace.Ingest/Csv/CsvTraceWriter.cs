@@ -45,6 +45,8 @@ public sealed class CsvTraceWriter : ITraceWriter
             Hex(e.Has(EventFields.Offset), e.Offset);
             String(e.CallSite);
             String(e.Cache);
+            Signed(e.Has(EventFields.OldSize), (long)e.OldSize, unsigned: true);
+            String(e.File);
             _csv.EndRecord();
         }
     }

@@ -45,7 +45,9 @@ public sealed class MtraceFormat : ITraceInputFormat
 /// memalign), <c>free</c> and <c>realloc</c> (a <c>&lt;</c>/<c>&gt;</c> pair: old_address from
 /// <c>&lt;</c>, address and size from <c>&gt;</c>; a failed realloc <c>!</c> has address 0). A NULL
 /// result <c>(nil)</c> is address 0. The caller becomes the call site. mtrace records neither pid
-/// nor time: pid is 1, time is absent.
+/// nor time: pid is 1, time is absent. A log may have several <c>= Start</c>/<c>= End</c> sections (a program calling
+/// mtrace() and muntrace() itself, writing to a pipe) and may start after the program allocated: the reader says so in
+/// its <see cref="Traits"/> (<see cref="RecordingTraits.MallocLogHasGaps"/>, <see cref="RecordingTraits.MallocLogStartsLate"/>).
 /// </summary>
 public sealed class MtraceReader : LineTraceReader
 {
@@ -58,14 +60,49 @@ public sealed class MtraceReader : LineTraceReader
     private ulong _oldPtr;
     private long _oldLine;
 
+    // Sections of the log ("= Start" lines) and whether its first record named a block it never allocated.
+    private int _sections;
+    private bool _recordSeen;
+    private bool _startsLate;
+
     public override string FormatName => "mtrace";
-    // mtrace() is called from the program's start (libmtstart.so), after malloc's own initialisation.
-    public override RecordingTraits Traits => RecordingTraits.MallocLogStartsAfterInit;
+    // mtrace() is called from the program's start (libmtstart.so), after malloc's own initialisation. What the log
+    // turns out to be (several sections, a late start) is known as it is read.
+    public override RecordingTraits Traits => RecordingTraits.MallocLogStartsAfterInit
+        | (_sections > 1 ? RecordingTraits.MallocLogHasGaps : 0)
+        | (_startsLate ? RecordingTraits.MallocLogStartsLate : 0);
+
+    /// <summary>The <c>= Start</c> lines read so far: each mtrace() call after a muntrace() starts a section.</summary>
+    public int Sections => _sections;
 
     internal MtraceReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
         : base(stream, displayName, symbols, options, input, maxEventsPerLine: 1)
     {
         _callers = new Utf8InternCache(symbols);
+        // The replay builds its machine before the first event: tell it now when the log starts late.
+        if (input is not null) _startsLate = FirstRecordNamesABlock(input.Head);
+    }
+
+    /// <summary>Whether the first record in <paramref name="head"/> frees or reallocs a block (not NULL): then the program
+    /// allocated before the log began.</summary>
+    internal static bool FirstRecordNamesABlock(ReadOnlySpan<byte> head)
+    {
+        while (!head.IsEmpty)
+        {
+            int nl = head.IndexOf((byte)'\n');
+            if (nl < 0) return false; // cut off by the end of the head
+            var line = head[..nl].TrimEnd((byte)'\r');
+            head = head[(nl + 1)..];
+            if (line.IsEmpty || line[0] == (byte)'=') continue;
+            if (line.StartsWith("@ "u8))
+            {
+                int sp = line[2..].IndexOf((byte)' ');
+                if (sp < 0) return false;
+                line = line[(sp + 3)..];
+            }
+            return line.Length > 2 && line[0] is (byte)'-' or (byte)'<' or (byte)'!' && line[1] == (byte)' ' && !line[2..].StartsWith("(nil)"u8);
+        }
+        return false;
     }
 
     protected override int ParseLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)
@@ -86,6 +123,12 @@ public sealed class MtraceReader : LineTraceReader
         if (p + 1 >= line.Length || line[p + 1] != (byte)' ')
             return Fail(p, "expected a record: '+ ptr size', '- ptr', '< ptr', '> ptr size', '! ptr size' or '= Start'");
         int q = p + 2;
+        if (!_recordSeen)
+        {
+            // A first record that frees or reallocs a block (not NULL): the program allocated before the log began.
+            _recordSeen = true;
+            _startsLate = kind is (byte)'-' or (byte)'<' or (byte)'!' && q < line.Length && !line[q..].StartsWith("(nil)"u8);
+        }
         switch (kind)
         {
             case (byte)'+':
@@ -157,7 +200,12 @@ public sealed class MtraceReader : LineTraceReader
     private int Marker(ReadOnlySpan<byte> line)
     {
         var text = LineParsing.TrimSpaces(line[1..]);
-        if (text.SequenceEqual("Start"u8) || text.SequenceEqual("End"u8)) return 0;
+        if (text.SequenceEqual("Start"u8))
+        {
+            _sections++;
+            return 0;
+        }
+        if (text.SequenceEqual("End"u8)) return 0;
         return Unsupported("marker");
     }
 

@@ -288,6 +288,8 @@ public sealed class ParquetTraceReader : ITraceReader
                 case TraceColumn.OldAddress: ev.SetOldAddress((ulong)v); break;
                 case TraceColumn.Flags: ev.SetFlags((ulong)v); break;
                 case TraceColumn.Offset: ev.SetOffset((ulong)v); break;
+                case TraceColumn.OldSize: ev.SetOldSize((ulong)v); break;
+                case TraceColumn.File: ev.File = (int)v; break;
                 case TraceColumn.Comm: ev.Comm = (int)v; break;
                 case TraceColumn.CallSite: ev.CallSite = (int)v; break;
                 case TraceColumn.Cache: ev.Cache = (int)v; break;

@@ -32,16 +32,18 @@ internal static class ParquetTraceSchema
         new DataField<ulong?>("offset"),
         new DataField<string>("call_site", true),
         new DataField<string>("cache", true),
+        new DataField<ulong?>("old_size"),
+        new DataField<string>("file", true),
     ];
 
     public static readonly ParquetSchema Schema = new(Fields);
 
-    public static bool IsString(TraceColumn c) => c is TraceColumn.Comm or TraceColumn.Op or TraceColumn.CallSite or TraceColumn.Cache;
+    public static bool IsString(TraceColumn c) => c is TraceColumn.Comm or TraceColumn.Op or TraceColumn.CallSite or TraceColumn.Cache or TraceColumn.File;
 
     public static ParquetOptions WriterOptions()
     {
         var options = new ParquetOptions { RowGroupSize = RowGroupSize, CompressionMethod = CompressionMethod.Snappy };
-        foreach (var c in (ReadOnlySpan<TraceColumn>)[TraceColumn.Comm, TraceColumn.Op, TraceColumn.CallSite, TraceColumn.Cache])
+        foreach (var c in (ReadOnlySpan<TraceColumn>)[TraceColumn.Comm, TraceColumn.Op, TraceColumn.CallSite, TraceColumn.Cache, TraceColumn.File])
             options.ColumnEncodingHints[c.Name()] = EncodingHint.Dictionary;
         return options;
     }

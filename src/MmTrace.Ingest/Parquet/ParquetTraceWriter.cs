@@ -36,6 +36,8 @@ public sealed class ParquetTraceWriter : ITraceWriter
     private readonly ReadOnlyMemory<char>?[] _op = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
     private readonly ReadOnlyMemory<char>?[] _callSite = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
     private readonly ReadOnlyMemory<char>?[] _cache = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
+    private readonly ulong?[] _oldSize = new ulong?[ParquetTraceSchema.RowGroupSize];
+    private readonly ReadOnlyMemory<char>?[] _file = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
 
     /// <summary>Writes to a writable, seekable stream, closed on <see cref="Complete"/> unless <paramref name="leaveOpen"/>.</summary>
     public ParquetTraceWriter(Stream output, SymbolTable symbols, bool leaveOpen = false)
@@ -70,6 +72,8 @@ public sealed class ParquetTraceWriter : ITraceWriter
             _offset[i] = e.Has(EventFields.Offset) ? e.Offset : null;
             _callSite[i] = Str(e.CallSite);
             _cache[i] = Str(e.Cache);
+            _oldSize[i] = e.Has(EventFields.OldSize) ? e.OldSize : null;
+            _file[i] = Str(e.File);
             if (++_rows == ParquetTraceSchema.RowGroupSize) Flush();
         }
     }
@@ -101,6 +105,8 @@ public sealed class ParquetTraceWriter : ITraceWriter
             Nullable(rg, f[15], _offset, n);
             Nullable(rg, f[16], _callSite, n);
             Nullable(rg, f[17], _cache, n);
+            Nullable(rg, f[18], _oldSize, n);
+            Nullable(rg, f[19], _file, n);
             rg.CompleteValidate();
         }
         _rows = 0;
@@ -108,6 +114,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
         Array.Clear(_op);
         Array.Clear(_callSite);
         Array.Clear(_cache);
+        Array.Clear(_file);
     }
 
     private static void Nullable<T>(ParquetRowGroupWriter rg, DataField field, T?[] values, int n) where T : struct =>

@@ -10,7 +10,9 @@ namespace MmTrace.Ingest.Strace;
 /// "signal". A call split into <c>&lt;unfinished ...&gt;</c> and <c>&lt;... name resumed&gt;</c> becomes
 /// one event at its start time, kept in a small per-pid table meanwhile; a fork whose child shows up
 /// before the parent's call resumes is emitted when the child first appears, so it precedes the
-/// child's events. Without a pid column every line is pid 1.
+/// child's events. Without a pid column every line is pid 1 (PID for a file named PREFIX.PID, as -ff writes them; on
+/// stderr, the only live task's). strace's decorations are read: -y/-yy fd paths (kept in <see cref="TraceEvent.File"/>),
+/// -T durations, -k stacks (the call site of memory syscalls). docs/user-formats.md has the details.
 /// </summary>
 public sealed class StraceReader : LineTraceReader
 {
@@ -38,22 +40,127 @@ public sealed class StraceReader : LineTraceReader
     private readonly HashSet<int> _exitedBySyscall = [];
     private readonly Utf8InternCache _interned;
     private byte[] _joined = new byte[1024];
+    private readonly int _defaultPid;
+
+    // -k: each syscall's stack follows its line, so the last event of a line is held until the next line that is not a frame.
+    private readonly bool _stacks;
+    private TraceEvent _held;
+    private bool _hasHeld;
+    private bool _heldWantsCallSite;
 
     public override string FormatName => "strace";
 
+    /// <summary>The pid of lines without a pid column: <see cref="DefaultPid"/>, or PID for a file named PREFIX.PID
+    /// (what <c>strace -ff -o PREFIX</c> writes, one file per task, without a pid column).</summary>
+    public int PidWithoutColumn => _defaultPid;
+
     internal StraceReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
-        : base(stream, displayName, symbols, options, input, maxEventsPerLine: 2)
+        : base(stream, displayName, symbols, options, input, maxEventsPerLine: 3)
     {
         _interned = new Utf8InternCache(symbols);
+        _defaultPid = PidOfFileName(displayName) ?? DefaultPid;
+        _stacks = input is not null && HasStackFrames(input.Head);
     }
+
+    /// <summary>The PID of a name PREFIX.PID (before any .gz/.zst), as strace -ff names its files.</summary>
+    internal static int? PidOfFileName(string path)
+    {
+        string name = Path.GetFileName(path);
+        foreach (var suffix in (ReadOnlySpan<string>)[".gz", ".zst", ".zstd"])
+            if (name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) { name = name[..^suffix.Length]; break; }
+        int dot = name.LastIndexOf('.');
+        if (dot <= 0 || dot == name.Length - 1) return null;
+        var digits = name.AsSpan(dot + 1);
+        foreach (char c in digits) if (c is < '0' or > '9') return null;
+        return int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0 ? pid : null;
+    }
+
+    /// <summary>Whether the input shows strace -k stack frames (" > /lib/...(sym+0x1) [0x...]") in its first lines.</summary>
+    internal static bool HasStackFrames(ReadOnlySpan<byte> head) => head.StartsWith(" > "u8) || head.IndexOf("\n > "u8) >= 0;
+
+    private static bool IsStackFrame(ReadOnlySpan<byte> line) => line.StartsWith(" > "u8);
 
     protected override int ParseLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)
     {
+        if (!_stacks) return IsStackFrame(line) ? Unsupported("stack frame (strace -k) after the first lines") : ParseCallLine(line, dst);
+        if (IsStackFrame(line))
+        {
+            Frame(line[3..]);
+            return 0;
+        }
+        // A line that is not a frame ends the held event's stack: it goes out first, this line's last event is held.
+        int released = 0;
+        if (_hasHeld)
+        {
+            dst[0] = _held;
+            _hasHeld = false;
+            released = 1;
+        }
+        int k = ParseCallLine(line, dst[released..]);
+        if (k < 0)
+        {
+            _hasHeld = released == 1; // the bad line is skipped; the held event waits for the next one
+            return k;
+        }
+        if (k == 0) return released;
+        _held = dst[released + k - 1];
+        _hasHeld = true;
+        _heldWantsCallSite = _held.Op is Op.Mmap or Op.Munmap or Op.Mprotect or Op.Mremap or Op.Brk or Op.Madvise;
+        return released + k - 1;
+    }
+
+    protected override int EventsAtEnd(Span<TraceEvent> dst)
+    {
+        if (!_hasHeld) return 0;
+        _hasHeld = false;
+        dst[0] = _held;
+        return 1;
+    }
+
+    /// <summary>
+    /// One frame of a -k stack, <c>/path/lib.so(symbol+0xoff) [0xaddr]</c>, innermost first: the held memory syscall's
+    /// call site is the first frame outside the C library's syscall wrappers (mmap, brk, sbrk, ...), as written.
+    /// </summary>
+    private void Frame(ReadOnlySpan<byte> frame)
+    {
+        if (!_hasHeld || !_heldWantsCallSite) return;
+        frame = LineParsing.TrimSpaces(frame);
+        int open = frame.IndexOf((byte)'(');
+        if (open >= 0)
+        {
+            var sym = frame[(open + 1)..];
+            int end = sym.IndexOfAny((byte)'+', (byte)')');
+            if (end >= 0 && IsSyscallWrapper(sym[..end])) return;
+        }
+        _held.CallSite = _interned.Intern(frame);
+        _heldWantsCallSite = false;
+    }
+
+    private static bool IsSyscallWrapper(ReadOnlySpan<byte> s)
+    {
+        if (s.StartsWith("__"u8)) s = s[2..];
+        return s.SequenceEqual("mmap"u8) || s.SequenceEqual("mmap64"u8) || s.SequenceEqual("munmap"u8) || s.SequenceEqual("mprotect"u8)
+            || s.SequenceEqual("mremap"u8) || s.SequenceEqual("madvise"u8) || s.SequenceEqual("brk"u8) || s.SequenceEqual("sbrk"u8)
+            || s.SequenceEqual("default_morecore"u8) || s.SequenceEqual("syscall"u8);
+    }
+
+    private int ParseCallLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)
+    {
+        if (_partialLength > 0) line = JoinPartial(line);
         if (LineParsing.TrimSpaces(line).IsEmpty) return 0;
-        if (line.StartsWith("strace: "u8)) return Unsupported("strace message");
+        if (line.StartsWith("strace: "u8)) return StraceMessage(line);
+        int glued = line.IndexOf("strace: Process "u8);
+        if (glued > 0)
+        {
+            // On stderr, strace announces a new task in the middle of the line it is printing (the parent's clone):
+            // the line goes on after the message, on the next line.
+            SavePartial(line[..glued]);
+            return StraceMessage(line[glued..]);
+        }
         if (!StraceLine.TrySplitPrefix(line, out int pid, out long time, out _, out int rest))
             return Fail(rest, "expected an strace line: [pid] [time] syscall(args) = result");
-        if (pid < 0) pid = DefaultPid;
+        pid = TaskOf(line, pid);
+        _live.Add(pid);
         var body = line[rest..];
 
         int n = 0;
@@ -68,6 +175,71 @@ public sealed class StraceReader : LineTraceReader
         else k = Call(body, rest, joined: false, pid, time, dst[n..]);
         if (k < 0 && earlyFork is not null) earlyFork.EmittedChild = 0; // the line is dropped, the fork waits for its result
         return k < 0 ? k : n + k;
+    }
+
+    // --- whose line: strace -f on stderr ----------------------------------------------------------
+
+    // Tasks named by a fork's result or a "Process N attached" message, and tasks seen and not yet exited.
+    private readonly HashSet<int> _announced = [];
+    private readonly HashSet<int> _live = [];
+    // The real pid of the task whose lines came first without a pid (0 while unknown); its events keep the pid without column.
+    private int _firstTaskPid;
+    private bool _withoutPidSeen;
+    private byte[] _partial = new byte[256];
+    private int _partialLength;
+    private byte[] _joinedLine = new byte[512];
+
+    /// <summary>
+    /// The task of a line. strace -f writing to stderr prefixes "[pid N]" only while more than one task is traced: a
+    /// line without a pid is the only live task's, and the first task's own pid shows only when its first prefixed line
+    /// comes (a pid no fork returned and no message announced); from then on that pid is read as the first task.
+    /// </summary>
+    private int TaskOf(ReadOnlySpan<byte> line, int pid)
+    {
+        if (pid < 0)
+        {
+            _withoutPidSeen = true;
+            if (_live.Count == 1) foreach (int only in _live) return only;
+            return _defaultPid;
+        }
+        if (!LineParsing.TrimSpaces(line).StartsWith("[pid "u8)) return pid;
+        if (pid == _firstTaskPid) return _defaultPid;
+        if (_firstTaskPid == 0 && _withoutPidSeen && !_announced.Contains(pid) && !_seen.Contains(pid) && _live.Contains(_defaultPid))
+        {
+            _firstTaskPid = pid;
+            return _defaultPid;
+        }
+        return pid;
+    }
+
+    /// <summary>"strace: Process N attached" (a new task, announced) and other strace messages: counted.</summary>
+    private int StraceMessage(ReadOnlySpan<byte> message)
+    {
+        if (message.StartsWith("strace: Process "u8))
+        {
+            int p = "strace: Process ".Length;
+            if (LineParsing.TryDecimalDigits(message, ref p, out ulong pid) && pid <= int.MaxValue && message[p..].StartsWith(" attached"u8))
+                _announced.Add((int)pid);
+        }
+        return Unsupported("strace message");
+    }
+
+    private void SavePartial(ReadOnlySpan<byte> text)
+    {
+        if (_partial.Length < text.Length) _partial = new byte[Math.Max(text.Length, _partial.Length * 2)];
+        text.CopyTo(_partial);
+        _partialLength = text.Length;
+    }
+
+    /// <summary>The line begun before a "Process N attached" message, with this continuation.</summary>
+    private ReadOnlySpan<byte> JoinPartial(ReadOnlySpan<byte> continuation)
+    {
+        int length = _partialLength + continuation.Length;
+        if (_joinedLine.Length < length) _joinedLine = new byte[Math.Max(length, _joinedLine.Length * 2)];
+        _partial.AsSpan(0, _partialLength).CopyTo(_joinedLine);
+        continuation.CopyTo(_joinedLine.AsSpan(_partialLength));
+        _partialLength = 0;
+        return _joinedLine.AsSpan(0, length);
     }
 
     private static readonly byte[] UnfinishedMarker = "<unfinished ...>"u8.ToArray();
@@ -170,6 +342,7 @@ public sealed class StraceReader : LineTraceReader
         e.SetResult(child);
         if (ForkFlags(text[..fork.NameLength], text, out ulong flags)) e.SetFlags(flags);
         Inherit(parent, child);
+        _announced.Add(child);
         return 1;
     }
 
@@ -208,6 +381,7 @@ public sealed class StraceReader : LineTraceReader
         if (!text.TrimEnd(" \t"u8).EndsWith(" +++"u8)) return Fail(0, "expected '+++ exited with N +++' or '+++ killed by SIG... +++'");
         if (text.StartsWith("exited with "u8) || text.StartsWith("killed by "u8))
         {
+            _live.Remove(pid);
             if (_exitedBySyscall.Remove(pid)) return 0;
             New(dst, Op.Exit, pid, time);
             return 1;
@@ -237,6 +411,12 @@ public sealed class StraceReader : LineTraceReader
         k = LineParsing.SkipSpaces(text, k + 1);
         int resultEnd = LineParsing.NextSpace(text, k);
         var resultText = text[k..resultEnd];
+        if (FdDecoration(text, k) is var (digitsEnd, decorationEnd) && decorationEnd > 0)
+        {
+            // -y: "= 3</etc/ld.so.cache>" (the path may hold spaces)
+            resultText = text[k..digitsEnd];
+            resultEnd = decorationEnd;
+        }
         bool hasResult = !resultText.SequenceEqual("?"u8);
         long result = 0;
         if (hasResult)
@@ -303,6 +483,11 @@ public sealed class StraceReader : LineTraceReader
                     for (j++; j < text.Length && text[j] != (byte)'"'; j++)
                         if (text[j] == (byte)'\\') j++;
                     break;
+                case (byte)'<' when j > start && text[j - 1] is >= (byte)'0' and <= (byte)'9':
+                    // -y/-yy: "3</path, with commas>": skip the decoration.
+                    int end = DecorationEnd(text, j);
+                    if (end > 0) j = end - 1;
+                    break;
                 case (byte)'(' or (byte)'[' or (byte)'{':
                     depth++;
                     break;
@@ -325,6 +510,60 @@ public sealed class StraceReader : LineTraceReader
             }
         }
         return Math.Min(argc, args.Length);
+    }
+
+    /// <summary>
+    /// A file descriptor as strace prints it: <c>3</c>, or with -y/-yy <c>3&lt;/etc/ld.so.cache&gt;</c>,
+    /// <c>3&lt;/dev/zero&lt;char 1:5&gt;&gt;</c>, <c>3&lt;socket:[123]&gt;</c>: the number and the path (without a -yy device
+    /// suffix; empty when undecorated).
+    /// </summary>
+    internal static bool TryFd(ReadOnlySpan<byte> s, out long fd, out ReadOnlySpan<byte> path)
+    {
+        path = default;
+        if (FdDecoration(s, 0) is var (digitsEnd, end) && end > 0)
+        {
+            if (end != s.Length || !LineParsing.TrySigned(s[..digitsEnd], out fd)) { fd = 0; return false; }
+            var inner = s[(digitsEnd + 1)..(end - 1)];
+            int nested = inner.IndexOf((byte)'<');
+            path = nested > 0 ? inner[..nested] : inner;
+            return !path.IsEmpty;
+        }
+        return LineParsing.TrySigned(s, out fd);
+    }
+
+    /// <summary>At <paramref name="at"/>, digits then a -y decoration <c>&lt;...&gt;</c>: where the digits end and the index just
+    /// past the decoration's closing '&gt;'; (0, 0) when there is none.</summary>
+    private static (int DigitsEnd, int End) FdDecoration(ReadOnlySpan<byte> s, int at)
+    {
+        int p = at;
+        while (p < s.Length && s[p] is >= (byte)'0' and <= (byte)'9') p++;
+        if (p == at || p >= s.Length || s[p] != (byte)'<') return (0, 0);
+        int end = DecorationEnd(s, p);
+        return end > 0 ? (p, end) : (0, 0);
+    }
+
+    /// <summary>
+    /// The index just past the '&gt;' closing the '&lt;' at <paramref name="open"/>, or -1. Nested decorations (-yy's
+    /// <c>&lt;char 1:5&gt;</c>) count; strace escapes '&lt;' and '&gt;' in paths, and a socket's "a-&gt;b" inside brackets
+    /// is not a close.
+    /// </summary>
+    private static int DecorationEnd(ReadOnlySpan<byte> s, int open)
+    {
+        int depth = 0, brackets = 0;
+        for (int i = open; i < s.Length; i++)
+        {
+            switch (s[i])
+            {
+                case (byte)'<': depth++; break;
+                case (byte)'[': brackets++; break;
+                case (byte)']': if (brackets > 0) brackets--; break;
+                case (byte)'>' when brackets > 0 && i > 0 && s[i - 1] == (byte)'-': break;
+                case (byte)'>':
+                    if (--depth == 0) return i + 1;
+                    break;
+            }
+        }
+        return -1;
     }
 
     private bool Need(Args a, int count, ReadOnlySpan<byte> what, int col, bool joined, out int error)
@@ -382,8 +621,8 @@ public sealed class StraceReader : LineTraceReader
         if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
         if (!Flags(StraceNames.Prot, "PROT_* flags", a, 2, col, joined, out ulong prot)) return -1;
         if (!Flags(StraceNames.Map, "MAP_* flags", a, 3, col, joined, out ulong flags)) return -1;
-        if (!LineParsing.TrySigned(a[4], out long fd) || fd is < int.MinValue or > int.MaxValue)
-            return Fail(At(col, joined, a.Offset(4)), "expected a file descriptor");
+        if (!TryFd(a[4], out long fd, out var path) || fd is < int.MinValue or > int.MaxValue)
+            return Fail(At(col, joined, a.Offset(4)), "expected a file descriptor: a number, with strace -y its path as in 3</lib/libc.so.6>");
         if (!Unsigned(a, 5, col, joined, out ulong offset)) return -1;
         ref var e = ref New(dst, Op.Mmap, pid, time);
         e.SetAddress(address);
@@ -391,6 +630,7 @@ public sealed class StraceReader : LineTraceReader
         e.SetProt((int)prot);
         e.SetFlags(flags);
         e.SetFd((int)fd);
+        if (!path.IsEmpty) e.File = _interned.Intern(path);
         e.SetOffset(pageOffset ? offset << 12 : offset);
         SetResult(ref e, hasResult, result);
         return 1;
@@ -444,18 +684,19 @@ public sealed class StraceReader : LineTraceReader
         return 1;
     }
 
-    // mremap(old_address, old_size, new_size, flags[, new_address]): old_address, size = new size,
+    // mremap(old_address, old_size, new_size, flags[, new_address]): old_address, old_size, size = new size,
     // flags, address = new_address when given (MREMAP_FIXED), result = where the mapping is now.
     private int Mremap(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
     {
         if (!Need(a, 4, "old_address, old_size, new_size, flags"u8, col, joined, out int error)) return error;
-        if (!Address(a, 0, col, joined, out ulong oldAddress) || !Unsigned(a, 1, col, joined, out _)) return -1;
+        if (!Address(a, 0, col, joined, out ulong oldAddress) || !Unsigned(a, 1, col, joined, out ulong oldSize)) return -1;
         if (!Unsigned(a, 2, col, joined, out ulong newSize)) return -1;
         if (!Flags(StraceNames.Mremap, "MREMAP_* flags", a, 3, col, joined, out ulong flags)) return -1;
         ulong newAddress = 0;
         if (a.Count >= 5 && !Address(a, 4, col, joined, out newAddress)) return -1;
         ref var e = ref New(dst, Op.Mremap, pid, time);
         e.SetOldAddress(oldAddress);
+        e.SetOldSize(oldSize);
         e.SetSize(newSize);
         e.SetFlags(flags);
         if (a.Count >= 5) e.SetAddress(newAddress);
@@ -527,7 +768,11 @@ public sealed class StraceReader : LineTraceReader
         ref var e = ref New(dst, Op.Fork, pid, time);
         SetResult(ref e, hasResult, result);
         if (ForkFlags(name, text, out ulong flags)) e.SetFlags(flags);
-        if (hasResult && result > 0 && result <= int.MaxValue) Inherit(pid, (int)result);
+        if (hasResult && result > 0 && result <= int.MaxValue)
+        {
+            Inherit(pid, (int)result);
+            _announced.Add((int)result);
+        }
         return 1;
     }
 

@@ -30,7 +30,7 @@ public sealed class LinuxKernel : IKernel
         Kmap = new KmapAllocator(KmapConfig.From(cfg), Buddy);
         Objects = new KernelObjects(context.Symbols, Buddy, Slub, cost);
         Mappings = new KernelMappings(Vmalloc, Kmap, _mmu, cost);
-        Processes = new ProcessModel(cfg, _mmu, Buddy, cost, context.Options.InitialMaps);
+        Processes = new ProcessModel(cfg, _mmu, Buddy, cost, context.Options.InitialMaps, context.Symbols);
         PageTableFrames = new PageTableFrames(Buddy, cost);
     }
 

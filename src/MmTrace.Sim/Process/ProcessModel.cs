@@ -23,10 +23,16 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
     private bool _mapsUsed;
     private int _nextMmId = 1;
     private readonly Dictionary<string, int> _fileIds = new();
+    private readonly SymbolTable? _symbols;
+    // File identities by the symbol id of a trace's path (strace -y), so an event finds its file without hashing the string.
+    private int[] _fileOfSymbol = [];
 
-    /// <summary>The processes of a machine: their page tables in <paramref name="mmu"/>, their frames from <paramref name="buddy"/>.</summary>
-    public ProcessModel(MachineConfig config, X86Mmu mmu, Kernel.BuddyAllocator buddy, CostModel cost, IReadOnlyList<MemoryMapping>? initialMaps = null)
+    /// <summary>The processes of a machine: their page tables in <paramref name="mmu"/>, their frames from <paramref name="buddy"/>;
+    /// <paramref name="symbols"/> names the files that traces give by path.</summary>
+    public ProcessModel(MachineConfig config, X86Mmu mmu, Kernel.BuddyAllocator buddy, CostModel cost, IReadOnlyList<MemoryMapping>? initialMaps = null,
+        SymbolTable? symbols = null)
     {
+        _symbols = symbols;
         _mmu = mmu;
         _buddy = buddy;
         _cost = cost;
@@ -172,6 +178,16 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
 
     private readonly string[] _fdNames = Enumerable.Range(0, 64).Select(i => "fd " + i).ToArray();
     private int FileOfFd(int fd) => FileId(fd >= 0 && fd < _fdNames.Length ? _fdNames[fd] : "fd " + fd);
+
+    /// <summary>A recorded mmap's file: by its path when the trace names it (the same identity as --maps gives that path), else by its fd.</summary>
+    private int FileOf(in TraceEvent e)
+    {
+        if (e.File == 0 || _symbols is null) return FileOfFd(e.Fd);
+        if (e.File >= _fileOfSymbol.Length) Array.Resize(ref _fileOfSymbol, Math.Max(e.File + 1, _fileOfSymbol.Length * 2));
+        ref int id = ref _fileOfSymbol[e.File];
+        if (id == 0) id = FileId(_symbols[e.File]);
+        return id;
+    }
 
     // ---- process events -------------------------------------------------------------------------
 
@@ -342,7 +358,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             if (sim < 0) return new EventOutcome(0, OutcomeKind.Failed);
             addr = (ulong)sim;
         }
-        MapRegion(mm, addr, e.Size, prot, flags, file ? FileOfFd(e.Fd) : 0, offset);
+        MapRegion(mm, addr, e.Size, prot, flags, file ? FileOf(e) : 0, offset);
         return new EventOutcome(TakeCycles(), OutcomeKind.Ok, Address: check);
     }
 
@@ -628,10 +644,10 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         var mm = MmOf(e.Pid);
         ulong addr = e.OldAddress;
         ulong flags = e.Has(EventFields.Flags) ? e.Flags : 0;
-        // The trace does not carry old_size: it is the length of the mmap/mremap that returned addr when that
-        // range is still mapped, else the rest of addr's VMA.
+        // old_size as recorded (strace shows it); without it, the length of the mmap/mremap that returned addr when
+        // that range is still mapped, else the rest of addr's VMA.
         var v = mm.Lookup(addr);
-        ulong oldLen = v is null ? 0 : mm.MappedLengthAt(addr) is > 0 and var known ? known : v.End - addr;
+        ulong oldLen = v is null ? 0 : e.Has(EventFields.OldSize) ? e.OldSize : mm.MappedLengthAt(addr) is > 0 and var known ? known : v.End - addr;
         long sim = v is null ? -Mman.EFAULT : MremapAddress(mm, addr, oldLen, e.Size, flags, e.Has(EventFields.Address) ? e.Address : 0, out _);
         if (e.Has(EventFields.Result) && e.Result < 0)
         {

@@ -26,7 +26,9 @@ public sealed class UserHeaps
     {
         _config = config;
         _kernel = kernel;
-        _mtracePrologue = config is { MtracePrologue: true } && (traits & RecordingTraits.MallocLogStartsAfterInit) != 0;
+        // A log that starts after the program allocated follows more than glibc's own first calls: their places are unknown.
+        _mtracePrologue = config is { MtracePrologue: true } && (traits & RecordingTraits.MallocLogStartsAfterInit) != 0
+            && (traits & RecordingTraits.MallocLogStartsLate) == 0;
     }
 
     /// <summary>Every heap, those of ended processes first, then the live ones by pid.</summary>

@@ -21,6 +21,7 @@ public class UserFormatFuzzTests
         RealFiles("mtrace").Select(f => new object[] { "mtrace", f[0] })
             .Concat(RealFiles("strace").Select(f => new object[] { "strace", f[0] }))
             .Concat(RealFiles("lackey").Select(f => new object[] { "lackey", f[0] }))
+            .Concat(RealFiles("ftrace").Select(f => new object[] { "ftrace", f[0] }))
             .Append(["csv", "(strace files converted by CsvTraceWriter)"]);
 
     [Theory]

@@ -217,6 +217,32 @@ public class ProcessModelTests
         Assert.Equal(0x8000UL, mm.Lookup((ulong)moved)!.End - (ulong)moved);
     }
 
+    [Fact]
+    public void Recorded_old_size_decides_which_part_of_a_mapping_mremap_shrinks()
+    {
+        // mremap(a, 0x2000, 0x1000, 0) of the first half of a 4-page mapping: mm/mremap.c shrinks [a, a + 0x2000) to
+        // [a, a + 0x1000) and leaves [a + 0x2000, a + 0x4000) mapped. Without old_size the model takes the length of
+        // the mmap that returned a (0x4000) and would unmap all but the first page.
+        foreach (bool recorded in new[] { true, false })
+        {
+            var m = NewMachine();
+            var p = m.Linux().Processes;
+            ulong a = (ulong)p.Mmap(Pid, 0, 0x4000, 3, Rw);
+            var e = TraceEvent.Create(Op.Mremap, Pid);
+            e.SetOldAddress(a);
+            if (recorded) e.SetOldSize(0x2000);
+            e.SetSize(0x1000);
+            e.SetFlags(0);
+            e.SetResult((long)a);
+            Assert.Equal(AddressCheck.Matched, m.Dispatch(e).Address);
+            var mm = p.MmOf(Pid);
+            Assert.NotNull(mm.Lookup(a));
+            Assert.Null(mm.Lookup(a + 0x1000));
+            Assert.Equal(recorded, mm.Lookup(a + 0x2000) is not null);
+            Assert.Equal(recorded, mm.Lookup(a + 0x3000) is not null);
+        }
+    }
+
     private static TraceEvent Access(Op op, ulong va, int pid = Pid) =>
         new() { Op = op, Pid = pid, Address = va, Size = 8, Present = EventFields.Address | EventFields.Size };
 
