@@ -104,7 +104,13 @@ public sealed class FtraceReader : LineTraceReader
         int p = at + 6;
         if (!LineParsing.TryDecimalDigits(t, ref p, out ulong n) || !t[p..].StartsWith(" EVENTS]"u8))
             return Fail(0, "expected 'CPU:N [LOST M EVENTS]'");
-        LostEvents += (long)Math.Min(n, long.MaxValue);
+        long lost = (long)Math.Min(n, long.MaxValue);
+        LostEvents += lost;
+        // The replay's events.lost and lost_by_cpu, as perf's LOST records feed them.
+        int c = t.IndexOf("CPU:"u8) + 4;
+        int cpu = c >= 4 && LineParsing.TryDecimalDigits(t, ref c, out ulong cpuNumber) && cpuNumber <= int.MaxValue ? (int)cpuNumber : -1;
+        Stats.LostEvents += lost;
+        Stats.LostEventsByCpu[cpu] = Stats.LostEventsByCpu.GetValueOrDefault(cpu) + lost;
         return Unsupported("lost events (CPU:N [LOST M EVENTS])");
     }
 

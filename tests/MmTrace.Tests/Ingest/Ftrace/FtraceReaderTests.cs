@@ -126,6 +126,10 @@ public class FtraceReaderTests
         Assert.Equal(0, reader.Read(new TraceEvent[16]));
         Assert.Equal(130, reader.LostEvents);
         Assert.Equal(2, reader.Stats.Unsupported.Values.Single());
+        // They reach the replay's events.lost and lost_by_cpu as perf's LOST records do.
+        Assert.Equal(130, reader.Stats.LostEvents);
+        Assert.Equal(123, reader.Stats.LostEventsByCpu[1]);
+        Assert.Equal(7, reader.Stats.LostEventsByCpu[0]);
     }
 
     [Theory]
