@@ -9,13 +9,14 @@ internal static class CheckCommand
     public static Command Create(CliIO io)
     {
         var report = new Argument<string>("report") { Description = "Report directory (or its summary.json) to check" };
-        var baseline = new Option<string>("--baseline", "-b") { Description = "Baseline report directory (or its summary.json)", Required = true };
+        var baseline = new Option<string>("--baseline", "-b") { Description = "Baseline report directory (or its summary.json)", Required = true, HelpName = "DIR" };
         var tolerance = new Option<string[]>("--tolerance", "-t")
         {
             Description = "METRIC=PCT% (relative), METRIC=ABS or METRIC=ignore; METRIC is section.key and may use *, e.g. 'latency.*=10%' (repeatable; overrides the defaults, keeping their direction)",
             AllowMultipleArgumentsPerToken = false,
+            HelpName = "METRIC=RULE",
         };
-        var junit = new Option<string?>("--junit") { Description = "Also write JUnit XML, one test case per metric, to FILE" };
+        var junit = new Option<string?>("--junit") { Description = "Also write JUnit XML, one test case per metric, to FILE", HelpName = "FILE" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print every metric, not only regressions and improvements" };
         var cmd = new Command("check", "Check a report against a baseline: exit 0 when every metric is within tolerance, 1 when any regressed, 2 on bad input")
         {

@@ -15,9 +15,10 @@ internal static class CompareCommand
         {
             Description = "With --changed: how far a metric must move, in percent of its value in the first report",
             DefaultValueFactory = _ => Compare.DefaultThresholdPct,
+            HelpName = "PCT",
         };
-        var markdown = new Option<string?>("--markdown") { Description = "Also write the comparison as Markdown to FILE" };
-        var html = new Option<string?>("--html") { Description = "Also write the comparison as one self-contained HTML page, with the findings of the runs side by side and their charts overlaid, to FILE" };
+        var markdown = new Option<string?>("--markdown") { Description = "Also write the comparison as Markdown to FILE", HelpName = "FILE" };
+        var html = new Option<string?>("--html") { Description = "Also write the comparison as one self-contained HTML page, with the findings of the runs side by side and their charts overlaid, to FILE", HelpName = "FILE" };
         var cmd = new Command("compare", "The metrics of several reports side by side, in their units, with absolute and relative differences from the first")
         {
             dirs, changed, threshold, markdown, html,

@@ -17,14 +17,14 @@ internal static class GenerateCommand
 
     private static Command CreateWorkload(CliIO io, IWorkload workload)
     {
-        var events = new Option<long>("--events", "-n") { Description = "Number of events to generate", DefaultValueFactory = _ => 100_000 };
-        var seed = new Option<int>("--seed", "-s") { Description = "Random seed: the same seed gives the same trace", DefaultValueFactory = _ => 1 };
-        var output = new Option<string>("--output", "-o") { Description = "Output file: .csv, .csv.gz or .parquet", Required = true };
+        var events = new Option<long>("--events", "-n") { Description = "Number of events to generate", DefaultValueFactory = _ => 100_000, HelpName = "N" };
+        var seed = CommonOptions.Seed("Random seed: the same seed gives the same trace");
+        var output = CommonOptions.Out("Output file: .csv, .csv.gz or .parquet", "FILE", required: true, outputAlias: true);
         var quiet = CommonOptions.Quiet();
         var cmd = new Command(workload.Name, workload.Description) { events, seed, output, quiet };
         var parameters = workload.Parameters.Select(p =>
         {
-            var o = new Option<string>("--" + p.Name) { Description = $"{p.Description} (default {p.Default})" };
+            var o = new Option<string>("--" + p.Name) { Description = p.Description, DefaultValueFactory = _ => p.Default, HelpName = "VALUE" };
             cmd.Add(o);
             return (p.Name, Option: o);
         }).ToList();
@@ -33,18 +33,21 @@ internal static class GenerateCommand
             long n = p.GetValue(events);
             if (n < 0) throw new UsageException("--events: expected a non-negative count");
             var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Only what was given: the workload applies its own defaults (the ones --help shows).
             foreach (var (name, opt) in parameters)
-                if (p.GetValue(opt) is { } v) values[name] = v;
+                if (p.GetResult(opt) is { Implicit: false } && p.GetValue(opt) is { } v) values[name] = v;
+            long seedValue = p.GetValue(seed);
+            if (seedValue is < int.MinValue or > int.MaxValue) throw new UsageException($"--seed {seedValue}: generate takes a seed of 32 bits");
             var symbols = new SymbolTable();
             string path = p.GetValue(output)!;
             OutputPath.CheckFile(path);
-            using var reader = workload.Create(n, p.GetValue(seed), values, symbols);
+            using var reader = workload.Create(n, (int)seedValue, values, symbols);
             using var writer = TraceWriters.Create(path, symbols);
             var batch = new TraceEvent[4096];
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "generate"))
                 reader.ReadAll(batch, writer.Write, bar.Update);
             writer.Complete();
-            io.Out.WriteLine($"wrote {n} {workload.Name} events (seed {p.GetValue(seed)}) to {path}");
+            io.Out.WriteLine($"wrote {n} {workload.Name} events (seed {seedValue}) to {path}");
             return Program.Ok;
         });
         return cmd;

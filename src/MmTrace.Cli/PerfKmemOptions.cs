@@ -22,8 +22,9 @@ internal sealed class PerfKmemOptions
     {
         Description = "As perf kmem: sort keys for the table named before it: ptr, callsite, bytes, hit, pingpong, frag (slab); page, callsite, bytes, hit, order, migtype, gfp (page)",
         AllowMultipleArgumentsPerToken = false,
+        HelpName = "KEY,KEY",
     };
-    public Option<int[]> Line { get; } = new("--line", "-l") { Description = "As perf kmem: show N lines of the table named before it", AllowMultipleArgumentsPerToken = false };
+    public Option<int[]> Line { get; } = new("--line", "-l") { Description = "As perf kmem: show N lines of the table named before it", AllowMultipleArgumentsPerToken = false, HelpName = "N" };
 
     /// <summary>The options in the order --help lists them.</summary>
     public IEnumerable<Option> All => [Caller, Alloc, Slab, Page, Live, Sort, Line];

@@ -7,8 +7,8 @@ internal static class PresetsCommand
 {
     public static Command Create(CliIO io)
     {
-        var show = new Option<string?>("--show") { Description = "Print the full resolved configuration of one preset as JSON" };
-        var cmd = new Command("presets", "List the machine presets, one a line, name first (use --show NAME for one preset's settings)") { show };
+        var show = new Option<string?>("--show") { Description = "Print the full resolved configuration of one preset as JSON", HelpName = "PRESET" };
+        var cmd = new Command("presets", "List the machine presets, one a line, name first (use --show PRESET for one preset's settings)") { show };
         cmd.SetAction(p =>
         {
             if (p.GetValue(show) is { } name)

@@ -19,7 +19,8 @@ public static class Program
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
         {
-            foreach (var e in parse.Errors) stderr.WriteLine($"mmtrace: {e.Message}");
+            if (MistypedCommand(parse) is { } mistyped) stderr.WriteLine($"mmtrace: {mistyped}");
+            else foreach (var e in parse.Errors) stderr.WriteLine($"mmtrace: {e.Message}");
             stderr.WriteLine($"Run 'mmtrace {string.Join(' ', CommandPath(parse))} --help' for usage.".Replace("  ", " "));
             return BadInput;
         }
@@ -64,6 +65,22 @@ public static class Program
         for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
             if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
         return names;
+    }
+
+    /// <summary>
+    /// For a word where a command has subcommands ('mmtrace rpelay', 'mmtrace generate kernal-mix'): one line naming it,
+    /// with the nearest subcommands; null when the parse failed for another reason.
+    /// </summary>
+    internal static string? MistypedCommand(ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        if (command.Subcommands.Count == 0) return null;
+        var word = parse.UnmatchedTokens.FirstOrDefault();
+        if (word is null || word.StartsWith('-')) return null;
+        var names = command.Subcommands.SelectMany(c => c.Aliases.Prepend(c.Name)).ToList();
+        string path = string.Join(' ', CommandPath(parse).Prepend("mmtrace"));
+        string near = Suggest.Nearest(word, names) is { Count: > 0 } n ? $" (did you mean {string.Join(", ", n)}?)" : "";
+        return $"'{word}' is not a command of {path}{near}; the commands are {string.Join(", ", command.Subcommands.Select(c => c.Name))}";
     }
 
     /// <summary>The one line a user sees for bad input or usage; null for a bug.</summary>

@@ -13,7 +13,7 @@ internal static class RecordCommand
         var heap = new Option<bool>("--heap") { Description = "The program's malloc, free and realloc, with glibc's mtrace, ASLR off: PROGRAM.mtrace.txt" };
         var syscalls = new Option<bool>("--syscalls") { Description = "The memory and process system calls, with strace, ASLR off, and the first process's memory map (gdb) beside the trace: PROGRAM.strace.txt and PROGRAM.strace.txt.maps.txt" };
         var accesses = new Option<bool>("--accesses") { Description = "Every load, store and instruction fetch, with valgrind lackey: PROGRAM.lackey.txt" };
-        var output = new Option<string?>("--output", "-o") { Description = "The trace file (default: PROGRAM plus the mode's suffix, in the current directory); with --kernel, a name ending in .data keeps perf.data instead of perf script's text" };
+        var output = CommonOptions.Out("The trace file; when not given, PROGRAM plus the mode's suffix, in the current directory. With --kernel, a name ending in .data keeps perf.data instead of perf script's text", "FILE", outputAlias: true);
         var tracefs = new Option<bool>("--tracefs") { Description = "With --kernel: record through the kernel's tracing files (/sys/kernel/tracing) even when perf is installed" };
         var quiet = CommonOptions.Quiet();
         quiet.Description = "Do not echo the recorders' command lines on stderr, and turn off perf's own progress lines";

@@ -12,29 +12,21 @@ internal static class ReplayCommand
     public static Command Create(CliIO io)
     {
         var trace = CommonOptions.Trace();
-        var machine = new Option<string>("--machine", "-m")
-        {
-            Description = $"Machine preset name (see 'mmtrace presets') or a JSON file whose optional \"base\" names a preset and whose keys override it",
-            DefaultValueFactory = _ => MachineConfig.DefaultPreset,
-        };
-        var set = new Option<string[]>("--set")
-        {
-            Description = "Override one machine setting, e.g. --set buddy.max_order=11 --set memory.ram_bytes=8G (repeatable)",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var outDir = new Option<string?>("--out", "-o") { Description = "Report directory (default: reports/<trace name>)" };
-        var seed = new Option<long>("--seed") { Description = "Seed for randomised policies; recorded in the report", DefaultValueFactory = _ => 0 };
+        var machine = CommonOptions.Machine();
+        var set = CommonOptions.Set();
+        var outDir = CommonOptions.Out("Report directory; when not given, reports/TRACE (the trace's file name without its suffixes)", "DIR");
+        var seed = CommonOptions.Seed("Seed for randomised policies; recorded in the report");
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
         var kallsyms = CommonOptions.Kallsyms();
         var strict = new Option<bool>("--strict") { Description = "Fail on records the reader does not support instead of counting them" };
-        var interval = new Option<long>("--interval") { Description = "Events between samples of the time series at the start (doubled as needed to keep at most 1000 rows, so every trace gets 500 to 1000 points)", DefaultValueFactory = _ => SeriesSampler.DefaultInterval };
+        var interval = new Option<long>("--interval") { Description = "Events between samples of the time series at the start (doubled as needed to keep at most 1000 rows, so every trace gets 500 to 1000 points)", DefaultValueFactory = _ => SeriesSampler.DefaultInterval, HelpName = "EVENTS" };
         var quiet = CommonOptions.Quiet();
         var implicitMap = new Option<bool>("--implicit-map") { Description = "Map a page on first touch when an access falls outside every mapping the trace made (sets mmu.implicit_map)" };
 
-        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement (default: TRACE.maps.txt when it exists, as mmtrace record --syscalls writes it)" };
+        var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement; when not given, TRACE.maps.txt if it exists (mmtrace record --syscalls writes it there)", HelpName = "FILE" };
 
-        var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
+        var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (report.html, report.md, summary.json, tables/, charts/)")
         {
             trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet,
         };
@@ -65,8 +57,8 @@ internal static class ReplayCommand
             {
                 report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
-            ReportWriter.Write(report, dir);
-            PrintHeadlines(io.Out, report, dir, reader.Traits);
+            var written = ReportWriter.Write(report, dir);
+            foreach (string line in Headlines(report, dir, written, reader.Traits, options.MaxErrors)) io.Out.WriteLine(line);
             return Program.Ok;
         });
         return cmd;
@@ -82,30 +74,71 @@ internal static class ReplayCommand
         return name.Length == 0 ? "trace" : name;
     }
 
-    /// <summary>The story first: one screen of the figures that matter, each read through the metric its analyzer declares.</summary>
-    private static void PrintHeadlines(TextWriter w, Report r, string dir, RecordingTraits traits)
+    /// <summary>At most this many of the report's findings end the replay's stdout.</summary>
+    internal const int StdoutFindings = 3;
+
+    /// <summary>
+    /// The story first: one screen of the figures that matter, each read through the metric its analyzer declares (lines
+    /// with nothing to say left out), what was written, and the report's top findings.
+    /// </summary>
+    internal static IEnumerable<string> Headlines(Report r, string dir, IReadOnlyList<string> written, RecordingTraits traits, long maxErrors)
     {
-        string V<T>(Metric<T> m) where T : notnull => r.TryGet(m, out T v) ? string.Create(Units.Inv, $"{v}") : "-";
-        string Pct(Metric<double> m, string format) => r.TryGet(m, out double d) ? d.ToString(format, Units.Inv) : "-";
-        w.WriteLine($"replayed {V(EventsAnalyzer.Total)} events ({V(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Name}");
-        string lost = r.TryGet(EventsAnalyzer.Lost, out long lostEvents) && lostEvents > 0
-            ? $" ({V(AnomaliesAnalyzer.LostExplainable)} of kinds a loss explains: the recording lost {lostEvents} events)" : "";
-        w.WriteLine($"anomalies: {V(AnomaliesAnalyzer.Total)}{lost}, allocation failures: {V(AnomaliesAnalyzer.AllocationFailures)}");
+        string N(Metric<long> m) => r.TryGet(m, out long v) ? Formatting.Count(v) : "-";
+        string S(Metric<string> m) => r.TryGet(m, out string? v) ? v : "-";
+        string Pct(Metric<double> m) => r.TryGet(m, out double d) ? Formatting.Percent(d) : "-";
+        long Get(Metric<long> m) => r.TryGet(m, out long v) ? v : 0;
+
+        yield return $"replayed {N(EventsAnalyzer.Total)} events ({N(EventsAnalyzer.NotModelled)} not modelled) on {r.Machine?.Title}";
+        if (Get(EventsAnalyzer.BadRecordsSkipped) is var bad and > 0)
+            yield return $"skipped {Formatting.Count(bad)} malformed {(bad == 1 ? "record" : "records")} (--max-errors {Formatting.Count(maxErrors)}): see the report's events section";
+        string lost = Get(EventsAnalyzer.Lost) is var lostEvents and > 0
+            ? $" ({N(AnomaliesAnalyzer.LostExplainable)} of kinds a loss explains: the recording lost {Formatting.Count(lostEvents)} events)" : "";
+        yield return $"anomalies: {N(AnomaliesAnalyzer.Total)}{lost}, allocation failures: {N(AnomaliesAnalyzer.AllocationFailures)}";
         if (r.Find(MemMapAnalyzer.SectionName) is not null)
-            w.WriteLine($"free pages at end: {V(MemMapAnalyzer.FreePages)} of {V(MemMapAnalyzer.TotalPages)} in mem_map, {V(MemMapAnalyzer.SharedPages)} shared; kmalloc bucket waste: {Pct(BucketsAnalyzer.BytesWastedPct, "0.0")}%");
+        {
+            string waste = r.TryGet(BucketsAnalyzer.BytesWastedPct, out double w) && Get(BucketsAnalyzer.BytesRequested) > 0
+                ? $"; kmalloc bucket waste: {Formatting.Percent(w)}" : "";
+            yield return $"free pages at end: {N(MemMapAnalyzer.FreePages)} of {N(MemMapAnalyzer.TotalPages)} in mem_map, {N(MemMapAnalyzer.SharedPages)} shared{waste}";
+        }
         else
-            w.WriteLine($"free pages at end: {V(BuddyAnalyzer.FreePages)} of {V(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct, "0.0")}%");
+            yield return $"free pages at end: {N(BuddyAnalyzer.FreePages)} of {N(BuddyAnalyzer.ManagedPages)} managed; slab internal fragmentation: {Pct(SlabAnalyzer.InternalFragmentationPct)}";
         if ((traits & RecordingTraits.AddressesHashed) != 0)
-            w.WriteLine("addresses: hashed by the kernel (%p): used as identities only, address-level fidelity is not claimed");
-        if (r.TryGet(TlbAnalyzer.Accesses, out long accesses) && accesses > 0)
-            w.WriteLine($"tlb: {V(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct, "0.00")}%, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct, "0.00")}%, {V(TlbAnalyzer.Walks)} walks; {V(FaultsAnalyzer.Total)} page faults");
-        if (r.TryGet(TasksAnalyzer.PagesSharedAtFork, out _))
-            w.WriteLine($"tasks: {V(TasksAnalyzer.PagesSharedAtFork)} pages shared at fork; {V(TasksAnalyzer.TasksRefused)} forks refused, {V(TasksAnalyzer.KilledSegmentLimit)} tasks killed past their segment, {V(TasksAnalyzer.EventsOfLostTasks)} events of refused or killed tasks; {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
-        else if (r.Find(ProcessesAnalyzer.SectionName) is not null
-            && new[] { ProcessesAnalyzer.MmapPlaced, ProcessesAnalyzer.BrkCompared, ProcessesAnalyzer.RecordedFaults, ProcessesAnalyzer.Sigsegv }.Any(m => !r.TryGet(m, out long n) || n != 0))
-            w.WriteLine($"processes: {V(ProcessesAnalyzer.MmapPlacedMatched)} of {V(ProcessesAnalyzer.MmapPlaced)} placed mmaps at the recorded address, {V(ProcessesAnalyzer.BrkMatched)} of {V(ProcessesAnalyzer.BrkCompared)} brks; {V(ProcessesAnalyzer.RecordedFaults)} recorded faults, {V(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
+            yield return "addresses: hashed by the kernel (%p): used as identities only, address-level fidelity is not claimed";
+        if (Get(TlbAnalyzer.Accesses) > 0)
+            yield return $"tlb: {N(TlbAnalyzer.Accesses)} accesses, l1d miss {Pct(TlbAnalyzer.L1dMissRatePct)}, stlb miss {Pct(TlbAnalyzer.StlbMissRatePct)}, {N(TlbAnalyzer.Walks)} walks; {N(FaultsAnalyzer.Total)} page faults";
+        if (r.TryGet(TasksAnalyzer.PagesSharedAtFork, out long _))
+            yield return $"tasks: {N(TasksAnalyzer.PagesSharedAtFork)} pages shared at fork; {N(TasksAnalyzer.TasksRefused)} forks refused, {N(TasksAnalyzer.KilledSegmentLimit)} tasks killed past their segment, {N(TasksAnalyzer.EventsOfLostTasks)} events of refused or killed tasks; {N(ProcessesAnalyzer.Sigsegv)} SIGSEGV";
+        else if (r.Find(ProcessesAnalyzer.SectionName) is not null && ProcessesLine() is { } processes)
+            yield return processes;
         if (r.Find(HeapAnalyzer.SectionName) is not null)
-            w.WriteLine($"heap ({V(HeapAnalyzer.Policy)}): {V(HeapAnalyzer.AddressesMatched)} of {V(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset; peak heap {V(HeapAnalyzer.PeakHeapBytesSum)} bytes, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct, "0.0")}%");
-        w.WriteLine($"report: {Path.Combine(dir, "summary.json")}, {Path.Combine(dir, "report.md")}, {Path.Combine(dir, "tables")}/");
+            yield return $"heap ({S(HeapAnalyzer.Policy)}): {N(HeapAnalyzer.AddressesMatched)} of {N(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset; peak heap {(r.TryGet(HeapAnalyzer.PeakHeapBytesSum, out long peak) ? Formatting.Bytes(peak) : "-")}, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct)}";
+        yield return $"wrote {WithSlash(dir)}: {string.Join(", ", WrittenNames(written))}";
+        foreach (var f in (r.Story?.Findings ?? []).Take(StdoutFindings))
+            yield return $"- {f.Section}: {f.Text}";
+
+        // Only the parts with something in them: a kernel-only trace places no mmaps and compares no brks.
+        string? ProcessesLine()
+        {
+            var what = new List<string>();
+            if (Get(ProcessesAnalyzer.MmapPlaced) > 0) what.Add($"{N(ProcessesAnalyzer.MmapPlacedMatched)} of {N(ProcessesAnalyzer.MmapPlaced)} placed mmaps at the recorded address");
+            if (Get(ProcessesAnalyzer.BrkCompared) > 0) what.Add($"{N(ProcessesAnalyzer.BrkMatched)} of {N(ProcessesAnalyzer.BrkCompared)} brks");
+            var faults = new List<string>();
+            if (Get(ProcessesAnalyzer.RecordedFaults) > 0) faults.Add($"{N(ProcessesAnalyzer.RecordedFaults)} recorded faults");
+            if (Get(ProcessesAnalyzer.Sigsegv) > 0 || what.Count > 0) faults.Add($"{N(ProcessesAnalyzer.Sigsegv)} SIGSEGV");
+            if (what.Count == 0 && faults.Count == 0) return null;
+            return "processes: " + string.Join("; ", new[] { string.Join(", ", what), string.Join(", ", faults) }.Where(p => p.Length > 0));
+        }
+    }
+
+    private static string WithSlash(string dir) => dir.EndsWith('/') || dir.EndsWith(Path.DirectorySeparatorChar) ? dir : dir + "/";
+
+    /// <summary>What a report directory holds, as a reader opens it: the pages first, then the directories of files.</summary>
+    internal static IEnumerable<string> WrittenNames(IReadOnlyList<string> written)
+    {
+        var files = new HashSet<string>(written, StringComparer.Ordinal);
+        foreach (string page in new[] { "report.html", MarkdownWriter.FileName, SummaryJsonWriter.FileName })
+            if (files.Contains(page)) yield return page;
+        foreach (string sub in new[] { ReportWriter.TablesDirectory, "charts", "procfs" })
+            if (written.Any(w => w.StartsWith(sub + "/", StringComparison.Ordinal))) yield return sub + "/";
     }
 }

@@ -14,7 +14,12 @@ internal static class StatCommand
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
         var kallsyms = CommonOptions.Kallsyms();
-        var limit = new Option<int>("--limit") { Description = "Rows to show per generic table (pids, caches, call sites)", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit")
+        {
+            Description = "Rows per generic table (by pid, cache, call site): the tables of a trace without kernel events, of --json, and of --tables, which giving --limit turns on for a kernel trace (perf kmem's own tables take -l)",
+            DefaultValueFactory = _ => 20,
+            HelpName = "N",
+        };
         var json = new Option<bool>("--json") { Description = "Print the statistics as JSON instead of tables" };
         var tables = new Option<bool>("--tables") { Description = "Kernel traces: after perf kmem's output, the generic tables (by op, pid, cache, call site) and the extras (per cache, size histogram, lifetimes)" };
         var kmem = new PerfKmemOptions();
@@ -52,7 +57,7 @@ internal static class StatCommand
             else if (kmemStat.HasKernelEvents)
             {
                 KmemStatText.Write(io.Out, kmemStat, symbols, kmemOptions);
-                if (p.GetValue(tables))
+                if (p.GetValue(tables) || p.GetResult(limit) is { Implicit: false })
                 {
                     io.Out.WriteLine();
                     TextTables.Write(io.Out, section);

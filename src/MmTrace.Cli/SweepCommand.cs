@@ -13,15 +13,17 @@ internal static class SweepCommand
         var vary = new Option<string[]>("--vary")
         {
             Description = "A machine setting and its values, e.g. --vary buddy.max_order=9,10,11 (repeatable; the sweep is the cross product)",
+            HelpName = "KEY=V1,V2",
             AllowMultipleArgumentsPerToken = false,
         };
-        var outDir = new Option<string>("--out", "-o") { Description = "Sweep directory: one report per run in OUT/TRACE__path=value…/, and sweep.csv, sweep.parquet, sweep.html", Required = true };
-        var shard = new Option<string?>("--shard") { Description = "Run only slice K of N (K/N, 1-based; run i goes to slice i mod N + 1), writing sweep-K-of-N.csv/.parquet; for job arrays" };
-        var collect = new Option<bool>("--collect") { Description = "Replay nothing: build sweep.csv, sweep.parquet and sweep.html from the run reports already in OUT (after all shards finished)" };
-        var jobs = new Option<int>("--jobs", "-j") { Description = "Replays at a time (default: the number of cores)", DefaultValueFactory = _ => 0 };
-        var machine = new Option<string>("--machine", "-m") { Description = "Machine preset or JSON file shared by every run", DefaultValueFactory = _ => MachineConfig.DefaultPreset };
-        var set = new Option<string[]>("--set") { Description = "A setting shared by every run (applied before the varied ones; repeatable)", AllowMultipleArgumentsPerToken = false };
-        var seed = new Option<long>("--seed") { Description = "Seed of every run", DefaultValueFactory = _ => 0 };
+        var outDir = CommonOptions.Out("Sweep directory: one report per run in DIR/TRACE__path=value…/, and sweep.csv, sweep.parquet, sweep.html", "DIR", required: true);
+        var shard = new Option<string?>("--shard") { Description = "Run only slice K of N (K/N, 1-based; run i goes to slice i mod N + 1), writing sweep-K-of-N.csv/.parquet; for job arrays", HelpName = "K/N" };
+        var collect = new Option<bool>("--collect") { Description = "Replay nothing: build sweep.csv, sweep.parquet and sweep.html from the run reports already in DIR (after all shards finished)" };
+        // The default is this machine's number of cores, shown as a number like every other default.
+        var jobs = new Option<int>("--jobs", "-j") { Description = "Replays at a time", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
+        var machine = CommonOptions.Machine("Machine preset (see 'mmtrace presets') or JSON file shared by every run");
+        var set = CommonOptions.Set("Override one machine setting in every run, applied before the varied ones, e.g. --set memory.ram_bytes=8G (repeatable)");
+        var seed = CommonOptions.Seed("Seed of every run; recorded in each report");
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
         var quiet = CommonOptions.Quiet();

@@ -28,7 +28,8 @@ public sealed class MachineConfig
     /// ("my-machine (based on x86_64-skylake-4g)").</summary>
     public string Title => Base is { } b ? $"{Name} (based on {b})" : Name;
 
-    /// <summary>The names and descriptions of the embedded presets, sorted by name.</summary>
+    /// <summary>The names and descriptions of the embedded presets, sorted by name; descriptions name repository paths as a
+    /// person finds them (traces/real).</summary>
     public static IReadOnlyList<(string Name, string Description)> Presets()
     {
         var asm = typeof(MachineConfig).Assembly;
@@ -36,10 +37,14 @@ public sealed class MachineConfig
         foreach (var res in asm.GetManifestResourceNames().Where(r => r.StartsWith("presets/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
             var node = LoadResource(asm, res);
-            list.Add((node["name"]!.GetValue<string>(), node["description"]?.GetValue<string>() ?? ""));
+            list.Add((node["name"]!.GetValue<string>(), ForPeople(node["description"]?.GetValue<string>() ?? "")));
         }
         return list;
     }
+
+    // A preset's description names the recordings by the path the tests read them from (kept as it is: it is part of every
+    // summary.json of that machine); a person reads them in this repository's traces/real.
+    private static string ForPeople(string description) => description.Replace("../shared/traces/real", "traces/real", StringComparison.Ordinal);
 
     /// <summary>Resolves a preset name or a JSON file path, then applies overrides in order.</summary>
     public static MachineConfig Load(string? presetOrFile, IEnumerable<string>? sets = null)
@@ -111,7 +116,7 @@ public sealed class MachineConfig
         var asm = typeof(MachineConfig).Assembly;
         string res = "presets/" + name + ".json";
         if (asm.GetManifestResourceInfo(res) is null)
-            throw new UsageException($"unknown machine preset '{name}' (run 'mmtrace presets' for the list)");
+            throw new UsageException($"unknown machine preset '{name}'{Suggest.Hint(name, Presets().Select(p => p.Name))}: run 'mmtrace presets' for the list");
         return LoadResource(asm, res);
     }
 

@@ -10,23 +10,23 @@ public static class TraceConverter
     /// <summary>
     /// Reads <paramref name="input"/> (path or "-", format name or "auto") and writes it to
     /// <paramref name="output"/> (.csv, .csv.gz or .parquet). The output appears only when the whole
-    /// input was converted. Returns what the reader counted.
+    /// input was converted. Returns what the reader counted. <paramref name="progress"/> is called after each batch.
     /// </summary>
-    public static IngestStats Convert(string input, string format, string output, ReaderOptions options)
+    public static IngestStats Convert(string input, string format, string output, ReaderOptions options, Action<ITraceReader>? progress = null)
     {
         var symbols = new SymbolTable();
         using var reader = TraceFormats.Open(input, format, symbols, options);
         using var writer = TraceWriters.Create(output, symbols);
-        Copy(reader, writer);
+        reader.ReadAll(new TraceEvent[BatchSize], writer.Write, progress);
         writer.Complete();
         return reader.Stats;
     }
 
     /// <summary>
-    /// <see cref="Convert(string, string, string, ReaderOptions)"/> keeping only the events of <paramref name="ops"/>
+    /// <see cref="Convert(string, string, string, ReaderOptions, Action{ITraceReader})"/> keeping only the events of <paramref name="ops"/>
     /// (e.g. a recording's kmalloc stream: kmalloc and kfree). Returns what the reader counted and the events written.
     /// </summary>
-    public static (IngestStats Stats, long Written) Convert(string input, string format, string output, ReaderOptions options, IReadOnlySet<Op> ops)
+    public static (IngestStats Stats, long Written) Convert(string input, string format, string output, ReaderOptions options, IReadOnlySet<Op> ops, Action<ITraceReader>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(ops);
         var symbols = new SymbolTable();
@@ -43,6 +43,7 @@ public static class TraceConverter
             for (int i = 0; i < n; i++) if (keep[(int)batch[i].Op]) batch[k++] = batch[i];
             writer.Write(batch.AsSpan(0, k));
             written += k;
+            progress?.Invoke(reader);
         }
         writer.Complete();
         return (reader.Stats, written);

@@ -44,4 +44,15 @@ public sealed class ConvertCommandTests
         Assert.Contains(lines, l => l.Contains(",kmem_cache_alloc,", StringComparison.Ordinal) && l.Contains(",__send_signal_locked+0x98,sigqueue", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(",0xffffffff8", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Convert_takes_out_output_and_q_like_every_command()
+    {
+        string dir = TestPaths.NewTempDir(), a = Path.Combine(dir, "a.csv"), b = Path.Combine(dir, "b.csv");
+        var r = CliRunner.Run("convert", TestPaths.Traces("kernel-mix.csv.gz"), "--out", a, "-q");
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal("", r.Err);
+        Assert.Equal(0, CliRunner.Run("convert", TestPaths.Traces("kernel-mix.csv.gz"), "--output", b, "--quiet").Exit);
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
 }

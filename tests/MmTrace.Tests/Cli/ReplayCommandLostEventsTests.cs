@@ -1,3 +1,4 @@
+using MmTrace.Reports;
 using System.Text.Json;
 using MmTrace.Tests.Ingest.Perf;
 
@@ -44,7 +45,7 @@ public class ReplayCommandLostEventsTests
         Assert.Equal(total - explainable, anomalies.GetProperty("by_kind").EnumerateArray().Sum(row => row.GetProperty("events").GetInt64()));
 
         string headline = r.Out.Split('\n')[1];
-        Assert.Equal($"anomalies: {total} ({explainable} of kinds a loss explains: the recording lost 8119 events), allocation failures: 0", headline);
+        Assert.Equal($"anomalies: {Formatting.Count(total)} ({Formatting.Count(explainable)} of kinds a loss explains: the recording lost 8,119 events), allocation failures: 0", headline);
         string md = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("the recording lost 8119 events", md, StringComparison.Ordinal);
         Assert.Contains("Anomalies of the kinds lost events produce", md, StringComparison.Ordinal);
@@ -56,7 +57,7 @@ public class ReplayCommandLostEventsTests
         string dir = TestPaths.NewTempDir();
         var r = CliRunner.Run("replay", PerfVariants.ScriptPath("leader-exit"), "-m", Linux, "--out", dir, "-q");
         Assert.Equal(0, r.Exit);
-        Assert.Matches(@"^anomalies: \d+, allocation failures: 0$", r.Out.Split('\n')[1]);
+        Assert.Matches(@"^anomalies: [\d,]+, allocation failures: 0$", r.Out.Split('\n')[1]);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
         Assert.Equal(0, doc.RootElement.GetProperty("events").GetProperty("lost").GetInt64());
         Assert.Equal(0, doc.RootElement.GetProperty("anomalies").GetProperty("lost_explainable").GetInt64());

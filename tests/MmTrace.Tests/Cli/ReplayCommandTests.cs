@@ -1,3 +1,5 @@
+using MmTrace.Cli;
+using MmTrace.Reports;
 using System.IO.Compression;
 using System.Text.Json;
 
@@ -80,13 +82,14 @@ public class ReplayCommandTests
         {
             var j = doc.RootElement;
             long L(string s, string k) => j.GetProperty(s).GetProperty(k).GetInt64();
-            string P(string s, string k, string f) => j.GetProperty(s).GetProperty(k).GetDouble().ToString(f, System.Globalization.CultureInfo.InvariantCulture);
+            string C(string s, string k) => Formatting.Count(L(s, k));
+            string P(string s, string k) => Formatting.Percent(j.GetProperty(s).GetProperty(k).GetDouble());
             var lines = run.Out.Split('\n');
-            Assert.Equal($"replayed {L("events", "total")} events ({L("events", "not_modelled")} not modelled) on {machine}", lines[0]);
-            Assert.Equal($"anomalies: {L("anomalies", "total")}, allocation failures: {L("anomalies", "allocation_failures")}", lines[1]);
-            Assert.Equal($"free pages at end: {L("buddy", "free_pages")} of {L("buddy", "managed_pages")} managed; slab internal fragmentation: {P("slab", "internal_fragmentation_pct", "0.0")}%", lines[2]);
-            Assert.Equal($"tlb: {L("tlb", "accesses")} accesses, l1d miss {P("tlb", "l1d_miss_rate_pct", "0.00")}%, stlb miss {P("tlb", "stlb_miss_rate_pct", "0.00")}%, {L("tlb", "walks")} walks; {L("faults", "total")} page faults", lines[3]);
-            Assert.Equal($"heap ({j.GetProperty("heap").GetProperty("policy").GetString()}): {L("heap", "addresses_matched")} of {L("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {L("heap", "peak_heap_bytes_sum")} bytes, internal fragmentation {P("heap", "internal_fragmentation_pct", "0.0")}%", lines[4]);
+            Assert.Equal($"replayed {C("events", "total")} events ({C("events", "not_modelled")} not modelled) on {machine}", lines[0]);
+            Assert.Equal($"anomalies: {C("anomalies", "total")}, allocation failures: {C("anomalies", "allocation_failures")}", lines[1]);
+            Assert.Equal($"free pages at end: {C("buddy", "free_pages")} of {C("buddy", "managed_pages")} managed; slab internal fragmentation: {P("slab", "internal_fragmentation_pct")}", lines[2]);
+            Assert.Equal($"tlb: {C("tlb", "accesses")} accesses, l1d miss {P("tlb", "l1d_miss_rate_pct")}, stlb miss {P("tlb", "stlb_miss_rate_pct")}, {C("tlb", "walks")} walks; {C("faults", "total")} page faults", lines[3]);
+            Assert.Equal($"heap ({j.GetProperty("heap").GetProperty("policy").GetString()}): {C("heap", "addresses_matched")} of {C("heap", "addresses_compared")} returned addresses at the recorded heap offset; peak heap {Formatting.Bytes(L("heap", "peak_heap_bytes_sum"))}, internal fragmentation {P("heap", "internal_fragmentation_pct")}", lines[4]);
             Assert.True(L("tlb", "accesses") > 0 && L("heap", "addresses_compared") > 0);
         }
 
@@ -98,7 +101,10 @@ public class ReplayCommandTests
             var p = doc.RootElement.GetProperty("processes");
             long L(string k) => p.GetProperty(k).GetInt64();
             Assert.True(L("mmap_placed") > 0);
-            Assert.Contains($"\nprocesses: {L("mmap_placed_matched")} of {L("mmap_placed")} placed mmaps at the recorded address, {L("brk_matched")} of {L("brk_compared")} brks; {L("recorded_faults")} recorded faults, {L("sigsegv")} SIGSEGV\n", run.Out);
+            string C(string k) => Formatting.Count(L(k));
+            // strace records no faults: the line leaves out what the trace does not have.
+            Assert.Equal(0, L("recorded_faults"));
+            Assert.Contains($"\nprocesses: {C("mmap_placed_matched")} of {C("mmap_placed")} placed mmaps at the recorded address, {C("brk_matched")} of {C("brk_compared")} brks; {C("sigsegv")} SIGSEGV\n", run.Out);
         }
     }
 
@@ -176,5 +182,60 @@ public class ReplayCommandTests
         Assert.Equal(2, f.GetProperty("allocs").GetInt64());
         Assert.Equal(40, f.GetProperty("bytes_wasted").GetInt64());
         Assert.Contains(slab.GetProperty("caches").EnumerateArray(), c => c.GetProperty("name").GetString() == "kmalloc-cg-32");
+    }
+
+    [Fact]
+    public void The_stdout_of_a_kernel_recording_names_what_was_written_and_ends_with_the_reports_top_findings()
+    {
+        string dir = Path.Combine(_dir, "kbuild");
+        var run = CliRunner.Run("replay", TestPaths.Real("kbuild.perf-script.txt.gz"), "-m", "x86_64-linux618-2cpu-24g", "--out", dir, "-q");
+        Assert.True(run.Exit == 0, run.Err);
+        var lines = run.Out.TrimEnd('\n').Split('\n');
+        // A kernel-only trace places no mmaps and compares no brks: only what it has is said.
+        Assert.DoesNotContain(lines, l => l.Contains("0 of 0", StringComparison.Ordinal));
+        Assert.Contains("processes: 12,904 recorded faults", lines);
+        string wrote = $"wrote {dir}/: report.html, report.md, summary.json, tables/, charts/, procfs/";
+        Assert.Contains(wrote, lines);
+        Assert.True(File.Exists(Path.Combine(dir, "report.html")) && Directory.Exists(Path.Combine(dir, "charts")) && Directory.Exists(Path.Combine(dir, "procfs")));
+        var findings = lines.SkipWhile(l => l != wrote).Skip(1).ToList();
+        Assert.Equal(ReplayCommand.StdoutFindings, findings.Count);
+        string md = File.ReadAllText(Path.Combine(dir, "report.md"));
+        foreach (string f in findings)
+        {
+            string text = f[(f.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+            Assert.Contains(text, md, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_stdout_names_a_machine_file_with_its_base_and_says_what_max_errors_skipped()
+    {
+        string dir = Path.Combine(_dir, "bad");
+        var run = CliRunner.Run("replay", TestPaths.Traces("examples/bad-lines.csv"), "--max-errors", "10", "-m", TestPaths.Traces("examples/my-machine.json"), "--out", dir, "-q");
+        Assert.True(run.Exit == 0, run.Err);
+        var lines = run.Out.Split('\n');
+        Assert.Equal("replayed 40 events (0 not modelled) on my-machine (based on x86_64-skylake-4g)", lines[0]);
+        Assert.Equal("skipped 5 malformed records (--max-errors 10): see the report's events section", lines[1]);
+        run = CliRunner.Run("replay", TestPaths.Traces("kernel-mix.csv.gz"), "--out", Path.Combine(_dir, "km"), "-q");
+        Assert.DoesNotContain("skipped", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void On_linux_0_12_a_trace_without_kmallocs_says_nothing_of_bucket_waste()
+    {
+        string trace = Path.Combine(_dir, "fe.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "fork-exec", "-n", "3000", "-o", trace, "-q").Exit);
+        var run = CliRunner.Run("replay", trace, "-m", "i386-linux-0.12-16m", "--out", Path.Combine(_dir, "fe"), "-q");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains("free pages at end: ", run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("bucket waste", run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("-%", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Written_names_list_the_pages_then_only_the_directories_written()
+    {
+        Assert.Equal(["report.md", "summary.json", "tables/"], ReplayCommand.WrittenNames(["tables/a.csv", "report.md", "summary.json"]));
+        Assert.Equal(["report.html", "summary.json", "charts/", "procfs/"], ReplayCommand.WrittenNames(["procfs/buddyinfo", "charts/x.svg", "report.html", "summary.json"]));
     }
 }

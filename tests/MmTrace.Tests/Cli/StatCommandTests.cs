@@ -92,4 +92,17 @@ public class StatCommandTests
         Assert.Equal(2, r.Exit);
         Assert.Equal("mmtrace: /nonexistent/kallsyms: no such file\n", r.Err.Replace("\r\n", "\n"));
     }
+
+    [Fact]
+    public void Limit_on_a_kernel_trace_shows_the_generic_tables_with_that_many_rows()
+    {
+        string trace = TestPaths.Traces("kernel-mix.csv.gz");
+        string plain = CliRunner.Run("stat", trace, "-q").Out;
+        var limited = CliRunner.Run("stat", trace, "-q", "--limit", "3");
+        Assert.Equal(0, limited.Exit);
+        Assert.StartsWith(plain, limited.Out, StringComparison.Ordinal);
+        Assert.True(limited.Out.Length > plain.Length);
+        Assert.Equal(CliRunner.Run("stat", trace, "-q", "--tables", "--limit", "3").Out, limited.Out);
+        Assert.NotEqual(CliRunner.Run("stat", trace, "-q", "--limit", "5").Out, limited.Out);
+    }
 }
