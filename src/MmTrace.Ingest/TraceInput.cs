@@ -281,9 +281,19 @@ internal sealed class TruncationCheckingStream(Stream inner, string kind) : Forw
 internal static class GzipInflater
 {
     private const BindingFlags Any = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
-    private static readonly FieldInfo? DeflateField = typeof(GZipStream).GetField("_deflateStream", Any);
-    private static readonly FieldInfo? InflaterField = typeof(DeflateStream).GetField("_inflater", Any);
-    private static readonly MethodInfo? FinishedMethod = InflaterField?.FieldType.GetMethod("Finished", Any, Type.EmptyTypes);
+    private static readonly FieldInfo? DeflateField;
+    private static readonly FieldInfo? InflaterField;
+    private static readonly MethodInfo? FinishedMethod;
+
+    // A NativeAOT publish trims what reflection alone names: keep Inflater.Finished (the fields are kept by name).
+    [System.Diagnostics.CodeAnalysis.DynamicDependency("Finished", "System.IO.Compression.Inflater", "System.IO.Compression")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Inflater.Finished is kept by the DynamicDependency above")]
+    static GzipInflater()
+    {
+        DeflateField = typeof(GZipStream).GetField("_deflateStream", Any);
+        InflaterField = typeof(DeflateStream).GetField("_inflater", Any);
+        FinishedMethod = InflaterField?.FieldType.GetMethod("Finished", Any, Type.EmptyTypes);
+    }
 
     public static bool? Finished(GZipStream gz)
     {

@@ -700,13 +700,18 @@ public sealed class PerfDataReader : ITraceReader
         _pendingCount++;
     }
 
-    private static readonly IComparer<Pending> PendingOrder = Comparer<Pending>.Create((x, y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq));
+    // A struct comparer, so the sort is compiled for it: through a delegate comparer the sort took 2/3 of a
+    // NativeAOT `stat` of a perf.data (no PGO to devirtualize the call). (time, seq) pairs are unique: same order.
+    private readonly struct PendingOrder : IComparer<Pending>
+    {
+        public int Compare(Pending x, Pending y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq);
+    }
 
     /// <summary>ordered_events: events up to <paramref name="limit"/> leave the queue in (time, arrival) order.</summary>
     private void Flush(long limit)
     {
         if (_pendingCount == 0) return;
-        Array.Sort(_pending, 0, _pendingCount, PendingOrder);
+        _pending.AsSpan(0, _pendingCount).Sort(new PendingOrder());
         int k = 0;
         while (k < _pendingCount && _pending[k].Time <= limit) k++;
         if (k == 0) return;
