@@ -34,9 +34,11 @@ internal static class ReplayCommand
 
         var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement (default: TRACE.maps.txt when it exists, as mmtrace record --syscalls writes it)" };
 
+        var folded = new Option<bool>("--folded") { Description = "Also write folded stacks of the heap by call site (bytes allocated, at the peak, leaked) into OUT/folded/, for flamegraph.pl or speedscope" };
+
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (summary.json, report.md, tables/*.csv and *.parquet)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet, folded,
         };
         cmd.SetAction(p =>
         {
@@ -66,6 +68,8 @@ internal static class ReplayCommand
                 report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
             ReportWriter.Write(report, dir);
+            if (p.GetValue(folded) && MmTrace.Analysis.HeapSites.FoldedStacks.Write(report, Path.Combine(dir, "folded")).Count == 0 && !p.GetValue(quiet))
+                io.Err.WriteLine("mmtrace replay: --folded: the trace has no malloc-family events, no folded stacks written");
             PrintHeadlines(io.Out, report, dir, reader.Traits);
             return Program.Ok;
         });
