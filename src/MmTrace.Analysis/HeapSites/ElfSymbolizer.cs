@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
@@ -11,7 +12,7 @@ namespace MmTrace.Analysis.HeapSites;
 /// caller's return address relative to the module's base, so the byte before it is looked up (the call instruction).
 /// Modules absent from this machine, or whose symbols do not cover the offset, stay unnamed (null): the site is then
 /// reported as module+offset. A 64-bit little-endian ELF reader of section headers and symbol tables only, read once
-/// per module; no external process.
+/// per module (its section headers and symbol tables only) and kept for the process; no external process.
 /// </summary>
 public sealed class ElfSymbolizer(string debugRoot = "/usr/lib/debug")
 {
@@ -46,40 +47,100 @@ public sealed class ElfSymbolizer(string debugRoot = "/usr/lib/debug")
         return ulong.TryParse(site.AsSpan(open + 3, site.Length - open - 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out offset);
     }
 
+    // Symbol tables by file identity (path, length, mtime), shared by every replay of the process (sweeps, compare).
+    private static readonly ConcurrentDictionary<(string, long, DateTime), FunctionTable?> Cache = new();
+
     private FunctionTable? Load(string module)
     {
         try
         {
-            if (!File.Exists(module)) return null;
-            var elf = File.ReadAllBytes(module);
-            var own = FunctionTable.Read(elf, symtab: true);
-            if (own is { Count: > 0 }) return own;
-            if (BuildId(elf) is { Length: > 2 } id)
-            {
-                string debug = Path.Combine(debugRoot, ".build-id", id[..2], id[2..] + ".debug");
-                if (File.Exists(debug) && FunctionTable.Read(File.ReadAllBytes(debug), symtab: true) is { Count: > 0 } dbg) return dbg;
-            }
-            return FunctionTable.Read(elf, symtab: false);
+            var info = new FileInfo(module);
+            if (!info.Exists) return null;
+            return Cache.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), _ => LoadUncached(module));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException or IndexOutOfRangeException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }
     }
 
-    /// <summary>The GNU build id of an ELF file (its .note.gnu.build-id), as lower-case hex; null when it has none.</summary>
-    public static string? BuildId(byte[] elf)
+    private FunctionTable? LoadUncached(string module)
     {
-        foreach (var sh in Sections(elf))
+        try
         {
-            if (sh.Type != 7) continue; // SHT_NOTE
-            int p = (int)sh.Offset, end = (int)(sh.Offset + sh.Size);
-            while (p + 12 <= end)
+            var elf = ElfImage.Open(module);
+            var own = FunctionTable.Read(elf, symtab: true);
+            if (own is { Count: > 0 }) return own;
+            if (BuildId(elf) is { Length: > 2 } id)
             {
-                int namesz = BinaryPrimitives.ReadInt32LittleEndian(elf.AsSpan(p)), descsz = BinaryPrimitives.ReadInt32LittleEndian(elf.AsSpan(p + 4));
-                int type = BinaryPrimitives.ReadInt32LittleEndian(elf.AsSpan(p + 8));
+                string debug = Path.Combine(debugRoot, ".build-id", id[..2], id[2..] + ".debug");
+                if (File.Exists(debug) && FunctionTable.Read(ElfImage.Open(debug), symtab: true) is { Count: > 0 } dbg) return dbg;
+            }
+            return FunctionTable.Read(elf, symtab: false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException or IndexOutOfRangeException or EndOfStreamException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The parts of an ELF file the symbolizer reads: its section headers, and a section's bytes on demand
+    /// (a module or debug file is megabytes; its symbol tables a fraction of that).</summary>
+    internal sealed class ElfImage(string path, List<SectionHeader> sections)
+    {
+        public List<SectionHeader> Sections => sections;
+
+        public static ElfImage Open(string path)
+        {
+            using var f = File.OpenRead(path);
+            var head = new byte[64];
+            f.ReadExactly(head);
+            var sections = new List<SectionHeader>();
+            if (head[0] == 0x7f && head[1] == 'E' && head[2] == 'L' && head[3] == 'F' && head[4] == 2 && head[5] == 1)
+            {
+                long shoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(head.AsSpan(0x28));
+                int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(0x3A)), shnum = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(0x3C));
+                var table = new byte[shentsize * shnum];
+                f.Position = shoff;
+                f.ReadExactly(table);
+                for (int i = 0; i < shnum; i++)
+                {
+                    var h = table.AsSpan(i * shentsize);
+                    sections.Add(new SectionHeader(BinaryPrimitives.ReadUInt32LittleEndian(h[4..]), BinaryPrimitives.ReadUInt64LittleEndian(h[0x18..]),
+                        BinaryPrimitives.ReadUInt64LittleEndian(h[0x20..]), BinaryPrimitives.ReadUInt32LittleEndian(h[0x28..]), BinaryPrimitives.ReadUInt64LittleEndian(h[0x38..])));
+                }
+            }
+            return new ElfImage(path, sections);
+        }
+
+        /// <summary>The bytes of a section (none for SHT_NOBITS).</summary>
+        public byte[] Read(SectionHeader sh)
+        {
+            if (sh.Type == 8) return [];
+            using var f = File.OpenRead(path);
+            var bytes = new byte[checked((int)sh.Size)];
+            f.Position = (long)sh.Offset;
+            f.ReadExactly(bytes);
+            return bytes;
+        }
+    }
+
+    /// <summary>The GNU build id of an ELF file (its SHT_NOTE of type NT_GNU_BUILD_ID), as lower-case hex; null when it has none.</summary>
+    public static string? BuildId(string path) => BuildId(ElfImage.Open(path));
+
+    internal static string? BuildId(ElfImage elf)
+    {
+        foreach (var sh in elf.Sections)
+        {
+            if (sh.Type != 7 || sh.Size > 1 << 16) continue; // SHT_NOTE
+            var note = elf.Read(sh);
+            int p = 0;
+            while (p + 12 <= note.Length)
+            {
+                int namesz = BinaryPrimitives.ReadInt32LittleEndian(note.AsSpan(p)), descsz = BinaryPrimitives.ReadInt32LittleEndian(note.AsSpan(p + 4));
+                int type = BinaryPrimitives.ReadInt32LittleEndian(note.AsSpan(p + 8));
                 int name = p + 12, desc = name + ((namesz + 3) & ~3);
-                if (type == 3 && namesz == 4 && elf.AsSpan(name, 3).SequenceEqual("GNU"u8)) return Convert.ToHexStringLower(elf, desc, descsz);
+                if (type == 3 && namesz == 4 && note.AsSpan(name, 3).SequenceEqual("GNU"u8)) return Convert.ToHexStringLower(note, desc, descsz);
                 p = desc + ((descsz + 3) & ~3);
             }
         }
@@ -87,22 +148,6 @@ public sealed class ElfSymbolizer(string debugRoot = "/usr/lib/debug")
     }
 
     internal readonly record struct SectionHeader(uint Type, ulong Offset, ulong Size, uint Link, ulong EntrySize);
-
-    internal static IEnumerable<SectionHeader> Sections(byte[] elf)
-    {
-        // ELF64 little-endian only: e_ident "\x7fELF", EI_CLASS 2, EI_DATA 1.
-        if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != 'E' || elf[2] != 'L' || elf[3] != 'F' || elf[4] != 2 || elf[5] != 1) yield break;
-        ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(0x28));
-        int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3A)), shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(0x3C));
-        for (int i = 0; i < shnum; i++)
-        {
-            int h = (int)shoff + i * shentsize;
-            if (h + 64 > elf.Length) yield break;
-            var s = elf.AsSpan(h);
-            yield return new SectionHeader(BinaryPrimitives.ReadUInt32LittleEndian(s[4..]), BinaryPrimitives.ReadUInt64LittleEndian(s[0x18..]),
-                BinaryPrimitives.ReadUInt64LittleEndian(s[0x20..]), BinaryPrimitives.ReadUInt32LittleEndian(s[0x28..]), BinaryPrimitives.ReadUInt64LittleEndian(s[0x38..]));
-        }
-    }
 
     /// <summary>Function symbols (STT_FUNC with a size) sorted by address; at one address the global name, then the weak, then the local, shortest first.</summary>
     internal sealed class FunctionTable(ulong[] starts, ulong[] ends, string[] names, HashSet<string> all)
@@ -120,27 +165,28 @@ public sealed class ElfSymbolizer(string debugRoot = "/usr/lib/debug")
             return null;
         }
 
-        public static FunctionTable? Read(byte[] elf, bool symtab)
+        public static FunctionTable? Read(ElfImage image, bool symtab)
         {
-            var sections = Sections(elf).ToList();
+            var sections = image.Sections;
             var syms = new List<(ulong Start, ulong End, int Rank, string Name)>();
             foreach (var sh in sections.Where(s => s.Type == (symtab ? 2u : 11u) && s.EntrySize == 24))
             {
-                if (sh.Link >= sections.Count || sh.Type == 8) continue;
-                var strtab = sections[(int)sh.Link];
-                if (strtab.Type == 8) continue; // NOBITS
-                for (ulong p = sh.Offset; p + 24 <= sh.Offset + sh.Size && p + 24 <= (ulong)elf.Length; p += 24)
+                if (sh.Link >= sections.Count) continue;
+                if (sections[(int)sh.Link].Type == 8) continue; // NOBITS
+                byte[] table = image.Read(sh), strtab = image.Read(sections[(int)sh.Link]);
+                for (int p = 0; p + 24 <= table.Length; p += 24)
                 {
-                    var s = elf.AsSpan((int)p, 24);
+                    var s = table.AsSpan(p, 24);
                     byte info = s[4];
                     ushort shndx = BinaryPrimitives.ReadUInt16LittleEndian(s[6..]);
                     ulong value = BinaryPrimitives.ReadUInt64LittleEndian(s[8..]), size = BinaryPrimitives.ReadUInt64LittleEndian(s[16..]);
                     if ((info & 0xf) != 2 || shndx == 0 || size == 0) continue; // STT_FUNC, defined, sized
                     int rank = (info >> 4) switch { 1 => 0, 2 => 1, _ => 2 }; // global, weak, local
-                    int nameAt = (int)strtab.Offset + BinaryPrimitives.ReadInt32LittleEndian(s);
-                    int len = elf.AsSpan(nameAt).IndexOf((byte)0);
+                    int nameAt = BinaryPrimitives.ReadInt32LittleEndian(s);
+                    if (nameAt <= 0 || nameAt >= strtab.Length) continue;
+                    int len = strtab.AsSpan(nameAt).IndexOf((byte)0);
                     if (len <= 0) continue;
-                    syms.Add((value, value + size, rank, Encoding.UTF8.GetString(elf, nameAt, len)));
+                    syms.Add((value, value + size, rank, Encoding.UTF8.GetString(strtab, nameAt, len)));
                 }
             }
             if (syms.Count == 0) return null;
