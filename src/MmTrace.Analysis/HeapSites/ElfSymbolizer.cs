@@ -18,12 +18,22 @@ public sealed class ElfSymbolizer(string debugRoot = "/usr/lib/debug")
 {
     private readonly Dictionary<string, FunctionTable?> _modules = new(StringComparer.Ordinal);
 
-    /// <summary>The function containing the call site, or null when it cannot be named.</summary>
+    /// <summary>The function containing the call site, or null when it cannot be named: by the module's symbols, else by
+    /// the name the recorder printed itself (mtrace's <c>(sym+off)</c>, glibc's dladdr of an exported symbol).</summary>
     public string? FunctionOf(string site)
     {
         if (!TryParse(site, out string module, out ulong offset) || offset == 0) return null;
         if (!_modules.TryGetValue(module, out var table)) _modules[module] = table = Load(module);
-        return table?.Find(offset - 1);
+        return table?.Find(offset - 1) ?? RecordedName(site);
+    }
+
+    /// <summary>The symbol in mtrace's <c>module:(sym+off)[0xoffset]</c>, or null.</summary>
+    public static string? RecordedName(string site)
+    {
+        int open = site.IndexOf(":(", StringComparison.Ordinal);
+        if (open < 0) return null;
+        int end = site.IndexOfAny(['+', '-', ')'], open + 2);
+        return end > open + 2 ? site[(open + 2)..end] : null;
     }
 
     /// <summary>Whether the module's symbols (as <see cref="FunctionOf"/> reads them) define <paramref name="function"/>,

@@ -28,6 +28,13 @@ public class ElfSymbolizerTests
     public void A_module_absent_from_this_machine_stays_unnamed() =>
         Assert.Null(new ElfSymbolizer().FunctionOf("/no/such/module.so:[0x1000]"));
 
+    [Theory]
+    [InlineData("perl:(Perl_safesysmalloc+26)[0xf6f96]", "Perl_safesysmalloc")]
+    [InlineData("/no/such/libc.so.6:(__libc_freeres+a4)[0x17aa44]", "__libc_freeres")]
+    [InlineData("/no/such/module.so:[0x1000]", null)]
+    public void Without_the_module_the_name_mtrace_printed_is_kept(string site, string? function) =>
+        Assert.Equal(function, new ElfSymbolizer().FunctionOf(site));
+
     [Fact]
     public void The_recording_glibc_names_mtrace_offsets_as_mtrace_itself_did()
     {
