@@ -41,7 +41,7 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
     public static readonly Metric<double> OverheadPctAtEnd = new(SectionName, "overhead_pct_at_end");
     public static readonly Metric<long> TcacheHits = new(SectionName, "tcache_hits");
 
-    /// <summary>The heap over the replay: brk heap, mmapped chunks and live chunk bytes, summed over processes.</summary>
+    /// <summary>The heap over the replay: brk heap, mmapped chunks and live chunk bytes, summed over processes, and the resident user pages.</summary>
     private const string SeriesTable = "series";
 
     /// <summary>Peaks, internal fragmentation and what the allocator holds beyond the live data.</summary>
@@ -82,7 +82,8 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
             mapped += a.Stats.MmappedBytes;
             live += a.Stats.LiveChunkBytes;
         }
-        return [heap, mapped, live];
+        // The pages the heaps' first touches made resident (and the process model's other user pages): through the MMU.
+        return [heap, mapped, live, machine.Mmu.ResidentUserPages];
     }, deltas: false);
 
     private long _requested, _usable, _allocations;
@@ -149,8 +150,9 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
             t.AddRow(h.Pid, a.Name, $"0x{a.HeapStart:x}", st.PeakHeapBytes, st.PeakMmappedBytes, st.PeakLiveChunkBytes, st.SbrkCalls, st.MmapCalls,
                 h.Replay.Compared, h.Replay.Matched, Percent.Of(h.Replay.Matched, h.Replay.Compared));
         }
-        var series = s.AddTable(new Table(SeriesTable, "The heap over the replay (all processes): brk heap, mmapped chunks, live chunks",
-            [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes")],
+        var series = s.AddTable(new Table(SeriesTable, "The heap over the replay (all processes): brk heap, mmapped chunks, live chunks, resident user pages",
+            [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes"),
+             new("resident_user_pages", ColumnType.Int, "pages")],
             isSeries: true));
         for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
         // What the log itself leaves out: the model cannot know blocks allocated or freed where nothing was logged.

@@ -50,6 +50,10 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// <summary>The events between samples at the end.</summary>
     public long Interval => _interval;
 
+    /// <summary>Events seen so far. The clock sees an event after every analyzer, so during an analyzer's OnEvent this is
+    /// the number of events before the current one.</summary>
+    public long Events => _events;
+
     /// <summary>The samples taken: events replayed at each.</summary>
     public IReadOnlyList<long> At => _at;
 

@@ -26,9 +26,11 @@ internal static class ReplayCommand
 
         var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement; when not given, TRACE.maps.txt if it exists (mmtrace record --syscalls writes it there)", HelpName = "FILE" };
 
+        var folded = new Option<bool>("--folded") { Description = "Also write folded stacks of the heap by call site (bytes allocated, at the peak, leaked) into OUT/folded/, for flamegraph.pl or speedscope" };
+
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (report.html, report.md, summary.json, tables/, charts/)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet, folded,
         };
         cmd.SetAction(p =>
         {
@@ -57,7 +59,15 @@ internal static class ReplayCommand
             {
                 report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
             }
-            var written = ReportWriter.Write(report, dir);
+            var written = ReportWriter.Write(report, dir).ToList();
+            if (p.GetValue(folded))
+            {
+                // Folded stacks of the heap by call site: flamegraph.pl and speedscope input, listed with what was written.
+                var stacks = MmTrace.Analysis.HeapSites.FoldedStacks.Write(report, Path.Combine(dir, "folded"));
+                if (stacks.Count == 0 && !p.GetValue(quiet))
+                    io.Err.WriteLine("mmtrace replay: --folded: the trace has no malloc-family events, no folded stacks written");
+                written.AddRange(stacks.Select(f => "folded/" + Path.GetFileName(f)));
+            }
             foreach (string line in Headlines(report, dir, written, reader.Traits, options.MaxErrors)) io.Out.WriteLine(line);
             return Program.Ok;
         });
@@ -138,7 +148,7 @@ internal static class ReplayCommand
         var files = new HashSet<string>(written, StringComparer.Ordinal);
         foreach (string page in new[] { "report.html", MarkdownWriter.FileName, SummaryJsonWriter.FileName })
             if (files.Contains(page)) yield return page;
-        foreach (string sub in new[] { ReportWriter.TablesDirectory, "charts", "procfs" })
+        foreach (string sub in new[] { ReportWriter.TablesDirectory, "charts", "procfs", "folded" })
             if (written.Any(w => w.StartsWith(sub + "/", StringComparison.Ordinal))) yield return sub + "/";
     }
 }

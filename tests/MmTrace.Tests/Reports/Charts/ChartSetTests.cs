@@ -123,7 +123,8 @@ public class ChartSetTests
 
     [Theory]
     [InlineData("kernel-mix", "buddy_free_blocks_series_pages")]
-    [InlineData("perl-hash", "heap_series")]
+    [InlineData("perl-hash", "heap_series_bytes")]
+    [InlineData("perl-hash", "heap_series_pages")]
     [InlineData("access", "tlb_series_mpka")]
     public void Real_replays_get_time_series_of_hundreds_of_points(string replay, string id)
     {

@@ -1,0 +1,243 @@
+using MmTrace.Analysis.HeapSites;
+using MmTrace.Core;
+using MmTrace.Reports;
+using MmTrace.Sim;
+
+namespace MmTrace.Analysis;
+
+/// <summary>
+/// heaptrack's heap views from a replay, per call site (the recorded caller: mtrace's <c>module:(func+off)[0xoffset]</c>,
+/// the canonical <c>call_site</c>): calls by family, bytes requested and usable, temporary allocations, what each site
+/// held at the process's peak, what is live at the end (leaks), size and lifetime histograms. Counted by heaptrack's rules
+/// (<see cref="ProcessHeapProfile"/>), so the summary compares with <c>heaptrack_print</c>'s (docs/heaptrack.md). Sites
+/// are named by their module's ELF symbols when the module (or its debug file) is on this machine
+/// (<see cref="ElfSymbolizer"/>). Absent when no malloc-family event was modelled.
+/// </summary>
+public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
+{
+    public const string SectionName = "heap_sites";
+    /// <summary>heaptrack's "calls to allocation functions": successful malloc, calloc, realloc and memalign-family calls.</summary>
+    public static readonly Metric<long> Calls = new(SectionName, "calls") { Label = "calls to allocation functions" };
+    /// <summary>heaptrack's "temporary memory allocations".</summary>
+    public static readonly Metric<long> TemporaryAllocations = new(SectionName, "temporary_allocations") { Label = "temporary allocations" };
+    public static readonly Metric<double> TemporaryPct = new(SectionName, "temporary_pct");
+    /// <summary>heaptrack's "peak heap memory consumption": requested bytes live at the peak (summed over processes).</summary>
+    public static readonly Metric<long> PeakRequestedBytes = new(SectionName, "peak_requested_bytes") { Label = "peak heap consumption" };
+    /// <summary>The event number (1-based) of the peak (of the process with the largest one).</summary>
+    public static readonly Metric<long> PeakEvent = new(SectionName, "peak_event");
+    /// <summary>heaptrack's "total memory leaked": requested bytes live at the end.</summary>
+    public static readonly Metric<long> LeakedBytes = new(SectionName, "leaked_bytes") { Label = "leaked" };
+    public static readonly Metric<long> LeakedBlocks = new(SectionName, "leaked_blocks");
+    public static readonly Metric<long> Sites = new(SectionName, "sites") { Label = "call sites" };
+    /// <summary>Sites named by ELF symbols.</summary>
+    public static readonly Metric<long> SitesSymbolized = new(SectionName, "sites_symbolized");
+    /// <summary>The site with the most calls (its function when named).</summary>
+    public static readonly Metric<string> TopSite = new(SectionName, "top_site");
+
+    public const string BySiteTable = "by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
+    /// <summary>Rows of by_site kept (by calls); leaks and the sites with histograms likewise.</summary>
+    public const int MaxSiteRows = 200, MaxLeakRows = 50, HistogramSites = 5;
+
+    /// <summary>Calls, temporaries, the peak and leaks, with the sites behind them.</summary>
+    public static readonly SectionStory Story = new(SectionName, r => r.Number(Calls) > 0, Findings, r =>
+    [
+        StoryKit.Figure(r, Calls),
+        StoryKit.Figure(r, PeakRequestedBytes),
+        StoryKit.Figure(r, TemporaryAllocations),
+        StoryKit.Figure(r, LeakedBytes),
+    ]);
+
+    private static IEnumerable<string> Findings(Report r)
+    {
+        double calls = r.Number(Calls), temp = r.Number(TemporaryAllocations);
+        string top = r.TryGet(TopSite, out string t) ? t : "";
+        yield return $"{StoryKit.Plural(calls, "call", "calls")} to allocation functions from {StoryKit.Plural(r.Number(Sites), "call site", "call sites")}"
+            + (top.Length > 0 ? $", most from {top}" : "") + $"; {Formatting.Count(temp)} temporary ({Formatting.Percent(r.Number(TemporaryPct))}: freed right after being allocated).";
+        var bySite = StoryKit.Table(r, SectionName, BySiteTable);
+        string peakSite = bySite is null ? "" : StoryKit.Rows(bySite).OrderByDescending(x => x.Num("peak_bytes")).Select(x => Name(x)).FirstOrDefault() ?? "";
+        yield return $"Peak heap consumption {Formatting.Bytes(r.Number(PeakRequestedBytes))} requested live, at event {Formatting.Count(r.Number(PeakEvent))}"
+            + (peakSite.Length > 0 ? $"; {peakSite} held the most then." : ".");
+        double leaked = r.Number(LeakedBytes);
+        if (leaked > 0 || r.Number(LeakedBlocks) > 0)
+        {
+            var leaks = StoryKit.Table(r, SectionName, LeaksTable);
+            string most = leaks is null ? "" : StoryKit.Rows(leaks).Select(x => Name(x)).FirstOrDefault() ?? "";
+            yield return $"{Formatting.Bytes(leaked)} in {StoryKit.Plural(r.Number(LeakedBlocks), "block", "blocks")} live at the end (leaked)"
+                + (most.Length > 0 ? $", most from {most}." : ".");
+        }
+    }
+
+    private static string Name(RowView row) => row.Str("function") is { Length: > 0 } f ? f : row.Str("site");
+
+    private readonly Dictionary<int, ProcessHeapProfile> _processes = new();
+    private ProcessHeapProfile? _last;
+
+    public bool Watches(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    {
+        if (outcome.Kind == OutcomeKind.NotModelled || e.Address == 0) return;
+        var p = _last is { } last && last.Pid == e.Pid ? last : ProcessOf(e.Pid);
+        long number = clock.Events + 1;
+        long ns = e.Has(EventFields.Time) ? e.TimeNs : long.MinValue;
+        long size = (long)Math.Min(e.Size, long.MaxValue / 4);
+        long usable = Math.Max(0, outcome.Bytes);
+        switch (e.Op)
+        {
+            case Op.Free:
+                p.Free(e.Address, number, ns);
+                break;
+            case Op.Realloc:
+                // heaptrack_realloc: the old block's free, then the new block's allocation.
+                if (e.OldAddress != 0) p.Free(e.OldAddress, number, ns);
+                p.Allocate(HeapCallFamily.Realloc, e.Address, size, e.CallSite, usable, number, ns);
+                break;
+            case Op.Calloc:
+                p.Allocate(HeapCallFamily.Calloc, e.Address, size, e.CallSite, usable, number, ns);
+                break;
+            case Op.Malloc:
+                p.Allocate(HeapCallFamily.Malloc, e.Address, size, e.CallSite, usable, number, ns);
+                break;
+            default:
+                p.Allocate(HeapCallFamily.Memalign, e.Address, size, e.CallSite, usable, number, ns);
+                break;
+        }
+    }
+
+    private ProcessHeapProfile ProcessOf(int pid)
+    {
+        if (!_processes.TryGetValue(pid, out var p)) _processes[pid] = p = new ProcessHeapProfile(pid);
+        return _last = p;
+    }
+
+    /// <summary>The profiles by pid, for tests and callers that compare with heaptrack.</summary>
+    public IReadOnlyList<ProcessHeapProfile> Processes => _processes.Values.OrderBy(p => p.Pid).ToList();
+
+    public void Contribute(Report report, AnalysisContext ctx)
+    {
+        var procs = Processes.Where(p => p.Calls > 0).ToList();
+        if (procs.Count == 0) return;
+        var s = report.AddSection(SectionName, "Heap by call site (heaptrack's views)");
+        var symbolizer = new ElfSymbolizer();
+        string SiteText(int id) => id == 0 ? "(no call site)" : ctx.Symbols[id];
+        var sites = procs.SelectMany(p => p.Sites()).Distinct()
+            .Select(id => new SiteRow(id, SiteText(id), id == 0 ? null : symbolizer.FunctionOf(ctx.Symbols[id]), Sum(procs, id)))
+            .OrderByDescending(x => x.Counters.Calls).ThenBy(x => x.Site, StringComparer.Ordinal).ToList();
+
+        long calls = procs.Sum(p => p.Calls), temp = procs.Sum(p => p.Temporary);
+        var peakProc = procs.OrderByDescending(p => p.PeakBytes).ThenBy(p => p.Pid).First();
+        s.Add(Calls, calls);
+        s.Add(TemporaryAllocations, temp);
+        s.Add(TemporaryPct, Percent.Of(temp, calls));
+        s.Add(PeakRequestedBytes, procs.Sum(p => p.PeakBytes));
+        s.Add(PeakEvent, peakProc.PeakEvent);
+        if (peakProc.PeakTimeNs != long.MinValue) s.Add("peak_time_ns", peakProc.PeakTimeNs);
+        s.Add(LeakedBytes, procs.Sum(p => p.LiveBytes));
+        s.Add(LeakedBlocks, procs.Sum(p => p.LiveBlocks));
+        s.Add(Sites, sites.Count);
+        s.Add(SitesSymbolized, sites.Count(x => x.Function is not null));
+        s.Add(TopSite, sites[0].Function ?? sites[0].Site);
+        s.Add("temporary_of_earlier_block", procs.Sum(p => p.TemporaryOfEarlierBlock));
+        s.Add("frees", procs.Sum(p => p.Frees));
+        s.Add("frees_of_unknown_pointers", procs.Sum(p => p.UnknownFrees));
+        s.Add("allocations_over_live_blocks", procs.Sum(p => p.Replaced));
+
+        var bySite = s.AddTable(new Table(BySiteTable, "Call sites by calls to allocation functions",
+        [
+            new("site", ColumnType.String), new("function", ColumnType.String), new("calls", ColumnType.Int), new("mallocs", ColumnType.Int),
+            new("callocs", ColumnType.Int), new("reallocs", ColumnType.Int), new("memaligns", ColumnType.Int),
+            new("bytes_requested", ColumnType.Int, "bytes"), new("bytes_usable", ColumnType.Int, "bytes"), new("internal_fragmentation_pct", ColumnType.Float, "%"),
+            new("temporary", ColumnType.Int), new("frees", ColumnType.Int), new("peak_blocks", ColumnType.Int), new("peak_bytes", ColumnType.Int, "bytes"),
+            new("leaked_blocks", ColumnType.Int), new("leaked_bytes", ColumnType.Int, "bytes"),
+        ]));
+        foreach (var x in sites.Take(MaxSiteRows))
+        {
+            var c = x.Counters;
+            bySite.AddRow(x.Site, x.Function ?? "", c.Calls, c.Mallocs, c.Callocs, c.Reallocs, c.Memaligns, c.Requested, c.Usable,
+                Percent.Of(c.Usable - c.Requested, c.Usable), c.Temporary, c.Frees, x.PeakBlocks, x.PeakBytes, c.LiveBlocks, c.LiveBytes);
+        }
+        if (sites.Count > MaxSiteRows) s.Notes.Add($"by_site lists the {MaxSiteRows} call sites with the most calls of {sites.Count}.");
+
+        var byPid = s.AddTable(new Table(ByPidTable, "Per process: heaptrack's summary",
+        [
+            new("pid", ColumnType.Int), new("calls", ColumnType.Int), new("temporary", ColumnType.Int), new("frees", ColumnType.Int),
+            new("peak_bytes", ColumnType.Int, "bytes"), new("peak_event", ColumnType.Int), new("peak_time_ns", ColumnType.Int, "ns"),
+            new("leaked_blocks", ColumnType.Int), new("leaked_bytes", ColumnType.Int, "bytes"), new("frees_of_unknown_pointers", ColumnType.Int),
+        ]));
+        foreach (var p in procs)
+            byPid.AddRow(p.Pid, p.Calls, p.Temporary, p.Frees, p.PeakBytes, p.PeakEvent, p.PeakTimeNs == long.MinValue ? null : p.PeakTimeNs,
+                p.LiveBlocks, p.LiveBytes, p.UnknownFrees);
+
+        var leaks = s.AddTable(new Table(LeaksTable, "Live at the end (leaked), by call site",
+            [new("site", ColumnType.String), new("function", ColumnType.String), new("blocks", ColumnType.Int), new("bytes", ColumnType.Int, "bytes")]));
+        foreach (var x in sites.Where(x => x.Counters.LiveBlocks > 0).OrderByDescending(x => x.Counters.LiveBytes).ThenByDescending(x => x.Counters.LiveBlocks)
+                     .ThenBy(x => x.Site, StringComparer.Ordinal).Take(MaxLeakRows))
+            leaks.AddRow(x.Site, x.Function ?? "", x.Counters.LiveBlocks, x.Counters.LiveBytes);
+
+        AddHistograms(s, procs, sites.Take(HistogramSites).ToList());
+    }
+
+    private static void AddHistograms(Section s, List<ProcessHeapProfile> procs, List<SiteRow> top)
+    {
+        var sizes = s.AddTable(new Table(SizeTable, "Allocation sizes (powers of two): per process and for the sites with the most calls",
+        [
+            new("scope", ColumnType.String), new("size_min", ColumnType.Int, "bytes"), new("size_max", ColumnType.Int, "bytes"),
+            new("allocations", ColumnType.Int), new("bytes_requested", ColumnType.Int, "bytes"),
+        ]));
+        var lifetimes = s.AddTable(new Table(LifetimeTable, "Lifetimes of freed blocks (powers of two), in events and in ns when the trace has times",
+        [
+            new("scope", ColumnType.String), new("unit", ColumnType.String), new("min", ColumnType.Int), new("max", ColumnType.Int), new("blocks", ColumnType.Int),
+        ]));
+        foreach (var p in procs)
+        {
+            string scope = $"pid {p.Pid}";
+            for (int b = 0; b < ProcessHeapProfile.Buckets; b++)
+                if (p.SizeHistogram[b] > 0) sizes.AddRow(scope, Min(b), Max(b), p.SizeHistogram[b], p.SizeHistogramBytes[b]);
+            Lifetimes(lifetimes, scope, p.LifetimeEvents, p.LifetimeNs);
+        }
+        foreach (var site in top)
+        {
+            long[] sz = new long[ProcessHeapProfile.Buckets], ev = new long[ProcessHeapProfile.Buckets], ns = new long[ProcessHeapProfile.Buckets];
+            foreach (var p in procs)
+                if (p.SiteHistograms(site.Id) is { } h)
+                    for (int b = 0; b < ProcessHeapProfile.Buckets; b++) { sz[b] += h.Sizes.Span[b]; ev[b] += h.Events.Span[b]; ns[b] += h.Ns.Span[b]; }
+            string scope = site.Function ?? site.Site;
+            for (int b = 0; b < ProcessHeapProfile.Buckets; b++)
+                if (sz[b] > 0) sizes.AddRow(scope, Min(b), Max(b), sz[b], null);
+            Lifetimes(lifetimes, scope, ev, ns);
+        }
+    }
+
+    private static void Lifetimes(Table t, string scope, long[] events, long[] ns)
+    {
+        for (int b = 0; b < ProcessHeapProfile.Buckets; b++) if (events[b] > 0) t.AddRow(scope, "events", Min(b), Max(b), events[b]);
+        for (int b = 0; b < ProcessHeapProfile.Buckets; b++) if (ns[b] > 0) t.AddRow(scope, "ns", Min(b), Max(b), ns[b]);
+    }
+
+    private static long Min(int bucket) => bucket == 0 ? 0 : 1L << (bucket - 1);
+    private static long Max(int bucket) => bucket == 0 ? 0 : bucket >= 64 ? long.MaxValue : (1L << bucket) - 1;
+
+    private sealed record SiteRow(int Id, string Site, string? Function, (SiteCounters Counters, long PeakBlocks, long PeakBytes) Sums)
+    {
+        public SiteCounters Counters => Sums.Counters;
+        public long PeakBlocks => Sums.PeakBlocks;
+        public long PeakBytes => Sums.PeakBytes;
+    }
+
+    private static (SiteCounters, long, long) Sum(List<ProcessHeapProfile> procs, int site)
+    {
+        var c = new SiteCounters();
+        long peakBlocks = 0, peakBytes = 0;
+        foreach (var p in procs)
+        {
+            if (!p.Sites().Contains(site)) continue;
+            ref readonly var x = ref p.Site(site);
+            c.Mallocs += x.Mallocs; c.Callocs += x.Callocs; c.Reallocs += x.Reallocs; c.Memaligns += x.Memaligns;
+            c.Requested += x.Requested; c.Usable += x.Usable; c.Temporary += x.Temporary; c.Frees += x.Frees;
+            c.LiveBlocks += x.LiveBlocks; c.LiveBytes += x.LiveBytes;
+            peakBlocks += p.PeakBlocksOf(site);
+            peakBytes += p.PeakBytesOf(site);
+        }
+        return (c, peakBlocks, peakBytes);
+    }
+}
