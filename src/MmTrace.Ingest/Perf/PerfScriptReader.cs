@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using MmTrace.Core;
+using Key = MmTrace.Ingest.TracepointKey;
 
 namespace MmTrace.Ingest.Perf;
 
@@ -87,7 +88,6 @@ public sealed class PerfScriptReader : ITraceReader
 {
     private const int InitialBuffer = 1 << 20;
 
-    private enum Key { CallSite, Ptr, BytesReq, BytesAlloc, GfpFlags, Name, Page, Pfn, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Count }
 
     private readonly Stream _stream;
     private readonly string _file;
@@ -388,27 +388,7 @@ public sealed class PerfScriptReader : ITraceReader
         }
     }
 
-    private static int KeyOf(ReadOnlySpan<byte> k) => k.Length switch
-    {
-        2 when k.SequenceEqual("ip"u8) => (int)Key.Ip,
-        3 when k.SequenceEqual("ptr"u8) => (int)Key.Ptr,
-        3 when k.SequenceEqual("pfn"u8) => (int)Key.Pfn,
-        3 when k.SequenceEqual("pid"u8) => (int)Key.Pid,
-        4 when k.SequenceEqual("name"u8) => (int)Key.Name,
-        4 when k.SequenceEqual("page"u8) => (int)Key.Page,
-        5 when k.SequenceEqual("order"u8) => (int)Key.Order,
-        7 when k.SequenceEqual("address"u8) => (int)Key.Address,
-        8 when k.SequenceEqual("prev_pid"u8) => (int)Key.PrevPid,
-        8 when k.SequenceEqual("next_pid"u8) => (int)Key.NextPid,
-        9 when k.SequenceEqual("call_site"u8) => (int)Key.CallSite,
-        9 when k.SequenceEqual("bytes_req"u8) => (int)Key.BytesReq,
-        9 when k.SequenceEqual("gfp_flags"u8) => (int)Key.GfpFlags,
-        9 when k.SequenceEqual("child_pid"u8) => (int)Key.ChildPid,
-        10 when k.SequenceEqual("error_code"u8) => (int)Key.ErrorCode,
-        11 when k.SequenceEqual("bytes_alloc"u8) => (int)Key.BytesAlloc,
-        11 when k.SequenceEqual("migratetype"u8) => (int)Key.Migratetype,
-        _ => -1,
-    };
+    private static int KeyOf(ReadOnlySpan<byte> k) => TracepointKeys.Of(k);
 
     private bool Has(Key k) => _valueStart[(int)k] >= 0;
 
@@ -564,13 +544,7 @@ public sealed class PerfScriptReader : ITraceReader
         return LineResult.Error;
     }
 
-    private static string KeyName(Key k) => k switch
-    {
-        Key.CallSite => "call_site", Key.Ptr => "ptr", Key.BytesReq => "bytes_req", Key.BytesAlloc => "bytes_alloc",
-        Key.GfpFlags => "gfp_flags", Key.Name => "name", Key.Page => "page", Key.Pfn => "pfn", Key.Order => "order",
-        Key.Migratetype => "migratetype", Key.Address => "address", Key.Ip => "ip", Key.ErrorCode => "error_code",
-        Key.PrevPid => "prev_pid", Key.NextPid => "next_pid", Key.Pid => "pid", _ => "child_pid",
-    };
+    private static string KeyName(Key k) => TracepointKeys.Name(k);
 
     /// <summary>Skips a bad line under --max-errors, or throws it; a bad last line of a truncated input is the truncation.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
