@@ -76,11 +76,15 @@ public static class Program
         var command = parse.CommandResult.Command;
         if (command.Subcommands.Count == 0) return null;
         var word = parse.UnmatchedTokens.FirstOrDefault();
+        string commands = string.Join(", ", command.Subcommands.Select(c => c.Name));
+        // A command that is only a group (generate) given nothing to run: name what it runs.
+        if (word is null && command.Action is null)
+            return CommandPath(parse).Any() ? $"'{string.Join(' ', CommandPath(parse))}' needs one of: {commands}" : $"a command is needed, one of: {commands}";
         if (word is null || word.StartsWith('-')) return null;
         var names = command.Subcommands.SelectMany(c => c.Aliases.Prepend(c.Name)).ToList();
         string path = string.Join(' ', CommandPath(parse).Prepend("mmtrace"));
         string near = Suggest.Nearest(word, names) is { Count: > 0 } n ? $" (did you mean {string.Join(", ", n)}?)" : "";
-        return $"'{word}' is not a command of {path}{near}; the commands are {string.Join(", ", command.Subcommands.Select(c => c.Name))}";
+        return $"'{word}' is not a command of {path}{near}; the commands are {commands}";
     }
 
     /// <summary>The one line a user sees for bad input or usage; null for a bug.</summary>

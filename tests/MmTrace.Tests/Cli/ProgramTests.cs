@@ -21,4 +21,14 @@ public class ProgramTests
         Assert.Equal(2, r.Exit);
         Assert.StartsWith("mmtrace: 'frobnicate' is not a command of mmtrace; the commands are replay, generate,", r.Err, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_command_group_given_nothing_to_run_lists_what_it_runs()
+    {
+        var r = CliRunner.Run("generate");
+        Assert.Equal(2, r.Exit);
+        Assert.StartsWith("mmtrace: 'generate' needs one of: kernel-mix, ", r.Err, StringComparison.Ordinal);
+        Assert.Contains("fork-exec", r.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Required command", r.Err, StringComparison.Ordinal);
+    }
 }
