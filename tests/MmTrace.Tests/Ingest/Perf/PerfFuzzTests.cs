@@ -1,6 +1,5 @@
 using System.Text;
-using MmTrace.Analysis;
-using MmTrace.Core;
+using static MmTrace.Tests.Ingest.Perf.PerfFuzzKit;
 
 namespace MmTrace.Tests.Ingest.Perf;
 
@@ -12,31 +11,6 @@ namespace MmTrace.Tests.Ingest.Perf;
 public class PerfFuzzTests
 {
     public static TheoryData<string> Files => ["ls-etc.perf-script.txt.gz", "kbuild.perf-script.txt.gz", "tar-gzip.perf-script.txt.gz", "ls-etc.perf.data.gz"];
-
-    private static bool IsData(string file) => file.EndsWith(".perf.data.gz", StringComparison.Ordinal);
-
-    /// <summary>Reads everything; returns the exception if it was a TraceFormatException, fails the test on anything else.</summary>
-    private static TraceFormatException? ReadSurvives(string file, byte[] bytes, long maxErrors)
-    {
-        var symbols = new SymbolTable();
-        var options = new ReaderOptions { MaxErrors = maxErrors };
-        var stat = new KmemStat();
-        try
-        {
-            using var r = IsData(file) ? PerfSamples.OpenData(bytes, symbols, options) : PerfSamples.OpenScript(bytes, symbols, options);
-            var batch = new TraceEvent[4096];
-            int n;
-            while ((n = r.Read(batch)) > 0)
-                foreach (ref readonly var e in batch.AsSpan(0, n)) stat.Add(e);
-            _ = KmemStatText.ToText(stat, symbols, new KmemStatOptions { Caller = true, Alloc = true, Page = true, CallerLines = 20, AllocLines = 20 });
-            return null;
-        }
-        catch (TraceFormatException e)
-        {
-            Assert.False(string.IsNullOrEmpty(e.Message));
-            return e;
-        }
-    }
 
     [Theory]
     [MemberData(nameof(Files))]
@@ -76,15 +50,7 @@ public class PerfFuzzTests
         byte[] shuffled;
         if (IsData(file))
         {
-            // swap 4 KiB blocks: records are cut at arbitrary places
-            shuffled = (byte[])full.Clone();
-            for (int k = 0; k < 16; k++)
-            {
-                int a = rng.Next(shuffled.Length / 4096) * 4096, b = rng.Next(shuffled.Length / 4096) * 4096;
-                var tmp = shuffled.AsSpan(a, 4096).ToArray();
-                shuffled.AsSpan(b, 4096).CopyTo(shuffled.AsSpan(a, 4096));
-                tmp.CopyTo(shuffled.AsSpan(b, 4096));
-            }
+            shuffled = SwapBlocks(full, rng);
             ReadSurvives(file, shuffled, maxErrors: long.MaxValue);
             return;
         }

@@ -1,5 +1,4 @@
 using System.Text;
-using MmTrace.Analysis;
 using MmTrace.Core;
 using MmTrace.Ingest.Perf;
 
@@ -15,8 +14,6 @@ public class PerfVariantFuzzTests
     public static TheoryData<string> Files => new(PerfVariants.Texts.Select(t => t.Text + ".perf-script.txt.gz")
         .Concat(PerfVariants.Recordings.Select(r => r + ".perf.data.gz")));
 
-    private static bool IsData(string file) => file.EndsWith(".perf.data.gz", StringComparison.Ordinal);
-
     private static readonly Lazy<string> Kallsyms = new(() =>
     {
         string path = Path.Combine(TestPaths.NewTempDir(), "kallsyms.txt");
@@ -24,31 +21,11 @@ public class PerfVariantFuzzTests
         return path;
     });
 
-    /// <summary>Reads everything; returns the exception if it was a TraceFormatException, fails the test on anything else.</summary>
-    private static TraceFormatException? ReadSurvives(string file, byte[] bytes, long maxErrors, int batch = 4096)
-    {
-        var symbols = new SymbolTable();
-        var options = new ReaderOptions { MaxErrors = maxErrors, KallsymsPath = IsData(file) ? Kallsyms.Value : null };
-        var stat = new KmemStat();
-        try
-        {
-            using var r = IsData(file)
-                ? new PerfDataFormat().Open(new MemoryStream(bytes), "t.data", symbols, options)
-                : new PerfScriptFormat().Open(new MemoryStream(bytes), "t.txt", symbols, options);
-            var buffer = new TraceEvent[batch];
-            int n;
-            while ((n = r.Read(buffer)) > 0)
-                foreach (ref readonly var e in buffer.AsSpan(0, n)) stat.Add(e);
-            _ = KmemStatText.ToText(stat, symbols, new KmemStatOptions { Caller = true, Alloc = true, Page = true, CallerLines = 20, AllocLines = 20 });
-            Assert.True(r.Stats.LostEvents >= 0);
-            return null;
-        }
-        catch (TraceFormatException e)
-        {
-            Assert.False(string.IsNullOrEmpty(e.Message));
-            return e;
-        }
-    }
+    // The variants' perf.data files are read with their machine's kallsyms, as a user would.
+    private static TraceFormatException? ReadSurvives(string file, byte[] bytes, long maxErrors, int batch = 4096) =>
+        PerfFuzzKit.ReadSurvives(file, bytes, maxErrors, PerfFuzzKit.IsData(file) ? Kallsyms.Value : null, batch);
+
+    private static bool IsData(string file) => PerfFuzzKit.IsData(file);
 
     [Theory]
     [MemberData(nameof(Files))]
@@ -83,15 +60,7 @@ public class PerfVariantFuzzTests
         var rng = new Random(7003);
         if (IsData(file))
         {
-            var shuffled = (byte[])full.Clone();
-            for (int k = 0; k < 16; k++)
-            {
-                int a = rng.Next(shuffled.Length / 4096) * 4096, b = rng.Next(shuffled.Length / 4096) * 4096;
-                var tmp = shuffled.AsSpan(a, 4096).ToArray();
-                shuffled.AsSpan(b, 4096).CopyTo(shuffled.AsSpan(a, 4096));
-                tmp.CopyTo(shuffled.AsSpan(b, 4096));
-            }
-            ReadSurvives(file, shuffled, maxErrors: long.MaxValue);
+            ReadSurvives(file, PerfFuzzKit.SwapBlocks(full, rng), maxErrors: long.MaxValue);
             return;
         }
         var lines = Encoding.UTF8.GetString(full).Split('\n');

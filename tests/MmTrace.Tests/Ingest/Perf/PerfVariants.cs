@@ -28,20 +28,8 @@ internal static class PerfVariants
     public static string KallsymsPath => TestPaths.Real("perf-variants.kallsyms.txt.gz");
     public static string Reference(string recording, string what) => File.ReadAllText(TestPaths.Real($"{recording}.perf-kmem-{what}.txt"));
 
-    private static readonly Dictionary<string, byte[]> Cache = [];
-
     /// <summary>The decompressed bytes of a real file (cached per test run).</summary>
-    public static byte[] Gunzip(string fileName)
-    {
-        lock (Cache)
-        {
-            if (Cache.TryGetValue(fileName, out var b)) return b;
-            using var gz = new GZipStream(File.OpenRead(TestPaths.Real(fileName)), CompressionMode.Decompress);
-            using var ms = new MemoryStream();
-            gz.CopyTo(ms);
-            return Cache[fileName] = ms.ToArray();
-        }
-    }
+    public static byte[] Gunzip(string fileName) => PerfSamples.Gunzip(fileName);
 
     public static string[] ScriptLines(string name) => Encoding.UTF8.GetString(Gunzip(name + ".perf-script.txt.gz")).Split('\n');
 
