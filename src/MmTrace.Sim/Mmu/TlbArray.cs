@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using MmTrace.Core;
 
@@ -50,6 +51,7 @@ public sealed class TlbArray
     private readonly int _treeNodes;   // P - 1
     private readonly int _treeLevels;  // log2 P
     private readonly int _setMask;
+    private readonly uint _waysMask;   // one bit per way of a set (Scan)
     private readonly int[] _validBySize = new int[4];
     // The hashed index (wide sets only): key → slot, linear probing over a power-of-two table.
     private readonly HashEntry[] _hash = [];
@@ -78,8 +80,10 @@ public sealed class TlbArray
         Sets = sets;
         Policy = policy;
         _setMask = sets - 1;
-        _keys = new ulong[entries];
+        // Padded to a multiple of four past the last set for Scan's vector loads; the padding stays invalid.
+        _keys = new ulong[entries + 3];
         Array.Fill(_keys, Invalid);
+        _waysMask = ways >= 32 ? uint.MaxValue : (1u << ways) - 1;
         _data = new ulong[entries];
         _invalidInSet = new int[sets];
         Array.Fill(_invalidInSet, ways);
@@ -152,6 +156,29 @@ public sealed class TlbArray
         return LookupSlow(vpn, kn, kg, out data);
     }
 
+    /// <summary>
+    /// Whether the entry used last holds this 4K-class page (for the PCID, or global): then a <see cref="Lookup"/> of it
+    /// would hit there and change nothing, so the caller may count the hit without the lookup. Reads only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool LastHolds(ulong vpn, int pcid, out ulong data)
+    {
+        int last = _last;
+        var keys = _keys;
+        if ((uint)last < (uint)keys.Length)
+        {
+            ulong lk = keys[last];
+            ulong kn = vpn << 15 | (uint)pcid;
+            if (lk == kn || lk == (kn & ~0xFFFUL | GlobalBit))
+            {
+                data = _data[last];
+                return true;
+            }
+        }
+        data = 0;
+        return false;
+    }
+
     private bool LookupSlow(ulong vpn, ulong kn, ulong kg, out ulong data)
     {
         int set = (int)(vpn & (ulong)_setMask);
@@ -178,26 +205,29 @@ public sealed class TlbArray
         return i;
     }
 
-    // The way of set base b holding kn or kg, or -1; four keys per compare where the set is wide.
+    // The way of set base b holding kn or kg, or -1. Where vectors are fast, every way of the set is compared four
+    // at a time and the matches gathered into one mask, so the only data-dependent branch is hit or miss (the keys
+    // array is padded so that the last set's final load stays inside it; lanes past the set are masked off).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Scan(int b, ulong kn, ulong kg)
     {
         var keys = _keys;
-        int end = b + Ways;
-        int i = b;
-        if (Ways >= 8 && Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
             var vn = Vector256.Create(kn);
             var vg = Vector256.Create(kg);
-            ref ulong k0 = ref keys[0];
-            for (; i + 4 <= end; i += 4)
+            ref ulong k0 = ref MemoryMarshal.GetArrayDataReference(keys);
+            uint mask = 0;
+            for (int w = 0; w < Ways; w += 4)
             {
-                var v = Vector256.LoadUnsafe(ref k0, (nuint)i);
-                uint mask = (Vector256.Equals(v, vn) | Vector256.Equals(v, vg)).ExtractMostSignificantBits();
-                if (mask != 0) return i + BitOperations.TrailingZeroCount(mask);
+                var v = Vector256.LoadUnsafe(ref k0, (nuint)(b + w));
+                mask |= (Vector256.Equals(v, vn) | Vector256.Equals(v, vg)).ExtractMostSignificantBits() << w;
             }
+            mask &= _waysMask;
+            return mask == 0 ? -1 : b + BitOperations.TrailingZeroCount(mask);
         }
-        for (; i < end; i++)
+        int end = b + Ways;
+        for (int i = b; i < end; i++)
         {
             ulong k = keys[i];
             if (k == kn || k == kg) return i;
@@ -321,7 +351,7 @@ public sealed class TlbArray
     public void FlushNonGlobal(int pcid = -1)
     {
         var keys = _keys;
-        for (int i = 0; i < keys.Length; i++)
+        for (int i = 0; i < Entries; i++)
         {
             ulong k = keys[i];
             if (k == Invalid || (k & GlobalBit) != 0) continue;
@@ -332,7 +362,7 @@ public sealed class TlbArray
     /// <summary>Drops everything, global entries included.</summary>
     public void FlushAll()
     {
-        for (int i = 0; i < _keys.Length; i++)
+        for (int i = 0; i < Entries; i++)
             if (_keys[i] != Invalid) Drop(i);
     }
 
@@ -372,6 +402,7 @@ public sealed class TlbArray
 
     // ---- LRU recency list ----------------------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MoveToFront(int set, int slot)
     {
         int head = _mru[set];

@@ -42,6 +42,8 @@ public sealed class CpuMmu
     public readonly TlbArray?[][] Levels = new TlbArray?[TlbLevel.Count][];
     /// <summary>[paging level]: the paging-structure cache for entries at that level, or null.</summary>
     public TlbArray?[] Pwc = [];
+    /// <summary>[L1i, L1d]: the array each L1 level probes first (its 4K array), or null: the hit fast path's.</summary>
+    public readonly TlbArray?[] L1Small = new TlbArray?[2];
     public readonly AddressSpace?[] AsidMm = new AddressSpace?[DynAsids];
     public readonly long[] AsidGen = new long[DynAsids];
     public int NextAsid;
@@ -202,6 +204,8 @@ public sealed class X86Mmu
             }
             c.Levels[l] = arrays;
         }
+        c.L1Small[TlbLevel.L1i] = c.Levels[TlbLevel.L1i][0];
+        c.L1Small[TlbLevel.L1d] = c.Levels[TlbLevel.L1d][0];
         c.Pwc = new TlbArray?[_g.Levels];
         for (int lv = _g.FirstWalkedLevel; lv < _g.Levels - 1; lv++)
         {
@@ -299,24 +303,43 @@ public sealed class X86Mmu
         }
         ulong va = e.Address;
         ulong size = (e.Present & EventFields.Size) != 0 && e.Size > 1 ? e.Size : 1;
-        if (c.Mm!.Segmented) return AccessSegmented(c, va, size, kind);
-        // A recorded address in a vmalloc area names the same byte of the area the simulation placed elsewhere.
-        if (va >= _userLimit && _kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
+        if (c.Mm!.Segmented) return AccessSegmented(c, va, size, kind).ToOutcome();
+        if (va >= _userLimit) return AccessKernel(c, va, size, kind).ToOutcome();
+        // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
+        if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind, segmented: false).ToOutcome();
+        // The L1 hit on the 4K entry the L1 array used last: what TranslateAs would find first, with nothing to update
+        // (a user address below the user limit is canonical). Everything else takes the full path.
+        int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
+        if (c.L1Small[l1] is { } a && a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data) && Allowed(data, kind, user: true))
+        {
+            s.References++;
+            s.Hits[l1 * 3]++;
+            return default;
+        }
+        return TranslateAs(c, va, kind, user: true).ToOutcome();
+    }
+
+    // A kernel address: a recorded address in a vmalloc area names the same byte of the area the simulation placed
+    // elsewhere; then the split check and the translation.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation AccessKernel(CpuMmu c, ulong va, ulong size, AccessKind kind)
+    {
+        if (_kernelAddresses is { } areas && areas.TryResolveRecorded(va, out ulong simulated)) va = simulated;
         // Whether the last byte is on another 4K page (and the access does not wrap around the address space).
         if ((va & (Units.PageSize - 1)) + size > Units.PageSize && va + (size - 1) > va) return AccessSplit(c, va, size, kind, segmented: false);
-        return Translate(c, va, kind);
+        return TranslateAs(c, va, kind, va < _userLimit);
     }
 
     // An access whose last byte is on the next page translates that page too (split_accesses); through a segment
     // both are user accesses, in a flat space each page is user or kernel by its address.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind, bool segmented)
+    private Translation AccessSplit(CpuMmu c, ulong va, ulong size, AccessKind kind, bool segmented)
     {
-        var r = segmented ? TranslateAs(c, va, kind, user: true) : Translate(c, va, kind);
+        var r = TranslateAs(c, va, kind, segmented || va < _userLimit);
         if (r.Kind != OutcomeKind.Ok) return r;
         Stats.SplitAccesses++;
         ulong last = va + (size - 1);
-        var r2 = segmented ? TranslateAs(c, last, kind, user: true) : Translate(c, last, kind);
+        var r2 = TranslateAs(c, last, kind, segmented || last < _userLimit);
         return r2 with { Cycles = r.Cycles + r2.Cycles };
     }
 
@@ -324,7 +347,7 @@ public sealed class X86Mmu
     // it going to the kernel (Linux 0.12: do_general_protection → die → do_exit(SIGSEGV)); the linear address is
     // base + offset. An access through a task's segment runs at CPL 3, so it is a user access wherever it lands.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome AccessSegmented(CpuMmu c, ulong offset, ulong size, AccessKind kind)
+    private Translation AccessSegmented(CpuMmu c, ulong offset, ulong size, AccessKind kind)
     {
         var space = c.Mm!;
         ulong last = offset + (size - 1);
@@ -336,9 +359,9 @@ public sealed class X86Mmu
             var fr = _faults.HandleGeneralProtection(space, offset, kind, c.Id, ref cycles);
             return fr.Status switch
             {
-                FaultStatus.Handled => new EventOutcome(cycles, OutcomeKind.Ok),
-                FaultStatus.OutOfMemory => new EventOutcome(cycles, OutcomeKind.Failed),
-                _ => new EventOutcome(cycles, OutcomeKind.Anomaly, fr.Anomaly),
+                FaultStatus.Handled => new Translation(cycles, OutcomeKind.Ok),
+                FaultStatus.OutOfMemory => new Translation(cycles, OutcomeKind.Failed),
+                _ => new Translation(cycles, OutcomeKind.Anomaly, fr.Anomaly),
             };
         }
         ulong va = space.SegmentBase + offset;
@@ -372,11 +395,11 @@ public sealed class X86Mmu
 
     /// <summary>One translation: L1 → (L2 iTLB or) STLB → page walk → fault handling and a second walk.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public EventOutcome Translate(CpuMmu c, ulong va, AccessKind kind) => TranslateAs(c, va, kind, va < _userLimit);
+    public EventOutcome Translate(CpuMmu c, ulong va, AccessKind kind) => TranslateAs(c, va, kind, va < _userLimit).ToOutcome();
 
     // A translation in user mode (CPL 3) or kernel mode: flat address spaces tell them apart by the address (below
     // the kernel half or not), a task's segment always runs at CPL 3.
-    private EventOutcome TranslateAs(CpuMmu c, ulong va, AccessKind kind, bool user)
+    private Translation TranslateAs(CpuMmu c, ulong va, AccessKind kind, bool user)
     {
         var s = Stats;
         s.References++;
@@ -387,7 +410,7 @@ public sealed class X86Mmu
         if (Probe(c.Levels[l1], va, c.Pcid, out int sc, out ulong data))
         {
             s.Hits[l1 * 3 + sc]++;
-            if (Allowed(data, kind, user)) return new EventOutcome(0, OutcomeKind.Ok);
+            if (Allowed(data, kind, user)) return new Translation(0, OutcomeKind.Ok);
             s.PermissionWalks++;
             return WalkAndFill(c, va, kind, user, l1, SecondLevel(kind), countMisses: false);
         }
@@ -398,16 +421,16 @@ public sealed class X86Mmu
     private int SecondLevel(AccessKind kind) => kind == AccessKind.Ifetch && _hasL2i ? TlbLevel.L2i : TlbLevel.Stlb;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome NonCanonical()
+    private Translation NonCanonical()
     {
         // A non-canonical address raises #GP, not #PF; the access does not complete.
         Stats.NonCanonical++;
-        return EventOutcome.Of(AnomalyKind.NonCanonicalAddress);
+        return new Translation(0, OutcomeKind.Anomaly, AnomalyKind.NonCanonicalAddress);
     }
 
     // An L1 miss: the second level, then the walk.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome TranslateMiss(CpuMmu c, ulong va, AccessKind kind, bool user, int l1)
+    private Translation TranslateMiss(CpuMmu c, ulong va, AccessKind kind, bool user, int l1)
     {
         var s = Stats;
         int l2 = SecondLevel(kind);
@@ -419,7 +442,7 @@ public sealed class X86Mmu
             if (Allowed(data, kind, user))
             {
                 Fill(c.Levels[l1], va, sc, pcid, data, knownAbsent: true);
-                return new EventOutcome(_cost.TlbStlbHit, OutcomeKind.Ok);
+                return new Translation(_cost.TlbStlbHit, OutcomeKind.Ok);
             }
             s.PermissionWalks++;
             return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
@@ -428,43 +451,41 @@ public sealed class X86Mmu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private EventOutcome WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
+    private Translation WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
     {
         var s = Stats;
         long cycles = _cost.TlbStlbHit;
-        var w = Walk(c, va, kind, user);
-        cycles += w.Cycles;
+        var fault = Walk(c, va, kind, user, out int sc, out ulong data, ref cycles);
         var anomaly = AnomalyKind.None;
         var outcome = OutcomeKind.Ok;
-        if (w.Fault != PageFaultError.None || w.SizeClass < 0)
+        if (fault != PageFaultError.None || sc < 0)
         {
-            var err = w.Fault;
+            var err = fault;
             // On #PF the processor drops the TLB and paging-structure-cache entries it would use for the faulting address (SDM 4.10.4.1).
             InvalidatePage(c, va, c.Pcid, wholePwc: false);
             s.FaultsByErrorCode[(int)err & 31]++;
             cycles += _cost.PageFault;
             var fr = HandleFault(c, va, kind, user, err, ref cycles);
             if (fr.Status != FaultStatus.Handled)
-                return fr.Status == FaultStatus.OutOfMemory ? new EventOutcome(cycles, OutcomeKind.Failed) : new EventOutcome(cycles, OutcomeKind.Anomaly, fr.Anomaly);
+                return fr.Status == FaultStatus.OutOfMemory ? new Translation(cycles, OutcomeKind.Failed) : new Translation(cycles, OutcomeKind.Anomaly, fr.Anomaly);
             // The faulting instruction runs again: a second walk.
-            w = Walk(c, va, kind, user);
-            cycles += w.Cycles;
-            if (w.Fault != PageFaultError.None)
+            fault = Walk(c, va, kind, user, out sc, out data, ref cycles);
+            if (fault != PageFaultError.None)
             {
-                s.FaultsByErrorCode[(int)w.Fault & 31]++;
+                s.FaultsByErrorCode[(int)fault & 31]++;
                 s.ProtectionViolations++;
-                return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.ProtectionFault);
+                return new Translation(cycles, OutcomeKind.Anomaly, AnomalyKind.ProtectionFault);
             }
         }
         if (countMisses)
         {
-            s.Misses[l1 * 3 + w.SizeClass]++;
-            s.Misses[l2 * 3 + w.SizeClass]++;
+            s.Misses[l1 * 3 + sc]++;
+            s.Misses[l2 * 3 + sc]++;
         }
         // After a true miss neither level holds the page (a fault's invalidation only removes entries).
-        Fill(c.Levels[l2], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
-        Fill(c.Levels[l1], va, w.SizeClass, c.Pcid, w.Data, knownAbsent: countMisses);
-        return new EventOutcome(cycles, outcome, anomaly);
+        Fill(c.Levels[l2], va, sc, c.Pcid, data, knownAbsent: countMisses);
+        Fill(c.Levels[l1], va, sc, c.Pcid, data, knownAbsent: countMisses);
+        return new Translation(cycles, outcome, anomaly);
     }
 
     // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
@@ -481,15 +502,23 @@ public sealed class X86Mmu
         level[t]!.Insert(va >> _sizeShift[t], t, pcid, (data & Pte.Global) != 0, data, knownAbsent && t == sc);
     }
 
-    private readonly record struct WalkResult(int SizeClass, ulong Data, PageFaultError Fault, long Cycles);
+    // What a translation did, 16 bytes so that it comes back in two registers (EventOutcome is 32 bytes and went
+    // through memory at every return on the miss path, stalling the load that read it back).
+    private readonly record struct Translation(long Cycles, OutcomeKind Kind, AnomalyKind Anomaly = AnomalyKind.None)
+    {
+        public EventOutcome ToOutcome() => new(Cycles, Kind, Anomaly);
+    }
 
     /// <summary>
     /// The hardware page walk: the deepest paging-structure-cache hit lets it skip the levels above; each
     /// table read costs <c>cost.walk_table_read</c>; accessed (and, for a store, dirty) bits are set; a
-    /// missing entry or a rights violation yields the #PF error code hardware would push.
+    /// missing entry or a rights violation yields the #PF error code hardware would push (<paramref name="sizeClass"/>
+    /// -1), else the leaf's size class and TLB data. The walk's cycles are added to <paramref name="cycles"/>.
     /// </summary>
-    private WalkResult Walk(CpuMmu c, ulong va, AccessKind kind, bool user)
+    private PageFaultError Walk(CpuMmu c, ulong va, AccessKind kind, bool user, out int sizeClass, out ulong data, ref long cycles)
     {
+        sizeClass = -1;
+        data = 0;
         var s = Stats;
         var g = _g;
         int levels = g.Levels;
@@ -503,7 +532,7 @@ public sealed class X86Mmu
         {
             // PAE: the PDPTE registers were loaded by the CR3 write; no table read.
             ulong pdpte = Tables.Entry(table, g.Index(va, 0));
-            if ((pdpte & Pte.Present) == 0) return Finish(reads, new WalkResult(-1, 0, err, 0));
+            if ((pdpte & Pte.Present) == 0) return Finish(reads, err, ref cycles);
             table = Pte.Pfn(pdpte);
         }
         for (int l = levels - 2; l >= start; l--)
@@ -525,7 +554,7 @@ public sealed class X86Mmu
         {
             ref ulong e = ref Tables.Entry(table, g.Index(va, l));
             reads++;
-            if ((e & Pte.Present) == 0) return Finish(reads, new WalkResult(-1, 0, err, 0));
+            if ((e & Pte.Present) == 0) return Finish(reads, err, ref cycles);
             rights &= e;
             nx |= e & Pte.Nx;
             bool leaf = l == levels - 1 || (e & Pte.PageSize) != 0;
@@ -538,21 +567,22 @@ public sealed class X86Mmu
             }
             if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
                 || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
-                return Finish(reads, new WalkResult(-1, 0, err | PageFaultError.Protection, 0));
+                return Finish(reads, err | PageFaultError.Protection, ref cycles);
             if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
             if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
-            int sc = g.SizeClassOfLevel(l);
-            ulong data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
-            return Finish(reads, new WalkResult(sc, data, PageFaultError.None, 0));
+            sizeClass = g.SizeClassOfLevel(l);
+            data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
+            return Finish(reads, PageFaultError.None, ref cycles);
         }
-        return Finish(reads, new WalkResult(-1, 0, err, 0));
+        return Finish(reads, err, ref cycles);
     }
 
-    private WalkResult Finish(int reads, WalkResult r)
+    private PageFaultError Finish(int reads, PageFaultError fault, ref long cycles)
     {
-        long cycles = reads * _cost.WalkTableRead;
-        Stats.RecordWalk(reads, cycles);
-        return r with { Cycles = cycles };
+        long walk = reads * _cost.WalkTableRead;
+        Stats.RecordWalk(reads, walk);
+        cycles += walk;
+        return fault;
     }
 
     // ---- the fault path ---------------------------------------------------------------------------
@@ -800,8 +830,15 @@ public sealed class X86Mmu
 
     // ---- services for the process model -----------------------------------------------------------------
 
+    // EventCpu.Of without the division when the recorded CPU is one the machine has (the usual case).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private CpuMmu CpuOf(in TraceEvent e) => _cpus[EventCpu.Of(e, _cpus.Length)];
+    private CpuMmu CpuOf(in TraceEvent e)
+    {
+        var cpus = _cpus;
+        if ((e.Present & EventFields.Cpu) == 0) return cpus[0];
+        uint cpu = (uint)e.Cpu;
+        return cpus[cpu < (uint)cpus.Length ? (int)cpu : EventCpu.Of(e, cpus.Length)];
+    }
 
     /// <summary>A memory syscall or recorded fault runs in its process on the event's CPU: switch to it there first.</summary>
     public void RunOn(in TraceEvent e, AddressSpace mm)
