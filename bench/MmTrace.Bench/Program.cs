@@ -16,6 +16,7 @@ public static class Program
             return;
         }
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
+        if (args is ["machine-memory", ..]) { MachineMemory.Run(args.Length > 1 ? args[1..] : ["x86_64-linux618-2cpu-24g", "x86_64-skylake-4g"]); return; }
         if (args is ["mmu-loop", var preset, var stream, var rounds]) { MmuBenchmarks.Loop(preset, stream, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (args.Length is 3 or 4 && args[0] == "loop")
         {
