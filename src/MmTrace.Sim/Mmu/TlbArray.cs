@@ -24,9 +24,10 @@ public enum TlbReplacement : byte
 /// allocation after construction.
 /// </summary>
 /// <remarks>
-/// Speed, without changing what is cached: LRU keeps each set's ways in a doubly linked recency list (most
-/// recent first, invalid ways at the end), so a hit moves one node and a miss evicts the last node without a
-/// search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
+/// Speed, without changing what is cached: LRU keeps each set's ways in recency order (most recent first,
+/// invalid ways at the end): packed four bits a way in one word per set up to 16 ways (a hit moves its way to the
+/// front with a few bit operations and no branch), a doubly linked list of slots for wider sets (a hit moves one
+/// node); a miss evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
 /// Zen 4's 24-way L2 dTLB) find a tag through an open-addressing index (linear probing, backward-shift
 /// deletion) instead of comparing every way; narrower sets compare four tags at a time.
 /// </remarks>
@@ -46,6 +47,10 @@ public sealed class TlbArray
     private readonly int[] _next = [];
     private readonly int[] _mru = [];
     private readonly int[] _lru = [];
+    // LRU of sets up to 16 ways: per set, its ways in recency order packed four bits each (nibble 0 most recent,
+    // nibble Ways-1 the victim; unused nibbles 0xF), so a hit moves a way to the front without a branch.
+    private readonly ulong[] _order = [];
+    private readonly bool _packed;
     private readonly int[] _invalidInSet;
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
@@ -87,7 +92,15 @@ public sealed class TlbArray
         _data = new ulong[entries];
         _invalidInSet = new int[sets];
         Array.Fill(_invalidInSet, ways);
-        if (policy == TlbReplacement.Lru)
+        _packed = policy == TlbReplacement.Lru && ways <= 16;
+        if (_packed)
+        {
+            ulong initial = ulong.MaxValue;
+            for (int w = 0; w < ways; w++) initial = initial & ~(0xFUL << (4 * w)) | (ulong)(uint)w << (4 * w);
+            _order = new ulong[sets];
+            Array.Fill(_order, initial);
+        }
+        else if (policy == TlbReplacement.Lru)
         {
             _prev = new int[entries];
             _next = new int[entries];
@@ -317,6 +330,7 @@ public sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Victim(int set)
     {
+        if (_packed) return set * Ways + (int)((_order[set] >> (4 * (Ways - 1))) & 0xF);
         if (Policy == TlbReplacement.Lru) return _lru[set];
         int b = set * Ways;
         if (_invalidInSet[set] != 0)
@@ -382,7 +396,8 @@ public sealed class TlbArray
         _keys[slot] = Invalid;
         int set = slot / Ways;
         _invalidInSet[set]++;
-        if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
+        if (_packed) PackedToBack(set, slot - set * Ways);
+        else if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -392,7 +407,8 @@ public sealed class TlbArray
         switch (Policy)
         {
             case TlbReplacement.Lru:
-                MoveToFront(set, slot);
+                if (_packed) PackedToFront(set, slot - set * Ways);
+                else MoveToFront(set, slot);
                 break;
             case TlbReplacement.Plru:
                 PlruTouch(set * Ways, slot - set * Ways);
@@ -401,6 +417,39 @@ public sealed class TlbArray
     }
 
     // ---- LRU recency list ----------------------------------------------------------------------------
+
+    private const ulong Nibbles1 = 0x1111_1111_1111_1111UL, NibbleHighBits = 0x8888_8888_8888_8888UL;
+
+    // The position of way w in a packed recency order: the lowest nibble equal to w (a zero nibble of order ^ w*0x11..1;
+    // the borrow trick can only report false zeros above a true one, and w occurs exactly once).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PackedPosition(ulong order, int w)
+    {
+        ulong x = order ^ (Nibbles1 * (uint)w);
+        return BitOperations.TrailingZeroCount((x - Nibbles1) & ~x & NibbleHighBits) >> 2;
+    }
+
+    // MoveToFront on the packed order: nibbles 0..p-1 move up one, w goes to nibble 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PackedToFront(int set, int w)
+    {
+        ref ulong o = ref _order[set];
+        int p = PackedPosition(o, w);
+        ulong below = (1UL << (p << 2)) - 1;
+        ulong upTo = below << 4 | 0xF;
+        o = (o & ~upTo) | (o & below) << 4 | (uint)w;
+    }
+
+    // MoveToBack on the packed order: nibbles p+1..Ways-1 move down one, w goes to nibble Ways-1.
+    private void PackedToBack(int set, int w)
+    {
+        ref ulong o = ref _order[set];
+        int p = PackedPosition(o, w);
+        ulong below = (1UL << (p << 2)) - 1;
+        ulong upTo = below << 4 | 0xF;
+        ulong ways = Ways == 16 ? ulong.MaxValue : (1UL << (4 * Ways)) - 1;
+        o = (o & ~ways) | (o & below) | (o & ways & ~upTo) >> 4 | (ulong)(uint)w << (4 * (Ways - 1));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MoveToFront(int set, int slot)

@@ -110,6 +110,15 @@ public class TlbArrayTests
         Assert.InRange(hits, 1, 59_999);
     }
 
+    // Sets of exactly 16 ways fill every nibble of the packed recency order (no unused 0xF nibble to spare).
+    [Fact]
+    public void Lru_with_sixteen_ways_agrees_exactly_with_the_reference()
+    {
+        Lru_agrees_exactly_with_a_list_per_set_reference(256, 16, "zipf");
+        Lru_agrees_exactly_with_a_list_per_set_reference(16, 16, "uniform");
+        Lru_agrees_exactly_with_a_list_per_set_reference(16, 16, "loop");
+    }
+
     [Fact]
     public void Global_entries_survive_a_cr3_flush_and_match_every_pcid()
     {
