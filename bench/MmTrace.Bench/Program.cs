@@ -7,7 +7,8 @@ public static class Program
     /// <summary>BenchmarkDotNet's switcher; or `loop WORKLOAD N [machine-only]` to replay one workload N times in-process
     /// (for `perf record` profiles, where BenchmarkDotNet's child processes get in the way); or
     /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time; or `user-loop FILE N [POLICY]` for
-    /// the user malloc replay (UserHeapBenchmarks); or `mmu-loop PRESET STREAM ROUNDS` for the MMU.</summary>
+    /// the user malloc replay (UserHeapBenchmarks); or `mmu-loop PRESET STREAM ROUNDS` for the MMU; or
+    /// `machine-memory [PRESET...]` for what a machine costs before its first event (MachineMemory).</summary>
     public static void Main(string[] args)
     {
         if (args is ["user-loop", var file, var userRounds, ..])
