@@ -57,7 +57,7 @@ public static class ReplayJob
             linux is null ? null : new SlabAnalyzer(linux),
             linux012 is null ? null : new BucketsAnalyzer(linux012),
             new HeapAnalyzer(machine, clock),
-            new HeapSitesAnalyzer(clock),
+            new HeapSitesAnalyzer(machine, clock),
             linux is null ? null : new VmallocKmapAnalyzer(linux),
             new FidelityAnalyzer(),
             new TlbAnalyzer(machine, clock),

@@ -184,4 +184,64 @@ public class HeapSitesAnalyzerTests
         var sizes = s.Tables.Single(x => x.Name == HeapSitesAnalyzer.SizeTable);
         Assert.Equal(r.Get(HeapSitesAnalyzer.Calls), sizes.Rows.Where(x => ((string)x[0]!).StartsWith("pid ", StringComparison.Ordinal)).Sum(x => (long)x[3]!));
     }
+
+    private static Report ReplayPath(string path, params string[] set)
+    {
+        var symbols = new SymbolTable();
+        using var reader = TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
+        return ReplayJob.Run(reader, symbols, MachineConfig.Load(Machine, set), 0, Path.GetFileName(path));
+    }
+
+    public static TheoryData<string> UserHeapRecordings() =>
+    [
+        TestPaths.Real("sed-regex.mtrace.txt.gz"), TestPaths.Real("sort-nums.mtrace.txt.gz"), TestPaths.Real("perl-hash.mtrace.txt.gz"),
+        TestPaths.Real("perl-small.mtrace.txt.gz"), TestPaths.Real("sqlite-ops.mtrace.txt.gz"), TestPaths.Real("mawk-wordfreq.mtrace.txt"),
+        TestPaths.Traces("user-heap.csv.gz"),
+    ];
+
+    [Theory]
+    [MemberData(nameof(UserHeapRecordings))]
+    public void What_each_site_cost_the_kernel_and_the_tlb_sums_to_the_heap_faults_and_tlb_totals(string path)
+    {
+        var r = ReplayPath(path);
+        var t = r.Find(HeapSitesAnalyzer.SectionName)!.Tables.Single(x => x.Name == HeapSitesAnalyzer.KernelBySiteTable);
+        long Sum(string col) => t.Rows.Sum(x => (long)x[Col(t, col)]!);
+        long Total(string section, string key) => Convert.ToInt64(r.Find(section)!.Scalars.Single(kv => kv.Key == key).Value, CultureInfo.InvariantCulture);
+        Assert.NotEmpty(t.Rows);
+        Assert.Equal(Total("heap", "sbrk_calls"), Sum("sbrk_calls"));
+        Assert.Equal(Total("heap", "trim_calls"), Sum("trim_calls"));
+        Assert.Equal(Total("heap", "mmap_calls"), Sum("mmap_calls"));
+        Assert.Equal(Total("heap", "munmap_calls"), Sum("munmap_calls"));
+        Assert.Equal(Total("heap", "mremap_calls"), Sum("mremap_calls"));
+        Assert.Equal(Total("faults", "total"), Sum("page_faults"));
+        Assert.Equal(Total("faults", "demand_paged_pages"), Sum("pages_first_touched"));
+        Assert.Equal(Total("faults", "cow_breaks"), Sum("cow_copies"));
+        Assert.Equal(Total("tlb", "page_table_pages_allocated"), Sum("page_table_pages"));
+        Assert.Equal(Total("tlb", "stlb_misses"), Sum("stlb_misses"));
+        Assert.Equal(Total("tlb", "walks"), Sum("page_walks"));
+        Assert.Equal(Sum("pages_first_touched") + Sum("cow_copies") + Sum("page_table_pages"), Sum("buddy_pages"));
+        Assert.True(Total("faults", "total") > 0);
+    }
+
+    [Theory]
+    [InlineData("ptmalloc")]
+    [InlineData("first-fit")]
+    [InlineData("best-fit")]
+    [InlineData("buddy")]
+    public void Johnstone_and_wilsons_measures_compare_what_each_policy_holds_against_the_same_live_bytes(string policy)
+    {
+        var r = Replay("perl-hash.mtrace.txt.gz", $"user.malloc={policy}");
+        long maxHeld = r.Get(HeapSitesAnalyzer.HeldBytesMax), maxLive = r.Get(HeapSitesAnalyzer.LiveBytesMax);
+        // The live bytes are the recording's, whatever the policy; heaptrack's peak is the same figure for one process.
+        Assert.Equal(r.Get(HeapSitesAnalyzer.PeakRequestedBytes), maxLive);
+        Assert.True(maxHeld >= r.Get(HeapSitesAnalyzer.HeldBytesAtMaxLive));
+        Assert.True(r.Get(HeapSitesAnalyzer.LiveBytesAtMaxHeld) <= maxLive);
+        // #4 = (most held - most live) / most live; #3 is taken where held is at its maximum, so it is at least #4.
+        Assert.Equal(100.0 * (maxHeld - maxLive) / maxLive, r.Get(HeapSitesAnalyzer.Fragmentation4Pct), 9);
+        Assert.True(r.Get(HeapSitesAnalyzer.Fragmentation3Pct) >= r.Get(HeapSitesAnalyzer.Fragmentation4Pct));
+        Assert.True(r.Get(HeapSitesAnalyzer.Fragmentation2Pct) <= r.Get(HeapSitesAnalyzer.Fragmentation4Pct));
+        // What a policy holds is its own: the heap section's peaks bound it (brk and mmap peaks may fall at different calls).
+        Assert.True(maxHeld <= r.Get(HeapAnalyzer.PeakHeapBytesSum) + r.Get(HeapAnalyzer.PeakMmappedBytesSum));
+        Assert.True(maxHeld >= r.Get(HeapAnalyzer.PeakHeapBytesSum));
+    }
 }
