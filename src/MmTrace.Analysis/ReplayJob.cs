@@ -55,6 +55,7 @@ public static class ReplayJob
             linux is null ? null : new BuddyAnalyzer(linux, clock),
             linux012 is null ? null : new MemMapAnalyzer(linux012),
             linux is null ? null : new SlabAnalyzer(linux),
+            linux is null ? null : new KernelSitesAnalyzer(linux),
             linux012 is null ? null : new BucketsAnalyzer(linux012),
             new HeapAnalyzer(machine, clock),
             new HeapSitesAnalyzer(machine, clock),
