@@ -1,6 +1,7 @@
 using MmTrace.Analysis.HeapSites;
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
 using MmTrace.Sim.User;
 
@@ -48,6 +49,10 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     public static readonly Metric<long> HeldBytesAtMaxLive = new(SectionName, "held_bytes_at_max_live");
     public static readonly Metric<long> HeldBytesAtEnd = new(SectionName, "held_bytes_at_end");
     public static readonly Metric<double> FragmentationAtEndPct = new(SectionName, "fragmentation_at_end_pct");
+
+    /// <summary>The flame graph of the report: bytes allocated by call site (one frame per site in an mtrace log).</summary>
+    public static readonly FlameChart AllocatedFlame = new(SectionName, "by_site", "allocated_flame", "Bytes allocated by call site (flame graph)",
+        "function", "site", "bytes_requested", "bytes");
 
     public const string BySiteTable = "by_site", KernelBySiteTable = "kernel_by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
     /// <summary>Rows of by_site kept (by calls); leaks and the sites with histograms likewise.</summary>
@@ -249,7 +254,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             new("bytes_requested", ColumnType.Int, "bytes"), new("bytes_usable", ColumnType.Int, "bytes"), new("internal_fragmentation_pct", ColumnType.Float, "%"),
             new("temporary", ColumnType.Int), new("frees", ColumnType.Int), new("peak_blocks", ColumnType.Int), new("peak_bytes", ColumnType.Int, "bytes"),
             new("leaked_blocks", ColumnType.Int), new("leaked_bytes", ColumnType.Int, "bytes"),
-        ]));
+        ]) { Chart = AllocatedFlame });
         foreach (var x in sites.Take(MaxSiteRows))
         {
             var c = x.Counters;

@@ -35,7 +35,7 @@ public static class ReplayJob
 
     /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again
     /// (<see cref="SummaryJsonReport.Load"/>).</summary>
-    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart, TlbAnalyzer.SeriesChart];
+    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart, TlbAnalyzer.SeriesChart, HeapSitesAnalyzer.AllocatedFlame];
 
     /// <summary>Every analyzer of a replay, in the order their sections appear in summary.json: those of any machine,
     /// and those of the parts its kernel has (Linux 6.18's page allocator, slabs, kernel mappings, processes; Linux
