@@ -118,8 +118,10 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // Cross-layer attribution: the machine's counters after the last event seen (every event is seen), what each call site's
     // calls moved them by, and what other events did.
     private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    private readonly LayerCounters _machineAtStart = LayerCounters.OfMachine(machine.Mmu);
     private LayerCounters[] _siteCosts = new LayerCounters[64];
-    private LayerCounters _outside;
+    // The machine's counters moved by the heap calls (what other events moved is the rest of the change since the start).
+    private LayerCounters _heapCallsCost;
 
     // Every op: the counters a call moves must be read after the event before it, whatever that was.
     public bool Watches(Op op) => true;
@@ -128,15 +130,17 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
-        var now = LayerCounters.OfMachine(machine.Mmu);
-        var cost = LayerCounters.Delta(now, _machineThen);
-        _machineThen = now;
         if (!IsHeapCall(e.Op))
         {
-            if (!cost.IsZero) _outside.Add(cost);
+            // Only the counters after it: the next heap call's cost starts there.
+            _machineThen = LayerCounters.OfMachine(machine.Mmu);
             if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
             return;
         }
+        var now = LayerCounters.OfMachine(machine.Mmu);
+        var cost = LayerCounters.Delta(now, _machineThen);
+        _machineThen = now;
+        _heapCallsCost.Add(cost);
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
         if (p.Stats is { } st)
@@ -325,7 +329,8 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             .OrderByDescending(x => _siteCosts[x.Id].BuddyPages).ThenByDescending(x => _siteCosts[x.Id].SbrkCalls + _siteCosts[x.Id].MmapCalls)
             .ThenBy(x => x.Site, StringComparer.Ordinal);
         foreach (var x in costly) Row(x.Site, x.Function, _siteCosts[x.Id]);
-        if (!_outside.IsZero) Row(OutsideRow, "", _outside);
+        var outside = LayerCounters.Delta(LayerCounters.Delta(LayerCounters.OfMachine(machine.Mmu), _machineAtStart), _heapCallsCost);
+        if (!outside.IsZero) Row(OutsideRow, "", outside);
     }
 
     /// <summary>The kernel_by_site row of events that are not malloc-family calls (syscalls, accesses, kernel events of the trace).</summary>
