@@ -62,11 +62,12 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     public static readonly SectionStory Story = new(SectionName, r => r.Number(Calls) > 0, Findings, r =>
     [
         StoryKit.Figure(r, Calls),
+        // Johnstone and Wilson's peak-based measures, headlined as their paper reports them.
+        StoryKit.Figure(r, Fragmentation4Pct),
         StoryKit.Figure(r, PeakRequestedBytes),
+        StoryKit.Figure(r, Fragmentation3Pct),
         StoryKit.Figure(r, TemporaryAllocations),
         StoryKit.Figure(r, LeakedBytes),
-        StoryKit.Figure(r, Fragmentation4Pct),
-        StoryKit.Figure(r, Fragmentation3Pct),
     ]);
 
     private static IEnumerable<string> Findings(Report r)
@@ -75,6 +76,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         string top = r.TryGet(TopSite, out string t) ? t : "";
         yield return $"{StoryKit.Plural(calls, "call", "calls")} to allocation functions from {StoryKit.Plural(r.Number(Sites), "call site", "call sites")}"
             + (top.Length > 0 ? $", most from {top}" : "") + $"; {Formatting.Count(temp)} temporary ({Formatting.Percent(r.Number(TemporaryPct))}: freed right after being allocated).";
+        foreach (var f in FragmentationFindings(r)) yield return f;
         var bySite = StoryKit.Table(r, SectionName, BySiteTable);
         string peakSite = bySite is null ? "" : StoryKit.Rows(bySite).OrderByDescending(x => x.Num("peak_bytes")).Select(x => Name(x)).FirstOrDefault() ?? "";
         yield return $"Peak heap consumption {Formatting.Bytes(r.Number(PeakRequestedBytes))} requested live, at event {Formatting.Count(r.Number(PeakEvent))}"
@@ -87,7 +89,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             yield return $"{Formatting.Bytes(leaked)} in {StoryKit.Plural(r.Number(LeakedBlocks), "block", "blocks")} live at the end (leaked)"
                 + (most.Length > 0 ? $", most from {most}." : ".");
         }
-        foreach (var f in FragmentationFindings(r)) yield return f;
+        else yield return "Nothing leaked: every block the log allocated was freed by its end.";
     }
 
     private static IEnumerable<string> FragmentationFindings(Report r)

@@ -266,4 +266,25 @@ public class HeapSitesAnalyzerTests
         Assert.True(maxHeld <= r.Get(HeapAnalyzer.PeakHeapBytesSum) + r.Get(HeapAnalyzer.PeakMmappedBytesSum));
         Assert.True(maxHeld >= r.Get(HeapAnalyzer.PeakHeapBytesSum));
     }
+
+    [Theory]
+    [InlineData("perl-hash.mtrace.txt.gz", true)]
+    [InlineData("sqlite-ops.mtrace.txt.gz", false)]
+    public void The_report_shows_the_sites_leaks_histograms_costs_and_the_heap_over_time(string trace, bool leaks)
+    {
+        string dir = TestPaths.NewTempDir();
+        var replay = MmTrace.Tests.Cli.CliRunner.Run("replay", TestPaths.Real(trace), "--machine", Machine, "--out", dir, "--quiet");
+        Assert.True(replay.Exit == 0, replay.Err);
+        string md = File.ReadAllText(Path.Combine(dir, "report.md"));
+        foreach (string part in new[]
+        {
+            "## Heap by call site (heaptrack's views)", "### Call sites by calls to allocation functions",
+            leaks ? "### Live at the end (leaked), by call site" : "Nothing leaked: every block the log allocated was freed by its end.",
+            "### Allocation sizes (powers of two)", "### Lifetimes of freed blocks", "### What each call site cost the kernel and the TLB",
+            "charts/heap_series_bytes.svg", "charts/heap_sites_by_site_allocated_flame.svg", "fragmentation #4",
+        })
+            Assert.Contains(part, md);
+        Assert.True(File.Exists(Path.Combine(dir, "charts", "heap_sites_by_site_allocated_flame.svg")));
+        Assert.True(File.Exists(Path.Combine(dir, "tables", "heap_sites_kernel_by_site.csv")));
+    }
 }
