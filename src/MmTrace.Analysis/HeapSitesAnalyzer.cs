@@ -1,7 +1,9 @@
 using MmTrace.Analysis.HeapSites;
 using MmTrace.Core;
 using MmTrace.Reports;
+using MmTrace.Reports.Charts;
 using MmTrace.Sim;
+using MmTrace.Sim.User;
 
 namespace MmTrace.Analysis;
 
@@ -13,7 +15,7 @@ namespace MmTrace.Analysis;
 /// are named by their module's ELF symbols when the module (or its debug file) is on this machine
 /// (<see cref="ElfSymbolizer"/>). Absent when no malloc-family event was modelled.
 /// </summary>
-public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
+public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer
 {
     public const string SectionName = "heap_sites";
     /// <summary>heaptrack's "calls to allocation functions": successful malloc, calloc, realloc and memalign-family calls.</summary>
@@ -34,7 +36,25 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
     /// <summary>The site with the most calls (its function when named).</summary>
     public static readonly Metric<string> TopSite = new(SectionName, "top_site");
 
-    public const string BySiteTable = "by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
+    /// <summary>Johnstone and Wilson's four fragmentation measures over the whole run (held from the OS against requested bytes
+    /// live, summed over processes at each call; <see cref="HeldVsLive"/>): #3 and #4, the peak-based ones, are headlined.</summary>
+    public static readonly Metric<double> Fragmentation1Pct = new(SectionName, "fragmentation_1_mean_pct") { Label = "fragmentation #1 (mean over time)" };
+    public static readonly Metric<double> Fragmentation2Pct = new(SectionName, "fragmentation_2_at_max_live_pct") { Label = "fragmentation #2 (held at the most live)" };
+    public static readonly Metric<double> Fragmentation3Pct = new(SectionName, "fragmentation_3_at_max_held_pct") { Label = "fragmentation #3 (most held vs live then)" };
+    public static readonly Metric<double> Fragmentation4Pct = new(SectionName, "fragmentation_4_max_held_vs_max_live_pct") { Label = "fragmentation #4 (most held vs most live)" };
+    /// <summary>Bytes held from the OS (brk heap + mmapped chunks), at most and at the end; requested bytes live at those points.</summary>
+    public static readonly Metric<long> HeldBytesMax = new(SectionName, "held_bytes_max") { Label = "most held from the OS (brk + mmap)" };
+    public static readonly Metric<long> LiveBytesAtMaxHeld = new(SectionName, "live_bytes_at_max_held");
+    public static readonly Metric<long> LiveBytesMax = new(SectionName, "live_bytes_max");
+    public static readonly Metric<long> HeldBytesAtMaxLive = new(SectionName, "held_bytes_at_max_live");
+    public static readonly Metric<long> HeldBytesAtEnd = new(SectionName, "held_bytes_at_end");
+    public static readonly Metric<double> FragmentationAtEndPct = new(SectionName, "fragmentation_at_end_pct");
+
+    /// <summary>The flame graph of the report: bytes allocated by call site (one frame per site in an mtrace log).</summary>
+    public static readonly FlameChart AllocatedFlame = new(SectionName, "by_site", "allocated_flame", "Bytes allocated by call site (flame graph)",
+        "function", "site", "bytes_requested", "bytes");
+
+    public const string BySiteTable = "by_site", KernelBySiteTable = "kernel_by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
     /// <summary>Rows of by_site kept (by calls); leaks and the sites with histograms likewise.</summary>
     public const int MaxSiteRows = 200, MaxLeakRows = 50, HistogramSites = 5;
 
@@ -42,7 +62,10 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
     public static readonly SectionStory Story = new(SectionName, r => r.Number(Calls) > 0, Findings, r =>
     [
         StoryKit.Figure(r, Calls),
+        // Johnstone and Wilson's peak-based measures, headlined as their paper reports them.
+        StoryKit.Figure(r, Fragmentation4Pct),
         StoryKit.Figure(r, PeakRequestedBytes),
+        StoryKit.Figure(r, Fragmentation3Pct),
         StoryKit.Figure(r, TemporaryAllocations),
         StoryKit.Figure(r, LeakedBytes),
     ]);
@@ -53,6 +76,7 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
         string top = r.TryGet(TopSite, out string t) ? t : "";
         yield return $"{StoryKit.Plural(calls, "call", "calls")} to allocation functions from {StoryKit.Plural(r.Number(Sites), "call site", "call sites")}"
             + (top.Length > 0 ? $", most from {top}" : "") + $"; {Formatting.Count(temp)} temporary ({Formatting.Percent(r.Number(TemporaryPct))}: freed right after being allocated).";
+        foreach (var f in FragmentationFindings(r)) yield return f;
         var bySite = StoryKit.Table(r, SectionName, BySiteTable);
         string peakSite = bySite is null ? "" : StoryKit.Rows(bySite).OrderByDescending(x => x.Num("peak_bytes")).Select(x => Name(x)).FirstOrDefault() ?? "";
         yield return $"Peak heap consumption {Formatting.Bytes(r.Number(PeakRequestedBytes))} requested live, at event {Formatting.Count(r.Number(PeakEvent))}"
@@ -65,19 +89,81 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
             yield return $"{Formatting.Bytes(leaked)} in {StoryKit.Plural(r.Number(LeakedBlocks), "block", "blocks")} live at the end (leaked)"
                 + (most.Length > 0 ? $", most from {most}." : ".");
         }
+        else yield return "Nothing leaked: every block the log allocated was freed by its end.";
+    }
+
+    private static IEnumerable<string> FragmentationFindings(Report r)
+    {
+        if (!r.TryGet(Fragmentation4Pct, out double f4)) yield break;
+        string f3 = r.TryGet(Fragmentation3Pct, out double v3) ? Formatting.Percent(v3) : "n/a";
+        yield return $"Fragmentation as Johnstone and Wilson measure it: at most {Formatting.Bytes(r.Number(HeldBytesMax))} held from the OS (brk + mmap) "
+            + $"for at most {Formatting.Bytes(r.Number(LiveBytesMax))} requested live: {Formatting.Percent(f4)} (#4), {f3} against what was live at that moment (#3).";
     }
 
     private static string Name(RowView row) => row.Str("function") is { Length: > 0 } f ? f : row.Str("site");
 
-    private readonly Dictionary<int, ProcessHeapProfile> _processes = new();
-    private ProcessHeapProfile? _last;
+    /// <summary>One process's heap: heaptrack's figures (policy-independent), what its allocator holds from the OS against
+    /// what is live, and the allocator's system-call counters at its last call.</summary>
+    private sealed class ProcessState(int pid)
+    {
+        public readonly ProcessHeapProfile Profile = new(pid);
+        public readonly HeldVsLive Heap = new();
+        public UserHeapStats? Stats;
+        public LayerCounters Syscalls;
+    }
 
-    public bool Watches(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+    private readonly Dictionary<int, ProcessState> _processes = new();
+    private ProcessState? _last;
+    // Held against live summed over the processes at each call (Johnstone and Wilson's measures of the whole run).
+    private readonly HeldVsLive _all = new();
+    private long _held, _live;
+    // Cross-layer attribution: the machine's counters after the last event seen (every event is seen), what each call site's
+    // calls moved them by, and what other events did.
+    private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    private readonly LayerCounters _machineAtStart = LayerCounters.OfMachine(machine.Mmu);
+    private LayerCounters[] _siteCosts = new LayerCounters[64];
+    // The machine's counters moved by the heap calls (what other events moved is the rest of the change since the start).
+    private LayerCounters _heapCallsCost;
+
+    // Every op: the counters a call moves must be read after the event before it, whatever that was.
+    public bool Watches(Op op) => true;
+
+    private static bool IsHeapCall(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
+        if (!IsHeapCall(e.Op))
+        {
+            // Only the counters after it: the next heap call's cost starts there.
+            _machineThen = LayerCounters.OfMachine(machine.Mmu);
+            if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
+            return;
+        }
+        var now = LayerCounters.OfMachine(machine.Mmu);
+        var cost = LayerCounters.Delta(now, _machineThen);
+        _machineThen = now;
+        _heapCallsCost.Add(cost);
+        var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
+        if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
+        if (p.Stats is { } st)
+        {
+            var calls = LayerCounters.OfAllocator(st);
+            var d = LayerCounters.Delta(calls, p.Syscalls);
+            p.Syscalls = calls;
+            cost.SbrkCalls = d.SbrkCalls; cost.TrimCalls = d.TrimCalls; cost.MmapCalls = d.MmapCalls; cost.MunmapCalls = d.MunmapCalls; cost.MremapCalls = d.MremapCalls;
+        }
+        if (!cost.IsZero) SiteCost(e.CallSite).Add(cost);
+        Record(p.Profile, e, outcome);
+        long held = p.Stats is { } s ? s.HeapBytes + s.MmappedBytes : 0, live = p.Profile.LiveBytes;
+        _held += held - p.Heap.Held;
+        _live += live - p.Heap.Live;
+        p.Heap.Observe(held, live);
+        _all.Observe(_held, _live);
+    }
+
+    private void Record(ProcessHeapProfile p, in TraceEvent e, in EventOutcome outcome)
+    {
         if (outcome.Kind == OutcomeKind.NotModelled || e.Address == 0) return;
-        var p = _last is { } last && last.Pid == e.Pid ? last : ProcessOf(e.Pid);
         long number = clock.Events + 1;
         long ns = e.Has(EventFields.Time) ? e.TimeNs : long.MinValue;
         long size = (long)Math.Min(e.Size, long.MaxValue / 4);
@@ -104,14 +190,38 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
         }
     }
 
-    private ProcessHeapProfile ProcessOf(int pid)
+    // exec and exit end the process's heap (UserHeaps.Retire): its memory went with the old mm; a later call starts a new one.
+    private void EndHeap(ProcessState p)
     {
-        if (!_processes.TryGetValue(pid, out var p)) _processes[pid] = p = new ProcessHeapProfile(pid);
+        p.Stats = null;
+        p.Syscalls = default;
+        _held -= p.Heap.Held;
+        p.Heap.Set(0, p.Heap.Live);
+    }
+
+    // The allocator of the live heap of pid (the last in UserHeaps.All with its pid), once per heap.
+    private UserHeapStats? StatsOf(int pid)
+    {
+        UserHeapStats? found = null;
+        foreach (var h in machine.UserHeaps.All)
+            if (h.Pid == pid) found = h.Replay.Allocator?.Stats;
+        return found;
+    }
+
+    private ref LayerCounters SiteCost(int site)
+    {
+        if (site >= _siteCosts.Length) Array.Resize(ref _siteCosts, Math.Max(site + 1, _siteCosts.Length * 2));
+        return ref _siteCosts[site];
+    }
+
+    private ProcessState ProcessOf(int pid)
+    {
+        if (!_processes.TryGetValue(pid, out var p)) _processes[pid] = p = new ProcessState(pid);
         return _last = p;
     }
 
     /// <summary>The profiles by pid, for tests and callers that compare with heaptrack.</summary>
-    public IReadOnlyList<ProcessHeapProfile> Processes => _processes.Values.OrderBy(p => p.Pid).ToList();
+    public IReadOnlyList<ProcessHeapProfile> Processes => _processes.Values.Select(p => p.Profile).OrderBy(p => p.Pid).ToList();
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
@@ -141,6 +251,7 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
         s.Add("frees", procs.Sum(p => p.Frees));
         s.Add("frees_of_unknown_pointers", procs.Sum(p => p.UnknownFrees));
         s.Add("allocations_over_live_blocks", procs.Sum(p => p.Replaced));
+        AddFragmentation(s);
 
         var bySite = s.AddTable(new Table(BySiteTable, "Call sites by calls to allocation functions",
         [
@@ -149,7 +260,7 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
             new("bytes_requested", ColumnType.Int, "bytes"), new("bytes_usable", ColumnType.Int, "bytes"), new("internal_fragmentation_pct", ColumnType.Float, "%"),
             new("temporary", ColumnType.Int), new("frees", ColumnType.Int), new("peak_blocks", ColumnType.Int), new("peak_bytes", ColumnType.Int, "bytes"),
             new("leaked_blocks", ColumnType.Int), new("leaked_bytes", ColumnType.Int, "bytes"),
-        ]));
+        ]) { Chart = AllocatedFlame });
         foreach (var x in sites.Take(MaxSiteRows))
         {
             var c = x.Counters;
@@ -163,10 +274,16 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
             new("pid", ColumnType.Int), new("calls", ColumnType.Int), new("temporary", ColumnType.Int), new("frees", ColumnType.Int),
             new("peak_bytes", ColumnType.Int, "bytes"), new("peak_event", ColumnType.Int), new("peak_time_ns", ColumnType.Int, "ns"),
             new("leaked_blocks", ColumnType.Int), new("leaked_bytes", ColumnType.Int, "bytes"), new("frees_of_unknown_pointers", ColumnType.Int),
+            new("held_bytes_max", ColumnType.Int, "bytes"), new("held_bytes_at_end", ColumnType.Int, "bytes"),
+            new("fragmentation_1_mean_pct", ColumnType.Float, "%"), new("fragmentation_2_at_max_live_pct", ColumnType.Float, "%"),
+            new("fragmentation_3_at_max_held_pct", ColumnType.Float, "%"), new("fragmentation_4_max_held_vs_max_live_pct", ColumnType.Float, "%"),
         ]));
         foreach (var p in procs)
+        {
+            var h = _processes[p.Pid].Heap;
             byPid.AddRow(p.Pid, p.Calls, p.Temporary, p.Frees, p.PeakBytes, p.PeakEvent, p.PeakTimeNs == long.MinValue ? null : p.PeakTimeNs,
-                p.LiveBlocks, p.LiveBytes, p.UnknownFrees);
+                p.LiveBlocks, p.LiveBytes, p.UnknownFrees, h.MaxHeld, h.Held, h.Fragmentation1Pct, h.Fragmentation2Pct, h.Fragmentation3Pct, h.Fragmentation4Pct);
+        }
 
         var leaks = s.AddTable(new Table(LeaksTable, "Live at the end (leaked), by call site",
             [new("site", ColumnType.String), new("function", ColumnType.String), new("blocks", ColumnType.Int), new("bytes", ColumnType.Int, "bytes")]));
@@ -175,7 +292,51 @@ public sealed class HeapSitesAnalyzer(SeriesSampler clock) : IAnalyzer
             leaks.AddRow(x.Site, x.Function ?? "", x.Counters.LiveBlocks, x.Counters.LiveBytes);
 
         AddHistograms(s, procs, sites.Take(HistogramSites).ToList());
+        AddKernelBySite(s, sites, SiteText);
     }
+
+    private void AddFragmentation(Section s)
+    {
+        var a = _all;
+        s.Add(HeldBytesMax, a.MaxHeld);
+        s.Add(LiveBytesAtMaxHeld, a.LiveAtMaxHeld);
+        s.Add(LiveBytesMax, a.MaxLive);
+        s.Add(HeldBytesAtMaxLive, a.HeldAtMaxLive);
+        s.Add(HeldBytesAtEnd, a.Held);
+        // A measure is absent when nothing was live at its point (it has no denominator), never zero.
+        if (a.Fragmentation1Pct is { } f1) s.Add(Fragmentation1Pct, f1);
+        if (a.Fragmentation2Pct is { } f2) s.Add(Fragmentation2Pct, f2);
+        if (a.Fragmentation3Pct is { } f3) s.Add(Fragmentation3Pct, f3);
+        if (a.Fragmentation4Pct is { } f4) s.Add(Fragmentation4Pct, f4);
+        if (a.FragmentationAtEndPct is { } fe) s.Add(FragmentationAtEndPct, fe);
+    }
+
+    /// <summary>What each call site's calls cost the kernel and the TLB, and a row for the events that are not malloc-family calls:
+    /// every site with a cost, so each column sums to its total in the heap, faults and tlb sections.</summary>
+    private void AddKernelBySite(Section s, List<SiteRow> sites, Func<int, string> siteText)
+    {
+        var t = s.AddTable(new Table(KernelBySiteTable, "What each call site cost the kernel and the TLB (its calls' brk/mmap calls, faults, pages, walks)",
+        [
+            new("site", ColumnType.String), new("function", ColumnType.String), new("sbrk_calls", ColumnType.Int), new("trim_calls", ColumnType.Int),
+            new("mmap_calls", ColumnType.Int), new("munmap_calls", ColumnType.Int), new("mremap_calls", ColumnType.Int),
+            new("page_faults", ColumnType.Int), new("pages_first_touched", ColumnType.Int, "pages"), new("cow_copies", ColumnType.Int, "pages"),
+            new("page_table_pages", ColumnType.Int, "pages"), new("buddy_pages", ColumnType.Int, "pages"),
+            new("stlb_misses", ColumnType.Int), new("page_walks", ColumnType.Int),
+        ]));
+        var names = sites.ToDictionary(x => x.Id);
+        void Row(string site, string function, in LayerCounters c) => t.AddRow(site, function, c.SbrkCalls, c.TrimCalls, c.MmapCalls, c.MunmapCalls,
+            c.MremapCalls, c.PageFaults, c.PagesFirstTouched, c.CowCopies, c.PageTablePages, c.BuddyPages, c.StlbMisses, c.PageWalks);
+        var costly = Enumerable.Range(0, _siteCosts.Length).Where(id => !_siteCosts[id].IsZero)
+            .Select(id => (Id: id, Site: siteText(id), Function: names.TryGetValue(id, out var m) ? m.Function ?? "" : ""))
+            .OrderByDescending(x => _siteCosts[x.Id].BuddyPages).ThenByDescending(x => _siteCosts[x.Id].SbrkCalls + _siteCosts[x.Id].MmapCalls)
+            .ThenBy(x => x.Site, StringComparer.Ordinal);
+        foreach (var x in costly) Row(x.Site, x.Function, _siteCosts[x.Id]);
+        var outside = LayerCounters.Delta(LayerCounters.Delta(LayerCounters.OfMachine(machine.Mmu), _machineAtStart), _heapCallsCost);
+        if (!outside.IsZero) Row(OutsideRow, "", outside);
+    }
+
+    /// <summary>The kernel_by_site row of events that are not malloc-family calls (syscalls, accesses, kernel events of the trace).</summary>
+    public const string OutsideRow = "(not a malloc-family call)";
 
     private static void AddHistograms(Section s, List<ProcessHeapProfile> procs, List<SiteRow> top)
     {

@@ -35,7 +35,7 @@ public static class ReplayJob
 
     /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again
     /// (<see cref="SummaryJsonReport.Load"/>).</summary>
-    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart, TlbAnalyzer.SeriesChart];
+    public static IReadOnlyList<TableChart> TableCharts { get; } = [BuddyAnalyzer.FragmentationChart, SlabAnalyzer.CachesChart, LatencyAnalyzer.ByOpChart, TlbAnalyzer.SeriesChart, HeapSitesAnalyzer.AllocatedFlame];
 
     /// <summary>Every analyzer of a replay, in the order their sections appear in summary.json: those of any machine,
     /// and those of the parts its kernel has (Linux 6.18's page allocator, slabs, kernel mappings, processes; Linux
@@ -55,9 +55,10 @@ public static class ReplayJob
             linux is null ? null : new BuddyAnalyzer(linux, clock),
             linux012 is null ? null : new MemMapAnalyzer(linux012),
             linux is null ? null : new SlabAnalyzer(linux),
+            linux is null ? null : new KernelSitesAnalyzer(linux),
             linux012 is null ? null : new BucketsAnalyzer(linux012),
             new HeapAnalyzer(machine, clock),
-            new HeapSitesAnalyzer(clock),
+            new HeapSitesAnalyzer(machine, clock),
             linux is null ? null : new VmallocKmapAnalyzer(linux),
             new FidelityAnalyzer(),
             new TlbAnalyzer(machine, clock),

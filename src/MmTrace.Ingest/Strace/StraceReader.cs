@@ -47,6 +47,8 @@ public sealed class StraceReader : LineTraceReader
     private TraceEvent _held;
     private bool _hasHeld;
     private bool _heldWantsCallSite;
+    // A frame outside the syscall wrappers was seen (it is the call site unless one outside the allocator follows).
+    private bool _heldHasFallback;
 
     public override string FormatName => "strace";
 
@@ -106,6 +108,7 @@ public sealed class StraceReader : LineTraceReader
         _held = dst[released + k - 1];
         _hasHeld = true;
         _heldWantsCallSite = _held.Op is Op.Mmap or Op.Munmap or Op.Mprotect or Op.Mremap or Op.Brk or Op.Madvise;
+        _heldHasFallback = false;
         return released + k - 1;
     }
 
@@ -119,21 +122,27 @@ public sealed class StraceReader : LineTraceReader
 
     /// <summary>
     /// One frame of a -k stack, <c>/path/lib.so(symbol+0xoff) [0xaddr]</c>, innermost first: the held memory syscall's
-    /// call site is the first frame outside the C library's syscall wrappers (mmap, brk, sbrk, ...), as written.
+    /// call site is the first frame outside the C library's syscall wrappers (mmap, brk, sbrk, ...), its allocator
+    /// (malloc, calloc, realloc, free, their glibc internals, __libc_*) and the dynamic loader (ld.so), as written; when
+    /// every frame is one of those (ld.so mapping libraries, a stack cut short), the first frame outside the wrappers.
     /// </summary>
     private void Frame(ReadOnlySpan<byte> frame)
     {
         if (!_hasHeld || !_heldWantsCallSite) return;
         frame = LineParsing.TrimSpaces(frame);
         int open = frame.IndexOf((byte)'(');
+        var sym = ReadOnlySpan<byte>.Empty;
         if (open >= 0)
         {
-            var sym = frame[(open + 1)..];
+            sym = frame[(open + 1)..];
             int end = sym.IndexOfAny((byte)'+', (byte)')');
-            if (end >= 0 && IsSyscallWrapper(sym[..end])) return;
+            sym = end >= 0 ? sym[..end] : ReadOnlySpan<byte>.Empty;
+            if (IsSyscallWrapper(sym)) return;
         }
-        _held.CallSite = _interned.Intern(frame);
-        _heldWantsCallSite = false;
+        bool inAllocator = IsAllocator(sym) || IsLoader(open >= 0 ? frame[..open] : frame);
+        if (!inAllocator || !_heldHasFallback) _held.CallSite = _interned.Intern(frame);
+        _heldHasFallback = true;
+        if (!inAllocator) _heldWantsCallSite = false;
     }
 
     private static bool IsSyscallWrapper(ReadOnlySpan<byte> s)
@@ -142,6 +151,30 @@ public sealed class StraceReader : LineTraceReader
         return s.SequenceEqual("mmap"u8) || s.SequenceEqual("mmap64"u8) || s.SequenceEqual("munmap"u8) || s.SequenceEqual("mprotect"u8)
             || s.SequenceEqual("mremap"u8) || s.SequenceEqual("madvise"u8) || s.SequenceEqual("brk"u8) || s.SequenceEqual("sbrk"u8)
             || s.SequenceEqual("default_morecore"u8) || s.SequenceEqual("syscall"u8);
+    }
+
+    // glibc 2.36 malloc/malloc.c: the public entry points and the internals a brk or mmap of the heap is made from. Without
+    // libc's debug symbols strace names its static functions by the exported one before them (__default_morecore+0xf69).
+    private static bool IsAllocator(ReadOnlySpan<byte> s)
+    {
+        if (s.StartsWith("__libc_"u8)) return true;
+        while (s.StartsWith("_"u8)) s = s[1..];
+        return s.SequenceEqual("malloc"u8) || s.SequenceEqual("calloc"u8) || s.SequenceEqual("realloc"u8) || s.SequenceEqual("free"u8)
+            || s.SequenceEqual("reallocarray"u8) || s.SequenceEqual("memalign"u8) || s.SequenceEqual("posix_memalign"u8)
+            || s.SequenceEqual("aligned_alloc"u8) || s.SequenceEqual("valloc"u8) || s.SequenceEqual("pvalloc"u8)
+            || s.SequenceEqual("int_malloc"u8) || s.SequenceEqual("int_free"u8) || s.SequenceEqual("int_realloc"u8)
+            || s.SequenceEqual("int_memalign"u8) || s.SequenceEqual("sysmalloc"u8) || s.SequenceEqual("systrim"u8)
+            || s.SequenceEqual("malloc_consolidate"u8) || s.SequenceEqual("tcache_init"u8) || s.SequenceEqual("default_morecore"u8)
+            || s.SequenceEqual("mid_memalign"u8) || s.SequenceEqual("munmap_chunk"u8) || s.SequenceEqual("mremap_chunk"u8)
+            || s.SequenceEqual("new_heap"u8) || s.SequenceEqual("grow_heap"u8) || s.SequenceEqual("arena_get2"u8);
+    }
+
+    // The dynamic loader: /lib64/ld-linux-x86-64.so.2, /lib/ld-linux.so.2, ld-musl-*.so.1.
+    private static bool IsLoader(ReadOnlySpan<byte> module)
+    {
+        int slash = module.LastIndexOf((byte)'/');
+        var name = module[(slash + 1)..];
+        return name.StartsWith("ld-"u8) && name.IndexOf(".so"u8) > 0;
     }
 
     private int ParseCallLine(ReadOnlySpan<byte> line, Span<TraceEvent> dst)

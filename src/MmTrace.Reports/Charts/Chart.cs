@@ -1,6 +1,7 @@
 namespace MmTrace.Reports.Charts;
 
-public enum ChartKind { Line, Bar }
+/// <summary>Line, bars, or a flame graph of folded stacks (<see cref="FlameGraphSvg"/>).</summary>
+public enum ChartKind { Line, Bar, Flame }
 
 /// <summary>One line (or one group of bars) of a chart. For a chart with categories, X is the category index.</summary>
 public sealed record ChartSeries(string Name, IReadOnlyList<(double X, double Y)> Points)

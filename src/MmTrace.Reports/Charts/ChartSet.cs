@@ -40,6 +40,7 @@ public static class ChartSet
             BarsPerRowChart c => BarsPerRow(section, table, stem, c),
             LinePerRowChart c => LinePerRow(section, table, stem, c),
             RatesOverTimeChart c => RatesOverTime(section, table, stem, c),
+            FlameChart c => Flame(section, table, stem, c),
             null => table.IsSeries ? Series(section, table, stem) : [],
             _ => throw new NotSupportedException($"table {stem}: no drawing for a {table.Chart.GetType().Name}"),
         };
@@ -58,6 +59,21 @@ public static class ChartSet
                 chart.Series.Add(new ChartSeries(spec.GroupPrefix + g.Key, Points(g, x, c)));
             yield return chart;
         }
+    }
+
+    // The rows' stacks as x categories, their values as one series: FlameGraphSvg folds equal stacks together.
+    private static IEnumerable<Chart> Flame(Section section, Table t, string stem, FlameChart spec)
+    {
+        int stack = Col(t, spec.StackColumn), fallback = Col(t, spec.FallbackColumn), value = Col(t, spec.ValueColumn);
+        if (stack < 0 || fallback < 0 || value < 0) yield break;
+        var rows = t.Rows.Where(r => Num(r[value]) > 0).ToList();
+        var chart = new Chart(stem + "_" + spec.Name, spec.Title, "", spec.Unit, ChartKind.Flame)
+        {
+            Section = section.Name,
+            XCategories = rows.Select(r => r[stack] is string { Length: > 0 } s ? s : r[fallback] as string ?? "").ToList(),
+        };
+        chart.Series.Add(new ChartSeries(spec.ValueColumn, rows.Select((r, i) => ((double)i, Num(r[value]))).ToList()));
+        yield return chart;
     }
 
     private static IEnumerable<Chart> BarsPerRow(Section section, Table t, string stem, BarsPerRowChart spec)

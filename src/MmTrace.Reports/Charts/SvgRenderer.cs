@@ -24,6 +24,7 @@ public static class SvgRenderer
     public static string Render(Chart chart)
     {
         ArgumentNullException.ThrowIfNull(chart);
+        if (chart.Kind == ChartKind.Flame) return FlameGraphSvg.Render(chart);
         var series = chart.Series.Select(s => s with
         {
             Points = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!chart.LogY || p.Y > 0)).ToList(),

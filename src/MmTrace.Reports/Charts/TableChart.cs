@@ -81,3 +81,14 @@ public sealed record LinePerRowChart(string Section, string Table, string Name, 
 {
     public override IEnumerable<string> Columns => [SeriesColumn, .. Points.Select(p => p.Column)];
 }
+
+/// <summary>
+/// A flame graph of the table's rows (heap_sites.by_site: bytes allocated by call site): each row's stack is
+/// <paramref name="StackColumn"/> (frames joined by ';', outermost first), or <paramref name="FallbackColumn"/> where that is
+/// empty, and its width <paramref name="ValueColumn"/>. The chart id is the table's stem, '_', <paramref name="Name"/>.
+/// </summary>
+public sealed record FlameChart(string Section, string Table, string Name, string Title, string StackColumn, string FallbackColumn, string ValueColumn,
+    string Unit) : TableChart(Section, Table)
+{
+    public override IEnumerable<string> Columns => [StackColumn, FallbackColumn, ValueColumn];
+}

@@ -397,6 +397,7 @@ public sealed class SlubAllocator
         if (order == s.Order && s.SpareSlabs.Count > 0) { slab = s.SpareSlabs.Pop(); slab.Reuse(page.Pfn); }
         else slab = NewSlabObject(s, page.Pfn, order);
         res.NewSlab = true;
+        SlabPagesAllocated += 1L << order;
         s.NewSlabs++;
         s.Slabs++;
         s.TotalObjects += slab.Objects;
@@ -481,6 +482,7 @@ public sealed class SlubAllocator
         res.SimulatedAddress = _pageOffset + ((ulong)page.Pfn << Units.PageShift);
         LargeAllocs++;
         LargePagesLive += 1L << order;
+        LargePagesAllocated += 1L << order;
         return res;
     }
 
@@ -494,4 +496,7 @@ public sealed class SlubAllocator
 
     public long LargeAllocs { get; private set; }
     public long LargePagesLive { get; private set; }
+    /// <summary>Pages taken from the buddy allocator for new slabs (allocate_slab), and for kmalloc_large, since boot.</summary>
+    public long SlabPagesAllocated { get; private set; }
+    public long LargePagesAllocated { get; private set; }
 }

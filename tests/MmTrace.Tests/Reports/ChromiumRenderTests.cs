@@ -22,7 +22,7 @@ public sealed class ChromiumTheoryAttribute : TheoryAttribute
 /// </summary>
 public class ChromiumRenderTests
 {
-    private static readonly string[] Flags =
+    internal static readonly string[] Flags =
     [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0",
@@ -124,7 +124,7 @@ public class ChromiumRenderTests
 
     private static string ReplayName(string trace) => MmTrace.Cli.ReplayCommand.TraceName(trace);
 
-    private static (string Out, string Err) RunChromium(string[] args)
+    internal static (string Out, string Err) RunChromium(string[] args)
     {
         var psi = new ProcessStartInfo(ChromiumTheoryAttribute.Chromium)
         {

@@ -1,0 +1,61 @@
+using MmTrace.Sim.Mmu;
+using MmTrace.Sim.User;
+
+namespace MmTrace.Analysis.HeapSites;
+
+/// <summary>
+/// What one call cost the layers below malloc: the allocator's system calls (glibc's sbrk, its trims, mmap, munmap and
+/// mremap of chunks), and what the kernel and the MMU did while the call ran: page faults, pages first touched (frames
+/// demand-paged in, copy-on-write copies), page-table pages allocated, STLB misses and page walks. The buddy pages are
+/// the frames those faults and tables took from the page allocator: the process model takes each demand-paged page, each
+/// copy-on-write copy and each table page from the buddy allocator, which counts no caller itself.
+/// </summary>
+public struct LayerCounters
+{
+    public long SbrkCalls, TrimCalls, MmapCalls, MunmapCalls, MremapCalls;
+    public long PageFaults, PagesFirstTouched, CowCopies, PageTablePages, StlbMisses, PageWalks;
+
+    /// <summary>Frames taken from the buddy allocator: demand-paged pages, copy-on-write copies and page-table pages.</summary>
+    public readonly long BuddyPages => PagesFirstTouched + CowCopies + PageTablePages;
+
+    public readonly bool IsZero => (SbrkCalls | TrimCalls | MmapCalls | MunmapCalls | MremapCalls | PageFaults | PagesFirstTouched
+        | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
+
+    public void Add(in LayerCounters d)
+    {
+        SbrkCalls += d.SbrkCalls; TrimCalls += d.TrimCalls; MmapCalls += d.MmapCalls; MunmapCalls += d.MunmapCalls; MremapCalls += d.MremapCalls;
+        PageFaults += d.PageFaults; PagesFirstTouched += d.PagesFirstTouched; CowCopies += d.CowCopies; PageTablePages += d.PageTablePages;
+        StlbMisses += d.StlbMisses; PageWalks += d.PageWalks;
+    }
+
+    /// <summary>The machine's counters (the MMU's, summed over CPUs) now.</summary>
+    public static LayerCounters OfMachine(X86Mmu mmu)
+    {
+        var st = mmu.Stats;
+        return new LayerCounters
+        {
+            PageFaults = st.Faults,
+            PagesFirstTouched = st.DemandPagedPages,
+            CowCopies = st.CowBreaks,
+            PageTablePages = mmu.Tables.AllocatedPages,
+            StlbMisses = st.MissesAt(TlbLevel.Stlb),
+            PageWalks = st.Walks,
+        };
+    }
+
+    /// <summary>One allocator's system-call counters now.</summary>
+    public static LayerCounters OfAllocator(UserHeapStats st) => new()
+    {
+        SbrkCalls = st.SbrkCalls, TrimCalls = st.TrimCalls, MmapCalls = st.MmapCalls, MunmapCalls = st.MunmapCalls, MremapCalls = st.MremapCalls,
+    };
+
+    /// <summary><paramref name="now"/> minus <paramref name="then"/>, counter by counter.</summary>
+    public static LayerCounters Delta(in LayerCounters now, in LayerCounters then) => new()
+    {
+        SbrkCalls = now.SbrkCalls - then.SbrkCalls, TrimCalls = now.TrimCalls - then.TrimCalls, MmapCalls = now.MmapCalls - then.MmapCalls,
+        MunmapCalls = now.MunmapCalls - then.MunmapCalls, MremapCalls = now.MremapCalls - then.MremapCalls,
+        PageFaults = now.PageFaults - then.PageFaults, PagesFirstTouched = now.PagesFirstTouched - then.PagesFirstTouched,
+        CowCopies = now.CowCopies - then.CowCopies, PageTablePages = now.PageTablePages - then.PageTablePages,
+        StlbMisses = now.StlbMisses - then.StlbMisses, PageWalks = now.PageWalks - then.PageWalks,
+    };
+}
