@@ -47,10 +47,13 @@ public sealed record NumaConfig(IReadOnlyList<NumaNode> Nodes, int[][] Distances
     {
         int cpus = NrCpus.From(cfg);
         if (!cfg.Has("numa")) return Single(cpus);
+        foreach (var key in new[] { "numa.node0.cpus", "numa.node0.memory", "numa.distances", "numa.zone_reclaim_mode" })
+            if (!cfg.Has(key)) throw new UsageException($"numa: expected {key} (each node has cpus and memory; the section has distances and zone_reclaim_mode)");
         var nodes = new List<NumaNode>();
         for (int id = 0; cfg.Has($"numa.node{id}"); id++)
         {
             if (id >= MaxNumNodes) throw new UsageException($"numa.node{id}: at most {MaxNumNodes} nodes (MAX_NUMNODES)");
+            if (!cfg.Has($"numa.node{id}.cpus") || !cfg.Has($"numa.node{id}.memory")) throw new UsageException($"numa.node{id}: expected cpus and memory");
             var list = ParseCpuList($"numa.node{id}.cpus", cfg.GetString($"numa.node{id}.cpus"), cpus);
             var (start, end) = ParseMemRange($"numa.node{id}.memory", cfg.GetString($"numa.node{id}.memory"));
             nodes.Add(new NumaNode(id, list, start, end));
@@ -73,7 +76,9 @@ public sealed record NumaConfig(IReadOnlyList<NumaNode> Nodes, int[][] Distances
         }
         if (nodes[0].MemStart != 0) throw new UsageException("numa.node0.memory: expected to start at 0x0");
         var distances = ParseDistances(cfg.GetString("numa.distances"), nodes.Count);
-        int reclaim = cfg.GetInt32("numa.zone_reclaim_mode", 0, 0);
+        // vm.zone_reclaim_mode: 0 (the default since 3.16) falls back to other nodes; node_reclaim is not modelled.
+        int reclaim = cfg.GetInt32("numa.zone_reclaim_mode");
+        if (reclaim != 0) throw new UsageException($"numa.zone_reclaim_mode={reclaim}: expected 0 (node reclaim is not modelled)");
         return new NumaConfig(nodes, distances, reclaim);
     }
 
