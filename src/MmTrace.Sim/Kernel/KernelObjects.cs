@@ -87,6 +87,9 @@ public sealed class KernelObjects
         return gfp;
     }
 
+    /// <summary>The node an event asks for (kmalloc_node's node, the node column), or -1 (NUMA_NO_NODE).</summary>
+    private static int NodeOf(in TraceEvent e) => e.Has(EventFields.Node) ? e.Node : -1;
+
     public EventOutcome PageAlloc(in TraceEvent e, int cpu)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
@@ -104,7 +107,7 @@ public sealed class KernelObjects
             slot.Pfn = FreedPfn;
             _livePageBlocks--;
         }
-        var r = _buddy.AllocPages(PageGfp(e), order, cpu);
+        var r = _buddy.AllocPages(PageGfp(e), order, cpu, NodeOf(e));
         cycles += _cost.OfPageAlloc(r);
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
         slot.Pfn = r.Pfn;
@@ -139,9 +142,9 @@ public sealed class KernelObjects
         var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
         SlabResult r;
         if (e.Size > (ulong)_slub.KmallocMaxCacheSize)
-            r = _slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu);
+            r = _slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu, NodeOf(e));
         else
-            r = _slub.Alloc(_slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object);
+            r = _slub.Alloc(_slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object, NodeOf(e));
         return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 
@@ -152,7 +155,7 @@ public sealed class KernelObjects
         var cache = CacheOf(e);
         ref var slot = ref _objects.GetValueRefOrAddDefault(e.Address, out _);
         var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
-        var r = _slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object);
+        var r = _slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object, NodeOf(e));
         return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 

@@ -5,11 +5,12 @@ namespace MmTrace.Sim.Kernel;
 /// <summary>One slab: a block of 2^order pages cut into equal objects, with a LIFO free list (SLUB's freelist).</summary>
 public sealed class Slab
 {
-    internal Slab(KmemCache cache, int pfn, int order, int id)
+    internal Slab(KmemCache cache, int pfn, int order, int id, int node)
     {
         Id = id;
         Cache = cache;
         Pfn = pfn;
+        Node = node;
         Order = order;
         Free = new int[cache.ObjectsPerSlab(order)];
         Reset();
@@ -20,6 +21,8 @@ public sealed class Slab
     public KmemCache Cache { get; }
     public int Pfn { get; private set; }
     public int Order { get; private set; }
+    /// <summary>The node of the slab's pages (slab_nid): whose kmem_cache_node partial list it goes on.</summary>
+    public int Node { get; private set; }
     public int Objects => Free.Length;
     public int InUse => Objects - FreeCount;
     internal readonly int[] Free;
@@ -35,9 +38,10 @@ public sealed class Slab
         for (int i = 0; i < Free.Length; i++) Free[i] = Free.Length - 1 - i;
     }
 
-    internal void Reuse(int pfn)
+    internal void Reuse(int pfn, int node)
     {
         Pfn = pfn;
+        Node = node;
         Reset();
         OnPartialList = false;
         CpuOwner = -1;
@@ -46,12 +50,12 @@ public sealed class Slab
 
 /// <summary>
 /// struct kmem_cache of SLUB (Linux 6.18 mm/slub.c): geometry from calculate_order(), a per-CPU
-/// active slab and a node partial list. Not modelled yet: per-CPU partial lists, debug metadata,
+/// active slab and a partial list per node (kmem_cache_node). Not modelled yet: per-CPU partial lists, debug metadata,
 /// freelist randomisation, memcg accounting, object constructors and RCU-delayed freeing.
 /// </summary>
 public sealed class KmemCache
 {
-    internal KmemCache(string name, int objectSize, int size, int align, int order, int minOrder, int cpus, ulong allocGfp)
+    internal KmemCache(string name, int objectSize, int size, int align, int order, int minOrder, int cpus, ulong allocGfp, int nodes = 1)
     {
         Name = name;
         ObjectSize = objectSize;
@@ -63,6 +67,8 @@ public sealed class KmemCache
         MinPartial = SetMinPartial(Size);
         CpuPartial = SetCpuPartial(Size);
         CpuSlab = new Slab?[cpus];
+        NodePartial = new LinkedList<Slab>[nodes];
+        for (int n = 0; n < nodes; n++) NodePartial[n] = new LinkedList<Slab>();
     }
 
     public string Name { get; }
@@ -81,7 +87,8 @@ public sealed class KmemCache
     public ulong AllocGfp { get; }
 
     internal readonly Slab?[] CpuSlab;
-    internal readonly LinkedList<Slab> Partial = new();
+    /// <summary>get_node(s, nid)->partial: each node's partial slabs.</summary>
+    internal readonly LinkedList<Slab>[] NodePartial;
     internal readonly Stack<Slab> SpareSlabs = new();
 
     // statistics, as /proc/slabinfo and /sys/kernel/slab show them
@@ -100,7 +107,8 @@ public sealed class KmemCache
     public long FreeObjectsInPartial()
     {
         long n = 0;
-        foreach (var slab in Partial) n += slab.FreeCount;
+        foreach (var list in NodePartial)
+            foreach (var slab in list) n += slab.FreeCount;
         return n;
     }
 
@@ -260,7 +268,7 @@ public sealed class SlubAllocator
         // MAX_OBJS_PER_PAGE: slab->objects has 15 bits, and SlabObject.Index 16.
         if ((long)(Units.PageSize << order) / size > MaxObjsPerPage)
             throw new UsageException($"slab cache {name}: order {order} with size {size} gives more than {MaxObjsPerPage} objects per slab (MAX_OBJS_PER_PAGE); check the cache catalog");
-        var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp) { CreationIndex = _caches.Count };
+        var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp, _buddy.NodeCount) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
         return c;
@@ -330,21 +338,34 @@ public sealed class SlubAllocator
 
     public KmemCache KmallocCache(long size, ulong gfp) => _kmalloc[KmallocType(gfp), KmallocIndex(size)];
 
-    /// <summary>Allocates one object (slab_alloc_node → ___slab_alloc → new_slab).</summary>
-    public SlabResult Alloc(KmemCache s, int cpu, uint requested, out SlabObject obj)
+    /// <summary>Allocates one object (slab_alloc_node → ___slab_alloc → new_slab). <paramref name="node"/>: the node
+    /// kmalloc_node/kmem_cache_alloc_node asked for, -1 for none (NUMA_NO_NODE; a node the machine lacks counts as none).</summary>
+    public SlabResult Alloc(KmemCache s, int cpu, uint requested, out SlabObject obj, int node = -1)
     {
         var res = new SlabResult();
         obj = default;
         cpu = (uint)cpu < (uint)_cpus ? cpu : 0;
+        if ((uint)node >= (uint)_buddy.NodeCount) node = -1;
         var slab = s.CpuSlab[cpu];
+        // node_match: a CPU slab on another node than the one asked for is deactivated (deactivate_slab: back on its
+        // node's partial list when it has free objects).
+        if (slab is not null && node >= 0 && slab.Node != node && slab.FreeCount > 0)
+        {
+            slab.CpuOwner = -1;
+            s.CpuSlab[cpu] = null;
+            AddPartial(s, slab, tail: true);
+            slab = null;
+        }
         if (slab is null || slab.FreeCount == 0)
         {
             res.SlowPath = true;
             if (slab is not null) { slab.CpuOwner = -1; s.CpuSlab[cpu] = null; }
-            slab = GetPartial(s);
+            // get_partial: the node asked for, else the CPU's (numa_mem_id); get_any_partial's remote search (taken at
+            // random, by remote_node_defrag_ratio) is not modelled.
+            slab = GetPartial(s, node >= 0 ? node : _buddy.CpuToNode(cpu));
             if (slab is null)
             {
-                slab = NewSlab(s, cpu, ref res);
+                slab = NewSlab(s, cpu, node, ref res);
                 if (slab is null) return res;
             }
             slab.CpuOwner = cpu;
@@ -372,30 +393,30 @@ public sealed class SlubAllocator
     public ulong ObjectAddress(Slab slab, int idx) =>
         _pageOffset + ((ulong)slab.Pfn << Units.PageShift) + (ulong)idx * (ulong)slab.Cache.Size;
 
-    private static Slab? GetPartial(KmemCache s)
+    /// <summary>get_partial_node: the first slab of the node's partial list.</summary>
+    private static Slab? GetPartial(KmemCache s, int node)
     {
-        var node = s.Partial.First;
-        if (node is null) return null;
-        s.Partial.RemoveFirst();
-        node.Value.OnPartialList = false;
-        return node.Value;
+        var list = s.NodePartial[node];
+        var first = list.First;
+        if (first is null) return null;
+        list.RemoveFirst();
+        first.Value.OnPartialList = false;
+        return first.Value;
     }
 
-    /// <summary>allocate_slab: try the cache's order, then its minimum order.</summary>
-    private Slab? NewSlab(KmemCache s, int cpu, ref SlabResult res)
+    /// <summary>allocate_slab: try the cache's order, then its minimum order. With a node asked for, ___slab_alloc
+    /// first tries that node alone (__GFP_THISNODE), then lets the page allocator fall back.</summary>
+    private Slab? NewSlab(KmemCache s, int cpu, int node, ref SlabResult res)
     {
+        var page = new PageAllocResult { Pfn = -1 };
         int order = s.Order;
-        var page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order, cpu);
-        if (!page.Ok && s.MinOrder < order)
-        {
-            order = s.MinOrder;
-            page = _buddy.AllocPages(s.AllocGfp | Gfp.COMP, order, cpu);
-        }
+        if (node >= 0) page = AllocateSlabPages(s, s.AllocGfp | Gfp.THISNODE, cpu, node, ref order);
+        if (!page.Ok) page = AllocateSlabPages(s, s.AllocGfp, cpu, node, ref order);
         res.Page = page;
         if (!page.Ok) return null;
         Slab slab;
-        if (order == s.Order && s.SpareSlabs.Count > 0) { slab = s.SpareSlabs.Pop(); slab.Reuse(page.Pfn); }
-        else slab = NewSlabObject(s, page.Pfn, order);
+        if (order == s.Order && s.SpareSlabs.Count > 0) { slab = s.SpareSlabs.Pop(); slab.Reuse(page.Pfn, page.Node); }
+        else slab = NewSlabObject(s, page.Pfn, order, page.Node);
         res.NewSlab = true;
         s.NewSlabs++;
         s.Slabs++;
@@ -403,7 +424,19 @@ public sealed class SlubAllocator
         return slab;
     }
 
-    private Slab NewSlabObject(KmemCache s, int pfn, int order)
+    private PageAllocResult AllocateSlabPages(KmemCache s, ulong gfp, int cpu, int node, ref int order)
+    {
+        order = s.Order;
+        var page = _buddy.AllocPages(gfp | Gfp.COMP | Gfp.NOWARN | Gfp.NORETRY, order, cpu, node);
+        if (!page.Ok && s.MinOrder < order)
+        {
+            order = s.MinOrder;
+            page = _buddy.AllocPages(gfp | Gfp.COMP, order, cpu, node);
+        }
+        return page;
+    }
+
+    private Slab NewSlabObject(KmemCache s, int pfn, int order, int node)
     {
         int id;
         if (_freeSlabIds.Count > 0) id = _freeSlabIds.Pop();
@@ -412,7 +445,7 @@ public sealed class SlubAllocator
             if (_slabCount == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
             id = _slabCount++;
         }
-        return _slabs[id] = new Slab(s, pfn, order, id);
+        return _slabs[id] = new Slab(s, pfn, order, id, node);
     }
 
     /// <summary>Frees one object (do_slab_free → __slab_free): a full slab goes back on the partial
@@ -431,7 +464,7 @@ public sealed class SlubAllocator
         res.SlowPath = true;
         if (slab.FreeCount == slab.Objects)
         {
-            if (s.Partial.Count >= s.MinPartial)
+            if (s.NodePartial[slab.Node].Count >= s.MinPartial)
             {
                 if (slab.OnPartialList) RemovePartial(s, slab);
                 res.PageFree = _buddy.FreePages(slab.Pfn, slab.Order, cpu);
@@ -457,22 +490,23 @@ public sealed class SlubAllocator
     private static void AddPartial(KmemCache s, Slab slab, bool tail)
     {
         slab.PartialNode ??= new LinkedListNode<Slab>(slab);
-        if (tail) s.Partial.AddLast(slab.PartialNode); else s.Partial.AddFirst(slab.PartialNode);
+        var list = s.NodePartial[slab.Node];
+        if (tail) list.AddLast(slab.PartialNode); else list.AddFirst(slab.PartialNode);
         slab.OnPartialList = true;
     }
 
     private static void RemovePartial(KmemCache s, Slab slab)
     {
-        s.Partial.Remove(slab.PartialNode!);
+        s.NodePartial[slab.Node].Remove(slab.PartialNode!);
         slab.OnPartialList = false;
     }
 
     /// <summary>kmalloc_large: a compound block of get_order(size) pages straight from the buddy allocator.</summary>
-    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj, int cpu = -1)
+    public SlabResult AllocLarge(long size, ulong gfp, out SlabObject obj, int cpu = -1, int node = -1)
     {
         var res = new SlabResult { Large = true };
         int order = GetOrder(size);
-        var page = _buddy.AllocPages(gfp | Gfp.COMP, order, cpu);
+        var page = _buddy.AllocPages(gfp | Gfp.COMP, order, cpu, node);
         res.Page = page;
         obj = default;
         if (!page.Ok) return res;
