@@ -23,6 +23,9 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
     /// <summary>Allocations served off the preferred node (numa_miss summed over nodes).</summary>
     public static readonly Metric<long> Misses = new(SectionName, "numa_miss") { Label = "allocations off the preferred node" };
     public static readonly Metric<double> RemoteShare = new(SectionName, "remote_share");
+    /// <summary>Slab objects handed out from a slab on a node other than the allocating CPU's.</summary>
+    public static readonly Metric<long> RemoteSlabObjects = new(SectionName, "remote_slab_objects") { Label = "slab objects from remote slabs" };
+    public static readonly Metric<long> SlabObjects = new(SectionName, "slab_objects");
     /// <summary>The largest distance in the SLIT table (to the farthest node).</summary>
     public static readonly Metric<long> RemoteDistance = new(SectionName, "remote_distance");
     private const string ByCallSiteTable = "remote_by_call_site";
@@ -46,11 +49,15 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
                 + $"the allocating CPU's{top}; each access to them crosses the socket interconnect (distance {r.Number(RemoteDistance)} vs 10).";
         else
             yield return $"{StoryKit.Pct(remote, all)} of page allocations ({Formatting.Count(remote)} of {Formatting.Count(all)}) were served by a remote node{top}.";
+        double objects = r.Number(SlabObjects), remoteObjects = r.Number(RemoteSlabObjects);
+        if (objects > 0 && remoteObjects > 0)
+            yield return $"{StoryKit.Pct(remoteObjects, objects)} of slab objects ({Formatting.Count(remoteObjects)} of {Formatting.Count(objects)}) came from a slab on another node than the allocating CPU's "
+                + "(a kmalloc_node elsewhere left its CPU slab there; kernel objects are not counted by numastat, which counts pages).";
     }
 
     // Per call site (or, without one, per op): allocations watched and those served remotely, with their pages.
-    private readonly Dictionary<int, (long Events, long Remote, long RemotePages)> _bySite = [];
-    private long _lastRemote, _lastRemotePages;
+    private readonly Dictionary<int, (long Events, long Remote, long RemotePages, long RemoteObjects)> _bySite = [];
+    private long _lastRemote, _lastRemotePages, _lastRemoteObjects, _slabObjects;
 
     // Any event may allocate pages (a slab refill, a fault, a page-table page): all are watched, on a NUMA machine only.
     public bool Watches(Op op) => true;
@@ -59,13 +66,16 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
     {
         var b = kernel.Buddy;
         long remote = b.RemoteAllocations - _lastRemote;
-        if (remote == 0 && e.Op is not (Op.PageAlloc or Op.Kmalloc or Op.KmemCacheAlloc)) return;
+        long objects = kernel.Slub.RemoteObjects - _lastRemoteObjects;
+        if (e.Op is Op.Kmalloc or Op.KmemCacheAlloc && outcome.Kind != OutcomeKind.Failed) _slabObjects++;
+        if (remote == 0 && objects == 0 && e.Op is not (Op.PageAlloc or Op.Kmalloc or Op.KmemCacheAlloc)) return;
         long pages = b.RemotePages - _lastRemotePages;
         _lastRemote = b.RemoteAllocations;
         _lastRemotePages = b.RemotePages;
+        _lastRemoteObjects = kernel.Slub.RemoteObjects;
         int key = e.CallSite != 0 ? e.CallSite : -1 - (int)e.Op;
         _bySite.TryGetValue(key, out var c);
-        _bySite[key] = (c.Events + 1, c.Remote + remote, c.RemotePages + pages);
+        _bySite[key] = (c.Events + 1, c.Remote + remote, c.RemotePages + pages, c.RemoteObjects + objects);
     }
 
     public void Contribute(Report report, AnalysisContext ctx)
@@ -81,6 +91,8 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add(RemotePages, b.RemotePages);
         s.Add(Misses, total.Miss);
         s.Add(RemoteShare, total.Hit + total.Miss == 0 ? 0.0 : (double)b.RemoteAllocations / (total.Hit + total.Miss));
+        s.Add(SlabObjects, _slabObjects);
+        s.Add(RemoteSlabObjects, kernel.Slub.RemoteObjects);
         s.Add(RemoteDistance, (long)Enumerable.Range(0, b.NodeCount).SelectMany(i => Enumerable.Range(0, b.NodeCount).Select(j => numa.Distance(i, j))).Max());
         s.Add("zone_reclaim_mode", numa.ZoneReclaimMode);
 
@@ -111,12 +123,13 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
         for (int n = 0; n < b.NodeCount; n++)
             zl.AddRow(n, string.Join(", ", b.Zonelist(n).Select(z => $"Node {z.Node} {z.Name}")));
 
-        var sites = s.AddTable(new Table(ByCallSiteTable, $"Remote page allocations by call site (top {TopCallSites}; without a call site, by op)",
-            [new("call_site", ColumnType.String), new("events", ColumnType.Int), new("remote_allocations", ColumnType.Int), new("remote_pages", ColumnType.Int, "pages")]));
-        foreach (var (key, c) in _bySite.Where(kv => kv.Value.Remote > 0)
+        var sites = s.AddTable(new Table(ByCallSiteTable, $"Remote page allocations and slab objects from remote slabs by call site (top {TopCallSites}; without a call site, by op)",
+            [new("call_site", ColumnType.String), new("events", ColumnType.Int), new("remote_allocations", ColumnType.Int), new("remote_pages", ColumnType.Int, "pages"),
+             new("remote_slab_objects", ColumnType.Int)]));
+        foreach (var (key, c) in _bySite.Where(kv => kv.Value.Remote > 0 || kv.Value.RemoteObjects > 0)
                      .Select(kv => (Name: kv.Key > 0 ? ctx.Symbols[kv.Key] : ((Op)(-1 - kv.Key)).Name(), kv.Value))
-                     .OrderByDescending(x => x.Value.Remote).ThenBy(x => x.Name, StringComparer.Ordinal).Take(TopCallSites))
-            sites.AddRow(key, c.Events, c.Remote, c.RemotePages);
+                     .OrderByDescending(x => x.Value.Remote).ThenByDescending(x => x.Value.RemoteObjects).ThenBy(x => x.Name, StringComparer.Ordinal).Take(TopCallSites))
+            sites.AddRow(key, c.Events, c.Remote, c.RemotePages, c.RemoteObjects);
 
         s.Notes.Add("Remote: served on a node other than the allocating CPU's (the kernel's other_node). An event's preferred node is the one it names (kmalloc_node, the node column), else its CPU's.");
         s.Notes.Add("zone_reclaim_mode 0 (the default): an allocation falls back to the next node in the zonelist instead of reclaiming on its own; reclaim is not modelled.");

@@ -372,6 +372,7 @@ public sealed class SlubAllocator
             s.CpuSlab[cpu] = slab;
         }
         int idx = slab.Free[--slab.FreeCount];
+        if (_buddy.NodeCount > 1 && slab.Node != _buddy.CpuToNode(cpu)) RemoteObjects++;
         obj = new SlabObject { SlabIdOrPfn = slab.Id, Index = (ushort)idx, RequestedSize = requested };
         s.ActiveObjects++;
         s.Allocs++;
@@ -527,5 +528,7 @@ public sealed class SlubAllocator
     }
 
     public long LargeAllocs { get; private set; }
+    /// <summary>Objects handed out from a slab on a node other than the allocating CPU's (a running total; NUMA only).</summary>
+    public long RemoteObjects { get; private set; }
     public long LargePagesLive { get; private set; }
 }
