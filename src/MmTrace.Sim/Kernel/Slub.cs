@@ -29,6 +29,9 @@ public sealed class Slab
     internal int FreeCount;
     internal bool OnPartialList;
     internal int CpuOwner = -1;
+    /// <summary>The CPU whose per-CPU partial list holds the slab (frozen there), or -1; and the next slab on that list.</summary>
+    internal int CpuPartialOwner = -1;
+    internal Slab? NextCpuPartial;
     internal LinkedListNode<Slab>? PartialNode;
 
     // The initial freelist hands out objects in address order (CONFIG_SLAB_FREELIST_RANDOM not modelled).
@@ -45,17 +48,20 @@ public sealed class Slab
         Reset();
         OnPartialList = false;
         CpuOwner = -1;
+        CpuPartialOwner = -1;
+        NextCpuPartial = null;
     }
 }
 
 /// <summary>
 /// struct kmem_cache of SLUB (Linux 6.18 mm/slub.c): geometry from calculate_order(), a per-CPU
-/// active slab and a partial list per node (kmem_cache_node). Not modelled yet: per-CPU partial lists, debug metadata,
+/// active slab, a per-CPU partial list (CONFIG_SLUB_CPU_PARTIAL) and a partial list per node (kmem_cache_node). Not
+/// modelled yet: sheaves (6.18's opt-in per-CPU object arrays, used by few caches), debug metadata,
 /// freelist randomisation, memcg accounting, object constructors and RCU-delayed freeing.
 /// </summary>
 public sealed class KmemCache
 {
-    internal KmemCache(string name, int objectSize, int size, int align, int order, int minOrder, int cpus, ulong allocGfp, int nodes = 1)
+    internal KmemCache(string name, int objectSize, int size, int align, int order, int minOrder, int cpus, ulong allocGfp, int nodes = 1, int cpuPartial = -1)
     {
         Name = name;
         ObjectSize = objectSize;
@@ -65,8 +71,13 @@ public sealed class KmemCache
         MinOrder = minOrder;
         AllocGfp = allocGfp;
         MinPartial = SetMinPartial(Size);
-        CpuPartial = SetCpuPartial(Size);
+        CpuPartial = cpuPartial >= 0 ? cpuPartial : SetCpuPartial(Size);
+        // slub_set_cpu_partial: the slab limit from the object limit, assuming slabs half full.
+        int perSlab = Math.Max(ObjectsPerSlab(order), 1);
+        CpuPartialSlabs = (CpuPartial * 2 + perSlab - 1) / perSlab;
         CpuSlab = new Slab?[cpus];
+        CpuPartialHead = new Slab?[cpus];
+        CpuPartialCount = new int[cpus];
         NodePartial = new LinkedList<Slab>[nodes];
         for (int n = 0; n < nodes; n++) NodePartial[n] = new LinkedList<Slab>();
     }
@@ -82,11 +93,17 @@ public sealed class KmemCache
     public int MinOrder { get; }
     public int ObjectsPerSlabDefault => ObjectsPerSlab(Order);
     public int MinPartial { get; }
+    /// <summary>s->cpu_partial: objects a CPU's partial list is meant to hold (set_cpu_partial, or the snapshot's).</summary>
     public int CpuPartial { get; }
+    /// <summary>s->cpu_partial_slabs: the slabs a CPU's partial list holds before a free drains it to the node.</summary>
+    public int CpuPartialSlabs { get; }
     /// <summary>gfp used to allocate slab pages (GFP_KERNEL, plus __GFP_RECLAIMABLE or GFP_DMA per cache flags).</summary>
     public ulong AllocGfp { get; }
 
     internal readonly Slab?[] CpuSlab;
+    /// <summary>kmem_cache_cpu.partial per CPU (a LIFO list through Slab.NextCpuPartial) and its length (the head's slabs).</summary>
+    internal readonly Slab?[] CpuPartialHead;
+    internal readonly int[] CpuPartialCount;
     /// <summary>get_node(s, nid)->partial: each node's partial slabs.</summary>
     internal readonly LinkedList<Slab>[] NodePartial;
     internal readonly Stack<Slab> SpareSlabs = new();
@@ -99,6 +116,8 @@ public sealed class KmemCache
     public long Frees { get; internal set; }
     public long NewSlabs { get; internal set; }
     public long DiscardedSlabs { get; internal set; }
+    /// <summary>CPU partial lists moved to the node lists because they were full (CPU_PARTIAL_DRAIN).</summary>
+    public long CpuPartialDrains { get; internal set; }
     public long BytesRequestedLive { get; internal set; }
     public long BytesRequestedTotal { get; internal set; }
 
@@ -120,7 +139,7 @@ public sealed class KmemCache
     /// <summary>set_min_partial: ilog2(size)/2 clamped to [5, 10].</summary>
     internal static int SetMinPartial(int size) => Math.Clamp(System.Numerics.BitOperations.Log2((uint)size) / 2, 5, 10);
 
-    /// <summary>set_cpu_partial (reported; per-CPU partial lists themselves are not modelled).</summary>
+    /// <summary>set_cpu_partial of Linux 6.18 mm/slub.c.</summary>
     internal static int SetCpuPartial(int size) =>
         size >= (int)Units.PageSize ? 6 : size >= 1024 ? 24 : size >= 256 ? 52 : 120;
 }
@@ -148,6 +167,8 @@ public struct SlabResult
     public bool SlowPath;
     public bool NewSlab;
     public bool DiscardedSlab;
+    /// <summary>put_cpu_partial found the CPU's partial list full and moved it to the node lists.</summary>
+    public bool CpuPartialDrain;
     public bool Large;
     public PageAllocResult Page;
     public PageFreeResult PageFree;
@@ -261,14 +282,14 @@ public sealed class SlubAllocator
 
     /// <summary>kmem_cache_create: size is the object's footprint (object_size aligned, plus metadata when the
     /// caller knows it, e.g. from bytes_alloc or a catalog); 0 means align object_size; order -1 means calculate_order.</summary>
-    private KmemCache CreateCache(string name, int objectSize, int align, ulong gfp, int size = 0, int order = -1)
+    private KmemCache CreateCache(string name, int objectSize, int align, ulong gfp, int size = 0, int order = -1, int cpuPartial = -1)
     {
         if (size <= 0) size = (int)Memblock.AlignUp((ulong)objectSize, (ulong)Math.Max(align, 8));
         if (order < 0) order = CalculateOrder(size);
         // MAX_OBJS_PER_PAGE: slab->objects has 15 bits, and SlabObject.Index 16.
         if ((long)(Units.PageSize << order) / size > MaxObjsPerPage)
             throw new UsageException($"slab cache {name}: order {order} with size {size} gives more than {MaxObjsPerPage} objects per slab (MAX_OBJS_PER_PAGE); check the cache catalog");
-        var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp, _buddy.NodeCount) { CreationIndex = _caches.Count };
+        var c = new KmemCache(name, objectSize, size, align, order, Math.Min(order, GetOrder(size)), _cpus, gfp, _buddy.NodeCount, cpuPartial) { CreationIndex = _caches.Count };
         _caches.Add(c);
         _byName[name] = c;
         return c;
@@ -300,7 +321,9 @@ public sealed class SlubAllocator
                 || !int.TryParse(f[4], out int order) || !int.TryParse(f[5], out int align))
                 throw new TraceFormatException(path, lineNo, 1, "expected cache, object_size, slab_size, objs_per_slab, order, align separated by tabs");
             if (f[0].StartsWith(':') || _byName.ContainsKey(f[0])) continue;
-            CreateCache(f[0], objectSize, align, Gfp.GFP_KERNEL, size, order);
+            // cpu_partial (objects) when the snapshot has the column, else set_cpu_partial's.
+            int cpuPartial = f.Length > 6 && int.TryParse(f[6], out int cp) && cp >= 0 ? cp : -1;
+            CreateCache(f[0], objectSize, align, Gfp.GFP_KERNEL, size, order, cpuPartial);
             added++;
         }
         return added;
@@ -360,9 +383,9 @@ public sealed class SlubAllocator
         {
             res.SlowPath = true;
             if (slab is not null) { slab.CpuOwner = -1; s.CpuSlab[cpu] = null; }
-            // get_partial: the node asked for, else the CPU's (numa_mem_id); get_any_partial's remote search (taken at
-            // random, by remote_node_defrag_ratio) is not modelled.
-            slab = GetPartial(s, node >= 0 ? node : _buddy.CpuToNode(cpu));
+            // new_slab: the CPU's partial slabs first; get_partial: the node asked for, else the CPU's (numa_mem_id);
+            // get_any_partial's remote search (taken at random, by remote_node_defrag_ratio) is not modelled.
+            slab = TakeCpuPartial(s, cpu, node, ref res) ?? GetPartial(s, node >= 0 ? node : _buddy.CpuToNode(cpu), cpu, ref res);
             if (slab is null)
             {
                 slab = NewSlab(s, cpu, node, ref res);
@@ -394,15 +417,116 @@ public sealed class SlubAllocator
     public ulong ObjectAddress(Slab slab, int idx) =>
         _pageOffset + ((ulong)slab.Pfn << Units.PageShift) + (ulong)idx * (ulong)slab.Cache.Size;
 
-    /// <summary>get_partial_node: the first slab of the node's partial list.</summary>
-    private static Slab? GetPartial(KmemCache s, int node)
+    /// <summary>get_partial_node of Linux 6.18: the first slab of the node's partial list becomes the CPU slab, and
+    /// following ones go onto the CPU's partial list (put_cpu_partial without drain) until more than cpu_partial / 2
+    /// have moved (the kernel compares that slab count with the object limit).</summary>
+    private Slab? GetPartial(KmemCache s, int node, int cpu, ref SlabResult res)
     {
         var list = s.NodePartial[node];
-        var first = list.First;
-        if (first is null) return null;
-        list.RemoveFirst();
-        first.Value.OnPartialList = false;
-        return first.Value;
+        Slab? partial = null;
+        int partialSlabs = 0;
+        while (list.First is { } first)
+        {
+            var slab = first.Value;
+            RemovePartial(s, slab);
+            if (partial is null)
+            {
+                partial = slab;
+                if (s.CpuPartial == 0) break;
+            }
+            else
+            {
+                PutCpuPartial(s, slab, cpu, drain: false, ref res);
+                if (++partialSlabs > s.CpuPartial / 2) break;
+            }
+        }
+        return partial;
+    }
+
+    /// <summary>___slab_alloc's new_slab label: pop the CPU's partial slabs (newest first) until one is on the node asked
+    /// for; one on another node is unfrozen to its node list (__put_partials).</summary>
+    private Slab? TakeCpuPartial(KmemCache s, int cpu, int node, ref SlabResult res)
+    {
+        while (s.CpuPartialHead[cpu] is { } slab)
+        {
+            s.CpuPartialHead[cpu] = slab.NextCpuPartial;
+            s.CpuPartialCount[cpu]--;
+            slab.NextCpuPartial = null;
+            slab.CpuPartialOwner = -1;
+            if (node < 0 || slab.Node == node) return slab;
+            PutPartials(s, slab, ref res);
+        }
+        return null;
+    }
+
+    /// <summary>put_cpu_partial: push the slab on the CPU's partial list; with drain, a list already at cpu_partial_slabs
+    /// goes to the node lists first (__put_partials).</summary>
+    private void PutCpuPartial(KmemCache s, Slab slab, int cpu, bool drain, ref SlabResult res)
+    {
+        Slab? toUnfreeze = null;
+        var old = s.CpuPartialHead[cpu];
+        if (old is not null && drain && s.CpuPartialCount[cpu] >= s.CpuPartialSlabs)
+        {
+            toUnfreeze = old;
+            old = null;
+            s.CpuPartialCount[cpu] = 0;
+        }
+        slab.NextCpuPartial = old;
+        slab.CpuPartialOwner = cpu;
+        s.CpuPartialHead[cpu] = slab;
+        s.CpuPartialCount[cpu]++;
+        if (toUnfreeze is not null)
+        {
+            res.CpuPartialDrain = true;
+            s.CpuPartialDrains++;
+            PutPartials(s, toUnfreeze, ref res);
+        }
+    }
+
+    /// <summary>__put_partials: unfreeze a chain of CPU partial slabs onto their nodes' lists (tail), discarding empty
+    /// ones while the node keeps min_partial.</summary>
+    private void PutPartials(KmemCache s, Slab? chain, ref SlabResult res)
+    {
+        List<Slab>? discard = null;
+        while (chain is not null)
+        {
+            var slab = chain;
+            chain = slab.NextCpuPartial;
+            slab.NextCpuPartial = null;
+            slab.CpuPartialOwner = -1;
+            if (slab.FreeCount == slab.Objects && s.NodePartial[slab.Node].Count >= s.MinPartial) (discard ??= []).Add(slab);
+            else AddPartial(s, slab, tail: true);
+        }
+        if (discard is null) return;
+        foreach (var slab in discard) DiscardSlab(s, slab, -1, ref res);
+    }
+
+    /// <summary>discard_slab: the slab's pages back to the buddy allocator.</summary>
+    private void DiscardSlab(KmemCache s, Slab slab, int cpu, ref SlabResult res)
+    {
+        var pf = _buddy.FreePages(slab.Pfn, slab.Order, cpu);
+        res.PageFree.Merges += pf.Merges;
+        res.PageFree.Drained += pf.Drained;
+        res.PageFree.Pcp |= pf.Pcp;
+        res.DiscardedSlab = true;
+        s.DiscardedSlabs++;
+        s.Slabs--;
+        s.TotalObjects -= slab.Objects;
+        if (slab.Order == s.Order) s.SpareSlabs.Push(slab);
+        else
+        {
+            _slabs[slab.Id] = null;
+            _freeSlabIds.Push(slab.Id);
+        }
+    }
+
+    /// <summary>Slabs on CPU partial lists, and their free objects (SLUB's slabinfo counts those objects as active).</summary>
+    public (long Slabs, long FreeObjects) CpuPartialState(KmemCache s)
+    {
+        long slabs = 0, free = 0;
+        foreach (var head in s.CpuPartialHead)
+            for (var p = head; p is not null; p = p.NextCpuPartial) { slabs++; free += p.FreeCount; }
+        return (slabs, free);
     }
 
     /// <summary>allocate_slab: try the cache's order, then its minimum order. With a node asked for, ___slab_alloc
@@ -463,28 +587,21 @@ public sealed class SlubAllocator
         s.BytesRequestedLive -= obj.RequestedSize;
         if (slab.CpuOwner >= 0) return res;
         res.SlowPath = true;
-        if (slab.FreeCount == slab.Objects)
+        // A frozen slab (on a CPU's partial list) just takes the object back (FREE_FROZEN).
+        if (slab.CpuPartialOwner >= 0) return res;
+        // __slab_free: a full slab's first free freezes it onto the freeing CPU's partial list (CPU_PARTIAL_FREE),
+        // even when that free empties it.
+        if (wasFull)
         {
-            if (s.NodePartial[slab.Node].Count >= s.MinPartial)
-            {
-                if (slab.OnPartialList) RemovePartial(s, slab);
-                res.PageFree = _buddy.FreePages(slab.Pfn, slab.Order, cpu);
-                res.DiscardedSlab = true;
-                s.DiscardedSlabs++;
-                s.Slabs--;
-                s.TotalObjects -= slab.Objects;
-                if (slab.Order == s.Order) s.SpareSlabs.Push(slab);
-                else
-                {
-                    _slabs[slab.Id] = null;
-                    _freeSlabIds.Push(slab.Id);
-                }
-                return res;
-            }
-            if (!slab.OnPartialList) AddPartial(s, slab, tail: true);
+            PutCpuPartial(s, slab, (uint)cpu < (uint)_cpus ? cpu : 0, drain: true, ref res);
             return res;
         }
-        if (wasFull) AddPartial(s, slab, tail: true);
+        // On its node's list: an empty slab goes while the node keeps min_partial (slab_empty).
+        if (slab.FreeCount == slab.Objects && slab.OnPartialList && s.NodePartial[slab.Node].Count >= s.MinPartial)
+        {
+            RemovePartial(s, slab);
+            DiscardSlab(s, slab, cpu, ref res);
+        }
         return res;
     }
 
