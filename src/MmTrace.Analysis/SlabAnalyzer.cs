@@ -132,6 +132,11 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("cpu_partial_slabs", cpuPartial.Sum(p => p.Slabs));
         s.Add("cpu_partial_free_objects", cpuPartial.Sum(p => p.FreeObjects));
         s.Add("cpu_partial_drains", used.Sum(c => c.CpuPartialDrains));
+        long newSlabs = slub.Caches.Sum(c => c.NewSlabs);
+        s.Add("new_slabs", newSlabs);
+        s.Add("new_slabs_on_recorded_pages", slub.NewSlabsOnRecordedPages);
+        s.Add("new_slabs_on_recorded_pages_pct", Percent.Of(slub.NewSlabsOnRecordedPages, newSlabs));
+        s.Add("recorded_slab_page_frees", kernel.Objects.SlabPageFreesMatched);
 
         var t = s.AddTable(new Table(CachesChart.Table, "Slab caches used by the replay (slabinfo)",
             [new(NameColumn, ColumnType.String), new("object_size", ColumnType.Int, "bytes"), new("size", ColumnType.Int, "bytes"),

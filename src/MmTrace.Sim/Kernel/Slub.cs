@@ -160,12 +160,26 @@ public struct SlabObject
     public readonly int LargePfn => SlabIdOrPfn;
 }
 
+/// <summary>
+/// Page blocks a kernel recording allocated for a slab: allocate_slab's own mm_page_alloc, traced just before the object
+/// allocation that needed it, on the same CPU. A new slab takes such a block instead of allocating another, so the
+/// recording's slab pages are counted once.
+/// </summary>
+public interface ISlabPageSource
+{
+    /// <summary>The block the recording allocated for the slab the current object allocation on <paramref name="cpu"/>
+    /// needs, at the cache's order (first attempt) or its minimum order (fallback): its first pfn and order.</summary>
+    bool TryTakeSlabPages(int order, int minOrder, int cpu, out int pfn, out int takenOrder);
+}
+
 /// <summary>What a slab allocation or free did, for the cost model.</summary>
 public struct SlabResult
 {
     public bool Ok;
     public bool SlowPath;
     public bool NewSlab;
+    /// <summary>The new slab took the block the recording allocated for it (its cost was the recorded page_alloc's).</summary>
+    public bool RecordedPages;
     public bool DiscardedSlab;
     /// <summary>put_cpu_partial found the CPU's partial list full and moved it to the node lists.</summary>
     public bool CpuPartialDrain;
@@ -535,7 +549,15 @@ public sealed class SlubAllocator
     {
         var page = new PageAllocResult { Pfn = -1 };
         int order = s.Order;
-        if (node >= 0) page = AllocateSlabPages(s, s.AllocGfp | Gfp.THISNODE, cpu, node, ref order);
+        if (PageSource is { } source && source.TryTakeSlabPages(s.Order, s.MinOrder, cpu, out int recordedPfn, out int recordedOrder))
+        {
+            order = recordedOrder;
+            var zone = _buddy.ZoneOf(recordedPfn);
+            page = new PageAllocResult { Pfn = recordedPfn, Zone = zone.Index, Node = zone.Node, PreferredNode = zone.Node };
+            res.RecordedPages = true;
+            NewSlabsOnRecordedPages++;
+        }
+        if (!page.Ok && node >= 0) page = AllocateSlabPages(s, s.AllocGfp | Gfp.THISNODE, cpu, node, ref order);
         if (!page.Ok) page = AllocateSlabPages(s, s.AllocGfp, cpu, node, ref order);
         res.Page = page;
         if (!page.Ok) return null;
@@ -645,6 +667,10 @@ public sealed class SlubAllocator
     }
 
     public long LargeAllocs { get; private set; }
+    /// <summary>Where a new slab may take the block a kernel recording allocated for it (null: always allocate).</summary>
+    public ISlabPageSource? PageSource { get; set; }
+    /// <summary>New slabs made on a block the recording allocated for them rather than on pages of their own.</summary>
+    public long NewSlabsOnRecordedPages { get; private set; }
     /// <summary>Objects handed out from a slab on a node other than the allocating CPU's (a running total; NUMA only).</summary>
     public long RemoteObjects { get; private set; }
     public long LargePagesLive { get; private set; }
