@@ -134,8 +134,8 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add("cpu_partial_drains", used.Sum(c => c.CpuPartialDrains));
         long newSlabs = slub.Caches.Sum(c => c.NewSlabs);
         s.Add("new_slabs", newSlabs);
-        s.Add("new_slabs_on_recorded_pages", slub.NewSlabsOnRecordedPages);
-        s.Add("new_slabs_on_recorded_pages_pct", Percent.Of(slub.NewSlabsOnRecordedPages, newSlabs));
+        s.Add("slabs_on_recorded_blocks", slub.NewSlabsOnRecordedPages);
+        s.Add("slabs_on_recorded_blocks_pct", Percent.Of(slub.NewSlabsOnRecordedPages, newSlabs));
         s.Add("recorded_slab_page_frees", kernel.Objects.SlabPageFreesMatched);
 
         var t = s.AddTable(new Table(CachesChart.Table, "Slab caches used by the replay (slabinfo)",
