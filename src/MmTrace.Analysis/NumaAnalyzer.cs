@@ -132,6 +132,7 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
             sites.AddRow(key, c.Events, c.Remote, c.RemotePages, c.RemoteObjects);
 
         s.Notes.Add("Remote: served on a node other than the allocating CPU's (the kernel's other_node). An event's preferred node is the one it names (kmalloc_node, the node column), else its CPU's.");
+        s.Notes.Add("interleave_hit is 0: memory policies (set_mempolicy, mbind) are not modelled, so every allocation has the default policy (the event's node, else the CPU's).");
         s.Notes.Add("zone_reclaim_mode 0 (the default): an allocation falls back to the next node in the zonelist instead of reclaiming on its own; reclaim is not modelled.");
     }
 

@@ -617,9 +617,6 @@ public sealed class BuddyAllocator
         else z.Numa.OtherNode++;
     }
 
-    /// <summary>Counts an allocation the interleave policy placed on the node it asked for (NUMA_INTERLEAVE_HIT).</summary>
-    public void CountInterleaveHit(int pfn) => ZoneOf(pfn).Numa.InterleaveHit++;
-
     /// <summary>The node's numa counters: the sum over its zones (node_read_numastat).</summary>
     public NumaStats NodeNumaStats(int nid)
     {
