@@ -107,9 +107,14 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
         return zr;
     }
 
+    /// <summary>A zone as reports name it: its type on one node, "Node N Type" on a NUMA machine (zones of the same
+    /// type on two nodes are two zones).</summary>
+    internal static string ZoneLabel(BuddyAllocator buddy, Zone z) => buddy.NodeCount > 1 ? $"Node {z.Node} {z.Name}" : z.Name;
+
     public void Contribute(Report report, AnalysisContext ctx)
     {
         var buddy = kernel.Buddy;
+        bool numa = buddy.NodeCount > 1;
         var s = report.AddSection(SectionName, "Buddy page allocator");
         s.Add("max_order", buddy.MaxOrder);
         s.Add(PageblockOrder, buddy.PageblockOrder);
@@ -121,6 +126,7 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
         s.Add("min_free_kbytes", buddy.MinFreeKbytes);
         s.Add("live_page_blocks", kernel.Objects.LivePageBlocks);
         s.Add(AllocationFailures, buddy.FailureCount);
+        if (numa) s.Add("nodes", buddy.NodeCount);
 
         var boot = s.AddTable(new Table("boot_reserved", "Reserved by memblock at boot",
             [new("name", ColumnType.String), new("start", ColumnType.String), new("bytes", ColumnType.Int, "bytes")]));
@@ -135,7 +141,7 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
         foreach (var z in buddy.Zones)
         {
             var (batch, high) = buddy.PcpLimits(z);
-            zones.AddRow(z.Name, z.StartPfn, z.EndPfn, z.PresentPages, z.ManagedPages, z.FreePages, z.WmarkMin, z.WmarkLow, z.WmarkHigh,
+            zones.AddRow(ZoneLabel(buddy, z), z.StartPfn, z.EndPfn, z.PresentPages, z.ManagedPages, z.FreePages, z.WmarkMin, z.WmarkLow, z.WmarkHigh,
                 buddy.PcpPages(z), batch, high);
         }
 
@@ -150,10 +156,10 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
             for (int o = 0; o <= buddy.MaxOrder; o++)
             {
                 long blocks = z.FreeBlocks(o);
-                area.AddRow(z.Name, o, blocks, blocks << o,
+                area.AddRow(ZoneLabel(buddy, z), o, blocks, blocks << o,
                     z.FreeBlocks(o, MigrateType.Unmovable), z.FreeBlocks(o, MigrateType.Movable),
                     z.FreeBlocks(o, MigrateType.Reclaimable), z.FreeBlocks(o, MigrateType.HighAtomic));
-                frag.AddRow(z.Name, o, BuddyAllocator.UnusableFreeIndex(z, o) / 1000.0, BuddyAllocator.FragmentationIndex(z, o) / 1000.0);
+                frag.AddRow(ZoneLabel(buddy, z), o, BuddyAllocator.UnusableFreeIndex(z, o) / 1000.0, BuddyAllocator.FragmentationIndex(z, o) / 1000.0);
             }
         }
 
@@ -176,7 +182,8 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
                 new($"unusable_index_order_{Math.Min(3, buddy.MaxOrder)}", ColumnType.Float), new($"unusable_index_order_{buddy.PageblockOrder}", ColumnType.Float),
             };
             for (int o = 0; o <= buddy.MaxOrder; o++) zcols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
-            var zt = s.AddTable(new Table($"series_{z.Name.ToLowerInvariant()}", $"Zone {z.Name} over the replay: free pages, pcp pages, unusable index, free blocks by order", zcols, isSeries: true));
+            string key = numa ? $"node{z.Node}_{z.Name.ToLowerInvariant()}" : z.Name.ToLowerInvariant();
+            var zt = s.AddTable(new Table($"series_{key}", $"Zone {ZoneLabel(buddy, z)} over the replay: free pages, pcp pages, unusable index, free blocks by order", zcols, isSeries: true));
             var rows = _zoneSeries[zi].Rows;
             for (int i = 0; i < rows.Count; i++)
             {

@@ -27,7 +27,7 @@ public static class Findings
     /// number or a table row, after these.</summary>
     public static IReadOnlyList<SectionStory> Sections { get; } =
     [
-        EventsAnalyzer.Story, AnomaliesAnalyzer.Story, LatencyAnalyzer.Story, BuddyAnalyzer.Story, SlabAnalyzer.Story, HeapAnalyzer.Story, HeapSitesAnalyzer.Story, KernelSitesAnalyzer.Story,
+        EventsAnalyzer.Story, AnomaliesAnalyzer.Story, LatencyAnalyzer.Story, BuddyAnalyzer.Story, NumaAnalyzer.Story, SlabAnalyzer.Story, HeapAnalyzer.Story, HeapSitesAnalyzer.Story, KernelSitesAnalyzer.Story,
         VmallocKmapAnalyzer.VmallocStory, VmallocKmapAnalyzer.KmapStory, FidelityAnalyzer.Story, TlbAnalyzer.Story, FaultsAnalyzer.Story,
         ProcessesAnalyzer.Story,
     ];
@@ -35,10 +35,10 @@ public static class Findings
     /// <summary>The order of the sections for each kind of trace: what the trace is about first.</summary>
     private static readonly Dictionary<TraceKind, string[]> Order = new()
     {
-        [TraceKind.Kernel] = ["slab", "kernel_sites", "buddy", "anomalies", "fidelity", "latency", "vmalloc", "kmap", "processes", "faults", "tlb", "heap", "heap_sites", "events"],
-        [TraceKind.Heap] = ["heap", "heap_sites", "fidelity", "anomalies", "faults", "processes", "tlb", "latency", "buddy", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
-        [TraceKind.Access] = ["tlb", "faults", "anomalies", "processes", "latency", "fidelity", "heap", "heap_sites", "buddy", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
-        [TraceKind.Syscalls] = ["processes", "faults", "fidelity", "anomalies", "tlb", "heap", "heap_sites", "latency", "buddy", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
+        [TraceKind.Kernel] = ["slab", "kernel_sites", "buddy", "numa", "anomalies", "fidelity", "latency", "vmalloc", "kmap", "processes", "faults", "tlb", "heap", "heap_sites", "events"],
+        [TraceKind.Heap] = ["heap", "heap_sites", "fidelity", "anomalies", "faults", "processes", "tlb", "latency", "buddy", "numa", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
+        [TraceKind.Access] = ["tlb", "faults", "anomalies", "processes", "latency", "fidelity", "heap", "heap_sites", "buddy", "numa", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
+        [TraceKind.Syscalls] = ["processes", "faults", "fidelity", "anomalies", "tlb", "heap", "heap_sites", "latency", "buddy", "numa", "slab", "vmalloc", "kmap", "kernel_sites", "events"],
     };
 
     /// <summary>At most this many findings open the report, and this many key figures.</summary>

@@ -39,9 +39,10 @@ public sealed class KmemPageStat
 /// evsel__process_alloc_event / process_free_event for kmalloc and kmem_cache_alloc / kfree and
 /// kmem_cache_free, and process_page_alloc_event / page_free_event for mm_page_alloc / mm_page_free.
 /// Events are consumed in trace order (perf script and perf.data readers give perf's time order).
-/// Left out: cross-node allocations (the canonical event carries no node; perf counts none when the
-/// node is NUMA_NO_NODE, as on every recording here), and page call sites from callchains (we use
-/// the sample's own call site when the trace has one).
+/// Cross-CPU (cross-node) allocations as evsel__process_alloc_event counts them: an allocation whose node is not
+/// NUMA_NO_NODE and differs from cpu__get_node(sample cpu). perf reads that CPU-to-node map from the sysfs of the
+/// host it runs on; here it is the one given, by default one node (as this host has). Left out: page call sites
+/// from callchains (we use the sample's own call site when the trace has one).
 /// </summary>
 public sealed class KmemStat
 {
@@ -64,7 +65,8 @@ public sealed class KmemStat
     public ulong TotalAllocated { get; private set; }
     public ulong TotalFreed { get; private set; }
     public ulong NrAllocs { get; private set; }
-    public ulong NrCrossAllocs => 0;
+    public ulong NrCrossAllocs { get; private set; }
+    private readonly int[]? _cpuToNode;
 
     public ulong TotalPageAllocBytes { get; private set; }
     public ulong TotalPageFreeBytes { get; private set; }
@@ -84,7 +86,19 @@ public sealed class KmemStat
     /// <summary>Extras beyond perf: per-cache figures, request-size histogram, object lifetimes.</summary>
     public KmemExtras Extras { get; } = new();
 
-    public KmemStat(bool livePage = false) => LivePage = livePage;
+    /// <param name="cpuToNode">cpu__get_node's map (index: CPU); null: every CPU on node 0, a one-node host.</param>
+    public KmemStat(bool livePage = false, int[]? cpuToNode = null)
+    {
+        LivePage = livePage;
+        _cpuToNode = cpuToNode;
+    }
+
+    /// <summary>cpu__get_node: the CPU's node on the host perf kmem reads; a CPU outside the map (or none) is node -1.</summary>
+    private int CpuNode(in TraceEvent e)
+    {
+        if (_cpuToNode is null) return 0;
+        return e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)_cpuToNode.Length ? _cpuToNode[e.Cpu] : -1;
+    }
 
     public IReadOnlyCollection<KmemAllocStat> AllocStats => _allocByPtr.Values;
     public IReadOnlyCollection<KmemAllocStat> CallerStats => _allocByCaller.Values;
@@ -146,6 +160,8 @@ public sealed class KmemStat
         TotalRequested += req;
         TotalAllocated += alloc;
         NrAllocs++;
+        // A node other than NUMA_NO_NODE (the canonical event leaves -1 absent) and not the sample CPU's node.
+        if (e.Has(EventFields.Node) && e.Node != CpuNode(e)) NrCrossAllocs++;
         Extras.Alloc(e, req, alloc);
     }
 

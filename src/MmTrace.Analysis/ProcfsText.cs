@@ -6,14 +6,14 @@ namespace MmTrace.Analysis;
 /// <summary>
 /// The kernel's own text formats (Linux 6.18 mm/vmstat.c, mm/slub.c), rendered from plain figures so
 /// they can be checked against real files: /proc/buddyinfo, /proc/pagetypeinfo, /proc/slabinfo and
-/// debugfs extfrag/{unusable_index,extfrag_index}. One node (node 0).
+/// debugfs extfrag/{unusable_index,extfrag_index}, and a node's sysfs numastat. Zones carry their node.
 /// </summary>
 public static class ProcfsText
 {
     /// <summary>migratetype_names[] without CMA: the columns of pagetypeinfo.</summary>
     public static readonly string[] MigrateTypeNames = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"];
 
-    public sealed record ZoneFreeArea(string Zone, long[] NrFree);
+    public sealed record ZoneFreeArea(string Zone, long[] NrFree, int Node = 0);
 
     /// <summary>frag_show_print: "Node %d, zone %8s " then "%6lu " per order.</summary>
     public static string Buddyinfo(IEnumerable<ZoneFreeArea> zones)
@@ -21,7 +21,7 @@ public static class ProcfsText
         var sb = new StringBuilder();
         foreach (var z in zones)
         {
-            sb.Append(Units.Inv, $"Node 0, zone {z.Zone,8} ");
+            sb.Append(Units.Inv, $"Node {z.Node}, zone {z.Zone,8} ");
             foreach (long n in z.NrFree) sb.Append(Units.Inv, $"{n,6} ");
             sb.Append('\n');
         }
@@ -29,7 +29,7 @@ public static class ProcfsText
     }
 
     /// <summary>Per zone: free blocks per [migratetype][order] and pageblocks per migratetype.</summary>
-    public sealed record ZoneTypeInfo(string Zone, long[][] FreeByTypeAndOrder, long[] BlocksByType);
+    public sealed record ZoneTypeInfo(string Zone, long[][] FreeByTypeAndOrder, long[] BlocksByType, int Node = 0);
 
     /// <summary>pagetypeinfo_show: header, pagetypeinfo_showfree, pagetypeinfo_showblockcount (no page_owner mixed counts).</summary>
     public static string Pagetypeinfo(int pageblockOrder, int maxOrder, IReadOnlyList<ZoneTypeInfo> zones)
@@ -45,7 +45,7 @@ public static class ProcfsText
         {
             for (int mt = 0; mt < MigrateTypeNames.Length; mt++)
             {
-                sb.Append(Units.Inv, $"Node {0,4}, zone {z.Zone,8}, type {MigrateTypeNames[mt],12} ");
+                sb.Append(Units.Inv, $"Node {z.Node,4}, zone {z.Zone,8}, type {MigrateTypeNames[mt],12} ");
                 for (int o = 0; o <= maxOrder; o++)
                 {
                     long n = mt < z.FreeByTypeAndOrder.Length ? z.FreeByTypeAndOrder[mt][o] : 0;
@@ -61,7 +61,7 @@ public static class ProcfsText
         sb.Append('\n');
         foreach (var z in zones)
         {
-            sb.Append(Units.Inv, $"Node 0, zone {z.Zone,8} ");
+            sb.Append(Units.Inv, $"Node {z.Node}, zone {z.Zone,8} ");
             for (int mt = 0; mt < MigrateTypeNames.Length; mt++) sb.Append(Units.Inv, $"{(mt < z.BlocksByType.Length ? z.BlocksByType[mt] : 0),12} ");
             sb.Append('\n');
         }
@@ -86,8 +86,12 @@ public static class ProcfsText
         return sb.ToString();
     }
 
+    /// <summary>node_read_numastat (drivers/base/node.c): /sys/devices/system/node/nodeN/numastat.</summary>
+    public static string Numastat(long hit, long miss, long foreign, long interleaveHit, long localNode, long otherNode) =>
+        string.Create(Units.Inv, $"numa_hit {hit}\nnuma_miss {miss}\nnuma_foreign {foreign}\ninterleave_hit {interleaveHit}\nlocal_node {localNode}\nother_node {otherNode}\n");
+
     /// <summary>Index values in thousandths per order, e.g. from BuddyAllocator.UnusableFreeIndex.</summary>
-    public sealed record ZoneIndex(string Zone, long[] Thousandths);
+    public sealed record ZoneIndex(string Zone, long[] Thousandths, int Node = 0);
 
     /// <summary>unusable_show_print: "%d.%03d " per order.</summary>
     public static string UnusableIndex(IEnumerable<ZoneIndex> zones) => Indices(zones, width: 1);
@@ -100,7 +104,7 @@ public static class ProcfsText
         var sb = new StringBuilder();
         foreach (var z in zones)
         {
-            sb.Append(Units.Inv, $"Node 0, zone {z.Zone,8} ");
+            sb.Append(Units.Inv, $"Node {z.Node}, zone {z.Zone,8} ");
             foreach (long idx in z.Thousandths)
             {
                 // C's integer division and modulo truncate toward zero, as C# does.

@@ -53,6 +53,7 @@ public static class ReplayJob
             new AnomaliesAnalyzer(),
             new LatencyAnalyzer(),
             linux is null ? null : new BuddyAnalyzer(linux, clock),
+            linux is { Buddy.NodeCount: > 1 } ? new NumaAnalyzer(linux) : null,
             linux012 is null ? null : new MemMapAnalyzer(linux012),
             linux is null ? null : new SlabAnalyzer(linux),
             linux is null ? null : new KernelSitesAnalyzer(linux),

@@ -128,6 +128,15 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
         s.Add(BytesWastedPct, Percent.Of(_allocated - _requested, _allocated));
         s.Add("kmalloc_large_allocs", slub.LargeAllocs);
         s.Add("kmalloc_large_pages_live", slub.LargePagesLive);
+        var cpuPartial = used.Select(slub.CpuPartialState).ToList();
+        s.Add("cpu_partial_slabs", cpuPartial.Sum(p => p.Slabs));
+        s.Add("cpu_partial_free_objects", cpuPartial.Sum(p => p.FreeObjects));
+        s.Add("cpu_partial_drains", used.Sum(c => c.CpuPartialDrains));
+        long newSlabs = slub.Caches.Sum(c => c.NewSlabs);
+        s.Add("new_slabs", newSlabs);
+        s.Add("slabs_on_recorded_blocks", slub.NewSlabsOnRecordedPages);
+        s.Add("slabs_on_recorded_blocks_pct", Percent.Of(slub.NewSlabsOnRecordedPages, newSlabs));
+        s.Add("recorded_slab_page_frees", kernel.Objects.SlabPageFreesMatched);
 
         var t = s.AddTable(new Table(CachesChart.Table, "Slab caches used by the replay (slabinfo)",
             [new(NameColumn, ColumnType.String), new("object_size", ColumnType.Int, "bytes"), new("size", ColumnType.Int, "bytes"),
@@ -147,6 +156,7 @@ public sealed class SlabAnalyzer(LinuxKernel kernel) : IAnalyzer
                 Percent.Of(v.Allocated - v.Requested, v.Allocated));
         s.Notes.Add("bytes_freed counts frees of live simulated objects; bytes_freed_perf counts as perf kmem stat does (every free of a pointer allocated earlier in the trace, at its last bytes_alloc, double frees included).");
         s.Notes.Add("bytes_allocated is what the simulated caches handed out: the kmalloc size class or named cache's object size, or whole pages for kmalloc_large.");
-        s.Notes.Add("Not modelled yet: per-CPU partial lists, freelist randomisation, debug metadata, memcg accounting, RCU-delayed frees.");
+        s.Notes.Add("Per-CPU partial lists as 6.18 keeps them: a full slab's first free freezes it onto the freeing CPU's list, a list at cpu_partial_slabs drains to the node list on the next such free, a refill from the node list moves up to cpu_partial/2 more slabs to the CPU; cpu_partial_slabs and cpu_partial_free_objects are what the lists hold at the end (slabinfo counts those objects as active).");
+        s.Notes.Add("Not modelled yet: 6.18's opt-in sheaves, freelist randomisation, debug metadata, memcg accounting, RCU-delayed frees.");
     }
 }

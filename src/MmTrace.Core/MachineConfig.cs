@@ -131,11 +131,20 @@ public sealed class MachineConfig
         foreach (var (key, value) in from.ToList())
         {
             string path = prefix.Length == 0 ? key : prefix + "." + key;
+            // A machine file may describe nodes its base has not: a numa section, or more numa.nodeN entries.
+            if (!into.ContainsKey(key) && value is JsonObject added && IsNumaAddition(path))
+            {
+                into[key] = added.DeepClone();
+                continue;
+            }
             if (!into.ContainsKey(key)) throw UnknownSetting(root, path, section: value is JsonObject);
             if (value is JsonObject obj && into[key] is JsonObject target) Merge(root, target, obj, path);
             else into[key] = ConvertLike(into[key], value?.ToJsonString() ?? "null", path);
         }
     }
+
+    private static bool IsNumaAddition(string path) =>
+        path == "numa" || (path.StartsWith("numa.node", StringComparison.Ordinal) && path.Length > 9 && path[9..].All(char.IsAsciiDigit));
 
     /// <summary>Applies one <c>path=value</c> override.</summary>
     public void Set(string assignment)

@@ -21,6 +21,7 @@ public enum EventFields : ushort
     BytesAlloc = 1 << 11,
     Offset = 1 << 12,
     OldSize = 1 << 13,
+    Node = 1 << 14,
 }
 
 /// <summary>
@@ -58,6 +59,8 @@ public struct TraceEvent
     public int File;
     public sbyte Order;
     public sbyte Migratetype;
+    /// <summary>The NUMA node an allocation asked for (kmalloc_node's node, a tracepoint's node= other than -1).</summary>
+    public short Node;
     public Op Op;
     public EventFields Present;
 
@@ -77,6 +80,7 @@ public struct TraceEvent
     public void SetFd(int fd) { Fd = fd; Present |= EventFields.Fd; }
     public void SetOffset(ulong o) { Offset = o; Present |= EventFields.Offset; }
     public void SetOldSize(ulong s) { OldSize = s; Present |= EventFields.OldSize; }
+    public void SetNode(int n) { Node = (short)n; Present |= EventFields.Node; }
 
     public static TraceEvent Create(Op op, int pid) => new() { Op = op, Pid = pid };
 }

@@ -6,7 +6,7 @@ namespace MmTrace.Ingest;
 public enum TraceColumn
 {
     TimeNs, Cpu, Pid, Comm, Op, Address, Size, BytesAlloc, OldAddress, Result, Order, Migratetype, Flags, Prot, Fd, Offset, CallSite, Cache,
-    OldSize, File,
+    OldSize, File, Node,
 }
 
 public static class TraceColumns
@@ -15,10 +15,13 @@ public static class TraceColumns
     public static IReadOnlyList<string> Names { get; } =
     [
         "time_ns", "cpu", "pid", "comm", "op", "address", "size", "bytes_alloc", "old_address", "result",
-        "order", "migratetype", "flags", "prot", "fd", "offset", "call_site", "cache", "old_size", "file",
+        "order", "migratetype", "flags", "prot", "fd", "offset", "call_site", "cache", "old_size", "file", "node",
     ];
 
-    public const int Count = 20;
+    public const int Count = 21;
+
+    /// <summary>One past the largest node id a trace may name: MAX_NUMNODES with CONFIG_NODES_SHIFT 10 (the largest x86 takes).</summary>
+    public const int MaxNode = 1024;
 
     /// <summary>The header line as our CSV writer writes it.</summary>
     public static string Header { get; } = string.Join(',', Names);
@@ -52,6 +55,7 @@ public static class TraceColumns
         TraceColumn.Fd => EventFields.Fd,
         TraceColumn.Offset => EventFields.Offset,
         TraceColumn.OldSize => EventFields.OldSize,
+        TraceColumn.Node => EventFields.Node,
         _ => EventFields.None,
     };
 

@@ -1,7 +1,7 @@
 namespace MmTrace.Ingest;
 
 /// <summary>The fields of the kmem, exceptions and sched tracepoints a reader looks up, as perf script and tracefs print them (name=value).</summary>
-internal enum TracepointKey { CallSite, Ptr, BytesReq, BytesAlloc, GfpFlags, Name, Page, Pfn, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Count }
+internal enum TracepointKey { CallSite, Ptr, BytesReq, BytesAlloc, GfpFlags, Name, Page, Pfn, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node, Count }
 
 /// <summary>Field names to <see cref="TracepointKey"/> and back, without allocating: shared by the perf script and tracefs readers.</summary>
 internal static class TracepointKeys
@@ -14,6 +14,7 @@ internal static class TracepointKeys
         3 when k.SequenceEqual("pid"u8) => (int)TracepointKey.Pid,
         4 when k.SequenceEqual("name"u8) => (int)TracepointKey.Name,
         4 when k.SequenceEqual("page"u8) => (int)TracepointKey.Page,
+        4 when k.SequenceEqual("node"u8) => (int)TracepointKey.Node,
         5 when k.SequenceEqual("order"u8) => (int)TracepointKey.Order,
         7 when k.SequenceEqual("address"u8) => (int)TracepointKey.Address,
         8 when k.SequenceEqual("prev_pid"u8) => (int)TracepointKey.PrevPid,
@@ -33,6 +34,6 @@ internal static class TracepointKeys
         TracepointKey.CallSite => "call_site", TracepointKey.Ptr => "ptr", TracepointKey.BytesReq => "bytes_req", TracepointKey.BytesAlloc => "bytes_alloc",
         TracepointKey.GfpFlags => "gfp_flags", TracepointKey.Name => "name", TracepointKey.Page => "page", TracepointKey.Pfn => "pfn", TracepointKey.Order => "order",
         TracepointKey.Migratetype => "migratetype", TracepointKey.Address => "address", TracepointKey.Ip => "ip", TracepointKey.ErrorCode => "error_code",
-        TracepointKey.PrevPid => "prev_pid", TracepointKey.NextPid => "next_pid", TracepointKey.Pid => "pid", _ => "child_pid",
+        TracepointKey.PrevPid => "prev_pid", TracepointKey.NextPid => "next_pid", TracepointKey.Pid => "pid", TracepointKey.Node => "node", _ => "child_pid",
     };
 }

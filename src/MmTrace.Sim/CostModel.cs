@@ -78,7 +78,7 @@ public sealed class CostModel(MachineConfig cfg)
     {
         if (r.Large) return OfPageAlloc(r.Page);
         long c = r.SlowPath ? SlabAllocSlow : SlabAllocFast;
-        if (r.NewSlab || (!r.Ok && r.SlowPath)) c += SlabNew + OfPageAlloc(r.Page);
+        if (r.NewSlab || (!r.Ok && r.SlowPath)) c += SlabNew + (r.RecordedPages ? 0 : OfPageAlloc(r.Page));
         return c;
     }
 

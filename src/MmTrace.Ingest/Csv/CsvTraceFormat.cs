@@ -266,6 +266,12 @@ public sealed class CsvTraceReader : ITraceReader
         {
             case TraceColumn.TimeNs: ev.SetTime(v); return true;
             case TraceColumn.Result: ev.SetResult(v); return true;
+            case TraceColumn.Node:
+                // NUMA_NO_NODE (-1) is no node; otherwise a node id below MAX_NUMNODES (1024 with NODES_SHIFT 10).
+                if (v == -1) return true;
+                if (v is < 0 or >= TraceColumns.MaxNode) return false;
+                ev.SetNode((int)v);
+                return true;
             case TraceColumn.Order or TraceColumn.Migratetype:
                 if (v is < sbyte.MinValue or > sbyte.MaxValue) return false;
                 if (c == TraceColumn.Order) ev.SetOrder((int)v); else ev.SetMigratetype((int)v);
@@ -282,7 +288,7 @@ public sealed class CsvTraceReader : ITraceReader
         return true;
     }
 
-    private static string Range(TraceColumn c) => c is TraceColumn.Order or TraceColumn.Migratetype ? "-128..127" : "a 32-bit integer";
+    private static string Range(TraceColumn c) => c is TraceColumn.Order or TraceColumn.Migratetype ? "-128..127" : c is TraceColumn.Node ? "0..1023, or -1 for none" : "a 32-bit integer";
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private TraceFormatException NumberError(int field, TraceColumn c) => Error(field, $"expected a number in column '{c.Name()}'");

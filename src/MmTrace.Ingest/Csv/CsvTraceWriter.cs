@@ -47,6 +47,7 @@ public sealed class CsvTraceWriter : ITraceWriter
             String(e.Cache);
             Signed(e.Has(EventFields.OldSize), (long)e.OldSize, unsigned: true);
             String(e.File);
+            Signed(e.Has(EventFields.Node), e.Node);
             _csv.EndRecord();
         }
     }

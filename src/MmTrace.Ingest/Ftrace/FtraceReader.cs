@@ -254,6 +254,13 @@ public sealed class FtraceReader : LineTraceReader
                 if (!Gfp(line, ref e)) return -1;
                 e.CallSite = CallSite(line, Key.CallSite);
                 if (kind == Kind.KmemCacheAlloc) e.Cache = Intern(line, Key.Name);
+                if (Has(Key.Node))
+                {
+                    // node=-1 is NUMA_NO_NODE: no node asked for.
+                    if (!SmallInt(line, Key.Node, out int node)) return -1;
+                    if (node is < -1 or >= TraceColumns.MaxNode) { Fail(_valueStart[(int)Key.Node], "expected a node 0..1023, or -1 for none"); return -1; }
+                    if (node >= 0) e.SetNode(node);
+                }
                 return 1;
             case Kind.Kfree or Kind.KmemCacheFree:
                 if (!Pointer(line, Key.Ptr, out v)) return -1;

@@ -293,6 +293,12 @@ public sealed class ParquetTraceReader : ITraceReader
                 case TraceColumn.Comm: ev.Comm = (int)v; break;
                 case TraceColumn.CallSite: ev.CallSite = (int)v; break;
                 case TraceColumn.Cache: ev.Cache = (int)v; break;
+                case TraceColumn.Node:
+                    // NUMA_NO_NODE (-1) is no node, as in the CSV form.
+                    if (v == -1) break;
+                    if (v is < 0 or >= TraceColumns.MaxNode) { error = RowError(row, col); return false; }
+                    ev.SetNode((int)v);
+                    break;
                 case TraceColumn.Order or TraceColumn.Migratetype:
                     if (v is < sbyte.MinValue or > sbyte.MaxValue) { error = RowError(row, col); return false; }
                     if (col == TraceColumn.Order) ev.SetOrder((int)v); else ev.SetMigratetype((int)v);
@@ -322,6 +328,7 @@ public sealed class ParquetTraceReader : ITraceReader
             TraceColumn.Op => "expected an op name in column 'op'",
             TraceColumn.Pid when !_present[(int)c][row] => "expected a number in column 'pid'",
             TraceColumn.Order or TraceColumn.Migratetype => $"number out of range in column '{c.Name()}' (expected -128..127)",
+            TraceColumn.Node => "number out of range in column 'node' (expected 0..1023, or -1 for none)",
             _ => $"number out of range in column '{c.Name()}' (expected a 32-bit integer)",
         };
         return new TraceFormatException(_file, line, 0, message);

@@ -6,7 +6,7 @@ namespace MmTrace.Ingest.Parquet;
 /// <summary>
 /// The Parquet schema of the canonical trace: the CSV columns with the same names, typed. Addresses,
 /// sizes and flags are UINT64 (DuckDB's UBIGINT), time and result INT64, order and migratetype INT8
-/// (TINYINT), cpu/pid/prot/fd INT32; strings are UTF-8, dictionary-encoded. Only pid and op are required.
+/// (TINYINT), node INT16 (SMALLINT), cpu/pid/prot/fd INT32; strings are UTF-8, dictionary-encoded. Only pid and op are required.
 /// </summary>
 internal static class ParquetTraceSchema
 {
@@ -34,6 +34,7 @@ internal static class ParquetTraceSchema
         new DataField<string>("cache", true),
         new DataField<ulong?>("old_size"),
         new DataField<string>("file", true),
+        new DataField<short?>("node"),
     ];
 
     public static readonly ParquetSchema Schema = new(Fields);

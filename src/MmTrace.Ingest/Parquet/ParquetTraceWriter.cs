@@ -38,6 +38,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
     private readonly ReadOnlyMemory<char>?[] _cache = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
     private readonly ulong?[] _oldSize = new ulong?[ParquetTraceSchema.RowGroupSize];
     private readonly ReadOnlyMemory<char>?[] _file = new ReadOnlyMemory<char>?[ParquetTraceSchema.RowGroupSize];
+    private readonly short?[] _node = new short?[ParquetTraceSchema.RowGroupSize];
 
     /// <summary>Writes to a writable, seekable stream, closed on <see cref="Complete"/> unless <paramref name="leaveOpen"/>.</summary>
     public ParquetTraceWriter(Stream output, SymbolTable symbols, bool leaveOpen = false)
@@ -74,6 +75,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
             _cache[i] = Str(e.Cache);
             _oldSize[i] = e.Has(EventFields.OldSize) ? e.OldSize : null;
             _file[i] = Str(e.File);
+            _node[i] = e.Has(EventFields.Node) ? e.Node : null;
             if (++_rows == ParquetTraceSchema.RowGroupSize) Flush();
         }
     }
@@ -107,6 +109,7 @@ public sealed class ParquetTraceWriter : ITraceWriter
             Nullable(rg, f[17], _cache, n);
             Nullable(rg, f[18], _oldSize, n);
             Nullable(rg, f[19], _file, n);
+            Nullable(rg, f[20], _node, n);
             rg.CompleteValidate();
         }
         _rows = 0;

@@ -63,7 +63,7 @@ public sealed class PerfDataReader : ITraceReader
         public string? EventName;
         public TraceEventFormat? Format;
         // raw fields by role
-        public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid;
+        public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node;
     }
 
     private struct Pending
@@ -236,6 +236,7 @@ public sealed class PerfDataReader : ITraceReader
         a.NextPid = f.Field("next_pid");
         a.Pid = f.Field("pid") ?? f.Field("parent_pid");
         a.ChildPid = f.Field("child_pid");
+        a.Node = f.Field("node");
     }
 
     public int Read(Span<TraceEvent> batch)
@@ -421,6 +422,13 @@ public sealed class PerfDataReader : ITraceReader
                 ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
                 ev.CallSite = Hex(raw, a.CallSite, ref ok);
                 if (a.Kind == PerfEvent.KmemCacheAlloc) ev.Cache = Str(raw, a.Name, ref ok);
+                if (a.Node is not null)
+                {
+                    // node is a signed int; -1 (NUMA_NO_NODE) asks for no node.
+                    ok &= Field(raw, a.Node, out ulong node);
+                    long n = unchecked((long)node);
+                    if (n is >= 0 and < TraceColumns.MaxNode) ev.SetNode((int)n);
+                }
                 break;
             case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
                 ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);

@@ -401,6 +401,16 @@ public sealed class PerfScriptReader : ITraceReader
         return false;
     }
 
+    /// <summary>kmalloc's and kmem_cache_alloc's node=: the node asked for, -1 (NUMA_NO_NODE) for none.</summary>
+    private bool NodeField(ReadOnlySpan<byte> line, ref TraceEvent ev)
+    {
+        if (!SmallInt(line, Key.Node, out int node)) return false;
+        if (node == -1) return true;
+        if (node is < 0 or >= TraceColumns.MaxNode) { Fail(_valueStart[(int)Key.Node], "expected a node 0..1023, or -1 for none"); return false; }
+        ev.SetNode(node);
+        return true;
+    }
+
     private bool SmallInt(ReadOnlySpan<byte> line, Key k, out int v)
     {
         v = 0;
@@ -435,7 +445,7 @@ public sealed class PerfScriptReader : ITraceReader
                 if (!ParseGfp(line, ref ev)) return false;
                 ev.CallSite = Intern(line, Key.CallSite);
                 if (kind == PerfEvent.KmemCacheAlloc) ev.Cache = Intern(line, Key.Name);
-                return true;
+                return !Has(Key.Node) || NodeField(line, ref ev);
             case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
                 if (!Number(line, Key.Ptr, out v)) return false;
                 ev.SetAddress(v);

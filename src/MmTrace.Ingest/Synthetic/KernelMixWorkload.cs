@@ -31,6 +31,8 @@ public sealed class KernelMixWorkload : IWorkload
         new("kmalloc-large-fraction", "0.02", "fraction of kmalloc requests of 8193-65536 bytes, served from pages (kmalloc_large)"),
         new("page-orders", "85,7,5,3", "relative weights of page_alloc orders 0,1,2,3"),
         new("vmalloc-median", "64k", "median vmalloc size in bytes (lognormal, sigma 1.5, at most 16M)"),
+        new("nodes", "1", "NUMA nodes a kmalloc_node call may name"),
+        new("node-fraction", "0", "fraction of kmalloc calls that are kmalloc_node naming a node (uniform over --nodes) from node-aware call sites"),
     ];
 
     public ITraceReader Create(long events, int seed, IReadOnlyDictionary<string, string> parameters, SymbolTable symbols)
@@ -48,6 +50,8 @@ public sealed class KernelMixWorkload : IWorkload
             LargeFraction = a.Double("kmalloc-large-fraction", 0, 1),
             PageOrders = a.Weights("page-orders", 4),
             VmallocMedian = a.Size("vmalloc-median", 1, 16 << 20),
+            Nodes = a.Int("nodes", 1, 1024),
+            NodeFraction = a.Double("node-fraction", 0, 1),
         };
         if (o.MediumFraction + o.LargeFraction > 1)
             throw new UsageException(FormattableString.Invariant($"--kmalloc-medium-fraction {o.MediumFraction} with --kmalloc-large-fraction {o.LargeFraction}: expected a sum <= 1"));
@@ -69,6 +73,8 @@ internal sealed class KernelMixReader : SyntheticTraceReader
         public double LargeFraction;
         public double[] PageOrders = [];
         public ulong VmallocMedian;
+        public int Nodes = 1;
+        public double NodeFraction;
     }
 
     private enum Kind : byte { Kmalloc, KmallocLarge, Cache, Page, Vmalloc }
@@ -127,6 +133,10 @@ internal sealed class KernelMixReader : SyntheticTraceReader
     // kmalloc_caches[] sizes (mm/slab_common.c kmalloc_info, KMALLOC_MIN_SIZE 8, KMALLOC_MAX_CACHE_SIZE 8192).
     private static readonly int[] KmallocSizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 
+    // Callers that name a node: per-node hardware queues, per-node buffers, cpumasks on a node.
+    private static readonly string[] KmallocNodeCallSites = ["blk_mq_alloc_hctx+0x61", "alloc_cpumask_var_node+0x1b", "sbitmap_init_node+0x8c"];
+    private readonly int[] _kmallocNodeCallSite;
+
     private static readonly string[] KmallocCallSites =
     [
         "kstrdup+0x31", "kmalloc_reserve+0x6c", "kvmalloc_node+0x43", "alloc_pipe_info+0x9a", "seq_open+0x2b",
@@ -169,6 +179,7 @@ internal sealed class KernelMixReader : SyntheticTraceReader
         _cacheCumulative = Cumulative(NamedCaches.Select(c => c.Weight).ToArray());
         _cacheCallSite = NamedCaches.Select(c => symbols.Intern(c.CallSite)).ToArray();
         _kmallocCallSite = KmallocCallSites.Select(symbols.Intern).ToArray();
+        _kmallocNodeCallSite = KmallocNodeCallSites.Select(symbols.Intern).ToArray();
         _pid = new int[o.Pids];
         _comm = new int[o.Pids];
         for (int i = 0; i < o.Pids; i++)
@@ -307,6 +318,13 @@ internal sealed class KernelMixReader : SyntheticTraceReader
         e.SetSize(size);
         e.SetFlags(KernelGfp());
         e.CallSite = _kmallocCallSite[Rng.Next(_kmallocCallSite.Length)];
+        // kmalloc_node from node-aware callers (per-node queues and buffers); drawn only when asked for, so traces
+        // without it keep their random stream.
+        if (_o.NodeFraction > 0 && Chance(_o.NodeFraction))
+        {
+            e.SetNode(Rng.Next(_o.Nodes));
+            e.CallSite = _kmallocNodeCallSite[Rng.Next(_kmallocNodeCallSite.Length)];
+        }
         Schedule(_live.Add(obj));
     }
 

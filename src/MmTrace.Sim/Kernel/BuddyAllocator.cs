@@ -16,6 +16,9 @@ public struct PageAllocResult
     public bool ClaimedBlock;
     /// <summary>Served by a zone other than the first in the zonelist.</summary>
     public bool ZoneFallback;
+    /// <summary>The node whose zone served it (zone_to_nid), and the preferred zone's node.</summary>
+    public int Node;
+    public int PreferredNode;
     /// <summary>Served from the CPU's per-CPU page list (rmqueue_pcplist).</summary>
     public bool Pcp;
     /// <summary>Blocks moved from the buddy lists to the pcp list first (rmqueue_bulk).</summary>
@@ -39,8 +42,10 @@ public struct PageFreeResult
 /// lists per zone, split by expand(), merge by __free_one_page(), migratetype fallback with
 /// pageblock claiming (__rmqueue_claim / __rmqueue_steal), ALLOC_NOFRAGMENT, watermarks and the
 /// gfp-selected zonelist. Per-frame state (the role of struct page) lives in flat arrays.
-/// Not modelled yet: per-CPU page lists (pcp), reclaim and compaction, highatomic reserves,
-/// CMA, memory hotplug, NUMA (one node), page shuffling.
+/// NUMA: one pg_data_t per node with its own zones (DMA/DMA32 only where the node's memory lies below 4 GiB,
+/// node 0 on x86-64), zonelists built by build_zonelists and walked in node order, numa statistics per zone.
+/// Not modelled yet: reclaim and compaction (so zone_reclaim_mode is off and node_reclaim never runs),
+/// highatomic reserves, lowmem_reserve, CMA, memory hotplug, memoryless nodes, page shuffling.
 /// </summary>
 public sealed class BuddyAllocator
 {
@@ -73,6 +78,8 @@ public sealed class BuddyAllocator
 
     public BuddyAllocator(BuddyConfig cfg, Memblock memblock)
     {
+        Numa = cfg.Numa ?? NumaConfig.Single(cfg.Cpus);
+        _cpuToNode = Numa.CpuToNode();
         MaxOrder = cfg.MaxOrder;
         // pageblock_order = min(HPAGE_PMD_ORDER, MAX_PAGE_ORDER), as include/linux/pageblock-flags.h defines it.
         PageblockOrder = Math.Min(cfg.PageblockOrder, MaxOrder);
@@ -91,7 +98,13 @@ public sealed class BuddyAllocator
         _pageblockMt = new byte[(frames >> PageblockOrder) + 1];
         Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
 
-        _zones = BuildZones(cfg, MaxPfn, MaxOrder);
+        foreach (var mem in memblock.Memory)
+        {
+            // Every page of RAM must lie on a node (the SRAT covers all memory the e820 map has).
+            ulong covered = Numa.Nodes.Aggregate(0UL, (s, n) => s + (Math.Min(n.MemEnd, mem.End) > Math.Max(n.MemStart, mem.Start) ? Math.Min(n.MemEnd, mem.End) - Math.Max(n.MemStart, mem.Start) : 0));
+            if (covered != mem.Size) throw new UsageException($"numa: RAM [{mem.Start:#x}-{mem.End - 1:#x}] is not all on a node; expected the nodes' memory ranges to cover it");
+        }
+        _zones = BuildZones(cfg, MaxPfn, MaxOrder, Numa);
         _pageblockPresent = new bool[_pageblockMt.Length];
         foreach (var mem in memblock.Memory)
         {
@@ -116,12 +129,19 @@ public sealed class BuddyAllocator
             for (int z = 0; z < _zones.Length; z++)
             {
                 int batch = ZoneBatchsize(_zones[z]);
-                _pcp[c, z] = new PerCpuPages { Batch = batch, High = ZoneHighsize(_zones[z], batch, Cpus) };
+                _pcp[c, z] = new PerCpuPages { Batch = batch, High = ZoneHighsize(_zones[z], batch, Numa.Nodes[_zones[z].Node].Cpus.Count) };
             }
         }
     }
 
     public int Cpus { get; }
+    /// <summary>The machine's nodes (one on a machine without a <c>numa</c> section).</summary>
+    public NumaConfig Numa { get; }
+    public int NodeCount => Numa.NodeCount;
+    private readonly int[] _cpuToNode;
+
+    /// <summary>cpu_to_node; a CPU outside the machine (no CPU: cpu &lt; 0) counts as node 0's.</summary>
+    public int CpuToNode(int cpu) => (uint)cpu < (uint)_cpuToNode.Length ? _cpuToNode[cpu] : 0;
     public bool PcpEnabled => _pcp is not null;
 
     // ---- per-CPU page lists (struct per_cpu_pages) --------------------------------------------
@@ -151,7 +171,7 @@ public sealed class BuddyAllocator
     }
 
     /// <summary>zone_highsize with percpu_pagelist_high_fraction 0 (pcp->high_min): the zone's low watermark split
-    /// over the CPUs, at least 4 batches. The 6.7+ auto-tuning of pcp->high between high_min and high_max is not modelled.</summary>
+    /// over the CPUs of the zone's node, at least 4 batches. The 6.7+ auto-tuning of pcp->high between high_min and high_max is not modelled.</summary>
     internal static int ZoneHighsize(Zone zone, int batch, int cpus) => (int)Math.Max(zone.WmarkLow / Math.Max(cpus, 1), (long)batch << 2);
 
     /// <summary>pcp_allowed_order: orders up to PAGE_ALLOC_COSTLY_ORDER, and the THP order.</summary>
@@ -285,23 +305,29 @@ public sealed class BuddyAllocator
     public long ManagedPages => _zones.Sum(z => z.ManagedPages);
     public long MinFreeKbytes { get; private set; }
 
-    private static Zone[] BuildZones(BuddyConfig cfg, int maxPfn, int maxOrder)
+    /// <summary>free_area_init: per node, each zone spans the arch's zone limits clipped to the node's pfn range
+    /// (zone_spanned_pages_in_node); empty zones are left out. Node 0's zones come first.</summary>
+    private static Zone[] BuildZones(BuddyConfig cfg, int maxPfn, int maxOrder, NumaConfig numa)
     {
         int dmaEnd = (int)(cfg.DmaLimit >> Units.PageShift);
         int dma32End = (int)(cfg.Dma32Limit >> Units.PageShift);
         int lowEnd = (int)(cfg.LowmemLimit >> Units.PageShift);
-        var bounds = new List<(ZoneType, int, int)>();
-        int start = 0;
-        void Add(ZoneType t, int end)
+        var bounds = new List<(ZoneType, int, int, int)>();
+        foreach (var node in numa.Nodes)
         {
-            end = Math.Min(end, maxPfn);
-            if (end > start) { bounds.Add((t, start, end)); start = end; }
+            int start = (int)Math.Min((long)(node.MemStart >> Units.PageShift), maxPfn);
+            int nodeEnd = (int)Math.Min((long)(node.MemEnd >> Units.PageShift), maxPfn);
+            void Add(ZoneType t, int end)
+            {
+                end = Math.Min(end, nodeEnd);
+                if (end > start) { bounds.Add((t, start, end, node.Id)); start = end; }
+            }
+            Add(ZoneType.DMA, dmaEnd);
+            if (dma32End > 0) Add(ZoneType.DMA32, dma32End);
+            if (lowEnd > 0) { Add(ZoneType.Normal, lowEnd); Add(ZoneType.HighMem, maxPfn); }
+            else Add(ZoneType.Normal, maxPfn);
         }
-        Add(ZoneType.DMA, dmaEnd);
-        if (dma32End > 0) Add(ZoneType.DMA32, dma32End);
-        if (lowEnd > 0) { Add(ZoneType.Normal, lowEnd); Add(ZoneType.HighMem, maxPfn); }
-        else Add(ZoneType.Normal, maxPfn);
-        return bounds.Select((b, i) => new Zone(b.Item1, i, b.Item2, b.Item3, maxOrder)).ToArray();
+        return bounds.Select((b, i) => new Zone(b.Item1, i, b.Item2, b.Item3, maxOrder, b.Item4)).ToArray();
     }
 
     public Zone ZoneOf(int pfn)
@@ -521,37 +547,53 @@ public sealed class BuddyAllocator
     // ---- allocation ------------------------------------------------------------------------
 
     /// <summary>
-    /// __alloc_pages: walk the zonelist chosen by gfp_zone(), first with ALLOC_NOFRAGMENT when the
-    /// preferred zone is Normal and DMA32 exists, at the low watermark, then again at the min
-    /// watermark (the slow path without reclaim or compaction). Returns Pfn = -1 when nothing fits.
+    /// __alloc_pages: walk the preferred node's zonelist (its own zones only with __GFP_THISNODE) from the highest
+    /// zone gfp_zone() allows, first with ALLOC_NOFRAGMENT when alloc_flags_nofragment sets it, at the low watermark,
+    /// then again at the min watermark (the slow path without reclaim or compaction). The preferred node is
+    /// <paramref name="nid"/> when given (kmalloc_node, __alloc_pages_node), else the allocating CPU's (numa_node_id).
+    /// Returns Pfn = -1 when nothing fits.
     /// </summary>
-    public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1)
+    public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1, int nid = -1)
     {
         bool usePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order);
         var res = new PageAllocResult { Pfn = -1 };
         if (order < 0 || order > MaxOrder) { CountFailure(order, gfp); return res; }
         int mt = (int)MigrateTypes.FromGfp(gfp);
-        int highest = _gfpZone[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
-        bool noFragment = _noFragment[highest];
+        var highest = _gfpZoneType[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
+        int localNode = CpuToNode(cpu);
+        int preferredNode = (uint)nid < (uint)NodeCount ? nid : localNode;
+        int[] zonelist = (gfp & Gfp.THISNODE) != 0 ? _zonelistThisNode[preferredNode] : _zonelistFallback[preferredNode];
+        // first_zones_zonelist: the preferred zone is the first the walk may use.
+        int preferred = -1;
+        foreach (int zi in zonelist) if (_zones[zi].Type <= highest) { preferred = zi; break; }
+        if (preferred < 0) { CountFailure(order, gfp); return res; }
+        bool noFragment = _noFragment[preferred];
         bool high = (gfp & Gfp.HIGH) != 0;
+        res.PreferredNode = _zones[preferred].Node;
 
         for (int pass = 0; pass < 3; pass++)
         {
             bool nofrag = pass == 0 && noFragment;
             if (pass == 0 && !noFragment) continue;
             bool useMin = pass == 2;
-            for (int zi = highest; zi >= 0; zi--)
+            foreach (int zi in zonelist)
             {
                 var zone = _zones[zi];
-                if (zone.ManagedPages == 0) continue;
+                if (zone.Type > highest) continue;
+                // get_page_from_freelist: with ALLOC_NOFRAGMENT, moving to a remote node retries without it
+                // ("locality is more important than fragmentation avoidance").
+                if (nofrag && NodeCount > 1 && zone.Node != _zones[preferred].Node) break;
                 long mark = useMin ? (high ? zone.WmarkMin - zone.WmarkMin / 2 : zone.WmarkMin) : zone.WmarkLow;
                 if (!ZoneWatermarkOk(zone, order, mark)) continue;
                 if ((usePcp && RmqueuePcplist(zone, cpu, order, mt, nofrag, ref res)) || Rmqueue(zone, order, mt, nofrag, ref res))
                 {
                     res.Zone = zi;
-                    res.ZoneFallback = zi != highest;
+                    res.Node = zone.Node;
+                    res.ZoneFallback = zi != preferred;
                     _frames[res.Pfn].AllocOrder = (byte)order;
                     _frames[res.Pfn].AllocMt = (byte)mt;
+                    ZoneStatistics(_zones[preferred], zone, localNode);
+                    if (zone.Node != localNode) { RemoteAllocations++; RemotePages += 1L << order; }
                     return res;
                 }
             }
@@ -559,6 +601,36 @@ public sealed class BuddyAllocator
         CountFailure(order, gfp);
         return res;
     }
+
+    /// <summary>Allocations served on a node other than the allocating CPU's (other_node), and their pages: running
+    /// totals an observer reads before and after an event to attribute them.</summary>
+    public long RemoteAllocations { get; private set; }
+    public long RemotePages { get; private set; }
+
+    /// <summary>zone_statistics of Linux 6.18: one event per allocation, hit/miss by the preferred zone's node,
+    /// foreign on the preferred zone, local/other by the allocating CPU's node.</summary>
+    private static void ZoneStatistics(Zone preferred, Zone z, int localNode)
+    {
+        if (z.Node == preferred.Node) z.Numa.Hit++;
+        else { z.Numa.Miss++; preferred.Numa.Foreign++; }
+        if (z.Node == localNode) z.Numa.LocalNode++;
+        else z.Numa.OtherNode++;
+    }
+
+    /// <summary>The node's numa counters: the sum over its zones (node_read_numastat).</summary>
+    public NumaStats NodeNumaStats(int nid)
+    {
+        var s = new NumaStats();
+        foreach (var z in _zones) if (z.Node == nid) s.Add(z.Numa);
+        return s;
+    }
+
+    /// <summary>The zones of a node, in zone order.</summary>
+    public IEnumerable<Zone> ZonesOf(int nid) => _zones.Where(z => z.Node == nid);
+
+    /// <summary>The node's fallback zonelist (node_zonelists[ZONELIST_FALLBACK]) as zones, for reports and tests.</summary>
+    public IReadOnlyList<Zone> Zonelist(int nid, bool thisNode = false) =>
+        (thisNode ? _zonelistThisNode[nid] : _zonelistFallback[nid]).Select(i => _zones[i]).ToArray();
 
     private readonly SortedDictionary<(int Order, ulong Gfp), long> _failures = new();
 
@@ -573,19 +645,78 @@ public sealed class BuddyAllocator
 
     public long FailureCount => _failures.Values.Sum();
 
-    // gfp_zone() by the flags' zone bits (DMA, HIGHMEM, DMA32 are bits 0-2), and per preferred zone whether the
-    // first pass runs with ALLOC_NOFRAGMENT (alloc_flags_nofragment: Normal preferred and a populated DMA32 below);
-    // both fixed once the zones are populated at boot.
-    private int[] _gfpZone = [];
+    // gfp_zone() by the flags' zone bits (DMA, HIGHMEM, DMA32 are bits 0-2) as a zone type, and per preferred zone
+    // whether the first pass runs with ALLOC_NOFRAGMENT (alloc_flags_nofragment); the zonelists of every node.
+    // All fixed once the zones are populated at boot.
+    private ZoneType[] _gfpZoneType = [];
     private bool[] _noFragment = [];
+    private int[][] _zonelistFallback = [];
+    private int[][] _zonelistThisNode = [];
 
     private void SetupZoneSelection()
     {
-        _gfpZone = new int[8];
-        for (int bits = 0; bits < 8; bits++) _gfpZone[bits] = GfpZone((ulong)bits);
+        _gfpZoneType = new ZoneType[8];
+        for (int bits = 0; bits < 8; bits++) _gfpZoneType[bits] = _zones[GfpZone((ulong)bits)].Type;
         _noFragment = new bool[_zones.Length];
+        // alloc_flags_nofragment: the preferred zone is Normal with a populated DMA32 below it on its node (on a
+        // UMA machine the kernel assumes DMA32 populated when it exists; we ask it to have managed pages).
         for (int z = 0; z < _zones.Length; z++)
-            _noFragment[z] = _zones[z].Type == ZoneType.Normal && z > 0 && _zones[z - 1].Type == ZoneType.DMA32 && _zones[z - 1].ManagedPages > 0;
+            _noFragment[z] = _zones[z].Type == ZoneType.Normal && z > 0 && _zones[z - 1].Node == _zones[z].Node
+                && _zones[z - 1].Type == ZoneType.DMA32 && _zones[z - 1].ManagedPages > 0;
+        BuildAllZonelists();
+    }
+
+    /// <summary>__build_all_zonelists → build_zonelists per node: nodes by find_next_best_node (distance, then
+    /// "prefer the next node", then nodes without CPUs, then node_load for round-robin among equals), each node's
+    /// managed zones from the highest down (build_zonerefs_node); the __GFP_THISNODE list has the node's own zones only.</summary>
+    private void BuildAllZonelists()
+    {
+        int n = NodeCount;
+        _zonelistFallback = new int[n][];
+        _zonelistThisNode = new int[n][];
+        var nodeLoad = new int[n];
+        for (int local = 0; local < n; local++)
+        {
+            var used = new bool[n];
+            var order = new List<int>();
+            int prev = local;
+            for (int node; (node = FindNextBestNode(local, used, nodeLoad)) >= 0;)
+            {
+                if (Numa.Distance(local, node) != Numa.Distance(local, prev)) nodeLoad[node]++;
+                order.Add(node);
+                prev = node;
+            }
+            _zonelistFallback[local] = order.SelectMany(ZonerefsOfNode).ToArray();
+            _zonelistThisNode[local] = ZonerefsOfNode(local).ToArray();
+        }
+    }
+
+    private IEnumerable<int> ZonerefsOfNode(int nid)
+    {
+        for (int zi = _zones.Length - 1; zi >= 0; zi--)
+            if (_zones[zi].Node == nid && _zones[zi].ManagedPages > 0) yield return zi;
+    }
+
+    private bool NodeHasMemory(int nid) => _zones.Any(z => z.Node == nid && z.PresentPages > 0);
+
+    /// <summary>find_next_best_node of Linux 6.18 mm/page_alloc.c.</summary>
+    private int FindNextBestNode(int node, bool[] used, int[] nodeLoad)
+    {
+        const int PenaltyForNodeWithCpus = 1;
+        if (!used[node] && NodeHasMemory(node)) { used[node] = true; return node; }
+        int best = -1, minVal = int.MaxValue;
+        for (int n = 0; n < NodeCount; n++)
+        {
+            if (used[n] || !NodeHasMemory(n)) continue;
+            int val = Numa.Distance(node, n);
+            val += n < node ? 1 : 0;
+            if (Numa.Nodes[n].Cpus.Count > 0) val += PenaltyForNodeWithCpus;
+            val *= NumaConfig.MaxNumNodes;
+            val += nodeLoad[n];
+            if (val < minVal) { minVal = val; best = n; }
+        }
+        if (best >= 0) used[best] = true;
+        return best;
     }
 
     /// <summary>gfp_zone(): the highest zone the flags allow (ZONE_MOVABLE is not configured).</summary>

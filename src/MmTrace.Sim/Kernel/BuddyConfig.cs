@@ -9,6 +9,7 @@ namespace MmTrace.Sim.Kernel;
 /// <param name="PageblockOrder">As set; the allocator clamps it to <paramref name="MaxOrder"/> as pageblock-flags.h does.</param>
 /// <param name="MinFreeKbytes">0: computed at boot (calculate_min_free_kbytes).</param>
 /// <param name="DmaLimit">Zone ends in bytes; 0: the zone does not exist.</param>
+/// <param name="Numa">The machine's nodes; null: one node with every CPU and all memory (a machine without a <c>numa</c> section).</param>
 public sealed record BuddyConfig(
     int MaxOrder,
     int PageblockOrder,
@@ -19,7 +20,8 @@ public sealed record BuddyConfig(
     ulong Dma32Limit,
     ulong LowmemLimit,
     int Cpus,
-    ThpMode Thp)
+    ThpMode Thp,
+    NumaConfig? Numa = null)
 {
     /// <summary>The largest buddy.max_order the model takes (MAX_PAGE_ORDER is 10 on x86; up to 20 for experiments).</summary>
     public const int MaxOrderLimit = 20;
@@ -35,5 +37,6 @@ public sealed record BuddyConfig(
         Dma32Limit: cfg.GetUInt64("zones.dma32_limit"),
         LowmemLimit: cfg.GetUInt64("zones.lowmem_limit"),
         Cpus: NrCpus.From(cfg),
-        Thp: ThpModes.From(cfg));
+        Thp: ThpModes.From(cfg),
+        Numa: cfg.Has("numa") ? NumaConfig.From(cfg) : null);
 }

@@ -10,7 +10,7 @@ namespace MmTrace.Sim.Kernel;
 /// allocators choose their own addresses. A recording that misses a free (objects allocated before it began, lost
 /// events) shows as anomalies, and the stale object is released so that simulated memory stays balanced.
 /// </summary>
-public sealed class KernelObjects
+public sealed class KernelObjects : ISlabPageSource
 {
     // ZERO_OR_NULL_PTR: kmalloc(0) returns ZERO_SIZE_PTR (16); kfree of it or of NULL does nothing.
     private const ulong ZeroSizePtr = 16;
@@ -22,7 +22,31 @@ public sealed class KernelObjects
     {
         public int Pfn;
         public int Order;
+        /// <summary>A new slab took this recorded block as its pages: the slab frees them when it is discarded, so the
+        /// recording's page_free of the block frees nothing.</summary>
+        public bool SlabOwned;
     }
+
+    // Per CPU: the last recorded page allocation since that CPU's last slab object allocation (allocate_slab's page
+    // comes just before the object allocation that needed it, on the same CPU).
+    private struct PendingPage
+    {
+        public ulong Address;
+        public int Pfn;
+        public int Order;
+        public ulong Gfp;
+        public bool Valid;
+        public long Seq;
+    }
+
+    // Object allocations so far: how near a recorded page is to the allocation that takes it.
+    private long _objectAllocs;
+    /// <summary>How many object allocations may come between a recorded slab page and the one that takes it. The
+    /// kernel's is the very next on that CPU; the simulated caches need their new slab a few allocations earlier or
+    /// later than the recorded ones (they start the recording empty, and their partial slabs differ).</summary>
+    public const int SlabPageNearness = 64;
+
+    private readonly PendingPage[] _pending;
 
     private enum SlotState : byte { NeverAllocated, Live, Freed }
 
@@ -57,7 +81,40 @@ public sealed class KernelObjects
         _buddy = buddy;
         _slub = slub;
         _cost = cost;
+        _pending = new PendingPage[Math.Max(buddy.Cpus, 1)];
     }
+
+    /// <summary>New slabs' blocks taken from the recording (blocks the recording allocated for a slab).</summary>
+    public long SlabPagesMatched { get; private set; }
+    /// <summary>Recorded frees of blocks a simulated slab had taken: the slab frees the pages itself, when it is discarded.</summary>
+    public long SlabPageFreesMatched { get; private set; }
+
+    /// <summary>allocate_slab's page as the recording shows it, near the object allocation on the same CPU: the cache's
+    /// order with __GFP_NORETRY (its first attempt adds __GFP_NOWARN|__GFP_NORETRY), never movable (slab pages are
+    /// unmovable or reclaimable). Taken once. The min-order fallback (no __GFP_NORETRY) is not matched: without that
+    /// mark it cannot be told from other kernel pages.</summary>
+    public bool TryTakeSlabPages(int order, int minOrder, int cpu, out int pfn, out int takenOrder)
+    {
+        pfn = -1;
+        takenOrder = -1;
+        if ((uint)cpu >= (uint)_pending.Length) return false;
+        ref var p = ref _pending[cpu];
+        if (!p.Valid || _objectAllocs - p.Seq > SlabPageNearness) return false;
+        bool firstTry = (p.Gfp & Gfp.NORETRY) != 0;
+        if (p.Order != order || !firstTry) return false;
+        if (MigrateTypes.FromGfp(p.Gfp) == MigrateType.Movable) return false;
+        ref var slot = ref _pages.GetValueRefOrNullRef(p.Address);
+        if (Unsafe.IsNullRef(ref slot) || slot.Pfn != p.Pfn || slot.SlabOwned) return false;
+        slot.SlabOwned = true;
+        p.Valid = false;
+        pfn = p.Pfn;
+        takenOrder = p.Order;
+        SlabPagesMatched++;
+        return true;
+    }
+
+    // Counts the object allocations that measure nearness.
+    private void EndObjectAllocation(int cpu) => _objectAllocs++;
 
     public long LivePageBlocks => _livePageBlocks;
     public long LiveSlabObjects => _liveObjects;
@@ -87,6 +144,9 @@ public sealed class KernelObjects
         return gfp;
     }
 
+    /// <summary>The node an event asks for (kmalloc_node's node, the node column), or -1 (NUMA_NO_NODE).</summary>
+    private static int NodeOf(in TraceEvent e) => e.Has(EventFields.Node) ? e.Node : -1;
+
     public EventOutcome PageAlloc(in TraceEvent e, int cpu)
     {
         if (!e.Has(EventFields.Address)) return EventOutcome.Of(AnomalyKind.MissingField);
@@ -100,16 +160,22 @@ public sealed class KernelObjects
         {
             // The block's page_free was not recorded: release it so simulated memory stays balanced.
             anomaly = AnomalyKind.AllocOfLivePointer;
-            cycles += _cost.OfPageFree(_buddy.FreePages(slot.Pfn, slot.Order, cpu));
+            // A block a slab took stays the slab's.
+            if (!slot.SlabOwned) cycles += _cost.OfPageFree(_buddy.FreePages(slot.Pfn, slot.Order, cpu));
             slot.Pfn = FreedPfn;
+            slot.SlabOwned = false;
             _livePageBlocks--;
         }
-        var r = _buddy.AllocPages(PageGfp(e), order, cpu);
+        var r = _buddy.AllocPages(PageGfp(e), order, cpu, NodeOf(e));
         cycles += _cost.OfPageAlloc(r);
         if (!r.Ok) return new EventOutcome(cycles, OutcomeKind.Failed);
         slot.Pfn = r.Pfn;
         slot.Order = order;
+        slot.SlabOwned = false;
         _livePageBlocks++;
+        ulong pageGfp = PageGfp(e);
+        if ((uint)cpu < (uint)_pending.Length && MigrateTypes.FromGfp(pageGfp) != MigrateType.Movable)
+            _pending[cpu] = new PendingPage { Address = e.Address, Pfn = r.Pfn, Order = order, Gfp = pageGfp, Valid = true, Seq = ++_objectAllocs };
         return anomaly == AnomalyKind.None ? new EventOutcome(cycles, OutcomeKind.Ok) : new EventOutcome(cycles, OutcomeKind.Anomaly, anomaly);
     }
 
@@ -122,6 +188,15 @@ public sealed class KernelObjects
         int pfn = slot.Pfn, order = slot.Order;
         slot.Pfn = FreedPfn;
         _livePageBlocks--;
+        for (int c = 0; c < _pending.Length; c++)
+            if (_pending[c].Valid && _pending[c].Address == e.Address) _pending[c].Valid = false;
+        if (slot.SlabOwned)
+        {
+            // The slab that took the block frees it when the simulation discards the slab.
+            slot.SlabOwned = false;
+            SlabPageFreesMatched++;
+            return new EventOutcome(0, OutcomeKind.Ok);
+        }
         long cycles = _cost.OfPageFree(_buddy.FreePages(pfn, order, cpu));
         if (e.Has(EventFields.Order) && e.Order != order)
             return new EventOutcome(cycles, OutcomeKind.Anomaly, AnomalyKind.PageFreeOrderMismatch);
@@ -139,9 +214,10 @@ public sealed class KernelObjects
         var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
         SlabResult r;
         if (e.Size > (ulong)_slub.KmallocMaxCacheSize)
-            r = _slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu);
+            r = _slub.AllocLarge((long)Math.Min(e.Size, long.MaxValue), gfp, out slot.Object, cpu, NodeOf(e));
         else
-            r = _slub.Alloc(_slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object);
+            r = _slub.Alloc(_slub.KmallocCache((long)e.Size, gfp), cpu, (uint)e.Size, out slot.Object, NodeOf(e));
+        EndObjectAllocation(cpu);
         return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 
@@ -152,7 +228,8 @@ public sealed class KernelObjects
         var cache = CacheOf(e);
         ref var slot = ref _objects.GetValueRefOrAddDefault(e.Address, out _);
         var anomaly = ReleaseStale(ref slot, cpu, out long cycles);
-        var r = _slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object);
+        var r = _slub.Alloc(cache, cpu, (uint)Math.Min(e.Has(EventFields.Size) ? e.Size : (ulong)cache.ObjectSize, uint.MaxValue), out slot.Object, NodeOf(e));
+        EndObjectAllocation(cpu);
         return FinishAlloc(ref slot, e, r, cycles, anomaly);
     }
 

@@ -29,6 +29,8 @@ public sealed class LinuxKernel : IKernel
         Vmalloc = new VmallocAllocator(VmallocConfig.From(cfg), Buddy, cost);
         Kmap = new KmapAllocator(KmapConfig.From(cfg), Buddy);
         Objects = new KernelObjects(context.Symbols, Buddy, Slub, cost);
+        // A kernel recording's own slab page allocations become the new slabs' pages (counted once).
+        Slub.PageSource = Objects;
         Mappings = new KernelMappings(Vmalloc, Kmap, _mmu, cost);
         Processes = new ProcessModel(cfg, _mmu, Buddy, cost, context.Options.InitialMaps, context.Symbols);
         PageTableFrames = new PageTableFrames(Buddy, cost);

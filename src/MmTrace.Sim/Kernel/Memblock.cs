@@ -44,17 +44,34 @@ public sealed class Memblock
         bool is64 = cfg.Is64Bit;
         mb.Reserve("firmware (first 1 MiB)", 0, cfg.FirmwareReservedBytes);
         mb.Reserve("kernel image", cfg.KernelImageStart, cfg.KernelImageBytes);
-        ulong pages = mb.TotalMemory / Units.PageSize;
-        ulong memmap = AlignUp(pages * StructPageSize(is64), 2UL << 20);
         // On i386 the memmap and early allocations must come from lowmem (below the highmem boundary).
         ulong limit = cfg.LowmemLimit > 0 ? cfg.LowmemLimit : ulong.MaxValue;
-        mb.AllocTopDown("memmap (struct page array)", memmap, 2UL << 20, limit);
+        if (cfg.NodeRanges is not { Count: > 1 } nodes)
+        {
+            ulong pages = mb.TotalMemory / Units.PageSize;
+            ulong memmap = AlignUp(pages * StructPageSize(is64), 2UL << 20);
+            mb.AllocTopDown("memmap (struct page array)", memmap, 2UL << 20, limit);
+        }
+        else
+        {
+            // sparse_init_nid: each node's struct pages on that node (vmemmap_populate with the node's id).
+            for (int nid = 0; nid < nodes.Count; nid++)
+            {
+                ulong pages = mb.MemoryIn(nodes[nid]) / Units.PageSize;
+                ulong memmap = AlignUp(pages * StructPageSize(is64), 2UL << 20);
+                mb.AllocTopDown($"memmap of node {nid} (struct page array)", memmap, 2UL << 20, Math.Min(limit, nodes[nid].End), nodes[nid].Start);
+            }
+        }
         ulong early = cfg.EarlyAllocBytes;
         if (early > 0) mb.AllocTopDown("early allocations (page tables, percpu, ...)", AlignUp(early, Units.PageSize), Units.PageSize, limit);
         return mb;
     }
 
     public ulong TotalMemory => _memory.Aggregate(0UL, (s, r) => s + r.Size);
+
+    /// <summary>RAM bytes inside a physical range (a node's).</summary>
+    public ulong MemoryIn(PhysRange range) =>
+        _memory.Aggregate(0UL, (s, r) => s + (Math.Min(r.End, range.End) > Math.Max(r.Start, range.Start) ? Math.Min(r.End, range.End) - Math.Max(r.Start, range.Start) : 0));
     public ulong TotalReserved => _reserved.Aggregate(0UL, (s, r) => s + r.Range.Size);
 
     public void AddMemory(ulong start, ulong end) => _memory.Add(new PhysRange(start, end));
@@ -66,15 +83,15 @@ public sealed class Memblock
         _reserved.Add((name, new PhysRange(start, start + size)));
     }
 
-    /// <summary>memblock_alloc_range_nid with top-down search: the highest free aligned range below limit.</summary>
-    public ulong AllocTopDown(string name, ulong size, ulong align, ulong limit)
+    /// <summary>memblock_alloc_range_nid with top-down search: the highest free aligned range in [min, limit).</summary>
+    public ulong AllocTopDown(string name, ulong size, ulong align, ulong limit, ulong min = 0)
     {
         foreach (var free in FreeRanges().Reverse())
         {
             ulong end = Math.Min(free.End, limit);
             if (end < size) continue;
             ulong start = AlignDown(end - size, align);
-            if (start >= free.Start && start + size <= end)
+            if (start >= free.Start && start >= min && start + size <= end)
             {
                 Reserve(name, start, size);
                 return start;

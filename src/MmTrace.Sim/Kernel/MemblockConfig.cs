@@ -6,6 +6,7 @@ namespace MmTrace.Sim.Kernel;
 /// What boot memory looks like (<c>memory.*</c>, <c>arch</c>, <c>zones.lowmem_limit</c>), read once and checked:
 /// the firmware's RAM map and the reservations made before the buddy allocator exists.
 /// </summary>
+/// <param name="NodeRanges">The physical range of each NUMA node; null: one node.</param>
 public sealed record MemblockConfig(
     MachineArch Arch,
     ulong RamBytes,
@@ -15,7 +16,8 @@ public sealed record MemblockConfig(
     ulong KernelImageStart,
     ulong KernelImageBytes,
     ulong EarlyAllocBytes,
-    ulong LowmemLimit)
+    ulong LowmemLimit,
+    IReadOnlyList<PhysRange>? NodeRanges = null)
 {
     public const ulong MinRamBytes = 64UL << 20;
 
@@ -36,6 +38,7 @@ public sealed record MemblockConfig(
             KernelImageStart: cfg.GetUInt64("memory.kernel_image_start"),
             KernelImageBytes: cfg.GetUInt64("memory.kernel_image_bytes"),
             EarlyAllocBytes: cfg.GetUInt64("memory.early_alloc_bytes"),
-            LowmemLimit: cfg.GetUInt64("zones.lowmem_limit"));
+            LowmemLimit: cfg.GetUInt64("zones.lowmem_limit"),
+            NodeRanges: cfg.Has("numa") ? NumaConfig.From(cfg).Nodes.Select(n => new PhysRange(n.MemStart, n.MemEnd)).ToArray() : null);
     }
 }

@@ -9,9 +9,10 @@ public enum ZoneType : byte { DMA, DMA32, Normal, HighMem }
 /// </summary>
 public sealed class Zone
 {
-    public Zone(ZoneType type, int index, int startPfn, int endPfn, int maxOrder)
+    public Zone(ZoneType type, int index, int startPfn, int endPfn, int maxOrder, int node = 0)
     {
         Type = type;
+        Node = node;
         Index = index;
         StartPfn = startPfn;
         EndPfn = endPfn;
@@ -25,8 +26,10 @@ public sealed class Zone
 
     public ZoneType Type { get; }
     public string Name => Type.ToString();
-    /// <summary>Position in the node's zone array (zone_idx).</summary>
+    /// <summary>Position in the allocator's array of every node's zones (node 0's first); on one node, zone_idx.</summary>
     public int Index { get; }
+    /// <summary>The node (pg_data_t) the zone belongs to: zone_to_nid.</summary>
+    public int Node { get; }
     public int StartPfn { get; }
     /// <summary>One past the last spanned pfn.</summary>
     public int EndPfn { get; }
@@ -40,6 +43,9 @@ public sealed class Zone
     public long WmarkMin { get; internal set; }
     public long WmarkLow { get; internal set; }
     public long WmarkHigh { get; internal set; }
+
+    /// <summary>The zone's NUMA event counters (enum numa_stat_item, counted by zone_statistics and the interleave policy).</summary>
+    public NumaStats Numa;
 
     /// <summary>Head pfn of free_area[order].free_list[mt], or -1.</summary>
     internal readonly int[] Heads;
@@ -61,4 +67,26 @@ public sealed class Zone
     public long FreeBlocks(int order, Core.MigrateType mt) => NrFree[ListIndex(order, (int)mt)];
 
     internal bool FreeAreaEmpty(int order, int mt) => Heads[ListIndex(order, mt)] < 0;
+}
+
+/// <summary>A zone's vm_numa_event counters: allocations (not pages) counted by zone_statistics of Linux 6.18 mm/page_alloc.c.</summary>
+public struct NumaStats
+{
+    /// <summary>Served from the preferred node.</summary>
+    public long Hit;
+    /// <summary>Served here although another node was preferred.</summary>
+    public long Miss;
+    /// <summary>This node was preferred but another node served it (counted on the preferred zone).</summary>
+    public long Foreign;
+    /// <summary>The interleave policy's node served it. Always 0 here: memory policies are not modelled.</summary>
+    public long InterleaveHit;
+    /// <summary>Served on the node of the CPU that allocated.</summary>
+    public long LocalNode;
+    /// <summary>Served on a node other than the allocating CPU's.</summary>
+    public long OtherNode;
+
+    public void Add(in NumaStats o)
+    {
+        Hit += o.Hit; Miss += o.Miss; Foreign += o.Foreign; InterleaveHit += o.InterleaveHit; LocalNode += o.LocalNode; OtherNode += o.OtherNode;
+    }
 }

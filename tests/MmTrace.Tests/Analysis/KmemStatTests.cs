@@ -243,4 +243,43 @@ public class KmemStatTests
         Assert.Equal(2, r.Exit);
         Assert.Contains("unknown sort key 'size'", r.Err);
     }
+
+    // A hand-made recording (this machine has one node, so no real recording carries a node other than -1): kmalloc's
+    // and kmem_cache_alloc's node= as 6.x prints it, and the legacy kmalloc_node tracepoint.
+    internal const string NodeRecording = """
+        kworker  10 [000]   100.000001:                 kmem:kmalloc: call_site=f+0x1 ptr=0xffff888100000000 bytes_req=32 bytes_alloc=32 gfp_flags=GFP_KERNEL node=1 accounted=false
+        kworker  10 [000]   100.000002:                 kmem:kmalloc: call_site=f+0x1 ptr=0xffff888100000040 bytes_req=32 bytes_alloc=32 gfp_flags=GFP_KERNEL node=-1 accounted=false
+        kworker  10 [000]   100.000003:                 kmem:kmalloc: call_site=f+0x1 ptr=0xffff888100000080 bytes_req=32 bytes_alloc=32 gfp_flags=GFP_KERNEL node=0 accounted=false
+        kworker  11 [001]   100.000004:        kmem:kmem_cache_alloc: call_site=g+0x2 ptr=0xffff888100001000 name=names_cache bytes_req=4096 bytes_alloc=4096 gfp_flags=GFP_KERNEL node=1 accounted=false
+        kworker  11 [001]   100.000005:            kmem:kmalloc_node: call_site=h+0x3 ptr=0xffff888100002000 bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL node=0
+        """;
+
+    private static KmemStat StatOfText(string text, int[]? cpuToNode = null)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"mmtrace-node-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(file, text);
+        try
+        {
+            using var r = TraceFormats.Open(file, "auto", new SymbolTable(), ReaderOptions.Default);
+            var stat = new KmemStat(cpuToNode: cpuToNode);
+            stat.Read(r);
+            return stat;
+        }
+        finally { File.Delete(file); }
+    }
+
+    // builtin-kmem.c evsel__process_alloc_event: node != NUMA_NO_NODE and node != cpu__get_node(sample->cpu). On a
+    // one-node host (every CPU node 0) the node=1 allocations of CPU 0 and CPU 1 are cross; on a host whose CPU 1 is
+    // node 1, the kmem_cache_alloc of CPU 1 on node 1 is local and the kmalloc_node of CPU 1 on node 0 is cross.
+    [Fact]
+    public void Cross_cpu_allocations_count_a_named_node_other_than_the_cpus_as_perf_kmem_does()
+    {
+        var oneNode = StatOfText(NodeRecording);
+        Assert.Equal((2UL, 5UL), (oneNode.NrCrossAllocs, oneNode.NrAllocs));
+        var twoNodes = StatOfText(NodeRecording, cpuToNode: [0, 1]);
+        Assert.Equal((2UL, 5UL), (twoNodes.NrCrossAllocs, twoNodes.NrAllocs));
+        var w = new StringWriter();
+        KmemStatText.WriteSlabSummary(w, oneNode);
+        Assert.Contains("Cross CPU allocations: 2/5\n", w.ToString().ReplaceLineEndings("\n"));
+    }
 }

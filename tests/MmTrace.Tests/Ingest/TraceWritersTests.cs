@@ -32,7 +32,7 @@ public class TraceWritersTests
             w.Write([TraceEvent.Create(Op.Exit, 3)]);
             w.Complete();
         }
-        Assert.Equal(TraceColumns.Header + "\n,,3,,exit,,,,,,,,,,,,,,,\n", File.ReadAllText(path));
+        Assert.Equal(TraceColumns.Header + "\n,,3,,exit,,,,,,,,,,,,,,,,\n", File.ReadAllText(path));
         Assert.Single(Directory.GetFiles(dir.Path));
     }
 

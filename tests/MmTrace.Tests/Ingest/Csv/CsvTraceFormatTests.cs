@@ -48,7 +48,7 @@ public class CsvTraceFormatTests
     public void Missing_required_column_in_the_header_is_reported_on_line_one()
     {
         var e = ReadError("pid,address,size,op_name\n1,0x10,32,malloc\n");
-        Assert.Equal("t.csv:1:18: unknown column 'op_name' in the header (expected: time_ns, cpu, pid, comm, op, address, size, bytes_alloc, old_address, result, order, migratetype, flags, prot, fd, offset, call_site, cache, old_size, file)", Where(e));
+        Assert.Equal("t.csv:1:18: unknown column 'op_name' in the header (expected: time_ns, cpu, pid, comm, op, address, size, bytes_alloc, old_address, result, order, migratetype, flags, prot, fd, offset, call_site, cache, old_size, file, node)", Where(e));
         var missing = ReadError("pid,address,size\n1,0x10,32\n");
         Assert.Equal("t.csv:1:0: missing column 'op' in the header (required: op, pid)", Where(missing));
         Assert.Equal("t.csv:1", Path.GetFileName(missing.Location));

@@ -121,6 +121,8 @@ public class PerfScriptFormatTests
         Assert.NotEqual(text, changed);
         var got = Describe(changed, out var symbols);
         if (variant == "no-cpu") { baseline = baseline.Select(NoCpu).ToList(); got = got.Select(NoCpu).ToList(); }
+        // The recording's few node=0 allocations lose their node with the field.
+        if (variant == "no-node-accounted") baseline = baseline.Select(l => l.Replace(", Node", "").Replace("Node, ", "")).ToList();
         if (variant == "comm-with-spaces") baseline = baseline.Select(l => l.Replace("comm=perf-exec ", "comm=Web Content ")).ToList();
         Assert.Equal(baseline, got);
         if (variant == "raw-call-sites") Assert.True(symbols.TryGet("0xffffffff813ccccc", out _));

@@ -76,20 +76,53 @@ public class SlubAllocatorTests
         Assert.Equal(17 * 200, c.BytesRequestedLive);
     }
 
+    // kmalloc-4k: 8 objects per order-3 slab, min_partial 6, cpu_partial 6 objects → cpu_partial_slabs
+    // DIV_ROUND_UP(6 * 2, 8) = 2. Ten slabs filled on CPU 0 (S10 stays its CPU slab), then freed in order on CPU 0.
+    // Each full slab's first free freezes it onto CPU 0's partial list (put_cpu_partial with drain); at S3, S5, S7
+    // and S9 the list already holds 2 slabs and drains to the node list, head first (S2 S1, S4 S3, S6 S5, S8 S7),
+    // each emptied slab kept while the node has fewer than min_partial: S2 S1 S4 S3 S6 S5 stay, S8 and S7 are
+    // discarded. The end: S9 (empty) on CPU 0's partial list, S10 the CPU slab, six slabs on the node list.
     [Fact]
-    public void Empty_slabs_beyond_min_partial_go_back_to_the_buddy_allocator()
+    public void A_cpu_partial_list_drains_to_the_node_list_when_full_and_empty_slabs_beyond_min_partial_are_discarded()
     {
         var slub = NewSlub();
-        var c = slub.FindCache("kmalloc-4k")!; // 8 objects per order-3 slab, min_partial 6
+        var c = slub.FindCache("kmalloc-4k")!;
+        Assert.Equal((8, 6, 6, 2), (c.ObjectsPerSlabDefault, c.MinPartial, c.CpuPartial, c.CpuPartialSlabs));
         var objs = new List<SlabObject>();
         for (int i = 0; i < 8 * 10; i++) { slub.Alloc(c, 0, 4096, out var o); objs.Add(o); }
         Assert.Equal(10, c.Slabs);
-        foreach (var o in objs) slub.Free(o);
-        // __slab_free discards an empty slab when nr_partial (counting itself) >= min_partial: slabs 1-5 stay
-        // partial, slabs 6-9 are discarded when they empty, and the CPU slab (the tenth) stays.
+        foreach (var o in objs) slub.Free(o, cpu: 0);
         Assert.Equal(0, c.ActiveObjects);
-        Assert.Equal(4, c.DiscardedSlabs);
-        Assert.Equal(6, c.Slabs);
+        Assert.Equal(4, c.CpuPartialDrains);
+        Assert.Equal(2, c.DiscardedSlabs);
+        Assert.Equal(8, c.Slabs);
+        Assert.Equal((1L, 8L), slub.CpuPartialState(c));
+        Assert.Equal(6 * 8, c.FreeObjectsInPartial());
+
+        // Allocating again on CPU 0: S10 (its CPU slab, emptied by the frees) serves 8, then S9 from the CPU's partial
+        // list 8 more; then get_partial_node takes S2 as the CPU slab and moves S1, S4, S3, S6 to the CPU's partial
+        // list (until more than cpu_partial / 2 = 3 have moved), leaving S5 on the node list. No new slab is needed.
+        for (int i = 0; i < 17; i++) Assert.False(slub.Alloc(c, 0, 4096, out _).NewSlab);
+        Assert.Equal((4L, 32L), slub.CpuPartialState(c));
+        Assert.Equal(8, c.FreeObjectsInPartial());
+        Assert.Equal(8, c.Slabs);
+    }
+
+    [Fact]
+    public void A_full_slabs_first_free_goes_to_the_freeing_cpus_partial_list()
+    {
+        var slub = NewSlub();
+        var c = slub.FindCache("kmalloc-4k")!;
+        var objs = new List<SlabObject>();
+        for (int i = 0; i < 16; i++) { slub.Alloc(c, 0, 4096, out var o); objs.Add(o); }
+        // The first slab is full and no CPU's slab: a free on CPU 1 freezes it onto CPU 1's list.
+        slub.Free(objs[0], cpu: 1);
+        Assert.Equal((1L, 1L), slub.CpuPartialState(c));
+        // CPU 1 then allocates from it without touching the node list or the buddy allocator.
+        var r = slub.Alloc(c, 1, 4096, out var again);
+        Assert.False(r.NewSlab);
+        Assert.Equal(slub.SlabOf(objs[0]).Id, slub.SlabOf(again).Id);
+        Assert.Equal((0L, 0L), slub.CpuPartialState(c));
     }
 
     [Fact]
