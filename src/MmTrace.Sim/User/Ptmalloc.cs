@@ -318,6 +318,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     {
         Stats.Mallocs++;
         _lastSource = Source.None;
+        _lastPath = MallocPath.None;
         if (!CheckedRequest2Size(bytes, out long tbytes)) return 0;
         long tcIdx = Csize2Tidx(tbytes);
         MaybeInitTcache();
@@ -325,6 +326,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         {
             long victim = TcacheGet((int)tcIdx);
             _lastSource = Source.Tcache;
+            _lastPath = MallocPath.Tcache;
             Stats.TcacheHits++;
             return Handed(victim);
         }
@@ -336,6 +338,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     {
         Stats.Callocs++;
         _lastSource = Source.None;
+        _lastPath = MallocPath.None;
         MaybeInitTcache();
         long oldTop = _top;
         long oldTopSize = ChunkSize(_top);
