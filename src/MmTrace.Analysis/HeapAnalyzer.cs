@@ -43,6 +43,9 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
 
     /// <summary>The heap over the replay: brk heap, mmapped chunks and live chunk bytes, summed over processes, and the resident user pages.</summary>
     private const string SeriesTable = "series", MissesTable = "address_misses";
+    /// <summary>Returned chunks the recording shows outside the break heap (mmapped), and of those the ones at the recorded
+    /// offset from the process's first mmapped chunk.</summary>
+    public static readonly Metric<long> MmappedCompared = new(SectionName, "mmapped_compared"), MmappedMatchedRelative = new(SectionName, "mmapped_matched_relative");
 
     /// <summary>Peaks, internal fragmentation and what the allocator holds beyond the live data.</summary>
     public static readonly SectionStory Story = new(SectionName, _ => true, Findings, r =>
@@ -136,6 +139,15 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
         s.Add(AddressesMatched, heaps.Sum(h => h.Replay.Matched));
         s.Add("followed_by_adopting", heaps.Sum(h => h.Replay.Adopted));
         s.Add("followed_by_aliasing", heaps.Sum(h => h.Replay.Aliased));
+        // Chunks the recording shows mmapped: by address (needs the process's mappings) and by offset from its first one.
+        var following = heaps.Where(h => h.Replay.FollowsRecording).ToList();
+        if (following.Sum(h => h.Replay.MmappedCompared) > 0)
+        {
+            s.Add(MmappedCompared, following.Sum(h => h.Replay.MmappedCompared));
+            s.Add("mmapped_also_simulated", following.Sum(h => h.Replay.MmappedBoth));
+            s.Add("mmapped_matched", following.Sum(h => h.Replay.MmappedMatched));
+            s.Add(MmappedMatchedRelative, following.Sum(h => h.Replay.MmappedRelativeMatched));
+        }
         var t = s.AddTable(new Table("by_pid", "Per process",
         [
             new("pid", ColumnType.Int), new("policy", ColumnType.String), new("heap_start", ColumnType.String),

@@ -130,10 +130,14 @@ internal static class ReplayCommand
         else if (r.Find(ProcessesAnalyzer.SectionName) is not null && ProcessesLine() is { } processes)
             yield return processes;
         if (r.Find(HeapAnalyzer.SectionName) is not null)
-            yield return $"heap ({S(HeapAnalyzer.Policy)}): {N(HeapAnalyzer.AddressesMatched)} of {N(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset; peak heap {(r.TryGet(HeapAnalyzer.PeakHeapBytesSum, out long peak) ? Formatting.Bytes(peak) : "-")}, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct)}";
+            yield return $"heap ({S(HeapAnalyzer.Policy)}): {N(HeapAnalyzer.AddressesMatched)} of {N(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset{MmappedPart()}; peak heap {(r.TryGet(HeapAnalyzer.PeakHeapBytesSum, out long peak) ? Formatting.Bytes(peak) : "-")}, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct)}";
         yield return $"wrote {WithSlash(dir)}: {string.Join(", ", WrittenNames(written))}";
         foreach (var f in (r.Story?.Findings ?? []).Take(StdoutFindings))
             yield return $"- {f.Section}: {f.Text}";
+
+        // Mmapped chunks, when the recording has any: their addresses depend on mappings a malloc log does not show.
+        string MmappedPart() => Get(HeapAnalyzer.MmappedCompared) > 0
+            ? $" ({N(HeapAnalyzer.MmappedMatchedRelative)} of {N(HeapAnalyzer.MmappedCompared)} mmapped chunks at the recorded offset from the first)" : "";
 
         // Only the parts with something in them: a kernel-only trace places no mmaps and compares no brks.
         string? ProcessesLine()

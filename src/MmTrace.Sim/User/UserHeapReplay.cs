@@ -74,6 +74,11 @@ public sealed class UserHeapReplay : IDisposable
     public long MmappedCompared { get; private set; }
     public long MmappedBoth { get; private set; }
     public long MmappedMatched { get; private set; }
+    /// <summary>Of the chunks both mmapped, those at the same offset from the process's first mmapped chunk (recorded and
+    /// simulated): where the log shows no mappings, consecutive anonymous mappings placed top-down by the kernel keep their
+    /// distances even though the libraries and the stack the model does not know shift them all.</summary>
+    public long MmappedRelativeMatched { get; private set; }
+    private ulong _recMmapFirst, _modelMmapFirst;
     public long Adopted { get; private set; }
     public long Aliased { get; private set; }
     public long Anomalies { get; private set; }
@@ -244,7 +249,12 @@ public sealed class UserHeapReplay : IDisposable
         if (!recHeap)
         {
             MmappedCompared++;
-            if (model != 0 && !_a!.InHeap(model)) MmappedBoth++;
+            if (model != 0 && !_a!.InHeap(model))
+            {
+                MmappedBoth++;
+                if (_recMmapFirst == 0) (_recMmapFirst, _modelMmapFirst) = (recorded, model);
+                if (recorded - _recMmapFirst == model - _modelMmapFirst) MmappedRelativeMatched++;
+            }
             if (model == want) MmappedMatched++;
         }
         if (model == want)
