@@ -279,17 +279,5 @@ public sealed partial class Ptmalloc
         return q == _top ? _top : -1;
     }
 
-    private long NearestLiveAtOrBelow(long c)
-    {
-        long i = (c - ArenaBytes) >> 4;
-        long wi = i >> 6;
-        if (wi >= _live.Length) { wi = _live.Length - 1; i = (wi << 6) + 63; }
-        ulong word = _live[wi] & (ulong.MaxValue >> (63 - (int)(i & 63)));
-        while (true)
-        {
-            if (word != 0) return ArenaBytes + (((wi << 6) + 63 - System.Numerics.BitOperations.LeadingZeroCount(word)) << 4);
-            if (--wi < 0) return -1;
-            word = _live[wi];
-        }
-    }
+    private long NearestLiveAtOrBelow(long c) => _w.NearestLiveAtOrBelow(c, ArenaBytes);
 }
