@@ -19,8 +19,8 @@ internal sealed class HeapWords
     private const int LiveWord = WordsPerPage;
 
     private int[] _dir = new int[64];       // page number → slot; 0 = no storage (slot 0 is a page of zeros)
-    // Pages live in slabs of SlabPages (about 1 MB each), added as needed: no copying, no doubling slack.
-    private const int SlabShift = 10, SlabPages = 1 << SlabShift;
+    // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
+    private const int SlabShift = 6, SlabPages = 1 << SlabShift;
     private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
     private int _slots = 1;                 // slot 0 is the zero page
     private int[] _free = new int[16];
@@ -39,23 +39,49 @@ internal sealed class HeapWords
         if (pages > _dir.Length) Array.Resize(ref _dir, (int)Math.Min(Math.Max(pages, _dir.Length + _dir.Length / 4), Array.MaxLength));
     }
 
+    // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
+    private long _cPage = -1;
+    // The arena's bins (offsets below the heap) are read on most calls between chunk pages: a flat array of their own.
+    private const ulong ArenaLimit = (ulong)Ptmalloc.ArenaBytes;
+    private readonly ulong[] _arena = new ulong[Ptmalloc.ArenaBytes / 8];
+    private ulong[] _cSlab = [];
+    private int _cBase;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(long p)
     {
-        int s = _dir[p >> PageShift];
-        return _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + (int)((p >> 3) & (WordsPerPage - 1))];
+        if ((ulong)p < ArenaLimit) return _arena[p >> 3];
+        if (p >> PageShift != _cPage) Locate(p >> PageShift);
+        return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(long p, ulong v)
     {
-        int s = _dir[p >> PageShift];
-        if (s == 0)
+        if ((ulong)p < ArenaLimit)
         {
-            if (v == 0) return;
-            s = NewPage(p >> PageShift);
+            _arena[p >> 3] = v;
+            return;
         }
-        _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + (int)((p >> 3) & (WordsPerPage - 1))] = v;
+        if (p >> PageShift != _cPage || _cBase == 0)
+        {
+            if (_dir[p >> PageShift] == 0)
+            {
+                if (v == 0) return;
+                NewPage(p >> PageShift);
+            }
+            Locate(p >> PageShift);
+        }
+        _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))] = v;
+    }
+
+    // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
+    private void Locate(long pg)
+    {
+        int s = _dir[pg];
+        _cPage = pg;
+        _cSlab = _slabs[s >> SlabShift];
+        _cBase = (s & (SlabPages - 1)) * Stride;
     }
 
     /// <summary>The live bit of the chunk starting at p (16-byte granule).</summary>
@@ -106,6 +132,7 @@ internal sealed class HeapWords
             if (s == 0) continue;
             _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
             _dir[pg] = 0;
+            if (pg == _cPage) _cPage = -1;
             if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
             _free[_freeCount++] = s;
         }
