@@ -42,7 +42,10 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
     public static readonly Metric<long> TcacheHits = new(SectionName, "tcache_hits");
 
     /// <summary>The heap over the replay: brk heap, mmapped chunks and live chunk bytes, summed over processes, and the resident user pages.</summary>
-    private const string SeriesTable = "series";
+    private const string SeriesTable = "series", MissesTable = "address_misses";
+    /// <summary>Returned chunks the recording shows outside the break heap (mmapped), and of those the ones at the recorded
+    /// offset from the process's first mmapped chunk.</summary>
+    public static readonly Metric<long> MmappedCompared = new(SectionName, "mmapped_compared"), MmappedMatchedRelative = new(SectionName, "mmapped_matched_relative");
 
     /// <summary>Peaks, internal fragmentation and what the allocator holds beyond the live data.</summary>
     public static readonly SectionStory Story = new(SectionName, _ => true, Findings, r =>
@@ -136,6 +139,15 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
         s.Add(AddressesMatched, heaps.Sum(h => h.Replay.Matched));
         s.Add("followed_by_adopting", heaps.Sum(h => h.Replay.Adopted));
         s.Add("followed_by_aliasing", heaps.Sum(h => h.Replay.Aliased));
+        // Chunks the recording shows mmapped: by address (needs the process's mappings) and by offset from its first one.
+        var following = heaps.Where(h => h.Replay.FollowsRecording).ToList();
+        if (following.Sum(h => h.Replay.MmappedCompared) > 0)
+        {
+            s.Add(MmappedCompared, following.Sum(h => h.Replay.MmappedCompared));
+            s.Add("mmapped_also_simulated", following.Sum(h => h.Replay.MmappedBoth));
+            s.Add("mmapped_matched", following.Sum(h => h.Replay.MmappedMatched));
+            s.Add(MmappedMatchedRelative, following.Sum(h => h.Replay.MmappedRelativeMatched));
+        }
         var t = s.AddTable(new Table("by_pid", "Per process",
         [
             new("pid", ColumnType.Int), new("policy", ColumnType.String), new("heap_start", ColumnType.String),
@@ -150,6 +162,7 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
             t.AddRow(h.Pid, a.Name, $"0x{a.HeapStart:x}", st.PeakHeapBytes, st.PeakMmappedBytes, st.PeakLiveChunkBytes, st.SbrkCalls, st.MmapCalls,
                 h.Replay.Compared, h.Replay.Matched, Percent.Of(h.Replay.Matched, h.Replay.Compared));
         }
+        AddMisses(s, heaps);
         var series = s.AddTable(new Table(SeriesTable, "The heap over the replay (all processes): brk heap, mmapped chunks, live chunks, resident user pages",
             [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes"),
              new("resident_user_pages", ColumnType.Int, "pages")],
@@ -165,4 +178,26 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
                 + "logged. Frees of blocks allocated in a gap count as free_of_unknown_pointer, reuse of blocks freed in a gap as "
                 + "alloc_of_live_pointer, and returned addresses after a gap differ until the recording has been followed over them.");
     }
+
+    /// <summary>
+    /// The first returned addresses that differed from the recording, in order, with the allocator's account of how it
+    /// chose its chunk: where to look for the next divergence from glibc (docs/user-malloc.md). Only for replays that follow
+    /// a real glibc's addresses (a synthetic trace's addresses were never glibc's).
+    /// </summary>
+    private static void AddMisses(Section s, List<MmTrace.Sim.User.UserHeap> heaps)
+    {
+        var withMisses = heaps.Where(h => h.Replay.FollowsRecording && h.Replay.Misses.Count > 0).ToList();
+        if (withMisses.Count == 0) return;
+        var t = s.AddTable(new Table(MissesTable, "First returned addresses that differ from the recording (heap offsets; addresses outside the break heap)",
+        [
+            new("pid", ColumnType.Int), new("event", ColumnType.Int), new("op", ColumnType.String), new("size", ColumnType.Int, "bytes"),
+            new("recorded", ColumnType.String), new("simulated", ColumnType.String), new("state", ColumnType.String),
+        ]));
+        static string Where(bool heap, long v) => heap ? $"+0x{v:x}" : $"0x{(ulong)v:x}";
+        foreach (var h in withMisses)
+            foreach (var m in h.Replay.Misses)
+                t.AddRow(h.Pid, m.Event, m.Op.Name(), (long)Math.Min(m.Size, long.MaxValue), Where(m.RecordedInHeap, m.Recorded),
+                    m.Simulated == 0 && !m.SimulatedInHeap ? "NULL" : Where(m.SimulatedInHeap, m.Simulated), m.State ?? "");
+    }
+
 }

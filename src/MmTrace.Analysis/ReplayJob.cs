@@ -13,9 +13,10 @@ public static class ReplayJob
 {
     public static Report Run(ITraceReader reader, SymbolTable symbols, MachineConfig config, long seed,
         string traceDisplayName, Action<ITraceReader>? progress = null, long seriesInterval = SeriesSampler.DefaultInterval,
-        IReadOnlyList<MemoryMapping>? maps = null)
+        IReadOnlyList<MemoryMapping>? maps = null, IReadOnlyList<TraceEvent>? mallocPrologue = null)
     {
-        var machine = MachineBuilder.Build(config, symbols, seed, new MachineOptions { InitialMaps = maps, Traits = reader.Traits });
+        var machine = MachineBuilder.Build(config, symbols, seed,
+            new MachineOptions { InitialMaps = maps, Traits = reader.Traits, MallocPrologue = mallocPrologue });
         var analyzers = CreateAnalyzers(machine, seriesInterval);
         var replayer = new Replayer(machine, analyzers);
         replayer.Run(reader, progress);

@@ -26,11 +26,13 @@ internal static class ReplayCommand
 
         var maps = new Option<string?>("--maps") { Description = "The first process's memory map at its first instruction (/proc/PID/maps or gdb's 'info proc mappings'), for mmap placement; when not given, TRACE.maps.txt if it exists (mmtrace record --syscalls writes it there)", HelpName = "FILE" };
 
+        var prologue = new Option<string?>("--malloc-prologue") { Description = "The malloc calls the program made before its mtrace log starts (mtrace format, recorded below libc_malloc_debug), replayed first; when not given, TRACE's .malloc-prologue.txt if it exists", HelpName = "FILE" };
+
         var folded = new Option<bool>("--folded") { Description = "Also write folded stacks of the heap by call site (bytes allocated, at the peak, leaked) into OUT/folded/, for flamegraph.pl or speedscope" };
 
         var cmd = new Command("replay", "Replay a trace through the simulated machine and write a report (report.html, report.md, summary.json, tables/, charts/)")
         {
-            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, quiet, folded,
+            trace, machine, set, outDir, seed, format, maxErrors, strict, kallsyms, interval, implicitMap, maps, prologue, quiet, folded,
         };
         cmd.SetAction(p =>
         {
@@ -53,11 +55,18 @@ internal static class ReplayCommand
                 initialMaps = MmTrace.Ingest.Strace.ProcMaps.Parse(mapsPath);
                 if (initialMaps.Count == 0) throw new UsageException($"--maps {mapsPath}: no mappings found (expected /proc/PID/maps or gdb's 'info proc mappings')");
             }
+            string? prologuePath = p.GetValue(prologue);
+            if (prologuePath is null && MmTrace.Ingest.Recording.MallocPrologue.Beside(path) is { } besidePrologue)
+            {
+                prologuePath = besidePrologue;
+                if (!p.GetValue(quiet)) io.Err.WriteLine($"mmtrace replay: --malloc-prologue {besidePrologue} (found beside the trace)");
+            }
+            var mallocPrologue = prologuePath is null ? null : MmTrace.Ingest.Recording.MallocPrologue.Read(prologuePath, symbols);
             using var reader = TraceFormats.Open(path, p.GetValue(format)!, symbols, options);
             Report report;
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "replay"))
             {
-                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps);
+                report = ReplayJob.Run(reader, symbols, config, p.GetValue(seed), path == "-" ? "stdin" : path, bar.Update, p.GetValue(interval), initialMaps, mallocPrologue);
             }
             var written = ReportWriter.Write(report, dir).ToList();
             if (p.GetValue(folded))
@@ -121,10 +130,14 @@ internal static class ReplayCommand
         else if (r.Find(ProcessesAnalyzer.SectionName) is not null && ProcessesLine() is { } processes)
             yield return processes;
         if (r.Find(HeapAnalyzer.SectionName) is not null)
-            yield return $"heap ({S(HeapAnalyzer.Policy)}): {N(HeapAnalyzer.AddressesMatched)} of {N(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset; peak heap {(r.TryGet(HeapAnalyzer.PeakHeapBytesSum, out long peak) ? Formatting.Bytes(peak) : "-")}, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct)}";
+            yield return $"heap ({S(HeapAnalyzer.Policy)}): {N(HeapAnalyzer.AddressesMatched)} of {N(HeapAnalyzer.AddressesCompared)} returned addresses at the recorded heap offset{MmappedPart()}; peak heap {(r.TryGet(HeapAnalyzer.PeakHeapBytesSum, out long peak) ? Formatting.Bytes(peak) : "-")}, internal fragmentation {Pct(HeapAnalyzer.InternalFragmentationPct)}";
         yield return $"wrote {WithSlash(dir)}: {string.Join(", ", WrittenNames(written))}";
         foreach (var f in (r.Story?.Findings ?? []).Take(StdoutFindings))
             yield return $"- {f.Section}: {f.Text}";
+
+        // Mmapped chunks, when the recording has any: their addresses depend on mappings a malloc log does not show.
+        string MmappedPart() => Get(HeapAnalyzer.MmappedCompared) > 0
+            ? $" ({N(HeapAnalyzer.MmappedMatchedRelative)} of {N(HeapAnalyzer.MmappedCompared)} mmapped chunks at the recorded offset from the first)" : "";
 
         // Only the parts with something in them: a kernel-only trace places no mmaps and compares no brks.
         string? ProcessesLine()

@@ -62,6 +62,9 @@ public sealed record MachineOptions
     /// <summary>--maps: the first process's memory map at its first instruction (docs/process-model.md).</summary>
     public IReadOnlyList<MemoryMapping>? InitialMaps { get; init; }
 
+    /// <summary>--malloc-prologue: the malloc-family calls the first process made before its malloc log starts (docs/user-malloc.md).</summary>
+    public IReadOnlyList<TraceEvent>? MallocPrologue { get; init; }
+
     /// <summary>How the recording was made (its reader's <see cref="ITraceReader.Traits"/>).</summary>
     public RecordingTraits Traits { get; init; }
 }

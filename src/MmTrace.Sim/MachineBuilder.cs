@@ -21,6 +21,6 @@ public static class MachineBuilder
         var k = built!;
         // glibc's chunk layout is modelled for 64-bit processes only (SIZE_SZ 8).
         var malloc = UserMallocConfig.Supports(config) ? UserMallocConfig.From(config) : null;
-        return new Machine(config, cost, mmu, k, new UserHeaps(malloc, k, options.Traits));
+        return new Machine(config, cost, mmu, k, new UserHeaps(malloc, k, options.Traits, options.MallocPrologue));
     }
 }

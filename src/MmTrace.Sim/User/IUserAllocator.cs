@@ -44,6 +44,9 @@ public interface IUserAllocator
     /// <summary>Whether the last <see cref="Adopt"/> had to free live allocations in the way (frees the trace did not record).</summary>
     bool LastAdoptFreedLive => false;
 
+    /// <summary>For the divergence diagnostic: how the last allocation was found and the state that chose it (null when the policy cannot say).</summary>
+    string? DescribeLast(ulong bytes) => null;
+
     UserHeapStats Stats { get; }
 }
 

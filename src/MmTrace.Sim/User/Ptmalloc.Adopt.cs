@@ -13,6 +13,16 @@ public sealed partial class Ptmalloc
 {
     public long Adoptions { get; private set; }
 
+    /// <summary>
+    /// Bytes of the heap the recording skipped without a record (calls before the log, or between its sections): when the
+    /// recording takes a chunk from above the model's top, the memory in between was handed out by glibc unlogged, so it
+    /// is kept as in-use "hidden" chunks that the model does not reuse until the recording hands their memory out.
+    /// </summary>
+    public long HiddenBytes { get; private set; }
+
+    // Marks a hidden chunk (in use, not live: the log never handed it out), as TcacheKey marks tcache entries.
+    private const ulong HiddenKey = 0x41dde2c4a2e5b10cUL;
+
     /// <summary>Live chunks freed because the recording handed out memory they covered: their free was not recorded.</summary>
     public long ImplicitFrees { get; private set; }
 
@@ -110,6 +120,9 @@ public sealed partial class Ptmalloc
         }
         long lead = c - x;
         if (lead != 0 && lead < MinSize) return false;
+        // Memory the recording skipped (below a chunk it took from top, or left of a hidden chunk's part) stays hidden.
+        bool leadHidden = lead > 0 && (x == _top || R(x + 24) == HiddenKey);
+        bool tailHidden = end != _top + ChunkSize(_top) && LastCoveredHidden(x, end);
 
         // Take the chunks out of their lists.
         bool includesTop = false;
@@ -122,7 +135,7 @@ public sealed partial class Ptmalloc
             q += sz;
         }
         // A following free binned chunk merges into the tail, keeping glibc's no-two-free-neighbours rule.
-        if (!includesTop && end != _top && !InuseBitAtOffset(end, ChunkSize(end)) && !IsLiveChunk(end) && R(end + 24) != TcacheKey && R(end + 24) != FastKey)
+        if (!includesTop && !tailHidden && end != _top && !InuseBitAtOffset(end, ChunkSize(end)) && !IsLiveChunk(end) && R(end + 24) != TcacheKey && R(end + 24) != FastKey)
         {
             long sz = ChunkSize(end);
             UnlinkChunk(end);
@@ -130,7 +143,15 @@ public sealed partial class Ptmalloc
         }
 
         long leadStart = x;
-        if (lead > 0 && !prevInuse)
+        if (leadHidden)
+        {
+            SetHead(x, lead | (prevInuse ? PrevInuse : 0));
+            W(x + 24, HiddenKey);
+            SetHead(c, nb | PrevInuse);
+            HiddenBytes += lead;
+            leadStart = c;
+        }
+        else if (lead > 0 && !prevInuse)
         {
             long prevsize = PrevSize(x);
             leadStart = x - prevsize;
@@ -139,7 +160,8 @@ public sealed partial class Ptmalloc
             prevInuse = PrevInuseOf(leadStart);
         }
         long leadSize = c - leadStart;
-        if (leadSize > 0)
+        if (leadHidden) { }
+        else if (leadSize > 0)
         {
             SetHead(leadStart, leadSize | (prevInuse ? PrevInuse : 0));
             SetFoot(leadStart, leadSize);
@@ -164,6 +186,12 @@ public sealed partial class Ptmalloc
             {
                 SetHeadSize(c, nb + tail);
                 SetInuseBitAtOffset(c, nb + tail);
+            }
+            else if (tailHidden)
+            {
+                SetHead(tailStart, tail | PrevInuse);
+                W(tailStart + 24, HiddenKey);
+                HiddenBytes += tail;
             }
             else
             {
@@ -192,7 +220,15 @@ public sealed partial class Ptmalloc
     {
         if (!InuseBitAtOffset(q, ChunkSize(q))) return true;
         ulong key = R(q + 24);
-        return key == TcacheKey || key == FastKey;
+        return key == TcacheKey || key == FastKey || key == HiddenKey;
+    }
+
+    // Whether the chunk of [x, end) that ends at end is hidden (read before TakeFree clears its mark).
+    private bool LastCoveredHidden(long x, long end)
+    {
+        long q = x;
+        while (q + ChunkSize(q) < end) q += ChunkSize(q);
+        return q != _top && R(q + 24) == HiddenKey;
     }
 
     private void TakeFree(long q)
@@ -205,6 +241,11 @@ public sealed partial class Ptmalloc
         }
         ulong key = R(q + 24);
         W(q + 24, 0);
+        if (key == HiddenKey)
+        {
+            HiddenBytes -= sz;
+            return;
+        }
         if (key == TcacheKey)
         {
             int idx = (int)Csize2Tidx(sz);
@@ -238,17 +279,5 @@ public sealed partial class Ptmalloc
         return q == _top ? _top : -1;
     }
 
-    private long NearestLiveAtOrBelow(long c)
-    {
-        long i = (c - ArenaBytes) >> 4;
-        long wi = i >> 6;
-        if (wi >= _live.Length) { wi = _live.Length - 1; i = (wi << 6) + 63; }
-        ulong word = _live[wi] & (ulong.MaxValue >> (63 - (int)(i & 63)));
-        while (true)
-        {
-            if (word != 0) return ArenaBytes + (((wi << 6) + 63 - System.Numerics.BitOperations.LeadingZeroCount(word)) << 4);
-            if (--wi < 0) return -1;
-            word = _live[wi];
-        }
-    }
+    private long NearestLiveAtOrBelow(long c) => _w.NearestLiveAtOrBelow(c, ArenaBytes);
 }

@@ -44,6 +44,7 @@ public sealed partial class Ptmalloc
                     }
                 }
                 _lastSource = Source.Fastbin;
+                _lastPath = MallocPath.Fastbin;
                 Stats.FastbinHits++;
                 return victim;
             }
@@ -73,6 +74,7 @@ public sealed partial class Ptmalloc
                     }
                 }
                 _lastSource = Source.Other;
+                _lastPath = MallocPath.Smallbin;
                 return victim;
             }
         }
@@ -115,6 +117,7 @@ public sealed partial class Ptmalloc
                     SetHead(remainder, remainderSize | PrevInuse);
                     SetFoot(remainder, remainderSize);
                     _lastSource = Source.Other;
+                    _lastPath = MallocPath.LastRemainder;
                     return victim;
                 }
 
@@ -131,6 +134,7 @@ public sealed partial class Ptmalloc
                         continue;
                     }
                     _lastSource = Source.Other;
+                    _lastPath = MallocPath.UnsortedExact;
                     return victim;
                 }
 
@@ -196,6 +200,7 @@ public sealed partial class Ptmalloc
             if (returnCached)
             {
                 _lastSource = Source.Other;
+                _lastPath = MallocPath.UnsortedCached;
                 return TcacheGet((int)tcIndex);
             }
 
@@ -229,6 +234,7 @@ public sealed partial class Ptmalloc
                         SetFoot(remainder, remainderSize);
                     }
                     _lastSource = Source.Other;
+                    _lastPath = MallocPath.LargeBin;
                     return victim;
                 }
             }
@@ -289,6 +295,7 @@ public sealed partial class Ptmalloc
                     SetFoot(remainder, remainderSize);
                 }
                 _lastSource = Source.Other;
+                _lastPath = MallocPath.Binmap;
                 return victim;
             }
 
@@ -303,6 +310,7 @@ public sealed partial class Ptmalloc
                 SetHead(victim, nb | PrevInuse);
                 SetHead(remainder, remainderSize | PrevInuse);
                 _lastSource = Source.Top;
+                _lastPath = MallocPath.Top;
                 return victim;
             }
             if (_haveFastchunks)
@@ -528,6 +536,7 @@ public sealed partial class Ptmalloc
             SetHead(p, nb | PrevInuse);
             SetHead(remainder, remainderSize | PrevInuse);
             _lastSource = Source.Top;
+            _lastPath = MallocPath.Sysmalloc;
             return p;
         }
         return 0;
@@ -549,6 +558,7 @@ public sealed partial class Ptmalloc
         Stats.AddMmapped(size);
         Stats.OnAlloc(size);
         _lastMmappedMem = mem;
+        _lastPath = MallocPath.Mmap;
         return mm;
     }
 

@@ -20,6 +20,7 @@ public sealed partial class Ptmalloc
         if (!CheckedRequest2Size(bytes, out long nb)) return 0;
         Stats.Reallocs++;
         _lastSource = Source.None;
+        _lastPath = MallocPath.None;
 
         if (!InHeap(oldmem))
         {
@@ -62,18 +63,21 @@ public sealed partial class Ptmalloc
         {
             newp = oldp;
             newsize = oldsize;
+            _lastPath = MallocPath.ReallocInPlace;
         }
         else if (next == _top && (newsize = oldsize + nextsize) >= nb + MinSize)
         {
             SetHeadSize(oldp, nb);
             _top = oldp + nb;
             SetHead(_top, (newsize - nb) | PrevInuse);
+            _lastPath = MallocPath.ReallocIntoTop;
             return oldp;
         }
         else if (next != _top && !InuseBitAtOffset(next, nextsize) && (newsize = oldsize + nextsize) >= nb)
         {
             newp = oldp;
             UnlinkChunk(next);
+            _lastPath = MallocPath.ReallocIntoNext;
         }
         else
         {
@@ -89,6 +93,7 @@ public sealed partial class Ptmalloc
             {
                 newsize += oldsize;
                 newp = oldp;
+                _lastPath = MallocPath.ReallocIntoNext;
             }
             else
             {

@@ -29,10 +29,11 @@ public sealed record PtmallocOptions
 /// glibc 2.36's malloc (ptmalloc2, malloc/malloc.c) for one single-threaded process: the main arena
 /// only (non-main arenas and their heaps are not modelled), x86-64 sizes (SIZE_SZ 8, MALLOC_ALIGNMENT
 /// 16, MINSIZE 32). The break heap's words (chunk headers, prev_size feet, fd/bk and fd_nextsize/
-/// bk_nextsize links) live in one flat array indexed by heap offset, exactly where glibc keeps them;
-/// the arena's bins sit in a small region before the heap, laid out like malloc_state.bins so that
-/// bin_at() is a pseudo-chunk as in glibc. Memory therefore grows with the simulated heap, not with
-/// the trace. Mmapped chunks are kept in a table by address.
+/// bk_nextsize links) live at their heap offsets, exactly where glibc keeps them, in a sparse store
+/// (<see cref="HeapWords"/>: 1 KiB pages that exist only once metadata is written there, released by
+/// systrim); the arena's bins sit in a small region before the heap, laid out like malloc_state.bins so
+/// that bin_at() is a pseudo-chunk as in glibc. Memory follows the pages holding metadata, not the
+/// trace. Mmapped chunks are kept in a table by address.
 /// Left out: safe-linking (PROTECT_PTR changes stored values, not behaviour), the integrity checks
 /// (malloc_printerr), non-contiguous MORECORE (when sbrk fails glibc falls back to mmapping the main
 /// arena: here sbrk failure makes malloc return NULL), hugetlb/THP tunables, perturb_byte and tagging.
@@ -69,9 +70,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
 
     private readonly IUserMemory _mem;
     private readonly PtmallocOptions _opt;
-    private ulong[] _w = RentWords((ArenaBytes + 65536) / 8, null, 0);
-    private long _clearedWords;
-    private ulong[] _live = new ulong[64];
+    private readonly HeapWords _w = new();
     private ulong[] _touched = new ulong[4];
     private ulong _spaceBase;          // address of space offset 0 (heap start - ArenaBytes)
     private long _heapEnd;             // space offset of the break
@@ -147,12 +146,12 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     // ---- chunk words (malloc.c's chunk macros) -------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong R(long p) => _w[p >> 3];
+    private ulong R(long p) => _w.Read(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void W(long p, ulong v)
     {
-        _w[p >> 3] = v;
+        _w.Write(p, v);
         if (p >= ArenaBytes)
         {
             long page = (p - ArenaBytes) >> Units.PageShift;
@@ -232,58 +231,23 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     public bool InHeap(ulong address) =>
         _heapStarted && address >= _spaceBase + ArenaBytes && address < _spaceBase + (ulong)_heapEnd;
 
-    private void SetLive(long p, bool live)
-    {
-        long i = (p - ArenaBytes) >> 4;
-        if (live) _live[i >> 6] |= 1UL << (int)(i & 63);
-        else _live[i >> 6] &= ~(1UL << (int)(i & 63));
-    }
+    private void SetLive(long p, bool live) => _w.SetLive(p, live);
 
-    private bool IsLiveChunk(long p)
-    {
-        long i = (p - ArenaBytes) >> 4;
-        return i >= 0 && (i >> 6) < _live.Length && (_live[i >> 6] & (1UL << (int)(i & 63))) != 0;
-    }
+    private bool IsLiveChunk(long p) => p >= ArenaBytes && _w.IsLive(p);
 
     private void EnsureSpace(long end)
     {
-        long words = (end + 64) >> 3;
-        if (words > _w.Length) _w = RentWords(Math.Max(words, Math.Min((long)_w.Length * 4, int.MaxValue - 64)), _w, _clearedWords);
-        if (words > _clearedWords)
-        {
-            _w.AsSpan((int)_clearedWords, (int)(words - _clearedWords)).Clear();
-            _clearedWords = words;
-        }
-        long liveWords = ((end - ArenaBytes) >> 10) + 1;
-        if (liveWords > _live.Length) Array.Resize(ref _live, (int)Math.Max(liveWords, _live.Length * 2L));
+        _w.Reserve(end + 64);
         long pageWords = ((end - ArenaBytes) >> 18) + 1;
         if (pageWords > _touched.Length) Array.Resize(ref _touched, (int)Math.Max(pageWords, _touched.Length * 2L));
     }
 
-    /// <summary>
-    /// The heap's words come from the shared array pool (and go back to it when the heap grows or the
-    /// allocator is disposed): a replay then reuses memory a previous one touched instead of faulting in
-    /// fresh pages. Rented arrays are not zeroed: words are cleared as the break first reaches them
-    /// (sbrk'ed memory reads as zero), so the cost follows the heap's size, not the array's.
-    /// </summary>
-    private static ulong[] RentWords(long words, ulong[]? old, long used)
-    {
-        var a = System.Buffers.ArrayPool<ulong>.Shared.Rent((int)words);
-        if (old is not null)
-        {
-            old.AsSpan(0, (int)used).CopyTo(a);
-            if (old.Length != 0) System.Buffers.ArrayPool<ulong>.Shared.Return(old);
-        }
-        return a;
-    }
+    /// <summary>Pages of heap words the model keeps now (<see cref="HeapWords"/>), and bytes of host memory per page.</summary>
+    public long MetadataPages => _w.Pages;
+    public static int MetadataPageBytes => HeapWords.PageBytes;
 
-    /// <summary>Gives the heap's words back to the shared pool; the allocator must not be used afterwards.</summary>
-    public void Dispose()
-    {
-        if (_w.Length == 0) return;
-        System.Buffers.ArrayPool<ulong>.Shared.Return(_w);
-        _w = [];
-    }
+    /// <summary>Nothing to give back: the heap's words are a sparse store of their own (the pool of the flat array it replaced is gone).</summary>
+    public void Dispose() { }
 
     /// <summary>MORECORE (sbrk) through the process model; returns the old break as a space offset, or -1.</summary>
     private long Morecore(long increment)
@@ -302,6 +266,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         EnsureSpace(_heapEnd);
         if (increment < 0)
         {
+            _w.ReleaseFrom(_heapEnd, old);
             // Released pages are gone: the next write to them is a first touch again.
             const long pageMask = (long)Units.PageSize - 1;
             long firstPage = (_heapEnd - ArenaBytes + pageMask) >> Units.PageShift, lastPage = (old - ArenaBytes + pageMask) >> Units.PageShift;
@@ -318,6 +283,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     {
         Stats.Mallocs++;
         _lastSource = Source.None;
+        _lastPath = MallocPath.None;
         if (!CheckedRequest2Size(bytes, out long tbytes)) return 0;
         long tcIdx = Csize2Tidx(tbytes);
         MaybeInitTcache();
@@ -325,6 +291,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         {
             long victim = TcacheGet((int)tcIdx);
             _lastSource = Source.Tcache;
+            _lastPath = MallocPath.Tcache;
             Stats.TcacheHits++;
             return Handed(victim);
         }
@@ -336,6 +303,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     {
         Stats.Callocs++;
         _lastSource = Source.None;
+        _lastPath = MallocPath.None;
         MaybeInitTcache();
         long oldTop = _top;
         long oldTopSize = ChunkSize(_top);

@@ -18,7 +18,21 @@ public sealed record UserHeapReplayOptions
     /// <summary>When a recorded address differs, make the allocator take the recorded chunk (true), or only map the
     /// recorded pointer to the model's (false: for traces whose addresses no glibc produced, e.g. synthetic ones).</summary>
     public bool FollowRecording { get; init; } = true;
+
+    /// <summary>How many of the first misses (<see cref="UserHeapReplay.Misses"/>) to keep with the state that produced them.</summary>
+    public int MissLogLimit { get; init; } = 20;
+
+    /// <summary>The calls this process made before its malloc log starts, as recorded (<c>TRACE.malloc-prologue.txt</c>):
+    /// replayed instead of <see cref="UserHeapReplay.MtracePrologue"/> when <see cref="MtracePrologue"/> is set.</summary>
+    public IReadOnlyList<TraceEvent>? RecordedPrologue { get; init; }
 }
+
+/// <summary>
+/// A returned address that differed from the recording: the malloc-family event's index in the process (1-based), its op
+/// and size, the recorded and simulated positions (offsets from the heap start, or addresses for chunks outside the
+/// break heap), and the allocator's account of how it chose its chunk (after the call; <see cref="IUserAllocator.DescribeLast"/>).
+/// </summary>
+public sealed record HeapMiss(long Event, Op Op, ulong Size, bool RecordedInHeap, long Recorded, long Simulated, bool SimulatedInHeap, string? State);
 
 /// <summary>
 /// Replays the malloc-family events of one process (malloc, calloc, realloc, free, memalign,
@@ -60,11 +74,26 @@ public sealed class UserHeapReplay : IDisposable
     public long MmappedCompared { get; private set; }
     public long MmappedBoth { get; private set; }
     public long MmappedMatched { get; private set; }
+    /// <summary>Of the chunks both mmapped, those at the same offset from the process's first mmapped chunk (recorded and
+    /// simulated): where the log shows no mappings, consecutive anonymous mappings placed top-down by the kernel keep their
+    /// distances even though the libraries and the stack the model does not know shift them all.</summary>
+    public long MmappedRelativeMatched { get; private set; }
+    private ulong _recMmapFirst, _modelMmapFirst;
     public long Adopted { get; private set; }
     public long Aliased { get; private set; }
     public long Anomalies { get; private set; }
 
+    private readonly List<HeapMiss> _misses = [];
+    private long _events;
+    private Op _op;
+
+    /// <summary>The first <see cref="UserHeapReplayOptions.MissLogLimit"/> misses, in order: where to look for the next divergence.</summary>
+    public IReadOnlyList<HeapMiss> Misses => _misses;
+
     public IUserAllocator? Allocator => _a;
+
+    /// <summary>Whether the replay takes the recorded chunk on a miss (the trace's addresses are a real glibc's).</summary>
+    public bool FollowsRecording => _opt.FollowRecording;
 
     public UserHeapReplay(Func<ulong, IUserAllocator> factory, UserHeapReplayOptions? options = null)
     {
@@ -88,6 +117,8 @@ public sealed class UserHeapReplay : IDisposable
     {
         if (_a is null) Start(e);
         var a = _a!;
+        _events++;
+        _op = e.Op;
         switch (e.Op)
         {
             case Op.Malloc or Op.Calloc:
@@ -146,12 +177,42 @@ public sealed class UserHeapReplay : IDisposable
         _a = _factory(_recHeap);
         if (_opt.MtracePrologue)
         {
-            var pro = MtracePrologue;
-            ulong init = _a.Malloc(pro[0]);
-            _a.Free(init);
-            _a.Malloc(pro[1]);
+            if (_opt.RecordedPrologue is { } recorded) ReplayPrologue(recorded);
+            else
+            {
+                var pro = MtracePrologue;
+                ulong init = _a.Malloc(pro[0]);
+                _a.Free(init);
+                _a.Malloc(pro[1]);
+            }
         }
         _modelHeap = _a.HeapStart != 0 ? _a.HeapStart : _recHeap;
+    }
+
+    /// <summary>
+    /// Replays recorded calls made before the log, uncompared: their pointers are the real ones, so each free finds the
+    /// block its malloc returned through a small table (the model's addresses may differ).
+    /// </summary>
+    private void ReplayPrologue(IReadOnlyList<TraceEvent> calls)
+    {
+        var a = _a!;
+        var held = new Dictionary<ulong, ulong>();
+        foreach (var c in calls)
+        {
+            switch (c.Op)
+            {
+                case Op.Malloc or Op.Calloc when c.Address != 0:
+                    held[c.Address] = a.Malloc(c.Size);
+                    break;
+                case Op.Free when c.Address != 0:
+                    if (held.Remove(c.Address, out ulong m)) a.Free(m);
+                    break;
+                case Op.Realloc when c.Address != 0:
+                    ulong old = c.OldAddress != 0 && held.Remove(c.OldAddress, out ulong o) ? o : 0;
+                    held[c.Address] = old == 0 ? a.Malloc(c.Size) : a.Realloc(old, c.Size);
+                    break;
+            }
+        }
     }
 
     private ulong _heapWindow; // recorded pointers below _recHeap + this are heap pointers; grows with the model's heap
@@ -188,13 +249,24 @@ public sealed class UserHeapReplay : IDisposable
         if (!recHeap)
         {
             MmappedCompared++;
-            if (model != 0 && !_a!.InHeap(model)) MmappedBoth++;
+            if (model != 0 && !_a!.InHeap(model))
+            {
+                MmappedBoth++;
+                if (_recMmapFirst == 0) (_recMmapFirst, _modelMmapFirst) = (recorded, model);
+                if (recorded - _recMmapFirst == model - _modelMmapFirst) MmappedRelativeMatched++;
+            }
             if (model == want) MmappedMatched++;
         }
         if (model == want)
         {
             Matched++;
             return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(model), Address: AddressCheck.Matched);
+        }
+        if (_misses.Count < _opt.MissLogLimit)
+        {
+            bool simHeap = model != 0 && _a!.InHeap(model);
+            _misses.Add(new HeapMiss(_events, _op, size, recHeap, recHeap ? (long)(recorded - _recHeap) : (long)recorded,
+                simHeap ? (long)(model - _modelHeap) : (long)model, simHeap, _a!.DescribeLast(size)));
         }
         if (model == 0)
         {

@@ -15,6 +15,7 @@ public sealed class UserHeaps
     private readonly UserMallocConfig? _config;
     private readonly IKernel _kernel;
     private readonly bool _mtracePrologue;
+    private readonly IReadOnlyList<TraceEvent>? _prologue;
     private readonly Dictionary<int, UserHeap> _live = new();
     private readonly List<UserHeap> _retired = [];
     private UserHeap? _last;
@@ -22,8 +23,10 @@ public sealed class UserHeaps
     /// <param name="config">The user allocator, or null when this machine's user space is not modelled.</param>
     /// <param name="kernel">The kernel whose processes the heaps live in.</param>
     /// <param name="traits">What the recording says about its start (glibc's calls before an mtrace log).</param>
-    public UserHeaps(UserMallocConfig? config, IKernel kernel, RecordingTraits traits)
+    /// <param name="prologue">The calls made before the malloc log starts, when recorded (replaces glibc's default start).</param>
+    public UserHeaps(UserMallocConfig? config, IKernel kernel, RecordingTraits traits, IReadOnlyList<TraceEvent>? prologue = null)
     {
+        _prologue = prologue;
         _config = config;
         _kernel = kernel;
         // A log that starts after the program allocated follows more than glibc's own first calls: their places are unknown.
@@ -68,7 +71,13 @@ public sealed class UserHeaps
         {
             memory.StartHeapAt(recordedStart);
             return cfg.Create(memory);
-        }, new UserHeapReplayOptions { MtracePrologue = _mtracePrologue, FollowRecording = cfg.FollowRecording });
+        }, new UserHeapReplayOptions
+        {
+            MtracePrologue = _mtracePrologue,
+            // The recorded prologue is the first process's (the one whose log it precedes).
+            RecordedPrologue = _mtracePrologue && _live.Count == 0 && _retired.Count == 0 ? _prologue : null,
+            FollowRecording = cfg.FollowRecording,
+        });
         h = new UserHeap(pid, replay, memory);
         _live[pid] = h;
         return h;

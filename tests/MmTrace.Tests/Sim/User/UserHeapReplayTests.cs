@@ -9,12 +9,16 @@ namespace MmTrace.Tests.Sim.User;
 public class UserHeapReplayTests
 {
     internal static UserHeapReplay Replay(string name, bool? prologue = null, Func<IUserMemory, IUserAllocator>? policy = null,
-        Action<TraceEvent, EventOutcome>? each = null, Func<long, TraceEvent, bool>? skip = null)
+        Action<TraceEvent, EventOutcome>? each = null, Func<long, TraceEvent, bool>? skip = null, bool recordedPrologue = true)
     {
         long index = 0;
         var symbols = new SymbolTable();
         using var r = TraceFormats.Open(TestPaths.Real(name), "auto", symbols, ReaderOptions.Default);
-        var rep = UserHeapReplay.Standalone(policy ?? (m => new Ptmalloc(m)), new UserHeapReplayOptions { MtracePrologue = prologue ?? name.Contains(".mtrace.", StringComparison.Ordinal) });
+        bool mtrace = prologue ?? name.Contains(".mtrace.", StringComparison.Ordinal);
+        // The calls made before the log, where they were recorded (TRACE.malloc-prologue.txt beside it).
+        var recorded = mtrace && recordedPrologue && MmTrace.Ingest.Recording.MallocPrologue.Beside(TestPaths.Real(name)) is { } path
+            ? MmTrace.Ingest.Recording.MallocPrologue.Read(path, symbols) : null;
+        var rep = UserHeapReplay.Standalone(policy ?? (m => new Ptmalloc(m)), new UserHeapReplayOptions { MtracePrologue = mtrace, RecordedPrologue = recorded });
         var batch = new TraceEvent[4096];
         int n;
         while ((n = r.Read(batch)) > 0)
@@ -36,6 +40,12 @@ public class UserHeapReplayTests
     [InlineData("perl-hash.mtrace.txt.gz", 61052, 61047, 5)]
     [InlineData("sqlite-ops.mtrace.txt.gz", 77001, 76996, 5)]
     [InlineData("malloc-paths.malloc.csv.gz", 21331, 21318, 13)]
+    [InlineData("sed-regex.mtrace.txt.gz", 2919, 2919, 0)]
+    [InlineData("sort-nums.mtrace.txt.gz", 252, 251, 1)]
+    [InlineData("mtrace-whole.mtrace.txt.gz", 894, 893, 1)]
+    [InlineData("jq.mtrace.txt.gz", 35843, 35843, 0)]
+    [InlineData("bc.mtrace.txt.gz", 15801, 15801, 0)]
+    [InlineData("malloc-stress.mtrace.txt.gz", 13491, 13475, 16)]
     public void Ptmalloc_returns_the_recorded_address_for_nearly_every_call(string name, long compared, long matched, long mmapped)
     {
         long heapMisses = 0;
@@ -45,21 +55,75 @@ public class UserHeapReplayTests
         });
         Assert.Equal(compared, rep.Compared);
         Assert.Equal(matched, rep.Matched);
-        Assert.True(rep.MatchRate >= 0.999, $"{name}: {rep.MatchRate:P3}");
         Assert.Equal(0, heapMisses);
         Assert.Equal(mmapped, rep.MmappedCompared);
         Assert.Equal(mmapped, rep.MmappedBoth);
+        Assert.Equal(compared - mmapped, matched - rep.MmappedMatched); // every break-heap chunk at glibc's offset
         Assert.Equal(0, rep.Anomalies);
         Assert.Null(((Ptmalloc)rep.Allocator!).CheckHeap());
     }
 
     [Fact]
-    public void Without_the_mtrace_prologue_the_hidden_FILE_chunk_costs_matches_and_following_the_recording_keeps_the_heap_sound()
+    public void Without_the_mtrace_prologue_the_unlogged_FILE_chunk_stays_hidden_and_costs_only_the_first_misses()
     {
+        // Before hidden memory (the skipped chunk became a free one the model reused), this was 36%.
         var rep = Replay("perl-small.mtrace.txt.gz", prologue: false);
-        Assert.True(rep.MatchRate < 0.9, $"{rep.MatchRate:P3}");
+        Assert.InRange(rep.MatchRate, 0.999, 0.99999);
         Assert.True(rep.Adopted > 0);
         Assert.Null(((Ptmalloc)rep.Allocator!).CheckHeap());
+    }
+
+    [Fact]
+    public void Sed_without_its_recorded_prologue_misses_where_libselinux_allocated_before_the_log_and_the_miss_log_says_how()
+    {
+        // libselinux's constructor read /proc/filesystems (fopen, getline, fclose) before mtrace() started: glibc's top was
+        // past a 0x80 and a 0x410 chunk the model never saw. The first miss is the log's first chunk taken from top.
+        var rep = Replay("sed-regex.mtrace.txt.gz", recordedPrologue: false);
+        var first = rep.Misses[0];
+        Assert.Equal((3L, Op.Malloc, 0x1d8UL), (first.Event, first.Op, first.Size));
+        Assert.Equal((0x930L, 0x4a0L), (first.Recorded, first.Simulated));
+        Assert.StartsWith("top; tcache[28] 0;", first.State);
+        Assert.Equal(20, rep.Misses.Count);
+        // The skipped memory stays hidden until the recording hands it out: 144 misses, not 165 as when it became a free chunk.
+        Assert.Equal(2775, rep.Matched);
+        Assert.Equal(0, ((Ptmalloc)rep.Allocator!).HiddenBytes); // both hidden chunks were handed out later (events 6 and 110)
+        Assert.Null(((Ptmalloc)rep.Allocator!).CheckHeap());
+    }
+
+    [Fact]
+    public void Memory_the_recording_skipped_stays_hidden_until_the_recording_hands_it_out()
+    {
+        // The model's top is at +0x290; the recording takes a chunk at +0x400 from above it: [+0x290, +0x3f0) was handed out
+        // without a record. The model neither reuses it nor calls it free, until the recording takes a chunk inside it.
+        const ulong H = 0x555555559000;
+        var rep = UserHeapReplay.Standalone(m => new Ptmalloc(m));
+        TraceEvent Malloc(ulong addr, ulong size) { var e = TraceEvent.Create(Op.Malloc, 1); e.SetAddress(addr); e.SetSize(size); return e; }
+        Assert.Equal(AddressCheck.Matched, rep.Apply(Malloc(H + 0x2a0, 0x18)).Address);       // tcache struct, then +0x290
+        Assert.Equal(AddressCheck.Diverged, rep.Apply(Malloc(H + 0x410, 0x18)).Address);      // model: +0x2c0
+        var a = (Ptmalloc)rep.Allocator!;
+        Assert.Equal(0x150, a.HiddenBytes);                                                    // [+0x2b0, +0x400)
+        Assert.Equal(AddressCheck.Matched, rep.Apply(Malloc(H + 0x430, 0x18)).Address);       // from top, above the hole
+        Assert.Equal(AddressCheck.Diverged, rep.Apply(Malloc(H + 0x2c0, 0x58)).Address);      // a hidden chunk revealed
+        Assert.Equal(0x150 - 0x60, a.HiddenBytes);                                             // the rest stays hidden
+        Assert.Equal(AddressCheck.Matched, rep.Apply(Malloc(H + 0x450, 0x18)).Address);       // and is not reused
+        Assert.Null(a.CheckHeap());
+    }
+
+    [Theory]
+    [InlineData("sort-nums.mtrace.txt.gz", 1, 1)]
+    [InlineData("perl-hash.mtrace.txt.gz", 5, 5)]
+    [InlineData("sqlite-ops.mtrace.txt.gz", 5, 5)]
+    [InlineData("malloc-stress.mtrace.txt.gz", 16, 16)]
+    public void Mmapped_chunks_compare_by_their_offset_from_the_first_mmapped_chunk(string name, long mmapped, long relative)
+    {
+        // The stand-alone memory places mappings top-down and lets mremap grow in place only into free space, which it
+        // finds below the base as Linux found it below the libraries: every mmapped chunk, mremapped ones included, keeps
+        // its distance from the first. (On the machine without the program's mappings, mremap can grow a chunk in place
+        // into the space above the first mapping that the libraries held in reality: UserMallocMachineTests.)
+        var rep = Replay(name);
+        Assert.Equal(mmapped, rep.MmappedBoth);
+        Assert.Equal(relative, rep.MmappedRelativeMatched);
+        Assert.Equal(0, rep.MmappedMatched);
     }
 
     [Theory]

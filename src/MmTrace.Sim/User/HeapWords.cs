@@ -1,0 +1,158 @@
+using System.Runtime.CompilerServices;
+
+namespace MmTrace.Sim.User;
+
+/// <summary>
+/// The words of a simulated break heap that glibc's metadata occupies (chunk headers, prev_size feet, fd/bk and
+/// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 1 KiB, and a page has
+/// storage only once a non-zero word is written into it; every other word reads as zero (sbrk'ed memory). Pages wholly
+/// above the break are released when it shrinks (systrim). Memory therefore follows the pages that hold metadata — for
+/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per KiB of heap. Each page also
+/// carries the live bits of its 64 16-byte granules (a chunk's header is always in its page).
+/// Not a glibc structure: glibc's metadata lives in the process's memory.
+/// </summary>
+internal sealed class HeapWords
+{
+    internal const int PageShift = 10;
+    private const int WordsPerPage = 1 << (PageShift - 3);  // 128
+    private const int Stride = WordsPerPage + 1;            // + the live mask
+    private const int LiveWord = WordsPerPage;
+
+    private int[] _dir = new int[64];       // page number → slot; 0 = no storage (slot 0 is a page of zeros)
+    // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
+    private const int SlabShift = 6, SlabPages = 1 << SlabShift;
+    private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
+    private int _slots = 1;                 // slot 0 is the zero page
+    private int[] _free = new int[16];
+    private int _freeCount;
+
+    /// <summary>Pages with storage now (each <see cref="PageBytes"/> of words plus a live mask).</summary>
+    public long Pages => _slots - 1 - _freeCount;
+
+    /// <summary>Bytes of host memory a page takes.</summary>
+    public const int PageBytes = Stride * 8;
+
+    /// <summary>Makes room in the directory for offsets below <paramref name="end"/>.</summary>
+    public void Reserve(long end)
+    {
+        long pages = (end >> PageShift) + 2;
+        if (pages > _dir.Length) Array.Resize(ref _dir, (int)Math.Min(Math.Max(pages, _dir.Length + _dir.Length / 4), Array.MaxLength));
+    }
+
+    // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
+    private long _cPage = -1;
+    // The arena's bins (offsets below the heap) are read on most calls between chunk pages: a flat array of their own.
+    private const ulong ArenaLimit = (ulong)Ptmalloc.ArenaBytes;
+    private readonly ulong[] _arena = new ulong[Ptmalloc.ArenaBytes / 8];
+    private ulong[] _cSlab = [];
+    private int _cBase;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Read(long p)
+    {
+        if ((ulong)p < ArenaLimit) return _arena[p >> 3];
+        if (p >> PageShift != _cPage) Locate(p >> PageShift);
+        return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write(long p, ulong v)
+    {
+        if ((ulong)p < ArenaLimit)
+        {
+            _arena[p >> 3] = v;
+            return;
+        }
+        if (p >> PageShift != _cPage || _cBase == 0)
+        {
+            if (_dir[p >> PageShift] == 0)
+            {
+                if (v == 0) return;
+                NewPage(p >> PageShift);
+            }
+            Locate(p >> PageShift);
+        }
+        _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))] = v;
+    }
+
+    // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
+    private void Locate(long pg)
+    {
+        int s = _dir[pg];
+        _cPage = pg;
+        _cSlab = _slabs[s >> SlabShift];
+        _cBase = (s & (SlabPages - 1)) * Stride;
+    }
+
+    /// <summary>The live bit of the chunk starting at p (16-byte granule).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsLive(long p)
+    {
+        long pg = p >> PageShift;
+        if ((ulong)pg >= (ulong)_dir.Length) return false;
+        return (Mask(_dir[pg]) & (1UL << (int)((p >> 4) & 63))) != 0;
+    }
+
+    public void SetLive(long p, bool live)
+    {
+        int s = _dir[p >> PageShift];
+        if (s == 0)
+        {
+            if (!live) return;
+            s = NewPage(p >> PageShift);
+        }
+        ref ulong m = ref _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
+        if (live) m |= 1UL << (int)((p >> 4) & 63);
+        else m &= ~(1UL << (int)((p >> 4) & 63));
+    }
+
+    /// <summary>The start of the highest live chunk at or below p, or -1 (searching no lower than <paramref name="floor"/>).</summary>
+    public long NearestLiveAtOrBelow(long p, long floor)
+    {
+        long pg = Math.Min(p >> PageShift, _dir.Length - 1);
+        int bit = pg == p >> PageShift ? (int)((p >> 4) & 63) : 63;
+        for (; pg >= floor >> PageShift; pg--, bit = 63)
+        {
+            int s = _dir[pg];
+            if (s == 0) continue;
+            ulong m = Mask(s) & (ulong.MaxValue >> (63 - bit));
+            if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
+        }
+        return -1;
+    }
+
+    /// <summary>Releases the pages that lie wholly at or above <paramref name="end"/> (the break moved down to it).</summary>
+    public void ReleaseFrom(long end, long oldEnd)
+    {
+        long first = (end + (1L << PageShift) - 1) >> PageShift;
+        long last = Math.Min((oldEnd >> PageShift) + 1, _dir.Length - 1);
+        for (long pg = first; pg <= last; pg++)
+        {
+            int s = _dir[pg];
+            if (s == 0) continue;
+            _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
+            _dir[pg] = 0;
+            if (pg == _cPage) _cPage = -1;
+            if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
+            _free[_freeCount++] = s;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Mask(int s) => _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
+
+    private int NewPage(long pg)
+    {
+        int s;
+        if (_freeCount > 0) s = _free[--_freeCount];
+        else
+        {
+            s = _slots++;
+            int slab = s >> SlabShift;
+            if (slab == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
+            _slabs[slab] ??= new ulong[Stride * SlabPages];
+        }
+        _dir[pg] = s;
+        return s;
+    }
+}

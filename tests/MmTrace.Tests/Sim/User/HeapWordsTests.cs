@@ -1,0 +1,71 @@
+using MmTrace.Sim.User;
+
+namespace MmTrace.Tests.Sim.User;
+
+/// <summary>The sparse store of the ptmalloc model's heap words: storage only where metadata is written.</summary>
+public class HeapWordsTests
+{
+    [Fact]
+    public void Unwritten_words_read_zero_and_zero_writes_take_no_page()
+    {
+        var w = new HeapWords();
+        w.Reserve(1 << 20);
+        Assert.Equal(0UL, w.Read(0x8000));
+        w.Write(0x8008, 0);
+        Assert.Equal(0, w.Pages);
+        w.Write(0x8008, 0x411);
+        w.Write(0x8010, 42);
+        Assert.Equal(1, w.Pages);
+        Assert.Equal(0x411UL, w.Read(0x8008));
+        Assert.Equal(42UL, w.Read(0x8010));
+        Assert.Equal(0UL, w.Read(0x8400)); // the next page has no storage
+        Assert.Equal(0x411UL, w.Read(0x8008));
+    }
+
+    [Fact]
+    public void Live_bits_and_the_nearest_live_chunk_below_cross_pages()
+    {
+        var w = new HeapWords();
+        w.Reserve(1 << 20);
+        w.SetLive(0x1010, true);
+        w.SetLive(0x5020, true);
+        Assert.True(w.IsLive(0x1010));
+        Assert.False(w.IsLive(0x1020));
+        Assert.Equal(0x5020, w.NearestLiveAtOrBelow(0x5ff0, 0x1000));
+        Assert.Equal(0x1010, w.NearestLiveAtOrBelow(0x5010, 0x1000));
+        Assert.Equal(-1, w.NearestLiveAtOrBelow(0x1000, 0x1000));
+        w.SetLive(0x5020, false);
+        Assert.Equal(0x1010, w.NearestLiveAtOrBelow(0x6000, 0x1000));
+    }
+
+    [Fact]
+    public void Pages_wholly_above_a_lowered_break_are_released_and_read_zero_again()
+    {
+        var w = new HeapWords();
+        w.Reserve(1 << 20);
+        for (long p = 0x1000; p < 0x9000; p += 0x400) w.Write(p + 8, (ulong)p);
+        Assert.Equal(32, w.Pages);
+        Assert.Equal(0x8c00UL, w.Read(0x8c08)); // cached
+        w.ReleaseFrom(0x4200, 0x9000);           // the page at 0x4000 keeps its words
+        Assert.Equal(13, w.Pages);
+        Assert.Equal(0x4000UL, w.Read(0x4008));
+        Assert.Equal(0UL, w.Read(0x8c08));
+        w.Write(0x8c08, 7);                      // a released slot is reused
+        Assert.Equal(14, w.Pages);
+        Assert.Equal(7UL, w.Read(0x8c08));
+    }
+
+    [Fact]
+    public void A_heap_of_large_chunks_costs_about_a_page_per_chunk_and_trim_gives_them_back()
+    {
+        var m = new Ptmalloc(new StandaloneUserMemory(0x555555559000), new PtmallocOptions { MmapThreshold = 64UL << 20, NoDynThreshold = true });
+        var p = new ulong[200];
+        for (int i = 0; i < p.Length; i++) p[i] = m.Malloc(100_000);
+        Assert.True(m.Stats.HeapBytes > 19_000_000);
+        Assert.InRange(m.MetadataPages, 200, 420);            // a header page per chunk (and a few feet), not 19,000 pages
+        for (int i = p.Length - 1; i >= 0; i--) m.Free(p[i]);
+        Assert.True(m.Stats.HeapBytes < 300_000);             // systrim
+        Assert.InRange(m.MetadataPages, 1, 10);
+        Assert.Null(m.CheckHeap());
+    }
+}
