@@ -46,7 +46,7 @@ public static class ResearchBuilder
         var inputs = spec.Inputs(o.Quick);
         var plan = Plan(spec, inputs, o.Root, work);
         // Configs are checked before anything is generated or replayed.
-        foreach (var run in plan.Runs) MachineConfig.Load(spec.Machine, spec.Sets.Concat(run.Assignments));
+        foreach (var run in plan.Runs) SweepRunner.Config(new SweepOptions(spec.Machine, spec.Sets), run);
 
         Generate(inputs, work, log);
         string runsDir = Path.Combine(work, "runs");

@@ -7,7 +7,8 @@ namespace MmTrace.Research;
 /// <summary>
 /// A spec's chart drawn from its query's result with the report charts' SVG renderer: the x column's values are the
 /// categories in the order the query returns them (the SQL's ORDER BY decides), one line or bar group per y column, and
-/// per value of the series column when there is one (in order of first appearance).
+/// per value of the series column when there is one (in order of first appearance). With x_numeric the x column is a
+/// number axis instead (a time series).
 /// </summary>
 public static class ResearchCharts
 {
@@ -25,7 +26,7 @@ public static class ResearchCharts
         }
         var chart = new Chart(spec.Name, spec.Title, spec.XLabel, spec.YLabel, spec.Kind == "bar" ? ChartKind.Bar : ChartKind.Line)
         {
-            XCategories = categories,
+            XCategories = spec.XNumeric ? null : categories,
             LogY = spec.LogY,
             Horizontal = spec.Horizontal,
         };
@@ -36,7 +37,8 @@ public static class ResearchCharts
             foreach (var (name, col) in ys)
             {
                 string label = series < 0 ? name.Replace('_', ' ') : ys.Count == 1 ? key : $"{key} {name.Replace('_', ' ')}";
-                var points = rows.Select(r => ((double)index[Formatting.Human(r[x])], Num(r[col]))).Where(p => double.IsFinite(p.Item2)).ToList();
+                var points = rows.Select(r => (spec.XNumeric ? Num(r[x]) : index[Formatting.Human(r[x])], Num(r[col])))
+                    .Where(p => double.IsFinite(p.Item1) && double.IsFinite(p.Item2)).ToList();
                 chart.Series.Add(new ChartSeries(label, points));
             }
         }

@@ -14,7 +14,7 @@ public sealed record ResearchQuery(string Name, string Title, string Sql, bool P
 /// <summary>One chart of a query's result: x categories in row order, one line (or bar group) per y column and per
 /// value of <see cref="Series"/>.</summary>
 public sealed record ResearchChart(string Name, string Title, string Query, string Kind, string X, IReadOnlyList<string> Y,
-    string? Series, string XLabel, string YLabel, bool LogY, bool Horizontal);
+    string? Series, string XLabel, string YLabel, bool LogY, bool Horizontal, bool XNumeric = false);
 
 /// <summary>What a report runs: its traces (files and generated), the varied settings, the number of events of each
 /// generated trace. The full variant is the spec's own; <c>quick</c> overrides any of them for CI.</summary>
@@ -198,7 +198,8 @@ public sealed class ResearchSpec
             list.Add(new ResearchChart(name, p.String(c, "title"), query, kind, x, y, p.String(c, "series", "") is { Length: > 0 } s ? s : null,
                 p.String(c, "x_label", x.Replace('_', ' ')), p.String(c, "y_label", y.Count == 1 ? y[0].Replace('_', ' ') : "value"),
                 c.TryGetProperty("log_y", out var l) && l.ValueKind == JsonValueKind.True,
-                c.TryGetProperty("horizontal", out var h) && h.ValueKind == JsonValueKind.True));
+                c.TryGetProperty("horizontal", out var h) && h.ValueKind == JsonValueKind.True,
+                c.TryGetProperty("x_numeric", out var xn) && xn.ValueKind == JsonValueKind.True));
         }
         var dup = list.GroupBy(q => q.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw p.Error(dup.Key, $"two charts are named \"{dup.Key}\"");
