@@ -85,7 +85,9 @@ public static class ResearchBuilder
             written.Add(c.Name + ".svg");
             charts.Add(c.Name);
         }
-        string specRel = Display(o.Root, Path.GetFullPath(spec.File));
+        // The spec as a reader types it from the repository root; a spec outside the repository by its file name only,
+        // so where it was built from never shows in the report.
+        string specRel = Display(o.Root, Path.GetFullPath(spec.File)) is var d && Path.IsPathRooted(d) ? Path.GetFileName(d) : d;
         var readme = ResearchReadme.Render(new ResearchReadme.Context(spec, o.Quick, specRel,
             Commands(spec, inputs, plan, o.Root, DefaultWork(o.Root, spec)), plan.Runs.Count, views, results, charts));
         AtomicFile.WriteText(Path.Combine(tmp, ResearchReadme.FileName), readme);
