@@ -11,13 +11,16 @@ namespace MmTrace.Research;
 /// Runs a spec's SQL with DuckDB over the Parquet tables of a sweep. Views, so a query names tables rather than files:
 /// <c>runs</c> is sweep.parquet (one row per run: trace, run, cfg_* columns, every metric of summary.json); every table a
 /// run wrote (<c>slab_caches</c>, <c>buddy_fragmentation</c>, <c>tlb_by_level</c>, …) is one view over all runs, its rows led by
-/// the run's trace, run and cfg_* columns. One DuckDB thread, so floating-point sums add up in the same order every time.
+/// the run's trace, run and cfg_* columns; each query's result is a view by the query's name for the queries after it. One DuckDB thread, so floating-point sums add up in the same order every time.
 /// </summary>
 public sealed class ResearchQueries : IDisposable
 {
     private readonly DuckDBConnection _db;
 
+    /// <summary>The views over the runs, in the order created (queries' own result views are not listed).</summary>
     public IReadOnlyList<string> Views { get; }
+
+    private readonly HashSet<string> _views = new(StringComparer.Ordinal);
 
     public ResearchQueries(string runsDir, IReadOnlyList<string> runNames, IReadOnlyList<string> paramColumns)
     {
@@ -42,15 +45,20 @@ public sealed class ResearchQueries : IDisposable
             views.Add(t);
         }
         Views = views;
+        _views.UnionWith(views);
     }
 
     /// <summary>Runs one query and returns its result as a report table (integers as Int, reals as Float, anything else as text).</summary>
     public Table Run(ResearchQuery query)
     {
+        if (_views.Contains(query.Name)) throw new UsageException($"query {query.Name}: the name of a view of the runs; name the query otherwise");
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = query.Sql;
         try
         {
+            // Each result is a view by the query's name, so a later query can build on an earlier one.
+            Execute($"CREATE TEMP VIEW {query.Name} AS {query.Sql.TrimEnd().TrimEnd(';')}");
+            _views.Add(query.Name);
+            cmd.CommandText = $"SELECT * FROM {query.Name}";
             using var reader = cmd.ExecuteReader();
             var columns = new List<Column>();
             for (int i = 0; i < reader.FieldCount; i++) columns.Add(new Column(reader.GetName(i), TypeOf(reader.GetFieldType(i))));
