@@ -17,12 +17,12 @@ public sealed record ResearchOptions(string Root, string? OutDir = null, string?
 /// <summary>
 /// Builds a research report from its spec: generates the seeded traces, runs the sweep (SweepPlan and SweepRunner
 /// locally, or <c>mmtrace sweep --shard</c> as a Slurm array), runs the DuckDB queries over the runs' tables, draws the
-/// charts and writes reports/NAME/: README.md, NAME.svg per chart, tables/QUERY.csv and .parquet. Nothing in the output
+/// charts and writes reports/NAME/: README.md, NAME.svg per chart, data/QUERY.csv and .parquet. Nothing in the output
 /// names the host, a time or an absolute path, so a rebuild is byte-identical (<see cref="Check"/> proves it).
 /// </summary>
 public static class ResearchBuilder
 {
-    public const string TablesDir = "tables";
+    public const string TablesDir = "data";
 
     public static string DefaultOut(string root, ResearchSpec spec) => Path.Combine(root, "reports", spec.Name);
 

@@ -64,7 +64,7 @@ public static partial class ResearchReadme
         {
             sb.Append("\n## Data\n\n");
             foreach (var q in published)
-                sb.Append("- [`tables/").Append(q.Name).Append(".csv`](tables/").Append(q.Name).Append(".csv) (and `.parquet`): ")
+                sb.Append("- [`data/").Append(q.Name).Append(".csv`](data/").Append(q.Name).Append(".csv) (and `.parquet`): ")
                   .Append(q.Title).Append(", ").Append(c.Results[q.Name].Rows.Count.ToString(CultureInfo.InvariantCulture)).Append(" rows\n");
         }
         sb.Append("\n## Queries\n\n");

@@ -8,7 +8,7 @@ namespace MmTrace.Research;
 /// <summary>A seeded synthetic trace a report generates before its sweep (<c>mmtrace generate WORKLOAD</c>).</summary>
 public sealed record GeneratedTrace(string Name, string Workload, long Events, int Seed, IReadOnlyList<KeyValuePair<string, string>> Options);
 
-/// <summary>One DuckDB query over the runs' tables; <see cref="Publish"/> writes its result as tables/NAME.csv and .parquet.</summary>
+/// <summary>One DuckDB query over the runs' tables; <see cref="Publish"/> writes its result as data/NAME.csv and .parquet.</summary>
 public sealed record ResearchQuery(string Name, string Title, string Sql, bool Publish);
 
 /// <summary>One chart of a query's result: x categories in row order, one line (or bar group) per y column and per
@@ -167,7 +167,7 @@ public sealed class ResearchSpec
         {
             string name = p.String(q, "name");
             if (!name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_') || name.Length == 0)
-                throw p.Error(name, $"query \"{name}\": expected a snake_case name (it names tables/NAME.csv)");
+                throw p.Error(name, $"query \"{name}\": expected a snake_case name (it names data/NAME.csv)");
             // SQL as one string or as an array of lines (easier to read in JSON).
             string sql = q.TryGetProperty("sql", out var s) && s.ValueKind == JsonValueKind.Array
                 ? string.Join("\n", s.EnumerateArray().Select(l => l.GetString() ?? ""))

@@ -46,7 +46,7 @@ public class ResearchBuilderTests
     public void The_report_has_its_figures_from_the_runs_summaries_tables_and_charts()
     {
         var (_, outDir, work) = Build();
-        Assert.Equal(["README.md", "held.svg", "mallocs.svg", "tables/held.csv", "tables/held.parquet", "tables/ops.csv", "tables/ops.parquet"],
+        Assert.Equal(["README.md", "held.svg", "mallocs.svg", "data/held.csv", "data/held.parquet", "data/ops.csv", "data/ops.parquet"],
             Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/')).Order(StringComparer.Ordinal));
         long Peak(string policy)
         {
@@ -65,7 +65,7 @@ public class ResearchBuilderTests
         Assert.Contains("--vary user.malloc=ptmalloc,buddy", readme, StringComparison.Ordinal);
         Assert.DoesNotContain(Path.GetTempPath(), readme, StringComparison.Ordinal);
         Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(outDir, "held.svg")), StringComparison.Ordinal);
-        var ops = File.ReadAllLines(Path.Combine(outDir, "tables", "ops.csv"));
+        var ops = File.ReadAllLines(Path.Combine(outDir, "data", "ops.csv"));
         Assert.Equal(3, ops.Length);
         Assert.Equal("policy,op,count", ops[0]);
         Assert.StartsWith("buddy,malloc,", ops[1], StringComparison.Ordinal);
