@@ -12,11 +12,11 @@ internal static class ResearchCommand
     public static Command Create(CliIO io)
     {
         var spec = new Argument<string>("spec") { Description = "A report spec (reports/specs/NAME.json), or a directory of specs: every report and the list in reports/README.md" };
-        var outDir = CommonOptions.Out("Report directory (default: reports/NAME beside the specs directory); only with one spec", "DIR");
-        var work = new Option<string?>("--work") { Description = "Scratch directory for generated traces and the sweep's runs (default: reports/.work/NAME)", HelpName = "DIR" };
+        var outDir = CommonOptions.Out("Report directory, when not reports/NAME of the spec's repository; only with one spec", "DIR");
+        var work = new Option<string?>("--work") { Description = "Scratch directory for generated traces and the sweep's runs, when not reports/.work/NAME", HelpName = "DIR" };
         var quick = new Option<bool>("--quick") { Description = "Build the spec's quick variant (fewer traces, settings or events; the report says so)" };
         var check = new Option<bool>("--check") { Description = "Rebuild the committed variant into scratch space and compare: exit 1 naming every file of the committed report that differs" };
-        var execution = new Option<string?>("--execution") { Description = "Where the sweep runs, overriding the spec: local, or slurm:N (a Slurm array of N tasks and a collect job)", HelpName = "local|slurm:N" };
+        var execution = new Option<string?>("--execution") { Description = "Where the sweep runs, overriding the spec: local, or slurm:N (a Slurm array of N tasks and a collect job; same results)", HelpName = "ENGINE" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Replays at a time when local", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
         var quiet = CommonOptions.Quiet();
         var cmd = new Command("research", "Build a research report from its spec: sweep, DuckDB queries over the runs' tables, SVG charts, README.md with the figures filled in")

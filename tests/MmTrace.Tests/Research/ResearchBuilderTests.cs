@@ -46,7 +46,7 @@ public class ResearchBuilderTests
     public void The_report_has_its_figures_from_the_runs_summaries_tables_and_charts()
     {
         var (_, outDir, work) = Build();
-        Assert.Equal(["README.md", "held.svg", "mallocs.svg", "data/held.csv", "data/held.parquet", "data/ops.csv", "data/ops.parquet"],
+        Assert.Equal(["README.md", "data/held.csv", "data/held.parquet", "data/ops.csv", "data/ops.parquet", "held.svg", "mallocs.svg"],
             Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/')).Order(StringComparer.Ordinal));
         long Peak(string policy)
         {
