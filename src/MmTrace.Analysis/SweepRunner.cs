@@ -25,7 +25,7 @@ public static class SweepRunner
         Func<string, SymbolTable, ITraceReader> open, Action<SweepRun>? done = null)
     {
         // Configs are resolved up front so that a bad --set fails before any replay starts.
-        var configs = runs.Select(r => MachineConfig.Load(options.Machine, (options.Sets ?? []).Concat(r.Assignments))).ToList();
+        var configs = runs.Select(r => Config(options, r)).ToList();
         Directory.CreateDirectory(outDir);
         int jobs = options.Jobs > 0 ? options.Jobs : Environment.ProcessorCount;
         var errors = new System.Collections.Concurrent.ConcurrentQueue<(int Index, Exception Error)>();
@@ -50,6 +50,23 @@ public static class SweepRunner
         });
         // The first failing run in plan order, so the error does not depend on thread timing.
         if (!errors.IsEmpty) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(errors.OrderBy(e => e.Index).First().Error);
+    }
+
+    /// <summary>The vary path that names the machine preset (or JSON file) itself rather than a setting in it:
+    /// <c>--vary machine=x86_64-skylake-4g,x86_64-zen4-4g</c> replays every trace on each machine, with --set applied to each.</summary>
+    public const string MachinePath = "machine";
+
+    /// <summary>A run's machine: its <c>machine</c> value (else the shared --machine), then the shared --set, then its other values.</summary>
+    public static MachineConfig Config(SweepOptions options, SweepRun run)
+    {
+        string? machine = options.Machine;
+        var sets = new List<string>(options.Sets ?? []);
+        foreach (var (path, value) in run.Settings)
+        {
+            if (path == MachinePath) machine = value;
+            else sets.Add(path + "=" + value);
+        }
+        return MachineConfig.Load(machine, sets);
     }
 
     /// <summary>The combined table: one row per run whose report exists under <paramref name="outDir"/>:

@@ -56,6 +56,7 @@ public static class Program
         root.Add(CheckCommand.Create(io));
         root.Add(SweepCommand.Create(io));
         root.Add(RecordCommand.Create(io));
+        root.Add(ResearchCommand.Create(io));
         return root;
     }
 

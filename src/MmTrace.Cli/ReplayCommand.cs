@@ -84,14 +84,7 @@ internal static class ReplayCommand
     }
 
     /// <summary>The trace's file name without directory and without .csv/.parquet/.gz/.zst/.txt suffixes.</summary>
-    internal static string TraceName(string path)
-    {
-        if (path == "-") return "stdin";
-        string name = Path.GetFileName(path);
-        foreach (var ext in new[] { ".gz", ".zst", ".csv", ".parquet", ".txt" })
-            if (name.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) name = name[..^ext.Length];
-        return name.Length == 0 ? "trace" : name;
-    }
+    internal static string TraceName(string path) => TraceFormats.TraceName(path);
 
     /// <summary>At most this many of the report's findings end the replay's stdout.</summary>
     internal const int StdoutFindings = 3;

@@ -57,6 +57,17 @@ public static class TraceFormats
     }
 
     /// <summary>The extension of a path without its compression suffix: "a.csv.gz" gives ".csv".</summary>
+    /// <summary>A trace's name in reports and sweep run names: its file name without directory and without
+    /// .csv/.parquet/.gz/.zst/.txt suffixes ("stdin" for -).</summary>
+    public static string TraceName(string path)
+    {
+        if (path == "-") return "stdin";
+        string name = Path.GetFileName(path);
+        foreach (var ext in new[] { ".gz", ".zst", ".csv", ".parquet", ".txt" })
+            if (name.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) name = name[..^ext.Length];
+        return name.Length == 0 ? "trace" : name;
+    }
+
     public static string Extension(string path)
     {
         string name = Path.GetFileName(path);

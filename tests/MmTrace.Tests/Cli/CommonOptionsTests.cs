@@ -69,6 +69,7 @@ public class CommonOptionsTests
     [InlineData("stat")]
     [InlineData("sweep")]
     [InlineData("record")]
+    [InlineData("research")]
     public void Every_command_that_can_print_progress_takes_q(string command) =>
         Assert.Contains(Commands().Single(c => c.Path == "mmtrace " + command).Command.Options, o => o.Name == "--quiet" && o.Aliases.Contains("-q"));
 
