@@ -54,7 +54,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     public static readonly FlameChart AllocatedFlame = new(SectionName, "by_site", "allocated_flame", "Bytes allocated by call site (flame graph)",
         "function", "site", "bytes_requested", "bytes");
 
-    public const string BySiteTable = "by_site", KernelBySiteTable = "kernel_by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
+    public const string BySiteTable = "by_site", KernelBySiteTable = "kernel_by_site", ByPidTable = "by_pid", LeaksTable = "leaks", SeriesTable = "series", SizeTable = "size_histogram", LifetimeTable = "lifetime_histogram";
     /// <summary>Rows of by_site kept (by calls); leaks and the sites with histograms likewise.</summary>
     public const int MaxSiteRows = 200, MaxLeakRows = 50, HistogramSites = 5;
 
@@ -104,6 +104,18 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
 
     /// <summary>One process's heap: heaptrack's figures (policy-independent), what its allocator holds from the OS against
     /// what is live, and the allocator's system-call counters at its last call.</summary>
+    /// <summary>The heap of all processes now, and over time: requested and usable bytes live (the recording's blocks; usable
+    /// as the replayed allocator sized them), bytes held from the OS (brk heap + mmapped chunks) at the last call, and the
+    /// resident user pages, sampled on the shared clock (the heap-over-time table).</summary>
+    private sealed class HeapTotals
+    {
+        public long Held, Live, Usable;
+        public readonly SampledSeries Series;
+
+        public HeapTotals(SeriesSampler clock, Machine machine) =>
+            Series = clock.Add(() => [Live, Usable, Held, machine.Mmu.ResidentUserPages], deltas: false);
+    }
+
     private sealed class ProcessState(int pid)
     {
         public readonly ProcessHeapProfile Profile = new(pid);
@@ -116,7 +128,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private ProcessState? _last;
     // Held against live summed over the processes at each call (Johnstone and Wilson's measures of the whole run).
     private readonly HeldVsLive _all = new();
-    private long _held, _live;
+    private readonly HeapTotals _t = new(clock, machine);
     // Cross-layer attribution: the machine's counters after the last event seen (every event is seen), what each call site's
     // calls moved them by, and what other events did.
     private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
@@ -153,12 +165,14 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             cost.SbrkCalls = d.SbrkCalls; cost.TrimCalls = d.TrimCalls; cost.MmapCalls = d.MmapCalls; cost.MunmapCalls = d.MunmapCalls; cost.MremapCalls = d.MremapCalls;
         }
         if (!cost.IsZero) SiteCost(e.CallSite).Add(cost);
+        long usableBefore = p.Profile.LiveUsableBytes;
         Record(p.Profile, e, outcome);
+        _t.Usable += p.Profile.LiveUsableBytes - usableBefore;
         long held = p.Stats is { } s ? s.HeapBytes + s.MmappedBytes : 0, live = p.Profile.LiveBytes;
-        _held += held - p.Heap.Held;
-        _live += live - p.Heap.Live;
+        _t.Held += held - p.Heap.Held;
+        _t.Live += live - p.Heap.Live;
         p.Heap.Observe(held, live);
-        _all.Observe(_held, _live);
+        _all.Observe(_t.Held, _t.Live);
     }
 
     private void Record(ProcessHeapProfile p, in TraceEvent e, in EventOutcome outcome)
@@ -195,7 +209,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     {
         p.Stats = null;
         p.Syscalls = default;
-        _held -= p.Heap.Held;
+        _t.Held -= p.Heap.Held;
         p.Heap.Set(0, p.Heap.Live);
     }
 
@@ -292,6 +306,13 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             leaks.AddRow(x.Site, x.Function ?? "", x.Counters.LiveBlocks, x.Counters.LiveBytes);
 
         AddHistograms(s, procs, sites.Take(HistogramSites).ToList());
+        // Heap over time: what the program asked for, what the allocator made usable for it, what it holds from the OS, and
+        // the pages resident (one chart: the first three share the bytes axis).
+        var series = s.AddTable(new Table(SeriesTable, "Heap over time: bytes live (requested, usable), held from the OS, resident pages",
+            [.. clock.AxisColumns(), new("requested_live_bytes", ColumnType.Int, "bytes"), new("usable_live_bytes", ColumnType.Int, "bytes"),
+             new("held_bytes", ColumnType.Int, "bytes"), new("resident_user_pages", ColumnType.Int, "pages")],
+            isSeries: true));
+        for (int i = 0; i < _t.Series.Rows.Count; i++) series.AddRow(clock.Row(i, _t.Series.Rows[i].Cast<object?>()));
         AddKernelBySite(s, sites, SiteText);
     }
 

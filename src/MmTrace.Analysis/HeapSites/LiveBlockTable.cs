@@ -2,12 +2,13 @@ using System.Runtime.CompilerServices;
 
 namespace MmTrace.Analysis.HeapSites;
 
-/// <summary>A live heap block as the recording names it: the call site that allocated it, the bytes requested, and when.</summary>
-public readonly record struct LiveBlock(int Site, long Size, long BornEvent, long BornNs);
+/// <summary>A live heap block as the recording names it: the call site that allocated it, the bytes requested, the bytes the
+/// replayed allocator made usable for it (malloc_usable_size), and when.</summary>
+public readonly record struct LiveBlock(int Site, long Size, long Usable, long BornEvent, long BornNs);
 
 /// <summary>
 /// Recorded pointer → <see cref="LiveBlock"/>: open addressing with linear probing and backward-shift deletion (as
-/// Sim/User/PointerMap), key and block in one 40-byte slot so a lookup touches one cache line, and the per-event work
+/// Sim/User/PointerMap), key and block in one 48-byte slot so a lookup touches one cache line, and the per-event work
 /// allocates only when the live set grows. Key 0 (NULL) is never stored.
 /// </summary>
 public sealed class LiveBlockTable

@@ -48,6 +48,8 @@ public sealed class ProcessHeapProfile(int pid)
     public long Replaced { get; private set; }
     public long LiveBytes { get; private set; }
     public long LiveBlocks { get; private set; }
+    /// <summary>Usable bytes (the replayed allocator's malloc_usable_size) of the blocks live now.</summary>
+    public long LiveUsableBytes { get; private set; }
     public long PeakBytes { get; private set; }
     /// <summary>The replay's event number (1-based) of the allocation that reached the peak; 0 when none.</summary>
     public long PeakEvent { get; private set; }
@@ -108,7 +110,7 @@ public sealed class ProcessHeapProfile(int pid)
         hist[b]++;
         SizeHistogram[b]++;
         SizeHistogramBytes[b] += size;
-        if (!_live.Add(address, new LiveBlock(site, size, eventNumber, timeNs), out var old))
+        if (!_live.Add(address, new LiveBlock(site, size, usable, eventNumber, timeNs), out var old))
         {
             Replaced++;
             Leave(old);
@@ -118,6 +120,7 @@ public sealed class ProcessHeapProfile(int pid)
         s.LiveBytes += size;
         LiveBlocks++;
         LiveBytes += size;
+        LiveUsableBytes += usable;
         _lastWasAllocation = true;
         _lastSize = size;
         _lastSite = site;
@@ -173,6 +176,7 @@ public sealed class ProcessHeapProfile(int pid)
         s.LiveBytes -= block.Size;
         LiveBlocks--;
         LiveBytes -= block.Size;
+        LiveUsableBytes -= block.Usable;
     }
 
     private void SavePeak(ref SiteCounters s)

@@ -268,6 +268,31 @@ public class HeapSitesAnalyzerTests
     }
 
     [Theory]
+    [InlineData("ptmalloc")]
+    [InlineData("buddy")]
+    public void The_heap_over_time_follows_the_live_blocks_and_ends_at_the_leaks_and_what_is_held(string policy)
+    {
+        var r = Replay("perl-hash.mtrace.txt.gz", $"user.malloc={policy}");
+        var t = r.Find(HeapSitesAnalyzer.SectionName)!.Tables.Single(x => x.Name == HeapSitesAnalyzer.SeriesTable);
+        Assert.True(t.Rows.Count >= 200, $"{t.Rows.Count} points");
+        int req = Col(t, "requested_live_bytes"), usable = Col(t, "usable_live_bytes"), held = Col(t, "held_bytes");
+        // A block's usable size is at least what was asked for (malloc_usable_size), and the allocator holds at least that.
+        foreach (var row in t.Rows)
+        {
+            Assert.True((long)row[usable]! >= (long)row[req]!);
+            Assert.True((long)row[held]! >= (long)row[usable]!, $"{policy}: held {row[held]} < usable {row[usable]}");
+        }
+        // The series is sampled (at most SeriesSampler.DefaultMaxRows points), so its highest point is at most heaptrack's peak, and near it.
+        long peak = r.Get(HeapSitesAnalyzer.PeakRequestedBytes);
+        Assert.InRange(t.Rows.Max(x => (long)x[req]!), peak * 99 / 100, peak);
+        // The last point is the last sample, up to one sampling interval before the end: near the leaks and what is held then.
+        var last = t.Rows[^1];
+        long leaked = r.Get(HeapSitesAnalyzer.LeakedBytes), heldAtEnd = r.Get(HeapSitesAnalyzer.HeldBytesAtEnd);
+        Assert.InRange((long)last[req]!, leaked * 99 / 100, leaked * 101 / 100);
+        Assert.InRange((long)last[held]!, heldAtEnd * 99 / 100, heldAtEnd * 101 / 100);
+    }
+
+    [Theory]
     [InlineData("perl-hash.mtrace.txt.gz", true)]
     [InlineData("sqlite-ops.mtrace.txt.gz", false)]
     public void The_report_shows_the_sites_leaks_histograms_costs_and_the_heap_over_time(string trace, bool leaks)
@@ -281,7 +306,7 @@ public class HeapSitesAnalyzerTests
             "## Heap by call site (heaptrack's views)", "### Call sites by calls to allocation functions",
             leaks ? "### Live at the end (leaked), by call site" : "Nothing leaked: every block the log allocated was freed by its end.",
             "### Allocation sizes (powers of two)", "### Lifetimes of freed blocks", "### What each call site cost the kernel and the TLB",
-            "charts/heap_series_bytes.svg", "charts/heap_sites_by_site_allocated_flame.svg", "fragmentation #4",
+            "charts/heap_series_bytes.svg", "charts/heap_sites_series_bytes.svg", "charts/heap_sites_by_site_allocated_flame.svg", "fragmentation #4",
         })
             Assert.Contains(part, md);
         Assert.True(File.Exists(Path.Combine(dir, "charts", "heap_sites_by_site_allocated_flame.svg")));
