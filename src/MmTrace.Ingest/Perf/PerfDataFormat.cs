@@ -69,7 +69,6 @@ public sealed class PerfDataReader : ITraceReader
     private struct Pending
     {
         public long Time;
-        public long Seq;
         public byte Kind; // 0 sample, 1 comm, 2 fork
         public int Tid;
         public int Arg; // comm: symbol id; fork: parent tid
@@ -93,9 +92,12 @@ public sealed class PerfDataReader : ITraceReader
 
     private Pending[] _pending = new Pending[4096];
     private int _pendingCount;
+    private int _sortedCount; // the first _sortedCount pending events are in order: what the last flush left
+    private Pending[] _spare = new Pending[4096], _scratch = [];
+    private readonly List<int> _runs = [];
     private Pending[] _ready = new Pending[4096];
     private int _readyStart, _readyCount;
-    private long _seq, _maxTime, _nextFlush;
+    private long _maxTime, _nextFlush;
     private bool _eof;
     private readonly int _swapperId;
 
@@ -695,36 +697,80 @@ public sealed class PerfDataReader : ITraceReader
     private void Queue(in Pending p)
     {
         if (_pendingCount == _pending.Length) Array.Resize(ref _pending, _pending.Length * 2);
-        _pending[_pendingCount] = p;
-        _pending[_pendingCount].Seq = _seq++;
-        _pendingCount++;
+        _pending[_pendingCount++] = p;
     }
 
-    // A struct comparer, so the sort is compiled for it: through a delegate comparer the sort took 2/3 of a
-    // NativeAOT `stat` of a perf.data (no PGO to devirtualize the call). (time, seq) pairs are unique: same order.
-    private readonly struct PendingOrder : IComparer<Pending>
-    {
-        public int Compare(Pending x, Pending y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq);
-    }
-
-    /// <summary>ordered_events: events up to <paramref name="limit"/> leave the queue in (time, arrival) order.</summary>
+    /// <summary>
+    /// ordered_events (tools/perf/util/ordered-events.c, __ordered_events__flush): events up to <paramref name="limit"/>
+    /// leave the queue in (time, arrival) order. What is left after a flush stays sorted, so a flush sorts only what
+    /// arrived since the last one and merges the two: perf record wrote those per-CPU buffer by buffer, each in time
+    /// order, so they are a few ascending runs, merged pairwise (<see cref="SortRuns"/>) in about linear time. Perf's
+    /// queue inserts each event at its place in a time-sorted list (queue_event); the order out is the same.
+    /// </summary>
     private void Flush(long limit)
     {
         if (_pendingCount == 0) return;
-        _pending.AsSpan(0, _pendingCount).Sort(new PendingOrder());
-        int k = 0;
-        while (k < _pendingCount && _pending[k].Time <= limit) k++;
-        if (k == 0) return;
-        if (_ready.Length < _readyCount + k) Array.Resize(ref _ready, _readyCount + k);
+        SortRuns(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount));
+        if (_ready.Length < _readyCount + _pendingCount) Array.Resize(ref _ready, Math.Max(_ready.Length * 2, _readyCount + _pendingCount));
         if (_readyStart > 0)
         {
             Array.Copy(_ready, _readyStart, _ready, 0, _readyCount);
             _readyStart = 0;
         }
-        Array.Copy(_pending, 0, _ready, _readyCount, k);
-        _readyCount += k;
-        Array.Copy(_pending, k, _pending, 0, _pendingCount - k);
-        _pendingCount -= k;
+        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length];
+        // merge the sorted remainder (older arrivals: first on equal times) with the new run, splitting at the limit
+        var older = _pending.AsSpan(0, _sortedCount);
+        var newer = _pending.AsSpan(_sortedCount, _pendingCount - _sortedCount);
+        int i = 0, j = 0, ready = _readyCount, kept = 0;
+        while (i < older.Length || j < newer.Length)
+        {
+            bool takeOlder = j == newer.Length || (i < older.Length && older[i].Time <= newer[j].Time);
+            ref var next = ref takeOlder ? ref older[i++] : ref newer[j++];
+            if (next.Time <= limit) _ready[ready++] = next;
+            else _spare[kept++] = next;
+        }
+        _readyCount = ready;
+        (_pending, _spare) = (_spare, _pending);
+        _pendingCount = kept;
+        _sortedCount = kept;
+    }
+
+    /// <summary>Sorts by time, stably (equal times keep their arrival order): a bottom-up merge of the ascending runs already there.</summary>
+    private void SortRuns(Span<Pending> items)
+    {
+        if (items.Length < 2) return;
+        _runs.Clear();
+        _runs.Add(0);
+        for (int k = 1; k < items.Length; k++)
+            if (items[k].Time < items[k - 1].Time) _runs.Add(k);
+        if (_runs.Count == 1) return;
+        _runs.Add(items.Length);
+        if (_scratch.Length < items.Length) _scratch = new Pending[Math.Max(items.Length, _pending.Length)];
+        Span<Pending> src = items, dst = _scratch.AsSpan(0, items.Length);
+        while (_runs.Count > 2)
+        {
+            int w = 0;
+            for (int r = 0; r + 1 < _runs.Count; r += 2)
+            {
+                int lo = _runs[r], mid = _runs[r + 1], hi = r + 2 < _runs.Count ? _runs[r + 2] : mid;
+                MergeStable(src[lo..mid], src[mid..hi], dst[lo..hi]);
+                _runs[w++] = lo;
+            }
+            _runs[w++] = items.Length;
+            _runs.RemoveRange(w, _runs.Count - w);
+            var t = src;
+            src = dst;
+            dst = t;
+        }
+        if (src != items) src.CopyTo(items);
+    }
+
+    private static void MergeStable(ReadOnlySpan<Pending> a, ReadOnlySpan<Pending> b, Span<Pending> into)
+    {
+        int i = 0, j = 0, k = 0;
+        while (i < a.Length && j < b.Length) into[k++] = b[j].Time < a[i].Time ? b[j++] : a[i++];
+        a[i..].CopyTo(into[k..]);
+        b[j..].CopyTo(into[(k + a.Length - i)..]);
     }
 
     private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)
