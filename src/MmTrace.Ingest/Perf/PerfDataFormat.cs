@@ -66,9 +66,10 @@ public sealed class PerfDataReader : ITraceReader
         public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid;
     }
 
-    private struct Pending
+    private struct Pending : ITimed
     {
         public long Time;
+        readonly long ITimed.Time => Time;
         public byte Kind; // 0 sample, 1 comm, 2 fork
         public int Tid;
         public int Arg; // comm: symbol id; fork: parent tid
@@ -92,11 +93,14 @@ public sealed class PerfDataReader : ITraceReader
 
     private Pending[] _pending = new Pending[4096];
     private int _pendingCount;
-    private int _sortedCount; // the first _sortedCount pending events are in order: what the last flush left
-    private Pending[] _spare = new Pending[4096], _scratch = [];
+    // ordered events: _pending[.._sortedCount] is in order (what the last round left), the rest arrived since. During a
+    // round (after a flush) events up to _limit leave by a merge of the two parts, cursors _older and _newer.
+    private int _sortedCount;
+    private bool _round;
+    private int _older, _newer;
+    private long _limit;
+    private Pending[] _spare = new Pending[4096];
     private readonly List<int> _runs = [];
-    private Pending[] _ready = new Pending[4096];
-    private int _readyStart, _readyCount;
     private long _maxTime, _nextFlush;
     private bool _eof;
     private readonly int _swapperId;
@@ -245,14 +249,14 @@ public sealed class PerfDataReader : ITraceReader
         int n = 0;
         while (n < batch.Length)
         {
-            if (_readyCount == 0)
+            int at = NextReady();
+            if (at < 0)
             {
                 if (_eof) break;
                 ReadUntilFlush();
                 continue;
             }
-            ref var p = ref _ready[_readyStart++];
-            _readyCount--;
+            ref var p = ref _pending[at];
             switch (p.Kind)
             {
                 case 1: _comm[p.Tid] = p.Arg; break;
@@ -280,10 +284,11 @@ public sealed class PerfDataReader : ITraceReader
         return id;
     }
 
-    /// <summary>Reads records until a FINISHED_ROUND flushes something, or to the end of the data.</summary>
+    /// <summary>Ends the round that was read out, then reads records until a FINISHED_ROUND flushes, or to the end of the data.</summary>
     private void ReadUntilFlush()
     {
-        while (_readyCount == 0)
+        if (_round) EndRound();
+        while (!_round)
         {
             if (_pos >= _dataEnd)
             {
@@ -702,75 +707,44 @@ public sealed class PerfDataReader : ITraceReader
 
     /// <summary>
     /// ordered_events (tools/perf/util/ordered-events.c, __ordered_events__flush): events up to <paramref name="limit"/>
-    /// leave the queue in (time, arrival) order. What is left after a flush stays sorted, so a flush sorts only what
-    /// arrived since the last one and merges the two: perf record wrote those per-CPU buffer by buffer, each in time
-    /// order, so they are a few ascending runs, merged pairwise (<see cref="SortRuns"/>) in about linear time. Perf's
-    /// queue inserts each event at its place in a time-sorted list (queue_event); the order out is the same.
+    /// leave the queue in (time, arrival) order. What is left after a round stays sorted, so a flush sorts only what
+    /// arrived since the last one and the round merges the two as it is read (<see cref="NextReady"/>): perf record
+    /// wrote the new events per-CPU buffer by buffer, each in time order, so they are a few ascending runs, merged
+    /// pairwise (<see cref="TimeRuns"/>) in about linear time. Perf's queue inserts each event at its place in a
+    /// time-sorted list (queue_event); the order out is the same.
     /// </summary>
     private void Flush(long limit)
     {
-        if (_pendingCount == 0) return;
-        SortRuns(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount));
-        if (_ready.Length < _readyCount + _pendingCount) Array.Resize(ref _ready, Math.Max(_ready.Length * 2, _readyCount + _pendingCount));
-        if (_readyStart > 0)
-        {
-            Array.Copy(_ready, _readyStart, _ready, 0, _readyCount);
-            _readyStart = 0;
-        }
+        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length]; // free between rounds: the sort's scratch
+        TimeRuns.Sort(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount), _spare, _runs);
+        _round = true;
+        _limit = limit;
+        _older = 0;
+        _newer = _sortedCount;
+    }
+
+    /// <summary>The index in the queue of the next event of the round (older arrivals first on equal times), or -1 when the round is read out.</summary>
+    private int NextReady()
+    {
+        if (!_round) return -1;
+        bool older = _older < _sortedCount, newer = _newer < _pendingCount;
+        if (older && (!newer || _pending[_older].Time <= _pending[_newer].Time))
+            return _pending[_older].Time <= _limit ? _older++ : -1;
+        if (newer) return _pending[_newer].Time <= _limit ? _newer++ : -1;
+        return -1;
+    }
+
+    /// <summary>The events a round left (after its limit) become the sorted start of the queue.</summary>
+    private void EndRound()
+    {
         if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length];
-        // merge the sorted remainder (older arrivals: first on equal times) with the new run, splitting at the limit
-        var older = _pending.AsSpan(0, _sortedCount);
-        var newer = _pending.AsSpan(_sortedCount, _pendingCount - _sortedCount);
-        int i = 0, j = 0, ready = _readyCount, kept = 0;
-        while (i < older.Length || j < newer.Length)
-        {
-            bool takeOlder = j == newer.Length || (i < older.Length && older[i].Time <= newer[j].Time);
-            ref var next = ref takeOlder ? ref older[i++] : ref newer[j++];
-            if (next.Time <= limit) _ready[ready++] = next;
-            else _spare[kept++] = next;
-        }
-        _readyCount = ready;
+        var older = _pending.AsSpan(_older, _sortedCount - _older);
+        var newer = _pending.AsSpan(_newer, _pendingCount - _newer);
+        int kept = older.Length + newer.Length;
+        TimeRuns.Merge<Pending>(older, newer, _spare.AsSpan(0, kept));
         (_pending, _spare) = (_spare, _pending);
-        _pendingCount = kept;
-        _sortedCount = kept;
-    }
-
-    /// <summary>Sorts by time, stably (equal times keep their arrival order): a bottom-up merge of the ascending runs already there.</summary>
-    private void SortRuns(Span<Pending> items)
-    {
-        if (items.Length < 2) return;
-        _runs.Clear();
-        _runs.Add(0);
-        for (int k = 1; k < items.Length; k++)
-            if (items[k].Time < items[k - 1].Time) _runs.Add(k);
-        if (_runs.Count == 1) return;
-        _runs.Add(items.Length);
-        if (_scratch.Length < items.Length) _scratch = new Pending[Math.Max(items.Length, _pending.Length)];
-        Span<Pending> src = items, dst = _scratch.AsSpan(0, items.Length);
-        while (_runs.Count > 2)
-        {
-            int w = 0;
-            for (int r = 0; r + 1 < _runs.Count; r += 2)
-            {
-                int lo = _runs[r], mid = _runs[r + 1], hi = r + 2 < _runs.Count ? _runs[r + 2] : mid;
-                MergeStable(src[lo..mid], src[mid..hi], dst[lo..hi]);
-                _runs[w++] = lo;
-            }
-            _runs[w++] = items.Length;
-            _runs.RemoveRange(w, _runs.Count - w);
-            var t = src;
-            src = dst;
-            dst = t;
-        }
-        if (src != items) src.CopyTo(items);
-    }
-
-    private static void MergeStable(ReadOnlySpan<Pending> a, ReadOnlySpan<Pending> b, Span<Pending> into)
-    {
-        int i = 0, j = 0, k = 0;
-        while (i < a.Length && j < b.Length) into[k++] = b[j].Time < a[i].Time ? b[j++] : a[i++];
-        a[i..].CopyTo(into[k..]);
-        b[j..].CopyTo(into[(k + a.Length - i)..]);
+        _pendingCount = _sortedCount = kept;
+        _round = false;
     }
 
     private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)
