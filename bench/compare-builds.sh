@@ -53,5 +53,23 @@ for t in traces/real/* "$real"/*; do
       if [[ -f $m ]]; then run "$b" replay "$t" --maps "$m"; else run "$b" replay "$t"; fi ;;
   esac
 done
+# generate and convert: the files written must be the same bytes
+for w in kernel-mix user-heap mmap-churn; do
+  for ext in csv parquet; do
+    for side in before after; do
+      dll=$before; [[ $side == after ]] && dll=$after
+      mkdir -p "$work/$side"; rm -f "$work/$side/gen-$w.$ext" "$work/$side/conv-$w.$ext"
+      dotnet "$dll" generate "$w" --events 200000 --seed 3 -o "$work/$side/gen-$w.$ext" >/dev/null 2>&1
+      other=csv; [[ $ext == csv ]] && other=parquet
+      dotnet "$dll" convert "$work/$side/gen-$w.$ext" -o "$work/$side/conv-$w.$other" >/dev/null 2>&1
+    done
+    n=$((n + 1))
+    if cmp -s "$work/before/gen-$w.$ext" "$work/after/gen-$w.$ext" && [[ -s $work/after/gen-$w.$ext ]] && cmp -s "$work/before/conv-$w.$other" "$work/after/conv-$w.$other"; then
+      echo "same     generate/convert $w.$ext"
+    else
+      echo "DIFFERS  generate/convert $w.$ext"; status=1
+    fi
+  done
+done
 echo "$n compared"
 exit $status
