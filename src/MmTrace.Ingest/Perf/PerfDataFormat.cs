@@ -109,6 +109,7 @@ public sealed class PerfDataReader : ITraceReader
     private readonly Kallsyms? _kallsyms;
     private readonly Dictionary<ulong, int> _symbolWithOffset = [];
     private readonly Dictionary<ulong, int> _symbolOnly = [];
+    private readonly Dictionary<ulong, int> _hexIds = []; // raw addresses as "0x…", each formatted once
     private bool _rawCallSites;
     private sbyte[]? _allocatorSymbol;
     // lost events: PERF_RECORD_ID_INDEX gives each sample id's CPU, which PERF_RECORD_LOST_SAMPLES records do not carry
@@ -571,6 +572,13 @@ public sealed class PerfDataReader : ITraceReader
     private int HexValue(ulong v)
     {
         _rawCallSites = true;
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hexIds, v, out bool found);
+        if (!found) id = FormatHex(v);
+        return id;
+    }
+
+    private int FormatHex(ulong v)
+    {
         Span<byte> buf = stackalloc byte[18];
         buf[0] = (byte)'0';
         buf[1] = (byte)'x';
