@@ -57,7 +57,7 @@ public sealed class TracePipeline
 
         public long Run(Action<ReadOnlySpan<TraceEvent>> onBatch, Action<ITraceReader>? progress, CancellationToken cancel)
         {
-            var thread = new Thread(Produce, maxStackSize: 1 << 20) { IsBackground = true, Name = "mmtrace reader" };
+            var thread = new Thread(Produce) { IsBackground = true, Name = "mmtrace reader" };
             thread.Start();
             long events = 0;
             var view = progress is null ? null : new ReaderView(_reader);
