@@ -54,6 +54,10 @@ text=$work/$(basename "${big%.perf.data}").perf-script.txt
 gunzip -c traces/real/ls-etc.perf.data.gz > "$work/ls-etc.perf.data"
 small=$work/ls-etc.perf.data small_text=$repo/traces/real/ls-etc.perf-script.txt.gz
 nevents=$(wc -l < "$text")
+# 10 M-event Parquet traces of the synthetic workloads (the machine's own speed end to end), made once per work directory
+for w in kernel-mix user-heap; do
+  [[ -s $work/$w-10m.parquet ]] || { log "generate $w 10 M events ..."; "$work/r2r/mmtrace" generate "$w" --events 10000000 --seed 1 -o "$work/$w-10m.parquet" >/dev/null; }
+done
 
 # One run: wall (s, from the clock around it) and max RSS (MB, from /usr/bin/time); output kept for the check.
 measure() { # name cmd...
@@ -80,6 +84,8 @@ for v in "${variants[@]}"; do
   add "${v}_stat_small_data" "$mm" stat "$small" -q
   add "${v}_stat_small_text" "$mm" stat "$small_text" -q
   add "${v}_version" "$mm" --version
+  add "${v}_replay_km10m" "$mm" replay "$work/kernel-mix-10m.parquet" --out "$work/replay-km-$v" --quiet
+  add "${v}_replay_uh10m" "$mm" replay "$work/user-heap-10m.parquet" --set user.follow_recording=false --out "$work/replay-uh-$v" --quiet
 done
 
 log "$runs rounds of ${#order[@]} commands, interleaved ..."
@@ -91,6 +97,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 wall() { awk -v us="$(median "$work/$1.wall")" 'BEGIN {printf (us < 100000 ? "%.1f ms" : "%.2f s"), (us < 100000 ? us / 1000 : us / 1e6)}'; }
 rss() { awk -v kb="$(median "$work/$1.rss")" 'BEGIN {printf "%.0f MB", kb / 1024}'; }
+rate() { awk -v us="$(median "$work/$1.wall")" 'BEGIN {printf "%.2f M events/s", 10 / (us / 1e6)}'; }
 ratio() { awk -v a="$(median "$work/$1.wall")" -v b="$(median "$work/$2.wall")" 'BEGIN {printf "%.2f×", a / b}'; }
 same() { # mmtrace's stat output against perf kmem's
   grep -v '^mmtrace:' "$work/$1.out" | cmp -s - "$work/$2.out" && echo "same output" || echo "OUTPUT DIFFERS"
@@ -114,4 +121,6 @@ for v in "${variants[@]}"; do
   echo "| $(ratio ${v}_stat_small_data perf_kmem_small) | \`stat\` of ls-etc.perf.data ($name) | $(wall ${v}_stat_small_data), $(rss ${v}_stat_small_data); $(same ${v}_stat_small_data perf_kmem_small) | \`perf kmem stat\` $(wall perf_kmem_small), $(rss perf_kmem_small) |"
   echo "| $(ratio ${v}_stat_small_text perf_kmem_small) | \`stat\` of ls-etc.perf-script.txt.gz ($name) | $(wall ${v}_stat_small_text), $(rss ${v}_stat_small_text); $(same ${v}_stat_small_text perf_kmem_small) | \`perf kmem stat\` of the perf.data |"
   echo "| $(ratio ${v}_version perf_version) | \`--version\` ($name) | $(wall ${v}_version), $(rss ${v}_version) | \`perf --version\` $(wall perf_version) |"
+  echo "| $(rate ${v}_replay_km10m) | \`replay\` of a 10 M-event kernel-mix Parquet ($name) | $(wall ${v}_replay_km10m), $(rss ${v}_replay_km10m) | — |"
+  echo "| $(rate ${v}_replay_uh10m) | \`replay\` of a 10 M-event user-heap Parquet, follow_recording=false ($name) | $(wall ${v}_replay_uh10m), $(rss ${v}_replay_uh10m) | — |"
 done

@@ -56,7 +56,6 @@ public sealed class KmemStat
     private readonly Dictionary<(ulong Page, int Order, uint Mt, uint Gfp), KmemPageStat> _pageAlloc = [];
     private readonly Dictionary<(int CallSite, int Order, uint Mt, uint Gfp), KmemPageStat> _pageCaller = [];
     private readonly SortedSet<uint> _gfps = [];
-    private readonly TraceEvent[] _batch = new TraceEvent[4096];
 
     /// <summary>--live: page tables show pages still allocated at the end (frees undo their allocation).</summary>
     public bool LivePage { get; }
@@ -107,9 +106,12 @@ public sealed class KmemStat
     /// <summary>Distinct gfp flag values of successful page allocations, ascending (perf's gfps[]).</summary>
     public IReadOnlyCollection<uint> GfpFlags => _gfps;
 
-    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => reader.ReadAll(_batch, AddBatch, progress);
+    /// <summary>Reads the whole trace, parsed on a thread of its own a few batches ahead (<see cref="TracePipeline"/>).</summary>
+    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => TracePipeline.ReadAll(reader, BatchSize, AddBatch, progress);
 
-    private void AddBatch(ReadOnlySpan<TraceEvent> batch)
+    public const int BatchSize = 4096;
+
+    public void AddBatch(ReadOnlySpan<TraceEvent> batch)
     {
         foreach (ref readonly var e in batch) Add(e);
     }

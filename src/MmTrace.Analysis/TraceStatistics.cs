@@ -14,12 +14,14 @@ public sealed class TraceStatistics
     private readonly Dictionary<int, (int Comm, long Events, long Bytes)> _byPid = new();
     private readonly Dictionary<int, (long Events, long Bytes)> _byCache = new();
     private readonly Dictionary<int, (long Events, long Bytes)> _byCallSite = new();
-    private readonly TraceEvent[] _batch = new TraceEvent[4096];
     public long Events { get; private set; }
 
-    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => reader.ReadAll(_batch, AddBatch, progress);
+    /// <summary>Reads the whole trace, parsed on a thread of its own a few batches ahead (<see cref="TracePipeline"/>).</summary>
+    public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => TracePipeline.ReadAll(reader, BatchSize, AddBatch, progress);
 
-    private void AddBatch(ReadOnlySpan<TraceEvent> batch)
+    public const int BatchSize = 4096;
+
+    public void AddBatch(ReadOnlySpan<TraceEvent> batch)
     {
         foreach (ref readonly var e in batch) Add(e);
         Events += batch.Length;

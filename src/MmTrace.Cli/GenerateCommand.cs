@@ -43,9 +43,9 @@ internal static class GenerateCommand
             OutputPath.CheckFile(path);
             using var reader = workload.Create(n, (int)seedValue, values, symbols);
             using var writer = TraceWriters.Create(path, symbols);
-            var batch = new TraceEvent[4096];
+            // the generator on one thread, the writer (CSV text or Parquet columns) on this one
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "generate"))
-                reader.ReadAll(batch, writer.Write, bar.Update);
+                TracePipeline.ReadAll(reader, 4096, writer.Write, bar.Update);
             writer.Complete();
             io.Out.WriteLine($"wrote {n} {workload.Name} events (seed {seedValue}) to {path}");
             return Program.Ok;

@@ -15,6 +15,12 @@ public static class Program
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // what System.CommandLine's --version prints, without building every command first (startup: issue 15)
+        if (args is ["--version"])
+        {
+            stdout.WriteLine(Version);
+            return Ok;
+        }
         var parse = CreateRoot(new CliIO(stdout, stderr)).Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
@@ -39,6 +45,10 @@ public static class Program
             return InternalError;
         }
     }
+
+    /// <summary>The informational version (0.1.0+commit), as <c>--version</c> prints it.</summary>
+    internal static string Version =>
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(Program).Assembly)?.InformationalVersion ?? "0.0.0";
 
     /// <summary>Every command, each from its own file.</summary>
     internal static RootCommand CreateRoot(CliIO io)

@@ -37,8 +37,13 @@ internal static class StatCommand
             using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors), KallsymsPath = p.GetValue(kallsyms) });
             var kmemStat = new KmemStat(kmemOptions.Live);
             var stats = new TraceStatistics();
+            // the reader parses on its own thread; both aggregations run on this one, batch after batch
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
-                stats.Read(new ObservingReader(reader, kmemStat), bar.Update);
+                TracePipeline.ReadAll(reader, TraceStatistics.BatchSize, batch =>
+                {
+                    stats.AddBatch(batch);
+                    kmemStat.AddBatch(batch);
+                }, bar.Update);
             // stdout stays perf kmem's text: what the reader has to say goes to stderr, once
             foreach (var note in reader.Stats.Notes) io.Err.WriteLine($"mmtrace: note: {note}");
             int rows = p.GetValue(limit);
@@ -69,24 +74,5 @@ internal static class StatCommand
             return Program.Ok;
         });
         return cmd;
-    }
-
-    /// <summary>Feeds every event read to perf kmem's statistics as well.</summary>
-    private sealed class ObservingReader(ITraceReader inner, KmemStat kmem) : ITraceReader
-    {
-        public string FormatName => inner.FormatName;
-        public RecordingTraits Traits => inner.Traits;
-        public IngestStats Stats => inner.Stats;
-        public long Position => inner.Position;
-        public long? Length => inner.Length;
-
-        public int Read(Span<TraceEvent> batch)
-        {
-            int n = inner.Read(batch);
-            foreach (ref readonly var e in batch[..n]) kmem.Add(e);
-            return n;
-        }
-
-        public void Dispose() { }
     }
 }

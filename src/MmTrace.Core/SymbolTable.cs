@@ -6,18 +6,26 @@ namespace MmTrace.Core;
 /// Interns strings (comm, call sites, cache names) once and hands out dense ids; id 0 is the empty
 /// string, meaning "none". Lookups of already-seen names from UTF-8 bytes or chars allocate nothing.
 /// Ids are assigned in first-seen order, so the same trace always yields the same ids.
+/// One thread interns (the trace reader); others may read the names of ids handed to them through a synchronizing
+/// hand-off (<see cref="TracePipeline"/>'s batches): the name array grows by copy and is published whole, so an
+/// id already handed over is always readable.
 /// </summary>
 public sealed class SymbolTable
 {
-    private readonly List<string> _names = [""];
+    private string[] _names = new string[64];
+    private int _count = 1;
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal) { [""] = 0 };
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _byChars;
 
-    public SymbolTable() => _byChars = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+    public SymbolTable()
+    {
+        _names[0] = "";
+        _byChars = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
-    public int Count => _names.Count;
+    public int Count => Volatile.Read(ref _count);
 
-    public string this[int id] => _names[id];
+    public string this[int id] => (uint)id < (uint)Volatile.Read(ref _count) ? Volatile.Read(ref _names)[id] : throw new ArgumentOutOfRangeException(nameof(id));
 
     public int Intern(string s) => Intern(s.AsSpan());
 
@@ -26,9 +34,16 @@ public sealed class SymbolTable
         if (s.IsEmpty) return 0;
         if (_byChars.TryGetValue(s, out int id)) return id;
         string str = s.ToString();
-        id = _names.Count;
-        _names.Add(str);
+        id = _count;
+        var names = _names;
+        if (id == names.Length)
+        {
+            Array.Resize(ref names, names.Length * 2);
+            Volatile.Write(ref _names, names);
+        }
+        names[id] = str;
         _ids.Add(str, id);
+        Volatile.Write(ref _count, id + 1);
         return id;
     }
 

@@ -17,7 +17,7 @@ public static class TraceConverter
         var symbols = new SymbolTable();
         using var reader = TraceFormats.Open(input, format, symbols, options);
         using var writer = TraceWriters.Create(output, symbols);
-        reader.ReadAll(new TraceEvent[BatchSize], writer.Write, progress);
+        TracePipeline.ReadAll(reader, BatchSize, writer.Write, progress);
         writer.Complete();
         return reader.Stats;
     }

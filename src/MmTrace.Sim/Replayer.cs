@@ -39,9 +39,10 @@ public sealed class Replayer
     // Events ahead whose table slots are prefetched (Machine.Prefetch): far enough to cover a cache miss.
     private const int PrefetchDistance = 8;
 
-    /// <summary>Replays the whole trace; <paramref name="progress"/> is called after each batch.</summary>
+    /// <summary>Replays the whole trace; <paramref name="progress"/> is called after each batch. The reader parses on a
+    /// thread of its own, a few batches ahead of the machine (<see cref="TracePipeline"/>): same events, same order.</summary>
     public void Run(ITraceReader reader, Action<ITraceReader>? progress = null, CancellationToken cancel = default) =>
-        reader.ReadAll(_batch, Replay, progress, cancel);
+        TracePipeline.ReadAll(reader, _batch.Length, Replay, progress, cancel);
 
     /// <summary>Dispatches events already in memory, in order, and notifies the observers.</summary>
     public void Replay(ReadOnlySpan<TraceEvent> events)

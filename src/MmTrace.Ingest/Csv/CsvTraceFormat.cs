@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using CsvHelper;
 using MmTrace.Core;
+using MmTrace.Ingest.Perf;
 
 namespace MmTrace.Ingest.Csv;
 
@@ -58,6 +59,8 @@ public sealed class CsvTraceReader : ITraceReader
     private long _lastLine = 1;
     private bool _pending;
     private bool _done;
+    // names seen before cost a hash of their bytes, not a UTF-8 decode and a string lookup (same ids, first-seen order)
+    private readonly Utf8Interner _strings;
 
     public string FormatName => "csv";
     public IngestStats Stats { get; } = new();
@@ -68,6 +71,7 @@ public sealed class CsvTraceReader : ITraceReader
     {
         _file = displayName;
         _symbols = symbols;
+        _strings = new Utf8Interner(symbols);
         _options = options;
         _input = input;
         _stream = stream;
@@ -224,10 +228,10 @@ public sealed class CsvTraceReader : ITraceReader
                         return false;
                     }
                     break;
-                case TraceColumn.Comm: ev.Comm = _symbols.Intern(s); break;
-                case TraceColumn.CallSite: ev.CallSite = _symbols.Intern(s); break;
-                case TraceColumn.Cache: ev.Cache = _symbols.Intern(s); break;
-                case TraceColumn.File: ev.File = _symbols.Intern(s); break;
+                case TraceColumn.Comm: ev.Comm = _strings.Intern(s); break;
+                case TraceColumn.CallSite: ev.CallSite = _strings.Intern(s); break;
+                case TraceColumn.Cache: ev.Cache = _strings.Intern(s); break;
+                case TraceColumn.File: ev.File = _strings.Intern(s); break;
                 case TraceColumn.Address or TraceColumn.Size or TraceColumn.BytesAlloc or TraceColumn.OldAddress or TraceColumn.Flags or TraceColumn.Offset
                     or TraceColumn.OldSize:
                     if (!Numbers.TryParseUInt64(s, out ulong u)) { error = NumberError(i, c); return false; }

@@ -136,6 +136,15 @@ public sealed class ParquetTraceReader : ITraceReader
         while (n < batch.Length)
         {
             if (_row >= _groupRows && !NextGroup()) break;
+            if (_groupValid)
+            {
+                int take = Math.Min(batch.Length - n, _groupRows - _row);
+                FillColumns(_row, batch.Slice(n, take));
+                _row += take;
+                n += take;
+                Stats.Records += take;
+                continue;
+            }
             int row = _row++;
             if (TryBuild(row, ref batch[n], out var error)) { n++; Stats.Records++; }
             else Skip(error!);
@@ -168,6 +177,7 @@ public sealed class ParquetTraceReader : ITraceReader
                     if (_fields[c] is { } f) LoadColumn(rg, f, (TraceColumn)c, rows);
                 }
                 _groupRows = rows;
+                _groupValid = AllRowsValid(rows);
             }
             catch (Exception e) when (IsCorrupt(e))
             {
@@ -256,6 +266,87 @@ public sealed class ParquetTraceReader : ITraceReader
     }
 
     private readonly List<string> _unknownOps = [];
+
+    // Whether every row of the current group builds without an error: then whole batches are filled column by column
+    // (FillColumns), else row by row (TryBuild), which finds each bad row in order for its error or --max-errors skip.
+    private bool _groupValid;
+
+    /// <summary>The checks <see cref="TryBuild"/> makes, column by column over the whole group: true when no row fails them.</summary>
+    private bool AllRowsValid(int rows)
+    {
+        var opPresent = _present[(int)TraceColumn.Op].AsSpan(0, rows);
+        var ops = _values[(int)TraceColumn.Op].AsSpan(0, rows);
+        if (opPresent.Contains(false)) return false;
+        foreach (long op in ops) if (op < 0) return false;
+        if (_present[(int)TraceColumn.Pid].AsSpan(0, rows).Contains(false) || !AllFitInt(TraceColumn.Pid, rows)) return false;
+        foreach (int c in _optionalColumns)
+        {
+            switch ((TraceColumn)c)
+            {
+                case TraceColumn.Order or TraceColumn.Migratetype:
+                    var present = _present[c].AsSpan(0, rows);
+                    var values = _values[c].AsSpan(0, rows);
+                    for (int i = 0; i < rows; i++)
+                        if (present[i] && values[i] is < sbyte.MinValue or > sbyte.MaxValue) return false;
+                    break;
+                case TraceColumn.Cpu or TraceColumn.Prot or TraceColumn.Fd:
+                    if (!AllFitInt((TraceColumn)c, rows)) return false;
+                    break;
+            }
+        }
+        return true;
+    }
+
+    private bool AllFitInt(TraceColumn c, int rows)
+    {
+        var present = _present[(int)c].AsSpan(0, rows);
+        var values = _values[(int)c].AsSpan(0, rows);
+        var f = _fields[(int)c]!;
+        for (int i = 0; i < rows; i++)
+            if (present[i] && !FitsInt(values[i], f)) return false;
+        return true;
+    }
+
+    /// <summary>What <see cref="TryBuild"/> makes of rows <paramref name="row"/>.. of a valid group, one column at a time.</summary>
+    private void FillColumns(int row, Span<TraceEvent> dst)
+    {
+        int n = dst.Length;
+        var ops = _values[(int)TraceColumn.Op].AsSpan(row, n);
+        var pids = _values[(int)TraceColumn.Pid].AsSpan(row, n);
+        for (int i = 0; i < n; i++)
+        {
+            ref var e = ref dst[i];
+            e = default;
+            e.Op = (Op)ops[i];
+            e.Pid = (int)pids[i];
+        }
+        foreach (int c in _optionalColumns)
+        {
+            var present = _present[c].AsSpan(row, n);
+            var v = _values[c].AsSpan(row, n);
+            switch ((TraceColumn)c)
+            {
+                case TraceColumn.TimeNs: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetTime(v[i]); break;
+                case TraceColumn.Result: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetResult(v[i]); break;
+                case TraceColumn.Address: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetAddress((ulong)v[i]); break;
+                case TraceColumn.Size: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetSize((ulong)v[i]); break;
+                case TraceColumn.BytesAlloc: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetBytesAlloc((ulong)v[i]); break;
+                case TraceColumn.OldAddress: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOldAddress((ulong)v[i]); break;
+                case TraceColumn.Flags: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetFlags((ulong)v[i]); break;
+                case TraceColumn.Offset: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOffset((ulong)v[i]); break;
+                case TraceColumn.OldSize: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOldSize((ulong)v[i]); break;
+                case TraceColumn.File: for (int i = 0; i < n; i++) if (present[i]) dst[i].File = (int)v[i]; break;
+                case TraceColumn.Comm: for (int i = 0; i < n; i++) if (present[i]) dst[i].Comm = (int)v[i]; break;
+                case TraceColumn.CallSite: for (int i = 0; i < n; i++) if (present[i]) dst[i].CallSite = (int)v[i]; break;
+                case TraceColumn.Cache: for (int i = 0; i < n; i++) if (present[i]) dst[i].Cache = (int)v[i]; break;
+                case TraceColumn.Order: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOrder((int)v[i]); break;
+                case TraceColumn.Migratetype: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetMigratetype((int)v[i]); break;
+                case TraceColumn.Cpu: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetCpu((int)v[i]); break;
+                case TraceColumn.Prot: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetProt((int)v[i]); break;
+                default: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetFd((int)v[i]); break;
+            }
+        }
+    }
 
     private bool TryBuild(int row, ref TraceEvent ev, out TraceFormatException? error)
     {

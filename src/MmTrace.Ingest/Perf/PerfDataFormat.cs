@@ -66,10 +66,10 @@ public sealed class PerfDataReader : ITraceReader
         public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node;
     }
 
-    private struct Pending
+    private struct Pending : ITimed
     {
         public long Time;
-        public long Seq;
+        readonly long ITimed.Time => Time;
         public byte Kind; // 0 sample, 1 comm, 2 fork
         public int Tid;
         public int Arg; // comm: symbol id; fork: parent tid
@@ -93,9 +93,15 @@ public sealed class PerfDataReader : ITraceReader
 
     private Pending[] _pending = new Pending[4096];
     private int _pendingCount;
-    private Pending[] _ready = new Pending[4096];
-    private int _readyStart, _readyCount;
-    private long _seq, _maxTime, _nextFlush;
+    // ordered events: _pending[.._sortedCount] is in order (what the last round left), the rest arrived since. During a
+    // round (after a flush) events up to _limit leave by a merge of the two parts, cursors _older and _newer.
+    private int _sortedCount;
+    private bool _round;
+    private int _older, _newer;
+    private long _limit;
+    private Pending[] _spare = new Pending[4096];
+    private readonly List<int> _runs = [];
+    private long _maxTime, _nextFlush;
     private bool _eof;
     private readonly int _swapperId;
 
@@ -103,6 +109,7 @@ public sealed class PerfDataReader : ITraceReader
     private readonly Kallsyms? _kallsyms;
     private readonly Dictionary<ulong, int> _symbolWithOffset = [];
     private readonly Dictionary<ulong, int> _symbolOnly = [];
+    private readonly Dictionary<ulong, int> _hexIds = []; // raw addresses as "0x…", each formatted once
     private bool _rawCallSites;
     private sbyte[]? _allocatorSymbol;
     // lost events: PERF_RECORD_ID_INDEX gives each sample id's CPU, which PERF_RECORD_LOST_SAMPLES records do not carry
@@ -244,14 +251,14 @@ public sealed class PerfDataReader : ITraceReader
         int n = 0;
         while (n < batch.Length)
         {
-            if (_readyCount == 0)
+            int at = NextReady();
+            if (at < 0)
             {
                 if (_eof) break;
                 ReadUntilFlush();
                 continue;
             }
-            ref var p = ref _ready[_readyStart++];
-            _readyCount--;
+            ref var p = ref _pending[at];
             switch (p.Kind)
             {
                 case 1: _comm[p.Tid] = p.Arg; break;
@@ -279,10 +286,11 @@ public sealed class PerfDataReader : ITraceReader
         return id;
     }
 
-    /// <summary>Reads records until a FINISHED_ROUND flushes something, or to the end of the data.</summary>
+    /// <summary>Ends the round that was read out, then reads records until a FINISHED_ROUND flushes, or to the end of the data.</summary>
     private void ReadUntilFlush()
     {
-        while (_readyCount == 0)
+        if (_round) EndRound();
+        while (!_round)
         {
             if (_pos >= _dataEnd)
             {
@@ -572,6 +580,13 @@ public sealed class PerfDataReader : ITraceReader
     private int HexValue(ulong v)
     {
         _rawCallSites = true;
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hexIds, v, out bool found);
+        if (!found) id = FormatHex(v);
+        return id;
+    }
+
+    private int FormatHex(ulong v)
+    {
         Span<byte> buf = stackalloc byte[18];
         buf[0] = (byte)'0';
         buf[1] = (byte)'x';
@@ -703,36 +718,49 @@ public sealed class PerfDataReader : ITraceReader
     private void Queue(in Pending p)
     {
         if (_pendingCount == _pending.Length) Array.Resize(ref _pending, _pending.Length * 2);
-        _pending[_pendingCount] = p;
-        _pending[_pendingCount].Seq = _seq++;
-        _pendingCount++;
+        _pending[_pendingCount++] = p;
     }
 
-    // A struct comparer, so the sort is compiled for it: through a delegate comparer the sort took 2/3 of a
-    // NativeAOT `stat` of a perf.data (no PGO to devirtualize the call). (time, seq) pairs are unique: same order.
-    private readonly struct PendingOrder : IComparer<Pending>
-    {
-        public int Compare(Pending x, Pending y) => x.Time != y.Time ? x.Time.CompareTo(y.Time) : x.Seq.CompareTo(y.Seq);
-    }
-
-    /// <summary>ordered_events: events up to <paramref name="limit"/> leave the queue in (time, arrival) order.</summary>
+    /// <summary>
+    /// ordered_events (tools/perf/util/ordered-events.c, __ordered_events__flush): events up to <paramref name="limit"/>
+    /// leave the queue in (time, arrival) order. What is left after a round stays sorted, so a flush sorts only what
+    /// arrived since the last one and the round merges the two as it is read (<see cref="NextReady"/>): perf record
+    /// wrote the new events per-CPU buffer by buffer, each in time order, so they are a few ascending runs, merged
+    /// pairwise (<see cref="TimeRuns"/>) in about linear time. Perf's queue inserts each event at its place in a
+    /// time-sorted list (queue_event); the order out is the same.
+    /// </summary>
     private void Flush(long limit)
     {
-        if (_pendingCount == 0) return;
-        _pending.AsSpan(0, _pendingCount).Sort(new PendingOrder());
-        int k = 0;
-        while (k < _pendingCount && _pending[k].Time <= limit) k++;
-        if (k == 0) return;
-        if (_ready.Length < _readyCount + k) Array.Resize(ref _ready, _readyCount + k);
-        if (_readyStart > 0)
-        {
-            Array.Copy(_ready, _readyStart, _ready, 0, _readyCount);
-            _readyStart = 0;
-        }
-        Array.Copy(_pending, 0, _ready, _readyCount, k);
-        _readyCount += k;
-        Array.Copy(_pending, k, _pending, 0, _pendingCount - k);
-        _pendingCount -= k;
+        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length]; // free between rounds: the sort's scratch
+        TimeRuns.Sort(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount), _spare, _runs);
+        _round = true;
+        _limit = limit;
+        _older = 0;
+        _newer = _sortedCount;
+    }
+
+    /// <summary>The index in the queue of the next event of the round (older arrivals first on equal times), or -1 when the round is read out.</summary>
+    private int NextReady()
+    {
+        if (!_round) return -1;
+        bool older = _older < _sortedCount, newer = _newer < _pendingCount;
+        if (older && (!newer || _pending[_older].Time <= _pending[_newer].Time))
+            return _pending[_older].Time <= _limit ? _older++ : -1;
+        if (newer) return _pending[_newer].Time <= _limit ? _newer++ : -1;
+        return -1;
+    }
+
+    /// <summary>The events a round left (after its limit) become the sorted start of the queue.</summary>
+    private void EndRound()
+    {
+        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length];
+        var older = _pending.AsSpan(_older, _sortedCount - _older);
+        var newer = _pending.AsSpan(_newer, _pendingCount - _newer);
+        int kept = older.Length + newer.Length;
+        TimeRuns.Merge<Pending>(older, newer, _spare.AsSpan(0, kept));
+        (_pending, _spare) = (_spare, _pending);
+        _pendingCount = _sortedCount = kept;
+        _round = false;
     }
 
     private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)

@@ -31,4 +31,16 @@ public class ProgramTests
         Assert.Contains("fork-exec", r.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("Required command", r.Err, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Version_is_answered_before_the_commands_are_built_with_the_informational_version_the_parser_prints()
+    {
+        // System.CommandLine prints the entry assembly's informational version: mmtrace's when it runs as mmtrace
+        var r = CliRunner.Run("--version");
+        Assert.Equal(0, r.Exit);
+        string expected = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(
+            typeof(MmTrace.Cli.Program).Assembly)!.InformationalVersion;
+        Assert.Equal(expected + Environment.NewLine, r.Out);
+        Assert.Matches(@"^\d+\.\d+\.\d+", r.Out);
+    }
 }
