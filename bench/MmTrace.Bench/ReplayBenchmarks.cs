@@ -65,7 +65,15 @@ public class ReplayBenchmarks
     public void NewMachine()
     {
         _machine = MachineBuilder.Build(MachineConfig.Load(Preset), _symbols, options: new MachineOptions { Traits = _traits });
-        _replayer = new Replayer(_machine, ReplayJob.CreateAnalyzers(_machine));
+        IEnumerable<IAnalyzer> analyzers = ReplayJob.CreateAnalyzers(_machine);
+        // MMTRACE_BENCH_DROP=Name1,Name2 leaves those analyzers (by type name) out: what each costs in the loop
+        // (SeriesSampler: every time series, since it takes their samples).
+        if (Environment.GetEnvironmentVariable("MMTRACE_BENCH_DROP") is { Length: > 0 } drop)
+        {
+            var names = drop.Split(',', StringSplitOptions.TrimEntries);
+            analyzers = analyzers.Where(a => !names.Contains(a.GetType().Name));
+        }
+        _replayer = new Replayer(_machine, analyzers.ToArray());
     }
 
     /// <summary>What `mmtrace replay` does per batch: the machine and every analyzer watching the event's op.</summary>

@@ -78,33 +78,44 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
     ]);
 
     // All zones: free pages, free blocks per order. Per zone: free pages, pcp pages, unusable index (thousandths) at
-    // PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, free blocks per order. States, sampled on the replay's clock.
-    private readonly SampledSeries _series = clock.Add(() => SampleAll(kernel.Buddy), deltas: false);
-    private readonly SampledSeries[] _zoneSeries = kernel.Buddy.Zones.Select(z => clock.Add(() => SampleZone(kernel.Buddy, z), deltas: false)).ToArray();
+    // PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, free blocks per order. States, sampled on the replay's clock from
+    // the allocator's counters (free_area nr_free per order, the zone's free pages), into the series' own rows.
+    private readonly SampledSeries _series = clock.Add(kernel.Buddy.MaxOrder + 2, row => SampleAll(kernel.Buddy, row), deltas: false);
+    private readonly SampledSeries[] _zoneSeries = kernel.Buddy.Zones.Select(z => clock.Add(kernel.Buddy.MaxOrder + 5, row => SampleZone(kernel.Buddy, z, row), deltas: false)).ToArray();
 
     // Reads the machine's end state, and its state at the clock's samples: never called per event.
     public bool Watches(Op op) => false;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
-    private static long[] SampleAll(BuddyAllocator buddy)
+    private static void SampleAll(BuddyAllocator buddy, Span<long> row)
     {
-        var row = new long[buddy.MaxOrder + 2];
-        row[0] = buddy.TotalFreePages;
-        foreach (var z in buddy.Zones)
+        var zones = buddy.Zones;
+        for (int zi = 0; zi < zones.Count; zi++)
+        {
+            var z = zones[zi];
+            row[0] += z.FreePages;
             for (int o = 0; o <= buddy.MaxOrder; o++) row[1 + o] += z.FreeBlocks(o);
-        return row;
+        }
     }
 
-    private static long[] SampleZone(BuddyAllocator buddy, Zone z)
+    private static void SampleZone(BuddyAllocator buddy, Zone z, Span<long> row)
     {
-        var zr = new long[buddy.MaxOrder + 5];
-        zr[0] = z.FreePages;
-        zr[1] = buddy.PcpPages(z);
-        zr[2] = BuddyAllocator.UnusableFreeIndex(z, Math.Min(3, buddy.MaxOrder));
-        zr[3] = BuddyAllocator.UnusableFreeIndex(z, buddy.PageblockOrder);
-        for (int o = 0; o <= buddy.MaxOrder; o++) zr[4 + o] = z.FreeBlocks(o);
-        return zr;
+        int costly = Math.Min(3, buddy.MaxOrder), pageblock = buddy.PageblockOrder;
+        row[0] = z.FreePages;
+        row[1] = buddy.PcpPages(z);
+        // unusable_free_index at two orders in one pass over the orders (BuddyAllocator.UnusableFreeIndex for each).
+        long freePages = 0, suitableCostly = 0, suitablePageblock = 0;
+        for (int o = 0; o <= buddy.MaxOrder; o++)
+        {
+            long blocks = z.FreeBlocks(o);
+            row[4 + o] = blocks;
+            freePages += blocks << o;
+            if (o >= costly) suitableCostly += blocks << (o - costly);
+            if (o >= pageblock) suitablePageblock += blocks << (o - pageblock);
+        }
+        row[2] = freePages == 0 ? 0 : (freePages - (suitableCostly << costly)) * 1000 / freePages;
+        row[3] = freePages == 0 ? 0 : (freePages - (suitablePageblock << pageblock)) * 1000 / freePages;
     }
 
     /// <summary>A zone as reports name it: its type on one node, "Node N Type" on a NUMA machine (zones of the same

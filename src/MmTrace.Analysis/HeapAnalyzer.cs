@@ -75,18 +75,14 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
         if (tcache > 0 && mallocs > 0) yield return $"The tcache served {StoryKit.Plural(tcache, "allocation", "allocations")} ({StoryKit.Pct(tcache, mallocs)} of mallocs and callocs).";
     }
 
-    private readonly SampledSeries _series = clock.Add(() =>
+    private readonly SampledSeries _series = clock.Add(4, row =>
     {
-        long heap = 0, mapped = 0, live = 0;
-        foreach (var h in machine.UserHeaps.All)
-        {
-            if (h.Replay.Allocator is not { } a) continue;
-            heap += a.Stats.HeapBytes;
-            mapped += a.Stats.MmappedBytes;
-            live += a.Stats.LiveChunkBytes;
-        }
+        var heaps = machine.UserHeaps;
+        row[0] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.HeapBytes : 0);
+        row[1] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.MmappedBytes : 0);
+        row[2] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.LiveChunkBytes : 0);
         // The pages the heaps' first touches made resident (and the process model's other user pages): through the MMU.
-        return [heap, mapped, live, machine.Mmu.ResidentUserPages];
+        row[3] = machine.Mmu.ResidentUserPages;
     }, deltas: false);
 
     private long _requested, _usable, _allocations;

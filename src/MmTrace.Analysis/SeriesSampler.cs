@@ -34,12 +34,22 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     private readonly List<long> _time = [];
     private readonly List<SampledSeries> _series = [];
 
-    /// <summary>Starts a series: <paramref name="sample"/> is called at each sample point and returns the row's values;
-    /// <paramref name="deltas"/> says the values count what happened since the previous sample (merged by adding them)
-    /// rather than a state (merged by keeping the later one).</summary>
+    /// <summary>Starts a series of rows of <paramref name="width"/> values: <paramref name="sample"/> is called at each
+    /// sample point and writes the row's values into the span it is given (rows live in one flat buffer of the series:
+    /// nothing is allocated per sample); <paramref name="deltas"/> says the values count what happened since the
+    /// previous sample (merged by adding them) rather than a state (merged by keeping the later one).</summary>
+    public SampledSeries Add(int width, SampleRow sample, bool deltas)
+    {
+        var s = new SampledSeries(width, sample, deltas, MaxRows);
+        _series.Add(s);
+        return s;
+    }
+
+    /// <summary>Starts a series whose sample returns a new array per row (the row's width is taken from the first
+    /// sample). Convenient where speed does not matter; the analyzers use the allocation-free overload.</summary>
     public SampledSeries Add(Func<long[]> sample, bool deltas)
     {
-        var s = new SampledSeries(sample, deltas);
+        var s = new SampledSeries(sample, deltas, MaxRows);
         _series.Add(s);
         return s;
     }
@@ -73,22 +83,18 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     {
         _at.Add(_events);
         _time.Add(_lastTime);
-        foreach (var s in _series) s.Rows.Add(s.Sample());
+        foreach (var s in _series) s.TakeSample();
         if (_at.Count < MaxRows) return;
         // Keep memory bounded: merge neighbouring samples (the later one stands for both) and sample half as often.
-        Halve(_at, null);
-        Halve(_time, null);
-        foreach (var s in _series) Halve(s.Rows, s.Deltas ? (a, b) => { for (int k = 0; k < a.Length; k++) b[k] += a[k]; } : null);
+        Halve(_at);
+        Halve(_time);
+        foreach (var s in _series) s.Halve();
         _interval *= 2;
     }
 
-    private static void Halve<T>(List<T> rows, Action<T, T>? merge)
+    private static void Halve(List<long> rows)
     {
-        for (int i = 0; i < rows.Count / 2; i++)
-        {
-            merge?.Invoke(rows[2 * i], rows[2 * i + 1]);
-            rows[i] = rows[2 * i + 1];
-        }
+        for (int i = 0; i < rows.Count / 2; i++) rows[i] = rows[2 * i + 1];
         rows.RemoveRange(rows.Count / 2, rows.Count - rows.Count / 2);
     }
 
@@ -109,10 +115,101 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     public void Contribute(Report report, AnalysisContext ctx) { }
 }
 
-/// <summary>The rows of one series, owned by the analyzer that samples it and timed by the <see cref="SeriesSampler"/>.</summary>
-public sealed class SampledSeries(Func<long[]> sample, bool deltas)
+/// <summary>Writes one row of a series into <paramref name="row"/> (as wide as the series).</summary>
+public delegate void SampleRow(Span<long> row);
+
+/// <summary>The rows of one series, owned by the analyzer that samples it and timed by the <see cref="SeriesSampler"/>.
+/// The rows are kept in one flat buffer (row i at i × width) of the sampler's row limit, made at the first sample and reused.</summary>
+public sealed class SampledSeries
 {
-    internal Func<long[]> Sample { get; } = sample;
-    internal bool Deltas { get; } = deltas;
-    public List<long[]> Rows { get; } = [];
+    private readonly SampleRow? _sampleRow;
+    private readonly Func<long[]>? _sampleArray;
+    private readonly int _maxRows;
+    private long[] _values = [];
+    private int _width = -1;
+
+    internal SampledSeries(int width, SampleRow sample, bool deltas, int maxRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(width);
+        _width = width;
+        _sampleRow = sample;
+        Deltas = deltas;
+        _maxRows = maxRows;
+    }
+
+    internal SampledSeries(Func<long[]> sample, bool deltas, int maxRows)
+    {
+        _sampleArray = sample;
+        Deltas = deltas;
+        _maxRows = maxRows;
+    }
+
+    internal bool Deltas { get; }
+
+    /// <summary>Rows taken (after merging).</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The rows, each copied into a new array when read (for the report, after the replay).</summary>
+    public IReadOnlyList<long[]> Rows => new RowList(this);
+
+    /// <summary>Row <paramref name="i"/>'s values.</summary>
+    public ReadOnlySpan<long> Row(int i)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)Count, nameof(i));
+        return _values.AsSpan(i * Math.Max(0, _width), Math.Max(0, _width));
+    }
+
+    internal void TakeSample()
+    {
+        if (_sampleArray is not null)
+        {
+            var a = _sampleArray();
+            if (_width < 0) _width = a.Length;
+            else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
+            a.CopyTo(NextRow());
+        }
+        else
+        {
+            var row = NextRow();
+            row.Clear();
+            _sampleRow!(row);
+        }
+        Count++;
+    }
+
+    private Span<long> NextRow()
+    {
+        int need = (Count + 1) * _width;
+        if (need > _values.Length) Array.Resize(ref _values, Math.Max(need, _maxRows * _width));
+        return _values.AsSpan(Count * _width, _width);
+    }
+
+    // Neighbouring rows merged: row i becomes row 2i+1, plus row 2i when the values are deltas.
+    internal void Halve()
+    {
+        int w = Math.Max(0, _width), half = Count / 2;
+        var v = _values.AsSpan();
+        for (int i = 0; i < half; i++)
+        {
+            var later = v.Slice((2 * i + 1) * w, w);
+            if (Deltas)
+            {
+                var earlier = v.Slice(2 * i * w, w);
+                for (int k = 0; k < w; k++) later[k] += earlier[k];
+            }
+            later.CopyTo(v.Slice(i * w, w));
+        }
+        Count = half;
+    }
+
+    private sealed class RowList(SampledSeries s) : IReadOnlyList<long[]>
+    {
+        public long[] this[int index] => s.Row(index).ToArray();
+        public int Count => s.Count;
+        public IEnumerator<long[]> GetEnumerator()
+        {
+            for (int i = 0; i < s.Count; i++) yield return this[i];
+        }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

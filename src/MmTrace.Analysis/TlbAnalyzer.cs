@@ -97,25 +97,25 @@ public sealed class TlbAnalyzer(Machine machine, SeriesSampler clock) : IAnalyze
         new("faults", "Page faults per 1000 references over the replay", "faults per 1000 references", ReferencesColumn, 1000, [new(FaultsColumn, "page faults")]),
     ]);
 
-    private readonly SampledSeries _series = clock.Add(Deltas(machine), deltas: true);
+    private readonly SampledSeries _series = clock.Add(DeltaColumns, Deltas(machine), deltas: true);
 
     // Reads the machine's end state, and its counters at the clock's samples: never called per event.
     public bool Watches(Op op) => false;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
+    private const int DeltaColumns = 6;
+
     /// <summary>Per sample, what happened since the previous one: references, L1 misses, second-level misses, walks, walk cycles, faults.</summary>
-    private static Func<long[]> Deltas(Machine machine)
+    private static SampleRow Deltas(Machine machine)
     {
-        var prev = new long[6];
-        return () =>
+        var prev = new long[DeltaColumns];
+        return row =>
         {
             var st = machine.Mmu.Stats;
-            long[] now = [st.References, st.MissesAt(TlbLevel.L1d) + st.MissesAt(TlbLevel.L1i), st.MissesAt(TlbLevel.Stlb) + st.MissesAt(TlbLevel.L2i),
+            Span<long> now = [st.References, st.MissesAt(TlbLevel.L1d) + st.MissesAt(TlbLevel.L1i), st.MissesAt(TlbLevel.Stlb) + st.MissesAt(TlbLevel.L2i),
                 st.Walks, st.WalkCycles, st.Faults];
-            var row = new long[now.Length];
-            for (int i = 0; i < now.Length; i++) { row[i] = now[i] - prev[i]; prev[i] = now[i]; }
-            return row;
+            for (int i = 0; i < DeltaColumns; i++) { row[i] = now[i] - prev[i]; prev[i] = now[i]; }
         };
     }
 

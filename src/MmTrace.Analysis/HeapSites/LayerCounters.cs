@@ -34,13 +34,26 @@ public struct LayerCounters
         var st = mmu.Stats;
         return new LayerCounters
         {
-            PageFaults = st.Faults,
+            PageFaults = Sum(st.FaultsByErrorCode),
             PagesFirstTouched = st.DemandPagedPages,
             CowCopies = st.CowBreaks,
             PageTablePages = mmu.Tables.AllocatedPages,
             StlbMisses = st.MissesAt(TlbLevel.Stlb),
             PageWalks = st.Walks,
         };
+    }
+
+    // MmuStats.Faults (the faults of every error code) with vector adds: read after every event, so it matters.
+    private static long Sum(long[] counts)
+    {
+        var span = counts.AsSpan();
+        var acc = System.Numerics.Vector<long>.Zero;
+        int i = 0;
+        for (; i + System.Numerics.Vector<long>.Count <= span.Length; i += System.Numerics.Vector<long>.Count)
+            acc += new System.Numerics.Vector<long>(span[i..]);
+        long n = System.Numerics.Vector.Sum(acc);
+        for (; i < span.Length; i++) n += span[i];
+        return n;
     }
 
     /// <summary>One allocator's system-call counters now.</summary>

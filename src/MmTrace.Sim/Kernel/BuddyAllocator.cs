@@ -456,6 +456,7 @@ public sealed class BuddyAllocator
         _frames[pfn].BuddyOrder = (byte)order;
         _frames[pfn].FreeMt = (byte)mt;
         zone.NrFree[li]++;
+        zone.NrFreeOrder[order]++;
         zone.FreePages += 1L << order;
     }
 
@@ -475,6 +476,7 @@ public sealed class BuddyAllocator
         }
         _frames[pfn].BuddyOrder = None;
         zone.NrFree[li]--;
+        zone.NrFreeOrder[order]--;
         zone.FreePages -= 1L << order;
     }
 
@@ -945,6 +947,7 @@ public sealed class BuddyAllocator
         foreach (var z in _zones)
         {
             long free = 0;
+            var blocksOfOrder = new long[MaxOrder + 1];
             for (int o = 0; o <= MaxOrder; o++)
             for (int mt = 0; mt < Zone.MigrateTypeCount; mt++)
             {
@@ -965,7 +968,10 @@ public sealed class BuddyAllocator
                 }
                 if (n != z.NrFree[Zone.ListIndex(o, mt)]) throw new InvalidOperationException($"zone {z.Name} order {o} mt {mt}: {n} blocks on list, nr_free {z.NrFree[Zone.ListIndex(o, mt)]}");
                 free += n << o;
+                blocksOfOrder[o] += n;
             }
+            for (int o = 0; o <= MaxOrder; o++)
+                if (blocksOfOrder[o] != z.NrFreeOrder[o]) throw new InvalidOperationException($"zone {z.Name} order {o}: {blocksOfOrder[o]} blocks on the lists, free_area nr_free {z.NrFreeOrder[o]}");
             if (free != z.FreePages) throw new InvalidOperationException($"zone {z.Name}: lists hold {free} pages, free count {z.FreePages}");
             if (_pcp is null) continue;
             for (int c = 0; c < Cpus; c++)

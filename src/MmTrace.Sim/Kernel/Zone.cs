@@ -20,6 +20,7 @@ public sealed class Zone
         Heads = new int[(maxOrder + 1) * MigrateTypeCount];
         Array.Fill(Heads, -1);
         NrFree = new long[(maxOrder + 1) * MigrateTypeCount];
+        NrFreeOrder = new long[maxOrder + 1];
     }
 
     internal const int MigrateTypeCount = Core.MigrateTypes.Count;
@@ -51,18 +52,16 @@ public sealed class Zone
     internal readonly int[] Heads;
     /// <summary>Number of free blocks on each list.</summary>
     internal readonly long[] NrFree;
+    /// <summary>free_area[order].nr_free: free blocks of each order over all migrate types, kept up to date on every
+    /// list change as the kernel does (so readers such as buddyinfo and the analyzers' samples do not sum the lists).</summary>
+    internal readonly long[] NrFreeOrder;
 
     internal static int ListIndex(int order, int mt) => order * MigrateTypeCount + mt;
 
     public bool Contains(int pfn) => pfn >= StartPfn && pfn < EndPfn;
 
     /// <summary>free_area[order].nr_free: free blocks of this order over all migrate types.</summary>
-    public long FreeBlocks(int order)
-    {
-        long n = 0;
-        for (int mt = 0; mt < MigrateTypeCount; mt++) n += NrFree[ListIndex(order, mt)];
-        return n;
-    }
+    public long FreeBlocks(int order) => NrFreeOrder[order];
 
     public long FreeBlocks(int order, Core.MigrateType mt) => NrFree[ListIndex(order, (int)mt)];
 

@@ -37,6 +37,16 @@ public sealed class UserHeaps
     /// <summary>Every heap, those of ended processes first, then the live ones by pid.</summary>
     public IEnumerable<UserHeap> All => _retired.Concat(_live.Values.OrderBy(h => h.Pid));
 
+    /// <summary>Adds <paramref name="figure"/> over every heap, ended and live (a sum: the order does not matter, so
+    /// nothing is sorted or allocated, unlike <see cref="All"/>).</summary>
+    public long Sum(Func<UserHeap, long> figure)
+    {
+        long n = 0;
+        foreach (var h in _retired) n += figure(h);
+        foreach (var h in _live.Values) n += figure(h);
+        return n;
+    }
+
     /// <summary>malloc/calloc/realloc/free/memalign of a process, through its allocator.</summary>
     public EventOutcome Apply(in TraceEvent e)
     {

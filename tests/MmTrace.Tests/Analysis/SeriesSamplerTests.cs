@@ -38,6 +38,26 @@ public class SeriesSamplerTests
         Assert.Equal([4L, 4, 4], delta.Rows.Select(r => r[0]));
     }
 
+    [Fact]
+    public void Rows_written_into_the_series_buffer_merge_as_returned_arrays_do()
+    {
+        // The same worked case through the allocation-free overload: two values a row, state and deltas.
+        var s = new SeriesSampler(interval: 1, maxRows: 4);
+        long n = 0, seen = 0;
+        var state = s.Add(2, row => { row[0] = n; row[1] = -n; }, deltas: false);
+        var delta = s.Add(2, row => { row[0] = n - seen; row[1] = 2 * (n - seen); seen = n; }, deltas: true);
+        for (int i = 1; i <= 13; i++)
+        {
+            n = i;
+            s.OnEvent(new TraceEvent { Op = Op.Load, Pid = 1 }, default);
+        }
+        Assert.Equal([4L, 8, 12], s.At);
+        Assert.Equal(3, state.Count);
+        Assert.Equal([[4L, -4], [8L, -8], [12L, -12]], state.Rows);
+        Assert.Equal([[4L, 8], [4L, 8], [4L, 8]], delta.Rows);
+        Assert.Equal([8L, -8], state.Row(1).ToArray());
+    }
+
     [Theory]
     [InlineData(150, 150)]
     [InlineData(999, 999)]

@@ -16,6 +16,47 @@ public class BuddyAllocatorTests
         b.Zones.SelectMany(z => Enumerable.Range(0, b.MaxOrder + 1).SelectMany(o =>
             Enumerable.Range(0, MigrateTypes.Count).Select(mt => z.FreeBlocks(o, (MigrateType)mt)))).ToArray();
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Free_area_nr_free_per_order_equals_a_scan_of_the_lists_after_random_allocations_and_frees(int seed)
+    {
+        // Kept up to date on every list change (add, delete, move between migrate types, pcp drain): it must equal what
+        // walking every list finds, per zone and order, at any point.
+        var b = NewBuddy(Small());
+        var rng = new Random(seed);
+        ulong[] gfps = [Gfp.GFP_KERNEL, Gfp.GFP_HIGHUSER_MOVABLE, Gfp.GFP_KERNEL | Gfp.RECLAIMABLE, Gfp.GFP_KERNEL | Gfp.DMA32, Gfp.GFP_KERNEL | Gfp.DMA];
+        var live = new List<(int Pfn, int Order, int Cpu)>();
+        for (int step = 0; step < 4000; step++)
+        {
+            int cpu = rng.Next(-1, 2);
+            if (live.Count == 0 || rng.Next(100) < 55)
+            {
+                int order = rng.Next(100) < 70 ? 0 : rng.Next(1, 6);
+                var r = b.AllocPages(gfps[rng.Next(gfps.Length)], order, cpu);
+                if (r.Ok) live.Add((r.Pfn, order, cpu));
+            }
+            else
+            {
+                int k = rng.Next(live.Count);
+                var (pfn, order, c) = live[k];
+                live[k] = live[^1];
+                live.RemoveAt(live.Count - 1);
+                b.FreePages(pfn, order, rng.Next(100) < 50 ? c : -1);
+            }
+            if (step % 250 != 0) continue;
+            foreach (var z in b.Zones)
+                for (int o = 0; o <= b.MaxOrder; o++)
+                {
+                    long scanned = Enumerable.Range(0, MigrateTypes.Count).Sum(mt => (long)b.FreeList(z, o, (MigrateType)mt).Count);
+                    Assert.Equal(scanned, z.FreeBlocks(o));
+                }
+            b.CheckInvariants();
+        }
+        Assert.True(live.Count > 100);
+    }
+
     [Fact]
     public void Boot_hands_ram_minus_memblock_reservations_to_the_buddy_allocator()
     {
