@@ -113,7 +113,13 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         public readonly SampledSeries Series;
 
         public HeapTotals(SeriesSampler clock, Machine machine) =>
-            Series = clock.Add(() => [Live, Usable, Held, machine.Mmu.ResidentUserPages], deltas: false);
+            Series = clock.Add(4, row =>
+            {
+                row[0] = Live;
+                row[1] = Usable;
+                row[2] = Held;
+                row[3] = machine.Mmu.ResidentUserPages;
+            }, deltas: false);
     }
 
     private sealed class ProcessState(int pid)
@@ -312,7 +318,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             [.. clock.AxisColumns(), new("requested_live_bytes", ColumnType.Int, "bytes"), new("usable_live_bytes", ColumnType.Int, "bytes"),
              new("held_bytes", ColumnType.Int, "bytes"), new("resident_user_pages", ColumnType.Int, "pages")],
             isSeries: true));
-        for (int i = 0; i < _t.Series.Rows.Count; i++) series.AddRow(clock.Row(i, _t.Series.Rows[i].Cast<object?>()));
+        for (int i = 0; i < _t.Series.Count; i++) series.AddRow(clock.Row(i, _t.Series.Rows[i].Cast<object?>()));
         AddKernelBySite(s, sites, SiteText);
     }
 
