@@ -197,6 +197,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         if (!e.Has(EventFields.Result) || e.Result <= 0 || e.Result > int.MaxValue) return new EventOutcome(0, OutcomeKind.Ok);
         int child = (int)e.Result;
         var parent = MmOf(e.Pid);
+        ForkMempolicy(e.Pid, child);
         const ulong CloneVm = 0x100;
         if (e.Has(EventFields.Flags) && (e.Flags & CloneVm) != 0)
         {
@@ -228,6 +229,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
     public EventOutcome Exit(in TraceEvent e)
     {
         _lastPid = int.MinValue;
+        ExitMempolicy(e.Pid);
         if (!_byPid.Remove(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         Stats.Exits++;
         Release(e.Pid, mm);
@@ -470,6 +472,13 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
                 break;
             case Mman.MadvDoFork:
                 hole |= !mm.ModifyFlags(addr, end, f => f & ~VmFlags.DontCopy);
+                break;
+            case Mman.MadvPopulateRead or Mman.MadvPopulateWrite:
+                // madvise_populate (mm/madvise.c, 6.18): fault the range in as GUP would, VMA by VMA (a VMA the access
+                // is not allowed in is skipped here; the kernel stops with -EFAULT there).
+                bool write = advice == Mman.MadvPopulateWrite;
+                for (var v = mm.FindIntersection(addr, end); v is not null; v = mm.FindIntersection(v.End, end))
+                    if ((v.Flags & (write ? VmFlags.Write : VmFlags.Read)) != 0) Populate(mm, Math.Max(v.Start, addr), Math.Min(v.End, end), write);
                 break;
             default:
                 // MADV_FREE: lazily freed pages stay mapped until reclaim, which is not modelled; hints change nothing here.
