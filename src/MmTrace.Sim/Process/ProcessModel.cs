@@ -514,7 +514,8 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         if (next is not null && next.Start < newBrk + Page + Config.StackGuardGap && newBrk + Page > mm.VmStartGap(next)) return origBrk;
         var flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.Account;
         var heap = mm.FindVma(oldBrk - 1);
-        if (heap is not null && heap.Start <= oldBrk - 1 && heap.Start >= mm.StartBrk && heap.End == oldBrk && heap.Flags == flags && heap.File == 0)
+        if (heap is not null && heap.Start <= oldBrk - 1 && heap.Start >= mm.StartBrk && heap.End == oldBrk && heap.Flags == flags && heap.File == 0
+            && heap.Policy is null) // do_brk_flags expands only a VMA it may merge with: no memory policy (mpol_equal with none)
             mm.ExpandEnd(heap, newBrk);
         else
             mm.MapNewRangeHeap(oldBrk, newBrk, flags);
@@ -567,7 +568,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             mm.Unmap(cur, want);
             var flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.Account;
             var heap = cur > 0 ? mm.Lookup(cur - 1) : null;
-            if (heap is not null && heap.End == cur && heap.Start >= mm.StartBrk && heap.Name == "[heap]" && heap.Flags == flags) mm.ExpandEnd(heap, want);
+            if (heap is not null && heap.End == cur && heap.Start >= mm.StartBrk && heap.Name == "[heap]" && heap.Flags == flags && heap.Policy is null) mm.ExpandEnd(heap, want);
             else mm.MapNewRangeHeap(cur, want, flags);
         }
         mm.Brk = recorded;
