@@ -54,14 +54,14 @@ public class MempoliciesTests
     private static List<Vma> Vmas(ProcessModel p, int pid = Pid) => p.MmOfPid(pid)!.Vmas.Where(v => v.Start < A + 0x100000 && v.End > A).ToList();
 
     // The node that served each store's page, from the placement counters of the policy mode.
-    private static List<int> StoreEach(Machine m, ulong start, int pages, MempolicyMode mode, int cpu = 0, int pid = Pid)
+    private static List<int> StoreEach(Machine m, ulong start, int pages, MempolicyMode mode, int cpu = 0, int pid = Pid, Op op = Op.Store)
     {
         var s = m.Linux().Processes.Mempolicy;
         var nodes = new List<int>();
         for (int i = 0; i < pages; i++)
         {
             long[] before = s.Allocations.Length == 0 ? new long[14] : (long[])s.Allocations.Clone();
-            Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Store, start + (ulong)i * 4096, pid, cpu)).Kind);
+            Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(op, start + (ulong)i * 4096, pid, cpu)).Kind);
             nodes.Add(Enumerable.Range(0, 2).Single(n => s.Allocations[(int)mode * 2 + n] == before[(int)mode * 2 + n] + 1));
         }
         return nodes;
@@ -200,5 +200,32 @@ public class MempoliciesTests
         m.Dispatch(Mbind(A, 4096, Bind, 0b1000)); // node 3: recorded on a bigger machine
         Assert.Equal(1, p.Mempolicy.Rejected);
         Assert.Null(Vmas(p)[0].Policy);
+    }
+
+    // A page-cache page has no interleave index (filemap_alloc_folio → alloc_pages with NO_INTERLEAVE_INDEX): the task's
+    // interleave policy hands out nodes by il_prev, which set_mempolicy starts at MAX_NUMNODES - 1, so node 0 first,
+    // whatever the pages' offsets; the anonymous copy of a private write uses the offset rule.
+    [Fact]
+    public void Page_cache_pages_interleave_by_the_tasks_il_prev_and_anonymous_ones_by_offset()
+    {
+        var m = TwoSmallNodes();
+        m.Dispatch(SetMempolicy(Interleave, 0b11));
+        var file = TraceEvent.Create(Op.Mmap, Pid);
+        file.SetAddress(0);
+        file.SetSize(4 * 4096);
+        file.SetProt(R | W);
+        file.SetFlags(0x02); // MAP_PRIVATE
+        file.SetFd(3);
+        file.SetOffset(0);
+        file.SetResult((long)(A + 4096)); // an odd page number: by offset the first page would go to node 1
+        m.Dispatch(file);
+        Assert.Equal([0, 1, 0], StoreEach(m, A + 4096, 3, MempolicyMode.Interleave, op: Op.Load));
+        Assert.Equal(3, m.Linux().Processes.Stats.PageCacheMisses);
+        // A private write to the fourth page: the page-cache read (il_prev: node 1), then the copy by offset
+        // (vm_pgoff 0 + 3 = 3: node 1).
+        var s = m.Linux().Processes.Mempolicy;
+        long before1 = s.Allocations[(int)MempolicyMode.Interleave * 2 + 1];
+        m.Dispatch(Access(Op.Store, A + 4 * 4096, Pid, 0));
+        Assert.Equal(before1 + 2, s.Allocations[(int)MempolicyMode.Interleave * 2 + 1]);
     }
 }
