@@ -29,6 +29,14 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
     /// <summary>The largest distance in the SLIT table (to the farthest node).</summary>
     public static readonly Metric<long> RemoteDistance = new(SectionName, "remote_distance");
     private const string ByCallSiteTable = "remote_by_call_site";
+    /// <summary>set_mempolicy and mbind calls replayed (memory policies, mm/mempolicy.c).</summary>
+    public static readonly Metric<long> SetMempolicyCalls = new(SectionName, "set_mempolicy_calls");
+    public static readonly Metric<long> MbindCalls = new(SectionName, "mbind_calls");
+    /// <summary>Policy calls the recording says succeeded that this machine refuses (a node it lacks, a hole in mbind's range).</summary>
+    public static readonly Metric<long> MempolicyRejected = new(SectionName, "mempolicy_rejected");
+    /// <summary>Policy calls the recording says failed (result &lt; 0): replayed as the no-ops they were.</summary>
+    public static readonly Metric<long> MempolicyRecordedFailures = new(SectionName, "mempolicy_recorded_failures");
+    public const string ByPolicyTable = "user_pages_by_policy";
 
     /// <summary>A remote share above this (10%) is a finding.</summary>
     public const double LargeRemoteShare = 0.10;
@@ -132,7 +140,23 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
             sites.AddRow(key, c.Events, c.Remote, c.RemotePages, c.RemoteObjects);
 
         s.Notes.Add("Remote: served on a node other than the allocating CPU's (the kernel's other_node). An event's preferred node is the one it names (kmalloc_node, the node column), else its CPU's.");
-        s.Notes.Add("interleave_hit is 0: memory policies (set_mempolicy, mbind) are not modelled, so every allocation has the default policy (the event's node, else the CPU's).");
+        var mp = kernel.Processes.Mempolicy;
+        s.Add(SetMempolicyCalls, mp.SetMempolicyCalls);
+        s.Add(MbindCalls, mp.MbindCalls);
+        s.Add(MempolicyRejected, mp.Rejected);
+        s.Add(MempolicyRecordedFailures, mp.RecordedFailures);
+        var byPolicy = s.AddTable(new Table(ByPolicyTable, "User pages (faults, copy-on-write, page-cache misses) by the memory policy that placed them and the node that served them",
+            [new("policy", ColumnType.String), new("node", ColumnType.Int), new("allocations", ColumnType.Int), new("pages", ColumnType.Int, "pages")]));
+        for (int m = 0; m < Sim.Process.Mempolicy.MpolMax; m++)
+        for (int n = 0; n < b.NodeCount; n++)
+        {
+            int i = m * b.NodeCount + n;
+            if (i < mp.Allocations.Length && mp.Allocations[i] > 0)
+                byPolicy.AddRow(Sim.Process.Mempolicy.ModeName((Sim.Process.MempolicyMode)m), n, mp.Allocations[i], mp.Pages[i]);
+        }
+        s.Notes.Add("Memory policies (mm/mempolicy.c): user pages follow the VMA's mbind policy, else the task's set_mempolicy policy, else the local node "
+            + "(the faulting CPU's: first touch). interleave_hit counts interleaved allocations the chosen node served; weighted interleave weighs every node 1 "
+            + "(the kernel's value with no weights set). Kernel allocations and page-table pages keep the event's node, else the CPU's.");
         s.Notes.Add("zone_reclaim_mode 0 (the default): an allocation falls back to the next node in the zonelist instead of reclaiming on its own; reclaim is not modelled.");
     }
 

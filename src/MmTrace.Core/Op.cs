@@ -21,11 +21,13 @@ public enum Op : byte
     PageFault, Load, Store, Ifetch,
     // process events
     Fork, Exec, Exit, Switch,
+    // NUMA memory policies (set_mempolicy, mbind)
+    SetMempolicy, Mbind,
 }
 
 public static class OpNames
 {
-    public const int Count = (int)Op.Switch + 1;
+    public const int Count = (int)Op.Mbind + 1;
 
     private static readonly string[] Names =
     [
@@ -37,6 +39,7 @@ public static class OpNames
         "mmap", "munmap", "mprotect", "mremap", "brk", "madvise",
         "page_fault", "load", "store", "ifetch",
         "fork", "exec", "exit", "switch",
+        "set_mempolicy", "mbind",
     ];
 
     private static readonly byte[][] Utf8Names = Names.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();

@@ -39,6 +39,20 @@ internal static class StraceNames
         ("MADV_GUARD_INSTALL", 102), ("MADV_GUARD_REMOVE", 103),
     ]);
 
+    /// <summary>set_mempolicy/mbind modes and mode flags (include/uapi/linux/mempolicy.h).</summary>
+    public static readonly NameTable Mpol = new(
+    [
+        ("MPOL_DEFAULT", 0), ("MPOL_PREFERRED", 1), ("MPOL_BIND", 2), ("MPOL_INTERLEAVE", 3), ("MPOL_LOCAL", 4),
+        ("MPOL_PREFERRED_MANY", 5), ("MPOL_WEIGHTED_INTERLEAVE", 6),
+        ("MPOL_F_STATIC_NODES", 1 << 15), ("MPOL_F_RELATIVE_NODES", 1 << 14), ("MPOL_F_NUMA_BALANCING", 1 << 13),
+    ]);
+
+    /// <summary>mbind's flags.</summary>
+    public static readonly NameTable MpolMf = new(
+    [
+        ("MPOL_MF_STRICT", 1), ("MPOL_MF_MOVE", 2), ("MPOL_MF_MOVE_ALL", 4), ("MPOL_MF_LAZY", 8),
+    ]);
+
     public static readonly NameTable Mremap = new(
     [
         ("MREMAP_MAYMOVE", 1), ("MREMAP_FIXED", 2), ("MREMAP_DONTUNMAP", 4),

@@ -4,7 +4,7 @@ using MmTrace.Core;
 namespace MmTrace.Ingest.Strace;
 
 /// <summary>
-/// Reads strace output into the memory syscalls (mmap, munmap, mprotect, mremap, brk, madvise) and the
+/// Reads strace output into the memory syscalls (mmap, munmap, mprotect, mremap, brk, madvise, set_mempolicy, mbind) and the
 /// process events (execve → exec, clone/clone3/fork/vfork → fork, exit/exit_group and
 /// <c>+++ exited/killed +++</c> → exit). Other syscalls are counted as unsupported by name, signals as
 /// "signal". A call split into <c>&lt;unfinished ...&gt;</c> and <c>&lt;... name resumed&gt;</c> becomes
@@ -476,6 +476,8 @@ public sealed class StraceReader : LineTraceReader
             _ when name.SequenceEqual("munmap"u8) => AddressLength(Op.Munmap, a, col, joined, pid, time, hasResult, result, dst),
             _ when name.SequenceEqual("mprotect"u8) || name.SequenceEqual("pkey_mprotect"u8) => Mprotect(a, col, joined, pid, time, hasResult, result, dst),
             _ when name.SequenceEqual("madvise"u8) => Madvise(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("set_mempolicy"u8) => SetMempolicy(a, col, joined, pid, time, hasResult, result, dst),
+            _ when name.SequenceEqual("mbind"u8) => Mbind(a, col, joined, pid, time, hasResult, result, dst),
             _ when name.SequenceEqual("brk"u8) => Brk(a, col, joined, pid, time, hasResult, result, dst),
             _ when name.SequenceEqual("mremap"u8) => Mremap(a, col, joined, pid, time, hasResult, result, dst),
             _ when name.SequenceEqual("execve"u8) => Exec(a, 0, pid, time, hasResult, result, dst),
@@ -704,6 +706,60 @@ public sealed class StraceReader : LineTraceReader
         e.SetFlags(advice);
         SetResult(ref e, hasResult, result);
         return 1;
+    }
+
+    // set_mempolicy(mode, nodemask, maxnode): flags = mode | MPOL_F_* flags, offset = the nodemask as the kernel reads it
+    // (get_nodes: its first maxnode - 1 bits).
+    private int SetMempolicy(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 3, "mode, nodemask, maxnode"u8, col, joined, out int error)) return error;
+        if (!Flags(StraceNames.Mpol, "an MPOL_* mode", a, 0, col, joined, out ulong mode)) return -1;
+        if (!Nodemask(a, 1, col, joined, out ulong mask) || !Unsigned(a, 2, col, joined, out ulong maxnode)) return -1;
+        ref var e = ref New(dst, Op.SetMempolicy, pid, time);
+        e.SetFlags(mode);
+        e.SetOffset(GetNodes(mask, maxnode));
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    // mbind(addr, len, mode, nodemask, maxnode, flags): address, size = len, flags = mode | MPOL_F_* | MPOL_MF_* << 32,
+    // offset = the nodemask as the kernel reads it.
+    private int Mbind(Args a, int col, bool joined, int pid, long time, bool hasResult, long result, Span<TraceEvent> dst)
+    {
+        if (!Need(a, 6, "addr, len, mode, nodemask, maxnode, flags"u8, col, joined, out int error)) return error;
+        if (!Address(a, 0, col, joined, out ulong address) || !Unsigned(a, 1, col, joined, out ulong length)) return -1;
+        if (!Flags(StraceNames.Mpol, "an MPOL_* mode", a, 2, col, joined, out ulong mode)) return -1;
+        if (!Nodemask(a, 3, col, joined, out ulong mask) || !Unsigned(a, 4, col, joined, out ulong maxnode)) return -1;
+        if (!Flags(StraceNames.MpolMf, "MPOL_MF_* flags", a, 5, col, joined, out ulong mf)) return -1;
+        ref var e = ref New(dst, Op.Mbind, pid, time);
+        e.SetAddress(address);
+        e.SetSize(length);
+        e.SetFlags((mode & 0xFFFF_FFFF) | (mf << 32));
+        e.SetOffset(GetNodes(mask, maxnode));
+        SetResult(ref e, hasResult, result);
+        return 1;
+    }
+
+    /// <summary>get_nodes (mm/mempolicy.c): the kernel decrements maxnode and reads that many bits.</summary>
+    private static ulong GetNodes(ulong mask, ulong maxnode) =>
+        maxnode <= 1 ? 0 : maxnode - 1 >= 64 ? mask : mask & ((1UL << (int)(maxnode - 1)) - 1);
+
+    /// <summary>A nodemask as strace prints it: NULL, or an array of longs <c>[0x0000000000000003]</c> (nodes 0..63 in the first; later words are nodes above 63, which the machine cannot have).</summary>
+    private bool Nodemask(Args a, int i, int col, bool joined, out ulong mask)
+    {
+        var s = a[i];
+        mask = 0;
+        if (s.SequenceEqual("NULL"u8)) return true;
+        if (s.Length >= 2 && s[0] == (byte)'[' && s[^1] == (byte)']')
+        {
+            var inner = LineParsing.TrimSpaces(s[1..^1]);
+            if (inner.IsEmpty) return true;
+            int comma = inner.IndexOf((byte)',');
+            var first = LineParsing.TrimSpaces(comma < 0 ? inner : inner[..comma]);
+            if (LineParsing.TryUnsigned(first, out mask)) return true;
+        }
+        Fail(At(col, joined, a.Offset(i)), "expected a nodemask: NULL or [0x...] (an array of hex words)");
+        return false;
     }
 
     // brk(addr): address = the requested break (0 for NULL), result = the break after the call.

@@ -553,13 +553,15 @@ public sealed class BuddyAllocator
     /// zone gfp_zone() allows, first with ALLOC_NOFRAGMENT when alloc_flags_nofragment sets it, at the low watermark,
     /// then again at the min watermark (the slow path without reclaim or compaction). The preferred node is
     /// <paramref name="nid"/> when given (kmalloc_node, __alloc_pages_node), else the allocating CPU's (numa_node_id).
-    /// Returns Pfn = -1 when nothing fits.
+    /// Returns Pfn = -1 when nothing fits. A memory policy's <paramref name="nodemask"/> (bit n = node n; MPOL_BIND,
+    /// MPOL_PREFERRED_MANY) limits the walk to its nodes (for_next_zone_zonelist_nodemask), the preferred zone included.
+    /// A failure is counted in <see cref="Failures"/> unless <paramref name="countFailure"/> is false (a first try the caller retries).
     /// </summary>
-    public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1, int nid = -1)
+    public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1, int nid = -1, ulong nodemask = AllNodes, bool countFailure = true)
     {
         bool usePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order);
         var res = new PageAllocResult { Pfn = -1 };
-        if (order < 0 || order > MaxOrder) { CountFailure(order, gfp); return res; }
+        if (order < 0 || order > MaxOrder) { if (countFailure) CountFailure(order, gfp); return res; }
         int mt = (int)MigrateTypes.FromGfp(gfp);
         var highest = _gfpZoneType[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
         int localNode = CpuToNode(cpu);
@@ -567,8 +569,8 @@ public sealed class BuddyAllocator
         int[] zonelist = (gfp & Gfp.THISNODE) != 0 ? _zonelistThisNode[preferredNode] : _zonelistFallback[preferredNode];
         // first_zones_zonelist: the preferred zone is the first the walk may use.
         int preferred = -1;
-        foreach (int zi in zonelist) if (_zones[zi].Type <= highest) { preferred = zi; break; }
-        if (preferred < 0) { CountFailure(order, gfp); return res; }
+        foreach (int zi in zonelist) if (_zones[zi].Type <= highest && InNodemask(nodemask, _zones[zi].Node)) { preferred = zi; break; }
+        if (preferred < 0) { if (countFailure) CountFailure(order, gfp); return res; }
         bool noFragment = _noFragment[preferred];
         bool high = (gfp & Gfp.HIGH) != 0;
         res.PreferredNode = _zones[preferred].Node;
@@ -581,7 +583,7 @@ public sealed class BuddyAllocator
             foreach (int zi in zonelist)
             {
                 var zone = _zones[zi];
-                if (zone.Type > highest) continue;
+                if (zone.Type > highest || !InNodemask(nodemask, zone.Node)) continue;
                 // get_page_from_freelist: with ALLOC_NOFRAGMENT, moving to a remote node retries without it
                 // ("locality is more important than fragmentation avoidance").
                 if (nofrag && NodeCount > 1 && zone.Node != _zones[preferred].Node) break;
@@ -600,8 +602,20 @@ public sealed class BuddyAllocator
                 }
             }
         }
-        CountFailure(order, gfp);
+        if (countFailure) CountFailure(order, gfp);
         return res;
+    }
+
+    /// <summary>No nodemask: every node may serve (a NULL nodemask in __alloc_pages).</summary>
+    public const ulong AllNodes = ulong.MaxValue;
+
+    private static bool InNodemask(ulong nodemask, int node) => nodemask == AllNodes || (nodemask & (1UL << node)) != 0;
+
+    /// <summary>__count_numa_event(page_zone(page), NUMA_INTERLEAVE_HIT): alloc_pages_mpol counts it when an interleave
+    /// policy's allocation landed on the node the policy chose.</summary>
+    public void CountInterleaveHit(in PageAllocResult r)
+    {
+        if (r.Ok) _zones[r.Zone].Numa.InterleaveHit++;
     }
 
     /// <summary>Allocations served on a node other than the allocating CPU's (other_node), and their pages: running

@@ -75,6 +75,8 @@ public sealed class LinuxKernel : IKernel
         Op.Mremap => InProcess(e).MremapEvent(e),
         Op.Brk => InProcess(e).BrkEvent(e),
         Op.Madvise => InProcess(e).MadviseEvent(e),
+        Op.SetMempolicy => InProcess(e).SetMempolicyEvent(e),
+        Op.Mbind => InProcess(e).MbindEvent(e),
         Op.PageFault => RecordedFault(e),
         Op.Fork => Paging().Fork(e),
         Op.Exec => Paging().Exec(e),

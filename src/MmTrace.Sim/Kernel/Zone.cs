@@ -77,7 +77,7 @@ public struct NumaStats
     public long Miss;
     /// <summary>This node was preferred but another node served it (counted on the preferred zone).</summary>
     public long Foreign;
-    /// <summary>The interleave policy's node served it. Always 0 here: memory policies are not modelled.</summary>
+    /// <summary>An interleave policy's allocation served by the node the policy chose (alloc_pages_mpol).</summary>
     public long InterleaveHit;
     /// <summary>Served on the node of the CPU that allocated.</summary>
     public long LocalNode;

@@ -39,7 +39,8 @@ public sealed partial class ProcessModel
 
     // ---- frames ------------------------------------------------------------------------------------
 
-    private bool AllocFrame(int order, ulong gfp, bool fromTrace, out long pfn, ref long cycles)
+    // A user page for vma v at va, placed by the memory policy (AllocPagesMpol); a page-cache page by the task's policy alone.
+    private bool AllocFrame(int order, ulong gfp, bool fromTrace, out long pfn, ref long cycles, Vma v, ulong va, bool pageCache = false)
     {
         if (fromTrace)
         {
@@ -47,7 +48,7 @@ public sealed partial class ProcessModel
             Stats.FramesFromTrace++;
             return true;
         }
-        var r = _buddy.AllocPages(gfp, order, _mmu.CurrentCpu);
+        var r = AllocPagesMpol(v, va, gfp, order, pageCache, ref cycles);
         cycles += _cost.OfPageAlloc(r);
         pfn = r.Pfn;
         if (!r.Ok) { _mmu.Stats.FaultFrameFailures++; return false; }
@@ -325,6 +326,7 @@ public sealed partial class ProcessModel
     {
         var mm = (MmStruct)pt.Owner!;
         var ms = _mmu.Stats;
+        _faultPid = pt.Pid;
         ulong page = va & ~(Page - 1);
         var vma = mm.FindVma(va);
         if (vma is null || vma.Start > va)
@@ -429,7 +431,7 @@ public sealed partial class ProcessModel
         if (!fromTrace && ThpEligible(pt, v, va))
         {
             ulong gfp = (v.Flags & VmFlags.HugePage) != 0 ? Gfp.GFP_TRANSHUGE : Gfp.GFP_TRANSHUGE_LIGHT;
-            var r = _buddy.AllocPages(gfp, ThpOrder, _mmu.CurrentCpu);
+            var r = AllocPagesMpol(v, va & ~(HugeSize - 1), gfp, ThpOrder, pageCache: false, ref cycles);
             cycles += _cost.OfPageAlloc(r);
             if (r.Ok)
             {
@@ -446,7 +448,7 @@ public sealed partial class ProcessModel
             }
             Stats.ThpFallbacks++;
         }
-        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long pfn, ref cycles)) return FaultResult.OutOfMemory;
+        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long pfn, ref cycles, v, page)) return FaultResult.OutOfMemory;
         if (!Tables.MapFrom(table, level, page, 0, Pte.Make(pfn, flags | Pte.Rw | Pte.Dirty), ref cycles))
         {
             if (!fromTrace) FreeFrame(pfn, 0, ref cycles);
@@ -466,7 +468,7 @@ public sealed partial class ProcessModel
         var key = (v.File != 0 ? v.File : -v.Shmem, v.PgOff + ((page - v.Start) >> Units.PageShift));
         if (!_pageCache.TryGetValue(key, out long cached))
         {
-            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out cached, ref cycles)) return FaultResult.OutOfMemory;
+            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out cached, ref cycles, v, page, pageCache: v.File != 0)) return FaultResult.OutOfMemory;
             Stats.PageCacheMisses++;
             if (!fromTrace)
             {
@@ -479,7 +481,7 @@ public sealed partial class ProcessModel
         if (write && !shared)
         {
             AnonVmaPrepare(v);
-            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return FaultResult.OutOfMemory;
+            if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles, v, page)) return FaultResult.OutOfMemory;
             if (!Tables.MapFrom(table, level, page, 0, Pte.Make(copy, flags | Pte.Rw | Pte.Dirty), ref cycles)) return FaultResult.OutOfMemory;
             _mmu.AccountResident(pt, 1);
             Stats.CowFaults++;
@@ -526,7 +528,7 @@ public sealed partial class ProcessModel
             return FaultResult.Handled;
         }
         AnonVmaPrepare(v);
-        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles)) return FaultResult.OutOfMemory;
+        if (!AllocFrame(0, Gfp.GFP_HIGHUSER_MOVABLE, fromTrace, out long copy, ref cycles, v, page)) return FaultResult.OutOfMemory;
         ulong flags = (e & ~Pte.AddrMask & ~SoftThp) | Pte.Rw | Pte.Dirty | (fromTrace ? SoftTrace : 0);
         Tables.Set(t, i, Pte.Make(copy, flags));
         if (pfn == ZeroPfn)

@@ -401,10 +401,11 @@ public sealed class MmStruct
         return true;
     }
 
-    /// <summary>is_mergeable_vma + is_mergeable_anon_vma, simplified: equal flags, file and shmem object, anon_vma equal or not yet assigned.</summary>
-    public static bool Mergeable(Vma a, VmFlags flags, int file, int shmem, int anonVma, string? name) =>
+    /// <summary>is_mergeable_vma + is_mergeable_anon_vma, simplified: equal flags, file and shmem object, memory policy
+    /// (mpol_equal; a new mapping has none), anon_vma equal or not yet assigned.</summary>
+    public static bool Mergeable(Vma a, VmFlags flags, int file, int shmem, int anonVma, string? name, Mempolicy? policy = null) =>
         (a.Flags & VmFlags.Special) == 0 && (flags & VmFlags.Special) == 0 &&
-        a.Flags == flags && a.File == file && a.Shmem == shmem && a.Name == name &&
+        a.Flags == flags && a.File == file && a.Shmem == shmem && a.Name == name && Equals(a.Policy, policy) &&
         (a.AnonVma == 0 || anonVma == 0 || a.AnonVma == anonVma);
 
     /// <summary>
@@ -459,12 +460,37 @@ public sealed class MmStruct
         return !hole;
     }
 
+    /// <summary>Whether [start, end) is mapped without a hole (what mbind's queue_pages_range checks first: -EFAULT otherwise).</summary>
+    public bool CoversRange(ulong start, ulong end)
+    {
+        ulong expect = start;
+        for (int k = IndexOfFirstEndingAbove(start); k < _vmas.Count && _vmas[k].Start < end; k++)
+        {
+            if (_vmas[k].Start > expect) return false;
+            expect = _vmas[k].End;
+        }
+        return expect >= end;
+    }
+
+    /// <summary>
+    /// mbind_range → vma_modify_policy → vma_replace_policy (mm/mempolicy.c, 6.18) over [start, end), which
+    /// <see cref="CoversRange"/> has checked: split the VMAs at the ends, give those inside the policy, merge
+    /// neighbours that became compatible.
+    /// </summary>
+    public void ModifyPolicy(ulong start, ulong end, Mempolicy? policy)
+    {
+        var (first, last) = SplitRange(start, end);
+        for (int k = first; k < last; k++) _vmas[k].Policy = policy;
+        int lo = Math.Max(first - 1, 0), hi = Math.Min(last, _vmas.Count - 1);
+        for (int k = hi; k > lo; k--) TryMergeWithPrev(k);
+    }
+
     private bool TryMergeWithPrev(int k)
     {
         if (k <= 0 || k >= _vmas.Count) return false;
         var prev = _vmas[k - 1];
         var v = _vmas[k];
-        if (prev.End != v.Start || !Mergeable(prev, v.Flags, v.File, v.Shmem, v.AnonVma, v.Name)) return false;
+        if (prev.End != v.Start || !Mergeable(prev, v.Flags, v.File, v.Shmem, v.AnonVma, v.Name, v.Policy)) return false;
         if (prev.PgOff + prev.Pages != v.PgOff) return false;
         SetEnd(k - 1, v.End);
         if (prev.AnonVma == 0) prev.AnonVma = v.AnonVma;

@@ -197,6 +197,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         if (!e.Has(EventFields.Result) || e.Result <= 0 || e.Result > int.MaxValue) return new EventOutcome(0, OutcomeKind.Ok);
         int child = (int)e.Result;
         var parent = MmOf(e.Pid);
+        ForkMempolicy(e.Pid, child);
         const ulong CloneVm = 0x100;
         if (e.Has(EventFields.Flags) && (e.Flags & CloneVm) != 0)
         {
@@ -228,6 +229,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
     public EventOutcome Exit(in TraceEvent e)
     {
         _lastPid = int.MinValue;
+        ExitMempolicy(e.Pid);
         if (!_byPid.Remove(e.Pid, out var mm)) return new EventOutcome(0, OutcomeKind.Ok);
         Stats.Exits++;
         Release(e.Pid, mm);
@@ -471,6 +473,13 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             case Mman.MadvDoFork:
                 hole |= !mm.ModifyFlags(addr, end, f => f & ~VmFlags.DontCopy);
                 break;
+            case Mman.MadvPopulateRead or Mman.MadvPopulateWrite:
+                // madvise_populate (mm/madvise.c, 6.18): fault the range in as GUP would, VMA by VMA (a VMA the access
+                // is not allowed in is skipped here; the kernel stops with -EFAULT there).
+                bool write = advice == Mman.MadvPopulateWrite;
+                for (var v = mm.FindIntersection(addr, end); v is not null; v = mm.FindIntersection(v.End, end))
+                    if ((v.Flags & (write ? VmFlags.Write : VmFlags.Read)) != 0) Populate(mm, Math.Max(v.Start, addr), Math.Min(v.End, end), write);
+                break;
             default:
                 // MADV_FREE: lazily freed pages stay mapped until reclaim, which is not modelled; hints change nothing here.
                 break;
@@ -505,7 +514,8 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
         if (next is not null && next.Start < newBrk + Page + Config.StackGuardGap && newBrk + Page > mm.VmStartGap(next)) return origBrk;
         var flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.Account;
         var heap = mm.FindVma(oldBrk - 1);
-        if (heap is not null && heap.Start <= oldBrk - 1 && heap.Start >= mm.StartBrk && heap.End == oldBrk && heap.Flags == flags && heap.File == 0)
+        if (heap is not null && heap.Start <= oldBrk - 1 && heap.Start >= mm.StartBrk && heap.End == oldBrk && heap.Flags == flags && heap.File == 0
+            && heap.Policy is null) // do_brk_flags expands only a VMA it may merge with: no memory policy (mpol_equal with none)
             mm.ExpandEnd(heap, newBrk);
         else
             mm.MapNewRangeHeap(oldBrk, newBrk, flags);
@@ -558,7 +568,7 @@ public sealed partial class ProcessModel : IPageOwner, IFaultHandler
             mm.Unmap(cur, want);
             var flags = VmFlags.Read | VmFlags.Write | VmFlags.MayRead | VmFlags.MayWrite | VmFlags.MayExec | VmFlags.Account;
             var heap = cur > 0 ? mm.Lookup(cur - 1) : null;
-            if (heap is not null && heap.End == cur && heap.Start >= mm.StartBrk && heap.Name == "[heap]" && heap.Flags == flags) mm.ExpandEnd(heap, want);
+            if (heap is not null && heap.End == cur && heap.Start >= mm.StartBrk && heap.Name == "[heap]" && heap.Flags == flags && heap.Policy is null) mm.ExpandEnd(heap, want);
             else mm.MapNewRangeHeap(cur, want, flags);
         }
         mm.Brk = recorded;

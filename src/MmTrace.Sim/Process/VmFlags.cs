@@ -45,6 +45,7 @@ public static class Mman
 
     public const int MadvNormal = 0, MadvRandom = 1, MadvSequential = 2, MadvWillNeed = 3, MadvDontNeed = 4;
     public const int MadvFree = 8, MadvRemove = 9, MadvDontFork = 10, MadvDoFork = 11, MadvHugePage = 14, MadvNoHugePage = 15;
+    public const int MadvPopulateRead = 22, MadvPopulateWrite = 23;
 
     public const long ENOMEM = 12, EFAULT = 14, EEXIST = 17, EINVAL = 22, EOVERFLOW = 75;
 

@@ -23,6 +23,8 @@ public sealed class Vma
     public string? Name;
     /// <summary>Made up by the model (an access or fault with no mapping, an mprotect of an unknown range), not by a recorded mmap.</summary>
     public bool Inferred;
+    /// <summary>vm_policy: the mbind policy of this range; null when none was set (the task's policy applies).</summary>
+    public Mempolicy? Policy;
 
     public ulong Pages => (End - Start) >> Units.PageShift;
     public bool IsAnonymous => File == 0 && Shmem == 0;
@@ -32,7 +34,7 @@ public sealed class Vma
     public Vma Slice(ulong start, ulong end) => new()
     {
         Start = start, End = end, Flags = Flags, File = File, PgOff = PgOff + ((start - Start) >> Units.PageShift),
-        AnonVma = AnonVma, Shmem = Shmem, Name = Name, Inferred = Inferred,
+        AnonVma = AnonVma, Shmem = Shmem, Name = Name, Inferred = Inferred, Policy = Policy,
     };
 
     public override string ToString() => $"{Start:x}-{End:x} {Mman.Perms(Flags)} {PgOff << Units.PageShift:x} {(File != 0 ? "file" + File : Shmem != 0 ? "shmem" + Shmem : "anon")} {Name}";

@@ -1,5 +1,6 @@
 using MmTrace.Analysis;
 using MmTrace.Core;
+using MmTrace.Ingest;
 using MmTrace.Ingest.Synthetic;
 using MmTrace.Reports;
 
@@ -61,6 +62,43 @@ public class NumaAnalyzerTests
         Assert.Null(r.Find(NumaAnalyzer.SectionName));
         Assert.DoesNotContain(r.TextFiles, f => f.Key.Contains("numastat", StringComparison.Ordinal));
         Assert.DoesNotContain("Node 1", r.TextFiles.Single(f => f.Key == "procfs/buddyinfo").Value);
+    }
+
+    private static Report ReplayStrace(string preset)
+    {
+        var symbols = new SymbolTable();
+        string path = TestPaths.Traces("examples/mempolicy.strace.txt");
+        using var reader = TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
+        return ReplayJob.Run(reader, symbols, MachineConfig.Load(preset), seed: 0, path);
+    }
+
+    // traces/examples/mempolicy.strace.txt on CPU 0 (node 0): 16 pages interleaved by set_mempolicy (page numbers
+    // 0x7f0000000..0x7f000000f, even on node 0, odd on node 1), 4 pages bound to node 1 and 4 left local by an mbind of
+    // half a mapping, 4 pages preferring node 1; one mbind the recording says failed.
+    [Fact]
+    public void A_strace_recording_with_memory_policies_shows_per_node_placement_on_two_nodes()
+    {
+        var r = ReplayStrace("x86_64-sapphirerapids-2s-8g");
+        var numa = r.Find(NumaAnalyzer.SectionName)!;
+        Assert.Equal(2, r.Number(NumaAnalyzer.SetMempolicyCalls));
+        Assert.Equal(3, r.Number(NumaAnalyzer.MbindCalls));
+        Assert.Equal(1, r.Number(NumaAnalyzer.MempolicyRecordedFailures));
+        Assert.Equal(0, r.Number(NumaAnalyzer.MempolicyRejected));
+        var rows = numa.Tables.Single(t => t.Name == NumaAnalyzer.ByPolicyTable).Rows
+            .Select(row => ((string)row[0]!, (long)row[1]!, (long)row[3]!)).ToList();
+        Assert.Equal([("default", 0L, 4L), ("prefer", 1L, 4L), ("bind", 1L, 4L), ("interleave", 0L, 8L), ("interleave", 1L, 8L)], rows);
+        var stat = numa.Tables.Single(t => t.Name == "numastat").Rows;
+        Assert.Equal([8L, 8L], stat.Select(row => (long)row[4]!));
+        // Everything placed on node 1 was allocated from CPU 0: remote (other_node), 16 pages.
+        Assert.Equal(16, (long)stat[1][6]!);
+    }
+
+    [Fact]
+    public void The_same_strace_recording_on_one_node_has_no_numa_section()
+    {
+        var r = ReplayStrace("x86_64-skylake-4g");
+        Assert.Null(r.Find(NumaAnalyzer.SectionName));
+        Assert.DoesNotContain(r.TextFiles, f => f.Key.Contains("numastat", StringComparison.Ordinal));
     }
 
     // Only kmalloc_large calls, each naming node 0 or 1 at random from CPUs of both nodes: about half the page

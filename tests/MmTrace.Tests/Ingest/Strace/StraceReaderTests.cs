@@ -174,6 +174,36 @@ public class StraceReaderTests
     }
 
     [Fact]
+    public void Set_mempolicy_and_mbind_carry_mode_nodemask_and_mbind_flags()
+    {
+        var r = ReadText("strace", """
+            1 set_mempolicy(MPOL_INTERLEAVE, [0x0000000000000003], 3) = 0
+            1 set_mempolicy(MPOL_DEFAULT, NULL, 0) = 0
+            1 set_mempolicy(MPOL_BIND|MPOL_F_STATIC_NODES, [0x0000000000000003], 2) = 0
+            1 mbind(0x7f0000000000, 16384, MPOL_PREFERRED, [0x0000000000000002], 1025, MPOL_MF_STRICT|MPOL_MF_MOVE) = 0
+            1 mbind(0x7f0000000000, 4096, MPOL_WEIGHTED_INTERLEAVE, [0x0000000000000004, 0x0000000000000000], 65, 0) = -1 EINVAL (Invalid argument)
+            """);
+        Assert.Equal(0, r.Stats.BadRecords);
+        Assert.Equal([Op.SetMempolicy, Op.SetMempolicy, Op.SetMempolicy, Op.Mbind, Op.Mbind], r.Events.Select(e => e.Op));
+        Assert.Equal((3UL, 3UL), (r.Events[0].Flags, r.Events[0].Offset));
+        Assert.Equal((0UL, 0UL), (r.Events[1].Flags, r.Events[1].Offset));
+        // get_nodes: maxnode 2 leaves one bit of the mask.
+        Assert.Equal((2UL | 0x8000, 1UL), (r.Events[2].Flags, r.Events[2].Offset));
+        var b = r.Events[3];
+        Assert.Equal((0x7f0000000000UL, 16384UL, 1UL | (3UL << 32), 2UL, 0L), (b.Address, b.Size, b.Flags, b.Offset, b.Result));
+        Assert.Equal((6UL, 4UL, -22L), (r.Events[4].Flags, r.Events[4].Offset, r.Events[4].Result));
+    }
+
+    [Fact]
+    public void A_bad_nodemask_is_an_error_at_its_column()
+    {
+        var e = Assert.Throws<TraceFormatException>(() => ReadText("strace", "1 set_mempolicy(MPOL_BIND, {0x3}, 3) = 0\n", options: new ReaderOptions { Strict = true }));
+        Assert.Equal(1, e.Line);
+        Assert.Equal(28, e.Column);
+        Assert.Contains("nodemask", e.Expected);
+    }
+
+    [Fact]
     public void Mremap_with_a_fixed_new_address_sets_address()
     {
         var r = ReadText("strace", "1 mremap(0x7f0000000000, 4096, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, 0x7f1000000000) = 0x7f1000000000\n");

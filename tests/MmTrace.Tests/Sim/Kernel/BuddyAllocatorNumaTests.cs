@@ -137,4 +137,46 @@ public class BuddyAllocatorNumaTests
         // zone_highsize: the low watermark over the node's 4 CPUs, at least 4 batches.
         Assert.Equal(Math.Max(normal1.WmarkLow / 4, 4L * batch), high);
     }
+
+    // MPOL_BIND's nodemask (nodes 1 and 2) from CPU 0: the walk of node 0's zonelist (0, 1, 2, 3) skips node 0 and takes
+    // node 1 as the preferred zone; when nodes 1 and 2 are full it fails rather than use node 0 or 3.
+    [Fact]
+    public void A_nodemask_limits_the_zonelist_walk_and_fails_when_its_nodes_are_full()
+    {
+        var b = NewBuddy(FourNodes());
+        const ulong Nodes12 = 0b0110;
+        var first = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: 0, nodemask: Nodes12);
+        Assert.Equal((1, 1), (first.Node, first.PreferredNode));
+        long outside = b.Zones.Where(z => z.Node is 0 or 3).Sum(z => z.FreePages);
+        var nodes = new SortedSet<int>();
+        long failuresBefore = b.FailureCount;
+        while (true)
+        {
+            var r = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 10, cpu: 0, nodemask: Nodes12);
+            if (!r.Ok) break;
+            nodes.Add(r.Node);
+        }
+        for (int order = 9; order >= 0; order--)
+            while (b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, order, cpu: -1, nodemask: Nodes12).Ok) { }
+        Assert.Equal([1, 2], nodes);
+        Assert.Equal(outside, b.Zones.Where(z => z.Node is 0 or 3).Sum(z => z.FreePages));
+        Assert.False(b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: -1, nodemask: Nodes12).Ok);
+        // A quiet first try (countFailure: false) is not counted; without a nodemask the same request falls back to node 0.
+        long failures = b.FailureCount;
+        Assert.False(b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: -1, nid: 1, nodemask: Nodes12, countFailure: false).Ok);
+        Assert.Equal(failures, b.FailureCount);
+        var fallback = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: -1, nid: 1);
+        Assert.True(fallback.Ok);
+        Assert.Equal((3, 1), (fallback.Node, fallback.PreferredNode));
+    }
+
+    [Fact]
+    public void Interleave_hits_count_on_the_zone_that_served()
+    {
+        var b = NewBuddy(FourNodes());
+        var r = b.AllocPages(Gfp.GFP_HIGHUSER_MOVABLE, 0, cpu: 0, nid: 2);
+        b.CountInterleaveHit(r);
+        Assert.Equal(1, b.NodeNumaStats(2).InterleaveHit);
+        Assert.Equal(0, b.NodeNumaStats(0).InterleaveHit);
+    }
 }
