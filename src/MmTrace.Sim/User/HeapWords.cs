@@ -89,21 +89,32 @@ internal sealed class HeapWords
     public bool IsLive(long p)
     {
         long pg = p >> PageShift;
+        if (pg == _cPage) return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & 63))) != 0;
         if ((ulong)pg >= (ulong)_dir.Length) return false;
         return (Mask(_dir[pg]) & (1UL << (int)((p >> 4) & 63))) != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetLive(long p, bool live)
+    {
+        ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
+        if (Unsafe.IsNullRef(ref m)) return;
+        if (live) m |= 1UL << (int)((p >> 4) & 63);
+        else m &= ~(1UL << (int)((p >> 4) & 63));
+    }
+
+    // The live mask of p's page when it is not the cached one (null when clearing a bit of a page without storage).
+    private ref ulong LiveMaskSlow(long p, bool live)
     {
         int s = _dir[p >> PageShift];
         if (s == 0)
         {
-            if (!live) return;
+            if (!live) return ref Unsafe.NullRef<ulong>();
             s = NewPage(p >> PageShift);
+            // The cache may hold this page as the page of zeros: it has storage now.
+            if (p >> PageShift == _cPage) _cPage = -1;
         }
-        ref ulong m = ref _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
-        if (live) m |= 1UL << (int)((p >> 4) & 63);
-        else m &= ~(1UL << (int)((p >> 4) & 63));
+        return ref _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
     }
 
     /// <summary>The start of the highest live chunk at or below p, or -1 (searching no lower than <paramref name="floor"/>).</summary>
