@@ -18,7 +18,23 @@ internal sealed class HeapWords
     private const int Stride = WordsPerPage + 1;            // + the live mask
     private const int LiveWord = WordsPerPage;
 
-    private int[] _dir = new int[64];       // page number → slot; 0 = no storage (slot 0 is a page of zeros)
+    // page number → slot (0 = no storage; slot 0 is a page of zeros), in leaves of LeafPages entries (4 MiB of heap,
+    // 16 KB each) made when a page of theirs first gets storage; absent leaves are the shared leaf of zeros. The
+    // directory grows by adding leaves: no copy of a whole array, no doubling slack.
+    private const int LeafShift = 12, LeafPages = 1 << LeafShift, LeafMask = LeafPages - 1;
+    private static readonly int[] ZeroLeaf = new int[LeafPages];
+    private int[][] _dir = [ZeroLeaf];
+    private long _dirPages = LeafPages;     // page numbers below this have a directory entry
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int SlotOf(long pg) => _dir[(int)(pg >> LeafShift)][(int)pg & LeafMask];
+
+    private void SetSlot(long pg, int s)
+    {
+        ref int[] leaf = ref _dir[(int)(pg >> LeafShift)];
+        if (ReferenceEquals(leaf, ZeroLeaf)) leaf = new int[LeafPages];
+        leaf[(int)pg & LeafMask] = s;
+    }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
     private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
@@ -36,7 +52,14 @@ internal sealed class HeapWords
     public void Reserve(long end)
     {
         long pages = (end >> PageShift) + 2;
-        if (pages > _dir.Length) Array.Resize(ref _dir, (int)Math.Min(Math.Max(pages, _dir.Length + _dir.Length / 4), Array.MaxLength));
+        if (pages <= _dirPages) return;
+        int leaves = (int)((pages + LeafMask) >> LeafShift), old = _dir.Length;
+        if (leaves > old)
+        {
+            Array.Resize(ref _dir, Math.Max(leaves, old * 2));
+            _dir.AsSpan(old).Fill(ZeroLeaf);
+        }
+        _dirPages = (long)_dir.Length << LeafShift;
     }
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
@@ -65,7 +88,7 @@ internal sealed class HeapWords
         }
         if (p >> PageShift != _cPage || _cBase == 0)
         {
-            if (_dir[p >> PageShift] == 0)
+            if (SlotOf(p >> PageShift) == 0)
             {
                 if (v == 0) return;
                 NewPage(p >> PageShift);
@@ -78,7 +101,7 @@ internal sealed class HeapWords
     // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
     private void Locate(long pg)
     {
-        int s = _dir[pg];
+        int s = SlotOf(pg);
         _cPage = pg;
         _cSlab = _slabs[s >> SlabShift];
         _cBase = (s & (SlabPages - 1)) * Stride;
@@ -90,8 +113,8 @@ internal sealed class HeapWords
     {
         long pg = p >> PageShift;
         if (pg == _cPage) return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & 63))) != 0;
-        if ((ulong)pg >= (ulong)_dir.Length) return false;
-        return (Mask(_dir[pg]) & (1UL << (int)((p >> 4) & 63))) != 0;
+        if ((ulong)pg >= (ulong)_dirPages) return false;
+        return (Mask(SlotOf(pg)) & (1UL << (int)((p >> 4) & 63))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -106,7 +129,7 @@ internal sealed class HeapWords
     // The live mask of p's page when it is not the cached one (null when clearing a bit of a page without storage).
     private ref ulong LiveMaskSlow(long p, bool live)
     {
-        int s = _dir[p >> PageShift];
+        int s = SlotOf(p >> PageShift);
         if (s == 0)
         {
             if (!live) return ref Unsafe.NullRef<ulong>();
@@ -120,11 +143,16 @@ internal sealed class HeapWords
     /// <summary>The start of the highest live chunk at or below p, or -1 (searching no lower than <paramref name="floor"/>).</summary>
     public long NearestLiveAtOrBelow(long p, long floor)
     {
-        long pg = Math.Min(p >> PageShift, _dir.Length - 1);
+        long pg = Math.Min(p >> PageShift, _dirPages - 1);
         int bit = pg == p >> PageShift ? (int)((p >> 4) & 63) : 63;
         for (; pg >= floor >> PageShift; pg--, bit = 63)
         {
-            int s = _dir[pg];
+            if (ReferenceEquals(_dir[(int)(pg >> LeafShift)], ZeroLeaf))
+            {
+                pg &= ~(long)LeafMask; // the whole leaf is without storage: on to the one below
+                continue;
+            }
+            int s = SlotOf(pg);
             if (s == 0) continue;
             ulong m = Mask(s) & (ulong.MaxValue >> (63 - bit));
             if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
@@ -136,13 +164,13 @@ internal sealed class HeapWords
     public void ReleaseFrom(long end, long oldEnd)
     {
         long first = (end + (1L << PageShift) - 1) >> PageShift;
-        long last = Math.Min((oldEnd >> PageShift) + 1, _dir.Length - 1);
+        long last = Math.Min((oldEnd >> PageShift) + 1, _dirPages - 1);
         for (long pg = first; pg <= last; pg++)
         {
-            int s = _dir[pg];
+            int s = SlotOf(pg);
             if (s == 0) continue;
             _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
-            _dir[pg] = 0;
+            SetSlot(pg, 0);
             if (pg == _cPage) _cPage = -1;
             if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
             _free[_freeCount++] = s;
@@ -163,7 +191,7 @@ internal sealed class HeapWords
             if (slab == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
             _slabs[slab] ??= new ulong[Stride * SlabPages];
         }
-        _dir[pg] = s;
+        SetSlot(pg, s);
         return s;
     }
 }
