@@ -7,8 +7,9 @@ namespace MmTrace.Sim.User;
 /// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 1 KiB, and a page has
 /// storage only once a non-zero word is written into it; every other word reads as zero (sbrk'ed memory). Pages wholly
 /// above the break are released when it shrinks (systrim). Memory therefore follows the pages that hold metadata — for
-/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per KiB of heap. Each page also
-/// carries the live bits of its 64 16-byte granules (a chunk's header is always in its page).
+/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per KiB of heap in 16 KB leaves
+/// made on first use. Each page also carries the live bits of its 64 16-byte granules (a chunk's header is always in
+/// its page); the last page used is cached, and the live bits of that page are read and written through the cache.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
 internal sealed class HeapWords
@@ -112,9 +113,12 @@ internal sealed class HeapWords
     public bool IsLive(long p)
     {
         long pg = p >> PageShift;
-        if (pg == _cPage) return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & 63))) != 0;
-        if ((ulong)pg >= (ulong)_dirPages) return false;
-        return (Mask(SlotOf(pg)) & (1UL << (int)((p >> 4) & 63))) != 0;
+        if (pg != _cPage)
+        {
+            if ((ulong)pg >= (ulong)_dirPages) return false;
+            Locate(pg); // the chunk's header and live bit are read next: cache its page
+        }
+        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & 63))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
