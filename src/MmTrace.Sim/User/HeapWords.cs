@@ -4,22 +4,26 @@ namespace MmTrace.Sim.User;
 
 /// <summary>
 /// The words of a simulated break heap that glibc's metadata occupies (chunk headers, prev_size feet, fd/bk and
-/// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 1 KiB, and a page has
+/// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 512 bytes, and a page has
 /// storage only once a non-zero word is written into it; every other word reads as zero (sbrk'ed memory). Pages wholly
 /// above the break are released when it shrinks (systrim). Memory therefore follows the pages that hold metadata — for
-/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per KiB of heap in 16 KB leaves
-/// made on first use. Each page also carries the live bits of its 64 16-byte granules (a chunk's header is always in
+/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per page of heap in 16 KB leaves
+/// made on first use. Each page also carries the live bits of its 32 16-byte granules (a chunk's header is always in
 /// its page); the last page used is cached, and the live bits of that page are read and written through the cache.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
 internal sealed class HeapWords
 {
-    internal const int PageShift = 10;
-    private const int WordsPerPage = 1 << (PageShift - 3);  // 128
+    // 512-byte pages: a heap of 64 KiB chunks costs a page per chunk header, so the page size sets its memory (1 KiB
+    // pages cost the 16 GiB-live replay about 60 MB more, docs/user-malloc.md); smaller pages would make the directory
+    // (4 bytes a page) outweigh them.
+    internal const int PageShift = 9;
+    private const int WordsPerPage = 1 << (PageShift - 3);  // 64
+    private const int GranuleMask = (1 << (PageShift - 4)) - 1; // 32 granules of 16 bytes a page
     private const int Stride = WordsPerPage + 1;            // + the live mask
     private const int LiveWord = WordsPerPage;
 
-    // page number → slot (0 = no storage; slot 0 is a page of zeros), in leaves of LeafPages entries (4 MiB of heap,
+    // page number → slot (0 = no storage; slot 0 is a page of zeros), in leaves of LeafPages entries (2 MiB of heap,
     // 16 KB each) made when a page of theirs first gets storage; absent leaves are the shared leaf of zeros. The
     // directory grows by adding leaves: no copy of a whole array, no doubling slack.
     private const int LeafShift = 12, LeafPages = 1 << LeafShift, LeafMask = LeafPages - 1;
@@ -118,7 +122,7 @@ internal sealed class HeapWords
             if ((ulong)pg >= (ulong)_dirPages) return false;
             Locate(pg); // the chunk's header and live bit are read next: cache its page
         }
-        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & 63))) != 0;
+        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -126,8 +130,8 @@ internal sealed class HeapWords
     {
         ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
         if (Unsafe.IsNullRef(ref m)) return;
-        if (live) m |= 1UL << (int)((p >> 4) & 63);
-        else m &= ~(1UL << (int)((p >> 4) & 63));
+        if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
+        else m &= ~(1UL << (int)((p >> 4) & GranuleMask));
     }
 
     // The live mask of p's page when it is not the cached one (null when clearing a bit of a page without storage).
@@ -148,8 +152,8 @@ internal sealed class HeapWords
     public long NearestLiveAtOrBelow(long p, long floor)
     {
         long pg = Math.Min(p >> PageShift, _dirPages - 1);
-        int bit = pg == p >> PageShift ? (int)((p >> 4) & 63) : 63;
-        for (; pg >= floor >> PageShift; pg--, bit = 63)
+        int bit = pg == p >> PageShift ? (int)((p >> 4) & GranuleMask) : GranuleMask;
+        for (; pg >= floor >> PageShift; pg--, bit = GranuleMask)
         {
             if (ReferenceEquals(_dir[(int)(pg >> LeafShift)], ZeroLeaf))
             {

@@ -30,7 +30,7 @@ public sealed record PtmallocOptions
 /// only (non-main arenas and their heaps are not modelled), x86-64 sizes (SIZE_SZ 8, MALLOC_ALIGNMENT
 /// 16, MINSIZE 32). The break heap's words (chunk headers, prev_size feet, fd/bk and fd_nextsize/
 /// bk_nextsize links) live at their heap offsets, exactly where glibc keeps them, in a sparse store
-/// (<see cref="HeapWords"/>: 1 KiB pages that exist only once metadata is written there, released by
+/// (<see cref="HeapWords"/>: 512-byte pages that exist only once metadata is written there, released by
 /// systrim); the arena's bins sit in a small region before the heap, laid out like malloc_state.bins so
 /// that bin_at() is a pseudo-chunk as in glibc. Memory follows the pages holding metadata, not the
 /// trace. Mmapped chunks are kept in a table by address.

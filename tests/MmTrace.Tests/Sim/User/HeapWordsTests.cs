@@ -90,7 +90,7 @@ public class HeapWordsTests
     public void The_directory_grows_by_leaves_and_the_nearest_live_search_crosses_empty_ones()
     {
         var w = new HeapWords();
-        const long far = 3L << 30;              // 3 GiB up: hundreds of 4 MiB leaves above the first
+        const long far = 3L << 30;              // 3 GiB up: hundreds of 2 MiB leaves above the first
         w.Reserve(far + 4096);
         w.SetLive(0x1010, true);
         w.Write(far + 8, 0x10001);
