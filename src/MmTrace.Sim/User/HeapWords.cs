@@ -4,21 +4,42 @@ namespace MmTrace.Sim.User;
 
 /// <summary>
 /// The words of a simulated break heap that glibc's metadata occupies (chunk headers, prev_size feet, fd/bk and
-/// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 1 KiB, and a page has
+/// fd_nextsize/bk_nextsize links, the arena's bins), kept sparsely: the heap is cut into pages of 512 bytes, and a page has
 /// storage only once a non-zero word is written into it; every other word reads as zero (sbrk'ed memory). Pages wholly
 /// above the break are released when it shrinks (systrim). Memory therefore follows the pages that hold metadata — for
-/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per KiB of heap. Each page also
-/// carries the live bits of its 64 16-byte granules (a chunk's header is always in its page).
+/// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per page of heap in 16 KB leaves
+/// made on first use. Each page also carries the live bits of its 32 16-byte granules (a chunk's header is always in
+/// its page); the last page used is cached, and the live bits of that page are read and written through the cache.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
 internal sealed class HeapWords
 {
-    internal const int PageShift = 10;
-    private const int WordsPerPage = 1 << (PageShift - 3);  // 128
+    // 512-byte pages: a heap of 64 KiB chunks costs a page per chunk header, so the page size sets its memory (1 KiB
+    // pages cost the 16 GiB-live replay about 60 MB more, docs/user-malloc.md); smaller pages would make the directory
+    // (4 bytes a page) outweigh them.
+    internal const int PageShift = 9;
+    private const int WordsPerPage = 1 << (PageShift - 3);  // 64
+    private const int GranuleMask = (1 << (PageShift - 4)) - 1; // 32 granules of 16 bytes a page
     private const int Stride = WordsPerPage + 1;            // + the live mask
     private const int LiveWord = WordsPerPage;
 
-    private int[] _dir = new int[64];       // page number → slot; 0 = no storage (slot 0 is a page of zeros)
+    // page number → slot (0 = no storage; slot 0 is a page of zeros), in leaves of LeafPages entries (2 MiB of heap,
+    // 16 KB each) made when a page of theirs first gets storage; absent leaves are the shared leaf of zeros. The
+    // directory grows by adding leaves: no copy of a whole array, no doubling slack.
+    private const int LeafShift = 12, LeafPages = 1 << LeafShift, LeafMask = LeafPages - 1;
+    private static readonly int[] ZeroLeaf = new int[LeafPages];
+    private int[][] _dir = [ZeroLeaf];
+    private long _dirPages = LeafPages;     // page numbers below this have a directory entry
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int SlotOf(long pg) => _dir[(int)(pg >> LeafShift)][(int)pg & LeafMask];
+
+    private void SetSlot(long pg, int s)
+    {
+        ref int[] leaf = ref _dir[(int)(pg >> LeafShift)];
+        if (ReferenceEquals(leaf, ZeroLeaf)) leaf = new int[LeafPages];
+        leaf[(int)pg & LeafMask] = s;
+    }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
     private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
@@ -36,7 +57,14 @@ internal sealed class HeapWords
     public void Reserve(long end)
     {
         long pages = (end >> PageShift) + 2;
-        if (pages > _dir.Length) Array.Resize(ref _dir, (int)Math.Min(Math.Max(pages, _dir.Length + _dir.Length / 4), Array.MaxLength));
+        if (pages <= _dirPages) return;
+        int leaves = (int)((pages + LeafMask) >> LeafShift), old = _dir.Length;
+        if (leaves > old)
+        {
+            Array.Resize(ref _dir, Math.Max(leaves, old * 2));
+            _dir.AsSpan(old).Fill(ZeroLeaf);
+        }
+        _dirPages = (long)_dir.Length << LeafShift;
     }
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
@@ -65,7 +93,7 @@ internal sealed class HeapWords
         }
         if (p >> PageShift != _cPage || _cBase == 0)
         {
-            if (_dir[p >> PageShift] == 0)
+            if (SlotOf(p >> PageShift) == 0)
             {
                 if (v == 0) return;
                 NewPage(p >> PageShift);
@@ -78,7 +106,7 @@ internal sealed class HeapWords
     // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
     private void Locate(long pg)
     {
-        int s = _dir[pg];
+        int s = SlotOf(pg);
         _cPage = pg;
         _cSlab = _slabs[s >> SlabShift];
         _cBase = (s & (SlabPages - 1)) * Stride;
@@ -89,31 +117,50 @@ internal sealed class HeapWords
     public bool IsLive(long p)
     {
         long pg = p >> PageShift;
-        if ((ulong)pg >= (ulong)_dir.Length) return false;
-        return (Mask(_dir[pg]) & (1UL << (int)((p >> 4) & 63))) != 0;
+        if (pg != _cPage)
+        {
+            if ((ulong)pg >= (ulong)_dirPages) return false;
+            Locate(pg); // the chunk's header and live bit are read next: cache its page
+        }
+        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetLive(long p, bool live)
     {
-        int s = _dir[p >> PageShift];
+        ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
+        if (Unsafe.IsNullRef(ref m)) return;
+        if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
+        else m &= ~(1UL << (int)((p >> 4) & GranuleMask));
+    }
+
+    // The live mask of p's page when it is not the cached one (null when clearing a bit of a page without storage).
+    private ref ulong LiveMaskSlow(long p, bool live)
+    {
+        int s = SlotOf(p >> PageShift);
         if (s == 0)
         {
-            if (!live) return;
+            if (!live) return ref Unsafe.NullRef<ulong>();
             s = NewPage(p >> PageShift);
+            // The cache may hold this page as the page of zeros: it has storage now.
+            if (p >> PageShift == _cPage) _cPage = -1;
         }
-        ref ulong m = ref _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
-        if (live) m |= 1UL << (int)((p >> 4) & 63);
-        else m &= ~(1UL << (int)((p >> 4) & 63));
+        return ref _slabs[s >> SlabShift][(s & (SlabPages - 1)) * Stride + LiveWord];
     }
 
     /// <summary>The start of the highest live chunk at or below p, or -1 (searching no lower than <paramref name="floor"/>).</summary>
     public long NearestLiveAtOrBelow(long p, long floor)
     {
-        long pg = Math.Min(p >> PageShift, _dir.Length - 1);
-        int bit = pg == p >> PageShift ? (int)((p >> 4) & 63) : 63;
-        for (; pg >= floor >> PageShift; pg--, bit = 63)
+        long pg = Math.Min(p >> PageShift, _dirPages - 1);
+        int bit = pg == p >> PageShift ? (int)((p >> 4) & GranuleMask) : GranuleMask;
+        for (; pg >= floor >> PageShift; pg--, bit = GranuleMask)
         {
-            int s = _dir[pg];
+            if (ReferenceEquals(_dir[(int)(pg >> LeafShift)], ZeroLeaf))
+            {
+                pg &= ~(long)LeafMask; // the whole leaf is without storage: on to the one below
+                continue;
+            }
+            int s = SlotOf(pg);
             if (s == 0) continue;
             ulong m = Mask(s) & (ulong.MaxValue >> (63 - bit));
             if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
@@ -125,13 +172,13 @@ internal sealed class HeapWords
     public void ReleaseFrom(long end, long oldEnd)
     {
         long first = (end + (1L << PageShift) - 1) >> PageShift;
-        long last = Math.Min((oldEnd >> PageShift) + 1, _dir.Length - 1);
+        long last = Math.Min((oldEnd >> PageShift) + 1, _dirPages - 1);
         for (long pg = first; pg <= last; pg++)
         {
-            int s = _dir[pg];
+            int s = SlotOf(pg);
             if (s == 0) continue;
             _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
-            _dir[pg] = 0;
+            SetSlot(pg, 0);
             if (pg == _cPage) _cPage = -1;
             if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
             _free[_freeCount++] = s;
@@ -152,7 +199,7 @@ internal sealed class HeapWords
             if (slab == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
             _slabs[slab] ??= new ulong[Stride * SlabPages];
         }
-        _dir[pg] = s;
+        SetSlot(pg, s);
         return s;
     }
 }

@@ -26,6 +26,13 @@ public interface IUserAllocator
     /// <summary>free(ptr); false (and nothing changes) when ptr is not a live allocation of this allocator.</summary>
     bool Free(ulong ptr);
 
+    /// <summary>free(ptr), returning malloc_usable_size of the block it freed, or -1 (and nothing changes) when ptr is not live.</summary>
+    long FreeSized(ulong ptr)
+    {
+        ulong usable = UsableSize(ptr);
+        return Free(ptr) ? (long)usable : -1;
+    }
+
     bool IsLive(ulong ptr);
 
     /// <summary>malloc_usable_size(ptr) of a live allocation.</summary>

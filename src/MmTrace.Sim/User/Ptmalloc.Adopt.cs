@@ -31,6 +31,7 @@ public sealed partial class Ptmalloc
 
     public bool Adopt(ulong modelPtr, ulong wanted, ulong bytes)
     {
+        _handedMem = 0;
         if (modelPtr == wanted) return true;
         if (!InHeap(wanted) && !WantedPastBreak(wanted)) return false;
         if (!CheckedRequest2Size(bytes, out long nb)) return false;

@@ -431,9 +431,10 @@ public sealed partial class Ptmalloc
     /// merged with free neighbours into the unsorted bin or top; a big enough merge consolidates the
     /// fastbins and may trim top (systrim).
     /// </summary>
-    private void IntFree(long p, bool useTcache)
+    private void IntFree(long p, bool useTcache) => IntFree(p, ChunkSize(p), useTcache);
+
+    private void IntFree(long p, long size, bool useTcache)
     {
-        long size = ChunkSize(p);
         if (useTcache)
         {
             long tcIdx = Csize2Tidx(size);

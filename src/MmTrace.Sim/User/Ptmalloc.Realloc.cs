@@ -11,6 +11,7 @@ public sealed partial class Ptmalloc
     /// </summary>
     public ulong Realloc(ulong oldmem, ulong bytes)
     {
+        _handedMem = 0;
         if (bytes == 0 && oldmem != 0)
         {
             Free(oldmem);
@@ -146,6 +147,7 @@ public sealed partial class Ptmalloc
     /// </summary>
     public ulong Memalign(ulong alignment, ulong bytes)
     {
+        _handedMem = 0;
         if (alignment <= (ulong)MallocAlignment) return Malloc(bytes);
         Stats.Memaligns++;
         _lastSource = Source.None;

@@ -30,7 +30,7 @@ public sealed record PtmallocOptions
 /// only (non-main arenas and their heaps are not modelled), x86-64 sizes (SIZE_SZ 8, MALLOC_ALIGNMENT
 /// 16, MINSIZE 32). The break heap's words (chunk headers, prev_size feet, fd/bk and fd_nextsize/
 /// bk_nextsize links) live at their heap offsets, exactly where glibc keeps them, in a sparse store
-/// (<see cref="HeapWords"/>: 1 KiB pages that exist only once metadata is written there, released by
+/// (<see cref="HeapWords"/>: 512-byte pages that exist only once metadata is written there, released by
 /// systrim); the arena's bins sit in a small region before the heap, laid out like malloc_state.bins so
 /// that bin_at() is a pseudo-chunk as in glibc. Memory follows the pages holding metadata, not the
 /// trace. Mmapped chunks are kept in a table by address.
@@ -282,6 +282,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     public ulong Malloc(ulong bytes)
     {
         Stats.Mallocs++;
+        _handedMem = 0;
         _lastSource = Source.None;
         _lastPath = MallocPath.None;
         if (!CheckedRequest2Size(bytes, out long tbytes)) return 0;
@@ -302,6 +303,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     public ulong Calloc(ulong bytes)
     {
         Stats.Callocs++;
+        _handedMem = 0;
         _lastSource = Source.None;
         _lastPath = MallocPath.None;
         MaybeInitTcache();
@@ -341,27 +343,40 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private ulong Handed(long p)
     {
         SetLive(p, true);
-        Stats.OnAlloc(ChunkSize(p));
-        return Mem(p);
+        long size = ChunkSize(p);
+        Stats.OnAlloc(size);
+        ulong mem = Mem(p);
+        _handedMem = mem;
+        _handedUsable = (ulong)(size - SizeSz);
+        return mem;
     }
 
+    // The chunk the current call handed out last and its usable size: the replay asks malloc_usable_size of it right
+    // after the call. Every public entry forgets it first (a model shortcut, not a glibc structure).
+    private ulong _handedMem, _handedUsable;
+
     /// <summary>__libc_free (malloc.c 2.36): mmapped chunks are unmapped (and raise the mmap threshold), others go to _int_free.</summary>
-    public bool Free(ulong mem)
+    public bool Free(ulong mem) => FreeSized(mem) >= 0;
+
+    /// <summary>free(mem), returning malloc_usable_size of the block it freed (-1 when mem is not live; 0 for NULL).</summary>
+    public long FreeSized(ulong mem)
     {
-        if (mem == 0) return true;
+        _handedMem = 0;
+        if (mem == 0) return 0;
         if (InHeap(mem))
         {
             long p = ChunkOf(mem);
-            if (!IsLiveChunk(p)) return false;
+            if (!IsLiveChunk(p)) return -1;
             Stats.Frees++;
             _lastSource = Source.None;
             SetLive(p, false);
-            Stats.OnFree(ChunkSize(p));
+            long size = ChunkSize(p);
+            Stats.OnFree(size);
             MaybeInitTcache();
-            IntFree(p, useTcache: true);
-            return true;
+            IntFree(p, size, useTcache: true);
+            return size - SizeSz;
         }
-        if (!_mmapped.TryGetValue(mem, out var m)) return false;
+        if (!_mmapped.TryGetValue(mem, out var m)) return -1;
         Stats.Frees++;
         // The dynamic brk/mmap threshold (chunksize_nomask includes IS_MMAPPED).
         ulong sizeNoMask = m.Size | (ulong)IsMmapped;
@@ -371,7 +386,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
             _trimThreshold = 2 * _mmapThreshold;
         }
         MunmapChunk(mem, m);
-        return true;
+        return (long)(m.Size - (ulong)ChunkHdrSz);
     }
 
     public bool IsLive(ulong mem) => InHeap(mem) ? IsLiveChunk(ChunkOf(mem)) : _mmapped.ContainsKey(mem);
@@ -379,6 +394,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     /// <summary>malloc_usable_size (musable, malloc.c 2.36).</summary>
     public ulong UsableSize(ulong mem)
     {
+        if (mem == _handedMem && mem != 0) return _handedUsable;
         if (InHeap(mem)) return IsLiveChunk(ChunkOf(mem)) ? (ulong)(ChunkSize(ChunkOf(mem)) - SizeSz) : 0;
         return _mmapped.TryGetValue(mem, out var m) ? m.Size - (ulong)ChunkHdrSz : 0;
     }

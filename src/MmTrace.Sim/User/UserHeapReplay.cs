@@ -139,8 +139,8 @@ public sealed class UserHeapReplay : IDisposable
             {
                 if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
                 ulong m = ToModel(e.Address, remove: true);
-                long bytes = (long)a.UsableSize(m);
-                if (!a.Free(m))
+                long bytes = a.FreeSized(m);
+                if (bytes < 0)
                 {
                     Anomalies++;
                     return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);

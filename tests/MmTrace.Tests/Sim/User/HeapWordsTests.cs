@@ -68,4 +68,43 @@ public class HeapWordsTests
         Assert.InRange(m.MetadataPages, 1, 10);
         Assert.Null(m.CheckHeap());
     }
+
+    [Fact]
+    public void A_live_bit_set_on_a_page_cached_as_zeros_is_seen_and_its_words_still_read()
+    {
+        var w = new HeapWords();
+        w.Reserve(1 << 20);
+        Assert.Equal(0UL, w.Read(0x2008));      // caches the page at 0x2000 as the page of zeros
+        w.SetLive(0x2010, true);                // gives it storage
+        Assert.True(w.IsLive(0x2010));
+        Assert.False(w.IsLive(0x2000));
+        w.Write(0x2018, 0x31);
+        Assert.Equal(0x31UL, w.Read(0x2018));
+        Assert.True(w.IsLive(0x2010));
+        Assert.Equal(1, w.Pages);
+        w.SetLive(0x2010, false);
+        Assert.False(w.IsLive(0x2010));
+    }
+
+    [Fact]
+    public void The_directory_grows_by_leaves_and_the_nearest_live_search_crosses_empty_ones()
+    {
+        var w = new HeapWords();
+        const long far = 3L << 30;              // 3 GiB up: hundreds of 2 MiB leaves above the first
+        w.Reserve(far + 4096);
+        w.SetLive(0x1010, true);
+        w.Write(far + 8, 0x10001);
+        w.SetLive(far, true);
+        Assert.Equal(2, w.Pages);
+        Assert.Equal(0x10001UL, w.Read(far + 8));
+        Assert.True(w.IsLive(far));
+        Assert.False(w.IsLive(far - 0x400000));  // a leaf without storage
+        Assert.Equal(far, w.NearestLiveAtOrBelow(far + 0x3f0, 0));
+        Assert.Equal(0x1010, w.NearestLiveAtOrBelow(far - 16, 0));
+        Assert.Equal(-1, w.NearestLiveAtOrBelow(far - 16, 0x2000));
+        w.ReleaseFrom(0x2000, far + 4096);
+        Assert.Equal(1, w.Pages);
+        Assert.Equal(0UL, w.Read(far + 8));
+        Assert.False(w.IsLive(far));
+    }
 }

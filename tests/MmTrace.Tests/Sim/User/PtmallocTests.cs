@@ -251,4 +251,33 @@ public class PtmallocTests
         Assert.False(m.Adopt(m.Malloc(0x18), a + 0x10, 0x18)); // inside a live chunk: refused
         Consistent(m);
     }
+
+    [Fact]
+    public void FreeSized_returns_the_usable_size_it_freed_and_minus_one_for_a_block_not_live()
+    {
+        var (m, _) = New();
+        ulong p = m.Malloc(100);                // a 0x70 chunk: 104 usable bytes
+        ulong big = m.Malloc(200_000);          // above the mmap threshold: 200,704-byte mapping, 16 of it the header
+        Assert.Equal(104, m.FreeSized(p));
+        Assert.Equal(-1, m.FreeSized(p));       // in the tcache now: a double free changes nothing
+        Assert.Equal(200_704 - 16, m.FreeSized(big));
+        Assert.Equal(-1, m.FreeSized(big));
+        Assert.Equal(0, m.FreeSized(0));
+        Consistent(m);
+    }
+
+    [Fact]
+    public void Usable_size_after_a_shrinking_realloc_is_the_new_one_not_the_last_malloc_s()
+    {
+        var (m, _) = New();
+        ulong p = m.Malloc(1000);
+        Assert.Equal(1000UL, m.UsableSize(p));
+        ulong q = m.Realloc(p, 100);            // _int_realloc splits 0x3f0 into 0x70 and a freed remainder
+        Assert.Equal(p, q);
+        Assert.Equal(104UL, m.UsableSize(q));
+        ulong r = m.Malloc(1000);
+        Assert.True(m.Free(r));
+        Assert.Equal(0UL, m.UsableSize(r));     // freed: not live
+        Consistent(m);
+    }
 }
