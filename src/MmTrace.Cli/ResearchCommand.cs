@@ -85,9 +85,9 @@ internal static class ResearchCommand
     private static string MmtraceCommand()
     {
         string? process = Environment.ProcessPath;
-        string? entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
-        string dll = typeof(ResearchCommand).Assembly.Location;
         if (process is not null && Path.GetFileNameWithoutExtension(process) == "mmtrace") return process;
-        return "dotnet " + (entry is not null && Path.GetFileName(entry) == "mmtrace.dll" ? entry : dll);
+        // Run by dotnet (or a test host): mmtrace.dll sits in the application's directory. Not Assembly.Location, which a
+        // single-file or NativeAOT publish leaves empty (IL3000).
+        return "dotnet " + Path.Combine(AppContext.BaseDirectory, "mmtrace.dll");
     }
 }
