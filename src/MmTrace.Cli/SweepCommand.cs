@@ -26,10 +26,11 @@ internal static class SweepCommand
         var seed = CommonOptions.Seed("Seed of every run; recorded in each report");
         var format = CommonOptions.Format();
         var maxErrors = CommonOptions.MaxErrors();
+        var kallsyms = CommonOptions.Kallsyms();
         var quiet = CommonOptions.Quiet();
         var cmd = new Command("sweep", "Replay every trace under every combination of --vary values, in parallel; one report per run plus a combined table and charts")
         {
-            traces, vary, outDir, shard, collect, jobs, machine, set, seed, format, maxErrors, quiet,
+            traces, vary, outDir, shard, collect, jobs, machine, set, seed, format, maxErrors, kallsyms, quiet,
         };
         cmd.SetAction(p =>
         {
@@ -50,7 +51,7 @@ internal static class SweepCommand
 
             var runs = plan.Shard(k, n);
             string format0 = p.GetValue(format)!;
-            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors) };
+            var options = new ReaderOptions { MaxErrors = p.GetValue(maxErrors), KallsymsPath = p.GetValue(kallsyms) };
             int finished = 0;
             object gate = new();
             bool show = !p.GetValue(quiet);

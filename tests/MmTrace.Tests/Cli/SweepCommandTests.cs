@@ -1,5 +1,6 @@
 using DuckDB.NET.Data;
 using MmTrace.Analysis;
+using MmTrace.Tests.Ingest.Perf;
 
 namespace MmTrace.Tests.Cli;
 
@@ -101,5 +102,23 @@ public class SweepCommandTests
         var r = CliRunner.Run(args);
         Assert.Equal(2, r.Exit);
         Assert.Single(r.Err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Kallsyms_names_a_perf_datas_call_sites_in_every_run_as_in_a_replay()
+    {
+        string trace = PerfVariants.DataPath("leader-exit");
+        string dir = TestPaths.NewTempDir();
+        var r = CliRunner.Run("sweep", trace, "--vary", "buddy.max_order=10,11", "-m", "x86_64-linux618-2cpu-24g", "--out", dir,
+            "--kallsyms", PerfVariants.KallsymsPath, "--jobs", "1", "--quiet");
+        Assert.True(r.Exit == 0, r.Err);
+        string named = TestPaths.NewTempDir(), bare = TestPaths.NewTempDir();
+        Assert.Equal(0, CliRunner.Run("replay", trace, "-m", "x86_64-linux618-2cpu-24g", "--set", "buddy.max_order=11", "--out", named, "-q",
+            "--kallsyms", PerfVariants.KallsymsPath).Exit);
+        Assert.Equal(0, CliRunner.Run("replay", trace, "-m", "x86_64-linux618-2cpu-24g", "--set", "buddy.max_order=11", "--out", bare, "-q").Exit);
+        string run = Directory.GetDirectories(dir).Single(d => d.EndsWith("buddy.max_order=11", StringComparison.Ordinal));
+        string swept = File.ReadAllText(Path.Combine(run, "summary.json"));
+        Assert.Equal(File.ReadAllText(Path.Combine(named, "summary.json")), swept);
+        Assert.NotEqual(File.ReadAllText(Path.Combine(bare, "summary.json")), swept);
     }
 }
