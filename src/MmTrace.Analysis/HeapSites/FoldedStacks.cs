@@ -44,7 +44,8 @@ public static class FoldedStacks
         foreach (var (file, column) in Files)
         {
             string path = Path.Combine(dir, file);
-            File.WriteAllText(path, string.Concat(Lines(report, column).Select(l => l + "\n")), new UTF8Encoding(false));
+            // Written whole or not at all: a failed replay never leaves half a folded file over a good one.
+            AtomicFile.WriteText(path, string.Concat(Lines(report, column).Select(l => l + "\n")));
             written.Add(path);
         }
         return written;
