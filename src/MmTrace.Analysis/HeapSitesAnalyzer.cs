@@ -146,11 +146,9 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // Every op: the counters a call moves must be read after the event before it, whatever that was.
     public bool Watches(Op op) => true;
 
-    private static bool IsHeapCall(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
-
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
-        if (!IsHeapCall(e.Op))
+        if (!UserHeapReplay.Handles(e.Op))
         {
             // Only the counters after it: the next heap call's cost starts there.
             _machineThen = LayerCounters.OfMachine(machine.Mmu);

@@ -1,6 +1,7 @@
 using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Sim;
+using MmTrace.Sim.User;
 using MmTrace.Sim.Kernel;
 
 namespace MmTrace.Analysis;
@@ -58,7 +59,7 @@ public sealed class KernelSitesAnalyzer(LinuxKernel kernel) : IAnalyzer
         bool alloc = e.Op is Op.Kmalloc or Op.KmemCacheAlloc or Op.PageAlloc;
         long pages = e.Op == Op.PageAlloc && outcome.Kind == OutcomeKind.Ok ? 1L << e.Order : 0;
         if ((slab | large | pages) == 0 && !alloc) return;
-        if (e.Op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc)
+        if (UserHeapReplay.Handles(e.Op))
         {
             _heapCalls.SlabPages += slab; _heapCalls.LargePages += large;
             return;

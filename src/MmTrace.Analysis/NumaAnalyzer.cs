@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MmTrace.Core;
 using MmTrace.Reports;
 using MmTrace.Sim;
@@ -82,8 +83,8 @@ public sealed class NumaAnalyzer(LinuxKernel kernel) : IAnalyzer
         _lastRemotePages = b.RemotePages;
         _lastRemoteObjects = kernel.Slub.RemoteObjects;
         int key = e.CallSite != 0 ? e.CallSite : -1 - (int)e.Op;
-        _bySite.TryGetValue(key, out var c);
-        _bySite[key] = (c.Events + 1, c.Remote + remote, c.RemotePages + pages, c.RemoteObjects + objects);
+        ref var c = ref CollectionsMarshal.GetValueRefOrAddDefault(_bySite, key, out _);
+        c = (c.Events + 1, c.Remote + remote, c.RemotePages + pages, c.RemoteObjects + objects);
     }
 
     public void Contribute(Report report, AnalysisContext ctx)
