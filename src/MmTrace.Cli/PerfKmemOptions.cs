@@ -98,6 +98,6 @@ internal sealed class PerfKmemOptions
     private static void CheckSortKeys(string keys, string[] known)
     {
         foreach (var k in keys.Split(','))
-            if (!known.Contains(k)) throw new UsageException($"unknown sort key '{k}' (expected: {string.Join(", ", known)})");
+            if (!known.Contains(k)) throw new UsageException($"unknown sort key '{k}'{Suggest.Hint(k, known)} (expected: {string.Join(", ", known)})");
     }
 }

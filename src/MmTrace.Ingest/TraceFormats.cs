@@ -36,7 +36,7 @@ public static class TraceFormats
     /// <summary>The format called <paramref name="name"/> (case-insensitive); a <see cref="UsageException"/> listing the known ones otherwise.</summary>
     public static ITraceFormat Find(string name) =>
         All.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new UsageException($"unknown trace format '{name}' (known formats: auto, {KnownNames})");
+        ?? throw new UsageException($"unknown trace format '{name}'{Suggest.Hint(name.ToLowerInvariant(), All.Select(f => f.Name).Prepend("auto"))} (known formats: auto, {KnownNames})");
 
     /// <summary>
     /// The format of an input from its first (decompressed) bytes; when several formats accept them, the

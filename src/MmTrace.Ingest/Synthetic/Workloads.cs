@@ -40,6 +40,6 @@ public static class Workloads
             if (string.Equals(w.Name, name, StringComparison.Ordinal)) return w;
         }
         throw new UsageException(
-            $"unknown workload '{name}': expected one of {string.Join(", ", All.Select(w => w.Name))}");
+            $"unknown workload '{name}'{Suggest.Hint(name, All.Select(w => w.Name))}: expected one of {string.Join(", ", All.Select(w => w.Name))}");
     }
 }

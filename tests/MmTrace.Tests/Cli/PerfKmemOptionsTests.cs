@@ -58,6 +58,7 @@ public class PerfKmemOptionsTests
     {
         Assert.Equal("unknown sort key 'nope' (expected: ptr, callsite, hit, bytes, frag, pingpong)", Assert.Throws<UsageException>(() => Read("-s", "nope")).Message);
         Assert.Equal("unknown sort key 'frag' (expected: page, callsite, hit, bytes, order, migtype, gfp)", Assert.Throws<UsageException>(() => Read("--page", "--caller", "-s", "frag")).Message);
+        Assert.Equal("unknown sort key 'byts' (did you mean bytes?) (expected: ptr, callsite, hit, bytes, frag, pingpong)", Assert.Throws<UsageException>(() => Read("-s", "hit,byts")).Message);
     }
 
     [Fact]

@@ -14,6 +14,14 @@ public class TraceFormatsTests
     }
 
     [Fact]
+    public void A_mistyped_format_name_is_answered_with_the_nearest_ones()
+    {
+        var e = Assert.Throws<UsageException>(() => TraceFormats.Find("Parqet"));
+        Assert.StartsWith("unknown trace format 'Parqet' (did you mean parquet?) (known formats: auto, ", e.Message);
+        Assert.StartsWith("unknown trace format 'perf-scrpt' (did you mean perf-script?)", Assert.Throws<UsageException>(() => TraceFormats.Find("perf-scrpt")).Message);
+    }
+
+    [Fact]
     public void Undetectable_input_is_a_usage_error_with_the_known_formats()
     {
         using var dir = new TempDir();

@@ -20,6 +20,8 @@ public class WorkloadsTests
         var ex = Assert.Throws<UsageException>(() => Workloads.Get("nope"));
         Assert.Contains("kernel-mix", ex.Message);
         Assert.Contains("access", ex.Message);
+        Assert.DoesNotContain("did you mean", ex.Message);
+        Assert.StartsWith("unknown workload 'kernel-mx' (did you mean kernel-mix?): expected one of ", Assert.Throws<UsageException>(() => Workloads.Get("kernel-mx")).Message);
     }
 
     [Theory]
