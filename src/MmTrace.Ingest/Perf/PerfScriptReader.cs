@@ -119,8 +119,13 @@ public sealed class PerfScriptReader : ITraceReader
 
     public string FormatName => "perf-script";
     public IngestStats Stats { get; } = new();
-    public long Position => _input?.CompressedPosition ?? _consumed;
+    public long Position => _blocks?.Position ?? _input?.CompressedPosition ?? _consumed;
     public long? Length => _input is not null ? _input.CompressedLength : _stream.CanSeek ? _stream.Length : null;
+
+    // Parsing on several threads (PerfScriptBlocks), when the input allows it; null: this reader parses on the caller's thread.
+    private readonly PerfScriptBlocks? _blocks;
+    // A block parser of PerfScriptBlocks: parses one block of whole lines at a time, handed to it in memory.
+    private readonly bool _blockMode;
 
     internal PerfScriptReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
     {
@@ -129,11 +134,47 @@ public sealed class PerfScriptReader : ITraceReader
         _options = options;
         _input = input;
         _strings = new Utf8Interner(symbols);
-        _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        int parsers = PerfScriptBlocks.ParsersFor(stream, options, input);
+        if (parsers > 1)
+        {
+            _buf = [];
+            _done = true;
+            _blocks = new PerfScriptBlocks(stream, displayName, symbols, options, parsers, Stats);
+        }
+        else _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    }
+
+    /// <summary>A block parser: interns into <paramref name="localSymbols"/> (the worker's own table) and reads the blocks
+    /// <see cref="StartBlock"/> hands it; the lost-event lines it saw are in <see cref="Lost"/>, committed by its owner.</summary>
+    internal PerfScriptReader(string displayName, SymbolTable localSymbols, ReaderOptions options)
+    {
+        _stream = Stream.Null;
+        _file = displayName;
+        _options = options;
+        _strings = new Utf8Interner(localSymbols);
+        _blockMode = true;
+        _buf = [];
+        _done = true;
+    }
+
+    internal PerfLostEvents Lost => _lost;
+
+    /// <summary>Starts a block: <paramref name="length"/> bytes of whole lines (the last may lack its line feed only at the
+    /// end of the input) whose first line is line <paramref name="firstLine"/> of the input, for errors.</summary>
+    internal void StartBlock(byte[] block, int length, long firstLine)
+    {
+        _buf = block;
+        _start = 0;
+        _end = length;
+        _eof = true;
+        _done = false;
+        _line = firstLine - 1;
+        _consumed = 0;
     }
 
     public int Read(Span<TraceEvent> batch)
     {
+        if (_blocks is not null) return _blocks.Read(batch);
         int n = 0;
         _chainEvent = -1;
         while (!_done)
@@ -142,6 +183,7 @@ public sealed class PerfScriptReader : ITraceReader
             if (!NextLine(out int lineStart, out int lineLength))
             {
                 _done = true;
+                if (_blockMode) break;
                 if (_input is { Truncated: true })
                     throw new TraceFormatException(_file, _line, 0, $"truncated {_input.CompressionName} stream");
                 _lost.CommitTo(Stats);
@@ -539,7 +581,8 @@ public sealed class PerfScriptReader : ITraceReader
 
     public void Dispose()
     {
-        if (_buf.Length > 0) ArrayPool<byte>.Shared.Return(_buf);
+        _blocks?.Dispose();
+        if (_buf.Length > 0 && !_blockMode) ArrayPool<byte>.Shared.Return(_buf);
         _buf = [];
         _stream.Dispose();
         _input?.Dispose();
