@@ -72,7 +72,7 @@ public static class Program
     private static extern int ClockGettime(int clock, out Timespec ts);
 
     /// <summary>CLOCK_THREAD_CPUTIME_ID on Linux; 0 elsewhere (the CPU-time line is then left out).</summary>
-    private static double ThreadCpuSeconds()
+    internal static double ThreadCpuSeconds()
     {
         if (!OperatingSystem.IsLinux()) return 0;
         return ClockGettime(3, out var ts) == 0 ? ts.Sec + ts.Nsec / 1e9 : 0;

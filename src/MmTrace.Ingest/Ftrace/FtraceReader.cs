@@ -27,8 +27,7 @@ public sealed class FtraceReader : LineTraceReader
 
     private readonly Utf8InternCache _strings;
     private readonly GfpCache _gfp = new();
-    private readonly int[] _valueStart = new int[(int)Key.Count];
-    private readonly int[] _valueLength = new int[(int)Key.Count];
+    private readonly TracepointFields _fields = new(tabSeparates: true);
     private readonly int _swapper;
     private bool _hashed;
 
@@ -85,7 +84,7 @@ public sealed class FtraceReader : LineTraceReader
         var kind = ev.IsTracepoint ? Classify(name) : Kind.Unsupported;
         if (kind == Kind.Unsupported) return Unsupported(name);
 
-        ScanFields(line, ev.FieldsStart);
+        _fields.Scan(line, ev.FieldsStart);
         ref var e = ref dst[0];
         e = default;
         e.Op = OpOf(kind);
@@ -149,37 +148,11 @@ public sealed class FtraceReader : LineTraceReader
         _ => Op.Unknown,
     };
 
-    /// <summary>Records where each known key's value is; unknown keys and tokens without '=' are ignored, the first of a key wins.</summary>
-    private void ScanFields(ReadOnlySpan<byte> line, int pos)
-    {
-        Array.Fill(_valueStart, -1);
-        while (pos < line.Length)
-        {
-            pos = LineParsing.SkipSpaces(line, pos);
-            if (pos >= line.Length) break;
-            int end = LineParsing.NextSpace(line, pos);
-            var tok = line[pos..end];
-            int eq = tok.IndexOf((byte)'=');
-            if (eq > 0)
-            {
-                int k = KeyOf(tok[..eq]);
-                if (k >= 0 && _valueStart[k] < 0)
-                {
-                    _valueStart[k] = pos + eq + 1;
-                    _valueLength[k] = tok.Length - eq - 1;
-                }
-            }
-            pos = end;
-        }
-    }
-
-    private static int KeyOf(ReadOnlySpan<byte> k) => TracepointKeys.Of(k);
-
     private static string KeyName(Key k) => TracepointKeys.Name(k);
 
-    private bool Has(Key k) => _valueStart[(int)k] >= 0;
+    private bool Has(Key k) => _fields.Has(k);
 
-    private ReadOnlySpan<byte> Value(ReadOnlySpan<byte> line, Key k) => line.Slice(_valueStart[(int)k], _valueLength[(int)k]);
+    private ReadOnlySpan<byte> Value(ReadOnlySpan<byte> line, Key k) => _fields.Value(line, k);
 
     private int Missing(ReadOnlySpan<byte> line, Key k) => Fail(line.Length, $"expected a field '{KeyName(k)}='");
 
@@ -193,7 +166,7 @@ public sealed class FtraceReader : LineTraceReader
         bool ok = s.Length > 2 && s[0] == (byte)'0' && (s[1] | 0x20) == (byte)'x' ? LineParsing.TryHex(s[2..], out v) : LineParsing.TryHex(s, out v);
         if (!ok)
         {
-            Fail(_valueStart[(int)k], s.SequenceEqual("(____ptrval____)"u8) || s.SequenceEqual("(ptrval)"u8)
+            Fail(_fields.Start(k), s.SequenceEqual("(____ptrval____)"u8) || s.SequenceEqual("(ptrval)"u8)
                 ? $"a pointer printed before the kernel's hash key was ready in field '{KeyName(k)}': record again after boot"
                 : $"expected a pointer (hex digits) in field '{KeyName(k)}'");
             return false;
@@ -210,7 +183,7 @@ public sealed class FtraceReader : LineTraceReader
         var s = Value(line, k);
         if (s.Length > 1 && s[0] == (byte)'-' && LineParsing.TryUnsigned(s[1..], out ulong m)) { v = 0 - m; return true; }
         if (LineParsing.TryUnsigned(s, out v)) return true;
-        Fail(_valueStart[(int)k], $"expected a number in field '{KeyName(k)}'");
+        Fail(_fields.Start(k), $"expected a number in field '{KeyName(k)}'");
         return false;
     }
 
@@ -219,7 +192,7 @@ public sealed class FtraceReader : LineTraceReader
         v = 0;
         if (!Number(line, k, out ulong u)) return false;
         long l = unchecked((long)u);
-        if (l is < int.MinValue or > int.MaxValue) { Fail(_valueStart[(int)k], $"number out of range in field '{KeyName(k)}'"); return false; }
+        if (l is < int.MinValue or > int.MaxValue) { Fail(_fields.Start(k), $"number out of range in field '{KeyName(k)}'"); return false; }
         v = (int)l;
         return true;
     }
@@ -258,7 +231,7 @@ public sealed class FtraceReader : LineTraceReader
                 {
                     // node=-1 is NUMA_NO_NODE: no node asked for.
                     if (!SmallInt(line, Key.Node, out int node)) return -1;
-                    if (node is < -1 or >= TraceColumns.MaxNode) { Fail(_valueStart[(int)Key.Node], "expected a node 0..1023, or -1 for none"); return -1; }
+                    if (node is < -1 or >= TraceColumns.MaxNode) { Fail(_fields.Start(Key.Node), "expected a node 0..1023, or -1 for none"); return -1; }
                     if (node >= 0) e.SetNode(node);
                 }
                 return 1;
@@ -271,7 +244,7 @@ public sealed class FtraceReader : LineTraceReader
             case Kind.PageAlloc or Kind.PageFree:
                 if (!Page(line, ref e)) return -1;
                 if (!SmallInt(line, Key.Order, out int order)) return -1;
-                if (order is < 0 or > sbyte.MaxValue) return Fail(_valueStart[(int)Key.Order], "expected an order 0..127");
+                if (order is < 0 or > sbyte.MaxValue) return Fail(_fields.Start(Key.Order), "expected an order 0..127");
                 e.SetOrder(order);
                 if (kind == Kind.PageFree) return 1;
                 if (Has(Key.Migratetype))
@@ -337,7 +310,7 @@ public sealed class FtraceReader : LineTraceReader
         if (!Has(Key.GfpFlags)) return true;
         if (!_gfp.TryParse(Value(line, Key.GfpFlags), out ulong flags))
         {
-            Fail(_valueStart[(int)Key.GfpFlags], "expected gfp flags: names as the kernel prints them ('GFP_KERNEL|__GFP_ZERO'), 'none' or a hex value");
+            Fail(_fields.Start(Key.GfpFlags), "expected gfp flags: names as the kernel prints them ('GFP_KERNEL|__GFP_ZERO'), 'none' or a hex value");
             return false;
         }
         e.SetFlags(flags);

@@ -28,6 +28,14 @@ internal sealed class PerfLostEvents
     /// <summary>perf's end-of-session warning "Processed N events and lost M chunks!" (stderr, when it was captured with the text).</summary>
     public void Warned(ulong chunks) => _warned += (long)Math.Min(chunks, long.MaxValue);
 
+    /// <summary>Adds what <paramref name="other"/> counted (the lost-event lines of another part of the same input).</summary>
+    public void Add(PerfLostEvents other)
+    {
+        foreach (var (cpu, n) in other._lost) Add(_lost, cpu, (ulong)n);
+        foreach (var (cpu, n) in other._lostSamples) Add(_lostSamples, cpu, (ulong)n);
+        _warned = (long)Math.Min((ulong)_warned + (ulong)other._warned, long.MaxValue);
+    }
+
     private static void Add(SortedDictionary<int, long> d, int cpu, ulong n)
     {
         if (n == 0) return;

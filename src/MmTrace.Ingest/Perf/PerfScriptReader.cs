@@ -96,8 +96,7 @@ public sealed class PerfScriptReader : ITraceReader
     private readonly Utf8Interner _strings;
     private readonly Utf8Interner _eventNames = new(new SymbolTable());
     private readonly GfpCache _gfp = new();
-    private readonly int[] _valueStart = new int[(int)Key.Count];
-    private readonly int[] _valueLength = new int[(int)Key.Count];
+    private readonly TracepointFields _fields = new(tabSeparates: false);
     private byte[] _buf;
     private int _start, _end;
     private bool _eof, _done;
@@ -108,8 +107,6 @@ public sealed class PerfScriptReader : ITraceReader
     // under it decide, perf kmem's way (KmemAllocFunctions); -1 when the lines below belong to no such event
     private int _chainEvent = -1;
     private int _chainFrames;
-    // the first token of a sample line's fields without '=': perf's ip and sym columns (-F ...,ip,sym)
-    private int _bareStart;
     private readonly PerfLostEvents _lost = new();
 
     // the last comm seen, to skip the symbol table for runs of lines from one task
@@ -122,8 +119,13 @@ public sealed class PerfScriptReader : ITraceReader
 
     public string FormatName => "perf-script";
     public IngestStats Stats { get; } = new();
-    public long Position => _input?.CompressedPosition ?? _consumed;
+    public long Position => _blocks?.Position ?? _input?.CompressedPosition ?? _consumed;
     public long? Length => _input is not null ? _input.CompressedLength : _stream.CanSeek ? _stream.Length : null;
+
+    // Parsing on several threads (PerfScriptBlocks), when the input allows it; null: this reader parses on the caller's thread.
+    private readonly PerfScriptBlocks? _blocks;
+    // A block parser of PerfScriptBlocks: parses one block of whole lines at a time, handed to it in memory.
+    private readonly bool _blockMode;
 
     internal PerfScriptReader(Stream stream, string displayName, SymbolTable symbols, ReaderOptions options, TraceInput? input)
     {
@@ -132,11 +134,47 @@ public sealed class PerfScriptReader : ITraceReader
         _options = options;
         _input = input;
         _strings = new Utf8Interner(symbols);
-        _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        int parsers = PerfScriptBlocks.ParsersFor(stream, options, input);
+        if (parsers > 1)
+        {
+            _buf = [];
+            _done = true;
+            _blocks = new PerfScriptBlocks(stream, displayName, symbols, options, parsers, Stats);
+        }
+        else _buf = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    }
+
+    /// <summary>A block parser: interns into <paramref name="localSymbols"/> (the worker's own table) and reads the blocks
+    /// <see cref="StartBlock"/> hands it; the lost-event lines it saw are in <see cref="Lost"/>, committed by its owner.</summary>
+    internal PerfScriptReader(string displayName, SymbolTable localSymbols, ReaderOptions options)
+    {
+        _stream = Stream.Null;
+        _file = displayName;
+        _options = options;
+        _strings = new Utf8Interner(localSymbols);
+        _blockMode = true;
+        _buf = [];
+        _done = true;
+    }
+
+    internal PerfLostEvents Lost => _lost;
+
+    /// <summary>Starts a block: <paramref name="length"/> bytes of whole lines (the last may lack its line feed only at the
+    /// end of the input) whose first line is line <paramref name="firstLine"/> of the input, for errors.</summary>
+    internal void StartBlock(byte[] block, int length, long firstLine)
+    {
+        _buf = block;
+        _start = 0;
+        _end = length;
+        _eof = true;
+        _done = false;
+        _line = firstLine - 1;
+        _consumed = 0;
     }
 
     public int Read(Span<TraceEvent> batch)
     {
+        if (_blocks is not null) return _blocks.Read(batch);
         int n = 0;
         _chainEvent = -1;
         while (!_done)
@@ -145,6 +183,7 @@ public sealed class PerfScriptReader : ITraceReader
             if (!NextLine(out int lineStart, out int lineLength))
             {
                 _done = true;
+                if (_blockMode) break;
                 if (_input is { Truncated: true })
                     throw new TraceFormatException(_file, _line, 0, $"truncated {_input.CompressionName} stream");
                 _lost.CommitTo(Stats);
@@ -238,7 +277,7 @@ public sealed class PerfScriptReader : ITraceReader
         if (kind == PerfEvent.Unsupported) return Unsupported(line[tokenStart..tokenEnd], tokenStart);
 
         int fieldsStart = Math.Min(tokenEnd + 2, line.Length);
-        ScanFields(line, fieldsStart);
+        _fields.Scan(line, fieldsStart);
 
         ev = default;
         ev.Op = kind.ToOp();
@@ -247,7 +286,7 @@ public sealed class PerfScriptReader : ITraceReader
         if (header.Cpu >= 0) ev.SetCpu(header.Cpu);
         ev.Comm = InternComm(header.Comm);
         if (!Fill(kind, line, ref ev)) return LineResult.Error;
-        if (kind == PerfEvent.PageAlloc && _bareStart >= 0) ev.CallSite = InlineIpCallSite(line[_bareStart..]);
+        if (kind == PerfEvent.PageAlloc && _fields.BareStart >= 0) ev.CallSite = InlineIpCallSite(line[_fields.BareStart..]);
         return LineResult.Event;
     }
 
@@ -362,41 +401,13 @@ public sealed class PerfScriptReader : ITraceReader
         return false;
     }
 
-    /// <summary>Records where each known key's value is; unknown keys and tokens without '=' (e.g. a comm's second word) are ignored.</summary>
-    private void ScanFields(ReadOnlySpan<byte> line, int pos)
-    {
-        Array.Fill(_valueStart, -1);
-        _bareStart = -1;
-        while (pos < line.Length)
-        {
-            while (pos < line.Length && line[pos] == (byte)' ') pos++;
-            int sp = line[pos..].IndexOf((byte)' ');
-            int end = sp < 0 ? line.Length : pos + sp;
-            var tok = line[pos..end];
-            int eq = tok.IndexOf((byte)'=');
-            if (eq > 0)
-            {
-                int k = KeyOf(tok[..eq]);
-                if (k >= 0 && _valueStart[k] < 0)
-                {
-                    _valueStart[k] = pos + eq + 1;
-                    _valueLength[k] = tok.Length - eq - 1;
-                }
-            }
-            else if (_bareStart < 0 && !tok.IsEmpty) _bareStart = pos;
-            pos = end + 1;
-        }
-    }
-
-    private static int KeyOf(ReadOnlySpan<byte> k) => TracepointKeys.Of(k);
-
-    private bool Has(Key k) => _valueStart[(int)k] >= 0;
+    private bool Has(Key k) => _fields.Has(k);
 
     private bool Number(ReadOnlySpan<byte> line, Key k, out ulong v)
     {
-        int s = _valueStart[(int)k];
+        int s = _fields.Start(k);
         if (s < 0) { v = 0; Fail(line.Length, $"expected a field '{KeyName(k)}='"); return false; }
-        if (PerfScriptLine.TryParseNumber(line.Slice(s, _valueLength[(int)k]), out v)) return true;
+        if (PerfScriptLine.TryParseNumber(_fields.Value(line, k), out v)) return true;
         Fail(s, $"expected a number in field '{KeyName(k)}'");
         return false;
     }
@@ -406,7 +417,7 @@ public sealed class PerfScriptReader : ITraceReader
     {
         if (!SmallInt(line, Key.Node, out int node)) return false;
         if (node == -1) return true;
-        if (node is < 0 or >= TraceColumns.MaxNode) { Fail(_valueStart[(int)Key.Node], "expected a node 0..1023, or -1 for none"); return false; }
+        if (node is < 0 or >= TraceColumns.MaxNode) { Fail(_fields.Start(Key.Node), "expected a node 0..1023, or -1 for none"); return false; }
         ev.SetNode(node);
         return true;
     }
@@ -416,15 +427,14 @@ public sealed class PerfScriptReader : ITraceReader
         v = 0;
         if (!Number(line, k, out ulong u)) return false;
         long l = (long)u;
-        if (l is < int.MinValue or > int.MaxValue) { Fail(_valueStart[(int)k], $"number out of range in field '{KeyName(k)}'"); return false; }
+        if (l is < int.MinValue or > int.MaxValue) { Fail(_fields.Start(k), $"number out of range in field '{KeyName(k)}'"); return false; }
         v = (int)l;
         return true;
     }
 
     private int Intern(ReadOnlySpan<byte> line, Key k)
     {
-        int s = _valueStart[(int)k];
-        return s < 0 ? 0 : _strings.Intern(line.Slice(s, _valueLength[(int)k]));
+        return _fields.Has(k) ? _strings.Intern(_fields.Value(line, k)) : 0;
     }
 
     private bool Fill(PerfEvent kind, ReadOnlySpan<byte> line, ref TraceEvent ev)
@@ -457,7 +467,7 @@ public sealed class PerfScriptReader : ITraceReader
                 if (!SmallInt(line, Key.Order, out int order)) return false;
                 if (order is < 0 or > sbyte.MaxValue)
                 {
-                    Fail(_valueStart[(int)Key.Order], "expected an order 0..127");
+                    Fail(_fields.Start(Key.Order), "expected an order 0..127");
                     return false;
                 }
                 ev.SetOrder(order);
@@ -514,9 +524,9 @@ public sealed class PerfScriptReader : ITraceReader
 
     private bool ParseGfp(ReadOnlySpan<byte> line, ref TraceEvent ev)
     {
-        int s = _valueStart[(int)Key.GfpFlags];
+        int s = _fields.Start(Key.GfpFlags);
         if (s < 0) return true;
-        if (!_gfp.TryParse(line.Slice(s, _valueLength[(int)Key.GfpFlags]), out ulong flags))
+        if (!_gfp.TryParse(_fields.Value(line, Key.GfpFlags), out ulong flags))
         {
             Fail(s, "expected gfp flags: names as the kernel prints them ('GFP_KERNEL|__GFP_ZERO') or a hex value");
             return false;
@@ -571,7 +581,8 @@ public sealed class PerfScriptReader : ITraceReader
 
     public void Dispose()
     {
-        if (_buf.Length > 0) ArrayPool<byte>.Shared.Return(_buf);
+        _blocks?.Dispose();
+        if (_buf.Length > 0 && !_blockMode) ArrayPool<byte>.Shared.Return(_buf);
         _buf = [];
         _stream.Dispose();
         _input?.Dispose();
