@@ -174,7 +174,10 @@ public sealed class ParquetTraceReader : ITraceReader
                 int rows = checked((int)rg.RowCount);
                 for (int c = 0; c < TraceColumns.Count; c++)
                 {
-                    if (_fields[c] is { } f) LoadColumn(rg, f, (TraceColumn)c, rows);
+                    if (_fields[c] is not { } f) continue;
+                    var chunk = rg.GetMetadata(f);
+                    if (chunk is not null && ParquetColumnChunkDecoder.CanDecode(chunk, f)) DecodeColumn(chunk, f, (TraceColumn)c, rows);
+                    else LoadColumn(rg, f, (TraceColumn)c, rows);
                 }
                 _groupRows = rows;
                 _groupValid = AllRowsValid(rows);
@@ -188,6 +191,23 @@ public sealed class ParquetTraceReader : ITraceReader
         return false;
     }
 
+    /// <summary>The column chunk decoded by our own decoder (the layouts mmtrace, DuckDB and pandas write).</summary>
+    private void DecodeColumn(global::Parquet.Meta.ColumnChunk chunk, DataField f, TraceColumn c, int rows)
+    {
+        ref long[] values = ref _values[(int)c];
+        ref bool[] present = ref _present[(int)c];
+        if (values.Length < rows) { values = new long[rows]; present = new bool[rows]; }
+        Utf8Resolver? strings = !ParquetTraceSchema.IsString(c) ? null : c == TraceColumn.Op ? _resolveOp : _resolveSymbol;
+        _decoder.Decode(_stream, chunk, f, strings, rows, values, present);
+    }
+
+    private readonly ParquetColumnChunkDecoder _decoder = new();
+    private Utf8Resolver? _resolveOpField;
+    private Utf8Resolver? _resolveSymbolField;
+    private Utf8Resolver _resolveOp => _resolveOpField ??= utf8 => OpNames.TryParse(utf8, out var op) ? (long)op : UnknownOp(System.Text.Encoding.UTF8.GetString(utf8));
+    private Utf8Resolver _resolveSymbol => _resolveSymbolField ??= utf8 => _symbols.Intern(utf8);
+
+    /// <summary>The column chunk read through Parquet.Net (codecs and encodings <see cref="ParquetColumnChunkDecoder"/> leaves to it).</summary>
     private void LoadColumn(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows)
     {
         ref long[] values = ref _values[(int)c];
