@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Parquet.Meta;
 using Parquet.Schema;
@@ -10,7 +11,7 @@ internal delegate long Utf8Resolver(ReadOnlySpan<byte> utf8);
 
 /// <summary>
 /// Decodes one flat column chunk (a top-level required or optional column) straight from the file's bytes into the
-/// reader's column buffers: the chunk is read into a pooled buffer, pages are decompressed (Snappy, Zstandard or none)
+/// reader's column buffers: the chunk is read into a pooled buffer, pages are decompressed (Snappy, Zstandard, GZIP or none)
 /// into another, definition levels and dictionary indices are unpacked from the RLE/bit-packed hybrid, and PLAIN or
 /// dictionary-encoded values are widened to long. A string dictionary is resolved one entry at a time, the first time a
 /// row uses it (so symbols are interned in row order, as decoding row by row would), never once per row. Nothing is
@@ -22,7 +23,7 @@ internal sealed class ParquetColumnChunkDecoder
 {
     // parquet.thrift's Encoding, CompressionCodec and Type values.
     private const int Plain = 0, PlainDictionary = 2, Rle = 3, RleDictionary = 8;
-    private const int Uncompressed = 0, Snappy = 1, Zstd = 6;
+    private const int Uncompressed = 0, Snappy = 1, Gzip = 2, Zstd = 6;
     private const int Int32Type = 1, Int64Type = 2, ByteArrayType = 6;
 
     /// <summary>How an integer column's physical value becomes the reader's long: as the CLR type Parquet.Net maps it to would (unsigned columns zero-extended, the 64-bit ones keep their bit pattern).</summary>
@@ -46,7 +47,7 @@ internal sealed class ParquetColumnChunkDecoder
         if (!BitConverter.IsLittleEndian || field.IsArray) return false;
         var md = chunk.MetaData;
         if (md is null || chunk.FilePath is not null || chunk.CryptoMetadata is not null || chunk.EncryptedColumnMetadata is not null) return false;
-        if ((int)md.Codec is not (Uncompressed or Snappy or Zstd)) return false;
+        if ((int)md.Codec is not (Uncompressed or Snappy or Gzip or Zstd)) return false;
         if (md.Encodings is not { Count: > 0 } encodings) return false;
         foreach (var e in encodings)
             if ((int)e is not (Plain or PlainDictionary or Rle or RleDictionary)) return false;
@@ -145,10 +146,27 @@ internal sealed class ParquetColumnChunkDecoder
         if (size < 0) throw new InvalidDataException("negative page size");
         Grow(ref target, size);
         var dst = target.AsSpan(0, size);
-        int n = codec == Snappy ? Snappier.Snappy.Decompress(body, dst) : (_zstd ??= new ZstdSharp.Decompressor()).Unwrap(body, dst);
+        int n = codec switch
+        {
+            Snappy => Snappier.Snappy.Decompress(body, dst),
+            Zstd => (_zstd ??= new ZstdSharp.Decompressor()).Unwrap(body, dst),
+            _ => Gunzip(body, dst),
+        };
         if (n != size) throw new InvalidDataException($"page decompressed to {n} bytes, its header says {size}");
         return dst;
     }
+
+    /// <summary>A GZIP page (rare: pandas and DuckDB write Snappy by default) through a stream over a copy of its bytes.</summary>
+    private int Gunzip(ReadOnlySpan<byte> body, Span<byte> dst)
+    {
+        Grow(ref _gzip, body.Length);
+        body.CopyTo(_gzip);
+        using var gz = new System.IO.Compression.GZipStream(new MemoryStream(_gzip, 0, body.Length, writable: false), System.IO.Compression.CompressionMode.Decompress);
+        gz.ReadExactly(dst);
+        return dst.Length;
+    }
+
+    private byte[] _gzip = [];
 
     /// <summary>PLAIN values of a dictionary page: strings are kept as (offset, length) in the page and resolved on first use.</summary>
     private void ReadDictionary(in ParquetPageHeader h, ReadOnlySpan<byte> data, bool isString, bool int64, Widening widening)
@@ -182,20 +200,71 @@ internal sealed class ParquetColumnChunkDecoder
     }
 
     /// <summary>Definition levels of a flat optional column (bit width 1): present[i] = level 1. Returns the count present.</summary>
-    private int DecodeDefinitionLevels(ReadOnlySpan<byte> src, Span<bool> present)
+    private static int DecodeDefinitionLevels(ReadOnlySpan<byte> src, Span<bool> present)
     {
-        int n = present.Length;
-        Grow(ref _ints, n);
-        var levels = _ints.AsSpan(0, n);
-        DecodeHybrid(src, 1, levels);
-        int count = 0;
-        for (int i = 0; i < n; i++)
+        var dst = MemoryMarshal.Cast<bool, byte>(present);
+        int p = 0, i = 0, n = dst.Length, count = 0;
+        while (i < n)
         {
-            bool p = levels[i] != 0;
-            present[i] = p;
-            count += p ? 1 : 0;
+            uint header = ReadRunHeader(src, ref p);
+            if ((header & 1) == 0)
+            {
+                int run = (int)(header >> 1);
+                if (run == 0) throw new InvalidDataException("empty RLE run");
+                byte level = src[p++] != 0 ? (byte)1 : (byte)0;
+                int take = Math.Min(run, n - i);
+                dst.Slice(i, take).Fill(level);
+                count += level * take;
+                i += take;
+            }
+            else
+            {
+                // Eight levels a byte, LSB first: each byte spreads to eight bools through a table.
+                long values = (long)(header >> 1) * 8;
+                if (values == 0) throw new InvalidDataException("empty bit-packed run");
+                int take = (int)Math.Min(values, n - i);
+                int full = take >> 3;
+                var bytes = src.Slice(p, (take + 7) >> 3);
+                var outp = dst.Slice(i, take);
+                ref byte o = ref MemoryMarshal.GetReference(outp);
+                ref ulong spread = ref MemoryMarshal.GetArrayDataReference(SpreadBits);
+                for (int g = 0; g < full; g++)
+                {
+                    byte b = bytes[g];
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref o, g * 8), Unsafe.Add(ref spread, b));
+                    count += System.Numerics.BitOperations.PopCount(b);
+                }
+                for (int k = full * 8; k < take; k++)
+                {
+                    byte bit = (byte)((bytes[k >> 3] >> (k & 7)) & 1);
+                    outp[k] = bit;
+                    count += bit;
+                }
+                p += (int)Math.Min(values / 8, src.Length - p);
+                i += take;
+            }
         }
         return count;
+    }
+
+    /// <summary>Byte k of entry b is bit k of b: eight packed 1-bit levels as eight bools.</summary>
+    private static readonly ulong[] SpreadBits = Enumerable.Range(0, 256).Select(b =>
+    {
+        ulong w = 0;
+        for (int k = 0; k < 8; k++) w |= (ulong)((b >> k) & 1) << (8 * k);
+        return w;
+    }).ToArray();
+
+    private static uint ReadRunHeader(ReadOnlySpan<byte> src, ref int p)
+    {
+        uint header = 0;
+        for (int shift = 0; ; shift += 7)
+        {
+            if (shift > 28) throw new InvalidDataException("RLE run header longer than 5 bytes");
+            byte b = src[p++];
+            header |= (uint)(b & 0x7f) << shift;
+            if (b < 0x80) return header;
+        }
     }
 
     private void DecodeValues(int encoding, ReadOnlySpan<byte> src, int n, int nonNull, int row, long[] values, bool[] present,
@@ -280,16 +349,18 @@ internal sealed class ParquetColumnChunkDecoder
             return;
         }
         var resolved = _dictResolved;
+        ref long value = ref MemoryMarshal.GetArrayDataReference(dict);
+        ref bool done = ref MemoryMarshal.GetArrayDataReference(resolved);
         for (int i = 0; i < n; i++)
         {
             uint k = (uint)idx[i];
             if (k >= count) throw new InvalidDataException($"dictionary index {k} out of {count}");
-            if (!resolved[k])
+            if (!Unsafe.Add(ref done, k))
             {
                 dict[k] = strings(_dictPage.AsSpan(_dictOffset[k], _dictLength[k]));
                 resolved[k] = true;
             }
-            dst[i] = dict[k];
+            dst[i] = Unsafe.Add(ref value, k);
         }
     }
 
@@ -304,14 +375,7 @@ internal sealed class ParquetColumnChunkDecoder
         ulong mask = (1UL << bitWidth) - 1;
         while (i < n)
         {
-            uint header = 0;
-            for (int shift = 0; ; shift += 7)
-            {
-                if (shift > 28) throw new InvalidDataException("RLE run header longer than 5 bytes");
-                byte b = src[p++];
-                header |= (uint)(b & 0x7f) << shift;
-                if (b < 0x80) break;
-            }
+            uint header = ReadRunHeader(src, ref p);
             if ((header & 1) == 0)
             {
                 int count = (int)(header >> 1);
@@ -328,9 +392,27 @@ internal sealed class ParquetColumnChunkDecoder
                 if (values == 0) throw new InvalidDataException("empty bit-packed run");
                 int take = (int)Math.Min(values, n - i);
                 var outp = dst.Slice(i, take);
+                int k = 0, q = p;
+                if (bitWidth <= 8)
+                {
+                    // A group of eight values is bitWidth bytes: one 64-bit load, eight shifts.
+                    for (; k + 8 <= take && q + 8 <= src.Length; k += 8, q += bitWidth)
+                    {
+                        ulong w = BinaryPrimitives.ReadUInt64LittleEndian(src.Slice(q, 8));
+                        var o = outp.Slice(k, 8);
+                        o[0] = (int)(w & mask);
+                        o[1] = (int)((w >> bitWidth) & mask);
+                        o[2] = (int)((w >> (2 * bitWidth)) & mask);
+                        o[3] = (int)((w >> (3 * bitWidth)) & mask);
+                        o[4] = (int)((w >> (4 * bitWidth)) & mask);
+                        o[5] = (int)((w >> (5 * bitWidth)) & mask);
+                        o[6] = (int)((w >> (6 * bitWidth)) & mask);
+                        o[7] = (int)((w >> (7 * bitWidth)) & mask);
+                    }
+                }
                 ulong acc = 0;
-                int bits = 0, q = p;
-                for (int k = 0; k < outp.Length; k++)
+                int bits = 0;
+                for (; k < take; k++)
                 {
                     while (bits < bitWidth) { acc |= (ulong)src[q++] << bits; bits += 8; }
                     outp[k] = (int)(acc & mask);
