@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MmTrace.Core;
 using Parquet;
 using Parquet.Schema;
@@ -174,7 +175,10 @@ public sealed class ParquetTraceReader : ITraceReader
                 int rows = checked((int)rg.RowCount);
                 for (int c = 0; c < TraceColumns.Count; c++)
                 {
-                    if (_fields[c] is { } f) LoadColumn(rg, f, (TraceColumn)c, rows);
+                    if (_fields[c] is not { } f) continue;
+                    var chunk = rg.GetMetadata(f);
+                    if (chunk is not null && ParquetColumnChunkDecoder.CanDecode(chunk, f)) DecodeColumn(chunk, f, (TraceColumn)c, rows);
+                    else LoadColumn(rg, f, (TraceColumn)c, rows);
                 }
                 _groupRows = rows;
                 _groupValid = AllRowsValid(rows);
@@ -188,6 +192,23 @@ public sealed class ParquetTraceReader : ITraceReader
         return false;
     }
 
+    /// <summary>The column chunk decoded by our own decoder (the layouts mmtrace, DuckDB and pandas write).</summary>
+    private void DecodeColumn(global::Parquet.Meta.ColumnChunk chunk, DataField f, TraceColumn c, int rows)
+    {
+        ref long[] values = ref _values[(int)c];
+        ref bool[] present = ref _present[(int)c];
+        if (values.Length < rows) { values = new long[rows]; present = new bool[rows]; }
+        Utf8Resolver? strings = !ParquetTraceSchema.IsString(c) ? null : c == TraceColumn.Op ? _resolveOp : _resolveSymbol;
+        _decoder.Decode(_stream, chunk, f, strings, rows, values, present);
+    }
+
+    private readonly ParquetColumnChunkDecoder _decoder = new();
+    private Utf8Resolver? _resolveOpField;
+    private Utf8Resolver? _resolveSymbolField;
+    private Utf8Resolver _resolveOp => _resolveOpField ??= utf8 => OpNames.TryParse(utf8, out var op) ? (long)op : UnknownOp(System.Text.Encoding.UTF8.GetString(utf8));
+    private Utf8Resolver _resolveSymbol => _resolveSymbolField ??= utf8 => _symbols.Intern(utf8);
+
+    /// <summary>The column chunk read through Parquet.Net (codecs and encodings <see cref="ParquetColumnChunkDecoder"/> leaves to it).</summary>
     private void LoadColumn(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows)
     {
         ref long[] values = ref _values[(int)c];
@@ -292,6 +313,12 @@ public sealed class ParquetTraceReader : ITraceReader
                 case TraceColumn.Cpu or TraceColumn.Prot or TraceColumn.Fd:
                     if (!AllFitInt((TraceColumn)c, rows)) return false;
                     break;
+                case TraceColumn.Node:
+                    var hasNode = _present[c].AsSpan(0, rows);
+                    var nodes = _values[c].AsSpan(0, rows);
+                    for (int i = 0; i < rows; i++)
+                        if (hasNode[i] && nodes[i] != -1 && (ulong)nodes[i] >= TraceColumns.MaxNode) return false;
+                    break;
             }
         }
         return true;
@@ -307,10 +334,31 @@ public sealed class ParquetTraceReader : ITraceReader
         return true;
     }
 
-    /// <summary>What <see cref="TryBuild"/> makes of rows <paramref name="row"/>.. of a valid group, one column at a time.</summary>
+    /// <summary>
+    /// What <see cref="TryBuild"/> makes of rows <paramref name="row"/>.. of a valid group, one column at a time: the
+    /// presence bits of every column first, then each column's values stored without a branch (a null was read as 0,
+    /// which is what an absent field holds).
+    /// </summary>
     private void FillColumns(int row, Span<TraceEvent> dst)
     {
         int n = dst.Length;
+        if (_bits.Length < n) _bits = new ushort[Math.Max(n, 4096)];
+        var bits = _bits.AsSpan(0, n);
+        bits.Clear();
+        foreach (int c in _optionalColumns)
+        {
+            ushort f = (ushort)TraceColumns.Field((TraceColumn)c);
+            if (f == 0) continue;
+            var present = MemoryMarshal.Cast<bool, byte>(_present[c].AsSpan(row, n));
+            if ((TraceColumn)c == TraceColumn.Node)
+            {
+                // NUMA_NO_NODE (-1) is no node, as in the CSV form.
+                var nodes = _values[c].AsSpan(row, n);
+                for (int i = 0; i < n; i++) bits[i] |= (ushort)(present[i] != 0 && nodes[i] != -1 ? f : 0);
+                continue;
+            }
+            for (int i = 0; i < n; i++) bits[i] |= (ushort)(present[i] * f);
+        }
         var ops = _values[(int)TraceColumn.Op].AsSpan(row, n);
         var pids = _values[(int)TraceColumn.Pid].AsSpan(row, n);
         for (int i = 0; i < n; i++)
@@ -319,34 +367,37 @@ public sealed class ParquetTraceReader : ITraceReader
             e = default;
             e.Op = (Op)ops[i];
             e.Pid = (int)pids[i];
+            e.Present = (EventFields)bits[i];
         }
         foreach (int c in _optionalColumns)
         {
-            var present = _present[c].AsSpan(row, n);
             var v = _values[c].AsSpan(row, n);
             switch ((TraceColumn)c)
             {
-                case TraceColumn.TimeNs: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetTime(v[i]); break;
-                case TraceColumn.Result: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetResult(v[i]); break;
-                case TraceColumn.Address: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetAddress((ulong)v[i]); break;
-                case TraceColumn.Size: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetSize((ulong)v[i]); break;
-                case TraceColumn.BytesAlloc: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetBytesAlloc((ulong)v[i]); break;
-                case TraceColumn.OldAddress: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOldAddress((ulong)v[i]); break;
-                case TraceColumn.Flags: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetFlags((ulong)v[i]); break;
-                case TraceColumn.Offset: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOffset((ulong)v[i]); break;
-                case TraceColumn.OldSize: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOldSize((ulong)v[i]); break;
-                case TraceColumn.File: for (int i = 0; i < n; i++) if (present[i]) dst[i].File = (int)v[i]; break;
-                case TraceColumn.Comm: for (int i = 0; i < n; i++) if (present[i]) dst[i].Comm = (int)v[i]; break;
-                case TraceColumn.CallSite: for (int i = 0; i < n; i++) if (present[i]) dst[i].CallSite = (int)v[i]; break;
-                case TraceColumn.Cache: for (int i = 0; i < n; i++) if (present[i]) dst[i].Cache = (int)v[i]; break;
-                case TraceColumn.Order: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetOrder((int)v[i]); break;
-                case TraceColumn.Migratetype: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetMigratetype((int)v[i]); break;
-                case TraceColumn.Cpu: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetCpu((int)v[i]); break;
-                case TraceColumn.Prot: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetProt((int)v[i]); break;
-                default: for (int i = 0; i < n; i++) if (present[i]) dst[i].SetFd((int)v[i]); break;
+                case TraceColumn.TimeNs: for (int i = 0; i < n; i++) dst[i].TimeNs = v[i]; break;
+                case TraceColumn.Result: for (int i = 0; i < n; i++) dst[i].Result = v[i]; break;
+                case TraceColumn.Address: for (int i = 0; i < n; i++) dst[i].Address = (ulong)v[i]; break;
+                case TraceColumn.Size: for (int i = 0; i < n; i++) dst[i].Size = (ulong)v[i]; break;
+                case TraceColumn.BytesAlloc: for (int i = 0; i < n; i++) dst[i].BytesAlloc = (ulong)v[i]; break;
+                case TraceColumn.OldAddress: for (int i = 0; i < n; i++) dst[i].OldAddress = (ulong)v[i]; break;
+                case TraceColumn.Flags: for (int i = 0; i < n; i++) dst[i].Flags = (ulong)v[i]; break;
+                case TraceColumn.Offset: for (int i = 0; i < n; i++) dst[i].Offset = (ulong)v[i]; break;
+                case TraceColumn.OldSize: for (int i = 0; i < n; i++) dst[i].OldSize = (ulong)v[i]; break;
+                case TraceColumn.File: for (int i = 0; i < n; i++) dst[i].File = (int)v[i]; break;
+                case TraceColumn.Comm: for (int i = 0; i < n; i++) dst[i].Comm = (int)v[i]; break;
+                case TraceColumn.CallSite: for (int i = 0; i < n; i++) dst[i].CallSite = (int)v[i]; break;
+                case TraceColumn.Cache: for (int i = 0; i < n; i++) dst[i].Cache = (int)v[i]; break;
+                case TraceColumn.Order: for (int i = 0; i < n; i++) dst[i].Order = (sbyte)v[i]; break;
+                case TraceColumn.Migratetype: for (int i = 0; i < n; i++) dst[i].Migratetype = (sbyte)v[i]; break;
+                case TraceColumn.Cpu: for (int i = 0; i < n; i++) dst[i].Cpu = (int)v[i]; break;
+                case TraceColumn.Prot: for (int i = 0; i < n; i++) dst[i].Prot = (int)v[i]; break;
+                case TraceColumn.Fd: for (int i = 0; i < n; i++) dst[i].Fd = (int)v[i]; break;
+                case TraceColumn.Node: for (int i = 0; i < n; i++) dst[i].Node = v[i] == -1 ? (short)0 : (short)v[i]; break;
             }
         }
     }
+
+    private ushort[] _bits = [];
 
     private bool TryBuild(int row, ref TraceEvent ev, out TraceFormatException? error)
     {

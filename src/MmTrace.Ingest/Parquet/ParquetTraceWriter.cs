@@ -42,11 +42,17 @@ public sealed class ParquetTraceWriter : ITraceWriter
 
     /// <summary>Writes to a writable, seekable stream, closed on <see cref="Complete"/> unless <paramref name="leaveOpen"/>.</summary>
     public ParquetTraceWriter(Stream output, SymbolTable symbols, bool leaveOpen = false)
+        : this(output, symbols, leaveOpen, ParquetTraceSchema.WriterOptions())
+    {
+    }
+
+    /// <summary>With other writer options (codec, encodings): for tests of the reader on layouts other writers choose.</summary>
+    internal ParquetTraceWriter(Stream output, SymbolTable symbols, bool leaveOpen, ParquetOptions options)
     {
         _output = output;
         _symbols = symbols;
         _leaveOpen = leaveOpen;
-        _writer = ParquetWriter.CreateAsync(ParquetTraceSchema.Schema, output, ParquetTraceSchema.WriterOptions()).GetAwaiter().GetResult();
+        _writer = ParquetWriter.CreateAsync(ParquetTraceSchema.Schema, output, options).GetAwaiter().GetResult();
     }
 
     public void Write(ReadOnlySpan<TraceEvent> batch)
