@@ -177,12 +177,35 @@ internal sealed class HeapWords
         {
             int s = SlotOf(pg);
             if (s == 0) continue;
-            _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
-            SetSlot(pg, 0);
-            if (pg == _cPage) _cPage = -1;
-            if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
-            _free[_freeCount++] = s;
+            FreeSlot(pg, s);
         }
+    }
+
+    /// <summary>
+    /// Releases the pages that lie wholly inside [<paramref name="deadFrom"/>, <paramref name="deadTo"/>), looking only at
+    /// those that overlap [<paramref name="scanFrom"/>, <paramref name="scanTo"/>) (where words just became dead): the
+    /// interior of a free chunk, whose words nothing reads (glibc reads a free chunk's header, links and foot only), so
+    /// its stale headers need no storage. Pages with a live bit are kept.
+    /// </summary>
+    public void ReleaseInterior(long deadFrom, long deadTo, long scanFrom, long scanTo)
+    {
+        long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
+        long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
+        for (long pg = first; pg < end; pg++)
+        {
+            int s = SlotOf(pg);
+            if (s == 0 || Mask(s) != 0) continue;
+            FreeSlot(pg, s);
+        }
+    }
+
+    private void FreeSlot(long pg, int s)
+    {
+        _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
+        SetSlot(pg, 0);
+        if (pg == _cPage) _cPage = -1;
+        if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
+        _free[_freeCount++] = s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
