@@ -437,7 +437,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private long TcacheGet(int idx)
     {
         long p = _tcacheEntries[idx];
-        _tcacheEntries[idx] = (long)_w.ReadClearNext(p + 16); // Fd(p); W(p + 24, 0)
+        _tcacheEntries[idx] = (long)_w.ReadClearNext(p + 16); // Fd(p); W(p + 24, 0) (a tcache chunk is in the heap, past the arena)
         long page = (p + 24 - ArenaBytes) >> Units.PageShift;
         if ((_touched[page >> 6] & (1UL << (int)(page & 63))) == 0) FirstTouch(page);
         _tcacheCounts[idx]--;
