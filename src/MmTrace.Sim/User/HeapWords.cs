@@ -103,6 +103,82 @@ internal sealed class HeapWords
         _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))] = v;
     }
 
+    /// <summary>Writes the two words of the 16-byte granule at p (p 16-aligned): as two <see cref="Write"/>s, with one page lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void WritePair(long p, ulong a, ulong b)
+    {
+        if (p >> PageShift == _cPage && _cBase != 0 && (ulong)p >= ArenaLimit)
+        {
+            int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
+            _cSlab[i] = a;
+            _cSlab[i + 1] = b;
+            return;
+        }
+        Write(p, a);
+        Write(p + 8, b);
+    }
+
+    /// <summary>Reads the word at p and clears the one after it (p 16-aligned, one granule): one page lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong ReadClearNext(long p)
+    {
+        if ((ulong)p < ArenaLimit)
+        {
+            ulong a = _arena[p >> 3];
+            _arena[(p >> 3) + 1] = 0;
+            return a;
+        }
+        if (p >> PageShift != _cPage) Locate(p >> PageShift);
+        int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
+        ulong v = _cSlab[i];
+        if (_cBase != 0) _cSlab[i + 1] = 0; // a page without storage reads zero already
+        return v;
+    }
+
+    /// <summary>
+    /// Clears the live bit of the chunk at p (at or above the arena) and returns its size word (p + 8) in
+    /// <paramref name="sizeWord"/>; false, changing nothing, when the chunk was not live. One page lookup for both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryClearLive(long p, out ulong sizeWord)
+    {
+        long pg = p >> PageShift;
+        if (pg != _cPage)
+        {
+            if ((ulong)pg >= (ulong)_dirPages)
+            {
+                sizeWord = 0;
+                return false;
+            }
+            Locate(pg);
+        }
+        ulong[] slab = _cSlab;
+        int b = _cBase;
+        ulong bit = 1UL << (int)((p >> 4) & GranuleMask);
+        ref ulong m = ref slab[b + LiveWord];
+        if ((m & bit) == 0)
+        {
+            sizeWord = 0;
+            return false;
+        }
+        m &= ~bit; // a live bit means the page has storage
+        sizeWord = slab[b + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
+        return true;
+    }
+
+    /// <summary>Sets the live bit of the chunk at p (at or above the arena) and returns its size word (p + 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong SetLiveReadSize(long p)
+    {
+        if (p >> PageShift == _cPage && _cBase != 0)
+        {
+            _cSlab[_cBase + LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
+            return _cSlab[_cBase + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
+        }
+        SetLive(p, true);
+        return Read(p + 8);
+    }
+
     // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
     private void Locate(long pg)
     {
@@ -177,12 +253,35 @@ internal sealed class HeapWords
         {
             int s = SlotOf(pg);
             if (s == 0) continue;
-            _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
-            SetSlot(pg, 0);
-            if (pg == _cPage) _cPage = -1;
-            if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
-            _free[_freeCount++] = s;
+            FreeSlot(pg, s);
         }
+    }
+
+    /// <summary>
+    /// Releases the pages that lie wholly inside [<paramref name="deadFrom"/>, <paramref name="deadTo"/>), looking only at
+    /// those that overlap [<paramref name="scanFrom"/>, <paramref name="scanTo"/>) (where words just became dead): the
+    /// interior of a free chunk, whose words nothing reads (glibc reads a free chunk's header, links and foot only), so
+    /// its stale headers need no storage. Pages with a live bit are kept.
+    /// </summary>
+    public void ReleaseInterior(long deadFrom, long deadTo, long scanFrom, long scanTo)
+    {
+        long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
+        long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
+        for (long pg = first; pg < end; pg++)
+        {
+            int s = SlotOf(pg);
+            if (s == 0 || Mask(s) != 0) continue;
+            FreeSlot(pg, s);
+        }
+    }
+
+    private void FreeSlot(long pg, int s)
+    {
+        _slabs[s >> SlabShift].AsSpan((s & (SlabPages - 1)) * Stride, Stride).Clear();
+        SetSlot(pg, 0);
+        if (pg == _cPage) _cPage = -1;
+        if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
+        _free[_freeCount++] = s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -371,6 +371,7 @@ public sealed partial class Ptmalloc
     /// </summary>
     private long MergeChunk(long p, long size)
     {
+        long freed = p, freedEnd = p + size;
         long nextchunk = p + size;
         long nextsize = ChunkSize(nextchunk);
         if (!PrevInuseOf(p))
@@ -385,6 +386,7 @@ public sealed partial class Ptmalloc
             size += nextsize;
             SetHead(p, size | PrevInuse);
             _top = p;
+            ReleaseDeadWords(p, size, freed, freedEnd);
             return size;
         }
         if (!InuseBitAtOffset(nextchunk, nextsize))
@@ -404,7 +406,18 @@ public sealed partial class Ptmalloc
         }
         SetHead(p, size | PrevInuse);
         SetFoot(p, size);
+        ReleaseDeadWords(p, size, freed, freedEnd);
         return size;
+    }
+
+    // Not glibc: the words a merge made dead (the freed chunk's, and the header of a neighbour it absorbed) need no
+    // storage in the model once nothing can read them. Glibc reads a free chunk's header and links (its first 48 bytes)
+    // and its foot (the next chunk's first word), never its interior, so pages wholly inside [p + 48, p + size) go;
+    // without this, stale headers would keep storage for every page of the heap a chunk boundary ever crossed, and the
+    // model's memory would grow with the trace's length instead of its live state (issue 15).
+    private void ReleaseDeadWords(long p, long size, long freed, long freedEnd)
+    {
+        if (size >= 48 + (1L << HeapWords.PageShift)) _w.ReleaseInterior(p + 48, p + size, freed, freedEnd + 48);
     }
 
     /// <summary>malloc_consolidate (malloc.c 2.36): empty every fastbin, merging each chunk with free neighbours into the unsorted bin or top.</summary>

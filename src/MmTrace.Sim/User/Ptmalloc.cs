@@ -159,6 +159,18 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         }
     }
 
+    // W(p, a) then W(p + 8, b) for the two words of one 16-byte granule (same heap-word page, same 4 KiB page).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void W2(long p, ulong a, ulong b)
+    {
+        _w.WritePair(p, a, b);
+        if (p >= ArenaBytes)
+        {
+            long page = (p - ArenaBytes) >> Units.PageShift;
+            if ((_touched[page >> 6] & (1UL << (int)(page & 63))) == 0) FirstTouch(page);
+        }
+    }
+
     private void FirstTouch(long page)
     {
         _touched[page >> 6] |= 1UL << (int)(page & 63);
@@ -342,8 +354,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
 
     private ulong Handed(long p)
     {
-        SetLive(p, true);
-        long size = ChunkSize(p);
+        long size = (long)_w.SetLiveReadSize(p) & ~SizeBits; // SetLive(p, true); ChunkSize(p)
         Stats.OnAlloc(size);
         ulong mem = Mem(p);
         _handedMem = mem;
@@ -366,11 +377,11 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         if (InHeap(mem))
         {
             long p = ChunkOf(mem);
-            if (!IsLiveChunk(p)) return -1;
+            // IsLiveChunk(p), SetLive(p, false) and ChunkSize(p) with one page lookup.
+            if (p < ArenaBytes || !_w.TryClearLive(p, out ulong sizeWord)) return -1;
             Stats.Frees++;
             _lastSource = Source.None;
-            SetLive(p, false);
-            long size = ChunkSize(p);
+            long size = (long)sizeWord & ~SizeBits;
             Stats.OnFree(size);
             MaybeInitTcache();
             IntFree(p, size, useTcache: true);
@@ -417,8 +428,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     // tcache_put: push at the head; the entry's next is the chunk's first user word, its key the second.
     private void TcachePut(long p, int idx)
     {
-        SetFd(p, _tcacheEntries[idx]);
-        W(p + 24, TcacheKey);
+        W2(p + 16, (ulong)_tcacheEntries[idx], TcacheKey); // SetFd(p, next); the key
         _tcacheEntries[idx] = p;
         _tcacheCounts[idx]++;
     }
@@ -427,9 +437,10 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private long TcacheGet(int idx)
     {
         long p = _tcacheEntries[idx];
-        _tcacheEntries[idx] = Fd(p);
+        _tcacheEntries[idx] = (long)_w.ReadClearNext(p + 16); // Fd(p); W(p + 24, 0) (a tcache chunk is in the heap, past the arena)
+        long page = (p + 24 - ArenaBytes) >> Units.PageShift;
+        if ((_touched[page >> 6] & (1UL << (int)(page & 63))) == 0) FirstTouch(page);
         _tcacheCounts[idx]--;
-        W(p + 24, 0);
         return p;
     }
 }

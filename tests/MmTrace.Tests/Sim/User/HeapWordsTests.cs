@@ -70,6 +70,53 @@ public class HeapWordsTests
     }
 
     [Fact]
+    public void Interior_pages_of_a_free_chunk_are_released_but_not_pages_with_a_live_bit()
+    {
+        var w = new HeapWords();
+        w.Reserve(1 << 20);
+        for (long p = 0x1000; p < 0x3000; p += 0x100) w.Write(p + 8, 0x101);
+        w.SetLive(0x2400, true);
+        Assert.Equal(16, w.Pages);
+        // A free chunk [0x1100, 0x2e00): its header and links stay, as does the page of its next chunk.
+        w.ReleaseInterior(0x1100 + 48, 0x2e00, 0x1000, 0x3000);
+        Assert.Equal(0x101UL, w.Read(0x1108));
+        Assert.Equal(0UL, w.Read(0x1408));
+        Assert.Equal(0x101UL, w.Read(0x2408));   // a live bit keeps its page
+        Assert.Equal(0x101UL, w.Read(0x2e08));
+        Assert.Equal(3, w.Pages);                // 0x1000 (the header), 0x2400 (live), 0x2e00 (the next chunk)
+        // Only pages overlapping the scanned range are looked at.
+        w.Write(0x2008, 5);
+        w.ReleaseInterior(0x1000, 0x3000, 0x2800, 0x3000);
+        Assert.Equal(5UL, w.Read(0x2008));
+    }
+
+    [Fact]
+    public void A_long_churn_of_large_chunks_keeps_storage_for_its_live_headers_not_for_every_page_it_crossed()
+    {
+        // Chunks of 1–16 KiB with short lifetimes over a heap that stays the same size: without releasing the interiors
+        // of merged free chunks, stale headers would give storage to nearly every page the boundaries ever crossed.
+        var m = new Ptmalloc(new StandaloneUserMemory(0x555555559000), new PtmallocOptions { MmapThreshold = 64UL << 20, NoDynThreshold = true });
+        var rng = new Random(7);
+        var live = new ulong[256];
+        long PagesAfter(int rounds)
+        {
+            for (int i = 0; i < rounds * live.Length; i++)
+            {
+                int k = rng.Next(live.Length);
+                if (live[k] != 0) m.Free(live[k]);
+                live[k] = m.Malloc((ulong)rng.Next(1024, 16384));
+            }
+            return m.MetadataPages;
+        }
+        long early = PagesAfter(4);
+        long late = PagesAfter(200);
+        Assert.Null(m.CheckHeap());
+        long heapPages = m.Stats.HeapBytes >> HeapWords.PageShift;
+        Assert.True(late < heapPages / 3, $"{late} of {heapPages} heap pages have storage");
+        Assert.InRange(late, early / 2, early * 2);
+    }
+
+    [Fact]
     public void A_live_bit_set_on_a_page_cached_as_zeros_is_seen_and_its_words_still_read()
     {
         var w = new HeapWords();
