@@ -120,8 +120,11 @@ public sealed class TlbArray
         }
         if (ways > HashedWays)
         {
-            // At most 40% full, so a probe for an absent tag reads two entries on average.
-            int size = (int)BitOperations.RoundUpToPowerOf2((uint)(entries * 5 / 2));
+            // At most 1/8 full for arrays of up to 128 entries (the L1 TLBs and walk caches: at most 16 KiB), 1/5 for
+            // larger ones (Zen 4's L2 dTLB: 256 KiB a CPU), so that nearly every probe, insertion and deletion ends at its
+            // first entry. Measured (docs/benchmarks.md, "MMU miss path"): at 28-38% full (the earlier sizing) the probe loops' exits were
+            // data-dependent branches the CPU mispredicted often enough to cost a fifth of Zen 4's miss-heavy streams.
+            int size = (int)BitOperations.RoundUpToPowerOf2((uint)(entries * (entries <= 128 ? 8 : 5)));
             _hash = new HashEntry[size];
             for (int i = 0; i < size; i++) _hash[i].Key = Invalid;
             _hashMask = size - 1;

@@ -456,26 +456,10 @@ public sealed class X86Mmu
         var s = Stats;
         long cycles = _cost.TlbStlbHit;
         var fault = Walk(c, va, kind, user, out int sc, out ulong data, ref cycles);
-        var anomaly = AnomalyKind.None;
-        var outcome = OutcomeKind.Ok;
         if (fault != PageFaultError.None || sc < 0)
         {
-            var err = fault;
-            // On #PF the processor drops the TLB and paging-structure-cache entries it would use for the faulting address (SDM 4.10.4.1).
-            InvalidatePage(c, va, c.Pcid, wholePwc: false);
-            s.FaultsByErrorCode[(int)err & 31]++;
-            cycles += _cost.PageFault;
-            var fr = HandleFault(c, va, kind, user, err, ref cycles);
-            if (fr.Status != FaultStatus.Handled)
-                return fr.Status == FaultStatus.OutOfMemory ? new Translation(cycles, OutcomeKind.Failed) : new Translation(cycles, OutcomeKind.Anomaly, fr.Anomaly);
-            // The faulting instruction runs again: a second walk.
-            fault = Walk(c, va, kind, user, out sc, out data, ref cycles);
-            if (fault != PageFaultError.None)
-            {
-                s.FaultsByErrorCode[(int)fault & 31]++;
-                s.ProtectionViolations++;
-                return new Translation(cycles, OutcomeKind.Anomaly, AnomalyKind.ProtectionFault);
-            }
+            var failed = FaultAndWalkAgain(c, va, kind, user, fault, out sc, out data, ref cycles);
+            if (failed.Kind != OutcomeKind.Ok) return failed;
         }
         if (countMisses)
         {
@@ -485,7 +469,34 @@ public sealed class X86Mmu
         // After a true miss neither level holds the page (a fault's invalidation only removes entries).
         Fill(c.Levels[l2], va, sc, c.Pcid, data, knownAbsent: countMisses);
         Fill(c.Levels[l1], va, sc, c.Pcid, data, knownAbsent: countMisses);
-        return new Translation(cycles, outcome, anomaly);
+        return new Translation(cycles, OutcomeKind.Ok);
+    }
+
+    // The #PF of a walk: the kernel's fault handler, then the walk of the instruction run again. Ok (with the second
+    // walk's leaf in sizeClass and data) when the access now completes; else what stopped it. Out of line: the
+    // walk that finds its page is the common path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation FaultAndWalkAgain(CpuMmu c, ulong va, AccessKind kind, bool user, PageFaultError err, out int sizeClass, out ulong data, ref long cycles)
+    {
+        var s = Stats;
+        sizeClass = -1;
+        data = 0;
+        // On #PF the processor drops the TLB and paging-structure-cache entries it would use for the faulting address (SDM 4.10.4.1).
+        InvalidatePage(c, va, c.Pcid, wholePwc: false);
+        s.FaultsByErrorCode[(int)err & 31]++;
+        cycles += _cost.PageFault;
+        var fr = HandleFault(c, va, kind, user, err, ref cycles);
+        if (fr.Status != FaultStatus.Handled)
+            return fr.Status == FaultStatus.OutOfMemory ? new Translation(cycles, OutcomeKind.Failed) : new Translation(cycles, OutcomeKind.Anomaly, fr.Anomaly);
+        // The faulting instruction runs again: a second walk.
+        var fault = Walk(c, va, kind, user, out sizeClass, out data, ref cycles);
+        if (fault != PageFaultError.None)
+        {
+            s.FaultsByErrorCode[(int)fault & 31]++;
+            s.ProtectionViolations++;
+            return new Translation(cycles, OutcomeKind.Anomaly, AnomalyKind.ProtectionFault);
+        }
+        return new Translation(cycles, OutcomeKind.Ok);
     }
 
     // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
@@ -561,7 +572,7 @@ public sealed class X86Mmu
             if (!leaf)
             {
                 if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
-                c.Pwc[l]?.Insert(va >> g.Shift[l], 0, c.Pcid, false, (e & Pte.AddrMask) | rights | nx);
+                if (c.Pwc[l] is { } pwc) FillPwc(pwc, va >> g.Shift[l], c.Pcid, (e & Pte.AddrMask) | rights | nx);
                 table = Pte.Pfn(e);
                 continue;
             }
@@ -570,12 +581,17 @@ public sealed class X86Mmu
                 return Finish(reads, err | PageFaultError.Protection, ref cycles);
             if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
             if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
-            sizeClass = g.SizeClassOfLevel(l);
+            sizeClass = l == levels - 1 ? 0 : g.SizeClassOfLevel(l);
             data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
             return Finish(reads, PageFaultError.None, ref cycles);
         }
         return Finish(reads, err, ref cycles);
     }
+
+    // A paging-structure-cache fill on the walk's way down: out of line, so that the walk's usual path (a walk-cache
+    // hit, then the PTE) keeps a small frame.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FillPwc(TlbArray pwc, ulong vpn, int pcid, ulong data) => pwc.Insert(vpn, 0, pcid, false, data);
 
     private PageFaultError Finish(int reads, PageFaultError fault, ref long cycles)
     {
