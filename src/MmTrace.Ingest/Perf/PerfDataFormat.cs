@@ -66,14 +66,21 @@ public sealed class PerfDataReader : ITraceReader
         public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node;
     }
 
-    private struct Pending : ITimed
+    // A queued record, decoded in place in the ring of arrivals (_events); what is sorted and merged is its Key.
+    private struct Pending
     {
-        public long Time;
-        readonly long ITimed.Time => Time;
         public byte Kind; // 0 sample, 1 comm, 2 fork
         public int Tid;
         public int Arg; // comm: symbol id; fork: parent tid
         public TraceEvent Event;
+    }
+
+    // The ordered-events queue entry: the record's time and its arrival number (its slot in _events).
+    private struct Key : ITimed
+    {
+        public long Time;
+        public long Seq;
+        readonly long ITimed.Time => Time;
     }
 
     private readonly Stream _stream;
@@ -91,7 +98,13 @@ public sealed class PerfDataReader : ITraceReader
     private long _bufFileOffset; // file offset of _buf[0]
     private long _pos; // file offset of the next record
 
-    private Pending[] _pending = new Pending[4096];
+    // Records in arrival order, a ring: arrival number Seq lives at _events[Seq & _eventMask]. The slots from _tail (no
+    // record still queued arrived before it) to _head are in use; records leave out of order, so the span grows to what
+    // two rounds hold, and each record is written once, where it is decoded, and read once.
+    private Pending[] _events = new Pending[4096];
+    private long _eventMask = 4095, _head, _tail;
+    // The queue, by key (time, arrival): 16 bytes an entry, so sorting and merging move keys, not records.
+    private Key[] _pending = new Key[4096];
     private int _pendingCount;
     // ordered events: _pending[.._sortedCount] is in order (what the last round left), the rest arrived since. During a
     // round (after a flush) events up to _limit leave by a merge of the two parts, cursors _older and _newer.
@@ -99,7 +112,7 @@ public sealed class PerfDataReader : ITraceReader
     private bool _round;
     private int _older, _newer;
     private long _limit;
-    private Pending[] _spare = new Pending[4096];
+    private Key[] _spare = new Key[4096];
     private readonly List<int> _runs = [];
     private long _maxTime, _nextFlush;
     private bool _eof;
@@ -258,7 +271,7 @@ public sealed class PerfDataReader : ITraceReader
                 ReadUntilFlush();
                 continue;
             }
-            ref var p = ref _pending[at];
+            ref var p = ref _events[_pending[at].Seq & _eventMask];
             switch (p.Kind)
             {
                 case 1: _comm[p.Tid] = p.Arg; break;
@@ -411,11 +424,16 @@ public sealed class PerfDataReader : ITraceReader
             Stats.CountUnsupported(a.EventName!);
             return;
         }
-        var ev = TraceEvent.Create(a.Kind.ToOp(), tid);
+        // decoded straight into its slot of the ring, which counts only once Commit queues it
+        ref var slot = ref Reserve();
+        slot.Kind = 0;
+        slot.Tid = tid;
+        ref var ev = ref slot.Event;
+        ev = TraceEvent.Create(a.Kind.ToOp(), tid);
         if ((st & SampleTime) != 0) ev.SetTime((long)time);
         if (cpu >= 0) ev.SetCpu(cpu);
         if (!Decode(a, raw, ref ev, ip, callchain)) { Bad(at, $"raw data of {a.EventName} shorter than its format's fields"); return; }
-        Queue(new Pending { Time = (long)time, Kind = 0, Tid = tid, Event = ev });
+        Commit((long)time);
     }
 
     private bool Decode(Attr a, ReadOnlySpan<byte> raw, ref TraceEvent ev, ulong ip, ReadOnlySpan<byte> callchain)
@@ -580,6 +598,20 @@ public sealed class PerfDataReader : ITraceReader
     private int HexValue(ulong v)
     {
         _rawCallSites = true;
+        // a direct-mapped cache in front of the dictionary: a recording's call sites are a few hundred addresses
+        int h = (int)((v * 0x9E3779B97F4A7C15UL) >> (64 - HexCacheBits));
+        ref var cached = ref _hexCache[h];
+        if (cached.Id != 0 && cached.Value == v) return cached.Id;
+        int found = HexId(v);
+        cached = (v, found);
+        return found;
+    }
+
+    private const int HexCacheBits = 10;
+    private readonly (ulong Value, int Id)[] _hexCache = new (ulong, int)[1 << HexCacheBits];
+
+    private int HexId(ulong v)
+    {
         ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hexIds, v, out bool found);
         if (!found) id = FormatHex(v);
         return id;
@@ -689,7 +721,7 @@ public sealed class PerfDataReader : ITraceReader
         int z = name.IndexOf((byte)0);
         if (z >= 0) name = name[..z];
         int id = _strings.Intern(name);
-        Queue(new Pending { Time = SideBandTime(rec), Kind = 1, Tid = tid, Arg = id });
+        Queue(SideBandTime(rec), 1, tid, id);
     }
 
     private void Fork(ReadOnlySpan<byte> rec)
@@ -698,7 +730,7 @@ public sealed class PerfDataReader : ITraceReader
         int tid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[16..]);
         int ptid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[20..]);
         long time = (long)U64(rec, 24);
-        Queue(new Pending { Time = time, Kind = 2, Tid = tid, Arg = ptid });
+        Queue(time, 2, tid, ptid);
     }
 
     /// <summary>The time of a side-band record from its trailing sample_id (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.</summary>
@@ -715,10 +747,44 @@ public sealed class PerfDataReader : ITraceReader
         return off >= 8 && off + 8 <= rec.Length ? (long)U64(rec, off) : _maxTime;
     }
 
-    private void Queue(in Pending p)
+    private void Queue(long time, byte kind, int tid, int arg)
+    {
+        ref var slot = ref Reserve();
+        slot.Kind = kind;
+        slot.Tid = tid;
+        slot.Arg = arg;
+        Commit(time);
+    }
+
+    /// <summary>The ring slot of the next arrival (written in place; <see cref="Commit"/> queues it). Called between rounds only.</summary>
+    private ref Pending Reserve()
+    {
+        if (_head - _tail == _events.Length) MakeRoom();
+        return ref _events[_head & _eventMask];
+    }
+
+    /// <summary>Queues the reserved record with its time.</summary>
+    private void Commit(long time)
     {
         if (_pendingCount == _pending.Length) Array.Resize(ref _pending, _pending.Length * 2);
-        _pending[_pendingCount++] = p;
+        _pending[_pendingCount++] = new Key { Time = time, Seq = _head };
+        _head++;
+    }
+
+    /// <summary>The ring is full: its tail moves up to the oldest record still queued (between rounds every queued key is
+    /// unread), and when that frees less than half of it, it doubles.</summary>
+    private void MakeRoom()
+    {
+        long tail = _head;
+        foreach (ref readonly var k in _pending.AsSpan(0, _pendingCount))
+            if (k.Seq < tail) tail = k.Seq;
+        _tail = tail;
+        if (_head - _tail <= _events.Length / 2) return;
+        var grown = new Pending[_events.Length * 2];
+        long mask = grown.Length - 1;
+        for (long seq = _tail; seq < _head; seq++) grown[seq & mask] = _events[seq & _eventMask];
+        _events = grown;
+        _eventMask = mask;
     }
 
     /// <summary>
@@ -731,7 +797,7 @@ public sealed class PerfDataReader : ITraceReader
     /// </summary>
     private void Flush(long limit)
     {
-        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length]; // free between rounds: the sort's scratch
+        if (_spare.Length < _pending.Length) _spare = new Key[_pending.Length]; // free between rounds: the sort's scratch
         TimeRuns.Sort(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount), _spare, _runs);
         _round = true;
         _limit = limit;
@@ -753,11 +819,11 @@ public sealed class PerfDataReader : ITraceReader
     /// <summary>The events a round left (after its limit) become the sorted start of the queue.</summary>
     private void EndRound()
     {
-        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length];
+        if (_spare.Length < _pending.Length) _spare = new Key[_pending.Length];
         var older = _pending.AsSpan(_older, _sortedCount - _older);
         var newer = _pending.AsSpan(_newer, _pendingCount - _newer);
         int kept = older.Length + newer.Length;
-        TimeRuns.Merge<Pending>(older, newer, _spare.AsSpan(0, kept));
+        TimeRuns.Merge<Key>(older, newer, _spare.AsSpan(0, kept));
         (_pending, _spare) = (_spare, _pending);
         _pendingCount = _sortedCount = kept;
         _round = false;
