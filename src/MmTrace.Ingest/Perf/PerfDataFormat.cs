@@ -66,7 +66,7 @@ public sealed class PerfDataReader : ITraceReader
         public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node;
     }
 
-    // A queued record, decoded in place in the ring of arrivals (_events); what is sorted and merged is its Key.
+    // A queued record, decoded in place in its chunk of arrivals (_chunks); what is sorted and merged is its Key.
     private struct Pending
     {
         public byte Kind; // 0 sample, 1 comm, 2 fork
@@ -75,7 +75,7 @@ public sealed class PerfDataReader : ITraceReader
         public TraceEvent Event;
     }
 
-    // The ordered-events queue entry: the record's time and its arrival number (its slot in _events).
+    // The ordered-events queue entry: the record's time and its arrival number (its slot in _chunks).
     private struct Key : ITimed
     {
         public long Time;
@@ -98,11 +98,14 @@ public sealed class PerfDataReader : ITraceReader
     private long _bufFileOffset; // file offset of _buf[0]
     private long _pos; // file offset of the next record
 
-    // Records in arrival order, a ring: arrival number Seq lives at _events[Seq & _eventMask]. The slots from _tail (no
-    // record still queued arrived before it) to _head are in use; records leave out of order, so the span grows to what
-    // two rounds hold, and each record is written once, where it is decoded, and read once.
-    private Pending[] _events = new Pending[4096];
-    private long _eventMask = 4095, _head, _tail;
+    // Records in arrival order, in chunks of ChunkSize: arrival number Seq lives in chunk Seq >> ChunkShift, held at
+    // _chunks[chunk & (_chunks.Length - 1)]. The arrivals from _tail (no record still queued arrived before it) to _head
+    // are held; records leave out of order, so that span is what about two rounds hold. Each record is written once,
+    // where it is decoded, and read once; growing moves chunk references only, and chunks read out are reused.
+    private const int ChunkShift = 12, ChunkSize = 1 << ChunkShift;
+    private Pending[][] _chunks = new Pending[16][];
+    private readonly Stack<Pending[]> _freeChunks = new();
+    private long _head, _tail, _headChunk = -1;
     // The queue, by key (time, arrival): 16 bytes an entry, so sorting and merging move keys, not records.
     private Key[] _pending = new Key[4096];
     private int _pendingCount;
@@ -271,11 +274,11 @@ public sealed class PerfDataReader : ITraceReader
                 ReadUntilFlush();
                 continue;
             }
-            ref var p = ref _events[_pending[at].Seq & _eventMask];
+            ref var p = ref Slot(_pending[at].Seq);
             switch (p.Kind)
             {
-                case 1: _comm[p.Tid] = p.Arg; break;
-                case 2: _comm[p.Tid] = CommOf(p.Arg); break;
+                case 1: SetComm(p.Tid, p.Arg); break;
+                case 2: SetComm(p.Tid, CommOf(p.Arg)); break;
                 default:
                     batch[n] = p.Event;
                     batch[n].Comm = CommOf(p.Tid);
@@ -289,6 +292,25 @@ public sealed class PerfDataReader : ITraceReader
 
     /// <summary>perf's thread__comm_str: the last COMM of the thread (or its parent's at FORK); "swapper" for 0; ":tid" when unknown.</summary>
     private int CommOf(int tid)
+    {
+        ref var c = ref _commCache[tid & (_commCache.Length - 1)];
+        if (c.Id != 0 && c.Tid == tid) return c.Id;
+        int id = CommOfThread(tid);
+        c = (tid, id);
+        return id;
+    }
+
+    // CommOf by tid, direct-mapped in front of _comm; an entry goes when its thread's comm changes
+    private readonly (int Tid, int Id)[] _commCache = new (int, int)[1024];
+
+    private void SetComm(int tid, int id)
+    {
+        _comm[tid] = id;
+        ref var c = ref _commCache[tid & (_commCache.Length - 1)];
+        if (c.Tid == tid) c = default;
+    }
+
+    private int CommOfThread(int tid)
     {
         if (_comm.TryGetValue(tid, out int id)) return id;
         if (tid == 0) return _swapperId;
@@ -370,13 +392,25 @@ public sealed class PerfDataReader : ITraceReader
         if (_attrs.Length == 1) return _attrs[0];
         ulong st = _attrs[0].SampleType;
         if ((st & SampleIdentifier) != 0)
-            return rec.Length >= 16 && _byId.TryGetValue(U64(rec, 8), out var a) ? a : null;
+            return rec.Length >= 16 ? AttrOfId(U64(rec, 8)) : null;
         if ((st & SampleId) != 0)
         {
             int p = 8 + ((st & SampleIp) != 0 ? 8 : 0) + ((st & SampleTid) != 0 ? 8 : 0) + ((st & SampleTime) != 0 ? 8 : 0) + ((st & SampleAddr) != 0 ? 8 : 0);
-            return rec.Length >= p + 8 && _byId.TryGetValue(U64(rec, p), out var a) ? a : null;
+            return rec.Length >= p + 8 ? AttrOfId(U64(rec, p)) : null;
         }
         return null;
+    }
+
+    // sample ids of the attrs met so far, direct-mapped in front of _byId (a recording has one id per event and CPU)
+    private readonly (ulong Id, Attr? Attr)[] _idCache = new (ulong, Attr?)[64];
+
+    private Attr? AttrOfId(ulong id)
+    {
+        ref var c = ref _idCache[(int)((id * 0x9E3779B97F4A7C15UL) >> 58)];
+        if (c.Attr is not null && c.Id == id) return c.Attr;
+        if (!_byId.TryGetValue(id, out var a)) return null;
+        c = (id, a);
+        return a;
     }
 
     private void Sample(ReadOnlySpan<byte> rec, long at)
@@ -756,11 +790,13 @@ public sealed class PerfDataReader : ITraceReader
         Commit(time);
     }
 
-    /// <summary>The ring slot of the next arrival (written in place; <see cref="Commit"/> queues it). Called between rounds only.</summary>
+    private ref Pending Slot(long seq) => ref _chunks[(seq >> ChunkShift) & (_chunks.Length - 1)][seq & (ChunkSize - 1)];
+
+    /// <summary>The slot of the next arrival (written in place; <see cref="Commit"/> queues it). Called between rounds only.</summary>
     private ref Pending Reserve()
     {
-        if (_head - _tail == _events.Length) MakeRoom();
-        return ref _events[_head & _eventMask];
+        if (_head >> ChunkShift != _headChunk) NewChunk(_head >> ChunkShift);
+        return ref Slot(_head);
     }
 
     /// <summary>Queues the reserved record with its time.</summary>
@@ -771,20 +807,34 @@ public sealed class PerfDataReader : ITraceReader
         _head++;
     }
 
-    /// <summary>The ring is full: its tail moves up to the oldest record still queued (between rounds every queued key is
-    /// unread), and when that frees less than half of it, it doubles.</summary>
-    private void MakeRoom()
+    /// <summary>Chunk <paramref name="n"/> starts: one read out before, or a new one; the table of chunks doubles when full.</summary>
+    private void NewChunk(long n)
+    {
+        long first = _tail >> ChunkShift;
+        if (n - first >= _chunks.Length)
+        {
+            var grown = new Pending[_chunks.Length * 2][];
+            for (long k = first; k < n; k++) grown[k & (grown.Length - 1)] = _chunks[k & (_chunks.Length - 1)];
+            _chunks = grown;
+        }
+        _chunks[n & (_chunks.Length - 1)] = _freeChunks.Count > 0 ? _freeChunks.Pop() : new Pending[ChunkSize];
+        _headChunk = n;
+    }
+
+    /// <summary>The queue is <paramref name="kept"/> (what a round left): the tail moves up to its oldest arrival, and the
+    /// chunks wholly before it are read out, kept for reuse.</summary>
+    private void MoveTail(ReadOnlySpan<Key> kept)
     {
         long tail = _head;
-        foreach (ref readonly var k in _pending.AsSpan(0, _pendingCount))
+        foreach (ref readonly var k in kept)
             if (k.Seq < tail) tail = k.Seq;
+        for (long c = _tail >> ChunkShift; c < tail >> ChunkShift; c++)
+        {
+            ref var chunk = ref _chunks[c & (_chunks.Length - 1)];
+            _freeChunks.Push(chunk);
+            chunk = null!;
+        }
         _tail = tail;
-        if (_head - _tail <= _events.Length / 2) return;
-        var grown = new Pending[_events.Length * 2];
-        long mask = grown.Length - 1;
-        for (long seq = _tail; seq < _head; seq++) grown[seq & mask] = _events[seq & _eventMask];
-        _events = grown;
-        _eventMask = mask;
     }
 
     /// <summary>
@@ -826,6 +876,7 @@ public sealed class PerfDataReader : ITraceReader
         TimeRuns.Merge<Key>(older, newer, _spare.AsSpan(0, kept));
         (_pending, _spare) = (_spare, _pending);
         _pendingCount = _sortedCount = kept;
+        MoveTail(_pending.AsSpan(0, kept));
         _round = false;
     }
 
