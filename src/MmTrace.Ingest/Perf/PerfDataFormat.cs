@@ -476,10 +476,14 @@ public sealed class PerfDataReader : ITraceReader
         switch (a.Kind)
         {
             case PerfEvent.Kmalloc or PerfEvent.KmemCacheAlloc:
-                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
-                ok &= SetU(raw, a.BytesReq, ref ev, static (ref TraceEvent e, ulong v) => e.SetSize(v), required: true);
-                ok &= SetU(raw, a.BytesAlloc, ref ev, static (ref TraceEvent e, ulong v) => e.SetBytesAlloc(v), required: false);
-                ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ok &= Get(raw, a.Ptr, true, out bool has1, out ulong v1);
+                if (has1) ev.SetAddress(v1);
+                ok &= Get(raw, a.BytesReq, true, out bool has2, out ulong v2);
+                if (has2) ev.SetSize(v2);
+                ok &= Get(raw, a.BytesAlloc, false, out bool has3, out ulong v3);
+                if (has3) ev.SetBytesAlloc(v3);
+                ok &= Get(raw, a.Gfp, false, out bool has4, out ulong v4);
+                if (has4) ev.SetFlags(v4);
                 ev.CallSite = Hex(raw, a.CallSite, ref ok);
                 if (a.Kind == PerfEvent.KmemCacheAlloc) ev.Cache = Str(raw, a.Name, ref ok);
                 if (a.Node is not null)
@@ -491,7 +495,8 @@ public sealed class PerfDataReader : ITraceReader
                 }
                 break;
             case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
-                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
+                ok &= Get(raw, a.Ptr, true, out bool has5, out ulong v5);
+                if (has5) ev.SetAddress(v5);
                 ev.CallSite = Hex(raw, a.CallSite, ref ok);
                 if (a.Kind == PerfEvent.KmemCacheFree) ev.Cache = Str(raw, a.Name, ref ok);
                 break;
@@ -512,13 +517,16 @@ public sealed class PerfDataReader : ITraceReader
                 if (a.Kind == PerfEvent.PageAlloc)
                 {
                     if (a.Migratetype is not null) { ok &= Field(raw, a.Migratetype, out ulong mt); ev.SetMigratetype((int)Math.Clamp((long)mt, sbyte.MinValue, sbyte.MaxValue)); }
-                    ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                    ok &= Get(raw, a.Gfp, false, out bool has6, out ulong v6);
+                    if (has6) ev.SetFlags(v6);
                 }
                 if (a.Kind == PerfEvent.PageAlloc) ev.CallSite = PageCallSite(ip, callchain);
                 break;
             case PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel:
-                ok &= SetU(raw, a.Address, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
-                ok &= SetU(raw, a.ErrorCode, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ok &= Get(raw, a.Address, true, out bool has7, out ulong v7);
+                if (has7) ev.SetAddress(v7);
+                ok &= Get(raw, a.ErrorCode, false, out bool has8, out ulong v8);
+                if (has8) ev.SetFlags(v8);
                 if (a.Ip is not null)
                 {
                     ok &= Field(raw, a.Ip, out ulong faultIp);
@@ -544,17 +552,20 @@ public sealed class PerfDataReader : ITraceReader
         return ok;
     }
 
-    private delegate void Setter(ref TraceEvent e, ulong v);
-
-    private static bool SetU(ReadOnlySpan<byte> raw, TraceField? f, ref TraceEvent ev, Setter set, bool required)
+    /// <summary>A field's value when the format has it (<paramref name="has"/>); false when it is missing but required, or cut short.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Get(ReadOnlySpan<byte> raw, TraceField? f, bool required, out bool has, out ulong v)
     {
+        has = false;
+        v = 0;
         if (f is null) return !required;
-        if (!Field(raw, f, out ulong v)) return false;
-        set(ref ev, v);
+        if (!Field(raw, f, out v)) return false;
+        has = true;
         return true;
     }
 
     /// <summary>An integer field, sign-extended when the format says signed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Field(ReadOnlySpan<byte> raw, TraceField? f, out ulong v)
     {
         v = 0;
@@ -790,6 +801,7 @@ public sealed class PerfDataReader : ITraceReader
         Commit(time);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Pending Slot(long seq) => ref _chunks[(seq >> ChunkShift) & (_chunks.Length - 1)][seq & (ChunkSize - 1)];
 
     /// <summary>The slot of the next arrival (written in place; <see cref="Commit"/> queues it). Called between rounds only.</summary>
@@ -880,6 +892,7 @@ public sealed class PerfDataReader : ITraceReader
         _round = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)
     {
         if (p + 8 > rec.Length) { v = 0; p += 8; return false; }
