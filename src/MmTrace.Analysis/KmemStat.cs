@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using MmTrace.Core;
 
 namespace MmTrace.Analysis;
@@ -34,6 +34,27 @@ public sealed class KmemPageStat
     public int NrFree { get; internal set; }
 }
 
+/// <summary>Which of perf kmem's tables and summaries a <see cref="KmemStat"/> keeps: what is not printed need not be counted.</summary>
+[Flags]
+public enum KmemTables
+{
+    /// <summary>The slab summary alone (it is always kept: perf kmem stat prints it by default).</summary>
+    None = 0,
+    /// <summary>--slab --caller: rows per call site, with ping-pongs.</summary>
+    SlabCaller = 1,
+    /// <summary>--slab --alloc: rows per pointer.</summary>
+    SlabAlloc = 2,
+    /// <summary>--page: the page summary and the order/migratetype table.</summary>
+    PageSummary = 4,
+    /// <summary>--page --caller: rows per (call site, order, migratetype, gfp).</summary>
+    PageCaller = 8 | PageSummary,
+    /// <summary>--page --alloc: rows per (pfn, order, migratetype, gfp), or per live pfn with --live.</summary>
+    PageAlloc = 16 | PageSummary,
+    /// <summary>The figures beyond perf (<see cref="KmemExtras"/>).</summary>
+    Extras = 32,
+    All = SlabCaller | SlabAlloc | PageCaller | PageAlloc | Extras,
+}
+
 /// <summary>
 /// `perf kmem stat` over canonical events: mirrors tools/perf/builtin-kmem.c (perf 6.x) —
 /// evsel__process_alloc_event / process_free_event for kmalloc and kmem_cache_alloc / kfree and
@@ -43,6 +64,8 @@ public sealed class KmemPageStat
 /// NUMA_NO_NODE and differs from cpu__get_node(sample cpu). perf reads that CPU-to-node map from the sysfs of the
 /// host it runs on; here it is the one given, by default one node (as this host has). Left out: page call sites
 /// from callchains (we use the sample's own call site when the trace has one).
+/// The rows live in open-addressing tables of structs (<see cref="KmemStatMap{TKey,TValue}"/>) in place of perf's
+/// rb-trees; the row objects of <see cref="AllocStats"/> and the other views are made when asked for.
 /// </summary>
 public sealed class KmemStat
 {
@@ -50,15 +73,48 @@ public sealed class KmemStat
     public const int MaxMigrateTypes = 6;    // builtin-kmem.c MAX_MIGRATE_TYPES
     private const ulong PageSize = Units.PageSize;
 
-    private readonly Dictionary<ulong, KmemAllocStat> _allocByPtr = [];
-    private readonly Dictionary<int, KmemAllocStat> _allocByCaller = [];
-    private readonly Dictionary<ulong, KmemPageStat> _pageLive = [];
-    private readonly Dictionary<(ulong Page, int Order, uint Mt, uint Gfp), KmemPageStat> _pageAlloc = [];
-    private readonly Dictionary<(int CallSite, int Order, uint Mt, uint Gfp), KmemPageStat> _pageCaller = [];
-    private readonly SortedSet<uint> _gfps = [];
+    // struct alloc_stat: one per pointer (root_alloc_stat) and one per call site (root_caller_stat)
+    private struct AllocRow
+    {
+        public ulong BytesReq, BytesAlloc, LastAlloc;
+        public uint Hit, Pingpong;
+        public int CallSite;
+        public short AllocCpu;
+    }
+
+    // struct page_stat
+    private struct PageRow
+    {
+        public ulong AllocBytes, FreeBytes;
+        public int NrAlloc, NrFree, CallSite, Order;
+        public uint Gfp, Mt;
+    }
+
+    // page_alloc_tree / page_caller_tree keys: (pfn or call site, order, migratetype, gfp)
+    private readonly record struct PageKey(ulong Id, int Order, uint Mt, uint Gfp)
+    {
+        public override int GetHashCode()
+        {
+            ulong h = Id * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)Order * 0xC2B2AE3D27D4EB4FUL ^ ((ulong)Mt << 32 | Gfp) * 0x165667B19E3779F9UL;
+            return (int)(h ^ h >> 29);
+        }
+    }
+
+    private readonly KmemStatMap<ulong, AllocRow> _allocByPtr = new(1 << 14);
+    private readonly KmemStatMap<int, AllocRow> _allocByCaller = new();
+    private readonly KmemStatMap<ulong, PageRow> _pageLive = new(1 << 14);
+    private readonly KmemStatMap<PageKey, PageRow> _pageAlloc = new();
+    private readonly KmemStatMap<PageKey, PageRow> _pageCaller = new();
+    private readonly HashSet<uint> _gfps = [];
+    private uint _lastGfp;
+    private bool _anyGfp;
+    private readonly bool _callers, _pages, _pageCallers, _pageAllocs, _extras;
 
     /// <summary>--live: page tables show pages still allocated at the end (frees undo their allocation).</summary>
     public bool LivePage { get; }
+
+    /// <summary>What is kept (the rest is not counted, and its views are empty).</summary>
+    public KmemTables Tables { get; }
 
     public ulong TotalRequested { get; private set; }
     public ulong TotalAllocated { get; private set; }
@@ -86,10 +142,17 @@ public sealed class KmemStat
     public KmemExtras Extras { get; } = new();
 
     /// <param name="cpuToNode">cpu__get_node's map (index: CPU); null: every CPU on node 0, a one-node host.</param>
-    public KmemStat(bool livePage = false, int[]? cpuToNode = null)
+    /// <param name="tables">What to keep beyond the slab summary; by default everything.</param>
+    public KmemStat(bool livePage = false, int[]? cpuToNode = null, KmemTables tables = KmemTables.All)
     {
         LivePage = livePage;
         _cpuToNode = cpuToNode;
+        Tables = tables;
+        _callers = (tables & KmemTables.SlabCaller) != 0;
+        _pages = (tables & KmemTables.PageSummary) != 0;
+        _pageCallers = (tables & KmemTables.PageCaller) == KmemTables.PageCaller;
+        _pageAllocs = (tables & KmemTables.PageAlloc) == KmemTables.PageAlloc;
+        _extras = (tables & KmemTables.Extras) != 0;
     }
 
     /// <summary>cpu__get_node: the CPU's node on the host perf kmem reads; a CPU outside the map (or none) is node -1.</summary>
@@ -99,12 +162,26 @@ public sealed class KmemStat
         return e.Has(EventFields.Cpu) && (uint)e.Cpu < (uint)_cpuToNode.Length ? _cpuToNode[e.Cpu] : -1;
     }
 
-    public IReadOnlyCollection<KmemAllocStat> AllocStats => _allocByPtr.Values;
-    public IReadOnlyCollection<KmemAllocStat> CallerStats => _allocByCaller.Values;
-    public IReadOnlyCollection<KmemPageStat> PageAllocStats => LivePage ? _pageLive.Values : _pageAlloc.Values;
-    public IReadOnlyCollection<KmemPageStat> PageCallerStats => _pageCaller.Values;
+    public IReadOnlyCollection<KmemAllocStat> AllocStats => _allocByPtr.Pairs().Select(kv => AllocStat(kv.Value, kv.Key)).ToList();
+    public IReadOnlyCollection<KmemAllocStat> CallerStats => _allocByCaller.Pairs().Select(kv => AllocStat(kv.Value, 0)).ToList();
+    public IReadOnlyCollection<KmemPageStat> PageAllocStats => LivePage
+        ? _pageLive.Pairs().Select(kv => PageStat(kv.Value, kv.Key, kv.Value.CallSite)).ToList()
+        : _pageAlloc.Pairs().Select(kv => PageStat(kv.Value, kv.Key.Id, kv.Value.CallSite)).ToList();
+    public IReadOnlyCollection<KmemPageStat> PageCallerStats => _pageCaller.Pairs().Select(kv => PageStat(kv.Value, 0, (int)kv.Key.Id)).ToList();
     /// <summary>Distinct gfp flag values of successful page allocations, ascending (perf's gfps[]).</summary>
-    public IReadOnlyCollection<uint> GfpFlags => _gfps;
+    public IReadOnlyCollection<uint> GfpFlags => _gfps.Order().ToList();
+
+    private static KmemAllocStat AllocStat(in AllocRow r, ulong ptr) => new()
+    {
+        Ptr = ptr, CallSite = r.CallSite, BytesReq = r.BytesReq, BytesAlloc = r.BytesAlloc, LastAlloc = r.LastAlloc,
+        Hit = r.Hit, Pingpong = r.Pingpong, AllocCpu = r.AllocCpu,
+    };
+
+    private static KmemPageStat PageStat(in PageRow r, ulong page, int callSite) => new()
+    {
+        Page = page, CallSite = callSite, Order = r.Order, GfpFlags = r.Gfp, MigrateType = r.Mt,
+        AllocBytes = r.AllocBytes, FreeBytes = r.FreeBytes, NrAlloc = r.NrAlloc, NrFree = r.NrFree,
+    };
 
     /// <summary>Reads the whole trace, parsed on a thread of its own a few batches ahead (<see cref="TracePipeline"/>).</summary>
     public void Read(ITraceReader reader, Action<ITraceReader>? progress = null) => TracePipeline.ReadAll(reader, BatchSize, AddBatch, progress);
@@ -122,8 +199,8 @@ public sealed class KmemStat
         {
             case Op.Kmalloc or Op.KmemCacheAlloc: SlabEvents++; ProcessAlloc(e); break;
             case Op.Kfree or Op.KmemCacheFree: SlabEvents++; ProcessFree(e); break;
-            case Op.PageAlloc: PageEvents++; ProcessPageAlloc(e); break;
-            case Op.PageFree: PageEvents++; ProcessPageFree(e); break;
+            case Op.PageAlloc: PageEvents++; if (_pages) ProcessPageAlloc(e); break;
+            case Op.PageFree: PageEvents++; if (_pages) ProcessPageFree(e); break;
         }
     }
 
@@ -137,34 +214,30 @@ public sealed class KmemStat
         ulong req = unchecked((ulong)(long)bytesReq), alloc = unchecked((ulong)(long)bytesAlloc);
 
         // insert_alloc_stat
-        ref var a = ref CollectionsMarshal.GetValueRefOrAddDefault(_allocByPtr, e.Address, out bool found);
-        if (found)
-        {
-            a!.Hit++;
-            a.BytesReq += req;
-            a.BytesAlloc += alloc;
-        }
-        else a = new KmemAllocStat { Ptr = e.Address, Hit = 1, BytesReq = req, BytesAlloc = alloc };
+        ref var a = ref _allocByPtr.GetValueRefOrAddDefault(e.Address, out _);
+        a.Hit++;
+        a.BytesReq += req;
+        a.BytesAlloc += alloc;
         a.CallSite = e.CallSite;
         a.AllocCpu = CpuOf(e);
         a.LastAlloc = alloc;
 
         // insert_caller_stat
-        ref var c = ref CollectionsMarshal.GetValueRefOrAddDefault(_allocByCaller, e.CallSite, out found);
-        if (found)
+        if (_callers)
         {
-            c!.Hit++;
+            ref var c = ref _allocByCaller.GetValueRefOrAddDefault(e.CallSite, out _);
+            c.CallSite = e.CallSite;
+            c.Hit++;
             c.BytesReq += req;
             c.BytesAlloc += alloc;
         }
-        else c = new KmemAllocStat { CallSite = e.CallSite, Hit = 1, BytesReq = req, BytesAlloc = alloc };
 
         TotalRequested += req;
         TotalAllocated += alloc;
         NrAllocs++;
         // A node other than NUMA_NO_NODE (the canonical event leaves -1 absent) and not the sample CPU's node.
         if (e.Has(EventFields.Node) && e.Node != CpuNode(e)) NrCrossAllocs++;
-        Extras.Alloc(e, req, alloc);
+        if (_extras) Extras.Alloc(e, req, alloc);
     }
 
     // evsel__process_free_event: frees of pointers never allocated in the trace are ignored; a free
@@ -172,13 +245,18 @@ public sealed class KmemStat
     // becomes -1, so a second free of the same pointer counts again and is always a ping-pong).
     private void ProcessFree(in TraceEvent e)
     {
-        Extras.Free(e);
-        if (!_allocByPtr.TryGetValue(e.Address, out var a)) return;
+        if (_extras) Extras.Free(e);
+        ref var a = ref _allocByPtr.GetValueRefOrNullRef(e.Address);
+        if (Unsafe.IsNullRef(ref a)) return;
         TotalFreed += a.LastAlloc;
         if (CpuOf(e) != a.AllocCpu)
         {
             a.Pingpong++;
-            if (_allocByCaller.TryGetValue(a.CallSite, out var c)) c.Pingpong++;
+            if (_callers)
+            {
+                ref var c = ref _allocByCaller.GetValueRefOrNullRef(a.CallSite);
+                if (!Unsafe.IsNullRef(ref c)) c.Pingpong++;
+            }
         }
         a.AllocCpu = -1;
     }
@@ -201,29 +279,36 @@ public sealed class KmemStat
             TotalPageFailBytes += bytes;
             return;
         }
-        _gfps.Add(gfp);
+        if (!_anyGfp || gfp != _lastGfp)
+        {
+            _gfps.Add(gfp);
+            (_lastGfp, _anyGfp) = (gfp, true);
+        }
         ulong page = e.Address / PageSize;
         int callsite = e.CallSite;
 
-        ref var live = ref CollectionsMarshal.GetValueRefOrAddDefault(_pageLive, page, out bool found);
-        if (!found) live = new KmemPageStat { Page = page, Order = order, GfpFlags = gfp, MigrateType = mt };
-        live!.NrAlloc++;
+        ref var live = ref _pageLive.GetValueRefOrAddDefault(page, out bool found);
+        if (!found) (live.Order, live.Gfp, live.Mt) = (order, gfp, mt);
+        live.NrAlloc++;
         live.AllocBytes += bytes;
         live.CallSite = callsite;
 
-        if (!LivePage)
+        if (_pageAllocs && !LivePage)
         {
-            ref var p = ref CollectionsMarshal.GetValueRefOrAddDefault(_pageAlloc, (page, order, mt, gfp), out found);
-            if (!found) p = new KmemPageStat { Page = page, Order = order, GfpFlags = gfp, MigrateType = mt };
-            p!.NrAlloc++;
+            ref var p = ref _pageAlloc.GetValueRefOrAddDefault(new PageKey(page, order, mt, gfp), out found);
+            if (!found) (p.Order, p.Gfp, p.Mt) = (order, gfp, mt);
+            p.NrAlloc++;
             p.AllocBytes += bytes;
             p.CallSite = callsite;
         }
 
-        ref var c = ref CollectionsMarshal.GetValueRefOrAddDefault(_pageCaller, (callsite, order, mt, gfp), out found);
-        if (!found) c = new KmemPageStat { CallSite = callsite, Order = order, GfpFlags = gfp, MigrateType = mt };
-        c!.NrAlloc++;
-        c.AllocBytes += bytes;
+        if (_pageCallers)
+        {
+            ref var c = ref _pageCaller.GetValueRefOrAddDefault(new PageKey((ulong)(uint)callsite, order, mt, gfp), out found);
+            if (!found) (c.Order, c.Gfp, c.Mt, c.CallSite) = (order, gfp, mt, callsite);
+            c.NrAlloc++;
+            c.AllocBytes += bytes;
+        }
 
         if (order is >= 0 and < MaxPageOrder && mt < MaxMigrateTypes) OrderStats[order, mt]++;
     }
@@ -243,24 +328,31 @@ public sealed class KmemStat
             TotalPageNomatchBytes += bytes;
             return;
         }
-        uint mt = live.MigrateType, gfp = live.GfpFlags;
+        uint mt = live.Mt, gfp = live.Gfp;
         if (LivePage)
         {
             if (order is >= 0 and < MaxPageOrder && mt < MaxMigrateTypes) OrderStats[order, mt]--;
         }
-        else if (_pageAlloc.TryGetValue((page, order, mt, gfp), out var p))
+        else if (_pageAllocs)
         {
-            p.NrFree++;
-            p.FreeBytes += bytes;
+            ref var p = ref _pageAlloc.GetValueRefOrNullRef(new PageKey(page, order, mt, gfp));
+            if (!Unsafe.IsNullRef(ref p))
+            {
+                p.NrFree++;
+                p.FreeBytes += bytes;
+            }
         }
-        if (!_pageCaller.TryGetValue((live.CallSite, order, mt, gfp), out var c)) return;
+        if (!_pageCallers) return;
+        var key = new PageKey((ulong)(uint)live.CallSite, order, mt, gfp);
+        ref var c = ref _pageCaller.GetValueRefOrNullRef(key);
+        if (Unsafe.IsNullRef(ref c)) return;
         c.NrFree++;
         c.FreeBytes += bytes;
         if (LivePage)
         {
             c.NrAlloc--;
             c.AllocBytes -= bytes;
-            if (c.NrAlloc == 0) _pageCaller.Remove((live.CallSite, order, mt, gfp));
+            if (c.NrAlloc == 0) _pageCaller.Remove(key, out _);
         }
     }
 

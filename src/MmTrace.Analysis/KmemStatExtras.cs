@@ -20,7 +20,7 @@ public sealed class KmemExtras
     }
 
     private readonly Dictionary<int, CacheFigures> _byCache = [];
-    private readonly Dictionary<ulong, (long Seq, long TimeNs, bool HasTime, int Cache)> _live = [];
+    private readonly KmemStatMap<ulong, (long Seq, long TimeNs, bool HasTime, int Cache)> _live = new(1 << 14);
     private readonly long[] _sizeCount = new long[65];
     private readonly ulong[] _sizeBytes = new ulong[65];
     private readonly long[] _lifeEvents = new long[65];
@@ -43,7 +43,7 @@ public sealed class KmemExtras
             c.BytesAlloc += alloc;
             c.Live++;
         }
-        _live[e.Address] = (_seq, e.TimeNs, e.Has(EventFields.Time), e.Cache);
+        _live.GetValueRefOrAddDefault(e.Address, out _) = (_seq, e.TimeNs, e.Has(EventFields.Time), e.Cache);
     }
 
     internal void Free(in TraceEvent e)

@@ -35,20 +35,24 @@ internal static class StatCommand
             var kmemOptions = kmem.Read(p);
             var symbols = new SymbolTable();
             using var reader = TraceFormats.Open(p.GetValue(trace)!, p.GetValue(format)!, symbols, new ReaderOptions { MaxErrors = p.GetValue(maxErrors), KallsymsPath = p.GetValue(kallsyms) });
-            var kmemStat = new KmemStat(kmemOptions.Live);
+            bool asJson = p.GetValue(json), withTables = p.GetValue(tables) || p.GetResult(limit) is { Implicit: false };
+            var kmemStat = new KmemStat(kmemOptions.Live, tables: Needed(kmemOptions, asJson, withTables));
             var stats = new TraceStatistics();
+            // The generic tables are printed for a trace without kernel events, or when asked for: once a kernel event
+            // was seen (and they were not asked for) they would not be printed, so they are no longer counted.
+            bool statsWanted = asJson || withTables;
             // the reader parses on its own thread; both aggregations run on this one, batch after batch
             using (var bar = new ProgressBar(io, p.GetValue(quiet), "stat"))
                 TracePipeline.ReadAll(reader, TraceStatistics.BatchSize, batch =>
                 {
-                    stats.AddBatch(batch);
+                    if (statsWanted || !kmemStat.HasKernelEvents) stats.AddBatch(batch);
                     kmemStat.AddBatch(batch);
                 }, bar.Update);
             // stdout stays perf kmem's text: what the reader has to say goes to stderr, once
             foreach (var note in reader.Stats.Notes) io.Err.WriteLine($"mmtrace: note: {note}");
             int rows = p.GetValue(limit);
             var section = stats.ToSection(symbols, rows);
-            if (p.GetValue(json))
+            if (asJson)
             {
                 var report = new Report();
                 report.Sections.Add(section);
@@ -62,7 +66,7 @@ internal static class StatCommand
             else if (kmemStat.HasKernelEvents)
             {
                 KmemStatText.Write(io.Out, kmemStat, symbols, kmemOptions);
-                if (p.GetValue(tables) || p.GetResult(limit) is { Implicit: false })
+                if (withTables)
                 {
                     io.Out.WriteLine();
                     TextTables.Write(io.Out, section);
@@ -74,5 +78,19 @@ internal static class StatCommand
             return Program.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>The kmem tables the output prints (perf kmem's options; --json prints both summaries; --tables the extras).</summary>
+    internal static KmemTables Needed(KmemStatOptions o, bool json, bool tables)
+    {
+        var t = KmemTables.None;
+        if (json) t |= KmemTables.PageSummary | KmemTables.Extras;
+        if (tables) t |= KmemTables.Extras;
+        if (o.Slab && o.Caller) t |= KmemTables.SlabCaller;
+        if (o.Slab && o.Alloc) t |= KmemTables.SlabAlloc;
+        if (o.Page) t |= KmemTables.PageSummary;
+        if (o.Page && o.Caller) t |= KmemTables.PageCaller;
+        if (o.Page && o.Alloc) t |= KmemTables.PageAlloc;
+        return t;
     }
 }

@@ -66,14 +66,21 @@ public sealed class PerfDataReader : ITraceReader
         public TraceField? Ptr, BytesReq, BytesAlloc, Gfp, CallSite, Name, Pfn, Page, Order, Migratetype, Address, Ip, ErrorCode, PrevPid, NextPid, Pid, ChildPid, Node;
     }
 
-    private struct Pending : ITimed
+    // A queued record, decoded in place in its chunk of arrivals (_chunks); what is sorted and merged is its Key.
+    private struct Pending
     {
-        public long Time;
-        readonly long ITimed.Time => Time;
         public byte Kind; // 0 sample, 1 comm, 2 fork
         public int Tid;
         public int Arg; // comm: symbol id; fork: parent tid
         public TraceEvent Event;
+    }
+
+    // The ordered-events queue entry: the record's time and its arrival number (its slot in _chunks).
+    private struct Key : ITimed
+    {
+        public long Time;
+        public long Seq;
+        readonly long ITimed.Time => Time;
     }
 
     private readonly Stream _stream;
@@ -91,7 +98,16 @@ public sealed class PerfDataReader : ITraceReader
     private long _bufFileOffset; // file offset of _buf[0]
     private long _pos; // file offset of the next record
 
-    private Pending[] _pending = new Pending[4096];
+    // Records in arrival order, in chunks of ChunkSize: arrival number Seq lives in chunk Seq >> ChunkShift, held at
+    // _chunks[chunk & (_chunks.Length - 1)]. The arrivals from _tail (no record still queued arrived before it) to _head
+    // are held; records leave out of order, so that span is what about two rounds hold. Each record is written once,
+    // where it is decoded, and read once; growing moves chunk references only, and chunks read out are reused.
+    private const int ChunkShift = 12, ChunkSize = 1 << ChunkShift;
+    private Pending[][] _chunks = new Pending[16][];
+    private readonly Stack<Pending[]> _freeChunks = new();
+    private long _head, _tail, _headChunk = -1;
+    // The queue, by key (time, arrival): 16 bytes an entry, so sorting and merging move keys, not records.
+    private Key[] _pending = new Key[4096];
     private int _pendingCount;
     // ordered events: _pending[.._sortedCount] is in order (what the last round left), the rest arrived since. During a
     // round (after a flush) events up to _limit leave by a merge of the two parts, cursors _older and _newer.
@@ -99,7 +115,7 @@ public sealed class PerfDataReader : ITraceReader
     private bool _round;
     private int _older, _newer;
     private long _limit;
-    private Pending[] _spare = new Pending[4096];
+    private Key[] _spare = new Key[4096];
     private readonly List<int> _runs = [];
     private long _maxTime, _nextFlush;
     private bool _eof;
@@ -258,11 +274,11 @@ public sealed class PerfDataReader : ITraceReader
                 ReadUntilFlush();
                 continue;
             }
-            ref var p = ref _pending[at];
+            ref var p = ref Slot(_pending[at].Seq);
             switch (p.Kind)
             {
-                case 1: _comm[p.Tid] = p.Arg; break;
-                case 2: _comm[p.Tid] = CommOf(p.Arg); break;
+                case 1: SetComm(p.Tid, p.Arg); break;
+                case 2: SetComm(p.Tid, CommOf(p.Arg)); break;
                 default:
                     batch[n] = p.Event;
                     batch[n].Comm = CommOf(p.Tid);
@@ -276,6 +292,25 @@ public sealed class PerfDataReader : ITraceReader
 
     /// <summary>perf's thread__comm_str: the last COMM of the thread (or its parent's at FORK); "swapper" for 0; ":tid" when unknown.</summary>
     private int CommOf(int tid)
+    {
+        ref var c = ref _commCache[tid & (_commCache.Length - 1)];
+        if (c.Id != 0 && c.Tid == tid) return c.Id;
+        int id = CommOfThread(tid);
+        c = (tid, id);
+        return id;
+    }
+
+    // CommOf by tid, direct-mapped in front of _comm; an entry goes when its thread's comm changes
+    private readonly (int Tid, int Id)[] _commCache = new (int, int)[1024];
+
+    private void SetComm(int tid, int id)
+    {
+        _comm[tid] = id;
+        ref var c = ref _commCache[tid & (_commCache.Length - 1)];
+        if (c.Tid == tid) c = default;
+    }
+
+    private int CommOfThread(int tid)
     {
         if (_comm.TryGetValue(tid, out int id)) return id;
         if (tid == 0) return _swapperId;
@@ -357,13 +392,25 @@ public sealed class PerfDataReader : ITraceReader
         if (_attrs.Length == 1) return _attrs[0];
         ulong st = _attrs[0].SampleType;
         if ((st & SampleIdentifier) != 0)
-            return rec.Length >= 16 && _byId.TryGetValue(U64(rec, 8), out var a) ? a : null;
+            return rec.Length >= 16 ? AttrOfId(U64(rec, 8)) : null;
         if ((st & SampleId) != 0)
         {
             int p = 8 + ((st & SampleIp) != 0 ? 8 : 0) + ((st & SampleTid) != 0 ? 8 : 0) + ((st & SampleTime) != 0 ? 8 : 0) + ((st & SampleAddr) != 0 ? 8 : 0);
-            return rec.Length >= p + 8 && _byId.TryGetValue(U64(rec, p), out var a) ? a : null;
+            return rec.Length >= p + 8 ? AttrOfId(U64(rec, p)) : null;
         }
         return null;
+    }
+
+    // sample ids of the attrs met so far, direct-mapped in front of _byId (a recording has one id per event and CPU)
+    private readonly (ulong Id, Attr? Attr)[] _idCache = new (ulong, Attr?)[64];
+
+    private Attr? AttrOfId(ulong id)
+    {
+        ref var c = ref _idCache[(int)((id * 0x9E3779B97F4A7C15UL) >> 58)];
+        if (c.Attr is not null && c.Id == id) return c.Attr;
+        if (!_byId.TryGetValue(id, out var a)) return null;
+        c = (id, a);
+        return a;
     }
 
     private void Sample(ReadOnlySpan<byte> rec, long at)
@@ -411,11 +458,16 @@ public sealed class PerfDataReader : ITraceReader
             Stats.CountUnsupported(a.EventName!);
             return;
         }
-        var ev = TraceEvent.Create(a.Kind.ToOp(), tid);
+        // decoded straight into its slot of the ring, which counts only once Commit queues it
+        ref var slot = ref Reserve();
+        slot.Kind = 0;
+        slot.Tid = tid;
+        ref var ev = ref slot.Event;
+        ev = TraceEvent.Create(a.Kind.ToOp(), tid);
         if ((st & SampleTime) != 0) ev.SetTime((long)time);
         if (cpu >= 0) ev.SetCpu(cpu);
         if (!Decode(a, raw, ref ev, ip, callchain)) { Bad(at, $"raw data of {a.EventName} shorter than its format's fields"); return; }
-        Queue(new Pending { Time = (long)time, Kind = 0, Tid = tid, Event = ev });
+        Commit((long)time);
     }
 
     private bool Decode(Attr a, ReadOnlySpan<byte> raw, ref TraceEvent ev, ulong ip, ReadOnlySpan<byte> callchain)
@@ -424,10 +476,14 @@ public sealed class PerfDataReader : ITraceReader
         switch (a.Kind)
         {
             case PerfEvent.Kmalloc or PerfEvent.KmemCacheAlloc:
-                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
-                ok &= SetU(raw, a.BytesReq, ref ev, static (ref TraceEvent e, ulong v) => e.SetSize(v), required: true);
-                ok &= SetU(raw, a.BytesAlloc, ref ev, static (ref TraceEvent e, ulong v) => e.SetBytesAlloc(v), required: false);
-                ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ok &= Get(raw, a.Ptr, true, out bool has1, out ulong v1);
+                if (has1) ev.SetAddress(v1);
+                ok &= Get(raw, a.BytesReq, true, out bool has2, out ulong v2);
+                if (has2) ev.SetSize(v2);
+                ok &= Get(raw, a.BytesAlloc, false, out bool has3, out ulong v3);
+                if (has3) ev.SetBytesAlloc(v3);
+                ok &= Get(raw, a.Gfp, false, out bool has4, out ulong v4);
+                if (has4) ev.SetFlags(v4);
                 ev.CallSite = Hex(raw, a.CallSite, ref ok);
                 if (a.Kind == PerfEvent.KmemCacheAlloc) ev.Cache = Str(raw, a.Name, ref ok);
                 if (a.Node is not null)
@@ -439,7 +495,8 @@ public sealed class PerfDataReader : ITraceReader
                 }
                 break;
             case PerfEvent.Kfree or PerfEvent.KmemCacheFree:
-                ok &= SetU(raw, a.Ptr, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
+                ok &= Get(raw, a.Ptr, true, out bool has5, out ulong v5);
+                if (has5) ev.SetAddress(v5);
                 ev.CallSite = Hex(raw, a.CallSite, ref ok);
                 if (a.Kind == PerfEvent.KmemCacheFree) ev.Cache = Str(raw, a.Name, ref ok);
                 break;
@@ -460,13 +517,16 @@ public sealed class PerfDataReader : ITraceReader
                 if (a.Kind == PerfEvent.PageAlloc)
                 {
                     if (a.Migratetype is not null) { ok &= Field(raw, a.Migratetype, out ulong mt); ev.SetMigratetype((int)Math.Clamp((long)mt, sbyte.MinValue, sbyte.MaxValue)); }
-                    ok &= SetU(raw, a.Gfp, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                    ok &= Get(raw, a.Gfp, false, out bool has6, out ulong v6);
+                    if (has6) ev.SetFlags(v6);
                 }
                 if (a.Kind == PerfEvent.PageAlloc) ev.CallSite = PageCallSite(ip, callchain);
                 break;
             case PerfEvent.PageFaultUser or PerfEvent.PageFaultKernel:
-                ok &= SetU(raw, a.Address, ref ev, static (ref TraceEvent e, ulong v) => e.SetAddress(v), required: true);
-                ok &= SetU(raw, a.ErrorCode, ref ev, static (ref TraceEvent e, ulong v) => e.SetFlags(v), required: false);
+                ok &= Get(raw, a.Address, true, out bool has7, out ulong v7);
+                if (has7) ev.SetAddress(v7);
+                ok &= Get(raw, a.ErrorCode, false, out bool has8, out ulong v8);
+                if (has8) ev.SetFlags(v8);
                 if (a.Ip is not null)
                 {
                     ok &= Field(raw, a.Ip, out ulong faultIp);
@@ -492,17 +552,20 @@ public sealed class PerfDataReader : ITraceReader
         return ok;
     }
 
-    private delegate void Setter(ref TraceEvent e, ulong v);
-
-    private static bool SetU(ReadOnlySpan<byte> raw, TraceField? f, ref TraceEvent ev, Setter set, bool required)
+    /// <summary>A field's value when the format has it (<paramref name="has"/>); false when it is missing but required, or cut short.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Get(ReadOnlySpan<byte> raw, TraceField? f, bool required, out bool has, out ulong v)
     {
+        has = false;
+        v = 0;
         if (f is null) return !required;
-        if (!Field(raw, f, out ulong v)) return false;
-        set(ref ev, v);
+        if (!Field(raw, f, out v)) return false;
+        has = true;
         return true;
     }
 
     /// <summary>An integer field, sign-extended when the format says signed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Field(ReadOnlySpan<byte> raw, TraceField? f, out ulong v)
     {
         v = 0;
@@ -580,6 +643,20 @@ public sealed class PerfDataReader : ITraceReader
     private int HexValue(ulong v)
     {
         _rawCallSites = true;
+        // a direct-mapped cache in front of the dictionary: a recording's call sites are a few hundred addresses
+        int h = (int)((v * 0x9E3779B97F4A7C15UL) >> (64 - HexCacheBits));
+        ref var cached = ref _hexCache[h];
+        if (cached.Id != 0 && cached.Value == v) return cached.Id;
+        int found = HexId(v);
+        cached = (v, found);
+        return found;
+    }
+
+    private const int HexCacheBits = 10;
+    private readonly (ulong Value, int Id)[] _hexCache = new (ulong, int)[1 << HexCacheBits];
+
+    private int HexId(ulong v)
+    {
         ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hexIds, v, out bool found);
         if (!found) id = FormatHex(v);
         return id;
@@ -689,7 +766,7 @@ public sealed class PerfDataReader : ITraceReader
         int z = name.IndexOf((byte)0);
         if (z >= 0) name = name[..z];
         int id = _strings.Intern(name);
-        Queue(new Pending { Time = SideBandTime(rec), Kind = 1, Tid = tid, Arg = id });
+        Queue(SideBandTime(rec), 1, tid, id);
     }
 
     private void Fork(ReadOnlySpan<byte> rec)
@@ -698,7 +775,7 @@ public sealed class PerfDataReader : ITraceReader
         int tid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[16..]);
         int ptid = (int)BinaryPrimitives.ReadUInt32LittleEndian(rec[20..]);
         long time = (long)U64(rec, 24);
-        Queue(new Pending { Time = time, Kind = 2, Tid = tid, Arg = ptid });
+        Queue(time, 2, tid, ptid);
     }
 
     /// <summary>The time of a side-band record from its trailing sample_id (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.</summary>
@@ -715,10 +792,61 @@ public sealed class PerfDataReader : ITraceReader
         return off >= 8 && off + 8 <= rec.Length ? (long)U64(rec, off) : _maxTime;
     }
 
-    private void Queue(in Pending p)
+    private void Queue(long time, byte kind, int tid, int arg)
+    {
+        ref var slot = ref Reserve();
+        slot.Kind = kind;
+        slot.Tid = tid;
+        slot.Arg = arg;
+        Commit(time);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref Pending Slot(long seq) => ref _chunks[(seq >> ChunkShift) & (_chunks.Length - 1)][seq & (ChunkSize - 1)];
+
+    /// <summary>The slot of the next arrival (written in place; <see cref="Commit"/> queues it). Called between rounds only.</summary>
+    private ref Pending Reserve()
+    {
+        if (_head >> ChunkShift != _headChunk) NewChunk(_head >> ChunkShift);
+        return ref Slot(_head);
+    }
+
+    /// <summary>Queues the reserved record with its time.</summary>
+    private void Commit(long time)
     {
         if (_pendingCount == _pending.Length) Array.Resize(ref _pending, _pending.Length * 2);
-        _pending[_pendingCount++] = p;
+        _pending[_pendingCount++] = new Key { Time = time, Seq = _head };
+        _head++;
+    }
+
+    /// <summary>Chunk <paramref name="n"/> starts: one read out before, or a new one; the table of chunks doubles when full.</summary>
+    private void NewChunk(long n)
+    {
+        long first = _tail >> ChunkShift;
+        if (n - first >= _chunks.Length)
+        {
+            var grown = new Pending[_chunks.Length * 2][];
+            for (long k = first; k < n; k++) grown[k & (grown.Length - 1)] = _chunks[k & (_chunks.Length - 1)];
+            _chunks = grown;
+        }
+        _chunks[n & (_chunks.Length - 1)] = _freeChunks.Count > 0 ? _freeChunks.Pop() : new Pending[ChunkSize];
+        _headChunk = n;
+    }
+
+    /// <summary>The queue is <paramref name="kept"/> (what a round left): the tail moves up to its oldest arrival, and the
+    /// chunks wholly before it are read out, kept for reuse.</summary>
+    private void MoveTail(ReadOnlySpan<Key> kept)
+    {
+        long tail = _head;
+        foreach (ref readonly var k in kept)
+            if (k.Seq < tail) tail = k.Seq;
+        for (long c = _tail >> ChunkShift; c < tail >> ChunkShift; c++)
+        {
+            ref var chunk = ref _chunks[c & (_chunks.Length - 1)];
+            _freeChunks.Push(chunk);
+            chunk = null!;
+        }
+        _tail = tail;
     }
 
     /// <summary>
@@ -731,7 +859,7 @@ public sealed class PerfDataReader : ITraceReader
     /// </summary>
     private void Flush(long limit)
     {
-        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length]; // free between rounds: the sort's scratch
+        if (_spare.Length < _pending.Length) _spare = new Key[_pending.Length]; // free between rounds: the sort's scratch
         TimeRuns.Sort(_pending.AsSpan(_sortedCount, _pendingCount - _sortedCount), _spare, _runs);
         _round = true;
         _limit = limit;
@@ -753,16 +881,18 @@ public sealed class PerfDataReader : ITraceReader
     /// <summary>The events a round left (after its limit) become the sorted start of the queue.</summary>
     private void EndRound()
     {
-        if (_spare.Length < _pending.Length) _spare = new Pending[_pending.Length];
+        if (_spare.Length < _pending.Length) _spare = new Key[_pending.Length];
         var older = _pending.AsSpan(_older, _sortedCount - _older);
         var newer = _pending.AsSpan(_newer, _pendingCount - _newer);
         int kept = older.Length + newer.Length;
-        TimeRuns.Merge<Pending>(older, newer, _spare.AsSpan(0, kept));
+        TimeRuns.Merge<Key>(older, newer, _spare.AsSpan(0, kept));
         (_pending, _spare) = (_spare, _pending);
         _pendingCount = _sortedCount = kept;
+        MoveTail(_pending.AsSpan(0, kept));
         _round = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Take(ReadOnlySpan<byte> rec, ref int p, out ulong v)
     {
         if (p + 8 > rec.Length) { v = 0; p += 8; return false; }

@@ -194,6 +194,40 @@ public class KmemStatTests
         Assert.Contains("Total allocation failures     :                1   [               32 KB ]", text);
     }
 
+    /// <summary>A KmemStat that keeps only some tables counts the same summaries as one that keeps all of them, and the
+    /// tables it keeps are the same rows; what it does not keep is empty.</summary>
+    [Theory]
+    [InlineData(KmemTables.None, false)]
+    [InlineData(KmemTables.SlabCaller, false)]
+    [InlineData(KmemTables.PageSummary, false)]
+    [InlineData(KmemTables.PageCaller, true)]
+    [InlineData(KmemTables.PageAlloc, true)]
+    [InlineData(KmemTables.PageAlloc | KmemTables.SlabAlloc, false)]
+    public void Kept_tables_equal_those_of_a_full_stat(KmemTables tables, bool live)
+    {
+        var symbols = new SymbolTable();
+        using var r = TraceFormats.Open(PerfSamples.ScriptPath("kbuild"), "auto", symbols, ReaderOptions.Default);
+        var full = new KmemStat(live);
+        var part = new KmemStat(live, tables: tables);
+        r.ReadAll(new TraceEvent[4096], batch => { full.AddBatch(batch); part.AddBatch(batch); });
+        Assert.Equal((full.TotalRequested, full.TotalAllocated, full.TotalFreed, full.NrAllocs, full.NrCrossAllocs),
+            (part.TotalRequested, part.TotalAllocated, part.TotalFreed, part.NrAllocs, part.NrCrossAllocs));
+        Assert.Equal(full.AllocStats.Count, part.AllocStats.Count);
+        Assert.True(full.PageEvents > 0 && full.PageEvents == part.PageEvents);
+        bool pages = (tables & KmemTables.PageSummary) != 0;
+        Assert.Equal(pages ? full.NrPageNomatch : 0, part.NrPageNomatch);
+        Assert.Equal(pages ? full.TotalPageAllocBytes : 0, part.TotalPageAllocBytes);
+        Assert.Equal(pages ? full.OrderStats.Cast<int>() : new int[KmemStat.MaxPageOrder * KmemStat.MaxMigrateTypes], part.OrderStats.Cast<int>());
+        var options = new KmemStatOptions { Slab = true, Page = true, Caller = true, Alloc = true, Live = live };
+        string Text(IEnumerable<KmemPageStat> rows) => string.Join("\n", KmemStatText.SortPage(rows, "bytes,hit", false, symbols).Select(p => $"{p.Page} {p.CallSite} {p.Order} {p.NrAlloc} {p.NrFree} {p.AllocBytes} {p.FreeBytes}"));
+        // with --live the pfn rows are the live pages, which the page summary keeps anyway
+        Assert.Equal((tables & KmemTables.PageAlloc) == KmemTables.PageAlloc || (live && pages) ? Text(full.PageAllocStats) : "", Text(part.PageAllocStats));
+        Assert.Equal((tables & KmemTables.PageCaller) == KmemTables.PageCaller ? full.PageCallerStats.Count : 0, part.PageCallerStats.Count);
+        Assert.Equal((tables & KmemTables.SlabCaller) != 0 ? full.CallerStats.Count : 0, part.CallerStats.Count);
+        if (tables == (KmemTables.PageAlloc | KmemTables.SlabAlloc) && !live)
+            Assert.Equal(KmemStatText.ToText(full, symbols, options with { Caller = false }), KmemStatText.ToText(part, symbols, options with { Caller = false }));
+    }
+
     [Fact]
     public void Live_page_mode_undoes_freed_allocations()
     {
