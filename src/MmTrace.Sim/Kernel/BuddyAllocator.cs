@@ -101,6 +101,14 @@ public sealed class BuddyAllocator
         return ref _frames[pfn];
     }
 
+    /// <summary>The frame of a pfn that has been used since boot (allocated, on a pcp list, or just taken off a free list
+    /// through <see cref="Frame"/>): its section is initialised already, so the hot paths skip the check.</summary>
+    private ref PageFrame UsedFrame(int pfn)
+    {
+        System.Diagnostics.Debug.Assert(!_memmapPending[pfn >> SectionShift]);
+        return ref _frames[pfn];
+    }
+
     private ref PageFrame PendingFrame(int pfn)
     {
         if (_bootFrames is { } boot) return ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(boot, pfn, out _);
@@ -139,6 +147,15 @@ public sealed class BuddyAllocator
             _deferredFrames[s] = bySection[s]?.ToArray();
             _memmapPending[s] = _deferredFrames[s] is not null;
         }
+    }
+
+    /// <summary>Sections whose frames are still held aside (none written since boot).</summary>
+    internal int PendingMemmapSections => _memmapPending.Count(p => p);
+
+    /// <summary>Initialises every pending section now (tests compare this eager store with the lazy one).</summary>
+    internal void InitAllDeferredMemmap()
+    {
+        for (int s = 0; s < _memmapPending.Length; s++) if (_memmapPending[s]) DeferredInitMemmap(s);
     }
 
     /// <summary>deferred_init_memmap for one section: its frames as memblock_free_all left them, into the frame array.</summary>
@@ -263,28 +280,31 @@ public sealed class BuddyAllocator
     private void PcpAdd(PerCpuPages pcp, int pindex, int pfn, int order, bool tail)
     {
         int head = pcp.Heads[pindex];
-        if (head < 0) { Frame(pfn).Next = pfn; Frame(pfn).Prev = pfn; pcp.Heads[pindex] = pfn; }
+        ref var f = ref UsedFrame(pfn);
+        if (head < 0) { f.Next = pfn; f.Prev = pfn; pcp.Heads[pindex] = pfn; }
         else
         {
-            int last = Frame(head).Prev;
-            Frame(last).Next = pfn; Frame(pfn).Prev = last; Frame(pfn).Next = head; Frame(head).Prev = pfn;
+            ref var h = ref UsedFrame(head);
+            int last = h.Prev;
+            UsedFrame(last).Next = pfn; f.Prev = last; f.Next = head; h.Prev = pfn;
             if (!tail) pcp.Heads[pindex] = pfn;
         }
-        Frame(pfn).PcpOrder = (byte)order;
+        f.PcpOrder = (byte)order;
         pcp.Count += 1 << order;
     }
 
     private void PcpDel(PerCpuPages pcp, int pindex, int pfn)
     {
-        if (Frame(pfn).Next == pfn) pcp.Heads[pindex] = -1;
+        ref var f = ref UsedFrame(pfn);
+        if (f.Next == pfn) pcp.Heads[pindex] = -1;
         else
         {
-            Frame(Frame(pfn).Prev).Next = Frame(pfn).Next;
-            Frame(Frame(pfn).Next).Prev = Frame(pfn).Prev;
-            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = Frame(pfn).Next;
+            UsedFrame(f.Prev).Next = f.Next;
+            UsedFrame(f.Next).Prev = f.Prev;
+            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = f.Next;
         }
-        pcp.Count -= 1 << Frame(pfn).PcpOrder;
-        Frame(pfn).PcpOrder = None;
+        pcp.Count -= 1 << f.PcpOrder;
+        f.PcpOrder = None;
     }
 
     /// <summary>nr_pcp_alloc without alloc_factor scaling: a batch for order 0, batch &gt;&gt; order (at least 2) above.</summary>
@@ -351,7 +371,7 @@ public sealed class BuddyAllocator
             int order = PindexToOrder(pindex);
             do
             {
-                int pfn = Frame(pcp.Heads[pindex]).Prev;
+                int pfn = UsedFrame(pcp.Heads[pindex]).Prev;
                 PcpDel(pcp, pindex, pfn);
                 count -= 1 << order;
                 res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
@@ -515,23 +535,25 @@ public sealed class BuddyAllocator
     {
         int li = Zone.ListIndex(order, mt);
         int head = zone.Heads[li];
+        ref var f = ref Frame(pfn);
         if (head < 0)
         {
-            Frame(pfn).Next = pfn;
-            Frame(pfn).Prev = pfn;
+            f.Next = pfn;
+            f.Prev = pfn;
             zone.Heads[li] = pfn;
         }
         else
         {
-            int last = Frame(head).Prev;
+            ref var h = ref Frame(head);
+            int last = h.Prev;
             Frame(last).Next = pfn;
-            Frame(pfn).Prev = last;
-            Frame(pfn).Next = head;
-            Frame(head).Prev = pfn;
+            f.Prev = last;
+            f.Next = head;
+            h.Prev = pfn;
             if (!tail) zone.Heads[li] = pfn;
         }
-        Frame(pfn).BuddyOrder = (byte)order;
-        Frame(pfn).FreeMt = (byte)mt;
+        f.BuddyOrder = (byte)order;
+        f.FreeMt = (byte)mt;
         zone.NrFree[li]++;
         zone.NrFreeOrder[order]++;
         zone.FreePages += 1L << order;
@@ -539,19 +561,20 @@ public sealed class BuddyAllocator
 
     private void DelFromFreeList(Zone zone, int pfn, int order)
     {
-        int mt = Frame(pfn).FreeMt;
+        ref var f = ref Frame(pfn);
+        int mt = f.FreeMt;
         int li = Zone.ListIndex(order, mt);
-        if (Frame(pfn).Next == pfn)
+        if (f.Next == pfn)
         {
             zone.Heads[li] = -1;
         }
         else
         {
-            Frame(Frame(pfn).Prev).Next = Frame(pfn).Next;
-            Frame(Frame(pfn).Next).Prev = Frame(pfn).Prev;
-            if (zone.Heads[li] == pfn) zone.Heads[li] = Frame(pfn).Next;
+            Frame(f.Prev).Next = f.Next;
+            Frame(f.Next).Prev = f.Prev;
+            if (zone.Heads[li] == pfn) zone.Heads[li] = f.Next;
         }
-        Frame(pfn).BuddyOrder = None;
+        f.BuddyOrder = None;
         zone.NrFree[li]--;
         zone.NrFreeOrder[order]--;
         zone.FreePages -= 1L << order;
@@ -574,8 +597,9 @@ public sealed class BuddyAllocator
     /// (cpu &lt; 0: straight to the buddy lists, as __free_pages_ok), else merged into the buddy lists.</summary>
     public PageFreeResult FreePages(int pfn, int order, int cpu = -1)
     {
-        if (Frame(pfn).AllocOrder != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
-        Frame(pfn).AllocOrder = None;
+        ref var f = ref UsedFrame(pfn);
+        if (f.AllocOrder != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
+        f.AllocOrder = None;
         var zone = ZoneOf(pfn);
         var res = new PageFreeResult();
         if (_pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order))
@@ -671,8 +695,9 @@ public sealed class BuddyAllocator
                     res.Zone = zi;
                     res.Node = zone.Node;
                     res.ZoneFallback = zi != preferred;
-                    Frame(res.Pfn).AllocOrder = (byte)order;
-                    Frame(res.Pfn).AllocMt = (byte)mt;
+                    ref var f = ref UsedFrame(res.Pfn);
+                    f.AllocOrder = (byte)order;
+                    f.AllocMt = (byte)mt;
                     ZoneStatistics(_zones[preferred], zone, localNode);
                     if (zone.Node != localNode) { RemoteAllocations++; RemotePages += 1L << order; }
                     return res;
@@ -940,12 +965,13 @@ public sealed class BuddyAllocator
         int freePages = 0, movablePages = 0;
         for (int p = start; p < end;)
         {
-            if (Frame(p).BuddyOrder != None) { freePages += 1 << Frame(p).BuddyOrder; p += 1 << Frame(p).BuddyOrder; continue; }
-            if (Frame(p).PcpOrder != None) { p += 1 << Frame(p).PcpOrder; continue; }
-            if (Frame(p).AllocOrder != None)
+            ref readonly var f = ref Frame(p);
+            if (f.BuddyOrder != None) { freePages += 1 << f.BuddyOrder; p += 1 << f.BuddyOrder; continue; }
+            if (f.PcpOrder != None) { p += 1 << f.PcpOrder; continue; }
+            if (f.AllocOrder != None)
             {
-                if (Frame(p).AllocMt == (byte)MigrateType.Movable) movablePages += 1 << Frame(p).AllocOrder;
-                p += 1 << Frame(p).AllocOrder;
+                if (f.AllocMt == (byte)MigrateType.Movable) movablePages += 1 << f.AllocOrder;
+                p += 1 << f.AllocOrder;
                 continue;
             }
             p++;
