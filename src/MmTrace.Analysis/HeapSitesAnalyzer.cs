@@ -149,7 +149,15 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
 
     public bool WatchesBefore(Op op) => UserHeapReplay.Handles(op);
 
-    public void BeforeEvent(in TraceEvent e) => _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    // The events the clock will have seen when the heap call last read the counters has been observed: if the call
+    // before this one was that event, the counters read then are the counters now (observers do not move them), as in
+    // a trace of heap calls only; otherwise other events ran in between and they are read again.
+    private long _readAfterEvents = -1;
+
+    public void BeforeEvent(in TraceEvent e)
+    {
+        if (clock.Events != _readAfterEvents) _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
@@ -158,7 +166,10 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
             return;
         }
-        var cost = LayerCounters.Delta(LayerCounters.OfMachine(machine.Mmu), _machineThen);
+        var now = LayerCounters.OfMachine(machine.Mmu);
+        var cost = LayerCounters.Delta(now, _machineThen);
+        _machineThen = now;
+        _readAfterEvents = clock.Events + 1;
         _heapCallsCost.Add(cost);
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
