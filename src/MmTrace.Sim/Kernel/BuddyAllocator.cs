@@ -41,7 +41,8 @@ public struct PageFreeResult
 /// The zoned buddy page allocator of Linux 6.18 mm/page_alloc.c: free_area[order][migratetype]
 /// lists per zone, split by expand(), merge by __free_one_page(), migratetype fallback with
 /// pageblock claiming (__rmqueue_claim / __rmqueue_steal), ALLOC_NOFRAGMENT, watermarks and the
-/// gfp-selected zonelist. Per-frame state (the role of struct page) lives in flat arrays.
+/// gfp-selected zonelist. Per-frame state (the role of struct page) lives in one flat array whose sections are
+/// initialised on first use (deferred_init_memmap; see Frame), so untouched memory costs no resident pages.
 /// NUMA: one pg_data_t per node with its own zones (DMA/DMA32 only where the node's memory lies below 4 GiB,
 /// node 0 on x86-64), zonelists built by build_zonelists and walked in node order, numa statistics per zone.
 /// Not modelled yet: reclaim and compaction (so zone_reclaim_mode is off and node_reclaim never runs),
