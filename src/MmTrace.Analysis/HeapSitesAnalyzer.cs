@@ -15,7 +15,7 @@ namespace MmTrace.Analysis;
 /// are named by their module's ELF symbols when the module (or its debug file) is on this machine
 /// (<see cref="ElfSymbolizer"/>). Absent when no malloc-family event was modelled.
 /// </summary>
-public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer
+public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer, IReplayPreObserver
 {
     public const string SectionName = "heap_sites";
     /// <summary>heaptrack's "calls to allocation functions": successful malloc, calloc, realloc and memalign-family calls.</summary>
@@ -135,7 +135,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // Held against live summed over the processes at each call (Johnstone and Wilson's measures of the whole run).
     private readonly HeldVsLive _all = new();
     private readonly HeapTotals _t = new(clock, machine);
-    // Cross-layer attribution: the machine's counters after the last event seen (every event is seen), what each call site's
+    // Cross-layer attribution: the machine's counters just before the heap call being replayed, what each call site's
     // calls moved them by, and what other events did.
     private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
     private readonly LayerCounters _machineAtStart = LayerCounters.OfMachine(machine.Mmu);
@@ -143,21 +143,33 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // The machine's counters moved by the heap calls (what other events moved is the rest of the change since the start).
     private LayerCounters _heapCallsCost;
 
-    // Every op: the counters a call moves must be read after the event before it, whatever that was.
-    public bool Watches(Op op) => true;
+    // Heap calls, and exec/exit (which end a process's heap). The counters a call moves are read just before it
+    // (BeforeEvent), so the other events need not be seen at all.
+    public bool Watches(Op op) => UserHeapReplay.Handles(op) || op is Op.Exec or Op.Exit;
+
+    public bool WatchesBefore(Op op) => UserHeapReplay.Handles(op);
+
+    // The events the clock will have seen when the heap call last read the counters has been observed: if the call
+    // before this one was that event, the counters read then are the counters now (observers do not move them), as in
+    // a trace of heap calls only; otherwise other events ran in between and they are read again.
+    private long _readAfterEvents = -1;
+
+    public void BeforeEvent(in TraceEvent e)
+    {
+        if (clock.Events != _readAfterEvents) _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         if (!UserHeapReplay.Handles(e.Op))
         {
-            // Only the counters after it: the next heap call's cost starts there.
-            _machineThen = LayerCounters.OfMachine(machine.Mmu);
             if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
             return;
         }
         var now = LayerCounters.OfMachine(machine.Mmu);
         var cost = LayerCounters.Delta(now, _machineThen);
         _machineThen = now;
+        _readAfterEvents = clock.Events + 1;
         _heapCallsCost.Add(cost);
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);

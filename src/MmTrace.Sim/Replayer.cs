@@ -12,6 +12,17 @@ public interface IReplayObserver
     bool Watches(Op op) => true;
 }
 
+/// <summary>An observer that also sees some events just before the machine dispatches them (the machine's state before
+/// the event: what the event then changes is the difference). Called only for the ops <see cref="WatchesBefore"/>
+/// names, so an observer that needs the state before a few ops does not have to read it after every other event.</summary>
+public interface IReplayPreObserver : IReplayObserver
+{
+    void BeforeEvent(in TraceEvent e);
+
+    /// <summary>Whether <see cref="BeforeEvent"/> wants events of this op; asked once per op like <see cref="IReplayObserver.Watches"/>.</summary>
+    bool WatchesBefore(Op op);
+}
+
 /// <summary>
 /// Reads batches from a trace reader into one reused buffer, dispatches each event to the machine
 /// and notifies the observers that watch its op. Allocation-free per event.
@@ -19,12 +30,15 @@ public interface IReplayObserver
 public sealed class Replayer
 {
     private delegate void OnEventCall(in TraceEvent e, in EventOutcome outcome);
+    private delegate void BeforeEventCall(in TraceEvent e);
 
     private readonly Machine _machine;
     private readonly TraceEvent[] _batch;
     // Per op value (Op is a byte): the observers watching it, as delegates bound to their OnEvent, so the hot
     // loop makes one indirect call per watching observer instead of a megamorphic interface dispatch per observer.
     private readonly OnEventCall[][] _byOp = new OnEventCall[256][];
+    // Per op value: the observers that look at the machine before an event of it (IReplayPreObserver), or null.
+    private readonly BeforeEventCall[]?[] _beforeByOp = new BeforeEventCall[256][];
 
     public Replayer(Machine machine, IReadOnlyList<IReplayObserver> observers, int batchSize = 4096)
     {
@@ -32,6 +46,12 @@ public sealed class Replayer
         _batch = new TraceEvent[batchSize];
         for (int op = 0; op < _byOp.Length; op++)
             _byOp[op] = observers.Where(o => op >= OpNames.Count || o.Watches((Op)op)).Select(o => (OnEventCall)o.OnEvent).ToArray();
+        for (int op = 0; op < _beforeByOp.Length; op++)
+        {
+            var before = observers.OfType<IReplayPreObserver>().Where(o => op >= OpNames.Count || o.WatchesBefore((Op)op))
+                .Select(o => (BeforeEventCall)o.BeforeEvent).ToArray();
+            _beforeByOp[op] = before.Length == 0 ? null : before;
+        }
     }
 
     public long Events { get; private set; }
@@ -49,10 +69,13 @@ public sealed class Replayer
     {
         var machine = _machine;
         var byOp = _byOp;
+        var beforeByOp = _beforeByOp;
         for (int i = 0; i < events.Length; i++)
         {
             if (i + PrefetchDistance < events.Length) machine.Prefetch(events[i + PrefetchDistance]);
             ref readonly var e = ref events[i];
+            if (beforeByOp[(byte)e.Op] is { } before)
+                foreach (var call in before) call(e);
             var outcome = machine.Dispatch(e);
             foreach (var call in byOp[(byte)e.Op]) call(e, outcome);
         }

@@ -41,7 +41,8 @@ public struct PageFreeResult
 /// The zoned buddy page allocator of Linux 6.18 mm/page_alloc.c: free_area[order][migratetype]
 /// lists per zone, split by expand(), merge by __free_one_page(), migratetype fallback with
 /// pageblock claiming (__rmqueue_claim / __rmqueue_steal), ALLOC_NOFRAGMENT, watermarks and the
-/// gfp-selected zonelist. Per-frame state (the role of struct page) lives in flat arrays.
+/// gfp-selected zonelist. Per-frame state (the role of struct page) lives in one flat array whose sections are
+/// initialised on first use (deferred_init_memmap; see Frame), so untouched memory costs no resident pages.
 /// NUMA: one pg_data_t per node with its own zones (DMA/DMA32 only where the node's memory lies below 4 GiB,
 /// node 0 on x86-64), zonelists built by build_zonelists and walked in node order, numa statistics per zone.
 /// Not modelled yet: reclaim and compaction (so zone_reclaim_mode is off and node_reclaim never runs),
@@ -60,16 +61,120 @@ public sealed class BuddyAllocator
         public int Next;
         public int Prev;
         // Order if the frame heads a free block (PageBuddy + buddy_order), else None; and its free list's migrate type.
-        public byte BuddyOrder;
+        public byte BuddyOrder { readonly get => (byte)(_buddyOrder - 1); set => _buddyOrder = (byte)(value + 1); }
         public byte FreeMt;
         // Order if the frame heads an allocated block, else None; and the allocation's migrate type.
-        public byte AllocOrder;
+        public byte AllocOrder { readonly get => (byte)(_allocOrder - 1); set => _allocOrder = (byte)(value + 1); }
         public byte AllocMt;
         // Order if the frame heads a block on a per-CPU page list, else None.
-        public byte PcpOrder;
+        public byte PcpOrder { readonly get => (byte)(_pcpOrder - 1); set => _pcpOrder = (byte)(value + 1); }
+        // The orders are stored plus one (None, 0xFF, as 0), so that a zeroed frame is a frame with no order: the
+        // array needs no initialisation pass and its pages stay untouched (not resident) until a frame on them is used.
+        private byte _buddyOrder, _allocOrder, _pcpOrder;
     }
 
     private readonly PageFrame[] _frames;
+
+    // ---- the frame store, initialised section by section on first use ----------------------------------------
+    // SPARSEMEM's memory section (x86-64 SECTION_SIZE_BITS 27: 2^15 pages, 128 MiB) is the unit in which struct
+    // pages are initialised lazily here, as DEFERRED_STRUCT_PAGE_INIT's deferred_init_memmap does at boot: the
+    // frames memblock_free_all writes (the heads of the free blocks and their list links) are kept aside, by
+    // section, and copied into the frame array the first time any frame of the section is read or written. Until
+    // then the section's part of the array is never touched, so it costs no resident memory (a zeroed frame is a
+    // frame with no order: see PageFrame). Every frame is read and written through Frame(), so a section is exactly
+    // as memblock_free_all left it until its first use; the free lists, orders and results are those of an eager
+    // initialisation. What differs from the kernel: its deferred init runs in kthreads after boot and hands the
+    // pages to the buddy allocator then; here the pages are on the free lists from the start, only our copy of
+    // their frames is late.
+    private const int SectionShift = 15;
+    // Per section: its frames are not yet in _frames (held in _deferredFrames, or in _bootFrames while booting).
+    private readonly bool[] _memmapPending;
+    private (int Pfn, PageFrame Frame)[]?[]? _deferredFrames;
+    // While memblock_free_all runs: the frames it touches, by pfn (sized at the start so that refs into it stay valid).
+    private Dictionary<int, PageFrame>? _bootFrames;
+    private int _bootCapacity;
+
+    /// <summary>The frame of <paramref name="pfn"/> (its struct page), initialising its section on first use.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private ref PageFrame Frame(int pfn)
+    {
+        if (_memmapPending[pfn >> SectionShift]) return ref PendingFrame(pfn);
+        return ref _frames[pfn];
+    }
+
+    /// <summary>The frame of a pfn that has been used since boot (allocated, on a pcp list, or just taken off a free list
+    /// through <see cref="Frame"/>): its section is initialised already, so the hot paths skip the check.</summary>
+    private ref PageFrame UsedFrame(int pfn)
+    {
+        System.Diagnostics.Debug.Assert(!_memmapPending[pfn >> SectionShift]);
+        return ref _frames[pfn];
+    }
+
+    private ref PageFrame PendingFrame(int pfn)
+    {
+        if (_bootFrames is { } boot) return ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(boot, pfn, out _);
+        DeferredInitMemmap(pfn >> SectionShift);
+        return ref _frames[pfn];
+    }
+
+    /// <summary>Before memblock_free_all: every section pending, the frames it writes collected in a table sized for the
+    /// most it can touch (each free block's head, and the buddies its merge loop reads), so that it never grows.</summary>
+    private void BeginDeferredMemmap(Memblock memblock)
+    {
+        long blocks = 0;
+        foreach (var r in memblock.FreeRanges())
+        {
+            long start = (long)Memblock.AlignUp(r.Start, Units.PageSize) >> Units.PageShift, end = (long)(r.End >> Units.PageShift);
+            // Aligned blocks of at most MaxOrder: the range's pages over 2^MaxOrder, and up to two per order at its edges.
+            if (end > start) blocks += ((end - start) >> MaxOrder) + 2L * (MaxOrder + 1);
+        }
+        _bootFrames = new Dictionary<int, PageFrame>(checked((int)(blocks * (MaxOrder + 3) + 64)));
+        _bootCapacity = _bootFrames.EnsureCapacity(0);
+        Array.Fill(_memmapPending, true);
+    }
+
+    /// <summary>After memblock_free_all: its frames go aside by section; the sections it did not write are ready (all zero).</summary>
+    private void DeferMemmapInit()
+    {
+        var boot = _bootFrames!;
+        _bootFrames = null;
+        if (boot.EnsureCapacity(0) != _bootCapacity) throw new InvalidOperationException("memblock_free_all touched more frames than its table was sized for");
+        var bySection = new List<(int, PageFrame)>?[_memmapPending.Length];
+        foreach (var (pfn, f) in boot.OrderBy(kv => kv.Key))
+            if (!f.Equals(default(PageFrame))) (bySection[pfn >> SectionShift] ??= []).Add((pfn, f));
+        _deferredFrames = new (int, PageFrame)[]?[_memmapPending.Length];
+        for (int s = 0; s < _memmapPending.Length; s++)
+        {
+            _deferredFrames[s] = bySection[s]?.ToArray();
+            _memmapPending[s] = _deferredFrames[s] is not null;
+        }
+    }
+
+    /// <summary>Sections whose frames are still held aside (none written since boot).</summary>
+    internal int PendingMemmapSections => _memmapPending.Count(p => p);
+
+    /// <summary>Initialises every pending section now (tests compare this eager store with the lazy one).</summary>
+    internal void InitAllDeferredMemmap()
+    {
+        for (int s = 0; s < _memmapPending.Length; s++) if (_memmapPending[s]) DeferredInitMemmap(s);
+    }
+
+    /// <summary>Makes the whole frame store resident and initialised now, as an eager boot did: for in-process
+    /// measurements that time the replay apart from building the machine (bench `loop`), so that first touches of the
+    /// frame array fall in the setup, as they did before the store was lazy. Changes no result.</summary>
+    public void TouchAllFrames()
+    {
+        Array.Clear(_frames);
+        InitAllDeferredMemmap();
+    }
+
+    /// <summary>deferred_init_memmap for one section: its frames as memblock_free_all left them, into the frame array.</summary>
+    private void DeferredInitMemmap(int section)
+    {
+        foreach (var (pfn, f) in _deferredFrames![section]!) _frames[pfn] = f;
+        _deferredFrames[section] = null;
+        _memmapPending[section] = false;
+    }
     // struct per_cpu_pages per [cpu, zone]; null when pcp lists are disabled.
     private readonly PerCpuPages[,]? _pcp;
     // Per pageblock: its migrate type (get_pageblock_migratetype), and whether its first page is RAM.
@@ -87,13 +192,11 @@ public sealed class BuddyAllocator
         ulong endBytes = memblock.Memory.Max(m => m.End);
         MaxPfn = checked((int)(endBytes >> Units.PageShift));
         int frames = (int)Memblock.AlignUp((ulong)MaxPfn, 1UL << MaxOrder);
+        // A zeroed PageFrame is a frame on no list with no order (see PageFrame): nothing to initialise, so only the
+        // frames the replay touches (and the heads of the free blocks memblock_free_all hands over) become resident.
         _frames = new PageFrame[frames];
-        foreach (ref var f in _frames.AsSpan())
-        {
-            f.BuddyOrder = None;
-            f.AllocOrder = None;
-            f.PcpOrder = None;
-        }
+        _memmapPending = new bool[(frames >> SectionShift) + 1];
+        BeginDeferredMemmap(memblock);
         // memmap_init_range marks every pageblock MIGRATE_MOVABLE at boot.
         _pageblockMt = new byte[(frames >> PageblockOrder) + 1];
         Array.Fill(_pageblockMt, (byte)MigrateType.Movable);
@@ -119,6 +222,7 @@ public sealed class BuddyAllocator
             }
         }
         MemblockFreeAll(memblock);
+        DeferMemmapInit();
         SetupPerZoneWmarks(cfg);
         SetupZoneSelection();
         Cpus = cfg.Cpus;
@@ -186,28 +290,31 @@ public sealed class BuddyAllocator
     private void PcpAdd(PerCpuPages pcp, int pindex, int pfn, int order, bool tail)
     {
         int head = pcp.Heads[pindex];
-        if (head < 0) { _frames[pfn].Next = pfn; _frames[pfn].Prev = pfn; pcp.Heads[pindex] = pfn; }
+        ref var f = ref UsedFrame(pfn);
+        if (head < 0) { f.Next = pfn; f.Prev = pfn; pcp.Heads[pindex] = pfn; }
         else
         {
-            int last = _frames[head].Prev;
-            _frames[last].Next = pfn; _frames[pfn].Prev = last; _frames[pfn].Next = head; _frames[head].Prev = pfn;
+            ref var h = ref UsedFrame(head);
+            int last = h.Prev;
+            UsedFrame(last).Next = pfn; f.Prev = last; f.Next = head; h.Prev = pfn;
             if (!tail) pcp.Heads[pindex] = pfn;
         }
-        _frames[pfn].PcpOrder = (byte)order;
+        f.PcpOrder = (byte)order;
         pcp.Count += 1 << order;
     }
 
     private void PcpDel(PerCpuPages pcp, int pindex, int pfn)
     {
-        if (_frames[pfn].Next == pfn) pcp.Heads[pindex] = -1;
+        ref var f = ref UsedFrame(pfn);
+        if (f.Next == pfn) pcp.Heads[pindex] = -1;
         else
         {
-            _frames[_frames[pfn].Prev].Next = _frames[pfn].Next;
-            _frames[_frames[pfn].Next].Prev = _frames[pfn].Prev;
-            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = _frames[pfn].Next;
+            UsedFrame(f.Prev).Next = f.Next;
+            UsedFrame(f.Next).Prev = f.Prev;
+            if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = f.Next;
         }
-        pcp.Count -= 1 << _frames[pfn].PcpOrder;
-        _frames[pfn].PcpOrder = None;
+        pcp.Count -= 1 << f.PcpOrder;
+        f.PcpOrder = None;
     }
 
     /// <summary>nr_pcp_alloc without alloc_factor scaling: a batch for order 0, batch &gt;&gt; order (at least 2) above.</summary>
@@ -274,7 +381,7 @@ public sealed class BuddyAllocator
             int order = PindexToOrder(pindex);
             do
             {
-                int pfn = _frames[pcp.Heads[pindex]].Prev;
+                int pfn = UsedFrame(pcp.Heads[pindex]).Prev;
                 PcpDel(pcp, pindex, pfn);
                 count -= 1 << order;
                 res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
@@ -353,13 +460,13 @@ public sealed class BuddyAllocator
     /// <summary>True when the frame heads a free block (PageBuddy).</summary>
     public bool IsFreeHead(int pfn, out int order)
     {
-        order = _frames[pfn].BuddyOrder;
+        order = Frame(pfn).BuddyOrder;
         return order != None;
     }
 
     public bool IsAllocatedHead(int pfn, out int order)
     {
-        order = _frames[pfn].AllocOrder;
+        order = Frame(pfn).AllocOrder;
         return order != None;
     }
 
@@ -438,23 +545,25 @@ public sealed class BuddyAllocator
     {
         int li = Zone.ListIndex(order, mt);
         int head = zone.Heads[li];
+        ref var f = ref Frame(pfn);
         if (head < 0)
         {
-            _frames[pfn].Next = pfn;
-            _frames[pfn].Prev = pfn;
+            f.Next = pfn;
+            f.Prev = pfn;
             zone.Heads[li] = pfn;
         }
         else
         {
-            int last = _frames[head].Prev;
-            _frames[last].Next = pfn;
-            _frames[pfn].Prev = last;
-            _frames[pfn].Next = head;
-            _frames[head].Prev = pfn;
+            ref var h = ref Frame(head);
+            int last = h.Prev;
+            Frame(last).Next = pfn;
+            f.Prev = last;
+            f.Next = head;
+            h.Prev = pfn;
             if (!tail) zone.Heads[li] = pfn;
         }
-        _frames[pfn].BuddyOrder = (byte)order;
-        _frames[pfn].FreeMt = (byte)mt;
+        f.BuddyOrder = (byte)order;
+        f.FreeMt = (byte)mt;
         zone.NrFree[li]++;
         zone.NrFreeOrder[order]++;
         zone.FreePages += 1L << order;
@@ -462,19 +571,20 @@ public sealed class BuddyAllocator
 
     private void DelFromFreeList(Zone zone, int pfn, int order)
     {
-        int mt = _frames[pfn].FreeMt;
+        ref var f = ref Frame(pfn);
+        int mt = f.FreeMt;
         int li = Zone.ListIndex(order, mt);
-        if (_frames[pfn].Next == pfn)
+        if (f.Next == pfn)
         {
             zone.Heads[li] = -1;
         }
         else
         {
-            _frames[_frames[pfn].Prev].Next = _frames[pfn].Next;
-            _frames[_frames[pfn].Next].Prev = _frames[pfn].Prev;
-            if (zone.Heads[li] == pfn) zone.Heads[li] = _frames[pfn].Next;
+            Frame(f.Prev).Next = f.Next;
+            Frame(f.Next).Prev = f.Prev;
+            if (zone.Heads[li] == pfn) zone.Heads[li] = f.Next;
         }
-        _frames[pfn].BuddyOrder = None;
+        f.BuddyOrder = None;
         zone.NrFree[li]--;
         zone.NrFreeOrder[order]--;
         zone.FreePages -= 1L << order;
@@ -489,7 +599,7 @@ public sealed class BuddyAllocator
 
     /// <summary>find_buddy_page_pfn: the buddy is free at the same order, in the same zone.</summary>
     private bool BuddyIsFree(Zone zone, int buddyPfn, int order) =>
-        buddyPfn < _frames.Length && zone.Contains(buddyPfn) && _frames[buddyPfn].BuddyOrder == order;
+        buddyPfn < _frames.Length && zone.Contains(buddyPfn) && Frame(buddyPfn).BuddyOrder == order;
 
     // ---- freeing ---------------------------------------------------------------------------
 
@@ -497,8 +607,9 @@ public sealed class BuddyAllocator
     /// (cpu &lt; 0: straight to the buddy lists, as __free_pages_ok), else merged into the buddy lists.</summary>
     public PageFreeResult FreePages(int pfn, int order, int cpu = -1)
     {
-        if (_frames[pfn].AllocOrder != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
-        _frames[pfn].AllocOrder = None;
+        ref var f = ref UsedFrame(pfn);
+        if (f.AllocOrder != order) throw new InvalidOperationException($"pfn {pfn:x} is not an allocated block of order {order}");
+        f.AllocOrder = None;
         var zone = ZoneOf(pfn);
         var res = new PageFreeResult();
         if (_pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order))
@@ -594,8 +705,9 @@ public sealed class BuddyAllocator
                     res.Zone = zi;
                     res.Node = zone.Node;
                     res.ZoneFallback = zi != preferred;
-                    _frames[res.Pfn].AllocOrder = (byte)order;
-                    _frames[res.Pfn].AllocMt = (byte)mt;
+                    ref var f = ref UsedFrame(res.Pfn);
+                    f.AllocOrder = (byte)order;
+                    f.AllocMt = (byte)mt;
                     ZoneStatistics(_zones[preferred], zone, localNode);
                     if (zone.Node != localNode) { RemoteAllocations++; RemotePages += 1L << order; }
                     return res;
@@ -863,12 +975,13 @@ public sealed class BuddyAllocator
         int freePages = 0, movablePages = 0;
         for (int p = start; p < end;)
         {
-            if (_frames[p].BuddyOrder != None) { freePages += 1 << _frames[p].BuddyOrder; p += 1 << _frames[p].BuddyOrder; continue; }
-            if (_frames[p].PcpOrder != None) { p += 1 << _frames[p].PcpOrder; continue; }
-            if (_frames[p].AllocOrder != None)
+            ref readonly var f = ref Frame(p);
+            if (f.BuddyOrder != None) { freePages += 1 << f.BuddyOrder; p += 1 << f.BuddyOrder; continue; }
+            if (f.PcpOrder != None) { p += 1 << f.PcpOrder; continue; }
+            if (f.AllocOrder != None)
             {
-                if (_frames[p].AllocMt == (byte)MigrateType.Movable) movablePages += 1 << _frames[p].AllocOrder;
-                p += 1 << _frames[p].AllocOrder;
+                if (f.AllocMt == (byte)MigrateType.Movable) movablePages += 1 << f.AllocOrder;
+                p += 1 << f.AllocOrder;
                 continue;
             }
             p++;
@@ -880,9 +993,9 @@ public sealed class BuddyAllocator
         // __move_freepages_block + set_pageblock_migratetype
         for (int p = start; p < end;)
         {
-            if (_frames[p].BuddyOrder != None)
+            if (Frame(p).BuddyOrder != None)
             {
-                int o = _frames[p].BuddyOrder;
+                int o = Frame(p).BuddyOrder;
                 MoveToFreeList(zone, p, o, startMt);
                 p += 1 << o;
             }
@@ -951,7 +1064,7 @@ public sealed class BuddyAllocator
         int head = zone.Heads[Zone.ListIndex(order, (int)mt)];
         if (head < 0) return pfns;
         int p = head;
-        do { pfns.Add(p); p = _frames[p].Next; } while (p != head);
+        do { pfns.Add(p); p = Frame(p).Next; } while (p != head);
         return pfns;
     }
 
@@ -972,12 +1085,12 @@ public sealed class BuddyAllocator
                     int p = head;
                     do
                     {
-                        if (_frames[p].BuddyOrder != o || _frames[p].FreeMt != mt) throw new InvalidOperationException($"pfn {p:x} on list order {o} mt {mt} has order {_frames[p].BuddyOrder} mt {_frames[p].FreeMt}");
+                        if (Frame(p).BuddyOrder != o || Frame(p).FreeMt != mt) throw new InvalidOperationException($"pfn {p:x} on list order {o} mt {mt} has order {Frame(p).BuddyOrder} mt {Frame(p).FreeMt}");
                         if ((p & ((1 << o) - 1)) != 0) throw new InvalidOperationException($"pfn {p:x} misaligned for order {o}");
                         if (!z.Contains(p)) throw new InvalidOperationException($"pfn {p:x} outside zone {z.Name}");
-                        if (_frames[p].AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} both free and allocated");
+                        if (Frame(p).AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} both free and allocated");
                         n++;
-                        p = _frames[p].Next;
+                        p = Frame(p).Next;
                     } while (p != head);
                 }
                 if (n != z.NrFree[Zone.ListIndex(o, mt)]) throw new InvalidOperationException($"zone {z.Name} order {o} mt {mt}: {n} blocks on list, nr_free {z.NrFree[Zone.ListIndex(o, mt)]}");
@@ -999,10 +1112,10 @@ public sealed class BuddyAllocator
                     int p = head;
                     do
                     {
-                        if (_frames[p].PcpOrder != PindexToOrder(pi)) throw new InvalidOperationException($"pfn {p:x} on pcp list {pi} has order {_frames[p].PcpOrder}");
-                        if (_frames[p].BuddyOrder != None || _frames[p].AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} on a pcp list is also free or allocated");
-                        onLists += 1L << _frames[p].PcpOrder;
-                        p = _frames[p].Next;
+                        if (Frame(p).PcpOrder != PindexToOrder(pi)) throw new InvalidOperationException($"pfn {p:x} on pcp list {pi} has order {Frame(p).PcpOrder}");
+                        if (Frame(p).BuddyOrder != None || Frame(p).AllocOrder != None) throw new InvalidOperationException($"pfn {p:x} on a pcp list is also free or allocated");
+                        onLists += 1L << Frame(p).PcpOrder;
+                        p = Frame(p).Next;
                     } while (p != head);
                 }
                 if (onLists != pcp.Count) throw new InvalidOperationException($"cpu {c} zone {z.Name}: pcp lists hold {onLists} pages, count {pcp.Count}");

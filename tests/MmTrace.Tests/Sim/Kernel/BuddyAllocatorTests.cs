@@ -57,6 +57,53 @@ public class BuddyAllocatorTests
         Assert.True(live.Count > 100);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Frames_initialised_section_by_section_on_first_use_give_the_same_allocations_as_all_at_boot(int seed)
+    {
+        // 1 GiB: 8 memory sections of 128 MiB. One allocator keeps memblock_free_all's frames aside until a section is
+        // first used (the default), the other initialises every section right after boot; the same random calls must
+        // return the same pages and leave the same free lists.
+        var cfg = Small("memory.ram_bytes=1G");
+        var lazy = NewBuddy(cfg);
+        var eager = NewBuddy(cfg);
+        Assert.Equal(8, lazy.PendingMemmapSections);
+        eager.InitAllDeferredMemmap();
+        Assert.Equal(0, eager.PendingMemmapSections);
+        Assert.Equal(Snapshot(eager), Snapshot(lazy));
+        var rng = new Random(seed);
+        ulong[] gfps = [Gfp.GFP_KERNEL, Gfp.GFP_HIGHUSER_MOVABLE, Gfp.GFP_KERNEL | Gfp.RECLAIMABLE, Gfp.GFP_KERNEL | Gfp.DMA32];
+        var live = new List<(int Pfn, int Order, int Cpu)>();
+        for (int step = 0; step < 6000; step++)
+        {
+            int cpu = rng.Next(-1, 2);
+            if (live.Count == 0 || rng.Next(100) < 60)
+            {
+                int order = rng.Next(100) < 60 ? 0 : rng.Next(1, 11);
+                ulong gfp = gfps[rng.Next(gfps.Length)];
+                var a = lazy.AllocPages(gfp, order, cpu);
+                var e = eager.AllocPages(gfp, order, cpu);
+                Assert.Equal(e.Pfn, a.Pfn);
+                Assert.Equal(e.Splits, a.Splits);
+                if (a.Ok) live.Add((a.Pfn, order, cpu));
+            }
+            else
+            {
+                int k = rng.Next(live.Count);
+                var (pfn, order, c) = live[k];
+                live[k] = live[^1];
+                live.RemoveAt(live.Count - 1);
+                int freeCpu = rng.Next(100) < 50 ? c : -1;
+                Assert.Equal(eager.FreePages(pfn, order, freeCpu).Merges, lazy.FreePages(pfn, order, freeCpu).Merges);
+            }
+            if (step == 20) Assert.InRange(lazy.PendingMemmapSections, 1, 7);
+        }
+        Assert.Equal(Snapshot(eager), Snapshot(lazy));
+        lazy.CheckInvariants();
+        Assert.Equal(0, lazy.PendingMemmapSections);
+    }
+
     [Fact]
     public void Boot_hands_ram_minus_memblock_reservations_to_the_buddy_allocator()
     {
