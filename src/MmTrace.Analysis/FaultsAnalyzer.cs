@@ -21,6 +21,7 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
     public static readonly Metric<long> ImplicitMaps = new(SectionName, "implicit_maps");
     public static readonly Metric<long> OutsideMapping = new(SectionName, "outside_mapping");
     public static readonly Metric<long> ProtectionViolations = new(SectionName, "protection_violations");
+    public static readonly Metric<long> Mmaps = new(SectionName, "mmaps");
     public static readonly Metric<long> ResidentUserPagesPeak = new(SectionName, "resident_user_pages_peak") { Label = "peak resident user memory" };
 
     /// <summary>What the faults did: pages mapped by kind, pages mapped on first touch, SIGSEGVs, and the peak resident memory.</summary>
@@ -48,7 +49,14 @@ public sealed class FaultsAnalyzer(Machine machine) : IAnalyzer
             yield return $"{StoryKit.Plural(implicitMaps, "page was", "pages were")} mapped on first touch ({StoryKit.Pct(implicitMaps, total)} of faults), outside any mapping the trace made.";
         double bad = r.Number(OutsideMapping) + r.Number(ProtectionViolations);
         if (bad > 0)
-            yield return $"{StoryKit.Plural(r.Number(OutsideMapping), "access", "accesses")} outside every mapping and {StoryKit.Plural(r.Number(ProtectionViolations), "protection violation", "protection violations")} would be SIGSEGVs.";
+        {
+            string segv = $"{StoryKit.Plural(r.Number(OutsideMapping), "access", "accesses")} outside every mapping and {StoryKit.Plural(r.Number(ProtectionViolations), "protection violation", "protection violations")} would be SIGSEGVs.";
+            // A trace of accesses alone (valgrind lackey records no mmap) leaves every access outside a mapping:
+            // the replay says so and names the option that maps pages on first touch, instead of 100% SIGSEGVs alone.
+            if (r.Number(OutsideMapping) == total && r.Number(Mmaps) == 0)
+                segv += " The trace made no mapping (a valgrind lackey trace records none): replay it with --implicit-map to map each page on first touch.";
+            yield return segv;
+        }
     }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }

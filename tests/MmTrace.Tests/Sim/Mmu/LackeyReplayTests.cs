@@ -53,6 +53,10 @@ public class LackeyReplayTests
         long accesses = (long)Scalar(r, "tlb", "accesses");
         Assert.Equal(accesses, (long)Scalar(r, "faults", "outside_mapping"));
         Assert.Equal(accesses, (long)Scalar(r, "anomalies", "total"));
+        // The findings name the option a lackey trace needs; with it, the hint is gone.
+        Assert.Contains(r.Story!.SectionFindings["faults"], t => t.EndsWith("replay it with --implicit-map to map each page on first touch.", StringComparison.Ordinal));
+        var mapped = Replay("x86_64-skylake-4g", "stride.lackey.txt.gz", "mmu.implicit_map=true");
+        Assert.DoesNotContain(mapped.Story!.SectionFindings["faults"], t => t.Contains("--implicit-map", StringComparison.Ordinal));
     }
 
     [Fact]
