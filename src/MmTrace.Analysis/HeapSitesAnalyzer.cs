@@ -167,13 +167,18 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             return;
         }
         var now = LayerCounters.OfMachine(machine.Mmu);
-        var cost = LayerCounters.Delta(now, _machineThen);
-        _machineThen = now;
+        // Most calls move no counter at all: the deltas and their sums only when one moved (the same figures either way).
+        LayerCounters cost = default;
+        if (!now.SameMachineCounters(_machineThen))
+        {
+            cost = LayerCounters.Delta(now, _machineThen);
+            _machineThen = now;
+            _heapCallsCost.Add(cost);
+        }
         _readAfterEvents = clock.Events + 1;
-        _heapCallsCost.Add(cost);
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
-        if (p.Stats is { } st)
+        if (p.Stats is { } st && !p.Syscalls.SameAllocatorCounters(st))
         {
             var calls = LayerCounters.OfAllocator(st);
             var d = LayerCounters.Delta(calls, p.Syscalls);

@@ -21,6 +21,16 @@ public struct LayerCounters
     public readonly bool IsZero => (SbrkCalls | TrimCalls | MmapCalls | MunmapCalls | MremapCalls | PageFaults | PagesFirstTouched
         | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
 
+    /// <summary>Whether the machine's counters (those <see cref="OfMachine"/> reads) equal <paramref name="o"/>'s.</summary>
+    public readonly bool SameMachineCounters(in LayerCounters o) =>
+        ((PageFaults ^ o.PageFaults) | (PagesFirstTouched ^ o.PagesFirstTouched) | (CowCopies ^ o.CowCopies)
+         | (PageTablePages ^ o.PageTablePages) | (StlbMisses ^ o.StlbMisses) | (PageWalks ^ o.PageWalks)) == 0;
+
+    /// <summary>Whether the system-call counters (those <see cref="OfAllocator"/> reads) equal <paramref name="st"/>'s now.</summary>
+    public readonly bool SameAllocatorCounters(UserHeapStats st) =>
+        ((SbrkCalls ^ st.SbrkCalls) | (TrimCalls ^ st.TrimCalls) | (MmapCalls ^ st.MmapCalls) | (MunmapCalls ^ st.MunmapCalls)
+         | (MremapCalls ^ st.MremapCalls)) == 0;
+
     public void Add(in LayerCounters d)
     {
         SbrkCalls += d.SbrkCalls; TrimCalls += d.TrimCalls; MmapCalls += d.MmapCalls; MunmapCalls += d.MunmapCalls; MremapCalls += d.MremapCalls;

@@ -229,11 +229,8 @@ public sealed class UserHeapReplay : IDisposable
     {
         bool heap = RecordedInHeap(recorded);
         var alias = heap ? _heapAlias : _alias;
-        if (alias.Count != 0 && alias.TryGetValue(recorded, out ulong m))
-        {
-            if (remove) alias.Remove(recorded);
-            return m;
-        }
+        // One probe: a free takes the alias out as it reads it.
+        if (alias.Count != 0 && (remove ? alias.TryRemove(recorded, out ulong m) : alias.TryGetValue(recorded, out m))) return m;
         return heap ? recorded - _recHeap + _modelHeap : recorded;
     }
 
@@ -283,7 +280,10 @@ public sealed class UserHeapReplay : IDisposable
         }
         else
         {
-            now = _a!.IsLive(model) ? model : _a.Malloc(size);
+            // model came straight from the call being compared, so it is live unless an adopt was tried and failed
+            // (IsLive, a heap-word page lookup, only then).
+            bool triedAdopt = recHeap && _opt.FollowRecording;
+            now = !triedAdopt || _a!.IsLive(model) ? model : _a.Malloc(size);
             (recHeap ? _heapAlias : _alias).Set(recorded, now);
             Aliased++;
         }
