@@ -83,7 +83,7 @@ public class ReplayBenchmarks
             var names = drop.Split(',', StringSplitOptions.TrimEntries);
             analyzers = analyzers.Where(a => !names.Contains(a.GetType().Name));
         }
-        _replayer = new Replayer(_machine, analyzers.ToArray());
+        _replayer = new Replayer(_machine, ReplayJob.Observers(analyzers.ToArray()));
     }
 
     /// <summary>What `mmtrace replay` does per batch: the machine and every analyzer watching the event's op.</summary>

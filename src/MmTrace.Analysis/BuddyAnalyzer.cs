@@ -79,24 +79,48 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
 
     // All zones: free pages, free blocks per order. Per zone: free pages, pcp pages, unusable index (thousandths) at
     // PAGE_ALLOC_COSTLY_ORDER and at pageblock_order, free blocks per order. States, sampled on the replay's clock from
-    // the allocator's counters (free_area nr_free per order, the zone's free pages), into the series' own rows.
-    private readonly SampledSeries _series = clock.Add(kernel.Buddy.MaxOrder + 2, row => SampleAll(kernel.Buddy, row), deltas: false);
-    private readonly SampledSeries[] _zoneSeries = kernel.Buddy.Zones.Select(z => clock.Add(kernel.Buddy.MaxOrder + 5, row => SampleZone(kernel.Buddy, z, row), deltas: false)).ToArray();
+    // the allocator's counters (free_area nr_free per order, the zone's free pages), into the series' own rows. A zone
+    // whose lists did not change since the previous sample (Zone.Changes) keeps its previous row: the series hands the
+    // sampler that row, so nothing is read or computed for it (most samples of a replay find most zones unchanged).
+    private readonly SampledSeries _series = clock.Add(kernel.Buddy.MaxOrder + 2, AllZonesSampler(kernel.Buddy), deltas: false);
+    private readonly SampledSeries[] _zoneSeries = kernel.Buddy.Zones.Select(z => clock.Add(kernel.Buddy.MaxOrder + 5, ZoneSampler(kernel.Buddy, z), deltas: false)).ToArray();
 
     // Reads the machine's end state, and its state at the clock's samples: never called per event.
     public bool Watches(Op op) => false;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome) { }
 
-    private static void SampleAll(BuddyAllocator buddy, Span<long> row)
+    private static SampleRow AllZonesSampler(BuddyAllocator buddy)
     {
-        var zones = buddy.Zones;
-        for (int zi = 0; zi < zones.Count; zi++)
+        // The zones' change counts summed when the row was last written (-1: never); the counts only grow, so an
+        // unchanged sum means no zone changed.
+        long seen = -1;
+        return row =>
         {
-            var z = zones[zi];
-            row[0] += z.FreePages;
-            for (int o = 0; o <= buddy.MaxOrder; o++) row[1 + o] += z.FreeBlocks(o);
-        }
+            var zones = buddy.Zones;
+            long changes = 0;
+            for (int zi = 0; zi < zones.Count; zi++) changes += zones[zi].Changes;
+            if (changes == seen) return;
+            seen = changes;
+            row.Clear();
+            for (int zi = 0; zi < zones.Count; zi++)
+            {
+                var z = zones[zi];
+                row[0] += z.FreePages;
+                for (int o = 0; o <= buddy.MaxOrder; o++) row[1 + o] += z.FreeBlocks(o);
+            }
+        };
+    }
+
+    private static SampleRow ZoneSampler(BuddyAllocator buddy, Zone z)
+    {
+        long seen = -1;
+        return row =>
+        {
+            if (z.Changes == seen) return;
+            seen = z.Changes;
+            SampleZone(buddy, z, row);
+        };
     }
 
     private static void SampleZone(BuddyAllocator buddy, Zone z, Span<long> row)

@@ -47,23 +47,38 @@ public sealed class EventsAnalyzer : IAnalyzer
     private readonly long[] _count = new long[OpNames.Count];
     private readonly long[] _bytes = new long[OpNames.Count];
     private readonly long[] _notModelled = new long[OpNames.Count];
-    private readonly Dictionary<int, (int Comm, long Events)> _byPid = new();
+    // Events and the last non-zero comm per pid: pids below PidArrayLimit (most pids: the kernel's default pid_max is
+    // 32768 or 4 194 304 on large machines, but pids are handed out from low numbers up) in arrays indexed by pid, grown
+    // to the largest such pid seen, so an event touches no hash table; others in a dictionary.
+    private const int PidArrayLimit = 1 << 16;
     private long _firstTime = long.MaxValue, _lastTime = long.MinValue;
-    private int _runPid, _runComm;
-    private long _runEvents;
+    private long[] _pidEvents = [];
+    private int[] _pidComm = [];
+    private readonly Dictionary<int, (int Comm, long Events)> _byPid = new();
 
-    /// <summary>Adds the current run of one pid's events to the table (the last non-zero comm wins) and starts one for nextPid.</summary>
-    private void EndPidRun(int nextPid)
+    private void CountPid(int pid, int comm)
     {
-        if (_runEvents > 0)
+        if ((uint)pid < (uint)_pidEvents.Length)
         {
-            ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, _runPid, out _);
-            p.Events += _runEvents;
-            if (_runComm != 0) p.Comm = _runComm;
+            _pidEvents[pid]++;
+            if (comm != 0) _pidComm[pid] = comm;
         }
-        _runPid = nextPid;
-        _runEvents = 0;
-        _runComm = 0;
+        else CountPidSlow(pid, comm);
+    }
+
+    private void CountPidSlow(int pid, int comm)
+    {
+        if ((uint)pid < PidArrayLimit)
+        {
+            int n = Math.Min(PidArrayLimit, Math.Max(pid + 1, Math.Max(256, _pidEvents.Length * 2)));
+            Array.Resize(ref _pidEvents, n);
+            Array.Resize(ref _pidComm, n);
+            CountPid(pid, comm);
+            return;
+        }
+        ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byPid, pid, out _);
+        p.Events++;
+        if (comm != 0) p.Comm = comm;
     }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
@@ -72,10 +87,7 @@ public sealed class EventsAnalyzer : IAnalyzer
         _count[op]++;
         _bytes[op] += TraceStatistics.EventBytes(e);
         if (outcome.Kind == OutcomeKind.NotModelled) _notModelled[op]++;
-        // Events come in runs of one pid: count the run here and add it to the table when the pid changes.
-        if (e.Pid != _runPid) EndPidRun(e.Pid);
-        _runEvents++;
-        if (e.Comm != 0) _runComm = e.Comm;
+        CountPid(e.Pid, e.Comm);
         if (e.Has(EventFields.Time))
         {
             if (e.TimeNs < _firstTime) _firstTime = e.TimeNs;
@@ -85,7 +97,6 @@ public sealed class EventsAnalyzer : IAnalyzer
 
     public void Contribute(Report report, AnalysisContext ctx)
     {
-        EndPidRun(_runPid);
         var s = report.AddSection(SectionName, "Events");
         s.Add(Total, ctx.Events);
         s.Add("modelled", ctx.Events - _notModelled.Sum());
@@ -108,8 +119,12 @@ public sealed class EventsAnalyzer : IAnalyzer
 
         var byPid = s.AddTable(new Table(ByPidTable, "Events by pid",
             [new("pid", ColumnType.Int), new("comm", ColumnType.String), new("events", ColumnType.Int)]));
-        foreach (var (pid, v) in _byPid.OrderByDescending(kv => kv.Value.Events).ThenBy(kv => kv.Key))
-            byPid.AddRow(pid, ctx.Symbols[v.Comm], v.Events);
+        var pids = new List<(int Pid, int Comm, long Events)>(_byPid.Count);
+        for (int pid = 0; pid < _pidEvents.Length; pid++)
+            if (_pidEvents[pid] > 0) pids.Add((pid, _pidComm[pid], _pidEvents[pid]));
+        foreach (var (pid, v) in _byPid) pids.Add((pid, v.Comm, v.Events));
+        foreach (var (pid, comm, events) in pids.OrderByDescending(p => p.Events).ThenBy(p => p.Pid))
+            byPid.AddRow(pid, ctx.Symbols[comm], events);
 
         if (ctx.Ingest.LostEventsByCpu.Count > 0)
         {

@@ -18,7 +18,7 @@ public static class ReplayJob
         var machine = MachineBuilder.Build(config, symbols, seed,
             new MachineOptions { InitialMaps = maps, Traits = reader.Traits, MallocPrologue = mallocPrologue });
         var analyzers = CreateAnalyzers(machine, seriesInterval);
-        var replayer = new Replayer(machine, analyzers);
+        var replayer = new Replayer(machine, Observers(analyzers));
         replayer.Run(reader, progress);
 
         var report = new Report
@@ -32,6 +32,42 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         Findings.Tell(report);
         return report;
+    }
+
+    /// <summary>What the <see cref="Replayer"/> calls for <paramref name="analyzers"/> (each of them still contributes its
+    /// own section): the analyzers, except that those that look at every event (<see cref="EventsAnalyzer"/>,
+    /// <see cref="AnomaliesAnalyzer"/>, <see cref="LatencyAnalyzer"/>, the <see cref="SeriesSampler"/>) are called
+    /// through one <see cref="EveryEventObserver"/> at the place of the last of them (the clock's: last).</summary>
+    public static IReplayObserver[] Observers(IReadOnlyList<IAnalyzer> analyzers)
+    {
+        EventsAnalyzer? events = null;
+        AnomaliesAnalyzer? anomalies = null;
+        LatencyAnalyzer? latency = null;
+        SeriesSampler? clock = null;
+        int last = -1, fused = 0;
+        for (int i = 0; i < analyzers.Count; i++)
+        {
+            switch (analyzers[i])
+            {
+                case EventsAnalyzer a when events is null: events = a; break;
+                case AnomaliesAnalyzer a when anomalies is null: anomalies = a; break;
+                case LatencyAnalyzer a when latency is null: latency = a; break;
+                case SeriesSampler a when clock is null: clock = a; break;
+                default: continue;
+            }
+            last = i;
+            fused++;
+        }
+        if (fused < 2) return [.. analyzers];
+        var observers = new List<IReplayObserver>(analyzers.Count - fused + 1);
+        for (int i = 0; i < analyzers.Count; i++)
+        {
+            var a = analyzers[i];
+            if (i == last) observers.Add(new EveryEventObserver(events, anomalies, latency, clock));
+            if (ReferenceEquals(a, events) || ReferenceEquals(a, anomalies) || ReferenceEquals(a, latency) || ReferenceEquals(a, clock)) continue;
+            observers.Add(a);
+        }
+        return [.. observers];
     }
 
     /// <summary>Every chart the analyzers' tables ask for: what a report read back from summary.json needs to chart them again

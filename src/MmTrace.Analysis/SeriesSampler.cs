@@ -37,7 +37,9 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// <summary>Starts a series of rows of <paramref name="width"/> values: <paramref name="sample"/> is called at each
     /// sample point and writes the row's values into the span it is given (rows live in one flat buffer of the series:
     /// nothing is allocated per sample); <paramref name="deltas"/> says the values count what happened since the
-    /// previous sample (merged by adding them) rather than a state (merged by keeping the later one).</summary>
+    /// previous sample (merged by adding them) rather than a state (merged by keeping the later one). The span holds
+    /// zeros for a delta series and for the first row; for a state series it holds the previous row, so a sampler
+    /// that knows its inputs have not changed since then can return without writing.</summary>
     public SampledSeries Add(int width, SampleRow sample, bool deltas)
     {
         var s = new SampledSeries(width, sample, deltas, MaxRows);
@@ -171,7 +173,10 @@ public sealed class SampledSeries
         else
         {
             var row = NextRow();
-            row.Clear();
+            // A state series' row starts as the previous row (a sampler whose inputs did not change since then may
+            // leave it as it is); a delta series' row starts at zero.
+            if (Deltas || Count == 0) row.Clear();
+            else _values.AsSpan((Count - 1) * _width, _width).CopyTo(row);
             _sampleRow!(row);
         }
         Count++;

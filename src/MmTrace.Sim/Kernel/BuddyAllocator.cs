@@ -233,7 +233,7 @@ public sealed class BuddyAllocator
             for (int z = 0; z < _zones.Length; z++)
             {
                 int batch = ZoneBatchsize(_zones[z]);
-                _pcp[c, z] = new PerCpuPages { Batch = batch, High = ZoneHighsize(_zones[z], batch, Numa.Nodes[_zones[z].Node].Cpus.Count) };
+                _pcp[c, z] = new PerCpuPages { Zone = _zones[z], Batch = batch, High = ZoneHighsize(_zones[z], batch, Numa.Nodes[_zones[z].Node].Cpus.Count) };
             }
         }
     }
@@ -257,6 +257,8 @@ public sealed class BuddyAllocator
     private sealed class PerCpuPages
     {
         public int Count;
+        /// <summary>The zone whose pages the lists hold (its <see cref="Kernel.Zone.Changes"/> counts their changes).</summary>
+        public required Zone Zone;
         public int High;
         public int Batch;
         public readonly int[] Heads = CreateHeads();
@@ -301,6 +303,7 @@ public sealed class BuddyAllocator
         }
         f.PcpOrder = (byte)order;
         pcp.Count += 1 << order;
+        pcp.Zone.Changes++;
     }
 
     private void PcpDel(PerCpuPages pcp, int pindex, int pfn)
@@ -314,6 +317,7 @@ public sealed class BuddyAllocator
             if (pcp.Heads[pindex] == pfn) pcp.Heads[pindex] = f.Next;
         }
         pcp.Count -= 1 << f.PcpOrder;
+        pcp.Zone.Changes++;
         f.PcpOrder = None;
     }
 
@@ -567,6 +571,7 @@ public sealed class BuddyAllocator
         zone.NrFree[li]++;
         zone.NrFreeOrder[order]++;
         zone.FreePages += 1L << order;
+        zone.Changes++;
     }
 
     private void DelFromFreeList(Zone zone, int pfn, int order)
@@ -588,6 +593,7 @@ public sealed class BuddyAllocator
         zone.NrFree[li]--;
         zone.NrFreeOrder[order]--;
         zone.FreePages -= 1L << order;
+        zone.Changes++;
     }
 
     /// <summary>Moves a free block to the list of another migrate type (move_to_free_list).</summary>

@@ -56,6 +56,11 @@ public sealed class Zone
     /// list change as the kernel does (so readers such as buddyinfo and the analyzers' samples do not sum the lists).</summary>
     internal readonly long[] NrFreeOrder;
 
+    /// <summary>Bumped on every change of the zone's free lists or of its per-CPU lists' page counts (not a kernel
+    /// field: it lets a reader that samples the zone's figures, such as the analyzers' time series, see that nothing
+    /// moved since its last look and keep the figures it read then).</summary>
+    public long Changes { get; internal set; }
+
     internal static int ListIndex(int order, int mt) => order * MigrateTypeCount + mt;
 
     public bool Contains(int pfn) => pfn >= StartPfn && pfn < EndPfn;

@@ -39,6 +39,29 @@ public class SeriesSamplerTests
     }
 
     [Fact]
+    public void A_state_row_starts_as_the_previous_row_even_after_a_merge_and_a_delta_row_at_zero()
+    {
+        var s = new SeriesSampler(interval: 1, maxRows: 4);
+        var stateSeen = new List<long>();
+        var deltaSeen = new List<long>();
+        long n = 0;
+        // Writes only on even events: the odd rows keep what the sampler was handed.
+        var state = s.Add(1, row => { stateSeen.Add(row[0]); if (n % 2 == 0) row[0] = n; }, deltas: false);
+        var delta = s.Add(1, row => { deltaSeen.Add(row[0]); row[0] = 1; }, deltas: true);
+        for (int i = 1; i <= 12; i++)
+        {
+            n = i;
+            s.OnEvent(new TraceEvent { Op = Op.Load, Pid = 1 }, default);
+        }
+        // Samples at 1,2,3,4 (merged to 2,4), 6, 8 (merged to 4,8), 12: each state row starts as the one before it.
+        Assert.Equal([0L, 0, 2, 2, 4, 6, 8], stateSeen);
+        Assert.All(deltaSeen, v => Assert.Equal(0, v));
+        Assert.Equal([4L, 8, 12], state.Rows.Select(r => r[0]));
+        // One per sample, added up by the merges: 4 samples, then 2 (at 6 and 8), then 1 (at 12).
+        Assert.Equal([4L, 2, 1], delta.Rows.Select(r => r[0]));
+    }
+
+    [Fact]
     public void Rows_written_into_the_series_buffer_merge_as_returned_arrays_do()
     {
         // The same worked case through the allocation-free overload: two values a row, state and deltas.
