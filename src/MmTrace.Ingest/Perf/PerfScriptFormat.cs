@@ -71,6 +71,42 @@ internal static class PerfScriptLine
     /// </summary>
     public static bool TryFindEvent(ReadOnlySpan<byte> line, out int tokenStart, out int colon, out int tokenEnd)
     {
+        if (TryFindDefaultEvent(line, out tokenStart, out colon, out tokenEnd)) return true;
+        return TryFindAnyEvent(line, out tokenStart, out colon, out tokenEnd);
+    }
+
+    /// <summary>
+    /// perf script's default layout, "... secs.frac: subsys:event: ...": the first ": " ends a time-like token (digits and
+    /// dots after a blank, ending in a digit) and the next token, after blanks, is "ident:ident" ending at ": " or at the end
+    /// of the line. The general search below finds that same token on such a line (its first candidate sets the after-time
+    /// state, its second is this token); any other line goes to it.
+    /// </summary>
+    internal static bool TryFindDefaultEvent(ReadOnlySpan<byte> line, out int tokenStart, out int colon, out int tokenEnd)
+    {
+        tokenStart = colon = tokenEnd = -1;
+        int p = line.IndexOf(": "u8);
+        if (p < 2 || (uint)(line[p - 1] - '0') > 9) return false;
+        int j = p - 2;
+        while (j >= 0 && ((uint)(line[j] - '0') <= 9 || line[j] == (byte)'.')) j--;
+        if (j < 0 || line[j] is not ((byte)' ' or (byte)'\t')) return false;
+        int i = p + 2;
+        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t') i++;
+        int ts = i;
+        while (i < line.Length && IsIdentByte(line[i])) i++;
+        if (i == ts || i >= line.Length || line[i] != (byte)':') return false;
+        int k = i++;
+        while (i < line.Length && IsIdentByte(line[i])) i++;
+        if (i == k + 1 || i >= line.Length || line[i] != (byte)':') return false;
+        if (i + 1 < line.Length && line[i + 1] != (byte)' ') return false;
+        (tokenStart, colon, tokenEnd) = (ts, k, i);
+        return true;
+    }
+
+    private static bool IsIdentByte(byte b) => b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'_' or (byte)'-';
+
+    /// <summary>The general search behind <see cref="TryFindEvent"/>, every layout (internal for the tests that compare it with the fast path).</summary>
+    internal static bool TryFindAnyEvent(ReadOnlySpan<byte> line, out int tokenStart, out int colon, out int tokenEnd)
+    {
         int from = 0;
         tokenStart = colon = tokenEnd = -1;
         // Whether a "secs.usecs: " token came before: then the next candidate is the event, without looking back for the
@@ -148,7 +184,10 @@ internal static class PerfScriptLine
     /// perf 6.x): "comm pid[/tid] [cpu] misc secs.frac: period". Every part is optional (perf script -F), the period only
     /// counts after a time; pid and tid may be -1 (a task perf never learned: ":-1 -1", "10502/-1").
     /// </summary>
-    public static PerfScriptHeader ParseHeader(ReadOnlySpan<byte> h)
+    public static PerfScriptHeader ParseHeader(ReadOnlySpan<byte> h) => TryParseDefaultHeader(h, out var common) ? common : ParseAnyHeader(h);
+
+    /// <summary>The general parse behind <see cref="ParseHeader"/>, every layout (internal for the tests that compare it with the fast path).</summary>
+    internal static PerfScriptHeader ParseAnyHeader(ReadOnlySpan<byte> h)
     {
         int len = TrimEnd(h, h.Length);
         long time = -1;
@@ -202,6 +241,54 @@ internal static class PerfScriptLine
         int start = 0;
         while (start < len && h[start] is (byte)' ' or (byte)'\t') start++;
         return new PerfScriptHeader { Comm = h[start..len], Pid = pid, HasPid = hasPid, Cpu = cpu, TimeNs = time, TimeError = timeError, TimeOffset = timeOffset };
+    }
+
+    /// <summary>
+    /// perf script's default header, "comm pid [cpu] secs.frac:" (1-10 second digits, 1-9 fraction digits, a pid and a cpu
+    /// of at most 9 digits), in one backward pass of byte tests: the same result as the general parse below, which takes
+    /// every other layout (-F without some column, pid/tid, -1, the misc and period columns, a bad time) when this says false.
+    /// </summary>
+    internal static bool TryParseDefaultHeader(ReadOnlySpan<byte> h, out PerfScriptHeader header)
+    {
+        header = default;
+        int j = h.Length - 1;
+        while (j >= 0 && h[j] is (byte)' ' or (byte)'\t') j--;
+        if (j < 0 || h[j] != (byte)':') return false;
+        // the time: digits '.' digits, a blank before
+        int colon = j--;
+        ulong frac = 0, scale = 1;
+        while (j >= 0 && (uint)(h[j] - '0') <= 9) { frac += (ulong)(h[j] - '0') * scale; scale *= 10; j--; }
+        int fracDigits = colon - 1 - j;
+        if (fracDigits is < 1 or > 9 || j < 0 || h[j] != (byte)'.') return false;
+        int dot = j--;
+        ulong sec = 0;
+        scale = 1;
+        while (j >= 0 && (uint)(h[j] - '0') <= 9) { sec += (ulong)(h[j] - '0') * scale; scale *= 10; j--; }
+        int secDigits = dot - 1 - j;
+        if (secDigits is < 1 or > 10 || j < 0 || h[j] is not ((byte)' ' or (byte)'\t')) return false;
+        for (int d = fracDigits; d < 9; d++) frac *= 10;
+        long time = (long)(sec * 1_000_000_000UL + frac);
+        // the cpu: '[' digits ']'
+        while (j >= 0 && h[j] is (byte)' ' or (byte)'\t') j--;
+        if (j < 0 || h[j] != (byte)']') return false;
+        int close = j--;
+        int cpu = 0;
+        scale = 1;
+        while (j >= 0 && (uint)(h[j] - '0') <= 9) { cpu += (h[j] - '0') * (int)scale; scale *= 10; j--; }
+        if (close - 1 - j is < 1 or > 9 || j < 0 || h[j] != (byte)'[') return false;
+        j--;
+        // the pid: digits, a blank before
+        while (j >= 0 && h[j] is (byte)' ' or (byte)'\t') j--;
+        int pidEnd = j;
+        int pid = 0;
+        scale = 1;
+        while (j >= 0 && (uint)(h[j] - '0') <= 9) { pid += (h[j] - '0') * (int)scale; scale *= 10; j--; }
+        if (pidEnd - j is < 1 or > 9 || j < 0 || h[j] is not ((byte)' ' or (byte)'\t')) return false;
+        while (j >= 0 && h[j] is (byte)' ' or (byte)'\t') j--;
+        int start = 0;
+        while (start <= j && h[start] is (byte)' ' or (byte)'\t') start++;
+        header = new PerfScriptHeader { Comm = h[start..(j + 1)], Pid = pid, HasPid = true, Cpu = cpu, TimeNs = time, TimeOffset = dot - secDigits };
+        return true;
     }
 
     private static bool IsMisc(ReadOnlySpan<byte> t)
