@@ -27,16 +27,14 @@ public sealed class MmuStats
     public readonly long[] Misses = new long[TlbLevel.Count * SizeClasses];
     /// <summary>Hits whose entry lacked the rights (a store to a clean or read-only entry): the walk that follows.</summary>
     public long PermissionWalks;
-    public long Walks;
-    public long WalkTableReads;
-    /// <summary>Walks by number of table reads (0..5).</summary>
+    /// <summary>Walks by number of table reads (0..5): the one walk counter the walk moves. A walk's cycles are its reads
+    /// times <see cref="WalkReadCycles"/>, so the walk totals, the maximum and the cycle quantiles follow from it.</summary>
     public readonly long[] WalksByReads = new long[6];
+    /// <summary>cost.walk_table_read: cycles of one table read of a walk.</summary>
+    public long WalkReadCycles { get; }
     /// <summary>Paging-structure-cache lookups and hits by paging level (0 = root).</summary>
     public readonly long[] PwcLookups = new long[5];
     public readonly long[] PwcHits = new long[5];
-    public readonly long[] WalkCycleHistogram = new long[WalkCycleBins];
-    public long WalkCycles;
-    public long WalkCyclesMax;
     public long AccessedBitsSet, DirtyBitsSet;
 
     /// <summary>#PF by the low 5 bits of the error code.</summary>
@@ -67,26 +65,42 @@ public sealed class MmuStats
     public long KernelRangeFlushes, KernelFlushAlls;
     public long UserPagesFreed;
 
-    public void RecordWalk(int reads, long cycles)
+    /// <param name="walkReadCycles">cost.walk_table_read (CostModel.WalkTableRead).</param>
+    public MmuStats(long walkReadCycles = 0) => WalkReadCycles = walkReadCycles;
+
+    /// <summary>One walk of <paramref name="reads"/> table reads (its cycles: reads × <see cref="WalkReadCycles"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void RecordWalk(int reads) => WalksByReads[Math.Min(reads, WalksByReads.Length - 1)]++;
+
+    public long Walks { get { long s = 0; foreach (var w in WalksByReads) s += w; return s; } }
+    public long WalkTableReads { get { long s = 0; for (int r = 0; r < WalksByReads.Length; r++) s += r * WalksByReads[r]; return s; } }
+    public long WalkCycles => WalkTableReads * WalkReadCycles;
+    public long WalkCyclesMax
     {
-        Walks++;
-        WalkTableReads += reads;
-        WalksByReads[Math.Min(reads, WalksByReads.Length - 1)]++;
-        WalkCycles += cycles;
-        if (cycles > WalkCyclesMax) WalkCyclesMax = cycles;
-        WalkCycleHistogram[Math.Min(cycles, WalkCycleBins - 1)]++;
+        get
+        {
+            for (int r = WalksByReads.Length - 1; r >= 0; r--) if (WalksByReads[r] != 0) return r * WalkReadCycles;
+            return 0;
+        }
     }
 
-    /// <summary>Nearest-rank walk-cycle quantile from the histogram (exact below <see cref="WalkCycleBins"/>).</summary>
+    /// <summary>Nearest-rank walk-cycle quantile (exact below <see cref="WalkCycleBins"/> cycles; a walk of more
+    /// cycles counts as the maximum, as a histogram of <see cref="WalkCycleBins"/> bins whose last bin reports it).</summary>
     public long WalkCycleQuantile(double tau)
     {
-        if (Walks == 0) return 0;
-        long rank = Math.Max(1, (long)Math.Ceiling(tau * Walks));
+        long walks = Walks;
+        if (walks == 0) return 0;
+        long rank = Math.Max(1, (long)Math.Ceiling(tau * walks));
         long seen = 0;
-        for (int c = 0; c < WalkCycleHistogram.Length; c++)
+        // Walk cycles grow with the reads, so the reads' order is the cycles' order.
+        for (int r = 0; r < WalksByReads.Length; r++)
         {
-            seen += WalkCycleHistogram[c];
-            if (seen >= rank) return c == WalkCycleBins - 1 ? WalkCyclesMax : c;
+            seen += WalksByReads[r];
+            if (seen >= rank)
+            {
+                long c = Math.Min(r * WalkReadCycles, WalkCycleBins - 1);
+                return c == WalkCycleBins - 1 ? WalkCyclesMax : c;
+            }
         }
         return WalkCyclesMax;
     }

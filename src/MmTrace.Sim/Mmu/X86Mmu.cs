@@ -47,6 +47,8 @@ public sealed class CpuMmu
     public readonly AddressSpace?[] AsidMm = new AddressSpace?[DynAsids];
     public readonly long[] AsidGen = new long[DynAsids];
     public int NextAsid;
+    /// <summary>The paging-structure caches a walk consults, deepest level first (fixed by the preset: worked out once).</summary>
+    internal PwcStep[] PwcPlan = [];
     public AddressSpace? Mm;
     public int Asid;
     public int Pcid;
@@ -54,6 +56,9 @@ public sealed class CpuMmu
 
     public IEnumerable<TlbArray> DistinctArrays() => Levels.SelectMany(l => l).Concat(Pwc).OfType<TlbArray>().Distinct();
 }
+
+/// <summary>One paging-structure cache of a CPU, the paging level (0 = root) whose entries it holds, and that level's shift.</summary>
+internal readonly record struct PwcStep(TlbArray Array, int Level, int Shift);
 
 /// <summary>
 /// The x86 MMU: page tables in simulated frames, per-CPU TLB hierarchy (L1 iTLB/dTLB per page size, an
@@ -97,6 +102,7 @@ public sealed class X86Mmu
         Config = config;
         _cost = cost;
         _g = Config.Geometry;
+        Stats = new MmuStats(cost.WalkTableRead);
         _sizeShift = _g.SizeShift;
         _pcid = Config.Pcid && _g.VaBits > 32;
         ImplicitMap = Config.ImplicitMap;
@@ -154,7 +160,7 @@ public sealed class X86Mmu
 
     public MmuConfig Config { get; }
     public PageTables Tables { get; }
-    public MmuStats Stats { get; } = new();
+    public MmuStats Stats { get; }
     public bool ImplicitMap { get; }
     public PagingGeometry Geometry => _g;
     public IReadOnlyList<CpuMmu> Cpus => _cpus;
@@ -212,6 +218,10 @@ public sealed class X86Mmu
             int n = Config.PwcEntriesForLevel(lv);
             if (n > 0) c.Pwc[lv] = new TlbArray($"cpu{id}.pwc.{_g.EntryName(lv)}", n, n, pol, seed);
         }
+        var pwcPlan = new List<PwcStep>();
+        for (int lv = _g.Levels - 2; lv >= _g.FirstWalkedLevel; lv--)
+            if (c.Pwc[lv] is { } p) pwcPlan.Add(new PwcStep(p, lv, _g.Shift[lv]));
+        c.PwcPlan = pwcPlan.ToArray();
         return c;
     }
 
@@ -546,12 +556,10 @@ public sealed class X86Mmu
             if ((pdpte & Pte.Present) == 0) return Finish(reads, err, ref cycles);
             table = Pte.Pfn(pdpte);
         }
-        for (int l = levels - 2; l >= start; l--)
+        foreach (var (pwc, l, shift) in c.PwcPlan)
         {
-            var pwc = c.Pwc[l];
-            if (pwc is null) continue;
             s.PwcLookups[l]++;
-            if (pwc.Lookup(va >> g.Shift[l], 0, c.Pcid, out ulong d))
+            if (pwc.Lookup(va >> shift, 0, c.Pcid, out ulong d))
             {
                 s.PwcHits[l]++;
                 table = Pte.Pfn(d);
@@ -595,9 +603,8 @@ public sealed class X86Mmu
 
     private PageFaultError Finish(int reads, PageFaultError fault, ref long cycles)
     {
-        long walk = reads * _cost.WalkTableRead;
-        Stats.RecordWalk(reads, walk);
-        cycles += walk;
+        Stats.RecordWalk(reads);
+        cycles += reads * _cost.WalkTableRead;
         return fault;
     }
 
