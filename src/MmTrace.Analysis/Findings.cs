@@ -107,7 +107,7 @@ public static class Findings
 
     private static TraceKind KindOf(Op op) => op switch
     {
-        Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc => TraceKind.Heap,
+        _ when op.IsMallocFamily() => TraceKind.Heap,
         Op.Load or Op.Store or Op.Ifetch => TraceKind.Access,
         Op.Mmap or Op.Munmap or Op.Mprotect or Op.Mremap or Op.Brk or Op.Madvise or Op.Fork or Op.Exec or Op.Exit or Op.Switch or Op.PageFault or Op.SetMempolicy or Op.Mbind => TraceKind.Syscalls,
         _ => TraceKind.Kernel,

@@ -87,7 +87,7 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
 
     private long _requested, _usable, _allocations;
 
-    public bool Watches(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+    public bool Watches(Op op) => op.IsMallocFamily() && op != Op.Free;
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {

@@ -69,6 +69,11 @@ public static class OpNames
         return false;
     }
 
+    /// <summary>The malloc family: the calls the user-heap model replays (malloc, calloc, realloc, free and the
+    /// aligned allocators). One list for the machine's dispatch, the analyzers and the findings.</summary>
+    public static bool IsMallocFamily(this Op op) =>
+        op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+
     /// <summary>Ops whose recorded result is an address (printed as hex).</summary>
     public static bool ResultIsAddress(this Op op) => op is Op.Mmap or Op.Mremap or Op.Brk or Op.Kmap or Op.KmapAtomic;
 }

@@ -35,6 +35,7 @@ public sealed class Machine
             case Op.Load or Op.Store or Op.Ifetch:
                 if (!Mmu.Booted) Kernel.StartPaging();
                 return Mmu.Access(e);
+            // The malloc family (Op.IsMallocFamily), spelled out so the switch stays a jump table.
             case Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc:
                 return UserHeaps.Apply(e);
             case Op.Exec or Op.Exit:

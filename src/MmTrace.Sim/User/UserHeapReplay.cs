@@ -110,7 +110,7 @@ public sealed class UserHeapReplay : IDisposable
 
     public double MatchRate => Compared == 0 ? 0 : (double)Matched / Compared;
 
-    public static bool Handles(Op op) => op is Op.Malloc or Op.Calloc or Op.Realloc or Op.Free or Op.Memalign or Op.PosixMemalign or Op.AlignedAlloc;
+    public static bool Handles(Op op) => op.IsMallocFamily();
 
     /// <summary>Replays one malloc-family event.</summary>
     public EventOutcome Apply(in TraceEvent e)
