@@ -16,10 +16,30 @@ internal static class TestPaths
         throw new InvalidOperationException("cannot find MmTrace.sln above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>
+    /// A fresh empty directory for one test. All of a test run's directories sit under one directory of that run
+    /// (<c>$TMPDIR/mmtrace-tests/run-PID-GUID</c>), removed when the test process exits: a full run writes a few GB of
+    /// replays, and runs that left them behind filled the disk.
+    /// </summary>
     public static string NewTempDir()
     {
-        string d = Path.Combine(Path.GetTempPath(), "mmtrace-tests", Guid.NewGuid().ToString("N"));
+        string d = Path.Combine(RunTempRoot.Value, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(d);
         return d;
+    }
+
+    private static readonly Lazy<string> RunTempRoot = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "mmtrace-tests", $"run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteQuietly(root);
+        return root;
+    });
+
+    private static void DeleteQuietly(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }
