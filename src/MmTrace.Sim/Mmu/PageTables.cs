@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmTrace.Core;
 using MmTrace.Sim.Kernel;
 
@@ -80,11 +81,13 @@ public sealed class PageTables
 
     public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ChunkMask] is not null;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong[] Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ChunkMask]!;
 
     private ref int Present(long pfn) => ref _present[pfn >> ChunkShift]![pfn & ChunkMask];
 
     /// <summary>One entry of the table page at <paramref name="tablePfn"/> (what a walk's table read returns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref ulong Entry(long tablePfn, int index) => ref Table(tablePfn)[index];
 
     public int PresentEntries(long tablePfn) => Present(tablePfn);

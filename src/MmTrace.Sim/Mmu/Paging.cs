@@ -93,6 +93,7 @@ public sealed class PagingGeometry
     public int FirstWalkedLevel => Mode == PagingMode.Pae ? 1 : 0;
 
     public int EntriesPerTable(int level) => 1 << IndexBits[level];
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public int Index(ulong va, int level) => (int)((va >> Shift[level]) & ((1UL << IndexBits[level]) - 1));
 
     /// <summary>The size class of a leaf at this level, or -1 when the level cannot hold a leaf.</summary>

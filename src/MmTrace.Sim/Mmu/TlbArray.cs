@@ -256,6 +256,7 @@ public sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int HashHome(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _hashShift);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int HashFind(ulong key)
     {
         var h = _hash;

@@ -421,10 +421,17 @@ public sealed class X86Mmu
         {
             s.Hits[l1 * 3 + sc]++;
             if (Allowed(data, kind, user)) return new Translation(0, OutcomeKind.Ok);
-            s.PermissionWalks++;
-            return WalkAndFill(c, va, kind, user, l1, SecondLevel(kind), countMisses: false);
+            return PermissionWalk(c, va, kind, user, l1);
         }
         return TranslateMiss(c, va, kind, user, l1);
+    }
+
+    // An L1 hit whose rights do not allow the access (a store to a clean entry, say): the walk again, out of line.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation PermissionWalk(CpuMmu c, ulong va, AccessKind kind, bool user, int l1)
+    {
+        Stats.PermissionWalks++;
+        return WalkAndFill(c, va, kind, user, l1, SecondLevel(kind), countMisses: false);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -445,7 +452,8 @@ public sealed class X86Mmu
         var s = Stats;
         int l2 = SecondLevel(kind);
         int pcid = c.Pcid;
-        if (Probe(c.Levels[l2], va, pcid, out int sc, out ulong data))
+        bool hit = Probe(c.Levels[l2], va, pcid, out int sc, out ulong data);
+        if (hit)
         {
             s.Hits[l2 * 3 + sc]++;
             s.Misses[l1 * 3 + sc]++;
@@ -455,12 +463,12 @@ public sealed class X86Mmu
                 return new Translation(_cost.TlbStlbHit, OutcomeKind.Ok);
             }
             s.PermissionWalks++;
-            return WalkAndFill(c, va, kind, user, l1, l2, countMisses: false);
         }
-        return WalkAndFill(c, va, kind, user, l1, l2, countMisses: true);
+        // One call site, inlined: the walk and both fills in this frame (no calls on the way of a walk-cache hit).
+        return WalkAndFill(c, va, kind, user, l1, l2, countMisses: !hit);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Translation WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
     {
         var s = Stats;
@@ -536,6 +544,7 @@ public sealed class X86Mmu
     /// missing entry or a rights violation yields the #PF error code hardware would push (<paramref name="sizeClass"/>
     /// -1), else the leaf's size class and TLB data. The walk's cycles are added to <paramref name="cycles"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PageFaultError Walk(CpuMmu c, ulong va, AccessKind kind, bool user, out int sizeClass, out ulong data, ref long cycles)
     {
         sizeClass = -1;
@@ -601,6 +610,7 @@ public sealed class X86Mmu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FillPwc(TlbArray pwc, ulong vpn, int pcid, ulong data) => pwc.Insert(vpn, 0, pcid, false, data);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PageFaultError Finish(int reads, PageFaultError fault, ref long cycles)
     {
         Stats.RecordWalk(reads);
