@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Parquet.Meta;
 using Parquet.Schema;
 
@@ -215,6 +216,7 @@ internal sealed class ParquetColumnChunkDecoder
     private static int DecodeDefinitionLevels(ReadOnlySpan<byte> src, Span<bool> present)
     {
         var dst = MemoryMarshal.Cast<bool, byte>(present);
+        ref byte d = ref MemoryMarshal.GetReference(dst);
         int p = 0, i = 0, n = dst.Length, count = 0;
         while (i < n)
         {
@@ -225,7 +227,15 @@ internal sealed class ParquetColumnChunkDecoder
                 if (run == 0) throw new InvalidDataException("empty RLE run");
                 byte level = src[p++] != 0 ? (byte)1 : (byte)0;
                 int take = Math.Min(run, n - i);
-                dst.Slice(i, take).Fill(level);
+                // Parquet.Net writes levels as RLE runs only, a dozen rows each on a mixed column: a short run is two
+                // 16-byte stores (the bytes past the run are rewritten by the runs after it), not a call to Fill.
+                if (take <= 32 && n - i >= 32)
+                {
+                    var fill = Vector128.Create(level);
+                    fill.StoreUnsafe(ref d, (nuint)i);
+                    fill.StoreUnsafe(ref d, (nuint)(i + 16));
+                }
+                else dst.Slice(i, take).Fill(level);
                 count += level * take;
                 i += take;
             }
@@ -369,6 +379,9 @@ internal sealed class ParquetColumnChunkDecoder
         if (bitWidth > 32) throw new InvalidDataException($"dictionary index width {bitWidth}");
         src = src[1..];
         int valueBytes = (bitWidth + 7) >> 3;
+        uint dictCount = (uint)_dictCount;
+        ref long dict = ref MemoryMarshal.GetArrayDataReference(_dictValue);
+        ref long d = ref MemoryMarshal.GetReference(dst);
         int p = 0, i = 0;
         while (i < n)
         {
@@ -377,10 +390,25 @@ internal sealed class ParquetColumnChunkDecoder
             {
                 int count = (int)(header >> 1);
                 if (count == 0) throw new InvalidDataException("empty RLE run");
-                int k = 0;
-                for (int b = 0; b < valueBytes; b++) k |= src[p++] << (8 * b);
+                int k;
+                if (valueBytes == 1) k = src[p++];
+                else
+                {
+                    k = 0;
+                    for (int b = 0; b < valueBytes; b++) k |= src[p++] << (8 * b);
+                }
+                if ((uint)k >= dictCount || (strings is not null && !_dictResolved[k])) Lookup((uint)k, strings);
+                long v = Unsafe.Add(ref dict, (uint)k);
                 int take = Math.Min(count, n - i);
-                dst.Slice(i, take).Fill(Lookup((uint)k, strings));
+                // Parquet.Net writes indices as RLE runs only, most of one or two rows: a short run is two 16-byte stores
+                // (the values past the run are rewritten by the runs after it), not a call to Fill.
+                if (take <= 4 && n - i >= 4)
+                {
+                    var fill = Vector128.Create(v);
+                    fill.StoreUnsafe(ref d, (nuint)i);
+                    fill.StoreUnsafe(ref d, (nuint)(i + 2));
+                }
+                else dst.Slice(i, take).Fill(v);
                 i += take;
             }
             else
