@@ -9,7 +9,7 @@ public static class Program
     /// `perf-cpu [ROUNDS]` for the perf readers' throughput in CPU time; or `user-loop FILE N [POLICY]` for
     /// the user malloc replay (UserHeapBenchmarks); or `mmu-loop PRESET STREAM ROUNDS` for the MMU; or
     /// `machine-memory [PRESET...]` for what a machine costs before its first event (MachineMemory); or
-    /// `ingest-loop csv|parquet N` for the canonical readers in thread CPU time (IngestBenchmarks).</summary>
+    /// `ingest-loop csv|parquet N [FILE]` for the canonical readers in thread CPU time (IngestBenchmarks).</summary>
     public static void Main(string[] args)
     {
         if (args is ["user-loop", var file, var userRounds, ..])
@@ -18,7 +18,11 @@ public static class Program
             return;
         }
         if (args is ["perf-cpu", ..]) { PerfBenchmarks.PrintCpuThroughput(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10); return; }
-        if (args is ["ingest-loop", var ingestFormat, var ingestRounds]) { IngestBenchmarks.Loop(ingestFormat, int.Parse(ingestRounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
+        if (args is ["ingest-loop", var ingestFormat, var ingestRounds, ..] && args.Length <= 4)
+        {
+            IngestBenchmarks.Loop(ingestFormat, int.Parse(ingestRounds, System.Globalization.CultureInfo.InvariantCulture), args.Length == 4 ? args[3] : null);
+            return;
+        }
         if (args is ["machine-memory", ..]) { MachineMemory.Run(args.Length > 1 ? args[1..] : ["x86_64-linux618-2cpu-24g", "x86_64-skylake-4g"]); return; }
         if (args is ["mmu-loop", var preset, var stream, var rounds]) { MmuBenchmarks.Loop(preset, stream, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (args.Length is 3 or 4 && args[0] == "loop")

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Parquet.Meta;
 using Parquet.Schema;
 
@@ -65,9 +66,10 @@ internal sealed class ParquetColumnChunkDecoder
     /// <summary>
     /// Decodes <paramref name="rows"/> values: <paramref name="values"/>[i] is the value (0 when null),
     /// <paramref name="present"/>[i] whether there is one. <paramref name="strings"/> resolves a string column's values.
-    /// Throws <see cref="InvalidDataException"/> (or an index/argument exception) on corrupt bytes.
+    /// Returns how many rows have a value; when none has, <paramref name="values"/> is left as it was (the caller
+    /// then never reads it). Throws <see cref="InvalidDataException"/> (or an index/argument exception) on corrupt bytes.
     /// </summary>
-    public void Decode(Stream stream, ColumnChunk chunk, DataField field, Utf8Resolver? strings, int rows, long[] values, bool[] present)
+    public int Decode(Stream stream, ColumnChunk chunk, DataField field, Utf8Resolver? strings, int rows, long[] values, bool[] present)
     {
         var md = chunk.MetaData!;
         long start = md.DictionaryPageOffset is > 0 and var d && d < md.DataPageOffset ? d : md.DataPageOffset;
@@ -83,7 +85,8 @@ internal sealed class ParquetColumnChunkDecoder
         var widening = WideningOf(field.ClrType);
         bool int64 = (int)md.Type == Int64Type;
         _dictCount = -1;
-        int pos = 0, row = 0;
+        _nullPages.Clear();
+        int pos = 0, row = 0, total = 0;
         while (row < rows)
         {
             if (pos >= length) throw new InvalidDataException($"column '{field.Name}' ends after {row} of {rows} values");
@@ -111,7 +114,9 @@ internal sealed class ParquetColumnChunkDecoder
                         nonNull = DecodeDefinitionLevels(data.Slice(4, len), present.AsSpan(row, n));
                     }
                     else present.AsSpan(row, n).Fill(true);
-                    DecodeValues(h.Encoding, data[p..], n, nonNull, row, values, present, strings, int64, widening);
+                    if (nonNull == 0) _nullPages.Add((row, n));
+                    else DecodeValues(h.Encoding, data[p..], n, nonNull, row, values, present, strings, int64, widening);
+                    total += nonNull;
                     row += n;
                     break;
                 }
@@ -124,10 +129,12 @@ internal sealed class ParquetColumnChunkDecoder
                     int nonNull = n;
                     if (nullable) nonNull = DecodeDefinitionLevels(body.Slice(h.RepetitionLevelsLength, h.DefinitionLevelsLength), present.AsSpan(row, n));
                     else present.AsSpan(row, n).Fill(true);
+                    if (nonNull == 0) { _nullPages.Add((row, n)); total += nonNull; row += n; break; }
                     var data = h.IsCompressed
                         ? Decompress(body[levels..], h.UncompressedSize - levels, codec, ref _page)
                         : body[levels..];
                     DecodeValues(h.Encoding, data, n, nonNull, row, values, present, strings, int64, widening);
+                    total += nonNull;
                     row += n;
                     break;
                 }
@@ -135,7 +142,13 @@ internal sealed class ParquetColumnChunkDecoder
                     break; // an index page: nothing a reader needs
             }
         }
+        // A page of nulls is neither decompressed nor spread; its rows read as 0 only if another page has values.
+        if (total > 0)
+            foreach (var (from, count) in _nullPages) values.AsSpan(from, count).Clear();
+        return total;
     }
+
+    private readonly List<(int From, int Count)> _nullPages = [];
 
     private static int CheckCount(int n, int left, DataField field) =>
         n <= left ? n : throw new InvalidDataException($"column '{field.Name}' has more values than its row group's rows");
@@ -203,6 +216,7 @@ internal sealed class ParquetColumnChunkDecoder
     private static int DecodeDefinitionLevels(ReadOnlySpan<byte> src, Span<bool> present)
     {
         var dst = MemoryMarshal.Cast<bool, byte>(present);
+        ref byte d = ref MemoryMarshal.GetReference(dst);
         int p = 0, i = 0, n = dst.Length, count = 0;
         while (i < n)
         {
@@ -213,7 +227,15 @@ internal sealed class ParquetColumnChunkDecoder
                 if (run == 0) throw new InvalidDataException("empty RLE run");
                 byte level = src[p++] != 0 ? (byte)1 : (byte)0;
                 int take = Math.Min(run, n - i);
-                dst.Slice(i, take).Fill(level);
+                // Parquet.Net writes levels as RLE runs only, a dozen rows each on a mixed column: a short run is two
+                // 16-byte stores (the bytes past the run are rewritten by the runs after it), not a call to Fill.
+                if (take <= 32 && n - i >= 32)
+                {
+                    var fill = Vector128.Create(level);
+                    fill.StoreUnsafe(ref d, (nuint)i);
+                    fill.StoreUnsafe(ref d, (nuint)(i + 16));
+                }
+                else dst.Slice(i, take).Fill(level);
                 count += level * take;
                 i += take;
             }
@@ -255,7 +277,16 @@ internal sealed class ParquetColumnChunkDecoder
         return w;
     }).ToArray();
 
+    /// <summary>A run's ULEB128 header; most are one byte (a run of fewer than 64 values or 8-value groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint ReadRunHeader(ReadOnlySpan<byte> src, ref int p)
+    {
+        byte first = src[p];
+        if (first < 0x80) { p++; return first; }
+        return ReadLongRunHeader(src, ref p);
+    }
+
+    private static uint ReadLongRunHeader(ReadOnlySpan<byte> src, ref int p)
     {
         uint header = 0;
         for (int shift = 0; ; shift += 7)
@@ -272,7 +303,7 @@ internal sealed class ParquetColumnChunkDecoder
     {
         Span<long> dst;
         if (nonNull == n) dst = values.AsSpan(row, n);
-        else { Grow(ref _longs, nonNull); dst = _longs.AsSpan(0, nonNull); }
+        else { Grow(ref _longs, nonNull + 1); dst = _longs.AsSpan(0, nonNull); }
         switch (encoding)
         {
             case Plain when strings is not null: DecodePlainStrings(src, dst, strings); break;
@@ -281,11 +312,20 @@ internal sealed class ParquetColumnChunkDecoder
             default: throw new InvalidDataException($"data page encoded as {encoding}");
         }
         if (nonNull == n) return;
-        // Spread the non-null values over the rows that have one; nulls read as 0.
+        // Spread the non-null values over the rows that have one; nulls read as 0. Branch-free: every row reads the next
+        // value (a sentinel past the last one) and keeps it only when present.
+        _longs[nonNull] = 0;
         var all = values.AsSpan(row, n);
-        var has = present.AsSpan(row, n);
+        var has = MemoryMarshal.Cast<bool, byte>(present.AsSpan(row, n));
+        ref long next = ref MemoryMarshal.GetArrayDataReference(_longs);
         int j = 0;
-        for (int i = 0; i < n; i++) all[i] = has[i] ? dst[j++] : 0;
+        for (int i = 0; i < all.Length; i++)
+        {
+            int bit = has[i];
+            all[i] = Unsafe.Add(ref next, j) & -(long)bit;
+            j += bit;
+        }
+        if (j != nonNull) throw new InvalidDataException("definition levels and value count disagree");
     }
 
     private static void DecodePlainNumbers(ReadOnlySpan<byte> src, Span<long> dst, bool int64, Widening widening)
@@ -326,6 +366,10 @@ internal sealed class ParquetColumnChunkDecoder
         }
     }
 
+    /// <summary>
+    /// Dictionary indices (a bit width byte, then the RLE/bit-packed hybrid) looked up straight into <paramref name="dst"/>:
+    /// an RLE run is one lookup and a fill, a bit-packed run is unpacked a run at a time and looked up value by value.
+    /// </summary>
     private void DecodeDictionaryIndices(ReadOnlySpan<byte> src, Span<long> dst, Utf8Resolver? strings)
     {
         if (_dictCount < 0) throw new InvalidDataException("dictionary-encoded page without a dictionary page");
@@ -333,33 +377,87 @@ internal sealed class ParquetColumnChunkDecoder
         if (n == 0) return;
         int bitWidth = src[0];
         if (bitWidth > 32) throw new InvalidDataException($"dictionary index width {bitWidth}");
-        Grow(ref _ints, n);
-        var idx = _ints.AsSpan(0, n);
-        DecodeHybrid(src[1..], bitWidth, idx);
+        src = src[1..];
+        int valueBytes = (bitWidth + 7) >> 3;
+        uint dictCount = (uint)_dictCount;
+        ref long dict = ref MemoryMarshal.GetArrayDataReference(_dictValue);
+        ref long d = ref MemoryMarshal.GetReference(dst);
+        int p = 0, i = 0;
+        while (i < n)
+        {
+            uint header = ReadRunHeader(src, ref p);
+            if ((header & 1) == 0)
+            {
+                int count = (int)(header >> 1);
+                if (count == 0) throw new InvalidDataException("empty RLE run");
+                int k;
+                if (valueBytes == 1) k = src[p++];
+                else
+                {
+                    k = 0;
+                    for (int b = 0; b < valueBytes; b++) k |= src[p++] << (8 * b);
+                }
+                if ((uint)k >= dictCount || (strings is not null && !_dictResolved[k])) Lookup((uint)k, strings);
+                long v = Unsafe.Add(ref dict, (uint)k);
+                int take = Math.Min(count, n - i);
+                // Parquet.Net writes indices as RLE runs only, most of one or two rows: a short run is two 16-byte stores
+                // (the values past the run are rewritten by the runs after it), not a call to Fill.
+                if (take <= 4 && n - i >= 4)
+                {
+                    var fill = Vector128.Create(v);
+                    fill.StoreUnsafe(ref d, (nuint)i);
+                    fill.StoreUnsafe(ref d, (nuint)(i + 2));
+                }
+                else dst.Slice(i, take).Fill(v);
+                i += take;
+            }
+            else
+            {
+                long groups = header >> 1;
+                if (groups == 0) throw new InvalidDataException("empty bit-packed run");
+                int take = (int)Math.Min(groups * 8, n - i);
+                Grow(ref _ints, take);
+                var idx = _ints.AsSpan(0, take);
+                UnpackBits(src[p..], bitWidth, idx);
+                LookupAll(idx, dst.Slice(i, take), strings);
+                p += (int)Math.Min(groups * bitWidth, src.Length - p);
+                i += take;
+            }
+        }
+    }
+
+    /// <summary>The value of dictionary entry <paramref name="k"/>, a string resolved the first time it is used.</summary>
+    private long Lookup(uint k, Utf8Resolver? strings)
+    {
+        if (k >= (uint)_dictCount) throw new InvalidDataException($"dictionary index {k} out of {_dictCount}");
+        if (strings is not null && !_dictResolved[k])
+        {
+            _dictValue[k] = strings(_dictPage.AsSpan(_dictOffset[k], _dictLength[k]));
+            _dictResolved[k] = true;
+        }
+        return _dictValue[k];
+    }
+
+    private void LookupAll(ReadOnlySpan<int> idx, Span<long> dst, Utf8Resolver? strings)
+    {
         uint count = (uint)_dictCount;
-        var dict = _dictValue;
+        ref long value = ref MemoryMarshal.GetArrayDataReference(_dictValue);
         if (strings is null)
         {
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < idx.Length; i++)
             {
                 uint k = (uint)idx[i];
                 if (k >= count) throw new InvalidDataException($"dictionary index {k} out of {count}");
-                dst[i] = dict[k];
+                dst[i] = Unsafe.Add(ref value, k);
             }
             return;
         }
-        var resolved = _dictResolved;
-        ref long value = ref MemoryMarshal.GetArrayDataReference(dict);
-        ref bool done = ref MemoryMarshal.GetArrayDataReference(resolved);
-        for (int i = 0; i < n; i++)
+        ref bool done = ref MemoryMarshal.GetArrayDataReference(_dictResolved);
+        for (int i = 0; i < idx.Length; i++)
         {
             uint k = (uint)idx[i];
             if (k >= count) throw new InvalidDataException($"dictionary index {k} out of {count}");
-            if (!Unsafe.Add(ref done, k))
-            {
-                dict[k] = strings(_dictPage.AsSpan(_dictOffset[k], _dictLength[k]));
-                resolved[k] = true;
-            }
+            if (!Unsafe.Add(ref done, k)) Lookup(k, strings);
             dst[i] = Unsafe.Add(ref value, k);
         }
     }
@@ -372,7 +470,6 @@ internal sealed class ParquetColumnChunkDecoder
     {
         int p = 0, i = 0, n = dst.Length;
         int valueBytes = (bitWidth + 7) >> 3;
-        ulong mask = (1UL << bitWidth) - 1;
         while (i < n)
         {
             uint header = ReadRunHeader(src, ref p);
@@ -391,37 +488,44 @@ internal sealed class ParquetColumnChunkDecoder
                 long values = (long)(header >> 1) * 8;
                 if (values == 0) throw new InvalidDataException("empty bit-packed run");
                 int take = (int)Math.Min(values, n - i);
-                var outp = dst.Slice(i, take);
-                int k = 0, q = p;
-                if (bitWidth <= 8)
-                {
-                    // A group of eight values is bitWidth bytes: one 64-bit load, eight shifts.
-                    for (; k + 8 <= take && q + 8 <= src.Length; k += 8, q += bitWidth)
-                    {
-                        ulong w = BinaryPrimitives.ReadUInt64LittleEndian(src.Slice(q, 8));
-                        var o = outp.Slice(k, 8);
-                        o[0] = (int)(w & mask);
-                        o[1] = (int)((w >> bitWidth) & mask);
-                        o[2] = (int)((w >> (2 * bitWidth)) & mask);
-                        o[3] = (int)((w >> (3 * bitWidth)) & mask);
-                        o[4] = (int)((w >> (4 * bitWidth)) & mask);
-                        o[5] = (int)((w >> (5 * bitWidth)) & mask);
-                        o[6] = (int)((w >> (6 * bitWidth)) & mask);
-                        o[7] = (int)((w >> (7 * bitWidth)) & mask);
-                    }
-                }
-                ulong acc = 0;
-                int bits = 0;
-                for (; k < take; k++)
-                {
-                    while (bits < bitWidth) { acc |= (ulong)src[q++] << bits; bits += 8; }
-                    outp[k] = (int)(acc & mask);
-                    acc >>= bitWidth;
-                    bits -= bitWidth;
-                }
+                UnpackBits(src[p..], bitWidth, dst.Slice(i, take));
                 p += (int)Math.Min(values / 8 * bitWidth, src.Length - p);
                 i += take;
             }
+        }
+    }
+
+    /// <summary>One bit-packed run: <paramref name="outp"/>.Length values of <paramref name="bitWidth"/> bits, LSB first.</summary>
+    private static void UnpackBits(ReadOnlySpan<byte> src, int bitWidth, Span<int> outp)
+    {
+        int take = outp.Length;
+        ulong mask = (1UL << bitWidth) - 1;
+        int k = 0, q = 0;
+        if (bitWidth <= 8)
+        {
+            // A group of eight values is bitWidth bytes: one 64-bit load, eight shifts.
+            for (; k + 8 <= take && q + 8 <= src.Length; k += 8, q += bitWidth)
+            {
+                ulong w = BinaryPrimitives.ReadUInt64LittleEndian(src.Slice(q, 8));
+                var o = outp.Slice(k, 8);
+                o[0] = (int)(w & mask);
+                o[1] = (int)((w >> bitWidth) & mask);
+                o[2] = (int)((w >> (2 * bitWidth)) & mask);
+                o[3] = (int)((w >> (3 * bitWidth)) & mask);
+                o[4] = (int)((w >> (4 * bitWidth)) & mask);
+                o[5] = (int)((w >> (5 * bitWidth)) & mask);
+                o[6] = (int)((w >> (6 * bitWidth)) & mask);
+                o[7] = (int)((w >> (7 * bitWidth)) & mask);
+            }
+        }
+        ulong acc = 0;
+        int bits = 0;
+        for (; k < take; k++)
+        {
+            while (bits < bitWidth) { acc |= (ulong)src[q++] << bits; bits += 8; }
+            outp[k] = (int)(acc & mask);
+            acc >>= bitWidth;
+            bits -= bitWidth;
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using MmTrace.Core;
 using Parquet;
 using Parquet.Schema;
@@ -57,6 +58,10 @@ public sealed class ParquetTraceReader : ITraceReader
     // One row group, column-wise: numbers widened to long (unsigned columns keep their bit pattern), strings as interned ids.
     private long[][] _values = new long[TraceColumns.Count][];
     private bool[][] _present = new bool[TraceColumns.Count][];
+    /// <summary>How many rows of the current group have a value, per column (0: the column's buffers are not read).</summary>
+    private readonly int[] _nonNull = new int[TraceColumns.Count];
+    /// <summary>Columns whose values can fail <see cref="TryBuild"/>'s range check (a wider type than the field's).</summary>
+    private readonly bool[] _rangeChecked = new bool[TraceColumns.Count];
     private readonly Dictionary<Type, Array> _scratch = [];
     private ReadOnlyMemory<char>?[] _strings = [];
     private int _group = -1;
@@ -125,6 +130,19 @@ public sealed class ParquetTraceReader : ITraceReader
         }
         _optionalColumns = Enumerable.Range(0, TraceColumns.Count)
             .Where(c => _fields[c] is not null && (TraceColumn)c is not (TraceColumn.Op or TraceColumn.Pid)).ToArray();
+        for (int c = 0; c < TraceColumns.Count; c++)
+        {
+            if (_fields[c] is not { } f) continue;
+            var t = f.ClrType;
+            _rangeChecked[c] = (TraceColumn)c switch
+            {
+                TraceColumn.Pid or TraceColumn.Cpu or TraceColumn.Prot or TraceColumn.Fd =>
+                    t == typeof(long) || t == typeof(ulong) || t == typeof(uint),
+                TraceColumn.Order or TraceColumn.Migratetype => t != typeof(sbyte),
+                TraceColumn.Node => true,
+                _ => false,
+            };
+        }
     }
 
     private static bool IsInteger(Type t) =>
@@ -177,11 +195,13 @@ public sealed class ParquetTraceReader : ITraceReader
                 {
                     if (_fields[c] is not { } f) continue;
                     var chunk = rg.GetMetadata(f);
-                    if (chunk is not null && ParquetColumnChunkDecoder.CanDecode(chunk, f)) DecodeColumn(chunk, f, (TraceColumn)c, rows);
-                    else LoadColumn(rg, f, (TraceColumn)c, rows);
+                    _nonNull[c] = chunk is not null && ParquetColumnChunkDecoder.CanDecode(chunk, f)
+                        ? DecodeColumn(chunk, f, (TraceColumn)c, rows)
+                        : LoadColumn(rg, f, (TraceColumn)c, rows);
                 }
                 _groupRows = rows;
                 _groupValid = AllRowsValid(rows);
+                if (_groupValid) PlanFill(rows);
             }
             catch (Exception e) when (IsCorrupt(e))
             {
@@ -193,13 +213,13 @@ public sealed class ParquetTraceReader : ITraceReader
     }
 
     /// <summary>The column chunk decoded by our own decoder (the layouts mmtrace, DuckDB and pandas write).</summary>
-    private void DecodeColumn(global::Parquet.Meta.ColumnChunk chunk, DataField f, TraceColumn c, int rows)
+    private int DecodeColumn(global::Parquet.Meta.ColumnChunk chunk, DataField f, TraceColumn c, int rows)
     {
         ref long[] values = ref _values[(int)c];
         ref bool[] present = ref _present[(int)c];
         if (values.Length < rows) { values = new long[rows]; present = new bool[rows]; }
         Utf8Resolver? strings = !ParquetTraceSchema.IsString(c) ? null : c == TraceColumn.Op ? _resolveOp : _resolveSymbol;
-        _decoder.Decode(_stream, chunk, f, strings, rows, values, present);
+        return _decoder.Decode(_stream, chunk, f, strings, rows, values, present);
     }
 
     private readonly ParquetColumnChunkDecoder _decoder = new();
@@ -209,12 +229,18 @@ public sealed class ParquetTraceReader : ITraceReader
     private Utf8Resolver _resolveSymbol => _resolveSymbolField ??= utf8 => _symbols.Intern(utf8);
 
     /// <summary>The column chunk read through Parquet.Net (codecs and encodings <see cref="ParquetColumnChunkDecoder"/> leaves to it).</summary>
-    private void LoadColumn(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows)
+    private int LoadColumn(ParquetRowGroupReader rg, DataField f, TraceColumn c, int rows)
     {
         ref long[] values = ref _values[(int)c];
         ref bool[] present = ref _present[(int)c];
         if (values.Length < rows) { values = new long[rows]; present = new bool[rows]; }
-        if (ParquetTraceSchema.IsString(c)) { LoadStrings(rg, f, c, rows, values, present); return; }
+        if (ParquetTraceSchema.IsString(c)) LoadStrings(rg, f, c, rows, values, present);
+        else LoadNumbers(rg, f, rows, values, present);
+        return rows - present.AsSpan(0, rows).Count(false);
+    }
+
+    private void LoadNumbers(ParquetRowGroupReader rg, DataField f, int rows, long[] values, bool[] present)
+    {
         Type t = f.ClrType;
         if (t == typeof(long)) Load<long>(rg, f, rows, values, present);
         else if (t == typeof(ulong)) Load<ulong>(rg, f, rows, values, present);
@@ -292,32 +318,35 @@ public sealed class ParquetTraceReader : ITraceReader
     // (FillColumns), else row by row (TryBuild), which finds each bad row in order for its error or --max-errors skip.
     private bool _groupValid;
 
-    /// <summary>The checks <see cref="TryBuild"/> makes, column by column over the whole group: true when no row fails them.</summary>
+    /// <summary>
+    /// The checks <see cref="TryBuild"/> makes, column by column over the whole group: true when no row fails them. A null
+    /// reads as 0, which passes every range check, so values are checked without their presence; a column with no value
+    /// in the group, or whose type cannot hold a value out of its field's range, is not read at all.
+    /// </summary>
     private bool AllRowsValid(int rows)
     {
-        var opPresent = _present[(int)TraceColumn.Op].AsSpan(0, rows);
-        var ops = _values[(int)TraceColumn.Op].AsSpan(0, rows);
-        if (opPresent.Contains(false)) return false;
-        foreach (long op in ops) if (op < 0) return false;
-        if (_present[(int)TraceColumn.Pid].AsSpan(0, rows).Contains(false) || !AllFitInt(TraceColumn.Pid, rows)) return false;
+        if (_nonNull[(int)TraceColumn.Op] != rows || _nonNull[(int)TraceColumn.Pid] != rows) return false;
+        if (_unknownOps.Count > 0)
+            foreach (long op in _values[(int)TraceColumn.Op].AsSpan(0, rows)) if (op < 0) return false;
+        if (_rangeChecked[(int)TraceColumn.Pid] && !AllFitInt(TraceColumn.Pid, rows)) return false;
         foreach (int c in _optionalColumns)
         {
+            if (_nonNull[c] == 0 || !_rangeChecked[c]) continue;
+            var values = _values[c].AsSpan(0, rows);
+            ulong outside = 0;
             switch ((TraceColumn)c)
             {
                 case TraceColumn.Order or TraceColumn.Migratetype:
-                    var present = _present[c].AsSpan(0, rows);
-                    var values = _values[c].AsSpan(0, rows);
-                    for (int i = 0; i < rows; i++)
-                        if (present[i] && values[i] is < sbyte.MinValue or > sbyte.MaxValue) return false;
+                    foreach (long v in values) outside |= (ulong)(v - sbyte.MinValue) >> 8;
+                    if (outside != 0) return false;
                     break;
                 case TraceColumn.Cpu or TraceColumn.Prot or TraceColumn.Fd:
                     if (!AllFitInt((TraceColumn)c, rows)) return false;
                     break;
                 case TraceColumn.Node:
-                    var hasNode = _present[c].AsSpan(0, rows);
-                    var nodes = _values[c].AsSpan(0, rows);
-                    for (int i = 0; i < rows; i++)
-                        if (hasNode[i] && nodes[i] != -1 && (ulong)nodes[i] >= TraceColumns.MaxNode) return false;
+                    // -1 (NUMA_NO_NODE) or 0..MaxNode-1: v + 1 in 0..MaxNode.
+                    foreach (long v in values) outside |= (ulong)(v + 1) > TraceColumns.MaxNode ? 1UL : 0UL;
+                    if (outside != 0) return false;
                     break;
             }
         }
@@ -326,29 +355,62 @@ public sealed class ParquetTraceReader : ITraceReader
 
     private bool AllFitInt(TraceColumn c, int rows)
     {
-        var present = _present[(int)c].AsSpan(0, rows);
         var values = _values[(int)c].AsSpan(0, rows);
-        var f = _fields[(int)c]!;
-        for (int i = 0; i < rows; i++)
-            if (present[i] && !FitsInt(values[i], f)) return false;
-        return true;
+        ulong outside = 0;
+        if (_fields[(int)c]!.ClrType == typeof(ulong))
+            foreach (long v in values) outside |= (ulong)v >> 31;
+        else
+            foreach (long v in values) outside |= (ulong)(v - int.MinValue) >> 32;
+        return outside == 0;
     }
 
     /// <summary>
-    /// What <see cref="TryBuild"/> makes of rows <paramref name="row"/>.. of a valid group, one column at a time: the
-    /// presence bits of every column first, then each column's values stored without a branch (a null was read as 0,
-    /// which is what an absent field holds).
+    /// Per valid group, what <see cref="FillColumns"/> does per block: the presence bits every row has (columns with a
+    /// value in every row), the columns whose presence varies, and the columns with any value (the others stay 0).
+    /// </summary>
+    private void PlanFill(int rows)
+    {
+        _alwaysPresent = 0;
+        _mixedPresence.Clear();
+        _valueColumns.Clear();
+        foreach (int c in _optionalColumns)
+        {
+            if (_nonNull[c] == 0) continue;
+            _valueColumns.Add(c);
+            ushort f = (ushort)TraceColumns.Field((TraceColumn)c);
+            if (f == 0) continue;
+            if (_nonNull[c] == rows && (TraceColumn)c != TraceColumn.Node) _alwaysPresent |= f;
+            else _mixedPresence.Add(c);
+        }
+    }
+
+    private ushort _alwaysPresent;
+    private readonly List<int> _mixedPresence = [];
+    private readonly List<int> _valueColumns = [];
+
+    /// <summary>
+    /// What <see cref="TryBuild"/> makes of rows <paramref name="row"/>.. of a valid group, one column at a time over blocks
+    /// of <see cref="FillBlock"/> events (small enough that a block of events stays in the L1 cache while every column
+    /// is stored into it): the presence bits of every column first, then each column's values stored without a branch
+    /// (a null was read as 0, which is what an absent field holds). Columns without a value in the group are skipped.
     /// </summary>
     private void FillColumns(int row, Span<TraceEvent> dst)
     {
+        if (_bits.Length < FillBlock) _bits = new ushort[FillBlock];
+        for (int b = 0; b < dst.Length; b += FillBlock)
+            FillBlockOf(row + b, dst.Slice(b, Math.Min(FillBlock, dst.Length - b)));
+    }
+
+    private const int FillBlock = 256;
+
+    private void FillBlockOf(int row, Span<TraceEvent> dst)
+    {
         int n = dst.Length;
-        if (_bits.Length < n) _bits = new ushort[Math.Max(n, 4096)];
         var bits = _bits.AsSpan(0, n);
-        bits.Clear();
-        foreach (int c in _optionalColumns)
+        bits.Fill(_alwaysPresent);
+        foreach (int c in _mixedPresence)
         {
             ushort f = (ushort)TraceColumns.Field((TraceColumn)c);
-            if (f == 0) continue;
             var present = MemoryMarshal.Cast<bool, byte>(_present[c].AsSpan(row, n));
             if ((TraceColumn)c == TraceColumn.Node)
             {
@@ -357,19 +419,19 @@ public sealed class ParquetTraceReader : ITraceReader
                 for (int i = 0; i < n; i++) bits[i] |= (ushort)(present[i] != 0 && nodes[i] != -1 ? f : 0);
                 continue;
             }
-            for (int i = 0; i < n; i++) bits[i] |= (ushort)(present[i] * f);
+            OrPresence(bits, present, f);
         }
+        MemoryMarshal.AsBytes(dst).Clear();
         var ops = _values[(int)TraceColumn.Op].AsSpan(row, n);
         var pids = _values[(int)TraceColumn.Pid].AsSpan(row, n);
         for (int i = 0; i < n; i++)
         {
             ref var e = ref dst[i];
-            e = default;
             e.Op = (Op)ops[i];
             e.Pid = (int)pids[i];
             e.Present = (EventFields)bits[i];
         }
-        foreach (int c in _optionalColumns)
+        foreach (int c in _valueColumns)
         {
             var v = _values[c].AsSpan(row, n);
             switch ((TraceColumn)c)
@@ -395,6 +457,25 @@ public sealed class ParquetTraceReader : ITraceReader
                 case TraceColumn.Node: for (int i = 0; i < n; i++) dst[i].Node = v[i] == -1 ? (short)0 : (short)v[i]; break;
             }
         }
+    }
+
+    /// <summary>bits[i] |= f where present[i] (0 or 1), sixteen rows a step where the hardware has 128-bit vectors.</summary>
+    private static void OrPresence(Span<ushort> bits, ReadOnlySpan<byte> present, ushort f)
+    {
+        int i = 0, n = bits.Length;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var field = Vector128.Create(f);
+            ref byte p = ref MemoryMarshal.GetReference(present);
+            ref ushort b = ref MemoryMarshal.GetReference(bits);
+            for (; i + 16 <= n; i += 16)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)i));
+                (Vector128.LoadUnsafe(ref b, (nuint)i) | lo * field).StoreUnsafe(ref b, (nuint)i);
+                (Vector128.LoadUnsafe(ref b, (nuint)(i + 8)) | hi * field).StoreUnsafe(ref b, (nuint)(i + 8));
+            }
+        }
+        for (; i < n; i++) bits[i] |= (ushort)(present[i] * f);
     }
 
     private ushort[] _bits = [];

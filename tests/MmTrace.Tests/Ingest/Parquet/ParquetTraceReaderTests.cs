@@ -58,6 +58,31 @@ public class ParquetTraceReaderTests
     }
 
     [Fact]
+    public void Columns_empty_or_full_in_one_row_group_and_mixed_in_the_next_read_back_as_written()
+    {
+        // Group 1: no size, no node, time on every row; group 2: size on every row, time and node on some. Long runs of one
+        // call site and of presence (past the decoder's short-run stores) and runs of one row both occur.
+        var symbols = new SymbolTable();
+        var rng = new Random(11);
+        int rows = ParquetTraceSchema.RowGroupSize + 9000;
+        var events = new TraceEvent[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            bool first = i < ParquetTraceSchema.RowGroupSize;
+            ref var e = ref events[i];
+            e = TraceEvent.Create(i % 500 < 300 ? Op.Kmalloc : Op.Kfree, 100 + (i / 1000));
+            if (first || rng.Next(3) > 0) e.SetTime(i * 10L);
+            if (!first) e.SetSize((ulong)(i % 4096));
+            if (!first && (i / 40) % 3 == 0) e.SetNode(i % 7 == 0 ? 1 : 0);
+            if (i % 1000 < 700) e.CallSite = symbols.Intern(i % 1000 < 600 ? "kmalloc_trace+0x2d" : $"site+0x{rng.Next(50):x}");
+        }
+        var read = RoundTrip(symbols, events, ParquetTraceSchema.WriterOptions());
+        Assert.Equal(events.Length, read.Length);
+        for (int i = 0; i < events.Length; i++)
+            Assert.True(events[i].Equals(read[i]), $"row {i + 1} differs");
+    }
+
+    [Fact]
     public void A_node_column_reads_back_as_the_node_not_as_fd()
     {
         var symbols = new SymbolTable();
