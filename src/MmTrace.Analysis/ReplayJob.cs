@@ -18,8 +18,9 @@ public static class ReplayJob
         var machine = MachineBuilder.Build(config, symbols, seed,
             new MachineOptions { InitialMaps = maps, Traits = reader.Traits, MallocPrologue = mallocPrologue });
         var analyzers = CreateAnalyzers(machine, seriesInterval);
-        var replayer = new Replayer(machine, Observers(analyzers));
-        replayer.Run(reader, progress);
+        var replayer = new Replayer(machine, Observers(analyzers), BatchSize);
+        var clock = analyzers.OfType<SeriesSampler>().FirstOrDefault();
+        TracePipeline.ReadAll(reader, BatchSize, batch => Replay(replayer, clock, batch), progress);
 
         var report = new Report
         {
@@ -32,6 +33,17 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         Findings.Tell(report);
         return report;
+    }
+
+    /// <summary>Events per batch from the reader to the machine (the <see cref="Replayer"/>'s default).</summary>
+    public const int BatchSize = 4096;
+
+    /// <summary>Replays one batch of events, first telling the series' clock that they are coming (so it reads the
+    /// machine only at samples that will be kept: <see cref="SeriesSampler.WillReplay"/>).</summary>
+    public static void Replay(Replayer replayer, SeriesSampler? clock, ReadOnlySpan<TraceEvent> batch)
+    {
+        clock?.WillReplay(batch.Length);
+        replayer.Replay(batch);
     }
 
     /// <summary>What the <see cref="Replayer"/> calls for <paramref name="analyzers"/> (each of them still contributes its

@@ -30,9 +30,15 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     private long _next = Math.Max(1, interval);
     private long _events;
     private long _firstTime = long.MinValue, _lastTime = long.MinValue;
-    private readonly List<long> _at = [];
-    private readonly List<long> _time = [];
-    private readonly List<SampledSeries> _series = [];
+    // The samples' event counts and times, _rows of each: arrays of the row limit, made once (a sample is a store, not
+    // a List's add), and the series in an array (the sample loop reads no List).
+    private int _rows;
+    private readonly long[] _at = new long[Math.Max(2, maxRows & ~1)];
+    private readonly long[] _time = new long[Math.Max(2, maxRows & ~1)];
+    private SampledSeries[] _series = [];
+    // The event count the replay is known to reach (WillReplay): halvings at or before it will happen, so a sample
+    // they merge away need not be read from the machine.
+    private long _knownEnd;
 
     /// <summary>Starts a series of rows of <paramref name="width"/> values: <paramref name="sample"/> is called at each
     /// sample point and writes the row's values into the span it is given (rows live in one flat buffer of the series:
@@ -43,7 +49,7 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     public SampledSeries Add(int width, SampleRow sample, bool deltas)
     {
         var s = new SampledSeries(width, sample, deltas, MaxRows);
-        _series.Add(s);
+        _series = [.. _series, s];
         return s;
     }
 
@@ -52,7 +58,7 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     public SampledSeries Add(Func<long[]> sample, bool deltas)
     {
         var s = new SampledSeries(sample, deltas, MaxRows);
-        _series.Add(s);
+        _series = [.. _series, s];
         return s;
     }
 
@@ -66,8 +72,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// the number of events before the current one.</summary>
     public long Events => _events;
 
+    /// <summary>Tells the clock that <paramref name="events"/> more events will be replayed (a batch in hand, before it
+    /// is replayed). Which rows the series end with depends only on the event count, so a sample that a halving within
+    /// those events will merge away is only a placeholder: its series are not sampled (a state row is dropped unread;
+    /// a delta row is zero, and its sampler's next call, which reports what happened since its previous call, counts it
+    /// into the row it would have been added to). The rows are the same as without it; only fewer are read.</summary>
+    public void WillReplay(long events) => _knownEnd = Math.Max(_knownEnd, _events + Math.Max(0, events));
+
+    /// <summary>Whether the sample about to take row <paramref name="row"/> at event <paramref name="at"/> survives every
+    /// halving up to the known end (the samples come at the next multiples of the interval, as OnEvent schedules them;
+    /// a halving keeps the odd rows).</summary>
+    private bool Survives(int row, long at)
+    {
+        long k = _interval;
+        for (int rows = row + 1; ; rows = MaxRows / 2)
+        {
+            // The event of the sample that fills the rows (this one when they are full now).
+            long fill = (at / k + (MaxRows - rows)) * k;
+            if (fill > _knownEnd) return true;
+            if ((row & 1) == 0) return false;
+            row >>= 1;
+            k *= 2;
+            at = fill;
+        }
+    }
+
     /// <summary>The samples taken: events replayed at each.</summary>
-    public IReadOnlyList<long> At => _at;
+    public IReadOnlyList<long> At => new ArraySegment<long>(_at, 0, _rows);
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
@@ -83,21 +114,26 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
 
     private void Sample()
     {
-        _at.Add(_events);
-        _time.Add(_lastTime);
-        foreach (var s in _series) s.TakeSample();
-        if (_at.Count < MaxRows) return;
+        int rows = _rows;
+        _at[rows] = _events;
+        _time[rows] = _lastTime;
+        _rows = ++rows;
+        var series = _series;
+        bool read = Survives(rows - 1, _events);
+        for (int i = 0; i < series.Length; i++) series[i].TakeSample(read);
+        if (rows < MaxRows) return;
         // Keep memory bounded: merge neighbouring samples (the later one stands for both) and sample half as often.
-        Halve(_at);
-        Halve(_time);
-        foreach (var s in _series) s.Halve();
+        _rows = Halve(_at, rows);
+        Halve(_time, rows);
+        foreach (var s in series) s.Halve();
         _interval *= 2;
     }
 
-    private static void Halve(List<long> rows)
+    // Row i becomes row 2i+1 (the later of each pair); returns the rows left.
+    private static int Halve(long[] rows, int count)
     {
-        for (int i = 0; i < rows.Count / 2; i++) rows[i] = rows[2 * i + 1];
-        rows.RemoveRange(rows.Count / 2, rows.Count - rows.Count / 2);
+        for (int i = 0; i < count / 2; i++) rows[i] = rows[2 * i + 1];
+        return count / 2;
     }
 
     /// <summary>The leading columns of a series table: the event count, and the time since the first timed event when the trace has times.</summary>
@@ -108,6 +144,7 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// <summary>The cells of row <paramref name="i"/> of a series table: the axis cells, then <paramref name="values"/>.</summary>
     public object?[] Row(int i, IEnumerable<object?> values)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_rows, nameof(i));
         var cells = new List<object?> { _at[i] };
         if (HasTimes) cells.Add(_time[i] == long.MinValue ? null : _time[i] - _firstTime);
         cells.AddRange(values);
@@ -161,23 +198,40 @@ public sealed class SampledSeries
         return _values.AsSpan(i * Math.Max(0, _width), Math.Max(0, _width));
     }
 
-    internal void TakeSample()
+    // The values of the last row the sampler wrote (a state series): the next row starts as them.
+    private long[]? _last;
+
+    /// <summary>Takes the next row; when <paramref name="read"/> is false the row is a placeholder that a halving will
+    /// merge away before anything reads it (<see cref="SeriesSampler.WillReplay"/>): zero for a delta series, left as it
+    /// is for a state series, and the sampler is not called (series whose sample returns an array always are).</summary>
+    internal void TakeSample(bool read = true)
     {
-        if (_sampleArray is not null)
+        if (_sampleRow is { } sample)
         {
-            var a = _sampleArray();
-            if (_width < 0) _width = a.Length;
-            else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
-            a.CopyTo(NextRow());
+            int w = _width, at = Count * w;
+            if (at + w > _values.Length) Array.Resize(ref _values, Math.Max(at + w, _maxRows * w));
+            var row = _values.AsSpan(at, w);
+            if (Deltas)
+            {
+                // A delta series' row starts at zero.
+                row.Clear();
+                if (read) sample(row);
+            }
+            else if (read)
+            {
+                // A state series' row starts as the last row written (zeros at first), so a sampler whose inputs did
+                // not change since then may leave it as it is.
+                var last = _last ??= new long[w];
+                sample(last);
+                last.AsSpan().CopyTo(row);
+            }
         }
         else
         {
-            var row = NextRow();
-            // A state series' row starts as the previous row (a sampler whose inputs did not change since then may
-            // leave it as it is); a delta series' row starts at zero.
-            if (Deltas || Count == 0) row.Clear();
-            else _values.AsSpan((Count - 1) * _width, _width).CopyTo(row);
-            _sampleRow!(row);
+            var a = _sampleArray!();
+            if (_width < 0) _width = a.Length;
+            else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
+            a.CopyTo(NextRow());
         }
         Count++;
     }
