@@ -36,6 +36,10 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     private readonly long[] _at = new long[Math.Max(2, maxRows & ~1)];
     private readonly long[] _time = new long[Math.Max(2, maxRows & ~1)];
     private SampledSeries[] _series = [];
+    // Where each row's values sit in every series' buffer (slot × width): a halving keeps the odd rows' slots, in order,
+    // and hands the even rows' slots to the rows to come, so a state series moves nothing when the rows halve.
+    private readonly int[] _slot = Enumerable.Range(0, Math.Max(2, maxRows & ~1)).ToArray();
+    private readonly int[] _slotBefore = new int[Math.Max(2, maxRows & ~1)];
     // The event count the replay is known to reach (WillReplay): halvings at or before it will happen, so a sample
     // they merge away need not be read from the machine.
     private long _knownEnd;
@@ -48,7 +52,8 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// that knows its inputs have not changed since then can return without writing.</summary>
     public SampledSeries Add(int width, SampleRow sample, bool deltas)
     {
-        var s = new SampledSeries(width, sample, deltas, MaxRows);
+        if (_events > 0) throw new InvalidOperationException("a series starts before the first event");
+        var s = new SampledSeries(width, sample, deltas, _slot);
         _series = [.. _series, s];
         return s;
     }
@@ -57,7 +62,8 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// sample). Convenient where speed does not matter; the analyzers use the allocation-free overload.</summary>
     public SampledSeries Add(Func<long[]> sample, bool deltas)
     {
-        var s = new SampledSeries(sample, deltas, MaxRows);
+        if (_events > 0) throw new InvalidOperationException("a series starts before the first event");
+        var s = new SampledSeries(sample, deltas, _slot);
         _series = [.. _series, s];
         return s;
     }
@@ -114,26 +120,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
 
     private void Sample()
     {
-        int rows = _rows;
-        _at[rows] = _events;
-        _time[rows] = _lastTime;
-        _rows = ++rows;
+        int row = _rows;
+        _at[row] = _events;
+        _time[row] = _lastTime;
+        _rows = row + 1;
         var series = _series;
-        bool read = Survives(rows - 1, _events);
-        for (int i = 0; i < series.Length; i++) series[i].TakeSample(read);
-        if (rows < MaxRows) return;
+        int slot = _slot[row];
+        if (Survives(row, _events))
+            for (int i = 0; i < series.Length; i++) series[i].TakeSample(slot);
+        else
+            for (int i = 0; i < series.Length; i++) series[i].TakePlaceholder(slot);
+        if (_rows < MaxRows) return;
         // Keep memory bounded: merge neighbouring samples (the later one stands for both) and sample half as often.
-        _rows = Halve(_at, rows);
-        Halve(_time, rows);
-        foreach (var s in series) s.Halve();
+        int half = MaxRows / 2;
+        for (int i = 0; i < half; i++)
+        {
+            _at[i] = _at[2 * i + 1];
+            _time[i] = _time[2 * i + 1];
+        }
+        foreach (var s in series) s.Halve(half);
+        _slot.CopyTo(_slotBefore, 0);
+        for (int i = 0; i < half; i++)
+        {
+            _slot[i] = _slotBefore[2 * i + 1];
+            _slot[half + i] = _slotBefore[2 * i];
+        }
+        _rows = half;
         _interval *= 2;
-    }
-
-    // Row i becomes row 2i+1 (the later of each pair); returns the rows left.
-    private static int Halve(long[] rows, int count)
-    {
-        for (int i = 0; i < count / 2; i++) rows[i] = rows[2 * i + 1];
-        return count / 2;
     }
 
     /// <summary>The leading columns of a series table: the event count, and the time since the first timed event when the trace has times.</summary>
@@ -158,29 +171,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
 public delegate void SampleRow(Span<long> row);
 
 /// <summary>The rows of one series, owned by the analyzer that samples it and timed by the <see cref="SeriesSampler"/>.
-/// The rows are kept in one flat buffer (row i at i × width) of the sampler's row limit, made at the first sample and reused.</summary>
+/// The rows are kept in one flat buffer of the sampler's row limit (row i at the sampler's slot of row i × width), made at
+/// the first sample and reused.</summary>
 public sealed class SampledSeries
 {
     private readonly SampleRow? _sampleRow;
     private readonly Func<long[]>? _sampleArray;
-    private readonly int _maxRows;
+    // The sampler's slot of each row (shared, updated by the sampler when the rows halve).
+    private readonly int[] _slot;
     private long[] _values = [];
     private int _width = -1;
+    // The values of the last row the sampler wrote (a state series): the next row starts as them.
+    private long[]? _last;
 
-    internal SampledSeries(int width, SampleRow sample, bool deltas, int maxRows)
+    internal SampledSeries(int width, SampleRow sample, bool deltas, int[] slot)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(width);
         _width = width;
         _sampleRow = sample;
         Deltas = deltas;
-        _maxRows = maxRows;
+        _slot = slot;
     }
 
-    internal SampledSeries(Func<long[]> sample, bool deltas, int maxRows)
+    internal SampledSeries(Func<long[]> sample, bool deltas, int[] slot)
     {
         _sampleArray = sample;
         Deltas = deltas;
-        _maxRows = maxRows;
+        _slot = slot;
     }
 
     internal bool Deltas { get; }
@@ -195,35 +212,36 @@ public sealed class SampledSeries
     public ReadOnlySpan<long> Row(int i)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)Count, nameof(i));
-        return _values.AsSpan(i * Math.Max(0, _width), Math.Max(0, _width));
+        int w = Math.Max(0, _width);
+        return _values.AsSpan(_slot[i] * w, w);
     }
 
-    // The values of the last row the sampler wrote (a state series): the next row starts as them.
-    private long[]? _last;
+    private Span<long> RowAt(int slot, int w)
+    {
+        if (_values.Length == 0) _values = new long[_slot.Length * w];
+        return _values.AsSpan(slot * w, w);
+    }
 
-    /// <summary>Takes the next row; when <paramref name="read"/> is false the row is a placeholder that a halving will
-    /// merge away before anything reads it (<see cref="SeriesSampler.WillReplay"/>): zero for a delta series, left as it
-    /// is for a state series, and the sampler is not called (series whose sample returns an array always are).</summary>
-    internal void TakeSample(bool read = true)
+    /// <summary>Takes the next row into <paramref name="slot"/>: calls the sampler.</summary>
+    internal void TakeSample(int slot)
     {
         if (_sampleRow is { } sample)
         {
-            int w = _width, at = Count * w;
-            if (at + w > _values.Length) Array.Resize(ref _values, Math.Max(at + w, _maxRows * w));
-            var row = _values.AsSpan(at, w);
+            int w = _width;
+            var row = RowAt(slot, w);
             if (Deltas)
             {
                 // A delta series' row starts at zero.
                 row.Clear();
-                if (read) sample(row);
+                sample(row);
             }
-            else if (read)
+            else
             {
                 // A state series' row starts as the last row written (zeros at first), so a sampler whose inputs did
                 // not change since then may leave it as it is.
                 var last = _last ??= new long[w];
                 sample(last);
-                last.AsSpan().CopyTo(row);
+                for (int k = 0; k < last.Length; k++) row[k] = last[k];
             }
         }
         else
@@ -231,32 +249,35 @@ public sealed class SampledSeries
             var a = _sampleArray!();
             if (_width < 0) _width = a.Length;
             else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
-            a.CopyTo(NextRow());
+            a.CopyTo(RowAt(slot, _width));
         }
         Count++;
     }
 
-    private Span<long> NextRow()
+    /// <summary>Takes the next row as a placeholder that a halving will merge away before anything reads it
+    /// (<see cref="SeriesSampler.WillReplay"/>): zero for a delta series (the sampler's next call counts what happened
+    /// since its previous one), nothing written for a state series; the sampler is not called, except a sampler
+    /// returning arrays (not made for speed) whose rows are always read.</summary>
+    internal void TakePlaceholder(int slot)
     {
-        int need = (Count + 1) * _width;
-        if (need > _values.Length) Array.Resize(ref _values, Math.Max(need, _maxRows * _width));
-        return _values.AsSpan(Count * _width, _width);
+        if (_sampleRow is null) { TakeSample(slot); return; }
+        if (Deltas) RowAt(slot, _width).Clear();
+        Count++;
     }
 
-    // Neighbouring rows merged: row i becomes row 2i+1, plus row 2i when the values are deltas.
-    internal void Halve()
+    /// <summary>Neighbouring rows merged: row i becomes row 2i+1 (the sampler keeps its slot), to which a delta series
+    /// adds row 2i (before the sampler hands the slots on).</summary>
+    internal void Halve(int half)
     {
-        int w = Math.Max(0, _width), half = Count / 2;
-        var v = _values.AsSpan();
-        for (int i = 0; i < half; i++)
+        if (Deltas)
         {
-            var later = v.Slice((2 * i + 1) * w, w);
-            if (Deltas)
+            int w = Math.Max(0, _width);
+            var v = _values;
+            for (int i = 0; i < half; i++)
             {
-                var earlier = v.Slice(2 * i * w, w);
-                for (int k = 0; k < w; k++) later[k] += earlier[k];
+                int later = _slot[2 * i + 1] * w, earlier = _slot[2 * i] * w;
+                for (int k = 0; k < w; k++) v[later + k] += v[earlier + k];
             }
-            later.CopyTo(v.Slice(i * w, w));
         }
         Count = half;
     }
