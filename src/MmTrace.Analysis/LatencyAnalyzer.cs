@@ -42,14 +42,11 @@ public sealed class LatencyAnalyzer : IAnalyzer
     }
 
     // Per op: count of events by cycle value. Values below DenseCycles (nearly all the cost model gives) are counted in
-    // an array indexed by the value, made when the op first has one; larger ones in an insert-only table.
+    // an array indexed by the value, made when the op first has one (an event is one increment: no run to track, no
+    // hash); larger ones in an insert-only table.
     private const int DenseCycles = 4096;
     private readonly long[]?[] _dense = new long[]?[OpNames.Count];
     private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
-    // Per op: the latest cycle value and how many events in a row had it, added to the histogram when the value changes
-    // (the cost model gives long runs of one value, e.g. pcp hits), so most events touch no histogram.
-    private readonly long[] _runCycles = new long[OpNames.Count];
-    private readonly long[] _runLength = new long[OpNames.Count];
     private readonly long[] _count = new long[OpNames.Count];
     private readonly double[] _sum = new double[OpNames.Count];
 
@@ -57,22 +54,17 @@ public sealed class LatencyAnalyzer : IAnalyzer
     {
         if (outcome.Kind == OutcomeKind.NotModelled) return;
         int op = (int)e.Op;
-        if (outcome.Cycles != _runCycles[op] || _runLength[op] == 0) EndRun(op, outcome.Cycles);
-        _runLength[op]++;
+        long cycles = outcome.Cycles;
+        if ((ulong)cycles < DenseCycles && _dense[op] is { } dense) dense[cycles]++;
+        else Count(op, cycles);
         _count[op]++;
-        _sum[op] += outcome.Cycles;
+        _sum[op] += cycles;
     }
 
-    private void EndRun(int op, long nextCycles)
+    private void Count(int op, long cycles)
     {
-        long n = _runLength[op], cycles = _runCycles[op];
-        if (n > 0)
-        {
-            if ((ulong)cycles < DenseCycles) (_dense[op] ??= new long[DenseCycles])[cycles] += n;
-            else (_hist[op] ??= new AddressTable<long>(64)).GetValueRefOrAddDefault((ulong)cycles, out _) += n;
-        }
-        _runCycles[op] = nextCycles;
-        _runLength[op] = 0;
+        if ((ulong)cycles < DenseCycles) (_dense[op] = new long[DenseCycles])[cycles]++;
+        else (_hist[op] ??= new AddressTable<long>(64)).GetValueRefOrAddDefault((ulong)cycles, out _)++;
     }
 
     // The op's histogram as (value, events) in ascending value order, or null when it had no events.
@@ -110,7 +102,6 @@ public sealed class LatencyAnalyzer : IAnalyzer
         cols.Add(new("total", ColumnType.Int, "cycles"));
         var t = s.AddTable(new Table(ByOpChart.Table, "Simulated cycles per op", cols) { Chart = ByOpChart });
         double total = 0;
-        for (int op = 1; op < OpNames.Count; op++) EndRun(op, 0);
         for (int op = 1; op < OpNames.Count; op++)
         {
             if (Sorted(op) is not { } sorted) continue;
