@@ -4,20 +4,26 @@ using MmTrace.Sim;
 namespace MmTrace.Analysis;
 
 /// <summary>
-/// The analyzers that look at every event (events by op and pid, anomalies, latency per op, and last the clock of the
-/// time series) called from one observer: one indirect call per event from the <see cref="Replayer"/> instead of four,
-/// and their sealed OnEvent methods called directly (inlinable). None of the first three reads another analyzer's state
-/// during the replay, nor does any other analyzer read theirs before the end, so calling them together at the clock's
-/// place (after every other analyzer) gives the same figures as calling them first. Built by
-/// <see cref="ReplayJob.Observers"/>; an analyzer missing from the list is null here.
+/// The analyzers that look at every event, or at most kernel events (events by op and pid, anomalies, latency per op,
+/// slab allocations and frees, kernel call sites, fidelity to the recording, and last the clock of the time series)
+/// called from one observer: one indirect call per event from the <see cref="Replayer"/> instead of one per analyzer,
+/// and their sealed OnEvent methods called directly (inlinable), each only for the ops it watches. None of them reads
+/// another analyzer's state during the replay (they read the machine, which no observer changes), nor does any other
+/// analyzer read theirs before the end, so calling them together at the clock's place (after every other analyzer)
+/// gives the same figures as calling them in the analyzers' order. Built by <see cref="ReplayJob.Observers"/>; an
+/// analyzer missing from the list is null here.
 /// </summary>
-internal sealed class EveryEventObserver(EventsAnalyzer? events, AnomaliesAnalyzer? anomalies, LatencyAnalyzer? latency, SeriesSampler? clock) : IReplayObserver
+internal sealed class EveryEventObserver(EventsAnalyzer? events, AnomaliesAnalyzer? anomalies, LatencyAnalyzer? latency,
+    SlabAnalyzer? slab, KernelSitesAnalyzer? kernelSites, FidelityAnalyzer? fidelity, SeriesSampler? clock) : IReplayObserver
 {
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         events?.OnEvent(e, outcome);
         anomalies?.OnEvent(e, outcome);
         latency?.OnEvent(e, outcome);
+        if (slab is not null && slab.Watches(e.Op)) slab.OnEvent(e, outcome);
+        kernelSites?.OnEvent(e, outcome);
+        if (fidelity is not null && fidelity.Watches(e.Op)) fidelity.OnEvent(e, outcome);
         clock?.OnEvent(e, outcome);
     }
 

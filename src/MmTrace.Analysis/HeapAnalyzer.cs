@@ -78,9 +78,11 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
     private readonly SampledSeries _series = clock.Add(4, row =>
     {
         var heaps = machine.UserHeaps;
-        row[0] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.HeapBytes : 0);
-        row[1] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.MmappedBytes : 0);
-        row[2] = heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.LiveChunkBytes : 0);
+        // A kernel recording has no heap: nothing to add up at each sample.
+        bool any = heaps.Count > 0;
+        row[0] = any ? heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.HeapBytes : 0) : 0;
+        row[1] = any ? heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.MmappedBytes : 0) : 0;
+        row[2] = any ? heaps.Sum(static h => h.Replay.Allocator is { } a ? a.Stats.LiveChunkBytes : 0) : 0;
         // The pages the heaps' first touches made resident (and the process model's other user pages): through the MMU.
         row[3] = machine.Mmu.ResidentUserPages;
     }, deltas: false);

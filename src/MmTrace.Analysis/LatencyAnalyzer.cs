@@ -7,7 +7,8 @@ namespace MmTrace.Analysis;
 
 /// <summary>
 /// Simulated cycles per op: count, mean, percentiles and max. Cycles come from the CostModel, so
-/// their distinct values are few; an exact value histogram per op keeps memory bounded and gives
+/// their distinct values are few and mostly small; an exact value histogram per op (an array for values below 4096, a
+/// table above) keeps memory bounded and gives
 /// the same nearest-rank percentiles as MathNet's QuantileDefinition.R1 over all samples (tested).
 /// </summary>
 public sealed class LatencyAnalyzer : IAnalyzer
@@ -40,12 +41,12 @@ public sealed class LatencyAnalyzer : IAnalyzer
             yield return $"Slowest op: {slowest.Str(OpColumn)}, up to {Formatting.Count(slowest.Num(MaxColumn))} cycles (p99.9 {Formatting.Count(slowest.Num("p99_9"))}, median {Formatting.Count(slowest.Num("p50"))}).";
     }
 
-    // Per op: count of events by cycle value (an insert-only table; cycle values are never negative).
+    // Per op: count of events by cycle value. Values below DenseCycles (nearly all the cost model gives) are counted in
+    // an array indexed by the value, made when the op first has one (an event is one increment: no run to track, no
+    // hash); larger ones in an insert-only table.
+    private const int DenseCycles = 4096;
+    private readonly long[]?[] _dense = new long[]?[OpNames.Count];
     private readonly AddressTable<long>?[] _hist = new AddressTable<long>?[OpNames.Count];
-    // Per op: the latest cycle value and how many events in a row had it, added to the table when the value changes
-    // (the cost model gives long runs of one value, e.g. pcp hits), so most events touch no table.
-    private readonly long[] _runCycles = new long[OpNames.Count];
-    private readonly long[] _runLength = new long[OpNames.Count];
     private readonly long[] _count = new long[OpNames.Count];
     private readonly double[] _sum = new double[OpNames.Count];
 
@@ -53,21 +54,29 @@ public sealed class LatencyAnalyzer : IAnalyzer
     {
         if (outcome.Kind == OutcomeKind.NotModelled) return;
         int op = (int)e.Op;
-        if (outcome.Cycles != _runCycles[op] || _runLength[op] == 0) EndRun(op, outcome.Cycles);
-        _runLength[op]++;
+        long cycles = outcome.Cycles;
+        if ((ulong)cycles < DenseCycles && _dense[op] is { } dense) dense[cycles]++;
+        else Count(op, cycles);
         _count[op]++;
-        _sum[op] += outcome.Cycles;
+        _sum[op] += cycles;
     }
 
-    private void EndRun(int op, long nextCycles)
+    private void Count(int op, long cycles)
     {
-        if (_runLength[op] > 0)
-        {
-            var h = _hist[op] ??= new AddressTable<long>(64);
-            h.GetValueRefOrAddDefault((ulong)_runCycles[op], out _) += _runLength[op];
-        }
-        _runCycles[op] = nextCycles;
-        _runLength[op] = 0;
+        if ((ulong)cycles < DenseCycles) (_dense[op] = new long[DenseCycles])[cycles]++;
+        else (_hist[op] ??= new AddressTable<long>(64)).GetValueRefOrAddDefault((ulong)cycles, out _)++;
+    }
+
+    // The op's histogram as (value, events) in ascending value order, or null when it had no events.
+    private List<KeyValuePair<long, long>>? Sorted(int op)
+    {
+        if (_dense[op] is null && _hist[op] is null) return null;
+        var sorted = new List<KeyValuePair<long, long>>();
+        if (_dense[op] is { } dense)
+            for (int c = 0; c < dense.Length; c++)
+                if (dense[c] != 0) sorted.Add(KeyValuePair.Create((long)c, dense[c]));
+        if (_hist[op] is { } h) sorted.AddRange(h.Pairs().Select(kv => KeyValuePair.Create((long)kv.Key, kv.Value)).OrderBy(kv => kv.Key));
+        return sorted;
     }
 
     /// <summary>Nearest-rank quantile (R1, the inverse of the empirical CDF) over a sorted value histogram.</summary>
@@ -93,12 +102,9 @@ public sealed class LatencyAnalyzer : IAnalyzer
         cols.Add(new("total", ColumnType.Int, "cycles"));
         var t = s.AddTable(new Table(ByOpChart.Table, "Simulated cycles per op", cols) { Chart = ByOpChart });
         double total = 0;
-        for (int op = 1; op < OpNames.Count; op++) EndRun(op, 0);
         for (int op = 1; op < OpNames.Count; op++)
         {
-            var h = _hist[op];
-            if (h is null) continue;
-            var sorted = h.Pairs().Select(kv => KeyValuePair.Create((long)kv.Key, kv.Value)).OrderBy(kv => kv.Key).ToList();
+            if (Sorted(op) is not { } sorted) continue;
             var row = new List<object?> { ((Op)op).Name(), _count[op], _sum[op] / _count[op] };
             row.AddRange(Quantiles.Select(q => (object?)Quantile(sorted, _count[op], q.Tau)));
             row.Add(sorted[^1].Key);

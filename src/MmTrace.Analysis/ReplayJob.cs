@@ -18,8 +18,9 @@ public static class ReplayJob
         var machine = MachineBuilder.Build(config, symbols, seed,
             new MachineOptions { InitialMaps = maps, Traits = reader.Traits, MallocPrologue = mallocPrologue });
         var analyzers = CreateAnalyzers(machine, seriesInterval);
-        var replayer = new Replayer(machine, Observers(analyzers));
-        replayer.Run(reader, progress);
+        var replayer = new Replayer(machine, Observers(analyzers), BatchSize);
+        var clock = analyzers.OfType<SeriesSampler>().FirstOrDefault();
+        TracePipeline.ReadAll(reader, BatchSize, batch => Replay(replayer, clock, batch), progress);
 
         var report = new Report
         {
@@ -34,17 +35,34 @@ public static class ReplayJob
         return report;
     }
 
+    /// <summary>Events per batch from the reader to the machine (the <see cref="Replayer"/>'s default).</summary>
+    public const int BatchSize = 4096;
+
+    /// <summary>Replays one batch of events, first telling the series' clock that they are coming (so it reads the
+    /// machine only at samples that will be kept: <see cref="SeriesSampler.WillReplay"/>).</summary>
+    public static void Replay(Replayer replayer, SeriesSampler? clock, ReadOnlySpan<TraceEvent> batch)
+    {
+        clock?.WillReplay(batch.Length);
+        replayer.Replay(batch);
+    }
+
     /// <summary>What the <see cref="Replayer"/> calls for <paramref name="analyzers"/> (each of them still contributes its
-    /// own section): the analyzers, except that those that look at every event (<see cref="EventsAnalyzer"/>,
-    /// <see cref="AnomaliesAnalyzer"/>, <see cref="LatencyAnalyzer"/>, the <see cref="SeriesSampler"/>) are called
-    /// through one <see cref="EveryEventObserver"/> at the place of the last of them (the clock's: last).</summary>
+    /// own section): the analyzers, except that those that look at every event or most kernel events
+    /// (<see cref="EventsAnalyzer"/>, <see cref="AnomaliesAnalyzer"/>, <see cref="LatencyAnalyzer"/>,
+    /// <see cref="SlabAnalyzer"/>, <see cref="KernelSitesAnalyzer"/>, <see cref="FidelityAnalyzer"/>, the
+    /// <see cref="SeriesSampler"/>) are called through one <see cref="EveryEventObserver"/> at the place of the last of
+    /// them (the clock's: last).</summary>
     public static IReplayObserver[] Observers(IReadOnlyList<IAnalyzer> analyzers)
     {
         EventsAnalyzer? events = null;
         AnomaliesAnalyzer? anomalies = null;
         LatencyAnalyzer? latency = null;
+        SlabAnalyzer? slab = null;
+        KernelSitesAnalyzer? kernelSites = null;
+        FidelityAnalyzer? fidelity = null;
         SeriesSampler? clock = null;
-        int last = -1, fused = 0;
+        int last = -1;
+        var fused = new HashSet<IAnalyzer>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < analyzers.Count; i++)
         {
             switch (analyzers[i])
@@ -52,19 +70,22 @@ public static class ReplayJob
                 case EventsAnalyzer a when events is null: events = a; break;
                 case AnomaliesAnalyzer a when anomalies is null: anomalies = a; break;
                 case LatencyAnalyzer a when latency is null: latency = a; break;
+                case SlabAnalyzer a when slab is null: slab = a; break;
+                case KernelSitesAnalyzer a when kernelSites is null: kernelSites = a; break;
+                case FidelityAnalyzer a when fidelity is null: fidelity = a; break;
                 case SeriesSampler a when clock is null: clock = a; break;
                 default: continue;
             }
             last = i;
-            fused++;
+            fused.Add(analyzers[i]);
         }
-        if (fused < 2) return [.. analyzers];
-        var observers = new List<IReplayObserver>(analyzers.Count - fused + 1);
+        if (fused.Count < 2) return [.. analyzers];
+        var observers = new List<IReplayObserver>(analyzers.Count - fused.Count + 1);
         for (int i = 0; i < analyzers.Count; i++)
         {
             var a = analyzers[i];
-            if (i == last) observers.Add(new EveryEventObserver(events, anomalies, latency, clock));
-            if (ReferenceEquals(a, events) || ReferenceEquals(a, anomalies) || ReferenceEquals(a, latency) || ReferenceEquals(a, clock)) continue;
+            if (i == last) observers.Add(new EveryEventObserver(events, anomalies, latency, slab, kernelSites, fidelity, clock));
+            if (fused.Contains(a)) continue;
             observers.Add(a);
         }
         return [.. observers];

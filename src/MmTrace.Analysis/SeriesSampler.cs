@@ -30,9 +30,19 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     private long _next = Math.Max(1, interval);
     private long _events;
     private long _firstTime = long.MinValue, _lastTime = long.MinValue;
-    private readonly List<long> _at = [];
-    private readonly List<long> _time = [];
-    private readonly List<SampledSeries> _series = [];
+    // The samples' event counts and times, _rows of each: arrays of the row limit, made once (a sample is a store, not
+    // a List's add), and the series in an array (the sample loop reads no List).
+    private int _rows;
+    private readonly long[] _at = new long[Math.Max(2, maxRows & ~1)];
+    private readonly long[] _time = new long[Math.Max(2, maxRows & ~1)];
+    private SampledSeries[] _series = [];
+    // Where each row's values sit in every series' buffer (slot × width): a halving keeps the odd rows' slots, in order,
+    // and hands the even rows' slots to the rows to come, so a state series moves nothing when the rows halve.
+    private readonly int[] _slot = Enumerable.Range(0, Math.Max(2, maxRows & ~1)).ToArray();
+    private readonly int[] _slotBefore = new int[Math.Max(2, maxRows & ~1)];
+    // The event count the replay is known to reach (WillReplay): halvings at or before it will happen, so a sample
+    // they merge away need not be read from the machine.
+    private long _knownEnd;
 
     /// <summary>Starts a series of rows of <paramref name="width"/> values: <paramref name="sample"/> is called at each
     /// sample point and writes the row's values into the span it is given (rows live in one flat buffer of the series:
@@ -42,8 +52,9 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// that knows its inputs have not changed since then can return without writing.</summary>
     public SampledSeries Add(int width, SampleRow sample, bool deltas)
     {
-        var s = new SampledSeries(width, sample, deltas, MaxRows);
-        _series.Add(s);
+        if (_events > 0) throw new InvalidOperationException("a series starts before the first event");
+        var s = new SampledSeries(width, sample, deltas, _slot);
+        _series = [.. _series, s];
         return s;
     }
 
@@ -51,8 +62,9 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// sample). Convenient where speed does not matter; the analyzers use the allocation-free overload.</summary>
     public SampledSeries Add(Func<long[]> sample, bool deltas)
     {
-        var s = new SampledSeries(sample, deltas, MaxRows);
-        _series.Add(s);
+        if (_events > 0) throw new InvalidOperationException("a series starts before the first event");
+        var s = new SampledSeries(sample, deltas, _slot);
+        _series = [.. _series, s];
         return s;
     }
 
@@ -66,8 +78,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// the number of events before the current one.</summary>
     public long Events => _events;
 
+    /// <summary>Tells the clock that <paramref name="events"/> more events will be replayed (a batch in hand, before it
+    /// is replayed). Which rows the series end with depends only on the event count, so a sample that a halving within
+    /// those events will merge away is only a placeholder: its series are not sampled (a state row is dropped unread;
+    /// a delta row is zero, and its sampler's next call, which reports what happened since its previous call, counts it
+    /// into the row it would have been added to). The rows are the same as without it; only fewer are read.</summary>
+    public void WillReplay(long events) => _knownEnd = Math.Max(_knownEnd, _events + Math.Max(0, events));
+
+    /// <summary>Whether the sample about to take row <paramref name="row"/> at event <paramref name="at"/> survives every
+    /// halving up to the known end (the samples come at the next multiples of the interval, as OnEvent schedules them;
+    /// a halving keeps the odd rows).</summary>
+    private bool Survives(int row, long at)
+    {
+        long k = _interval;
+        for (int rows = row + 1; ; rows = MaxRows / 2)
+        {
+            // The event of the sample that fills the rows (this one when they are full now).
+            long fill = (at / k + (MaxRows - rows)) * k;
+            if (fill > _knownEnd) return true;
+            if ((row & 1) == 0) return false;
+            row >>= 1;
+            k *= 2;
+            at = fill;
+        }
+    }
+
     /// <summary>The samples taken: events replayed at each.</summary>
-    public IReadOnlyList<long> At => _at;
+    public IReadOnlyList<long> At => new ArraySegment<long>(_at, 0, _rows);
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
@@ -83,21 +120,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
 
     private void Sample()
     {
-        _at.Add(_events);
-        _time.Add(_lastTime);
-        foreach (var s in _series) s.TakeSample();
-        if (_at.Count < MaxRows) return;
+        int row = _rows;
+        _at[row] = _events;
+        _time[row] = _lastTime;
+        _rows = row + 1;
+        var series = _series;
+        int slot = _slot[row];
+        if (Survives(row, _events))
+            for (int i = 0; i < series.Length; i++) series[i].TakeSample(slot);
+        else
+            for (int i = 0; i < series.Length; i++) series[i].TakePlaceholder(slot);
+        if (_rows < MaxRows) return;
         // Keep memory bounded: merge neighbouring samples (the later one stands for both) and sample half as often.
-        Halve(_at);
-        Halve(_time);
-        foreach (var s in _series) s.Halve();
+        int half = MaxRows / 2;
+        for (int i = 0; i < half; i++)
+        {
+            _at[i] = _at[2 * i + 1];
+            _time[i] = _time[2 * i + 1];
+        }
+        foreach (var s in series) s.Halve(half);
+        _slot.CopyTo(_slotBefore, 0);
+        for (int i = 0; i < half; i++)
+        {
+            _slot[i] = _slotBefore[2 * i + 1];
+            _slot[half + i] = _slotBefore[2 * i];
+        }
+        _rows = half;
         _interval *= 2;
-    }
-
-    private static void Halve(List<long> rows)
-    {
-        for (int i = 0; i < rows.Count / 2; i++) rows[i] = rows[2 * i + 1];
-        rows.RemoveRange(rows.Count / 2, rows.Count - rows.Count / 2);
     }
 
     /// <summary>The leading columns of a series table: the event count, and the time since the first timed event when the trace has times.</summary>
@@ -108,6 +157,7 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     /// <summary>The cells of row <paramref name="i"/> of a series table: the axis cells, then <paramref name="values"/>.</summary>
     public object?[] Row(int i, IEnumerable<object?> values)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_rows, nameof(i));
         var cells = new List<object?> { _at[i] };
         if (HasTimes) cells.Add(_time[i] == long.MinValue ? null : _time[i] - _firstTime);
         cells.AddRange(values);
@@ -121,29 +171,33 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
 public delegate void SampleRow(Span<long> row);
 
 /// <summary>The rows of one series, owned by the analyzer that samples it and timed by the <see cref="SeriesSampler"/>.
-/// The rows are kept in one flat buffer (row i at i × width) of the sampler's row limit, made at the first sample and reused.</summary>
+/// The rows are kept in one flat buffer of the sampler's row limit (row i at the sampler's slot of row i × width), made at
+/// the first sample and reused.</summary>
 public sealed class SampledSeries
 {
     private readonly SampleRow? _sampleRow;
     private readonly Func<long[]>? _sampleArray;
-    private readonly int _maxRows;
+    // The sampler's slot of each row (shared, updated by the sampler when the rows halve).
+    private readonly int[] _slot;
     private long[] _values = [];
     private int _width = -1;
+    // The values of the last row the sampler wrote (a state series): the next row starts as them.
+    private long[]? _last;
 
-    internal SampledSeries(int width, SampleRow sample, bool deltas, int maxRows)
+    internal SampledSeries(int width, SampleRow sample, bool deltas, int[] slot)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(width);
         _width = width;
         _sampleRow = sample;
         Deltas = deltas;
-        _maxRows = maxRows;
+        _slot = slot;
     }
 
-    internal SampledSeries(Func<long[]> sample, bool deltas, int maxRows)
+    internal SampledSeries(Func<long[]> sample, bool deltas, int[] slot)
     {
         _sampleArray = sample;
         Deltas = deltas;
-        _maxRows = maxRows;
+        _slot = slot;
     }
 
     internal bool Deltas { get; }
@@ -158,51 +212,72 @@ public sealed class SampledSeries
     public ReadOnlySpan<long> Row(int i)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)Count, nameof(i));
-        return _values.AsSpan(i * Math.Max(0, _width), Math.Max(0, _width));
+        int w = Math.Max(0, _width);
+        return _values.AsSpan(_slot[i] * w, w);
     }
 
-    internal void TakeSample()
+    private Span<long> RowAt(int slot, int w)
     {
-        if (_sampleArray is not null)
+        if (_values.Length == 0) _values = new long[_slot.Length * w];
+        return _values.AsSpan(slot * w, w);
+    }
+
+    /// <summary>Takes the next row into <paramref name="slot"/>: calls the sampler.</summary>
+    internal void TakeSample(int slot)
+    {
+        if (_sampleRow is { } sample)
         {
-            var a = _sampleArray();
-            if (_width < 0) _width = a.Length;
-            else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
-            a.CopyTo(NextRow());
+            int w = _width;
+            var row = RowAt(slot, w);
+            if (Deltas)
+            {
+                // A delta series' row starts at zero.
+                row.Clear();
+                sample(row);
+            }
+            else
+            {
+                // A state series' row starts as the last row written (zeros at first), so a sampler whose inputs did
+                // not change since then may leave it as it is.
+                var last = _last ??= new long[w];
+                sample(last);
+                for (int k = 0; k < last.Length; k++) row[k] = last[k];
+            }
         }
         else
         {
-            var row = NextRow();
-            // A state series' row starts as the previous row (a sampler whose inputs did not change since then may
-            // leave it as it is); a delta series' row starts at zero.
-            if (Deltas || Count == 0) row.Clear();
-            else _values.AsSpan((Count - 1) * _width, _width).CopyTo(row);
-            _sampleRow!(row);
+            var a = _sampleArray!();
+            if (_width < 0) _width = a.Length;
+            else if (a.Length != _width) throw new InvalidOperationException($"a sample of {a.Length} values in a series of {_width}");
+            a.CopyTo(RowAt(slot, _width));
         }
         Count++;
     }
 
-    private Span<long> NextRow()
+    /// <summary>Takes the next row as a placeholder that a halving will merge away before anything reads it
+    /// (<see cref="SeriesSampler.WillReplay"/>): zero for a delta series (the sampler's next call counts what happened
+    /// since its previous one), nothing written for a state series; the sampler is not called, except a sampler
+    /// returning arrays (not made for speed) whose rows are always read.</summary>
+    internal void TakePlaceholder(int slot)
     {
-        int need = (Count + 1) * _width;
-        if (need > _values.Length) Array.Resize(ref _values, Math.Max(need, _maxRows * _width));
-        return _values.AsSpan(Count * _width, _width);
+        if (_sampleRow is null) { TakeSample(slot); return; }
+        if (Deltas) RowAt(slot, _width).Clear();
+        Count++;
     }
 
-    // Neighbouring rows merged: row i becomes row 2i+1, plus row 2i when the values are deltas.
-    internal void Halve()
+    /// <summary>Neighbouring rows merged: row i becomes row 2i+1 (the sampler keeps its slot), to which a delta series
+    /// adds row 2i (before the sampler hands the slots on).</summary>
+    internal void Halve(int half)
     {
-        int w = Math.Max(0, _width), half = Count / 2;
-        var v = _values.AsSpan();
-        for (int i = 0; i < half; i++)
+        if (Deltas)
         {
-            var later = v.Slice((2 * i + 1) * w, w);
-            if (Deltas)
+            int w = Math.Max(0, _width);
+            var v = _values;
+            for (int i = 0; i < half; i++)
             {
-                var earlier = v.Slice(2 * i * w, w);
-                for (int k = 0; k < w; k++) later[k] += earlier[k];
+                int later = _slot[2 * i + 1] * w, earlier = _slot[2 * i] * w;
+                for (int k = 0; k < w; k++) v[later + k] += v[earlier + k];
             }
-            later.CopyTo(v.Slice(i * w, w));
         }
         Count = half;
     }

@@ -37,6 +37,9 @@ public sealed class UserHeaps
     /// <summary>Every heap, those of ended processes first, then the live ones by pid.</summary>
     public IEnumerable<UserHeap> All => _retired.Concat(_live.Values.OrderBy(h => h.Pid));
 
+    /// <summary>Heaps, ended and live (0 until a malloc-family call made one).</summary>
+    public int Count => _retired.Count + _live.Count;
+
     /// <summary>Adds <paramref name="figure"/> over every heap, ended and live (a sum: the order does not matter, so
     /// nothing is sorted or allocated, unlike <see cref="All"/>).</summary>
     public long Sum(Func<UserHeap, long> figure)

@@ -94,4 +94,43 @@ public class ReplayJobTests
         Assert.NotEmpty(exact);
         Assert.All(exact, p => Assert.Contains(p, paths));
     }
+
+    // A replay as ReplayJob.Run makes it, with the analyzers called as the observers `observe` makes of them, the events
+    // handed over in batches of `batch` (the clock told of each when `tellClock`).
+    private static byte[] ReplayWith(string trace, Func<IAnalyzer[], IReadOnlyList<MmTrace.Sim.IReplayObserver>> observe, int batch, bool tellClock)
+    {
+        var symbols = new MmTrace.Core.SymbolTable();
+        using var reader = trace == "kernel-mix"
+            ? MmTrace.Ingest.Synthetic.Workloads.Get("kernel-mix").Create(30_000, seed: 3, new Dictionary<string, string>(), symbols)
+            : MmTrace.Ingest.TraceFormats.Open(TestPaths.Real(trace), "auto", symbols, MmTrace.Core.ReaderOptions.Default);
+        var config = MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g");
+        var machine = MmTrace.Sim.MachineBuilder.Build(config, symbols, 0, new MmTrace.Sim.MachineOptions { Traits = reader.Traits });
+        var analyzers = ReplayJob.CreateAnalyzers(machine);
+        var replayer = new MmTrace.Sim.Replayer(machine, observe(analyzers), batch);
+        var clock = tellClock ? analyzers.OfType<SeriesSampler>().Single() : null;
+        MmTrace.Core.TracePipeline.ReadAll(reader, batch, b => ReplayJob.Replay(replayer, clock, b));
+        var report = new Report { TraceDisplayName = trace, TraceFormat = reader.FormatName, Machine = config, Seed = 0 };
+        var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events, reader.Traits);
+        foreach (var a in analyzers) a.Contribute(report, ctx);
+        Findings.Tell(report);
+        return SummaryJsonWriter.ToBytes(report);
+    }
+
+    [Theory]
+    [InlineData("kernel-mix")]
+    [InlineData("ls-etc.perf-script.txt.gz")]
+    public void The_fused_observer_and_the_clock_told_of_each_batch_give_the_summary_of_each_analyzer_called_on_its_own(string trace)
+    {
+        // Reference: every analyzer its own observer, in the analyzers' order, the clock told nothing (it reads the
+        // machine at every sample).
+        var reference = ReplayWith(trace, a => a, 4096, tellClock: false);
+        var fused = ReplayJob.Observers(ReplayJob.CreateAnalyzers(MmTrace.Sim.MachineBuilder.Build(
+            MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g"), new MmTrace.Core.SymbolTable())));
+        // Events, anomalies, latency, slab, kernel sites, fidelity and the clock are one observer.
+        Assert.Single(fused, o => o.GetType().Name == "EveryEventObserver");
+        Assert.DoesNotContain(fused, o => o is EventsAnalyzer or AnomaliesAnalyzer or LatencyAnalyzer or SlabAnalyzer or KernelSitesAnalyzer or FidelityAnalyzer or SeriesSampler);
+        Assert.Equal(reference, ReplayWith(trace, ReplayJob.Observers, 4096, tellClock: true));
+        // Batches of other sizes: the clock knows less (or more) ahead; the rows are the same.
+        Assert.Equal(reference, ReplayWith(trace, ReplayJob.Observers, 1000, tellClock: true));
+    }
 }

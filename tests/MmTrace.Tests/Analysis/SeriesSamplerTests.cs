@@ -135,4 +135,71 @@ public class SeriesSamplerTests
         Assert.Equal(["event", "elapsed_ns", "free_pages"], series.Columns.Take(3).Select(c => c.Name));
         Assert.Equal(SummaryJsonWriter.ToBytes(a), SummaryJsonWriter.ToBytes(Replay()));
     }
+
+    // A clock with a state series that writes only when its input changed (as buddy's do) and a delta series that
+    // reports what happened since its previous call (as the TLB's does), fed `events` events whose input changes every
+    // third event; `batches` tells it the events ahead (WillReplay) in batches of that size (0: never). Returns the rows
+    // and how many times each sampler ran.
+    private static (long[] At, long[][] State, long[][] Delta, int StateReads, int DeltaReads) FeedInBatches(int events, int interval, int maxRows, int batches)
+    {
+        var s = new SeriesSampler(interval, maxRows);
+        long input = 0, counted = 0, reported = 0, seen = -1;
+        int stateReads = 0, deltaReads = 0;
+        var state = s.Add(2, row => { stateReads++; if (input == seen) return; seen = input; row[0] = input; row[1] = 3 * input; }, deltas: false);
+        var delta = s.Add(1, row => { deltaReads++; row[0] = counted - reported; reported = counted; }, deltas: true);
+        for (int i = 1; i <= events; i++)
+        {
+            if (batches > 0 && (i - 1) % batches == 0) s.WillReplay(Math.Min(batches, events - i + 1));
+            if (i % 3 == 0) input++;
+            counted += i % 5;
+            s.OnEvent(new TraceEvent { Op = Op.Load, Pid = 1 }, default);
+        }
+        return (s.At.ToArray(), state.Rows.ToArray(), delta.Rows.ToArray(), stateReads, deltaReads);
+    }
+
+    [Theory]
+    [InlineData(13, 1, 4, 5)]
+    [InlineData(999, 1, 1000, 4096)]
+    [InlineData(1000, 1, 1000, 4096)]
+    [InlineData(77_684, 1, 1000, 4096)]
+    [InlineData(77_684, 1, 1000, 1)]
+    [InlineData(77_684, 1, 1000, 77_684)]
+    [InlineData(50_001, 3, 64, 700)]
+    [InlineData(123_457, 7, 10, 1000)]
+    public void Knowing_the_events_ahead_gives_the_same_rows_and_reads_fewer_samples(int events, int interval, int maxRows, int batch)
+    {
+        var reference = FeedInBatches(events, interval, maxRows, batches: 0);
+        var ahead = FeedInBatches(events, interval, maxRows, batch);
+        Assert.Equal(reference.At, ahead.At);
+        Assert.Equal(reference.State, ahead.State);
+        Assert.Equal(reference.Delta, ahead.Delta);
+        // Without knowing what follows every sample is read; each row left at the end was read when it was taken.
+        Assert.Equal(reference.StateReads, reference.DeltaReads);
+        Assert.InRange(ahead.StateReads, reference.At.Length, reference.StateReads);
+        Assert.Equal(ahead.StateReads, ahead.DeltaReads);
+        // A batch that reaches past the first halving spares at least the samples that halving drops.
+        if (batch >= maxRows * interval && events >= maxRows * interval) Assert.True(ahead.StateReads <= reference.StateReads - maxRows / 2);
+    }
+
+    [Fact]
+    public void Worked_by_hand_knowing_all_13_events_reads_only_the_rows_kept()
+    {
+        // maxRows 4, every event at first: the rows end at 4, 8, 12 (as in the worked case above). Told that 13 events
+        // come, the clock reads the machine at 4, 8 and 12 only, and its rows are the same.
+        var s = new SeriesSampler(interval: 1, maxRows: 4);
+        long n = 0, seen = 0;
+        var reads = new List<long>();
+        var state = s.Add(1, row => { reads.Add(n); row[0] = n; }, deltas: false);
+        var delta = s.Add(1, row => { row[0] = n - seen; seen = n; }, deltas: true);
+        s.WillReplay(13);
+        for (int i = 1; i <= 13; i++)
+        {
+            n = i;
+            s.OnEvent(new TraceEvent { Op = Op.Load, Pid = 1 }, default);
+        }
+        Assert.Equal([4L, 8, 12], s.At);
+        Assert.Equal([4L, 8, 12], reads);
+        Assert.Equal([4L, 8, 12], state.Rows.Select(r => r[0]));
+        Assert.Equal([4L, 4, 4], delta.Rows.Select(r => r[0]));
+    }
 }
