@@ -9,7 +9,8 @@ public readonly record struct LiveBlock(int Site, long Size, long Usable, long B
 /// <summary>
 /// Recorded pointer → <see cref="LiveBlock"/>: open addressing with linear probing and backward-shift deletion (as
 /// Sim/User/PointerMap), key and block in one 48-byte slot so a lookup touches one cache line, and the per-event work
-/// allocates only when the live set grows. Key 0 (NULL) is never stored.
+/// allocates only when the live set grows. At most half full, as PointerMap: a take's backward shift scans the run after
+/// its slot. Key 0 (NULL) is never stored.
 /// </summary>
 public sealed class LiveBlockTable
 {
@@ -31,7 +32,7 @@ public sealed class LiveBlockTable
     /// <paramref name="replaced"/>) when the address was already live.</summary>
     public bool Add(ulong address, in LiveBlock block, out LiveBlock replaced)
     {
-        if ((Count + 1) * 4 > _slots.Length * 3) Grow();
+        if ((Count + 1) * 2 > _slots.Length) Grow();
         var slots = _slots;
         for (int i = Home(address); ; i = (i + 1) & _mask)
         {
