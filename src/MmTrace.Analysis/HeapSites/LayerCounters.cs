@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmTrace.Sim.Mmu;
 using MmTrace.Sim.User;
 
@@ -22,6 +23,7 @@ public struct LayerCounters
         | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
 
     /// <summary>Whether the machine's counters (those <see cref="OfMachine"/> reads) equal <paramref name="o"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool SameMachineCounters(in LayerCounters o) =>
         ((PageFaults ^ o.PageFaults) | (PagesFirstTouched ^ o.PagesFirstTouched) | (CowCopies ^ o.CowCopies)
          | (PageTablePages ^ o.PageTablePages) | (StlbMisses ^ o.StlbMisses) | (PageWalks ^ o.PageWalks)) == 0;
@@ -39,6 +41,7 @@ public struct LayerCounters
     }
 
     /// <summary>The machine's counters (the MMU's, summed over CPUs) now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LayerCounters OfMachine(X86Mmu mmu)
     {
         var st = mmu.Stats;
@@ -53,17 +56,22 @@ public struct LayerCounters
         };
     }
 
-    // MmuStats.Faults (the faults of every error code) with vector adds: read after every event, so it matters.
+    // MmuStats.Faults (the faults of every error code), read after every heap call: four independent sums, so the adds
+    // overlap (a NativeAOT build's Vector<long> has two lanes, and the call was not inlined).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long Sum(long[] counts)
     {
-        var span = counts.AsSpan();
-        var acc = System.Numerics.Vector<long>.Zero;
+        long a = 0, b = 0, c = 0, d = 0;
         int i = 0;
-        for (; i + System.Numerics.Vector<long>.Count <= span.Length; i += System.Numerics.Vector<long>.Count)
-            acc += new System.Numerics.Vector<long>(span[i..]);
-        long n = System.Numerics.Vector.Sum(acc);
-        for (; i < span.Length; i++) n += span[i];
-        return n;
+        for (; i + 4 <= counts.Length; i += 4)
+        {
+            a += counts[i];
+            b += counts[i + 1];
+            c += counts[i + 2];
+            d += counts[i + 3];
+        }
+        for (; i < counts.Length; i++) a += counts[i];
+        return a + b + c + d;
     }
 
     /// <summary>One allocator's system-call counters now.</summary>
