@@ -157,6 +157,13 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     public void BeforeEvent(in TraceEvent e)
     {
         if (clock.Events != _readAfterEvents) _machineThen = LayerCounters.OfMachine(machine.Mmu);
+        // The live-block slot OnEvent will probe starts loading while the machine replays the call: the allocator's walk
+        // over its chunks evicts the table between calls, and the first probe's miss was a third of a free's Take.
+        if (_last is { } p && p.Profile.Pid == e.Pid)
+        {
+            p.Profile.Prefetch(e.Address);
+            if (e.Op == Op.Realloc) p.Profile.Prefetch(e.OldAddress);
+        }
     }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
