@@ -28,7 +28,41 @@ public struct LayerCounters
         ((PageFaults ^ o.PageFaults) | (PagesFirstTouched ^ o.PagesFirstTouched) | (CowCopies ^ o.CowCopies)
          | (PageTablePages ^ o.PageTablePages) | (StlbMisses ^ o.StlbMisses) | (PageWalks ^ o.PageWalks)) == 0;
 
+    /// <summary>
+    /// Reads the machine's counters (those <see cref="OfMachine"/> reads) into registers; when one differs from
+    /// <paramref name="then"/>'s, puts the changes in <paramref name="cost"/>'s machine counters, makes
+    /// <paramref name="then"/>'s the counters now and returns true. Builds no <see cref="LayerCounters"/> on the stack:
+    /// heap_sites runs it after every heap call (<see cref="Delta"/> of <see cref="OfMachine"/> and <c>then</c>, as a test).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool MachineMoved(X86Mmu mmu, ref LayerCounters then, ref LayerCounters cost)
+    {
+        var st = mmu.Stats;
+        long faults = Sum(st.FaultsByErrorCode), touched = st.DemandPagedPages, cow = st.CowBreaks, tables = mmu.Tables.AllocatedPages,
+            stlb = st.MissesAt(TlbLevel.Stlb), walks = st.Walks;
+        if (((faults ^ then.PageFaults) | (touched ^ then.PagesFirstTouched) | (cow ^ then.CowCopies) | (tables ^ then.PageTablePages)
+             | (stlb ^ then.StlbMisses) | (walks ^ then.PageWalks)) == 0) return false;
+        cost.PageFaults = faults - then.PageFaults; cost.PagesFirstTouched = touched - then.PagesFirstTouched; cost.CowCopies = cow - then.CowCopies;
+        cost.PageTablePages = tables - then.PageTablePages; cost.StlbMisses = stlb - then.StlbMisses; cost.PageWalks = walks - then.PageWalks;
+        then.PageFaults = faults; then.PagesFirstTouched = touched; then.CowCopies = cow;
+        then.PageTablePages = tables; then.StlbMisses = stlb; then.PageWalks = walks;
+        return true;
+    }
+
+    /// <summary>When <paramref name="st"/>'s system-call counters differ from these (which hold only system-call counters),
+    /// puts the changes in <paramref name="cost"/>'s, takes the new values and returns true.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AllocatorMoved(UserHeapStats st, ref LayerCounters cost)
+    {
+        if (SameAllocatorCounters(st)) return false;
+        cost.SbrkCalls = st.SbrkCalls - SbrkCalls; cost.TrimCalls = st.TrimCalls - TrimCalls; cost.MmapCalls = st.MmapCalls - MmapCalls;
+        cost.MunmapCalls = st.MunmapCalls - MunmapCalls; cost.MremapCalls = st.MremapCalls - MremapCalls;
+        SbrkCalls = st.SbrkCalls; TrimCalls = st.TrimCalls; MmapCalls = st.MmapCalls; MunmapCalls = st.MunmapCalls; MremapCalls = st.MremapCalls;
+        return true;
+    }
+
     /// <summary>Whether the system-call counters (those <see cref="OfAllocator"/> reads) equal <paramref name="st"/>'s now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool SameAllocatorCounters(UserHeapStats st) =>
         ((SbrkCalls ^ st.SbrkCalls) | (TrimCalls ^ st.TrimCalls) | (MmapCalls ^ st.MmapCalls) | (MunmapCalls ^ st.MunmapCalls)
          | (MremapCalls ^ st.MremapCalls)) == 0;
