@@ -142,6 +142,8 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private LayerCounters[] _siteCosts = new LayerCounters[64];
     // The machine's counters moved by the heap calls (what other events moved is the rest of the change since the start).
     private LayerCounters _heapCallsCost;
+    // The heap call being observed: what it moved (zero between calls).
+    private LayerCounters _callCost;
 
     // Heap calls, and exec/exit (which end a process's heap). The counters a call moves are read just before it
     // (BeforeEvent), so the other events need not be seen at all.
@@ -157,6 +159,13 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     public void BeforeEvent(in TraceEvent e)
     {
         if (clock.Events != _readAfterEvents) _machineThen = LayerCounters.OfMachine(machine.Mmu);
+        // The live-block slot OnEvent will probe starts loading while the machine replays the call: the allocator's walk
+        // over its chunks evicts the table between calls, and the first probe's miss was a third of a free's Take.
+        if (_last is { } p && p.Profile.Pid == e.Pid)
+        {
+            p.Profile.Prefetch(e.Address);
+            if (e.Op == Op.Realloc) p.Profile.Prefetch(e.OldAddress);
+        }
     }
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
@@ -166,26 +175,23 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
             return;
         }
-        var now = LayerCounters.OfMachine(machine.Mmu);
         // Most calls move no counter at all: the deltas and their sums only when one moved (the same figures either way).
-        LayerCounters cost = default;
-        if (!now.SameMachineCounters(_machineThen))
+        // The call's cost is a field, cleared after use, so a call that moved nothing writes no 88-byte struct.
+        bool moved = false;
+        if (LayerCounters.MachineMoved(machine.Mmu, ref _machineThen, ref _callCost))
         {
-            cost = LayerCounters.Delta(now, _machineThen);
-            _machineThen = now;
-            _heapCallsCost.Add(cost);
+            _heapCallsCost.Add(_callCost);
+            moved = true;
         }
         _readAfterEvents = clock.Events + 1;
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
-        if (p.Stats is { } st && !p.Syscalls.SameAllocatorCounters(st))
+        if (p.Stats is { } st && p.Syscalls.AllocatorMoved(st, ref _callCost)) moved = true;
+        if (moved)
         {
-            var calls = LayerCounters.OfAllocator(st);
-            var d = LayerCounters.Delta(calls, p.Syscalls);
-            p.Syscalls = calls;
-            cost.SbrkCalls = d.SbrkCalls; cost.TrimCalls = d.TrimCalls; cost.MmapCalls = d.MmapCalls; cost.MunmapCalls = d.MunmapCalls; cost.MremapCalls = d.MremapCalls;
+            if (!_callCost.IsZero) SiteCost(e.CallSite).Add(_callCost);
+            _callCost = default;
         }
-        if (!cost.IsZero) SiteCost(e.CallSite).Add(cost);
         long usableBefore = p.Profile.LiveUsableBytes;
         Record(p.Profile, e, outcome);
         _t.Usable += p.Profile.LiveUsableBytes - usableBefore;

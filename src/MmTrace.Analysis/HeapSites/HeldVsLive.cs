@@ -26,6 +26,7 @@ public sealed class HeldVsLive
     public double LiveSum { get; private set; }
 
     /// <summary>A point in time: the heap holds <paramref name="held"/> bytes from the OS for <paramref name="live"/> bytes live.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Observe(long held, long live)
     {
         Held = held;

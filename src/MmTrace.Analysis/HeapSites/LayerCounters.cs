@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmTrace.Sim.Mmu;
 using MmTrace.Sim.User;
 
@@ -22,11 +23,46 @@ public struct LayerCounters
         | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
 
     /// <summary>Whether the machine's counters (those <see cref="OfMachine"/> reads) equal <paramref name="o"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool SameMachineCounters(in LayerCounters o) =>
         ((PageFaults ^ o.PageFaults) | (PagesFirstTouched ^ o.PagesFirstTouched) | (CowCopies ^ o.CowCopies)
          | (PageTablePages ^ o.PageTablePages) | (StlbMisses ^ o.StlbMisses) | (PageWalks ^ o.PageWalks)) == 0;
 
+    /// <summary>
+    /// Reads the machine's counters (those <see cref="OfMachine"/> reads) into registers; when one differs from
+    /// <paramref name="then"/>'s, puts the changes in <paramref name="cost"/>'s machine counters, makes
+    /// <paramref name="then"/>'s the counters now and returns true. Builds no <see cref="LayerCounters"/> on the stack:
+    /// heap_sites runs it after every heap call (<see cref="Delta"/> of <see cref="OfMachine"/> and <c>then</c>, as a test).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool MachineMoved(X86Mmu mmu, ref LayerCounters then, ref LayerCounters cost)
+    {
+        var st = mmu.Stats;
+        long faults = Sum(st.FaultsByErrorCode), touched = st.DemandPagedPages, cow = st.CowBreaks, tables = mmu.Tables.AllocatedPages,
+            stlb = st.MissesAt(TlbLevel.Stlb), walks = st.Walks;
+        if (((faults ^ then.PageFaults) | (touched ^ then.PagesFirstTouched) | (cow ^ then.CowCopies) | (tables ^ then.PageTablePages)
+             | (stlb ^ then.StlbMisses) | (walks ^ then.PageWalks)) == 0) return false;
+        cost.PageFaults = faults - then.PageFaults; cost.PagesFirstTouched = touched - then.PagesFirstTouched; cost.CowCopies = cow - then.CowCopies;
+        cost.PageTablePages = tables - then.PageTablePages; cost.StlbMisses = stlb - then.StlbMisses; cost.PageWalks = walks - then.PageWalks;
+        then.PageFaults = faults; then.PagesFirstTouched = touched; then.CowCopies = cow;
+        then.PageTablePages = tables; then.StlbMisses = stlb; then.PageWalks = walks;
+        return true;
+    }
+
+    /// <summary>When <paramref name="st"/>'s system-call counters differ from these (which hold only system-call counters),
+    /// puts the changes in <paramref name="cost"/>'s, takes the new values and returns true.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AllocatorMoved(UserHeapStats st, ref LayerCounters cost)
+    {
+        if (SameAllocatorCounters(st)) return false;
+        cost.SbrkCalls = st.SbrkCalls - SbrkCalls; cost.TrimCalls = st.TrimCalls - TrimCalls; cost.MmapCalls = st.MmapCalls - MmapCalls;
+        cost.MunmapCalls = st.MunmapCalls - MunmapCalls; cost.MremapCalls = st.MremapCalls - MremapCalls;
+        SbrkCalls = st.SbrkCalls; TrimCalls = st.TrimCalls; MmapCalls = st.MmapCalls; MunmapCalls = st.MunmapCalls; MremapCalls = st.MremapCalls;
+        return true;
+    }
+
     /// <summary>Whether the system-call counters (those <see cref="OfAllocator"/> reads) equal <paramref name="st"/>'s now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool SameAllocatorCounters(UserHeapStats st) =>
         ((SbrkCalls ^ st.SbrkCalls) | (TrimCalls ^ st.TrimCalls) | (MmapCalls ^ st.MmapCalls) | (MunmapCalls ^ st.MunmapCalls)
          | (MremapCalls ^ st.MremapCalls)) == 0;
@@ -39,6 +75,7 @@ public struct LayerCounters
     }
 
     /// <summary>The machine's counters (the MMU's, summed over CPUs) now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LayerCounters OfMachine(X86Mmu mmu)
     {
         var st = mmu.Stats;
@@ -53,17 +90,22 @@ public struct LayerCounters
         };
     }
 
-    // MmuStats.Faults (the faults of every error code) with vector adds: read after every event, so it matters.
+    // MmuStats.Faults (the faults of every error code), read after every heap call: four independent sums, so the adds
+    // overlap (a NativeAOT build's Vector<long> has two lanes, and the call was not inlined).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long Sum(long[] counts)
     {
-        var span = counts.AsSpan();
-        var acc = System.Numerics.Vector<long>.Zero;
+        long a = 0, b = 0, c = 0, d = 0;
         int i = 0;
-        for (; i + System.Numerics.Vector<long>.Count <= span.Length; i += System.Numerics.Vector<long>.Count)
-            acc += new System.Numerics.Vector<long>(span[i..]);
-        long n = System.Numerics.Vector.Sum(acc);
-        for (; i < span.Length; i++) n += span[i];
-        return n;
+        for (; i + 4 <= counts.Length; i += 4)
+        {
+            a += counts[i];
+            b += counts[i + 1];
+            c += counts[i + 2];
+            d += counts[i + 3];
+        }
+        for (; i < counts.Length; i++) a += counts[i];
+        return a + b + c + d;
     }
 
     /// <summary>One allocator's system-call counters now.</summary>

@@ -91,6 +91,10 @@ public sealed class ProcessHeapProfile(int pid)
     /// <summary>The blocks live now: (site, requested size).</summary>
     public IEnumerable<LiveBlock> LiveSet() => _live.Live().Select(b => b.Block);
 
+    /// <summary>A hint that a call at <paramref name="address"/> comes next: starts loading its live-block slot (nothing changes).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(ulong address) => _live.Prefetch(address);
+
     /// <summary>An allocation the recording says succeeded (heaptrack's '+').</summary>
     public void Allocate(HeapCallFamily family, ulong address, long size, int site, long usable, long eventNumber, long timeNs)
     {

@@ -7,7 +7,9 @@ namespace MmTrace.Sim.User;
 /// probing and backward-shift deletion (no tombstones), so a long replay that maps and unmaps
 /// millions of pointers allocates only when the live set grows. Key and value share one 16-byte slot, so a
 /// lookup touches one cache line (a replay whose every chunk is aliased looks up a table larger than the caches at
-/// every call). Key 0 (NULL) is never stored.
+/// every call). At most half full: a free's backward shift scans the run after its slot, and at three quarters full
+/// (the bound before) runs were long enough that removing took twice the CPU it takes now (issue 15, docs/benchmarks.md).
+/// Key 0 (NULL) is never stored.
 /// </summary>
 internal sealed class PointerMap
 {
@@ -37,7 +39,7 @@ internal sealed class PointerMap
 
     public void Set(ulong key, ulong value)
     {
-        if ((Count + 1) * 4 > _slots.Length * 3) Grow();
+        if ((Count + 1) * 2 > _slots.Length) Grow();
         var slots = _slots;
         for (int i = Slot(key); ; i = (i + 1) & _mask)
         {
