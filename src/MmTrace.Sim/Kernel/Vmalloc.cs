@@ -128,6 +128,9 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         return res;
     }
 
+    // Pages ahead whose frames a vfree prefetches.
+    private const int FramePrefetchDistance = 8;
+
     /// <summary>vfree: pages back to the buddy allocator now, the range onto the lazy purge list.</summary>
     public bool TryFree(ulong recorded, int cpu, out VmallocResult res)
     {
@@ -135,7 +138,15 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         if (!_areas.Remove(recorded, out var area)) return false;
         if (_recordedStarts is { } rs) rs.RemoveAt(rs.BinarySearch(recorded));
         res.SimulatedAddress = area.Start;
-        foreach (int pfn in area.Pfns) res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfn, 0, cpu));
+        var pfns = area.Pfns;
+        // The pages were taken long ago and lie far apart: their frames are loaded a few pages ahead of the free
+        // that reads them (a hint only: the same frees, in the same order).
+        for (int i = 0; i < Math.Min(FramePrefetchDistance, pfns.Length); i++) _buddy.PrefetchFrame(pfns[i]);
+        for (int i = 0; i < pfns.Length; i++)
+        {
+            if (i + FramePrefetchDistance < pfns.Length) _buddy.PrefetchFrame(pfns[i + FramePrefetchDistance]);
+            res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfns[i], 0, cpu));
+        }
         res.Pages = area.Pfns.Length;
         LiveBytes -= (long)(area.Size - Units.PageSize);
         LivePages -= area.Pfns.Length;
