@@ -99,9 +99,14 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         if (va == 0) { Failures++; return res; }
         int pages = (int)(pagesBytes / Units.PageSize);
         var pfns = new int[pages];
-        for (int i = 0; i < pages; i++)
+        // The pages one at a time (vm_area_alloc_pages' single-page path), in one call to the buddy allocator: the same
+        // pages, counters and results as a call per page (BuddyAllocator.AllocPagesBulk).
+        if (_pageResults.Length < pages) _pageResults = new PageAllocResult[Math.Max(pages, _pageResults.Length * 2)];
+        var results = _pageResults.AsSpan(0, pages);
+        int taken = _buddy.AllocPagesBulk(gfp | HighmemGfp, cpu, results);
+        for (int i = 0; i < taken; i++)
         {
-            var p = _buddy.AllocPages(gfp | HighmemGfp, 0, cpu);
+            ref readonly var p = ref results[i];
             res.PageCycles += _cost.OfPageAlloc(p);
             if (!p.Ok)
             {
@@ -127,6 +132,9 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         res.SimulatedAddress = va;
         return res;
     }
+
+    // Each page's result of the last vmalloc's page allocations (reused: no allocation per vmalloc).
+    private PageAllocResult[] _pageResults = new PageAllocResult[64];
 
     // Pages ahead whose frames a vfree prefetches.
     private const int FramePrefetchDistance = 8;
