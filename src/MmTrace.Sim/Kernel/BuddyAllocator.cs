@@ -401,6 +401,11 @@ public sealed class BuddyAllocator
             do
             {
                 int pfn = UsedFrame(pcp.Heads[pindex]).Prev;
+                // The next page to drain (the tail before this one) and its buddy, which __free_one_page will look at:
+                // started loading now, while this one is merged (a hint; the list is oldest pages first, long cold).
+                int nextPfn = UsedFrame(pfn).Prev;
+                PrefetchFrame(nextPfn);
+                PrefetchFrame(nextPfn ^ (1 << order));
                 PcpDel(pcp, pindex, pfn);
                 count -= 1 << order;
                 res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
@@ -983,9 +988,14 @@ public sealed class BuddyAllocator
     {
         for (int o = order; o <= MaxOrder; o++)
         {
-            int pfn = zone.Heads[Zone.ListIndex(o, mt)];
+            int li = Zone.ListIndex(o, mt);
+            int pfn = zone.Heads[li];
             if (pfn < 0) continue;
             DelFromFreeList(zone, pfn, o);
+            // The list's new head was just relinked (in cache): start loading the block after it, which the next
+            // allocation from this list unlinks (a hint; pcp refills take many blocks in a row).
+            int next = zone.Heads[li];
+            if (next >= 0) PrefetchFrame(UsedFrame(next).Next);
             res.Splits += Expand(zone, pfn, order, o, mt);
             res.Pfn = pfn;
             return true;
