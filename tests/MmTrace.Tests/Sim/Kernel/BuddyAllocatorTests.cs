@@ -16,6 +16,85 @@ public class BuddyAllocatorTests
         b.Zones.SelectMany(z => Enumerable.Range(0, b.MaxOrder + 1).SelectMany(o =>
             Enumerable.Range(0, MigrateTypes.Count).Select(mt => z.FreeBlocks(o, (MigrateType)mt)))).ToArray();
 
+    // Everything two allocators can be told apart by: the free lists in order, per-CPU list sizes, free and NUMA counters,
+    // remote allocations and failures.
+    private static string State(BuddyAllocator b) => string.Join("\n",
+        b.Zones.SelectMany(z => Enumerable.Range(0, b.MaxOrder + 1).SelectMany(o => Enumerable.Range(0, MigrateTypes.Count)
+            .Select(mt => $"{z.Name}{z.Node} o{o} mt{mt}: {string.Join(",", b.FreeList(z, o, (MigrateType)mt))}")))
+        .Concat(b.Zones.Select(z => $"{z.Name}{z.Node}: free {z.FreePages} pcp {string.Join(",", Enumerable.Range(0, b.Cpus).Select(c => b.PcpPages(c, z)))} " +
+            $"numa {z.Numa.Hit} {z.Numa.Miss} {z.Numa.Foreign} {z.Numa.LocalNode} {z.Numa.OtherNode}"))
+        .Append($"remote {b.RemoteAllocations} {b.RemotePages}")
+        .Append("failures " + string.Join(",", b.Failures.Select(f => $"{f.Key.Order}/{f.Key.Gfp:x}={f.Count}"))));
+
+    // vmalloc's pages in one call (AllocPagesBulk) against a call per page on a twin allocator: random runs of order-0
+    // allocations (1 to 300 pages, on any CPU or none, with several gfp flags) between random allocations and frees of
+    // other orders, on a small machine run down to its watermarks and failures, and on four NUMA nodes. Every page's result
+    // and the allocators' whole state must agree after every step.
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, true)]
+    [InlineData(4, true)]
+    public void AllocPagesBulk_gives_the_pages_results_and_state_of_a_call_per_page(int seed, bool numa)
+    {
+        var cfg = numa ? BuddyAllocatorNumaTests.FourNodes() : Small();
+        var bulk = NewBuddy(cfg);
+        var single = NewBuddy(cfg);
+        var rng = new Random(seed);
+        ulong[] gfps = [Gfp.GFP_KERNEL, Gfp.GFP_HIGHUSER_MOVABLE, Gfp.GFP_KERNEL | Gfp.RECLAIMABLE, Gfp.GFP_KERNEL | Gfp.DMA32,
+            Gfp.GFP_KERNEL | Gfp.DMA, Gfp.GFP_ATOMIC, Gfp.GFP_KERNEL | Gfp.THISNODE];
+        var live = new List<(int Pfn, int Order, int Cpu)>();
+        var results = new PageAllocResult[300];
+        int bulkRuns = 0, failedRuns = 0;
+        for (int step = 0; step < 1500; step++)
+        {
+            int cpu = rng.Next(-1, bulk.Cpus);
+            int what = rng.Next(100);
+            if (what < 30)
+            {
+                ulong gfp = gfps[rng.Next(gfps.Length)];
+                var span = results.AsSpan(0, rng.Next(1, 301));
+                int n = bulk.AllocPagesBulk(gfp, cpu, span);
+                Assert.InRange(n, 1, span.Length);
+                for (int i = 0; i < n; i++)
+                {
+                    var one = single.AllocPages(gfp, 0, cpu);
+                    Assert.Equal(one, span[i]);
+                    if (one.Ok) live.Add((one.Pfn, 0, cpu));
+                    else Assert.Equal(n - 1, i);
+                }
+                if (n < span.Length || !span[n - 1].Ok) failedRuns++;
+                bulkRuns++;
+            }
+            else if (live.Count == 0 || what < 55)
+            {
+                int order = rng.Next(100) < 60 ? 0 : rng.Next(1, 6);
+                ulong gfp = gfps[rng.Next(gfps.Length)];
+                var a = bulk.AllocPages(gfp, order, cpu);
+                Assert.Equal(single.AllocPages(gfp, order, cpu), a);
+                if (a.Ok) live.Add((a.Pfn, order, cpu));
+            }
+            else
+            {
+                // Free a few: more often as memory runs low, so the run goes to the watermarks and back.
+                for (int k = rng.Next(1, 40); k > 0 && live.Count > 0; k--)
+                {
+                    int at = rng.Next(live.Count);
+                    var (pfn, order, c) = live[at];
+                    live[at] = live[^1];
+                    live.RemoveAt(live.Count - 1);
+                    int freeCpu = rng.Next(100) < 70 ? c : -1;
+                    Assert.Equal(single.FreePages(pfn, order, freeCpu), bulk.FreePages(pfn, order, freeCpu));
+                }
+            }
+            if (step % 100 == 0) Assert.Equal(State(single), State(bulk));
+        }
+        Assert.Equal(State(single), State(bulk));
+        bulk.CheckInvariants();
+        Assert.True(bulkRuns > 300, $"{bulkRuns} bulk runs");
+        if (!numa) Assert.True(failedRuns > 0, "no bulk run failed part way");
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
