@@ -10,6 +10,12 @@ namespace MmTrace.Sim.User;
 /// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per page of heap in 16 KB leaves
 /// made on first use. Each page also carries the live bits of its 32 16-byte granules (a chunk's header is always in
 /// its page); the last page used is cached, and the live bits of that page are read and written through the cache.
+/// The low end of the space — the arena's bins and the first <see cref="DefaultFlatBytes"/> of heap — is a flat array
+/// instead (grown with the break, never beyond that bound, with its live bits in a bitmap of its own): a small heap, or
+/// the first part of a large one, then costs one array access a word, without the page directory; its pages are given
+/// the same treatment as pages of the sparse store (released above a lowered break and inside merged free chunks,
+/// cleared instead of freed), so every word reads the same either way. Memory stays bounded: at most
+/// <see cref="DefaultFlatBytes"/> plus 1/128 of it for the live bits, whatever the trace's length.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
 internal sealed class HeapWords
@@ -47,8 +53,21 @@ internal sealed class HeapWords
     private int[] _free = new int[16];
     private int _freeCount;
 
-    /// <summary>Pages with storage now (each <see cref="PageBytes"/> of words plus a live mask).</summary>
-    public long Pages => _slots - 1 - _freeCount;
+    /// <summary>
+    /// Pages holding metadata now: the sparse store's pages with storage (each <see cref="PageBytes"/> of words plus a live
+    /// mask), and the flat region's pages with a non-zero word or a live bit (counted by a scan: for tests and reports,
+    /// not for every call). The flat region's host memory is <see cref="FlatBytes"/>.
+    /// </summary>
+    public long Pages
+    {
+        get
+        {
+            long n = _slots - 1 - _freeCount;
+            for (long pg = Ptmalloc.ArenaBytes >> PageShift; pg < _flatPages; pg++)
+                if (FlatMask(pg) != 0 || _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).ContainsAnyExcept(0UL)) n++;
+            return n;
+        }
+    }
 
     /// <summary>Bytes of host memory a page takes.</summary>
     public const int PageBytes = Stride * 8;
@@ -56,6 +75,7 @@ internal sealed class HeapWords
     /// <summary>Makes room in the directory for offsets below <paramref name="end"/>.</summary>
     public void Reserve(long end)
     {
+        if (end > _flat.Length * 8L && _flat.Length * 8L < _flatMax) GrowFlat(end);
         long pages = (end >> PageShift) + 2;
         if (pages <= _dirPages) return;
         int leaves = (int)((pages + LeafMask) >> LeafShift), old = _dir.Length;
@@ -69,16 +89,68 @@ internal sealed class HeapWords
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
     private long _cPage = -1;
-    // The arena's bins (offsets below the heap) are read on most calls between chunk pages: a flat array of their own.
-    private const ulong ArenaLimit = (ulong)Ptmalloc.ArenaBytes;
-    private readonly ulong[] _arena = new ulong[Ptmalloc.ArenaBytes / 8];
     private ulong[] _cSlab = [];
     private int _cBase;
+
+    /// <summary>The bound of the flat low region (space offsets, the arena's bins included) a store gets by default.</summary>
+    public const long DefaultFlatBytes = 1L << 20;
+
+    // The flat low region: space offsets [0, _flat.Length * 8), always whole pages and at least the arena's bins (read on
+    // most calls between chunk pages), grown by doubling as the break rises, up to _flatMax. Pages below _flatPages are
+    // never in the directory; their live bits are _flatLive's (one bit a 16-byte granule: two pages a word).
+    private readonly long _flatMax;
+    private ulong[] _flat = new ulong[Ptmalloc.ArenaBytes / 8];
+    private ulong[] _flatLive = new ulong[Ptmalloc.ArenaBytes >> 10];
+    private long _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+
+    /// <summary>A store whose low region up to <paramref name="flatBytes"/> (at least the arena's bins) is a flat array.</summary>
+    public HeapWords(long flatBytes = DefaultFlatBytes)
+    {
+        _flatMax = Math.Max(Ptmalloc.ArenaBytes, (flatBytes + (1L << (PageShift + 1)) - 1) & ~((1L << (PageShift + 1)) - 1));
+    }
+
+    /// <summary>Bytes of host memory the flat low region takes now (its words and live bits).</summary>
+    public long FlatBytes => _flat.Length * 8L + _flatLive.Length * 8L;
+
+    // The 32 live bits of flat page pg.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint FlatMask(long pg) => (uint)(_flatLive[pg >> 1] >> (int)((pg & 1) << 5));
+
+    // Grows the flat region to cover offsets below end (bounded by _flatMax), taking over the pages of the sparse store it
+    // now covers.
+    private void GrowFlat(long end)
+    {
+        long bytes = Math.Min(_flatMax, Math.Max(_flat.Length * 16L, (end + (1L << (PageShift + 1)) - 1) & ~((1L << (PageShift + 1)) - 1)));
+        if (bytes <= _flat.Length * 8L) return;
+        long oldPages = _flatPages;
+        Array.Resize(ref _flat, (int)(bytes >> 3));
+        Array.Resize(ref _flatLive, (int)(bytes >> 10));
+        _flatPages = bytes >> PageShift;
+        for (long pg = oldPages; pg < _flatPages && pg < _dirPages; pg++)
+        {
+            int s = SlotOf(pg);
+            if (s == 0) continue;
+            ulong[] slab = _slabs[s >> SlabShift];
+            int b = (s & (SlabPages - 1)) * Stride;
+            slab.AsSpan(b, WordsPerPage).CopyTo(_flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage));
+            _flatLive[pg >> 1] |= (slab[b + LiveWord] & 0xffffffffUL) << (int)((pg & 1) << 5);
+            FreeSlot(pg, s);
+        }
+        _cPage = -1;
+    }
+
+    // Clears the words and live bits of flat page pg (what releasing a page of the sparse store does to what it reads).
+    private void ClearFlatPage(long pg, bool liveToo)
+    {
+        _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
+        if (liveToo) _flatLive[pg >> 1] &= ~(0xffffffffUL << (int)((pg & 1) << 5));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(long p)
     {
-        if ((ulong)p < ArenaLimit) return _arena[p >> 3];
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length) return f[p >> 3];
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
         return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
     }
@@ -86,9 +158,10 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(long p, ulong v)
     {
-        if ((ulong)p < ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
         {
-            _arena[p >> 3] = v;
+            f[p >> 3] = v;
             return;
         }
         if (p >> PageShift != _cPage || _cBase == 0)
@@ -107,7 +180,14 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WritePair(long p, ulong a, ulong b)
     {
-        if (p >> PageShift == _cPage && _cBase != 0 && (ulong)p >= ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)((p >> 3) + 1) < (ulong)f.Length)
+        {
+            f[p >> 3] = a;
+            f[(p >> 3) + 1] = b;
+            return;
+        }
+        if (p >> PageShift == _cPage && _cBase != 0 && p >= 0)
         {
             int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
             _cSlab[i] = a;
@@ -122,10 +202,12 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadClearNext(long p)
     {
-        if ((ulong)p < ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
         {
-            ulong a = _arena[p >> 3];
-            _arena[(p >> 3) + 1] = 0;
+            ulong a = f[p >> 3];
+            if ((ulong)((p >> 3) + 1) < (ulong)f.Length) f[(p >> 3) + 1] = 0;
+            else Write(p + 8, 0); // the next word is the sparse store's (p not 16-aligned)
             return a;
         }
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
@@ -142,6 +224,21 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryClearLive(long p, out ulong sizeWord)
     {
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
+        {
+            ulong[] lv = _flatLive;
+            ulong fbit = 1UL << (int)(p >> 4);
+            ref ulong fm = ref lv[p >> 10];
+            if ((fm & fbit) == 0)
+            {
+                sizeWord = 0;
+                return false;
+            }
+            fm &= ~fbit;
+            sizeWord = (ulong)((p >> 3) + 1) < (ulong)f.Length ? f[(p >> 3) + 1] : Read(p + 8);
+            return true;
+        }
         long pg = p >> PageShift;
         if (pg != _cPage)
         {
@@ -170,6 +267,12 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong SetLiveReadSize(long p)
     {
+        ulong[] f = _flat;
+        if ((ulong)((p >> 3) + 1) < (ulong)f.Length)
+        {
+            _flatLive[p >> 10] |= 1UL << (int)(p >> 4);
+            return f[(p >> 3) + 1];
+        }
         if (p >> PageShift == _cPage && _cBase != 0)
         {
             _cSlab[_cBase + LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
@@ -192,6 +295,7 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsLive(long p)
     {
+        if ((ulong)(p >> 3) < (ulong)_flat.Length) return (_flatLive[p >> 10] & (1UL << (int)(p >> 4))) != 0;
         long pg = p >> PageShift;
         if (pg != _cPage)
         {
@@ -204,6 +308,13 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetLive(long p, bool live)
     {
+        if ((ulong)(p >> 3) < (ulong)_flat.Length)
+        {
+            ref ulong fm = ref _flatLive[p >> 10];
+            if (live) fm |= 1UL << (int)(p >> 4);
+            else fm &= ~(1UL << (int)(p >> 4));
+            return;
+        }
         ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
         if (Unsafe.IsNullRef(ref m)) return;
         if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
@@ -229,16 +340,24 @@ internal sealed class HeapWords
     {
         long pg = Math.Min(p >> PageShift, _dirPages - 1);
         int bit = pg == p >> PageShift ? (int)((p >> 4) & GranuleMask) : GranuleMask;
-        for (; pg >= floor >> PageShift; pg--, bit = GranuleMask)
+        long floorPg = floor >> PageShift;
+        for (; pg >= Math.Max(floorPg, _flatPages); pg--, bit = GranuleMask)
         {
             if (ReferenceEquals(_dir[(int)(pg >> LeafShift)], ZeroLeaf))
             {
-                pg &= ~(long)LeafMask; // the whole leaf is without storage: on to the one below
+                // the whole leaf is without storage: on to the one below (or to the flat region's last page)
+                pg = Math.Max(pg & ~(long)LeafMask, _flatPages);
                 continue;
             }
             int s = SlotOf(pg);
             if (s == 0) continue;
             ulong m = Mask(s) & (ulong.MaxValue >> (63 - bit));
+            if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
+        }
+        if (pg >= _flatPages) return -1;
+        for (; pg >= floorPg && pg >= 0; pg--, bit = GranuleMask)
+        {
+            ulong m = FlatMask(pg) & (ulong.MaxValue >> (63 - bit));
             if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
         }
         return -1;
@@ -251,6 +370,11 @@ internal sealed class HeapWords
         long last = Math.Min((oldEnd >> PageShift) + 1, _dirPages - 1);
         for (long pg = first; pg <= last; pg++)
         {
+            if (pg < _flatPages)
+            {
+                ClearFlatPage(pg, liveToo: true);
+                continue;
+            }
             int s = SlotOf(pg);
             if (s == 0) continue;
             FreeSlot(pg, s);
@@ -267,11 +391,22 @@ internal sealed class HeapWords
     {
         long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
         long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
-        for (long pg = first; pg < end; pg++)
+        for (; first < end && first < _flatPages; first++)
+            if (FlatMask(first) == 0) ClearFlatPage(first, liveToo: false);
+        // The directory's entries of the range, a vector at a time: most pages inside a chunk have no storage.
+        for (long pg = first; pg < end;)
         {
-            int s = SlotOf(pg);
-            if (s == 0 || Mask(s) != 0) continue;
-            FreeSlot(pg, s);
+            int at = (int)pg & LeafMask, n = (int)Math.Min(end - pg, LeafPages - at);
+            int[] leaf = _dir[(int)(pg >> LeafShift)];
+            if (!ReferenceEquals(leaf, ZeroLeaf))
+            {
+                for (int i = at, k; i < at + n && (k = leaf.AsSpan(i, at + n - i).IndexOfAnyExcept(0)) >= 0; i += k + 1)
+                {
+                    int s = leaf[i + k];
+                    if (Mask(s) == 0) FreeSlot(pg - at + i + k, s);
+                }
+            }
+            pg += n;
         }
     }
 
