@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace MmTrace.Sim.User;
 
@@ -18,7 +19,7 @@ namespace MmTrace.Sim.User;
 /// <see cref="DefaultFlatBytes"/> plus 1/128 of it for the live bits, whatever the trace's length.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
-internal sealed class HeapWords
+internal sealed unsafe class HeapWords
 {
     // 512-byte pages: a heap of 64 KiB chunks costs a page per chunk header, so the page size sets its memory (1 KiB
     // pages cost the 16 GiB-live replay about 60 MB more, docs/user-malloc.md); smaller pages would make the directory
@@ -48,7 +49,15 @@ internal sealed class HeapWords
     }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
-    private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
+    // Slabs are pinned (the pinned object heap): the cached page is a raw pointer into one, so a page switch stores no
+    // object reference (no write barrier) and an access needs no bounds check (the index is within the page's stride).
+    private ulong[][] _slabs = [NewSlab()];
+
+    private static ulong[] NewSlab() => GC.AllocateArray<ulong>(Stride * SlabPages, pinned: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong* SlotPtr(int s) =>
+        (ulong*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slabs[s >> SlabShift]), (s & (SlabPages - 1)) * Stride));
     private int _slots = 1;                 // slot 0 is the zero page
     private int[] _free = new int[16];
     private int _freeCount;
@@ -89,8 +98,8 @@ internal sealed class HeapWords
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
     private long _cPage = -1;
-    private ulong[] _cSlab = [];
-    private int _cBase;
+    private ulong* _cPtr;       // its words and live mask (slot 0, the page of zeros, when it has no storage)
+    private bool _cHas;         // it has storage (writes go through the cache only then)
 
     /// <summary>The bound of the flat low region (space offsets, the arena's bins included) a store gets by default.</summary>
     public const long DefaultFlatBytes = 1L << 20;
@@ -98,15 +107,44 @@ internal sealed class HeapWords
     // The flat low region: space offsets [0, _flat.Length * 8), always whole pages and at least the arena's bins (read on
     // most calls between chunk pages), grown by doubling as the break rises, up to _flatMax. Pages below _flatPages are
     // never in the directory; their live bits are _flatLive's (one bit a 16-byte granule: two pages a word).
-    private readonly long _flatMax;
+    private long _flatMax;
     private ulong[] _flat = new ulong[Ptmalloc.ArenaBytes / 8];
-    private ulong[] _flatLive = new ulong[Ptmalloc.ArenaBytes >> 10];
+    private ulong[] _flatLive = new ulong[16];  // (at least the pool's smallest array)
     private long _flatPages = Ptmalloc.ArenaBytes >> PageShift;
 
     /// <summary>A store whose low region up to <paramref name="flatBytes"/> (at least the arena's bins) is a flat array.</summary>
     public HeapWords(long flatBytes = DefaultFlatBytes)
     {
-        _flatMax = Math.Max(Ptmalloc.ArenaBytes, (flatBytes + (1L << (PageShift + 1)) - 1) & ~((1L << (PageShift + 1)) - 1));
+        _flatMax = (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(Ptmalloc.ArenaBytes, flatBytes));
+    }
+
+    // The flat region's arrays past the first are rented from the shared pool (a replay made and dropped per round, as the
+    // benchmarks do, would otherwise allocate them on the large-object heap each time) and given back by ReturnPooled.
+    private bool _flatPooled;
+
+    private static ulong[] RentZeroed(int n)
+    {
+        ulong[] a = System.Buffers.ArrayPool<ulong>.Shared.Rent(n);
+        if (a.Length != n)
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(a);
+            return new ulong[n];
+        }
+        Array.Clear(a);
+        return a;
+    }
+
+    /// <summary>Gives the flat region's pooled arrays back (the store is not used after this: the model is disposed).</summary>
+    public void ReturnPooled()
+    {
+        if (!_flatPooled) return;
+        _flatPooled = false;
+        System.Buffers.ArrayPool<ulong>.Shared.Return(_flat);
+        System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
+        _flat = new ulong[Ptmalloc.ArenaBytes / 8];
+        _flatLive = new ulong[16];
+        _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+        _flatMax = _flat.Length * 8L; // no growth after disposal
     }
 
     /// <summary>Bytes of host memory the flat low region takes now (its words and live bits).</summary>
@@ -120,11 +158,20 @@ internal sealed class HeapWords
     // now covers.
     private void GrowFlat(long end)
     {
-        long bytes = Math.Min(_flatMax, Math.Max(_flat.Length * 16L, (end + (1L << (PageShift + 1)) - 1) & ~((1L << (PageShift + 1)) - 1)));
+        long bytes = Math.Min(_flatMax, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(_flat.Length * 16L, end)));
         if (bytes <= _flat.Length * 8L) return;
         long oldPages = _flatPages;
-        Array.Resize(ref _flat, (int)(bytes >> 3));
-        Array.Resize(ref _flatLive, (int)(bytes >> 10));
+        ulong[] flat = RentZeroed((int)(bytes >> 3)), live = RentZeroed(Math.Max(16, (int)(bytes >> 10)));
+        _flat.CopyTo(flat, 0);
+        _flatLive.CopyTo(live, 0);
+        if (_flatPooled)
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(_flat);
+            System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
+        }
+        _flat = flat;
+        _flatLive = live;
+        _flatPooled = true;
         _flatPages = bytes >> PageShift;
         for (long pg = oldPages; pg < _flatPages && pg < _dirPages; pg++)
         {
@@ -152,7 +199,7 @@ internal sealed class HeapWords
         ulong[] f = _flat;
         if ((ulong)(p >> 3) < (ulong)f.Length) return f[p >> 3];
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
-        return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
+        return _cPtr[(p >> 3) & (WordsPerPage - 1)];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -164,7 +211,7 @@ internal sealed class HeapWords
             f[p >> 3] = v;
             return;
         }
-        if (p >> PageShift != _cPage || _cBase == 0)
+        if (p >> PageShift != _cPage || !_cHas)
         {
             if (SlotOf(p >> PageShift) == 0)
             {
@@ -173,7 +220,7 @@ internal sealed class HeapWords
             }
             Locate(p >> PageShift);
         }
-        _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))] = v;
+        _cPtr[(p >> 3) & (WordsPerPage - 1)] = v;
     }
 
     /// <summary>Writes the two words of the 16-byte granule at p (p 16-aligned): as two <see cref="Write"/>s, with one page lookup.</summary>
@@ -187,11 +234,11 @@ internal sealed class HeapWords
             f[(p >> 3) + 1] = b;
             return;
         }
-        if (p >> PageShift == _cPage && _cBase != 0 && p >= 0)
+        if (p >> PageShift == _cPage && _cHas)
         {
-            int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
-            _cSlab[i] = a;
-            _cSlab[i + 1] = b;
+            ulong* w = _cPtr + ((p >> 3) & (WordsPerPage - 1));
+            w[0] = a;
+            w[1] = b;
             return;
         }
         Write(p, a);
@@ -211,9 +258,9 @@ internal sealed class HeapWords
             return a;
         }
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
-        int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
-        ulong v = _cSlab[i];
-        if (_cBase != 0) _cSlab[i + 1] = 0; // a page without storage reads zero already
+        ulong* w = _cPtr + ((p >> 3) & (WordsPerPage - 1));
+        ulong v = w[0];
+        if (_cHas) w[1] = 0; // a page without storage reads zero already
         return v;
     }
 
@@ -249,17 +296,16 @@ internal sealed class HeapWords
             }
             Locate(pg);
         }
-        ulong[] slab = _cSlab;
-        int b = _cBase;
+        ulong* b = _cPtr;
         ulong bit = 1UL << (int)((p >> 4) & GranuleMask);
-        ref ulong m = ref slab[b + LiveWord];
+        ref ulong m = ref b[LiveWord];
         if ((m & bit) == 0)
         {
             sizeWord = 0;
             return false;
         }
         m &= ~bit; // a live bit means the page has storage
-        sizeWord = slab[b + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
+        sizeWord = b[((p + 8) >> 3) & (WordsPerPage - 1)];
         return true;
     }
 
@@ -273,22 +319,22 @@ internal sealed class HeapWords
             _flatLive[p >> 10] |= 1UL << (int)(p >> 4);
             return f[(p >> 3) + 1];
         }
-        if (p >> PageShift == _cPage && _cBase != 0)
+        if (p >> PageShift == _cPage && _cHas)
         {
-            _cSlab[_cBase + LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
-            return _cSlab[_cBase + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
+            _cPtr[LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
+            return _cPtr[((p + 8) >> 3) & (WordsPerPage - 1)];
         }
         SetLive(p, true);
         return Read(p + 8);
     }
 
-    // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
+    // Caches page pg (absent pages read slot 0, the page of zeros; _cHas is then false, which the writers check).
     private void Locate(long pg)
     {
         int s = SlotOf(pg);
         _cPage = pg;
-        _cSlab = _slabs[s >> SlabShift];
-        _cBase = (s & (SlabPages - 1)) * Stride;
+        _cPtr = SlotPtr(s);
+        _cHas = s != 0;
     }
 
     /// <summary>The live bit of the chunk starting at p (16-byte granule).</summary>
@@ -302,7 +348,7 @@ internal sealed class HeapWords
             if ((ulong)pg >= (ulong)_dirPages) return false;
             Locate(pg); // the chunk's header and live bit are read next: cache its page
         }
-        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
+        return (_cPtr[LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -315,7 +361,7 @@ internal sealed class HeapWords
             else fm &= ~(1UL << (int)(p >> 4));
             return;
         }
-        ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
+        ref ulong m = ref p >> PageShift == _cPage && _cHas ? ref _cPtr[LiveWord] : ref LiveMaskSlow(p, live);
         if (Unsafe.IsNullRef(ref m)) return;
         if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
         else m &= ~(1UL << (int)((p >> 4) & GranuleMask));
@@ -431,7 +477,7 @@ internal sealed class HeapWords
             s = _slots++;
             int slab = s >> SlabShift;
             if (slab == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
-            _slabs[slab] ??= new ulong[Stride * SlabPages];
+            _slabs[slab] ??= NewSlab();
         }
         SetSlot(pg, s);
         return s;
