@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace MmTrace.Sim.User;
 
@@ -19,7 +18,7 @@ namespace MmTrace.Sim.User;
 /// <see cref="DefaultFlatBytes"/> plus 1/128 of it for the live bits, whatever the trace's length.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
-internal sealed unsafe class HeapWords
+internal sealed class HeapWords
 {
     // 512-byte pages: a heap of 64 KiB chunks costs a page per chunk header, so the page size sets its memory (1 KiB
     // pages cost the 16 GiB-live replay about 60 MB more, docs/user-malloc.md); smaller pages would make the directory
@@ -49,15 +48,11 @@ internal sealed unsafe class HeapWords
     }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
-    // Slabs are pinned (the pinned object heap): the cached page is a raw pointer into one, so a page switch stores no
-    // object reference (no write barrier) and an access needs no bounds check (the index is within the page's stride).
     private ulong[][] _slabs = [NewSlab()];
 
-    private static ulong[] NewSlab() => GC.AllocateArray<ulong>(Stride * SlabPages, pinned: true);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong* SlotPtr(int s) =>
-        (ulong*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slabs[s >> SlabShift]), (s & (SlabPages - 1)) * Stride));
+    // Not pinned: a pinned slab (the cached page as a raw pointer) lives on the pinned object heap, which only gen-2
+    // collections reclaim, and cost more in replays made and dropped per round than the bounds checks it saved.
+    private static ulong[] NewSlab() => new ulong[Stride * SlabPages];
     private int _slots = 1;                 // slot 0 is the zero page
     private int[] _free = new int[16];
     private int _freeCount;
@@ -98,11 +93,12 @@ internal sealed unsafe class HeapWords
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
     private long _cPage = -1;
-    private ulong* _cPtr;       // its words and live mask (slot 0, the page of zeros, when it has no storage)
-    private bool _cHas;         // it has storage (writes go through the cache only then)
+    private ulong[] _cSlab = [];
+    private int _cBase;
+    private bool _cHas;         // it has storage (writes go through the cache only then; slot 0 is the page of zeros)
 
     /// <summary>The bound of the flat low region (space offsets, the arena's bins included) a store gets by default.</summary>
-    public const long DefaultFlatBytes = 1L << 20;
+    public const long DefaultFlatBytes = 4L << 20;
 
     // The flat low region: space offsets [0, _flat.Length * 8), always whole pages and at least the arena's bins (read on
     // most calls between chunk pages), grown by doubling as the break rises, up to _flatMax. Pages below _flatPages are
@@ -199,7 +195,7 @@ internal sealed unsafe class HeapWords
         ulong[] f = _flat;
         if ((ulong)(p >> 3) < (ulong)f.Length) return f[p >> 3];
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
-        return _cPtr[(p >> 3) & (WordsPerPage - 1)];
+        return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -220,7 +216,7 @@ internal sealed unsafe class HeapWords
             }
             Locate(p >> PageShift);
         }
-        _cPtr[(p >> 3) & (WordsPerPage - 1)] = v;
+        _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))] = v;
     }
 
     /// <summary>Writes the two words of the 16-byte granule at p (p 16-aligned): as two <see cref="Write"/>s, with one page lookup.</summary>
@@ -236,9 +232,9 @@ internal sealed unsafe class HeapWords
         }
         if (p >> PageShift == _cPage && _cHas)
         {
-            ulong* w = _cPtr + ((p >> 3) & (WordsPerPage - 1));
-            w[0] = a;
-            w[1] = b;
+            int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
+            _cSlab[i] = a;
+            _cSlab[i + 1] = b;
             return;
         }
         Write(p, a);
@@ -258,9 +254,9 @@ internal sealed unsafe class HeapWords
             return a;
         }
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
-        ulong* w = _cPtr + ((p >> 3) & (WordsPerPage - 1));
-        ulong v = w[0];
-        if (_cHas) w[1] = 0; // a page without storage reads zero already
+        int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
+        ulong v = _cSlab[i];
+        if (_cHas) _cSlab[i + 1] = 0; // a page without storage reads zero already
         return v;
     }
 
@@ -296,16 +292,17 @@ internal sealed unsafe class HeapWords
             }
             Locate(pg);
         }
-        ulong* b = _cPtr;
+        ulong[] slab = _cSlab;
+        int b = _cBase;
         ulong bit = 1UL << (int)((p >> 4) & GranuleMask);
-        ref ulong m = ref b[LiveWord];
+        ref ulong m = ref slab[b + LiveWord];
         if ((m & bit) == 0)
         {
             sizeWord = 0;
             return false;
         }
         m &= ~bit; // a live bit means the page has storage
-        sizeWord = b[((p + 8) >> 3) & (WordsPerPage - 1)];
+        sizeWord = slab[b + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
         return true;
     }
 
@@ -321,8 +318,8 @@ internal sealed unsafe class HeapWords
         }
         if (p >> PageShift == _cPage && _cHas)
         {
-            _cPtr[LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
-            return _cPtr[((p + 8) >> 3) & (WordsPerPage - 1)];
+            _cSlab[_cBase + LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
+            return _cSlab[_cBase + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
         }
         SetLive(p, true);
         return Read(p + 8);
@@ -333,8 +330,9 @@ internal sealed unsafe class HeapWords
     {
         int s = SlotOf(pg);
         _cPage = pg;
-        _cPtr = SlotPtr(s);
-        _cHas = s != 0;
+        _cSlab = _slabs[s >> SlabShift];
+        _cBase = (s & (SlabPages - 1)) * Stride;
+        _cHas = s != 0; // (not _cBase != 0: the first page of every slab but the first has base 0 too)
     }
 
     /// <summary>The live bit of the chunk starting at p (16-byte granule).</summary>
@@ -348,7 +346,7 @@ internal sealed unsafe class HeapWords
             if ((ulong)pg >= (ulong)_dirPages) return false;
             Locate(pg); // the chunk's header and live bit are read next: cache its page
         }
-        return (_cPtr[LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
+        return (_cSlab[_cBase + LiveWord] & (1UL << (int)((p >> 4) & GranuleMask))) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -361,7 +359,7 @@ internal sealed unsafe class HeapWords
             else fm &= ~(1UL << (int)(p >> 4));
             return;
         }
-        ref ulong m = ref p >> PageShift == _cPage && _cHas ? ref _cPtr[LiveWord] : ref LiveMaskSlow(p, live);
+        ref ulong m = ref p >> PageShift == _cPage && _cHas ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
         if (Unsafe.IsNullRef(ref m)) return;
         if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
         else m &= ~(1UL << (int)((p >> 4) & GranuleMask));
@@ -444,7 +442,15 @@ internal sealed unsafe class HeapWords
         {
             int at = (int)pg & LeafMask, n = (int)Math.Min(end - pg, LeafPages - at);
             int[] leaf = _dir[(int)(pg >> LeafShift)];
-            if (!ReferenceEquals(leaf, ZeroLeaf))
+            if (n < 16)
+            {
+                for (int i = at; i < at + n; i++) // a few pages: one at a time
+                {
+                    int s = leaf[i];
+                    if (s != 0 && Mask(s) == 0) FreeSlot(pg - at + i, s);
+                }
+            }
+            else if (!ReferenceEquals(leaf, ZeroLeaf))
             {
                 for (int i = at, k; i < at + n && (k = leaf.AsSpan(i, at + n - i).IndexOfAnyExcept(0)) >= 0; i += k + 1)
                 {
