@@ -115,7 +115,8 @@ internal sealed class HeapWords
     }
 
     // The flat region's arrays past the first are rented from the shared pool (a replay made and dropped per round, as the
-    // benchmarks do, would otherwise allocate them on the large-object heap each time) and given back by ReturnPooled.
+    // benchmarks do, would otherwise allocate them on the large-object heap each time); only the last ones are given back
+    // (ReturnPooled, on Dispose), so a single replay leaves nothing in the pool.
     private bool _flatPooled;
 
     private static ulong[] RentZeroed(int n)
@@ -160,11 +161,7 @@ internal sealed class HeapWords
         ulong[] flat = RentZeroed((int)(bytes >> 3)), live = RentZeroed(Math.Max(16, (int)(bytes >> 10)));
         _flat.CopyTo(flat, 0);
         _flatLive.CopyTo(live, 0);
-        if (_flatPooled)
-        {
-            System.Buffers.ArrayPool<ulong>.Shared.Return(_flat);
-            System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
-        }
+        // The smaller arrays are left to the collector, not returned: the pool would keep them for the process's life.
         _flat = flat;
         _flatLive = live;
         _flatPooled = true;
