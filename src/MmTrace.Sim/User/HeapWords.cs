@@ -10,6 +10,12 @@ namespace MmTrace.Sim.User;
 /// a heap of large chunks, a small fraction of the heap — plus a directory of 4 bytes per page of heap in 16 KB leaves
 /// made on first use. Each page also carries the live bits of its 32 16-byte granules (a chunk's header is always in
 /// its page); the last page used is cached, and the live bits of that page are read and written through the cache.
+/// The low end of the space — the arena's bins and the first <see cref="DefaultFlatBytes"/> of heap — is a flat array
+/// instead (grown with the break, never beyond that bound, with its live bits in a bitmap of its own): a small heap, or
+/// the first part of a large one, then costs one array access a word, without the page directory; its pages are given
+/// the same treatment as pages of the sparse store (released above a lowered break and inside merged free chunks,
+/// cleared instead of freed), so every word reads the same either way. Memory stays bounded: at most
+/// <see cref="DefaultFlatBytes"/> plus 1/128 of it for the live bits, whatever the trace's length.
 /// Not a glibc structure: glibc's metadata lives in the process's memory.
 /// </summary>
 internal sealed class HeapWords
@@ -42,13 +48,30 @@ internal sealed class HeapWords
     }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
-    private ulong[][] _slabs = [new ulong[Stride * SlabPages]];
+    private ulong[][] _slabs = [NewSlab()];
+
+    // Not pinned: a pinned slab (the cached page as a raw pointer) lives on the pinned object heap, which only gen-2
+    // collections reclaim, and cost more in replays made and dropped per round than the bounds checks it saved.
+    private static ulong[] NewSlab() => new ulong[Stride * SlabPages];
     private int _slots = 1;                 // slot 0 is the zero page
     private int[] _free = new int[16];
     private int _freeCount;
 
-    /// <summary>Pages with storage now (each <see cref="PageBytes"/> of words plus a live mask).</summary>
-    public long Pages => _slots - 1 - _freeCount;
+    /// <summary>
+    /// Pages holding metadata now: the sparse store's pages with storage (each <see cref="PageBytes"/> of words plus a live
+    /// mask), and the flat region's pages with a non-zero word or a live bit (counted by a scan: for tests and reports,
+    /// not for every call). The flat region's host memory is <see cref="FlatBytes"/>.
+    /// </summary>
+    public long Pages
+    {
+        get
+        {
+            long n = _slots - 1 - _freeCount;
+            for (long pg = Ptmalloc.ArenaBytes >> PageShift; pg < _flatPages; pg++)
+                if (FlatMask(pg) != 0 || _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).ContainsAnyExcept(0UL)) n++;
+            return n;
+        }
+    }
 
     /// <summary>Bytes of host memory a page takes.</summary>
     public const int PageBytes = Stride * 8;
@@ -56,6 +79,7 @@ internal sealed class HeapWords
     /// <summary>Makes room in the directory for offsets below <paramref name="end"/>.</summary>
     public void Reserve(long end)
     {
+        if (end > _flat.Length * 8L && _flat.Length * 8L < _flatMax) GrowFlat(end);
         long pages = (end >> PageShift) + 2;
         if (pages <= _dirPages) return;
         int leaves = (int)((pages + LeafMask) >> LeafShift), old = _dir.Length;
@@ -69,16 +93,104 @@ internal sealed class HeapWords
 
     // The page of the last access (most calls stay within one chunk's pages): its number, slab and first word.
     private long _cPage = -1;
-    // The arena's bins (offsets below the heap) are read on most calls between chunk pages: a flat array of their own.
-    private const ulong ArenaLimit = (ulong)Ptmalloc.ArenaBytes;
-    private readonly ulong[] _arena = new ulong[Ptmalloc.ArenaBytes / 8];
     private ulong[] _cSlab = [];
     private int _cBase;
+    private bool _cHas;         // it has storage (writes go through the cache only then; slot 0 is the page of zeros)
+
+    /// <summary>The bound of the flat low region (space offsets, the arena's bins included) a store gets by default.</summary>
+    public const long DefaultFlatBytes = 4L << 20;
+
+    // The flat low region: space offsets [0, _flat.Length * 8), always whole pages and at least the arena's bins (read on
+    // most calls between chunk pages), grown by doubling as the break rises, up to _flatMax. Pages below _flatPages are
+    // never in the directory; their live bits are _flatLive's (one bit a 16-byte granule: two pages a word).
+    private long _flatMax;
+    private ulong[] _flat = new ulong[Ptmalloc.ArenaBytes / 8];
+    private ulong[] _flatLive = new ulong[16];  // (at least the pool's smallest array)
+    private long _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+
+    /// <summary>A store whose low region up to <paramref name="flatBytes"/> (at least the arena's bins) is a flat array.</summary>
+    public HeapWords(long flatBytes = DefaultFlatBytes)
+    {
+        _flatMax = (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(Ptmalloc.ArenaBytes, flatBytes));
+    }
+
+    // The flat region's arrays past the first are rented from the shared pool (a replay made and dropped per round, as the
+    // benchmarks do, would otherwise allocate them on the large-object heap each time); only the last ones are given back
+    // (ReturnPooled, on Dispose), so a single replay leaves nothing in the pool.
+    private bool _flatPooled;
+
+    private static ulong[] RentZeroed(int n)
+    {
+        ulong[] a = System.Buffers.ArrayPool<ulong>.Shared.Rent(n);
+        if (a.Length != n)
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(a);
+            return new ulong[n];
+        }
+        Array.Clear(a);
+        return a;
+    }
+
+    /// <summary>Gives the flat region's pooled arrays back (the store is not used after this: the model is disposed).</summary>
+    public void ReturnPooled()
+    {
+        if (!_flatPooled) return;
+        _flatPooled = false;
+        System.Buffers.ArrayPool<ulong>.Shared.Return(_flat);
+        System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
+        _flat = new ulong[Ptmalloc.ArenaBytes / 8];
+        _flatLive = new ulong[16];
+        _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+        _flatMax = _flat.Length * 8L; // no growth after disposal
+    }
+
+    /// <summary>Bytes of host memory the flat low region takes now (its words and live bits).</summary>
+    public long FlatBytes => _flat.Length * 8L + _flatLive.Length * 8L;
+
+    // The 32 live bits of flat page pg.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint FlatMask(long pg) => (uint)(_flatLive[pg >> 1] >> (int)((pg & 1) << 5));
+
+    // Grows the flat region to cover offsets below end (bounded by _flatMax), taking over the pages of the sparse store it
+    // now covers.
+    private void GrowFlat(long end)
+    {
+        long bytes = Math.Min(_flatMax, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(_flat.Length * 16L, end)));
+        if (bytes <= _flat.Length * 8L) return;
+        long oldPages = _flatPages;
+        ulong[] flat = RentZeroed((int)(bytes >> 3)), live = RentZeroed(Math.Max(16, (int)(bytes >> 10)));
+        _flat.CopyTo(flat, 0);
+        _flatLive.CopyTo(live, 0);
+        // The smaller arrays are left to the collector, not returned: the pool would keep them for the process's life.
+        _flat = flat;
+        _flatLive = live;
+        _flatPooled = true;
+        _flatPages = bytes >> PageShift;
+        for (long pg = oldPages; pg < _flatPages && pg < _dirPages; pg++)
+        {
+            int s = SlotOf(pg);
+            if (s == 0) continue;
+            ulong[] slab = _slabs[s >> SlabShift];
+            int b = (s & (SlabPages - 1)) * Stride;
+            slab.AsSpan(b, WordsPerPage).CopyTo(_flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage));
+            _flatLive[pg >> 1] |= (slab[b + LiveWord] & 0xffffffffUL) << (int)((pg & 1) << 5);
+            FreeSlot(pg, s);
+        }
+        _cPage = -1;
+    }
+
+    // Clears the words and live bits of flat page pg (what releasing a page of the sparse store does to what it reads).
+    private void ClearFlatPage(long pg, bool liveToo)
+    {
+        _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
+        if (liveToo) _flatLive[pg >> 1] &= ~(0xffffffffUL << (int)((pg & 1) << 5));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(long p)
     {
-        if ((ulong)p < ArenaLimit) return _arena[p >> 3];
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length) return f[p >> 3];
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
         return _cSlab[_cBase + (int)((p >> 3) & (WordsPerPage - 1))];
     }
@@ -86,12 +198,13 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(long p, ulong v)
     {
-        if ((ulong)p < ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
         {
-            _arena[p >> 3] = v;
+            f[p >> 3] = v;
             return;
         }
-        if (p >> PageShift != _cPage || _cBase == 0)
+        if (p >> PageShift != _cPage || !_cHas)
         {
             if (SlotOf(p >> PageShift) == 0)
             {
@@ -107,7 +220,14 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WritePair(long p, ulong a, ulong b)
     {
-        if (p >> PageShift == _cPage && _cBase != 0 && (ulong)p >= ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)((p >> 3) + 1) < (ulong)f.Length)
+        {
+            f[p >> 3] = a;
+            f[(p >> 3) + 1] = b;
+            return;
+        }
+        if (p >> PageShift == _cPage && _cHas)
         {
             int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
             _cSlab[i] = a;
@@ -122,16 +242,18 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadClearNext(long p)
     {
-        if ((ulong)p < ArenaLimit)
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
         {
-            ulong a = _arena[p >> 3];
-            _arena[(p >> 3) + 1] = 0;
+            ulong a = f[p >> 3];
+            if ((ulong)((p >> 3) + 1) < (ulong)f.Length) f[(p >> 3) + 1] = 0;
+            else Write(p + 8, 0); // the next word is the sparse store's (p not 16-aligned)
             return a;
         }
         if (p >> PageShift != _cPage) Locate(p >> PageShift);
         int i = _cBase + (int)((p >> 3) & (WordsPerPage - 1));
         ulong v = _cSlab[i];
-        if (_cBase != 0) _cSlab[i + 1] = 0; // a page without storage reads zero already
+        if (_cHas) _cSlab[i + 1] = 0; // a page without storage reads zero already
         return v;
     }
 
@@ -142,6 +264,21 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryClearLive(long p, out ulong sizeWord)
     {
+        ulong[] f = _flat;
+        if ((ulong)(p >> 3) < (ulong)f.Length)
+        {
+            ulong[] lv = _flatLive;
+            ulong fbit = 1UL << (int)(p >> 4);
+            ref ulong fm = ref lv[p >> 10];
+            if ((fm & fbit) == 0)
+            {
+                sizeWord = 0;
+                return false;
+            }
+            fm &= ~fbit;
+            sizeWord = (ulong)((p >> 3) + 1) < (ulong)f.Length ? f[(p >> 3) + 1] : Read(p + 8);
+            return true;
+        }
         long pg = p >> PageShift;
         if (pg != _cPage)
         {
@@ -170,7 +307,13 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong SetLiveReadSize(long p)
     {
-        if (p >> PageShift == _cPage && _cBase != 0)
+        ulong[] f = _flat;
+        if ((ulong)((p >> 3) + 1) < (ulong)f.Length)
+        {
+            _flatLive[p >> 10] |= 1UL << (int)(p >> 4);
+            return f[(p >> 3) + 1];
+        }
+        if (p >> PageShift == _cPage && _cHas)
         {
             _cSlab[_cBase + LiveWord] |= 1UL << (int)((p >> 4) & GranuleMask);
             return _cSlab[_cBase + (int)(((p + 8) >> 3) & (WordsPerPage - 1))];
@@ -179,19 +322,21 @@ internal sealed class HeapWords
         return Read(p + 8);
     }
 
-    // Caches page pg (absent pages read slot 0, the page of zeros; _cBase is then 0, which Write checks).
+    // Caches page pg (absent pages read slot 0, the page of zeros; _cHas is then false, which the writers check).
     private void Locate(long pg)
     {
         int s = SlotOf(pg);
         _cPage = pg;
         _cSlab = _slabs[s >> SlabShift];
         _cBase = (s & (SlabPages - 1)) * Stride;
+        _cHas = s != 0; // (not _cBase != 0: the first page of every slab but the first has base 0 too)
     }
 
     /// <summary>The live bit of the chunk starting at p (16-byte granule).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsLive(long p)
     {
+        if ((ulong)(p >> 3) < (ulong)_flat.Length) return (_flatLive[p >> 10] & (1UL << (int)(p >> 4))) != 0;
         long pg = p >> PageShift;
         if (pg != _cPage)
         {
@@ -204,7 +349,14 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetLive(long p, bool live)
     {
-        ref ulong m = ref p >> PageShift == _cPage && _cBase != 0 ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
+        if ((ulong)(p >> 3) < (ulong)_flat.Length)
+        {
+            ref ulong fm = ref _flatLive[p >> 10];
+            if (live) fm |= 1UL << (int)(p >> 4);
+            else fm &= ~(1UL << (int)(p >> 4));
+            return;
+        }
+        ref ulong m = ref p >> PageShift == _cPage && _cHas ? ref _cSlab[_cBase + LiveWord] : ref LiveMaskSlow(p, live);
         if (Unsafe.IsNullRef(ref m)) return;
         if (live) m |= 1UL << (int)((p >> 4) & GranuleMask);
         else m &= ~(1UL << (int)((p >> 4) & GranuleMask));
@@ -229,16 +381,24 @@ internal sealed class HeapWords
     {
         long pg = Math.Min(p >> PageShift, _dirPages - 1);
         int bit = pg == p >> PageShift ? (int)((p >> 4) & GranuleMask) : GranuleMask;
-        for (; pg >= floor >> PageShift; pg--, bit = GranuleMask)
+        long floorPg = floor >> PageShift;
+        for (; pg >= Math.Max(floorPg, _flatPages); pg--, bit = GranuleMask)
         {
             if (ReferenceEquals(_dir[(int)(pg >> LeafShift)], ZeroLeaf))
             {
-                pg &= ~(long)LeafMask; // the whole leaf is without storage: on to the one below
+                // the whole leaf is without storage: on to the one below (or to the flat region's last page)
+                pg = Math.Max(pg & ~(long)LeafMask, _flatPages);
                 continue;
             }
             int s = SlotOf(pg);
             if (s == 0) continue;
             ulong m = Mask(s) & (ulong.MaxValue >> (63 - bit));
+            if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
+        }
+        if (pg >= _flatPages) return -1;
+        for (; pg >= floorPg && pg >= 0; pg--, bit = GranuleMask)
+        {
+            ulong m = FlatMask(pg) & (ulong.MaxValue >> (63 - bit));
             if (m != 0) return (pg << PageShift) + ((63L - System.Numerics.BitOperations.LeadingZeroCount(m)) << 4);
         }
         return -1;
@@ -251,6 +411,11 @@ internal sealed class HeapWords
         long last = Math.Min((oldEnd >> PageShift) + 1, _dirPages - 1);
         for (long pg = first; pg <= last; pg++)
         {
+            if (pg < _flatPages)
+            {
+                ClearFlatPage(pg, liveToo: true);
+                continue;
+            }
             int s = SlotOf(pg);
             if (s == 0) continue;
             FreeSlot(pg, s);
@@ -267,11 +432,30 @@ internal sealed class HeapWords
     {
         long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
         long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
-        for (long pg = first; pg < end; pg++)
+        for (; first < end && first < _flatPages; first++)
+            if (FlatMask(first) == 0) ClearFlatPage(first, liveToo: false);
+        // The directory's entries of the range, a vector at a time: most pages inside a chunk have no storage.
+        for (long pg = first; pg < end;)
         {
-            int s = SlotOf(pg);
-            if (s == 0 || Mask(s) != 0) continue;
-            FreeSlot(pg, s);
+            int at = (int)pg & LeafMask, n = (int)Math.Min(end - pg, LeafPages - at);
+            int[] leaf = _dir[(int)(pg >> LeafShift)];
+            if (n < 16)
+            {
+                for (int i = at; i < at + n; i++) // a few pages: one at a time
+                {
+                    int s = leaf[i];
+                    if (s != 0 && Mask(s) == 0) FreeSlot(pg - at + i, s);
+                }
+            }
+            else if (!ReferenceEquals(leaf, ZeroLeaf))
+            {
+                for (int i = at, k; i < at + n && (k = leaf.AsSpan(i, at + n - i).IndexOfAnyExcept(0)) >= 0; i += k + 1)
+                {
+                    int s = leaf[i + k];
+                    if (Mask(s) == 0) FreeSlot(pg - at + i + k, s);
+                }
+            }
+            pg += n;
         }
     }
 
@@ -296,7 +480,7 @@ internal sealed class HeapWords
             s = _slots++;
             int slab = s >> SlabShift;
             if (slab == _slabs.Length) Array.Resize(ref _slabs, _slabs.Length * 2);
-            _slabs[slab] ??= new ulong[Stride * SlabPages];
+            _slabs[slab] ??= NewSlab();
         }
         SetSlot(pg, s);
         return s;

@@ -258,8 +258,8 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     public long MetadataPages => _w.Pages;
     public static int MetadataPageBytes => HeapWords.PageBytes;
 
-    /// <summary>Nothing to give back: the heap's words are a sparse store of their own (the pool of the flat array it replaced is gone).</summary>
-    public void Dispose() { }
+    /// <summary>Gives the heap words' pooled arrays (their flat low region) back to the shared pool; the model is not used after.</summary>
+    public void Dispose() => _w.ReturnPooled();
 
     /// <summary>MORECORE (sbrk) through the process model; returns the old break as a space offset, or -1.</summary>
     private long Morecore(long increment)
@@ -384,9 +384,21 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
             long size = (long)sizeWord & ~SizeBits;
             Stats.OnFree(size);
             MaybeInitTcache();
-            IntFree(p, size, useTcache: true);
+            // _int_free's tcache_put here; the rest of _int_free (fastbins, merging) out of line, so this path stays short.
+            long tcIdx = Csize2Tidx(size);
+            if (_tcache && tcIdx < _tcacheBins && _tcacheCounts[tcIdx] < _tcacheCount) TcachePut(p, (int)tcIdx);
+            else IntFreeNoTcache(p, size);
             return size - SizeSz;
         }
+        return FreeMmapped(mem);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void IntFreeNoTcache(long p, long size) => IntFree(p, size, useTcache: false);
+
+    // __libc_free of a chunk outside the break heap: an mmapped chunk, or not ours (-1).
+    private long FreeMmapped(ulong mem)
+    {
         if (!_mmapped.TryGetValue(mem, out var m)) return -1;
         Stats.Frees++;
         // The dynamic brk/mmap threshold (chunksize_nomask includes IS_MMAPPED).
@@ -426,6 +438,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     }
 
     // tcache_put: push at the head; the entry's next is the chunk's first user word, its key the second.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void TcachePut(long p, int idx)
     {
         W2(p + 16, (ulong)_tcacheEntries[idx], TcacheKey); // SetFd(p, next); the key
@@ -434,6 +447,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     }
 
     // tcache_get: pop the head.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long TcacheGet(int idx)
     {
         long p = _tcacheEntries[idx];

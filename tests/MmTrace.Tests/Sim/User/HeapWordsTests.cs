@@ -2,13 +2,16 @@ using MmTrace.Sim.User;
 
 namespace MmTrace.Tests.Sim.User;
 
-/// <summary>The sparse store of the ptmalloc model's heap words: storage only where metadata is written.</summary>
+/// <summary>The sparse store of the ptmalloc model's heap words: storage only where metadata is written (each case with
+/// and without the flat low region, which must read the same).</summary>
 public class HeapWordsTests
 {
-    [Fact]
-    public void Unwritten_words_read_zero_and_zero_writes_take_no_page()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void Unwritten_words_read_zero_and_zero_writes_take_no_page(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         w.Reserve(1 << 20);
         Assert.Equal(0UL, w.Read(0x8000));
         w.Write(0x8008, 0);
@@ -22,10 +25,12 @@ public class HeapWordsTests
         Assert.Equal(0x411UL, w.Read(0x8008));
     }
 
-    [Fact]
-    public void Live_bits_and_the_nearest_live_chunk_below_cross_pages()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void Live_bits_and_the_nearest_live_chunk_below_cross_pages(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         w.Reserve(1 << 20);
         w.SetLive(0x1010, true);
         w.SetLive(0x5020, true);
@@ -38,10 +43,12 @@ public class HeapWordsTests
         Assert.Equal(0x1010, w.NearestLiveAtOrBelow(0x6000, 0x1000));
     }
 
-    [Fact]
-    public void Pages_wholly_above_a_lowered_break_are_released_and_read_zero_again()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void Pages_wholly_above_a_lowered_break_are_released_and_read_zero_again(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         w.Reserve(1 << 20);
         for (long p = 0x1000; p < 0x9000; p += 0x400) w.Write(p + 8, (ulong)p);
         Assert.Equal(32, w.Pages);
@@ -69,10 +76,12 @@ public class HeapWordsTests
         Assert.Null(m.CheckHeap());
     }
 
-    [Fact]
-    public void Interior_pages_of_a_free_chunk_are_released_but_not_pages_with_a_live_bit()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void Interior_pages_of_a_free_chunk_are_released_but_not_pages_with_a_live_bit(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         w.Reserve(1 << 20);
         for (long p = 0x1000; p < 0x3000; p += 0x100) w.Write(p + 8, 0x101);
         w.SetLive(0x2400, true);
@@ -116,10 +125,12 @@ public class HeapWordsTests
         Assert.InRange(late, early / 2, early * 2);
     }
 
-    [Fact]
-    public void A_live_bit_set_on_a_page_cached_as_zeros_is_seen_and_its_words_still_read()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void A_live_bit_set_on_a_page_cached_as_zeros_is_seen_and_its_words_still_read(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         w.Reserve(1 << 20);
         Assert.Equal(0UL, w.Read(0x2008));      // caches the page at 0x2000 as the page of zeros
         w.SetLive(0x2010, true);                // gives it storage
@@ -133,10 +144,12 @@ public class HeapWordsTests
         Assert.False(w.IsLive(0x2010));
     }
 
-    [Fact]
-    public void The_directory_grows_by_leaves_and_the_nearest_live_search_crosses_empty_ones()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
+    public void The_directory_grows_by_leaves_and_the_nearest_live_search_crosses_empty_ones(long flatBytes)
     {
-        var w = new HeapWords();
+        var w = new HeapWords(flatBytes);
         const long far = 3L << 30;              // 3 GiB up: hundreds of 2 MiB leaves above the first
         w.Reserve(far + 4096);
         w.SetLive(0x1010, true);
@@ -153,5 +166,65 @@ public class HeapWordsTests
         Assert.Equal(1, w.Pages);
         Assert.Equal(0UL, w.Read(far + 8));
         Assert.False(w.IsLive(far));
+    }
+
+    [Theory]
+    [InlineData(15)]
+    [InlineData(36)]
+    public void The_flat_low_region_reads_exactly_as_the_sparse_store_under_random_use(int seed)
+    {
+        // Two stores, one all sparse and one with a 64 KiB flat low region, given the same calls (on 16-aligned chunk
+        // offsets, as the model's are) across the region's edge, while it grows and after: every answer must agree.
+        var sparse = new HeapWords(0);
+        var flat = new HeapWords(64 << 10);
+        var rng = new Random(seed);
+        long reserved = 0x2000;
+        sparse.Reserve(reserved);
+        flat.Reserve(reserved);
+        for (int i = 0; i < 200_000; i++)
+        {
+            if (reserved < 0x40000 && rng.Next(2000) == 0)
+            {
+                reserved += 0x3000;
+                sparse.Reserve(reserved);
+                flat.Reserve(reserved);
+            }
+            long p = 0x1000 + ((long)rng.Next((int)(reserved - 0x1100) >> 4) << 4);
+            ulong v = rng.Next(4) == 0 ? 0 : (ulong)rng.NextInt64();
+            switch (rng.Next(12))
+            {
+                case 0: case 1: sparse.Write(p, v); flat.Write(p, v); break;
+                case 2: sparse.WritePair(p, v, v + 1); flat.WritePair(p, v, v + 1); break;
+                case 3: Assert.Equal(sparse.ReadClearNext(p), flat.ReadClearNext(p)); break;
+                case 4: sparse.SetLive(p, v != 0); flat.SetLive(p, v != 0); break;
+                case 5: Assert.Equal(sparse.IsLive(p), flat.IsLive(p)); break;
+                case 6:
+                    Assert.Equal(sparse.TryClearLive(p, out ulong a), flat.TryClearLive(p, out ulong b));
+                    Assert.Equal(a, b);
+                    break;
+                case 7: Assert.Equal(sparse.SetLiveReadSize(p), flat.SetLiveReadSize(p)); break;
+                case 8:
+                    long len = rng.Next(0x4000);
+                    sparse.ReleaseInterior(p + 48, p + len, p, p + len);
+                    flat.ReleaseInterior(p + 48, p + len, p, p + len);
+                    break;
+                case 9:
+                    if (rng.Next(50) == 0)
+                    {
+                        sparse.ReleaseFrom(p, reserved);
+                        flat.ReleaseFrom(p, reserved);
+                    }
+                    break;
+                case 10:
+                    long floor = rng.Next(2) == 0 ? 0x1000 : p - 0x3000;
+                    Assert.Equal(sparse.NearestLiveAtOrBelow(p, floor), flat.NearestLiveAtOrBelow(p, floor));
+                    break;
+                default: Assert.Equal(sparse.Read(p + (long)(v & 8)), flat.Read(p + (long)(v & 8))); break;
+            }
+        }
+        for (long p = 0x1000; p < reserved; p += 8) Assert.Equal(sparse.Read(p), flat.Read(p));
+        for (long p = 0x1000; p < reserved; p += 16) Assert.Equal(sparse.IsLive(p), flat.IsLive(p));
+        Assert.True(flat.FlatBytes > 64 << 10);
+        Assert.True(flat.Pages <= sparse.Pages);
     }
 }
