@@ -14,9 +14,7 @@ namespace MmTrace.Bench;
 [MemoryDiagnoser]
 public class ReplayBenchmarks
 {
-    // MMTRACE_BENCH_EVENTS=N: a longer synthetic trace (e.g. 2,000,000, whose live state outgrows the caches as the
-    // 10 M-event Parquet replay's does).
-    private static readonly int Events = int.TryParse(Environment.GetEnvironmentVariable("MMTRACE_BENCH_EVENTS"), out int n) && n > 0 ? n : 200_000;
+    private const int Events = 200_000;
     private TraceEvent[] _events = [];
     private SymbolTable _symbols = new();
 

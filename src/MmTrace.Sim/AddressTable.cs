@@ -44,14 +44,7 @@ public sealed class AddressTable<T> where T : struct
     {
         var entries = _entries;
         if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-        {
-            ref var e = ref entries[Home(key) & (entries.Length - 1)];
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref e));
-            // An entry of more than 8 bytes may straddle two cache lines (the array's start is not line aligned): its
-            // last byte too, so that a lookup reading the value's last field does not miss (the CPU drops a prefetch
-            // of a line it already has).
-            if (Unsafe.SizeOf<Entry>() > 8) System.Runtime.Intrinsics.X86.Sse.Prefetch0((byte*)Unsafe.AsPointer(ref e) + Unsafe.SizeOf<Entry>() - 1);
-        }
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref entries[Home(key) & (entries.Length - 1)]));
     }
 
     /// <summary>The value stored for the key, or a null ref (test with Unsafe.IsNullRef).</summary>

@@ -59,18 +59,6 @@ public sealed class Replayer
     // Events ahead whose table slots are prefetched (Machine.Prefetch): far enough to cover a cache miss.
     private const int PrefetchDistance = 8;
 
-    // Events ahead whose memory in the batch is prefetched (each event spans two cache lines).
-    private const int BatchPrefetchDistance = 16;
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchEvent(in TraceEvent e)
-    {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        byte* p = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.CompilerServices.Unsafe.AsRef(in e));
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + System.Runtime.CompilerServices.Unsafe.SizeOf<TraceEvent>() - 1);
-    }
-
     /// <summary>Replays the whole trace; <paramref name="progress"/> is called after each batch. The reader parses on a
     /// thread of its own, a few batches ahead of the machine (<see cref="TracePipeline"/>): same events, same order.</summary>
     public void Run(ITraceReader reader, Action<ITraceReader>? progress = null, CancellationToken cancel = default) =>
@@ -84,9 +72,6 @@ public sealed class Replayer
         var beforeByOp = _beforeByOp;
         for (int i = 0; i < events.Length; i++)
         {
-            // The batch was written by the reader thread on another core: its events a little further ahead are
-            // fetched into this core's cache before the machine's hint reads them (a hint only).
-            if (i + BatchPrefetchDistance < events.Length) PrefetchEvent(in events[i + BatchPrefetchDistance]);
             if (i + PrefetchDistance < events.Length) machine.Prefetch(events[i + PrefetchDistance]);
             ref readonly var e = ref events[i];
             if (beforeByOp[(byte)e.Op] is { } before)

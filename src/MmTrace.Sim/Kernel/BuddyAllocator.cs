@@ -110,17 +110,6 @@ public sealed class BuddyAllocator
         return ref _frames[pfn];
     }
 
-    /// <summary>Asks the CPU to start loading a frame that a coming operation will read (a hint: changes nothing; a pfn
-    /// out of range is ignored). A run of frees or allocations touches frames far apart in the array, each a likely cache
-    /// miss: a prefetch a few pages ahead overlaps the misses instead of waiting for each in turn.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public unsafe void PrefetchFrame(int pfn)
-    {
-        var frames = _frames;
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (uint)pfn < (uint)frames.Length)
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref frames[pfn]));
-    }
-
     private ref PageFrame PendingFrame(int pfn)
     {
         if (_bootFrames is { } boot) return ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(boot, pfn, out _);
@@ -364,10 +353,6 @@ public sealed class BuddyAllocator
         }
         int pfn = pcp.Heads[pindex];
         PcpDel(pcp, pindex, pfn);
-        // The list's new head was just written (its Prev): start loading the one after it, which the next
-        // allocation from this list unlinks (a hint; runs of order-0 allocations, as vmalloc's, pop one after another).
-        int next = pcp.Heads[pindex];
-        if (next >= 0) PrefetchFrame(UsedFrame(next).Next);
         res.Pfn = pfn;
         res.Pcp = true;
         return true;
@@ -401,11 +386,6 @@ public sealed class BuddyAllocator
             do
             {
                 int pfn = UsedFrame(pcp.Heads[pindex]).Prev;
-                // The next page to drain (the tail before this one) and its buddy, which __free_one_page will look at:
-                // started loading now, while this one is merged (a hint; the list is oldest pages first, long cold).
-                int nextPfn = UsedFrame(pfn).Prev;
-                PrefetchFrame(nextPfn);
-                PrefetchFrame(nextPfn ^ (1 << order));
                 PcpDel(pcp, pindex, pfn);
                 count -= 1 << order;
                 res.Merges += FreeOnePage(zone, pfn, order, toTail: false);
@@ -696,105 +676,37 @@ public sealed class BuddyAllocator
     /// </summary>
     public PageAllocResult AllocPages(ulong gfp, int order, int cpu = -1, int nid = -1, ulong nodemask = AllNodes, bool countFailure = true)
     {
+        bool usePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order);
         var res = new PageAllocResult { Pfn = -1 };
         if (order < 0 || order > MaxOrder) { if (countFailure) CountFailure(order, gfp); return res; }
-        var plan = PrepareAlloc(gfp, order, cpu, nid, nodemask);
-        if (plan.Preferred < 0) { if (countFailure) CountFailure(order, gfp); return res; }
-        res.PreferredNode = _zones[plan.Preferred].Node;
-        if (GetPageFromFreelist(in plan, ref res)) return res;
-        if (countFailure) CountFailure(order, gfp);
-        return res;
-    }
-
-    /// <summary>
-    /// vm_area_alloc_pages' order-0 pages, one after another, in one call: exactly what <paramref name="results"/>.Length
-    /// calls of <c>AllocPages(gfp, 0, cpu)</c> in a row do, and in the same order (the same pages, free lists, per-CPU
-    /// lists, NUMA and remote counters, and each page's result), stopping at the first failure (counted, as that call
-    /// counts it). What those calls work out from their arguments alone (the zonelist, the preferred zone, whether
-    /// ALLOC_NOFRAGMENT applies) is worked out once; each page still walks the zonelist, checks the watermarks and takes
-    /// its page as a single call does. The kernel's alloc_pages_bulk (a batch per pcp lock, watermarks and events counted
-    /// per batch) is not modelled: that would move the figures (see Vmalloc.cs). Returns the results written: all of
-    /// them, or up to and including the failed one.
-    /// </summary>
-    public int AllocPagesBulk(ulong gfp, int cpu, Span<PageAllocResult> results)
-    {
-        var plan = PrepareAlloc(gfp, 0, cpu, -1, AllNodes);
-        for (int i = 0; i < results.Length; i++)
-        {
-            ref var res = ref results[i];
-            res = new PageAllocResult { Pfn = -1 };
-            if (plan.Preferred < 0) { CountFailure(0, gfp); return i + 1; }
-            res.PreferredNode = _zones[plan.Preferred].Node;
-            if (!GetPageFromFreelist(in plan, ref res)) { CountFailure(0, gfp); return i + 1; }
-        }
-        return results.Length;
-    }
-
-    // What __alloc_pages works out from its arguments before it walks the zonelist (prepare_alloc_pages and
-    // first_zones_zonelist): the same for every call with the same arguments.
-    private readonly struct AllocPlan
-    {
-        public required int[] Zonelist { get; init; }
-        public required ZoneType Highest { get; init; }
-        public required ulong Nodemask { get; init; }
-        /// <summary>The preferred zone's index, or -1 when no zone of the zonelist may serve.</summary>
-        public required int Preferred { get; init; }
-        public required bool NoFragment { get; init; }
-        public required bool High { get; init; }
-        public required bool UsePcp { get; init; }
-        public required int Cpu { get; init; }
-        public required int Order { get; init; }
-        public required int Mt { get; init; }
-        public required int LocalNode { get; init; }
-    }
-
-    private AllocPlan PrepareAlloc(ulong gfp, int order, int cpu, int nid, ulong nodemask)
-    {
+        int mt = (int)MigrateTypes.FromGfp(gfp);
+        var highest = _gfpZoneType[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
         int localNode = CpuToNode(cpu);
         int preferredNode = (uint)nid < (uint)NodeCount ? nid : localNode;
         int[] zonelist = (gfp & Gfp.THISNODE) != 0 ? _zonelistThisNode[preferredNode] : _zonelistFallback[preferredNode];
-        var highest = _gfpZoneType[(int)(gfp & (Gfp.DMA | Gfp.HIGHMEM | Gfp.DMA32))];
         // first_zones_zonelist: the preferred zone is the first the walk may use.
         int preferred = -1;
         foreach (int zi in zonelist) if (_zones[zi].Type <= highest && InNodemask(nodemask, _zones[zi].Node)) { preferred = zi; break; }
-        return new AllocPlan
-        {
-            Zonelist = zonelist,
-            Highest = highest,
-            Nodemask = nodemask,
-            Preferred = preferred,
-            NoFragment = preferred >= 0 && _noFragment[preferred],
-            High = (gfp & Gfp.HIGH) != 0,
-            UsePcp = _pcp is not null && (uint)cpu < (uint)Cpus && PcpAllowedOrder(order),
-            Cpu = cpu,
-            Order = order,
-            Mt = (int)MigrateTypes.FromGfp(gfp),
-            LocalNode = localNode,
-        };
-    }
+        if (preferred < 0) { if (countFailure) CountFailure(order, gfp); return res; }
+        bool noFragment = _noFragment[preferred];
+        bool high = (gfp & Gfp.HIGH) != 0;
+        res.PreferredNode = _zones[preferred].Node;
 
-    /// <summary>get_page_from_freelist over the passes of __alloc_pages (see <see cref="AllocPages"/>): the first zone of
-    /// the plan's zonelist that passes its watermark and has a page; the page's frame marked allocated and the NUMA
-    /// counters moved. False when every pass failed (nothing changed then).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private bool GetPageFromFreelist(in AllocPlan plan, ref PageAllocResult res)
-    {
-        int preferred = plan.Preferred, order = plan.Order, mt = plan.Mt, cpu = plan.Cpu;
         for (int pass = 0; pass < 3; pass++)
         {
-            bool nofrag = pass == 0 && plan.NoFragment;
-            if (pass == 0 && !plan.NoFragment) continue;
+            bool nofrag = pass == 0 && noFragment;
+            if (pass == 0 && !noFragment) continue;
             bool useMin = pass == 2;
-            foreach (int zi in plan.Zonelist)
+            foreach (int zi in zonelist)
             {
                 var zone = _zones[zi];
-                if (zone.Type > plan.Highest || !InNodemask(plan.Nodemask, zone.Node)) continue;
+                if (zone.Type > highest || !InNodemask(nodemask, zone.Node)) continue;
                 // get_page_from_freelist: with ALLOC_NOFRAGMENT, moving to a remote node retries without it
                 // ("locality is more important than fragmentation avoidance").
                 if (nofrag && NodeCount > 1 && zone.Node != _zones[preferred].Node) break;
-                long mark = useMin ? (plan.High ? zone.WmarkMin - zone.WmarkMin / 2 : zone.WmarkMin) : zone.WmarkLow;
+                long mark = useMin ? (high ? zone.WmarkMin - zone.WmarkMin / 2 : zone.WmarkMin) : zone.WmarkLow;
                 if (!ZoneWatermarkOk(zone, order, mark)) continue;
-                if ((plan.UsePcp && RmqueuePcplist(zone, cpu, order, mt, nofrag, ref res)) || Rmqueue(zone, order, mt, nofrag, ref res))
+                if ((usePcp && RmqueuePcplist(zone, cpu, order, mt, nofrag, ref res)) || Rmqueue(zone, order, mt, nofrag, ref res))
                 {
                     res.Zone = zi;
                     res.Node = zone.Node;
@@ -802,13 +714,14 @@ public sealed class BuddyAllocator
                     ref var f = ref UsedFrame(res.Pfn);
                     f.AllocOrder = (byte)order;
                     f.AllocMt = (byte)mt;
-                    ZoneStatistics(_zones[preferred], zone, plan.LocalNode);
-                    if (zone.Node != plan.LocalNode) { RemoteAllocations++; RemotePages += 1L << order; }
-                    return true;
+                    ZoneStatistics(_zones[preferred], zone, localNode);
+                    if (zone.Node != localNode) { RemoteAllocations++; RemotePages += 1L << order; }
+                    return res;
                 }
             }
         }
-        return false;
+        if (countFailure) CountFailure(order, gfp);
+        return res;
     }
 
     /// <summary>No nodemask: every node may serve (a NULL nodemask in __alloc_pages).</summary>
@@ -988,14 +901,9 @@ public sealed class BuddyAllocator
     {
         for (int o = order; o <= MaxOrder; o++)
         {
-            int li = Zone.ListIndex(o, mt);
-            int pfn = zone.Heads[li];
+            int pfn = zone.Heads[Zone.ListIndex(o, mt)];
             if (pfn < 0) continue;
             DelFromFreeList(zone, pfn, o);
-            // The list's new head was just relinked (in cache): start loading the block after it, which the next
-            // allocation from this list unlinks (a hint; pcp refills take many blocks in a row).
-            int next = zone.Heads[li];
-            if (next >= 0) PrefetchFrame(UsedFrame(next).Next);
             res.Splits += Expand(zone, pfn, order, o, mt);
             res.Pfn = pfn;
             return true;

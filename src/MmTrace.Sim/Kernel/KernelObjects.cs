@@ -121,66 +121,14 @@ public sealed class KernelObjects : ISlabPageSource
 
     /// <summary>A hint for an event a few places ahead in the trace: start loading the table slot its recorded
     /// address will be looked up in, so that the lookup finds it in cache. Changes nothing.</summary>
-    /// <remarks>In stages, each a few events after the one before, so that each reads only what the one before has
-    /// loaded by then: the event handed in now has its table slot prefetched; a free handed in three calls earlier (three
-    /// events nearer) reads its slot and prefetches the frame of a page block, or the slab table's entry of an object;
-    /// three calls later still, that entry is read and the slab itself prefetched. A free otherwise waits for each of
-    /// those loads in turn (slot, slab table, slab), which on a long trace miss the caches.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(in TraceEvent e)
     {
-        var ring = _prefetchRing;
-        int k = _prefetchAt++;
-        ref var slabStage = ref ring[(k - 2 * PrefetchStageGap) & (PrefetchRing - 1)];
-        if (slabStage.SlabId >= 0) { _slub.PrefetchSlab(slabStage.SlabId); slabStage.SlabId = -1; }
-        ref var slotStage = ref ring[(k - PrefetchStageGap) & (PrefetchRing - 1)];
-        switch (slotStage.Op)
-        {
-            case Op.Kfree or Op.KmemCacheFree: slotStage.SlabId = SlabIdOf(slotStage.Address); break;
-            case Op.PageFree: PrefetchFrameOf(slotStage.Address); break;
-        }
-        slotStage.Op = 0;
-        ref var now = ref ring[k & (PrefetchRing - 1)];
         switch (e.Op)
         {
-            case Op.Kmalloc or Op.KmemCacheAlloc: _objects.Prefetch(e.Address); break;
-            case Op.Kfree or Op.KmemCacheFree or Op.PageFree:
-                if (e.Op == Op.PageFree) _pages.Prefetch(e.Address); else _objects.Prefetch(e.Address);
-                now.Op = e.Op;
-                now.Address = e.Address;
-                break;
-            case Op.PageAlloc: _pages.Prefetch(e.Address); break;
+            case Op.Kmalloc or Op.KmemCacheAlloc or Op.Kfree or Op.KmemCacheFree: _objects.Prefetch(e.Address); break;
+            case Op.PageAlloc or Op.PageFree: _pages.Prefetch(e.Address); break;
         }
-    }
-
-    // Calls between one prefetch stage and the next, and the ring of the frees in flight (a power of two above twice the
-    // gap, so a slot is free again before it is reused).
-    private const int PrefetchStageGap = 3;
-    private const int PrefetchRing = 8;
-
-    private struct PrefetchEntry
-    {
-        public Op Op;          // 0: nothing for the slot stage
-        public ulong Address;
-        public int SlabId;     // -1: nothing for the slab stage
-    }
-
-    private readonly PrefetchEntry[] _prefetchRing = Enumerable.Repeat(new PrefetchEntry { SlabId = -1 }, PrefetchRing).ToArray();
-    private int _prefetchAt;
-
-    // The slab id of a live object (its slab table entry prefetched), or -1.
-    private int SlabIdOf(ulong address)
-    {
-        ref var slot = ref _objects.GetValueRefOrNullRef(address);
-        if (Unsafe.IsNullRef(ref slot) || slot.State != SlotState.Live || slot.Object.Large) return -1;
-        _slub.PrefetchSlabEntry(slot.Object.SlabIdOrPfn);
-        return slot.Object.SlabIdOrPfn;
-    }
-
-    private void PrefetchFrameOf(ulong address)
-    {
-        ref var slot = ref _pages.GetValueRefOrNullRef(address);
-        if (!Unsafe.IsNullRef(ref slot) && slot.Pfn >= 0) _buddy.PrefetchFrame(slot.Pfn);
     }
 
     // ---- pages -------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using MmTrace.Core;
 
 namespace MmTrace.Sim.Kernel;
@@ -426,32 +425,6 @@ public sealed class SlubAllocator
 
     public Slab SlabById(int id) => _slabs[id]!;
 
-    /// <summary>Asks the CPU to start loading a slab's fields and the free-list entry a free would write (a hint for a
-    /// coming free: changes nothing; an id without a slab is ignored).</summary>
-    public void PrefetchSlab(int id)
-    {
-        var slabs = _slabs;
-        if ((uint)id < (uint)slabs.Length && slabs[id] is { } slab) PrefetchObject(slab);
-    }
-
-    /// <summary>Asks the CPU to start loading the slab table's entry for an id (the stage before <see cref="PrefetchSlab"/>).</summary>
-    public unsafe void PrefetchSlabEntry(int id)
-    {
-        var slabs = _slabs;
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (uint)id < (uint)slabs.Length)
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref slabs[id]));
-    }
-
-    private static unsafe void PrefetchObject(Slab slab)
-    {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        // The address of the object's first field (RuntimeHelpers.GetRawData's trick: StrongBox's one field is first).
-        byte* p = (byte*)Unsafe.AsPointer(ref Unsafe.As<StrongBox<byte>>(slab).Value);
-        // The object's fields span two cache lines (four references and seven scalars).
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 64);
-    }
-
     /// <summary>The bytes the object takes: its cache's size, or the whole kmalloc_large block.</summary>
     public long ObjectBytes(in SlabObject obj) => obj.Large ? (long)Units.PageSize << obj.LargeOrder : _slabs[obj.SlabIdOrPfn]!.Cache.Size;
 
@@ -481,9 +454,6 @@ public sealed class SlubAllocator
                 if (++partialSlabs > s.CpuPartial / 2) break;
             }
         }
-        // The list's new first slab is the one the next refill takes: its node was just relinked (in cache), the slab
-        // itself is likely not (a hint, as PrefetchSlab).
-        if (list.First is { } next) PrefetchObject(next.Value);
         return partial;
     }
 

@@ -99,14 +99,9 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         if (va == 0) { Failures++; return res; }
         int pages = (int)(pagesBytes / Units.PageSize);
         var pfns = new int[pages];
-        // The pages one at a time (vm_area_alloc_pages' single-page path), in one call to the buddy allocator: the same
-        // pages, counters and results as a call per page (BuddyAllocator.AllocPagesBulk).
-        if (_pageResults.Length < pages) _pageResults = new PageAllocResult[Math.Max(pages, _pageResults.Length * 2)];
-        var results = _pageResults.AsSpan(0, pages);
-        int taken = _buddy.AllocPagesBulk(gfp | HighmemGfp, cpu, results);
-        for (int i = 0; i < taken; i++)
+        for (int i = 0; i < pages; i++)
         {
-            ref readonly var p = ref results[i];
+            var p = _buddy.AllocPages(gfp | HighmemGfp, 0, cpu);
             res.PageCycles += _cost.OfPageAlloc(p);
             if (!p.Ok)
             {
@@ -133,12 +128,6 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         return res;
     }
 
-    // Each page's result of the last vmalloc's page allocations (reused: no allocation per vmalloc).
-    private PageAllocResult[] _pageResults = new PageAllocResult[64];
-
-    // Pages ahead whose frames a vfree prefetches.
-    private const int FramePrefetchDistance = 8;
-
     /// <summary>vfree: pages back to the buddy allocator now, the range onto the lazy purge list.</summary>
     public bool TryFree(ulong recorded, int cpu, out VmallocResult res)
     {
@@ -146,15 +135,7 @@ public sealed class VmallocAllocator : MmTrace.Sim.Mmu.IRecordedKernelAddresses
         if (!_areas.Remove(recorded, out var area)) return false;
         if (_recordedStarts is { } rs) rs.RemoveAt(rs.BinarySearch(recorded));
         res.SimulatedAddress = area.Start;
-        var pfns = area.Pfns;
-        // The pages were taken long ago and lie far apart: their frames are loaded a few pages ahead of the free
-        // that reads them (a hint only: the same frees, in the same order).
-        for (int i = 0; i < Math.Min(FramePrefetchDistance, pfns.Length); i++) _buddy.PrefetchFrame(pfns[i]);
-        for (int i = 0; i < pfns.Length; i++)
-        {
-            if (i + FramePrefetchDistance < pfns.Length) _buddy.PrefetchFrame(pfns[i + FramePrefetchDistance]);
-            res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfns[i], 0, cpu));
-        }
+        foreach (int pfn in area.Pfns) res.PageCycles += _cost.OfPageFree(_buddy.FreePages(pfn, 0, cpu));
         res.Pages = area.Pfns.Length;
         LiveBytes -= (long)(area.Size - Units.PageSize);
         LivePages -= area.Pfns.Length;

@@ -65,42 +65,4 @@ public class KernelObjectsTests
         Assert.Equal(0, linux.Slub.NewSlabsOnRecordedPages);
         Assert.Equal(free0 - 2, linux.Buddy.FreeOrOnPcpLists());
     }
-    // The prefetch hints (the table slot ahead, then the slab of a kfree or the frame of a page_free a few events later,
-    // vfree's frames, the pcp list's next page, the next partial slab) change nothing: the same kernel-mix trace replayed
-    // with hints for events ahead (and for events that never come) and without any gives the same outcome at every
-    // event and the same allocator state.
-    [Fact]
-    public void Prefetch_hints_change_no_outcome_and_no_state()
-    {
-        var symbols = new SymbolTable();
-        var events = new List<TraceEvent>();
-        using (var r = MmTrace.Ingest.Synthetic.Workloads.Get("kernel-mix").Create(30_000, 7, new Dictionary<string, string>(), symbols))
-        {
-            var batch = new TraceEvent[1024];
-            int n;
-            while ((n = r.Read(batch)) > 0) events.AddRange(batch.AsSpan(0, n));
-        }
-        var config = MachineConfig.Load("x86_64-skylake-4g");
-        var hinted = MachineBuilder.Build(config, symbols);
-        var plain = MachineBuilder.Build(config, symbols);
-        var rng = new Random(3);
-        for (int i = 0; i < events.Count; i++)
-        {
-            // Hints for events 1 to 12 ahead, and now and then for an event of the past (its address freed or reused).
-            hinted.Prefetch(events[Math.Min(i + 1 + rng.Next(12), events.Count - 1)]);
-            if (rng.Next(8) == 0) hinted.Prefetch(events[rng.Next(i + 1)]);
-            var a = hinted.Dispatch(events[i]);
-            var b = plain.Dispatch(events[i]);
-            Assert.True(a == b, $"event {i} ({events[i].Op}): {a} with hints, {b} without");
-        }
-        var h = hinted.Linux();
-        var p = plain.Linux();
-        h.Buddy.CheckInvariants();
-        Assert.Equal(p.Buddy.FreeOrOnPcpLists(), h.Buddy.FreeOrOnPcpLists());
-        Assert.Equal(p.Objects.LiveSlabObjects, h.Objects.LiveSlabObjects);
-        Assert.Equal(p.Objects.LivePageBlocks, h.Objects.LivePageBlocks);
-        Assert.Equal(p.Vmalloc.LivePages, h.Vmalloc.LivePages);
-        Assert.Equal(p.Slub.Caches.Select(c => (c.Name, c.ActiveObjects, c.Slabs)), h.Slub.Caches.Select(c => (c.Name, c.ActiveObjects, c.Slabs)));
-        Assert.True(events.Count(e => e.Op is Op.Kfree or Op.KmemCacheFree) > 5_000 && events.Any(e => e.Op == Op.Vfree) && events.Any(e => e.Op == Op.PageFree));
-    }
 }
