@@ -124,3 +124,34 @@ for v in "${variants[@]}"; do
   echo "| $(rate ${v}_replay_km10m) | \`replay\` of a 10 M-event kernel-mix Parquet ($name) | $(wall ${v}_replay_km10m), $(rss ${v}_replay_km10m) | — |"
   echo "| $(rate ${v}_replay_uh10m) | \`replay\` of a 10 M-event user-heap Parquet, follow_recording=false ($name) | $(wall ${v}_replay_uh10m), $(rss ${v}_replay_uh10m) | — |"
 done
+
+# The ptmalloc model against the real glibc on the same mtrace log (the issue's hot small-object log, bc): the C
+# replayer (bench/c/mtrace-replay.c: a pointer map and malloc/free/realloc through glibc) against the bench's
+# in-process loop of the model (UserHeapReplay + Ptmalloc, addresses compared), RUNS interleaved pairs of 10,000 rounds.
+if command -v gcc >/dev/null; then
+  log "the C replayer against the ptmalloc model ($runs pairs) ..."
+  gcc -O2 -o "$work/mtrace-replay" bench/c/mtrace-replay.c
+  gzip -dc traces/real/bc.mtrace.txt.gz >"$work/bc.mtrace.txt"
+  dotnet build bench/MmTrace.Bench -c Release --nologo -v q >"$work/build-bench.log" 2>&1
+  : >"$work/glibc.rates"; : >"$work/model.rates"
+  for ((r = 0; r < runs; r++)); do
+    "$work/mtrace-replay" "$work/bc.mtrace.txt" 10000 >>"$work/glibc.rates"
+    dotnet bench/MmTrace.Bench/bin/Release/net10.0/MmTrace.Bench.dll user-loop "$repo/traces/real/bc.mtrace.txt.gz" 10000 | tail -1 >>"$work/model.rates"
+  done
+  # Each line: "... best round B M events/s, mean W M events/s wall, C M events/s per CPU-second ..."; the median of RUNS.
+  med() { sed -n "s/.*$2.*/\1/p" "$work/$1.rates" | sort -g | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+  echo
+  echo "| ratio (model / glibc) | bc.mtrace (31,434 events), median of $runs interleaved pairs of 10,000 rounds | model | glibc |"
+  echo "|---|---|---|---|"
+  for label in "per CPU-second" "mean of rounds, wall" "best round"; do
+    case $label in
+      per*) re=' \([0-9.]*\) M events\/s per CPU-second' ;;
+      mean*) re='mean \([0-9.]*\) M events\/s wall' ;;
+      best*) re='best round \([0-9.]*\) M events\/s' ;;
+    esac
+    m=$(med model "$re"); g=$(med glibc "$re")
+    echo "| $(awk -v a="$m" -v b="$g" 'BEGIN {printf "%.2f×", a / b}') | events/s, $label | $m M | $g M |"
+  done
+else
+  log "no gcc: the C replayer against the ptmalloc model is left out"
+fi
