@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmTrace.Core;
 
 namespace MmTrace.Sim.User;
@@ -113,12 +114,40 @@ public sealed class UserHeapReplay : IDisposable
     public static bool Handles(Op op) => op.IsMallocFamily();
 
     /// <summary>Replays one malloc-family event.</summary>
+    /// <remarks>malloc and free of a live block are nearly every event of a real log: they run here, in a method with a small
+    /// frame; every other op and every miss or anomaly runs out of line (<see cref="ApplyOther"/>, <see cref="CompareSlow"/>).</remarks>
     public EventOutcome Apply(in TraceEvent e)
     {
-        if (_a is null) Start(e);
-        var a = _a!;
+        var a = _a;
+        if (a is null)
+        {
+            Start(e);
+            a = _a!;
+        }
         _events++;
-        _op = e.Op;
+        var op = e.Op;
+        _op = op;
+        ulong addr = e.Address;
+        if (op == Op.Malloc && addr != 0) return Compare(a.Malloc(e.Size), addr, e.Size);
+        if (op == Op.Free && addr != 0)
+        {
+            long bytes = a.FreeSized(ToModel(addr, remove: true));
+            return bytes >= 0 ? new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes) : FreeOfUnknownPointer();
+        }
+        return ApplyOther(e, a);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome FreeOfUnknownPointer()
+    {
+        Anomalies++;
+        return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
+    }
+
+    // The rest of Apply: calloc, memalign, realloc, NULL pointers and ops the replay does not model.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome ApplyOther(in TraceEvent e, IUserAllocator a)
+    {
         switch (e.Op)
         {
             case Op.Malloc or Op.Calloc:
@@ -138,14 +167,8 @@ public sealed class UserHeapReplay : IDisposable
             case Op.Free:
             {
                 if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
-                ulong m = ToModel(e.Address, remove: true);
-                long bytes = a.FreeSized(m);
-                if (bytes < 0)
-                {
-                    Anomalies++;
-                    return EventOutcome.Of(AnomalyKind.FreeOfUnknownPointer);
-                }
-                return new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes);
+                long bytes = a.FreeSized(ToModel(e.Address, remove: true));
+                return bytes >= 0 ? new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes) : FreeOfUnknownPointer();
             }
             case Op.Realloc:
             {
@@ -237,7 +260,24 @@ public sealed class UserHeapReplay : IDisposable
     /// <summary>The address the allocator returned for the last compared event (as it returned it, before following the recording).</summary>
     public ulong LastModelAddress { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private EventOutcome Compare(ulong model, ulong recorded, ulong size)
+    {
+        // The common case inline: a break-heap chunk inside the known window (RecordedInHeap's first test) at the
+        // recorded place. Everything else (window growth, mmapped chunks, misses) takes CompareSlow, which tests again.
+        ulong off = recorded - _recHeap;
+        if (recorded >= _recHeap && off < _heapWindow && model == off + _modelHeap)
+        {
+            Compared++;
+            LastModelAddress = model;
+            Matched++;
+            return new EventOutcome(0, OutcomeKind.Ok, Bytes: (long)_a!.UsableSize(model), Address: AddressCheck.Matched);
+        }
+        return CompareSlow(model, recorded, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventOutcome CompareSlow(ulong model, ulong recorded, ulong size)
     {
         Compared++;
         LastModelAddress = model;
