@@ -19,7 +19,9 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     public const int DefaultMaxRows = 1000;
 
     /// <summary>Rows kept at most; even, so merging pairs never leaves one out.</summary>
-    public int MaxRows { get; } = Math.Max(2, maxRows & ~1);
+    public int MaxRows { get; } = EvenRows(maxRows);
+
+    private static int EvenRows(int maxRows) => Math.Max(2, maxRows & ~1);
 
     /// <summary>The name of the x column of every series table: the events replayed when the sample was taken.</summary>
     public const string EventColumn = Reports.Charts.SeriesAxis.EventColumn;
@@ -33,13 +35,13 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     // The samples' event counts and times, _rows of each: arrays of the row limit, made once (a sample is a store, not
     // a List's add), and the series in an array (the sample loop reads no List).
     private int _rows;
-    private readonly long[] _at = new long[Math.Max(2, maxRows & ~1)];
-    private readonly long[] _time = new long[Math.Max(2, maxRows & ~1)];
+    private readonly long[] _at = new long[EvenRows(maxRows)];
+    private readonly long[] _time = new long[EvenRows(maxRows)];
     private SampledSeries[] _series = [];
     // Where each row's values sit in every series' buffer (slot × width): a halving keeps the odd rows' slots, in order,
     // and hands the even rows' slots to the rows to come, so a state series moves nothing when the rows halve.
-    private readonly int[] _slot = Enumerable.Range(0, Math.Max(2, maxRows & ~1)).ToArray();
-    private readonly int[] _slotBefore = new int[Math.Max(2, maxRows & ~1)];
+    private readonly int[] _slot = Enumerable.Range(0, EvenRows(maxRows)).ToArray();
+    private readonly int[] _slotBefore = new int[EvenRows(maxRows)];
     // The event count the replay is known to reach (WillReplay): halvings at or before it will happen, so a sample
     // they merge away need not be read from the machine.
     private long _knownEnd;

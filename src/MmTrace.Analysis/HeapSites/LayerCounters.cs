@@ -22,12 +22,6 @@ public struct LayerCounters
     public readonly bool IsZero => (SbrkCalls | TrimCalls | MmapCalls | MunmapCalls | MremapCalls | PageFaults | PagesFirstTouched
         | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
 
-    /// <summary>Whether the machine's counters (those <see cref="OfMachine"/> reads) equal <paramref name="o"/>'s.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool SameMachineCounters(in LayerCounters o) =>
-        ((PageFaults ^ o.PageFaults) | (PagesFirstTouched ^ o.PagesFirstTouched) | (CowCopies ^ o.CowCopies)
-         | (PageTablePages ^ o.PageTablePages) | (StlbMisses ^ o.StlbMisses) | (PageWalks ^ o.PageWalks)) == 0;
-
     /// <summary>
     /// Reads the machine's counters (those <see cref="OfMachine"/> reads) into registers; when one differs from
     /// <paramref name="then"/>'s, puts the changes in <paramref name="cost"/>'s machine counters, makes

@@ -448,15 +448,7 @@ public sealed partial class Ptmalloc
 
     private void IntFree(long p, long size, bool useTcache)
     {
-        if (useTcache)
-        {
-            long tcIdx = Csize2Tidx(size);
-            if (_tcache && tcIdx < _tcacheBins && _tcacheCounts[tcIdx] < _tcacheCount)
-            {
-                TcachePut(p, (int)tcIdx);
-                return;
-            }
-        }
+        if (useTcache && TryTcachePut(p, size)) return;
 
         if (size <= _maxFast)
         {

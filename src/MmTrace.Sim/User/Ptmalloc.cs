@@ -385,9 +385,7 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
             Stats.OnFree(size);
             MaybeInitTcache();
             // _int_free's tcache_put here; the rest of _int_free (fastbins, merging) out of line, so this path stays short.
-            long tcIdx = Csize2Tidx(size);
-            if (_tcache && tcIdx < _tcacheBins && _tcacheCounts[tcIdx] < _tcacheCount) TcachePut(p, (int)tcIdx);
-            else IntFreeNoTcache(p, size);
+            if (!TryTcachePut(p, size)) IntFreeNoTcache(p, size);
             return size - SizeSz;
         }
         return FreeMmapped(mem);
@@ -435,6 +433,17 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
         SetLive(p, true);
         Stats.OnAlloc(ChunkSize(p));
         TouchRange(Mem(p), 2 * TcacheMaxBins + 8 * TcacheMaxBins); // memset (tcache, 0, sizeof (tcache_perthread_struct))
+    }
+
+    // _int_free's tcache step: tcache_put when the chunk's size has a tcache bin (tc_idx < mp_.tcache_bins) with room
+    // (counts < mp_.tcache_count).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryTcachePut(long p, long size)
+    {
+        long tcIdx = Csize2Tidx(size);
+        if (!_tcache || tcIdx >= _tcacheBins || _tcacheCounts[tcIdx] >= _tcacheCount) return false;
+        TcachePut(p, (int)tcIdx);
+        return true;
     }
 
     // tcache_put: push at the head; the entry's next is the chunk's first user word, its key the second.

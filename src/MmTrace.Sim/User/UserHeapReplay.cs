@@ -150,7 +150,7 @@ public sealed class UserHeapReplay : IDisposable
     {
         switch (e.Op)
         {
-            case Op.Malloc or Op.Calloc:
+            case Op.Malloc or Op.Calloc: // a malloc's failure (NULL) or a calloc
             {
                 if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
                 // mtrace's '+' is malloc or calloc; under libc_malloc_debug (which mtrace needs) calloc is
@@ -165,11 +165,7 @@ public sealed class UserHeapReplay : IDisposable
                 return Compare(m, e.Address, e.Size);
             }
             case Op.Free:
-            {
-                if (e.Address == 0) return new EventOutcome(0, OutcomeKind.Ok);
-                long bytes = a.FreeSized(ToModel(e.Address, remove: true));
-                return bytes >= 0 ? new EventOutcome(0, OutcomeKind.Ok, Bytes: bytes) : FreeOfUnknownPointer();
-            }
+                return new EventOutcome(0, OutcomeKind.Ok); // free(NULL): a free of a pointer is Apply's
             case Op.Realloc:
             {
                 if (e.OldAddress == 0)
