@@ -94,6 +94,8 @@ internal sealed class ParquetColumnChunkDecoder
             if (h.CompressedSize < 0 || h.CompressedSize > length - pos || h.UncompressedSize < 0 || h.NumValues < 0)
                 throw new InvalidDataException($"bad page header in column '{field.Name}'");
             var body = _chunk.AsSpan(pos, h.CompressedSize);
+            _pageAt = start + pos;
+            _column = field.Name;
             pos += h.CompressedSize;
             switch (h.Type)
             {
@@ -153,21 +155,36 @@ internal sealed class ParquetColumnChunkDecoder
     private static int CheckCount(int n, int left, DataField field) =>
         n <= left ? n : throw new InvalidDataException($"column '{field.Name}' has more values than its row group's rows");
 
+    // Where the page being decoded starts in the file and whose column it is, for the message of a page that does not decompress.
+    private long _pageAt;
+    private string _column = "";
+
     private ReadOnlySpan<byte> Decompress(ReadOnlySpan<byte> body, int size, int codec, ref byte[] target)
     {
         if (codec == Uncompressed) return body;
         if (size < 0) throw new InvalidDataException("negative page size");
         Grow(ref target, size);
         var dst = target.AsSpan(0, size);
-        int n = codec switch
+        int n;
+        try
         {
-            Snappy => Snappier.Snappy.Decompress(body, dst),
-            Zstd => (_zstd ??= new ZstdSharp.Decompressor()).Unwrap(body, dst),
-            _ => Gunzip(body, dst),
-        };
-        if (n != size) throw new InvalidDataException($"page decompressed to {n} bytes, its header says {size}");
+            n = codec switch
+            {
+                Snappy => Snappier.Snappy.Decompress(body, dst),
+                Zstd => (_zstd ??= new ZstdSharp.Decompressor()).Unwrap(body, dst),
+                _ => Gunzip(body, dst),
+            };
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The codec's own words (Snappier: "Invalid copy offset") say how, not where: name the column and the byte.
+            throw new InvalidDataException($"column '{_column}': the {CodecName(codec)} page at byte {_pageAt} does not decompress ({e.Message})", e);
+        }
+        if (n != size) throw new InvalidDataException($"column '{_column}': the {CodecName(codec)} page at byte {_pageAt} decompressed to {n} bytes, its header says {size}");
         return dst;
     }
+
+    private static string CodecName(int codec) => codec switch { Snappy => "Snappy", Zstd => "Zstandard", _ => "GZIP" };
 
     /// <summary>A GZIP page (rare: pandas and DuckDB write Snappy by default) through a stream over a copy of its bytes.</summary>
     private int Gunzip(ReadOnlySpan<byte> body, Span<byte> dst)

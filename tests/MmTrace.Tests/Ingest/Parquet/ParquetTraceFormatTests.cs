@@ -1,6 +1,7 @@
 using DuckDB.NET.Data;
 using MmTrace.Core;
 using MmTrace.Ingest;
+using MmTrace.Ingest.Parquet;
 
 namespace MmTrace.Tests.Ingest.Parquet;
 
@@ -92,5 +93,41 @@ public class ParquetTraceFormatTests
             IngestSamples.ReadAll(r, symbols);
         });
         Assert.StartsWith("corrupt or truncated Parquet file: row group 1: ", e.Expected);
+    }
+
+    [Fact]
+    public async Task A_page_that_does_not_decompress_names_its_column_and_byte()
+    {
+        using var dir = new TempDir();
+        string path = WriteSample(dir, out _);
+        // The largest column chunk's first page: its Snappy body starts with the uncompressed length (a varint); make that
+        // length absurd, so the codec refuses the page.
+        string column;
+        long start;
+        await using (var stream = File.OpenRead(path))
+        await using (var pr = await global::Parquet.ParquetReader.CreateAsync(stream))
+        {
+            var rg = pr.OpenRowGroupReader(0);
+            var largest = pr.Schema.DataFields.Select(f => (f.Name, Chunk: rg.GetMetadata(f)!)).MaxBy(x => x.Chunk.MetaData!.TotalCompressedSize);
+            Assert.Equal(global::Parquet.Meta.CompressionCodec.SNAPPY, largest.Chunk.MetaData!.Codec);
+            column = largest.Name;
+            var md = largest.Chunk.MetaData!;
+            start = md.DictionaryPageOffset is > 0 and var d && d < md.DataPageOffset ? d : md.DataPageOffset;
+        }
+        var bytes = File.ReadAllBytes(path);
+        int pos = 0;
+        var header = ParquetPageHeader.Read(bytes.AsSpan((int)start), ref pos);
+        Assert.True(header.CompressedSize > 5);
+        long body = start + pos;
+        new byte[] { 0xff, 0xff, 0xff, 0xff, 0x0f }.CopyTo(bytes.AsSpan((int)body));
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<TraceFormatException>(() =>
+        {
+            var symbols = new SymbolTable();
+            using var r = TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
+            IngestSamples.ReadAll(r, symbols);
+        });
+        Assert.Equal(0, e.Line);
+        Assert.StartsWith($"corrupt or truncated Parquet file: row group 1: column '{column}': the Snappy page at byte {body} ", e.Expected);
     }
 }
