@@ -63,8 +63,16 @@ public sealed class TlbArray
     private readonly int _hashShift;
     private readonly int _hashMask;
     private int _globalValid;
+    // Valid entries of the large size classes (2M/4M, 1G) in all arrays of the TLB level this array belongs to.
+    private LevelCount _level = new();
     private ulong _rng;
     private int _last;
+
+    /// <summary>A TLB level's count of valid large-page (2M/4M, 1G) entries, kept by its arrays' fills and drops.</summary>
+    internal sealed class LevelCount
+    {
+        public int Large;
+    }
 
     private struct HashEntry
     {
@@ -140,6 +148,10 @@ public sealed class TlbArray
         _rng = h == 0 ? 1 : h;
     }
 
+    /// <summary>The count of large-page entries this array adds to: one per CPU and TLB level (an array shared by two
+    /// page sizes belongs to one level); the walk caches keep their own, which nothing reads.</summary>
+    internal LevelCount Level { get => _level; set => _level = value; }
+
     public string Name { get; }
     public int Entries { get; }
     public int Ways { get; }
@@ -193,6 +205,17 @@ public sealed class TlbArray
         }
         data = 0;
         return false;
+    }
+
+    /// <summary>
+    /// <see cref="Lookup"/> of a 4K-class page right after <see cref="LastHolds"/> said that the entry used last does not
+    /// hold it: the same result and the same recency update, without comparing that entry again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool LookupPastLast(ulong vpn, int pcid, out ulong data)
+    {
+        ulong kn = vpn << 15 | (uint)pcid;
+        return LookupSlow(vpn, kn, kn & ~0xFFFUL | GlobalBit, out data);
     }
 
     private bool LookupSlow(ulong vpn, ulong kn, ulong kg, out ulong data)
@@ -325,6 +348,7 @@ public sealed class TlbArray
         _keys[slot] = key;
         _data[slot] = data;
         _validBySize[sizeClass]++;
+        if (sizeClass != 0) _level.Large++;
         if (global) _globalValid++;
         if (_hash.Length != 0) HashAdd(key, slot);
         Touch(set, slot);
@@ -351,7 +375,9 @@ public sealed class TlbArray
     // Bookkeeping of a key leaving its slot (evicted, replaced or dropped).
     private void Forget(ulong key)
     {
-        _validBySize[SizeOf(key)]--;
+        int sc = SizeOf(key);
+        _validBySize[sc]--;
+        if (sc != 0) _level.Large--;
         if ((key & GlobalBit) != 0) _globalValid--;
         if (_hash.Length != 0) HashRemove(key);
     }
