@@ -51,6 +51,8 @@ public sealed class TlbArray
     // nibble Ways-1 the victim; unused nibbles 0xF), so a hit moves a way to the front without a branch.
     private readonly ulong[] _order = [];
     private readonly bool _packed;
+    // The nibbles of a packed order that hold ways (the others stay 0xF).
+    private readonly ulong _orderWays;
     private readonly int[] _invalidInSet;
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
@@ -107,6 +109,7 @@ public sealed class TlbArray
             for (int w = 0; w < ways; w++) initial = initial & ~(0xFUL << (4 * w)) | (ulong)(uint)w << (4 * w);
             _order = new ulong[sets];
             Array.Fill(_order, initial);
+            _orderWays = ways == 16 ? ulong.MaxValue : (1UL << (4 * ways)) - 1;
         }
         else if (policy == TlbReplacement.Lru)
         {
@@ -339,6 +342,11 @@ public sealed class TlbArray
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
         int set = (int)(vpn & (ulong)_setMask);
+        if (knownAbsent && _packed)
+        {
+            InsertAbsentPacked(set, Key(vpn, sizeClass, global ? GlobalBit : pcid), sizeClass, global, data);
+            return;
+        }
         int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
         if (slot < 0) slot = Victim(set);
         ulong old = _keys[slot];
@@ -352,6 +360,40 @@ public sealed class TlbArray
         if (global) _globalValid++;
         if (_hash.Length != 0) HashAdd(key, slot);
         Touch(set, slot);
+    }
+
+    // Insert of a page known to be absent into a packed-LRU set (never hashed: packed sets have at most 16 ways), the fill
+    // after a TLB miss: the victim is the way in the order's last nibble (invalid ways sit at the end), and moving it to
+    // the front is a shift of the order by one nibble, so neither Victim's policy tests nor PackedPosition's search runs.
+    // The same slot, counts and order as the general path (TlbArrayTests drives both against one reference).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void InsertAbsentPacked(int set, ulong key, int sizeClass, bool global, ulong data)
+    {
+        ref ulong o = ref _order[set];
+        ulong order = o;
+        int w = (int)(order >> (4 * (Ways - 1))) & 0xF;
+        int slot = set * Ways + w;
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        if (old != Invalid)
+        {
+            int osc = SizeOf(old);
+            _validBySize[osc]--;
+            if (osc != 0) _level.Large--;
+            if ((old & GlobalBit) != 0) _globalValid--;
+        }
+        else
+        {
+            _invalidInSet[set]--;
+        }
+        k = key;
+        _data[slot] = data;
+        _validBySize[sizeClass]++;
+        if (sizeClass != 0) _level.Large++;
+        if (global) _globalValid++;
+        _last = slot;
+        ulong ways = _orderWays;
+        o = (order << 4 | (uint)w) & ways | order & ~ways;
     }
 
     // The slot a miss fills: the first invalid way (the LRU list keeps invalid ways at its tail), else the policy's victim.
