@@ -51,6 +51,8 @@ public sealed class TlbArray
     // nibble Ways-1 the victim; unused nibbles 0xF), so a hit moves a way to the front without a branch.
     private readonly ulong[] _order = [];
     private readonly bool _packed;
+    // The nibbles of a packed order that hold ways (the others stay 0xF).
+    private readonly ulong _orderWays;
     private readonly int[] _invalidInSet;
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
@@ -63,8 +65,16 @@ public sealed class TlbArray
     private readonly int _hashShift;
     private readonly int _hashMask;
     private int _globalValid;
+    // Valid entries of the large size classes (2M/4M, 1G) in all arrays of the TLB level this array belongs to.
+    private LevelCount _level = new();
     private ulong _rng;
     private int _last;
+
+    /// <summary>A TLB level's count of valid large-page (2M/4M, 1G) entries, kept by its arrays' fills and drops.</summary>
+    internal sealed class LevelCount
+    {
+        public int Large;
+    }
 
     private struct HashEntry
     {
@@ -99,6 +109,7 @@ public sealed class TlbArray
             for (int w = 0; w < ways; w++) initial = initial & ~(0xFUL << (4 * w)) | (ulong)(uint)w << (4 * w);
             _order = new ulong[sets];
             Array.Fill(_order, initial);
+            _orderWays = ways == 16 ? ulong.MaxValue : (1UL << (4 * ways)) - 1;
         }
         else if (policy == TlbReplacement.Lru)
         {
@@ -139,6 +150,10 @@ public sealed class TlbArray
         foreach (char c in name) h = (h ^ c) * 0x100000001B3UL;
         _rng = h == 0 ? 1 : h;
     }
+
+    /// <summary>The count of large-page entries this array adds to: one per CPU and TLB level (an array shared by two
+    /// page sizes belongs to one level); the walk caches keep their own, which nothing reads.</summary>
+    internal LevelCount Level { get => _level; set => _level = value; }
 
     public string Name { get; }
     public int Entries { get; }
@@ -193,6 +208,17 @@ public sealed class TlbArray
         }
         data = 0;
         return false;
+    }
+
+    /// <summary>
+    /// <see cref="Lookup"/> of a 4K-class page right after <see cref="LastHolds"/> said that the entry used last does not
+    /// hold it: the same result and the same recency update, without comparing that entry again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool LookupPastLast(ulong vpn, int pcid, out ulong data)
+    {
+        ulong kn = vpn << 15 | (uint)pcid;
+        return LookupSlow(vpn, kn, kn & ~0xFFFUL | GlobalBit, out data);
     }
 
     private bool LookupSlow(ulong vpn, ulong kn, ulong kg, out ulong data)
@@ -316,6 +342,11 @@ public sealed class TlbArray
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
         int set = (int)(vpn & (ulong)_setMask);
+        if (knownAbsent && _packed)
+        {
+            InsertAbsentPacked(set, Key(vpn, sizeClass, global ? GlobalBit : pcid), sizeClass, global, data);
+            return;
+        }
         int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
         if (slot < 0) slot = Victim(set);
         ulong old = _keys[slot];
@@ -325,9 +356,44 @@ public sealed class TlbArray
         _keys[slot] = key;
         _data[slot] = data;
         _validBySize[sizeClass]++;
+        if (sizeClass != 0) _level.Large++;
         if (global) _globalValid++;
         if (_hash.Length != 0) HashAdd(key, slot);
         Touch(set, slot);
+    }
+
+    // Insert of a page known to be absent into a packed-LRU set (never hashed: packed sets have at most 16 ways), the fill
+    // after a TLB miss: the victim is the way in the order's last nibble (invalid ways sit at the end), and moving it to
+    // the front is a shift of the order by one nibble, so neither Victim's policy tests nor PackedPosition's search runs.
+    // The same slot, counts and order as the general path (TlbArrayTests drives both against one reference).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void InsertAbsentPacked(int set, ulong key, int sizeClass, bool global, ulong data)
+    {
+        ref ulong o = ref _order[set];
+        ulong order = o;
+        int w = (int)(order >> (4 * (Ways - 1))) & 0xF;
+        int slot = set * Ways + w;
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        if (old != Invalid)
+        {
+            int osc = SizeOf(old);
+            _validBySize[osc]--;
+            if (osc != 0) _level.Large--;
+            if ((old & GlobalBit) != 0) _globalValid--;
+        }
+        else
+        {
+            _invalidInSet[set]--;
+        }
+        k = key;
+        _data[slot] = data;
+        _validBySize[sizeClass]++;
+        if (sizeClass != 0) _level.Large++;
+        if (global) _globalValid++;
+        _last = slot;
+        ulong ways = _orderWays;
+        o = (order << 4 | (uint)w) & ways | order & ~ways;
     }
 
     // The slot a miss fills: the first invalid way (the LRU list keeps invalid ways at its tail), else the policy's victim.
@@ -351,7 +417,9 @@ public sealed class TlbArray
     // Bookkeeping of a key leaving its slot (evicted, replaced or dropped).
     private void Forget(ulong key)
     {
-        _validBySize[SizeOf(key)]--;
+        int sc = SizeOf(key);
+        _validBySize[sc]--;
+        if (sc != 0) _level.Large--;
         if ((key & GlobalBit) != 0) _globalValid--;
         if (_hash.Length != 0) HashRemove(key);
     }

@@ -44,6 +44,8 @@ public sealed class CpuMmu
     public TlbArray?[] Pwc = [];
     /// <summary>[L1i, L1d]: the array each L1 level probes first (its 4K array), or null: the hit fast path's.</summary>
     public readonly TlbArray?[] L1Small = new TlbArray?[2];
+    /// <summary>[level]: valid 2M/4M and 1G entries in the level's arrays, so that a probe skips the large sizes while there are none.</summary>
+    internal readonly TlbArray.LevelCount[] Large = [new(), new(), new(), new()];
     public readonly AddressSpace?[] AsidMm = new AddressSpace?[DynAsids];
     public readonly long[] AsidGen = new long[DynAsids];
     public int NextAsid;
@@ -209,6 +211,7 @@ public sealed class X86Mmu
                 arrays[s] = arrays[target];
             }
             c.Levels[l] = arrays;
+            foreach (var a in arrays) if (a is not null) a.Level = c.Large[l];
         }
         c.L1Small[TlbLevel.L1i] = c.Levels[TlbLevel.L1i][0];
         c.L1Small[TlbLevel.L1d] = c.Levels[TlbLevel.L1d][0];
@@ -320,13 +323,18 @@ public sealed class X86Mmu
         // The L1 hit on the 4K entry the L1 array used last: what TranslateAs would find first, with nothing to update
         // (a user address below the user limit is canonical). Everything else takes the full path.
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
-        if (c.L1Small[l1] is { } a && a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data) && Allowed(data, kind, user: true))
+        bool lastMissed = true;
+        if (c.L1Small[l1] is { } a && a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data))
         {
-            s.References++;
-            s.Hits[l1 * 3]++;
-            return default;
+            if (Allowed(data, kind, user: true))
+            {
+                s.References++;
+                s.Hits[l1 * 3]++;
+                return default;
+            }
+            lastMissed = false;
         }
-        return TranslateAs(c, va, kind, user: true).ToOutcome();
+        return TranslateAs(c, va, kind, user: true, lastMissed).ToOutcome();
     }
 
     // A kernel address: a recorded address in a vmalloc area names the same byte of the area the simulation placed
@@ -379,11 +387,26 @@ public sealed class X86Mmu
         return TranslateAs(c, va, kind, user: true);
     }
 
+    // A level's arrays in page-size order, the first that holds the page: the 4K array (size class 0 in every mode),
+    // then the large sizes only while the level holds a large entry (a user stream of 4K pages never looks at them).
+    // lastMissed: LastHolds just found the 4K array's last-used entry not holding the page, so it is not compared again.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Probe(TlbArray?[] level, ulong va, int pcid, out int sizeClass, out ulong data)
+    private bool Probe(TlbArray?[] level, TlbArray.LevelCount large, ulong va, int pcid, bool lastMissed, out int sizeClass, out ulong data)
     {
+        if (level[0] is { } small
+            && (lastMissed ? small.LookupPastLast(va >> Units.PageShift, pcid, out data) : small.Lookup(va >> Units.PageShift, 0, pcid, out data)))
+        {
+            sizeClass = 0;
+            return true;
+        }
+        if (large.Large == 0)
+        {
+            sizeClass = -1;
+            data = 0;
+            return false;
+        }
         var shift = _sizeShift;
-        for (int sc = 0; sc < level.Length; sc++)
+        for (int sc = 1; sc < level.Length; sc++)
         {
             var a = level[sc];
             if (a is null || a.ValidOf(sc) == 0) continue;
@@ -409,7 +432,7 @@ public sealed class X86Mmu
 
     // A translation in user mode (CPL 3) or kernel mode: flat address spaces tell them apart by the address (below
     // the kernel half or not), a task's segment always runs at CPL 3.
-    private Translation TranslateAs(CpuMmu c, ulong va, AccessKind kind, bool user)
+    private Translation TranslateAs(CpuMmu c, ulong va, AccessKind kind, bool user, bool lastMissed = false)
     {
         var s = Stats;
         s.References++;
@@ -417,7 +440,7 @@ public sealed class X86Mmu
         if (va + _canonicalBias >= _canonicalLimit) return NonCanonical();
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
         // The L1 hit, kept small: everything else is in TranslateMiss.
-        if (Probe(c.Levels[l1], va, c.Pcid, out int sc, out ulong data))
+        if (Probe(c.Levels[l1], c.Large[l1], va, c.Pcid, lastMissed, out int sc, out ulong data))
         {
             s.Hits[l1 * 3 + sc]++;
             if (Allowed(data, kind, user)) return new Translation(0, OutcomeKind.Ok);
@@ -452,7 +475,7 @@ public sealed class X86Mmu
         var s = Stats;
         int l2 = SecondLevel(kind);
         int pcid = c.Pcid;
-        bool hit = Probe(c.Levels[l2], va, pcid, out int sc, out ulong data);
+        bool hit = Probe(c.Levels[l2], c.Large[l2], va, pcid, lastMissed: false, out int sc, out ulong data);
         if (hit)
         {
             s.Hits[l2 * 3 + sc]++;

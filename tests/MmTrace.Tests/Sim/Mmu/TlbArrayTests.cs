@@ -158,6 +158,63 @@ public class TlbArrayTests
         Assert.Equal(12, tlb.Valid);
     }
 
+    /// <summary>
+    /// The miss path's way of using an array, against the same reference: a 4K lookup after <see cref="TlbArray.LastHolds"/>
+    /// said no goes through <see cref="TlbArray.LookupPastLast"/>, and a fill after a miss passes knownAbsent (packed LRU
+    /// sets take their lean fill); the level's count of large entries follows every fill, eviction, flush and INVLPG.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void The_miss_paths_lookups_and_fills_agree_with_the_reference(int entries, int ways, string stream)
+    {
+        var rng = new Random(entries * 17 + ways);
+        var tlb = new TlbArray("t", entries, ways);
+        var reference = new ReferenceTlb(entries, ways);
+        int pages = entries * 3;
+        long hits = 0, pastLast = 0, largeSeen = 0;
+        for (int step = 0; step < 60_000; step++)
+        {
+            int size = rng.Next(3) == 0 ? 1 + rng.Next(2) : 0;
+            ulong vpn = stream switch
+            {
+                "loop" => (ulong)(step % (entries + entries / 4 + 1)),
+                "zipf" => (ulong)Math.Min(pages - 1, (int)(1 / Math.Max(1e-9, rng.NextDouble())) - 1),
+                _ => (ulong)rng.Next(pages),
+            };
+            if (size > 0) vpn = vpn / 512;
+            int pcid = rng.Next(8) == 0 ? 2 : 1;
+            bool global = size == 2 && vpn % 3 == 0;
+            int op = rng.Next(1000);
+            if (op < 3) { tlb.FlushNonGlobal(); reference.FlushNonGlobal(-1); }
+            else if (op < 6) { tlb.FlushNonGlobal(pcid); reference.FlushNonGlobal(pcid); }
+            else if (op < 20) { tlb.Invalidate(vpn, size, pcid); reference.Invalidate(vpn, size, pcid); }
+            else
+            {
+                bool expected = reference.Lookup(vpn, size, pcid);
+                bool actual;
+                ulong data;
+                if (size == 0 && !tlb.LastHolds(vpn, pcid, out _))
+                {
+                    pastLast++;
+                    actual = tlb.LookupPastLast(vpn, pcid, out data);
+                }
+                else
+                {
+                    actual = tlb.Lookup(vpn, size, pcid, out data);
+                }
+                Assert.True(expected == actual, $"step {step}: vpn {vpn} size {size} pcid {pcid}: reference {(expected ? "hit" : "miss")}, model {(actual ? "hit" : "miss")}");
+                if (actual) { hits++; Assert.Equal(vpn * 7 + (ulong)size, data); }
+                else { tlb.Insert(vpn, size, pcid, global, vpn * 7 + (ulong)size, knownAbsent: true); reference.Insert(vpn, size, pcid, global); }
+            }
+            Assert.Equal(reference.Count, tlb.Valid);
+            Assert.Equal(tlb.ValidOf(1) + tlb.ValidOf(2), tlb.Level.Large);
+            if (tlb.Level.Large > 0) largeSeen++;
+        }
+        Assert.InRange(hits, 1, 59_999);
+        Assert.InRange(pastLast, 1, 59_999);
+        Assert.InRange(largeSeen, 1, 60_000);
+    }
+
     [Fact]
     public void Random_replacement_is_deterministic_for_a_seed()
     {
