@@ -20,6 +20,36 @@ public static class ReportWriter
         string tablesDir = Path.Combine(outDir, TablesDirectory);
         Directory.CreateDirectory(tablesDir);
 
+        // report.html and the charts' SVG files are written on a second thread while this one writes the tables, the text
+        // files and report.md: each reads the finished report and writes files of its own, so the bytes are those of
+        // writing them one after another (after a replay the reader's core is free). summary.json still comes last.
+        var charts = Charts.ChartSet.For(report);
+        var html = Task.Run(() => HtmlWriter.WriteAll(report, charts, outDir));
+        List<string> written;
+        HashSet<string> tableFiles;
+        try
+        {
+            (written, tableFiles) = WriteTablesAndText(report, charts, outDir, tablesDir);
+        }
+        catch
+        {
+            // Nothing is left writing into the directory when the error reaches the caller.
+            try { html.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+        int mdAt = written.Count - 1;
+        written.InsertRange(mdAt, html.GetAwaiter().GetResult());
+        AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
+        written.Add(SummaryJsonWriter.FileName);
+
+        RemoveStaleTables(tablesDir, tableFiles);
+        return written;
+    }
+
+    // The tables (CSV and Parquet), the report's text files and report.md, in that order; the paths written and the
+    // tables' file names.
+    private static (List<string> Written, HashSet<string> TableFiles) WriteTablesAndText(Report report, IReadOnlyList<Charts.Chart> charts, string outDir, string tablesDir)
+    {
         var written = new List<string>();
         var tableFiles = new HashSet<string>(StringComparer.Ordinal);
         foreach (var section in report.Sections)
@@ -44,15 +74,9 @@ public static class ReportWriter
             AtomicFile.WriteText(full, text);
             written.Add(rel);
         }
-        var charts = Charts.ChartSet.For(report);
-        written.AddRange(HtmlWriter.WriteAll(report, charts, outDir));
         AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts));
         written.Add(MarkdownWriter.FileName);
-        AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
-        written.Add(SummaryJsonWriter.FileName);
-
-        RemoveStaleTables(tablesDir, tableFiles);
-        return written;
+        return (written, tableFiles);
     }
 
     // Only our own kinds of file: anything else a user put in tables/ stays.
