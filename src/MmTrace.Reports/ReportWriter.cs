@@ -20,16 +20,19 @@ public static class ReportWriter
         string tablesDir = Path.Combine(outDir, TablesDirectory);
         Directory.CreateDirectory(tablesDir);
 
-        // report.html and the charts' SVG files are written on a second thread while this one writes the tables, the text
-        // files and report.md: each reads the finished report and writes files of its own, so the bytes are those of
-        // writing them one after another (after a replay the reader's core is free). summary.json still comes last.
-        var charts = Charts.ChartSet.For(report);
-        var html = Task.Run(() => HtmlWriter.WriteAll(report, charts, outDir));
+        // The charts, then report.html and the charts' SVG files, are made on a second thread while this one writes the
+        // tables and the text files, then report.md (with the charts): each reads the finished report and writes files
+        // of its own, so the bytes are those of writing them one after another (after a replay the reader's core is
+        // free). summary.json still comes last.
+        var charts = Task.Run(() => Charts.ChartSet.For(report));
+        var html = charts.ContinueWith(c => HtmlWriter.WriteAll(report, c.Result, outDir), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         List<string> written;
         HashSet<string> tableFiles;
         try
         {
-            (written, tableFiles) = WriteTablesAndText(report, charts, outDir, tablesDir);
+            (written, tableFiles) = WriteTablesAndText(report, outDir, tablesDir);
+            AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts.GetAwaiter().GetResult()));
         }
         catch
         {
@@ -37,8 +40,8 @@ public static class ReportWriter
             try { html.Wait(); } catch (AggregateException) { }
             throw;
         }
-        int mdAt = written.Count - 1;
-        written.InsertRange(mdAt, html.GetAwaiter().GetResult());
+        written.AddRange(html.GetAwaiter().GetResult());
+        written.Add(MarkdownWriter.FileName);
         AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
         written.Add(SummaryJsonWriter.FileName);
 
@@ -46,9 +49,8 @@ public static class ReportWriter
         return written;
     }
 
-    // The tables (CSV and Parquet), the report's text files and report.md, in that order; the paths written and the
-    // tables' file names.
-    private static (List<string> Written, HashSet<string> TableFiles) WriteTablesAndText(Report report, IReadOnlyList<Charts.Chart> charts, string outDir, string tablesDir)
+    // The tables (CSV and Parquet) and the report's text files, in that order; the paths written and the tables' file names.
+    private static (List<string> Written, HashSet<string> TableFiles) WriteTablesAndText(Report report, string outDir, string tablesDir)
     {
         var written = new List<string>();
         var tableFiles = new HashSet<string>(StringComparer.Ordinal);
@@ -74,8 +76,6 @@ public static class ReportWriter
             AtomicFile.WriteText(full, text);
             written.Add(rel);
         }
-        AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts));
-        written.Add(MarkdownWriter.FileName);
         return (written, tableFiles);
     }
 
