@@ -206,7 +206,7 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
         var cols = new List<Column>(clock.AxisColumns()) { new("free_pages", ColumnType.Int, "pages") };
         for (int o = 0; o <= buddy.MaxOrder; o++) cols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
         var series = s.AddTable(new Table("free_blocks_series", "Free blocks by order over the replay (all zones)", cols, isSeries: true));
-        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
+        for (int i = 0; i < _series.Count; i++) series.AddRow(clock.Row(i, _series.Row(i)));
         for (int zi = 0; zi < buddy.Zones.Count; zi++)
         {
             var z = buddy.Zones[zi];
@@ -219,14 +219,15 @@ public sealed class BuddyAnalyzer(LinuxKernel kernel, SeriesSampler clock) : IAn
             for (int o = 0; o <= buddy.MaxOrder; o++) zcols.Add(new($"order_{o}", ColumnType.Int, "blocks"));
             string key = numa ? $"node{z.Node}_{z.Name.ToLowerInvariant()}" : z.Name.ToLowerInvariant();
             var zt = s.AddTable(new Table($"series_{key}", $"Zone {ZoneLabel(buddy, z)} over the replay: free pages, pcp pages, unusable index, free blocks by order", zcols, isSeries: true));
-            var rows = _zoneSeries[zi].Rows;
-            for (int i = 0; i < rows.Count; i++)
+            var zs = _zoneSeries[zi];
+            int axis = clock.AxisCount;
+            for (int i = 0; i < zs.Count; i++)
             {
-                var r = rows[i];
-                var cells = r.Cast<object?>().ToArray();
-                cells[2] = r[2] / 1000.0;
-                cells[3] = r[3] / 1000.0;
-                zt.AddRow(clock.Row(i, cells));
+                var r = zs.Row(i);
+                var cells = clock.Row(i, r);
+                cells[axis + 2] = r[2] / 1000.0;
+                cells[axis + 3] = r[3] / 1000.0;
+                zt.AddRow(cells);
             }
         }
         s.Notes.Add("Pages on per-CPU lists (pcp) are not free in buddyinfo, as in the kernel; pcp->high is the static high_min (no 6.7+ auto-tuning).");

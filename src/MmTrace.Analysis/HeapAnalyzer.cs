@@ -165,7 +165,7 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
             [.. clock.AxisColumns(), new("heap_bytes", ColumnType.Int, "bytes"), new("mmapped_bytes", ColumnType.Int, "bytes"), new("live_chunk_bytes", ColumnType.Int, "bytes"),
              new("resident_user_pages", ColumnType.Int, "pages")],
             isSeries: true));
-        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
+        for (int i = 0; i < _series.Count; i++) series.AddRow(clock.Row(i, _series.Row(i)));
         // What the log itself leaves out: the model cannot know blocks allocated or freed where nothing was logged.
         if ((ctx.Traits & RecordingTraits.MallocLogStartsLate) != 0)
             s.Notes.Add("The malloc log starts after the program had allocated (its first record frees or reallocs a block the log never "

@@ -166,6 +166,22 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
         return cells.ToArray();
     }
 
+    /// <summary>The same, for a row of <paramref name="values"/> as the series holds them: one array, the values boxed
+    /// into it (no list or enumerator per row: a report has up to <see cref="MaxRows"/> rows per series).</summary>
+    public object?[] Row(int i, ReadOnlySpan<long> values)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_rows, nameof(i));
+        int axis = AxisCount;
+        var cells = new object?[axis + values.Length];
+        cells[0] = _at[i];
+        if (HasTimes) cells[1] = _time[i] == long.MinValue ? null : _time[i] - _firstTime;
+        for (int k = 0; k < values.Length; k++) cells[axis + k] = values[k];
+        return cells;
+    }
+
+    /// <summary>The axis cells that lead each row of a series table: 2 when the trace has times, else 1.</summary>
+    public int AxisCount => HasTimes ? 2 : 1;
+
     public void Contribute(Report report, AnalysisContext ctx) { }
 }
 

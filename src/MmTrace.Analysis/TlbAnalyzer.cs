@@ -226,7 +226,7 @@ public sealed class TlbAnalyzer(Machine machine, SeriesSampler clock) : IAnalyze
         var series = s.AddTable(new Table(SeriesChart.Table, "Per interval between samples: references, L1 misses, second-level misses, walks, walk cycles, faults",
             [.. clock.AxisColumns(), new(ReferencesColumn, ColumnType.Int), new(L1MissesColumn, ColumnType.Int), new(L2MissesColumn, ColumnType.Int),
              new(WalksColumn, ColumnType.Int), new(WalkCyclesColumn, ColumnType.Int, "cycles"), new(FaultsColumn, ColumnType.Int)], isSeries: true) { Chart = SeriesChart });
-        for (int i = 0; i < _series.Rows.Count; i++) series.AddRow(clock.Row(i, _series.Rows[i].Cast<object?>()));
+        for (int i = 0; i < _series.Count; i++) series.AddRow(clock.Row(i, _series.Row(i)));
 
         s.Notes.Add("TLB geometry from the preset's mmu object (sources in docs/machine-config.md); set indexing is the low bits of the virtual page number at the entry's page size (real hashing is undocumented).");
         s.Notes.Add(machine.Kernel is MmTrace.Sim.Linux012.Linux012Kernel

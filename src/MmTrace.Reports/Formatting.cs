@@ -159,15 +159,25 @@ public static class Formatting
     /// </summary>
     public static Unit UnitOf(string key, object? value = null)
     {
-        bool Part(string p) => key == p || key.StartsWith(p + "_", StringComparison.Ordinal) || key.EndsWith("_" + p, StringComparison.Ordinal)
-            || key.Contains("_" + p + "_", StringComparison.Ordinal);
-        if (Part("bytes")) return Unit.Bytes;
-        if (Part("pct")) return Unit.Percent;
-        if (Part("pages")) return Unit.Pages;
-        if (Part("ns")) return Unit.Nanoseconds;
-        if (Part("mpka") || Part("mpki")) return Unit.PerThousand;
+        if (HasPart(key, "bytes")) return Unit.Bytes;
+        if (HasPart(key, "pct")) return Unit.Percent;
+        if (HasPart(key, "pages")) return Unit.Pages;
+        if (HasPart(key, "ns")) return Unit.Nanoseconds;
+        if (HasPart(key, "mpka") || HasPart(key, "mpki")) return Unit.PerThousand;
         if (key.Contains("cycles", StringComparison.Ordinal)) return Unit.Cycles;
         return value is double ? Unit.Number : Unit.Count;
+    }
+
+    /// <summary>Whether <paramref name="part"/> is one of the '_'-separated words of <paramref name="key"/> (the key itself,
+    /// "part_…", "…_part" or "…_part_…"), without building the separated strings: called for every table cell.</summary>
+    private static bool HasPart(string key, string part)
+    {
+        for (int at = key.IndexOf(part, StringComparison.Ordinal); at >= 0; at = key.IndexOf(part, at + 1, StringComparison.Ordinal))
+        {
+            int end = at + part.Length;
+            if ((at == 0 || key[at - 1] == '_') && (end == key.Length || key[end] == '_')) return true;
+        }
+        return false;
     }
 
     /// <summary>The unit of a table column: its declared unit when it has one ("bytes", "pages", "cycles", "%", "ns"), else by its name.</summary>

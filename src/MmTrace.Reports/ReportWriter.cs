@@ -20,6 +20,38 @@ public static class ReportWriter
         string tablesDir = Path.Combine(outDir, TablesDirectory);
         Directory.CreateDirectory(tablesDir);
 
+        // The charts, then report.html and the charts' SVG files, are made on a second thread while this one writes the
+        // tables and the text files, then report.md (with the charts): each reads the finished report and writes files
+        // of its own, so the bytes are those of writing them one after another (after a replay the reader's core is
+        // free). summary.json still comes last.
+        var charts = Task.Run(() => Charts.ChartSet.For(report));
+        var html = charts.ContinueWith(c => HtmlWriter.WriteAll(report, c.Result, outDir), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        List<string> written;
+        HashSet<string> tableFiles;
+        try
+        {
+            (written, tableFiles) = WriteTablesAndText(report, outDir, tablesDir);
+            AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts.GetAwaiter().GetResult()));
+        }
+        catch
+        {
+            // Nothing is left writing into the directory when the error reaches the caller.
+            try { html.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+        written.AddRange(html.GetAwaiter().GetResult());
+        written.Add(MarkdownWriter.FileName);
+        AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
+        written.Add(SummaryJsonWriter.FileName);
+
+        RemoveStaleTables(tablesDir, tableFiles);
+        return written;
+    }
+
+    // The tables (CSV and Parquet) and the report's text files, in that order; the paths written and the tables' file names.
+    private static (List<string> Written, HashSet<string> TableFiles) WriteTablesAndText(Report report, string outDir, string tablesDir)
+    {
         var written = new List<string>();
         var tableFiles = new HashSet<string>(StringComparer.Ordinal);
         foreach (var section in report.Sections)
@@ -44,15 +76,7 @@ public static class ReportWriter
             AtomicFile.WriteText(full, text);
             written.Add(rel);
         }
-        var charts = Charts.ChartSet.For(report);
-        written.AddRange(HtmlWriter.WriteAll(report, charts, outDir));
-        AtomicFile.Write(Path.Combine(outDir, MarkdownWriter.FileName), s => MarkdownWriter.Write(report, s, charts));
-        written.Add(MarkdownWriter.FileName);
-        AtomicFile.Write(Path.Combine(outDir, SummaryJsonWriter.FileName), s => SummaryJsonWriter.Write(report, s));
-        written.Add(SummaryJsonWriter.FileName);
-
-        RemoveStaleTables(tablesDir, tableFiles);
-        return written;
+        return (written, tableFiles);
     }
 
     // Only our own kinds of file: anything else a user put in tables/ stays.

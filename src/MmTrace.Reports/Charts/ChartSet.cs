@@ -167,7 +167,13 @@ public static class ChartSet
                 foreach (int c in g)
                 {
                     string name = split < 0 ? t.Columns[c].Name : $"{key} {t.Columns[c].Name}";
-                    var pts = rows.Select(r => (axis.X[r], Num(t.Rows[r][c]))).Where(p => double.IsFinite(p.Item1) && double.IsFinite(p.Item2)).ToList();
+                    // Sized once (a series table has up to a thousand rows per line): no list regrown per line.
+                    var pts = new List<(double X, double Y)>(rows.Count);
+                    foreach (int r in rows)
+                    {
+                        double px = axis.X[r], py = Num(t.Rows[r][c]);
+                        if (double.IsFinite(px) && double.IsFinite(py)) pts.Add((px, py));
+                    }
                     chart.Series.Add(new ChartSeries(name, pts));
                 }
             }

@@ -17,6 +17,27 @@ public class SeriesSamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_row_from_a_span_has_the_cells_of_a_row_from_cells(bool times)
+    {
+        var s = new SeriesSampler(interval: 1, maxRows: 4);
+        long n = 0;
+        var series = s.Add(2, row => { row[0] = n; row[1] = -n; }, deltas: false);
+        // Times from the second event on: the first row has no time (null), the others the time since the first timed event.
+        Feed(s, 11, i => { n = i; return times && i > 1 ? 1000L * i : null; });
+        Assert.Equal(times, s.HasTimes);
+        Assert.Equal(times ? 2 : 1, s.AxisCount);
+        for (int i = 0; i < series.Count; i++)
+            Assert.Equal(s.Row(i, series.Rows[i].Cast<object?>()), s.Row(i, series.Row(i)));
+        // The last row by hand: the event count, the time since event 2 (the first timed one), the values n and -n at it.
+        long at = s.At[s.At.Count - 1];
+        object?[] expected = times ? [at, 1000 * at - 2000, at, -at] : [at, at, -at];
+        Assert.Equal(expected, s.Row(series.Count - 1, series.Row(series.Count - 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Row(series.Count, series.Row(0)));
+    }
+
     [Fact]
     public void Worked_by_hand_four_rows_at_most_every_event_then_every_second_then_every_fourth()
     {

@@ -100,6 +100,17 @@ public class FormattingTests
     [InlineData("stlb_mpka", Unit.PerThousand)]
     [InlineData("allocs", Unit.Count)]
     [InlineData("live_page_blocks", Unit.Count)]
+    // A unit is a whole '_'-separated word: the key itself, its first, last or a middle word, not part of a word.
+    [InlineData("bytes", Unit.Bytes)]
+    [InlineData("pages_bytes", Unit.Bytes)]
+    [InlineData("nsx_ns", Unit.Nanoseconds)]
+    [InlineData("xbytes", Unit.Count)]
+    [InlineData("bytesx", Unit.Count)]
+    [InlineData("a_xbytes_b", Unit.Count)]
+    [InlineData("a_bytesx_b", Unit.Count)]
+    [InlineData("bytesx_a_pct", Unit.Percent)]
+    [InlineData("a_pagesx_pages", Unit.Pages)]
+    [InlineData("nsns", Unit.Count)]
     public void A_key_names_its_unit(string key, Unit unit) => Assert.Equal(unit, Formatting.UnitOf(key));
 
     [Fact]
