@@ -38,7 +38,7 @@ public class UserHeapBenchmarks
         string path = Locate(file);
         var symbols = new SymbolTable();
         using var reader = MmTrace.Ingest.TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
-        var all = new List<TraceEvent>();
+        var all = new List<TraceEvent>(1 << 16);
         var batch = new TraceEvent[4096];
         int n;
         while ((n = reader.Read(batch)) > 0)
@@ -49,6 +49,7 @@ public class UserHeapBenchmarks
 
     private static string Locate(string name)
     {
+        if (Path.IsPathRooted(name) && System.IO.File.Exists(name)) return name; // an absolute path, e.g. a generated 10 M-event Parquet
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             foreach (var p in new[] { Path.Combine(d.FullName, "traces", "real", name), Path.Combine(d.FullName, "traces", name) })
@@ -59,7 +60,7 @@ public class UserHeapBenchmarks
 
     // Real recordings carry glibc's addresses: follow them. The generated workload's addresses come from its own
     // size-class arenas, not from glibc: only compare them.
-    private UserHeapReplayOptions Options() => new() { MtracePrologue = _mtrace, FollowRecording = !File.StartsWith("user-heap", StringComparison.Ordinal) };
+    private UserHeapReplayOptions Options() => new() { MtracePrologue = _mtrace, FollowRecording = !Path.GetFileName(File).StartsWith("user-heap", StringComparison.Ordinal) };
 
     [Benchmark]
     public long Replay()

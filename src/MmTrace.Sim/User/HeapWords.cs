@@ -40,11 +40,24 @@ internal sealed class HeapWords
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int SlotOf(long pg) => _dir[(int)(pg >> LeafShift)][(int)pg & LeafMask];
 
+    // Beside each leaf, one bit a page: the page has storage (its slot is not 0). A merge's interior release scans
+    // these bits, 64 pages a word, instead of the leaf's slots (most pages inside a large free chunk have no storage).
+    private const int OccWords = LeafPages / 64;
+    private static readonly ulong[] ZeroOcc = new ulong[OccWords];
+    private ulong[][] _occ = [ZeroOcc];
+
     private void SetSlot(long pg, int s)
     {
-        ref int[] leaf = ref _dir[(int)(pg >> LeafShift)];
-        if (ReferenceEquals(leaf, ZeroLeaf)) leaf = new int[LeafPages];
-        leaf[(int)pg & LeafMask] = s;
+        int l = (int)(pg >> LeafShift), i = (int)pg & LeafMask;
+        ref int[] leaf = ref _dir[l];
+        if (ReferenceEquals(leaf, ZeroLeaf))
+        {
+            leaf = new int[LeafPages];
+            _occ[l] = new ulong[OccWords];
+        }
+        leaf[i] = s;
+        if (s != 0) _occ[l][i >> 6] |= 1UL << i;
+        else _occ[l][i >> 6] &= ~(1UL << i);
     }
     // Pages live in slabs of SlabPages (66 KB each, below the large-object heap), added as needed: no copying, no doubling slack.
     private const int SlabShift = 6, SlabPages = 1 << SlabShift;
@@ -87,6 +100,8 @@ internal sealed class HeapWords
         {
             Array.Resize(ref _dir, Math.Max(leaves, old * 2));
             _dir.AsSpan(old).Fill(ZeroLeaf);
+            Array.Resize(ref _occ, _dir.Length);
+            _occ.AsSpan(old).Fill(ZeroOcc);
         }
         _dirPages = (long)_dir.Length << LeafShift;
     }
@@ -107,6 +122,15 @@ internal sealed class HeapWords
     private ulong[] _flat = new ulong[Ptmalloc.ArenaBytes / 8];
     private ulong[] _flatLive = new ulong[16];  // (at least the pool's smallest array)
     private long _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+    // One byte a flat page (_flatPages of them, never fewer): set by every write of a word there, cleared when the page
+    // is cleared. A page whose byte is 0 holds only zeros, so releasing it has nothing to clear (a merge's interior is
+    // mostly such pages). A byte, not a bit: the writers' mark is one plain store.
+    private byte[] _flatDirty = new byte[Ptmalloc.ArenaBytes >> PageShift];
+
+    // Marks the flat page of p (p inside the flat region, so its page is below _flatDirty.Length: no bounds check).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkFlatDirty(long p) =>
+        Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_flatDirty), (nint)(p >> PageShift)) = 1;
 
     /// <summary>A store whose low region up to <paramref name="flatBytes"/> (at least the arena's bins) is a flat array.</summary>
     public HeapWords(long flatBytes = DefaultFlatBytes)
@@ -140,7 +164,7 @@ internal sealed class HeapWords
         System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
         _flat = new ulong[Ptmalloc.ArenaBytes / 8];
         _flatLive = new ulong[16];
-        _flatPages = Ptmalloc.ArenaBytes >> PageShift;
+        _flatPages = Ptmalloc.ArenaBytes >> PageShift; // (_flatDirty keeps its length: at least _flatPages)
         _flatMax = _flat.Length * 8L; // no growth after disposal
     }
 
@@ -159,6 +183,9 @@ internal sealed class HeapWords
         if (bytes <= _flat.Length * 8L) return;
         long oldPages = _flatPages;
         ulong[] flat = RentZeroed((int)(bytes >> 3)), live = RentZeroed(Math.Max(16, (int)(bytes >> 10)));
+        byte[] dirty = new byte[bytes >> PageShift];
+        _flatDirty.AsSpan(0, (int)oldPages).CopyTo(dirty);
+        _flatDirty = dirty; // (before the larger _flat: MarkFlatDirty's index stays inside)
         _flat.CopyTo(flat, 0);
         _flatLive.CopyTo(live, 0);
         // The smaller arrays are left to the collector, not returned: the pool would keep them for the process's life.
@@ -173,6 +200,7 @@ internal sealed class HeapWords
             ulong[] slab = _slabs[s >> SlabShift];
             int b = (s & (SlabPages - 1)) * Stride;
             slab.AsSpan(b, WordsPerPage).CopyTo(_flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage));
+            _flatDirty[pg] = 1;
             _flatLive[pg >> 1] |= (slab[b + LiveWord] & 0xffffffffUL) << (int)((pg & 1) << 5);
             FreeSlot(pg, s);
         }
@@ -182,7 +210,11 @@ internal sealed class HeapWords
     // Clears the words and live bits of flat page pg (what releasing a page of the sparse store does to what it reads).
     private void ClearFlatPage(long pg, bool liveToo)
     {
-        _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
+        if (_flatDirty[pg] != 0)
+        {
+            _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
+            _flatDirty[pg] = 0;
+        }
         if (liveToo) _flatLive[pg >> 1] &= ~(0xffffffffUL << (int)((pg & 1) << 5));
     }
 
@@ -202,6 +234,7 @@ internal sealed class HeapWords
         if ((ulong)(p >> 3) < (ulong)f.Length)
         {
             f[p >> 3] = v;
+            MarkFlatDirty(p);
             return;
         }
         if (p >> PageShift != _cPage || !_cHas)
@@ -225,6 +258,7 @@ internal sealed class HeapWords
         {
             f[p >> 3] = a;
             f[(p >> 3) + 1] = b;
+            MarkFlatDirty(p); // (p 16-aligned: one page)
             return;
         }
         if (p >> PageShift == _cPage && _cHas)
@@ -432,30 +466,40 @@ internal sealed class HeapWords
     {
         long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
         long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
-        for (; first < end && first < _flatPages; first++)
-            if (FlatMask(first) == 0) ClearFlatPage(first, liveToo: false);
-        // The directory's entries of the range, a vector at a time: most pages inside a chunk have no storage.
+        // The flat region's part: only pages with a word written since they were last cleared need clearing.
+        long flatEnd = Math.Min(end, _flatPages);
+        if (first < flatEnd)
+        {
+            byte[] dirty = _flatDirty;
+            for (int i = (int)first, k; i < flatEnd && (k = dirty.AsSpan(i, (int)flatEnd - i).IndexOf((byte)1)) >= 0; i += k + 1)
+                if (FlatMask(i + k) == 0) ClearFlatPage(i + k, liveToo: false);
+            first = flatEnd;
+        }
+        // The pages of the range that have storage, from the leaves' occupancy bits (64 pages a word, in ascending
+        // order as before): most pages inside a chunk have none.
         for (long pg = first; pg < end;)
         {
-            int at = (int)pg & LeafMask, n = (int)Math.Min(end - pg, LeafPages - at);
-            int[] leaf = _dir[(int)(pg >> LeafShift)];
-            if (n < 16)
+            int at = (int)pg & LeafMask, stop = (int)Math.Min(end - pg, LeafPages - at) + at;
+            ulong[] occ = _occ[(int)(pg >> LeafShift)];
+            if (!ReferenceEquals(occ, ZeroOcc))
             {
-                for (int i = at; i < at + n; i++) // a few pages: one at a time
+                int[] leaf = _dir[(int)(pg >> LeafShift)];
+                long leafBase = pg - at;
+                for (int w = at >> 6, wLast = (stop - 1) >> 6; w <= wLast; w++)
                 {
-                    int s = leaf[i];
-                    if (s != 0 && Mask(s) == 0) FreeSlot(pg - at + i, s);
+                    ulong bits = occ[w];
+                    if (w == at >> 6) bits &= ulong.MaxValue << at;           // (the shift count is taken mod 64)
+                    if (w == wLast && (stop & 63) != 0) bits &= (1UL << stop) - 1;
+                    while (bits != 0)
+                    {
+                        int i = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        bits &= bits - 1;
+                        int s = leaf[i];
+                        if (Mask(s) == 0) FreeSlot(leafBase + i, s);
+                    }
                 }
             }
-            else if (!ReferenceEquals(leaf, ZeroLeaf))
-            {
-                for (int i = at, k; i < at + n && (k = leaf.AsSpan(i, at + n - i).IndexOfAnyExcept(0)) >= 0; i += k + 1)
-                {
-                    int s = leaf[i + k];
-                    if (Mask(s) == 0) FreeSlot(pg - at + i + k, s);
-                }
-            }
-            pg += n;
+            pg += stop - at;
         }
     }
 

@@ -79,6 +79,35 @@ public class HeapWordsTests
     [Theory]
     [InlineData(0L)]
     [InlineData(HeapWords.DefaultFlatBytes)]
+    [InlineData(8L << 20)]
+    public void A_release_finds_every_page_with_words_across_bitmap_words_and_directory_leaves(long flatBytes)
+    {
+        // Pages with words at the edges of the occupancy bits' 64-page words and of a 4096-page directory leaf (and, with
+        // a flat region, of its dirty bytes): a release of a range starting and ending mid-word frees exactly those inside.
+        var w = new HeapWords(flatBytes);
+        long[] pages = [62, 63, 64, 65, 127, 128, 4094, 4095, 4096, 4097, 8191, 8192, 8193];
+        w.Reserve(9000L << 9);
+        foreach (long pg in pages) w.Write((pg << 9) + 8, (ulong)pg + 1);
+        w.SetLive(4095L << 9, true);
+        long from = 63L << 9, to = 8193L << 9;   // pages 63 .. 8192 are wholly inside
+        w.ReleaseInterior(from, to, from, to);
+        foreach (long pg in pages)
+        {
+            bool kept = pg < 63 || pg >= 8193 || pg == 4095;
+            Assert.Equal(kept ? (ulong)pg + 1 : 0UL, w.Read((pg << 9) + 8));
+        }
+        Assert.Equal(3, w.Pages);
+        // A page written again after its release is cleared by the next release, and only then.
+        w.Write((64L << 9) + 16, 7);
+        w.ReleaseInterior(65L << 9, 70L << 9, 65L << 9, 70L << 9);
+        Assert.Equal(7UL, w.Read((64L << 9) + 16));
+        w.ReleaseInterior(64L << 9, 70L << 9, 64L << 9, 70L << 9);
+        Assert.Equal(0UL, w.Read((64L << 9) + 16));
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(HeapWords.DefaultFlatBytes)]
     public void Interior_pages_of_a_free_chunk_are_released_but_not_pages_with_a_live_bit(long flatBytes)
     {
         var w = new HeapWords(flatBytes);
