@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using MmTrace.Sim.Mmu;
 using MmTrace.Sim.User;
 
@@ -28,20 +30,7 @@ public struct LayerCounters
     /// <paramref name="then"/>'s the counters now and returns true. Builds no <see cref="LayerCounters"/> on the stack:
     /// heap_sites runs it after every heap call (<see cref="Delta"/> of <see cref="OfMachine"/> and <c>then</c>, as a test).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool MachineMoved(X86Mmu mmu, ref LayerCounters then, ref LayerCounters cost)
-    {
-        var st = mmu.Stats;
-        long faults = Sum(st.FaultsByErrorCode), touched = st.DemandPagedPages, cow = st.CowBreaks, tables = mmu.Tables.AllocatedPages,
-            stlb = st.MissesAt(TlbLevel.Stlb), walks = st.Walks;
-        if (((faults ^ then.PageFaults) | (touched ^ then.PagesFirstTouched) | (cow ^ then.CowCopies) | (tables ^ then.PageTablePages)
-             | (stlb ^ then.StlbMisses) | (walks ^ then.PageWalks)) == 0) return false;
-        cost.PageFaults = faults - then.PageFaults; cost.PagesFirstTouched = touched - then.PagesFirstTouched; cost.CowCopies = cow - then.CowCopies;
-        cost.PageTablePages = tables - then.PageTablePages; cost.StlbMisses = stlb - then.StlbMisses; cost.PageWalks = walks - then.PageWalks;
-        then.PageFaults = faults; then.PagesFirstTouched = touched; then.CowCopies = cow;
-        then.PageTablePages = tables; then.StlbMisses = stlb; then.PageWalks = walks;
-        return true;
-    }
+    public static bool MachineMoved(X86Mmu mmu, ref LayerCounters then, ref LayerCounters cost) => new MachineCounters(mmu).Moved(ref then, ref cost);
 
     /// <summary>When <paramref name="st"/>'s system-call counters differ from these (which hold only system-call counters),
     /// puts the changes in <paramref name="cost"/>'s, takes the new values and returns true.</summary>
@@ -75,7 +64,7 @@ public struct LayerCounters
         var st = mmu.Stats;
         return new LayerCounters
         {
-            PageFaults = Sum(st.FaultsByErrorCode),
+            PageFaults = st.Faults,
             PagesFirstTouched = st.DemandPagedPages,
             CowCopies = st.CowBreaks,
             PageTablePages = mmu.Tables.AllocatedPages,
@@ -84,22 +73,24 @@ public struct LayerCounters
         };
     }
 
-    // MmuStats.Faults (the faults of every error code), read after every heap call: four independent sums, so the adds
-    // overlap (a NativeAOT build's Vector<long> has two lanes, and the call was not inlined).
+    // MmuStats.Faults (the faults of every error code) and MmuStats.Walks (the walks of every length), read after every heap
+    // call: two lanes at a time in two chains, so the adds overlap (the same integers as one scalar sum; a NativeAOT
+    // build's Vector<long> has two lanes, and MmuStats' own getters were calls).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Sum(long[] counts)
+    internal static long Sum(long[] counts)
     {
-        long a = 0, b = 0, c = 0, d = 0;
-        int i = 0;
-        for (; i + 4 <= counts.Length; i += 4)
+        ref long r = ref MemoryMarshal.GetArrayDataReference(counts);
+        int n = counts.Length, i = 0;
+        var a = Vector128<long>.Zero;
+        var b = Vector128<long>.Zero;
+        for (; i + 4 <= n; i += 4)
         {
-            a += counts[i];
-            b += counts[i + 1];
-            c += counts[i + 2];
-            d += counts[i + 3];
+            a += Vector128.LoadUnsafe(ref r, (nuint)i);
+            b += Vector128.LoadUnsafe(ref r, (nuint)(i + 2));
         }
-        for (; i < counts.Length; i++) a += counts[i];
-        return a + b + c + d;
+        long s = Vector128.Sum(a + b);
+        for (; i < n; i++) s += Unsafe.Add(ref r, i);
+        return s;
     }
 
     /// <summary>One allocator's system-call counters now.</summary>
@@ -117,4 +108,38 @@ public struct LayerCounters
         CowCopies = now.CowCopies - then.CowCopies, PageTablePages = now.PageTablePages - then.PageTablePages,
         StlbMisses = now.StlbMisses - then.StlbMisses, PageWalks = now.PageWalks - then.PageWalks,
     };
+}
+
+/// <summary>
+/// The MMU's counters that <see cref="LayerCounters.OfMachine"/> reads, with the arrays and objects that hold them looked
+/// up once (the MMU's <see cref="MmuStats"/>, its arrays and its <see cref="PageTables"/> are fixed for its life): what
+/// heap_sites reads after every heap call, without the chain of loads from the machine to each array, and without
+/// MmuStats' getters, which were calls (<c>Walks</c>, <c>MissesAt</c>).
+/// </summary>
+public sealed class MachineCounters(X86Mmu mmu)
+{
+    private readonly MmuStats _st = mmu.Stats;
+    private readonly long[] _faults = mmu.Stats.FaultsByErrorCode, _walks = mmu.Stats.WalksByReads, _misses = mmu.Stats.Misses;
+    private readonly PageTables _tables = mmu.Tables;
+
+    /// <summary><see cref="LayerCounters.MachineMoved"/>: when a counter differs from <paramref name="then"/>'s, the changes
+    /// in <paramref name="cost"/>'s machine counters, <paramref name="then"/>'s the counters now, and true.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Moved(ref LayerCounters then, ref LayerCounters cost)
+    {
+        var st = _st;
+        var m = _misses;
+        const int stlb = TlbLevel.Stlb * MmuStats.SizeClasses;
+        long stlbMisses = 0;
+        for (int c = 0; c < MmuStats.SizeClasses; c++) stlbMisses += m[stlb + c];
+        long faults = LayerCounters.Sum(_faults), touched = st.DemandPagedPages, cow = st.CowBreaks, tables = _tables.AllocatedPages,
+            walks = LayerCounters.Sum(_walks);
+        if (((faults ^ then.PageFaults) | (touched ^ then.PagesFirstTouched) | (cow ^ then.CowCopies) | (tables ^ then.PageTablePages)
+             | (stlbMisses ^ then.StlbMisses) | (walks ^ then.PageWalks)) == 0) return false;
+        cost.PageFaults = faults - then.PageFaults; cost.PagesFirstTouched = touched - then.PagesFirstTouched; cost.CowCopies = cow - then.CowCopies;
+        cost.PageTablePages = tables - then.PageTablePages; cost.StlbMisses = stlbMisses - then.StlbMisses; cost.PageWalks = walks - then.PageWalks;
+        then.PageFaults = faults; then.PagesFirstTouched = touched; then.CowCopies = cow;
+        then.PageTablePages = tables; then.StlbMisses = stlbMisses; then.PageWalks = walks;
+        return true;
+    }
 }

@@ -91,6 +91,9 @@ public sealed class ProcessHeapProfile(int pid)
     /// <summary>The blocks live now: (site, requested size).</summary>
     public IEnumerable<LiveBlock> LiveSet() => _live.Live().Select(b => b.Block);
 
+    /// <summary>The table of the blocks live now (heap_sites prefetches its slots before a call).</summary>
+    internal LiveBlockTable LiveBlocksTable => _live;
+
     /// <summary>A hint that a call at <paramref name="address"/> comes next: starts loading its live-block slot (nothing changes).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Prefetch(ulong address) => _live.Prefetch(address);
