@@ -422,8 +422,9 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         foreach (var p in procs)
         {
             string scope = $"pid {p.Pid}";
+            long[] counts = p.SizeHistogram, bytes = p.SizeHistogramBytes;
             for (int b = 0; b < ProcessHeapProfile.Buckets; b++)
-                if (p.SizeHistogram[b] > 0) sizes.AddRow(scope, Min(b), Max(b), p.SizeHistogram[b], p.SizeHistogramBytes[b]);
+                if (counts[b] > 0) sizes.AddRow(scope, Min(b), Max(b), counts[b], bytes[b]);
             Lifetimes(lifetimes, scope, p.LifetimeEvents, p.LifetimeNs);
         }
         foreach (var site in top)
