@@ -137,6 +137,8 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private readonly HeapTotals _t = new(clock, machine);
     // Cross-layer attribution: the machine's counters just before the heap call being replayed, what each call site's
     // calls moved them by, and what other events did.
+    // The machine's counters, their arrays looked up once (built with the first "then": the machine before the first event).
+    private readonly MachineCounters _counters = new(machine.Mmu);
     private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
     private readonly LayerCounters _machineAtStart = LayerCounters.OfMachine(machine.Mmu);
     private LayerCounters[] _siteCosts = new LayerCounters[64];
@@ -155,8 +157,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // before this one was that event, the counters read then are the counters now (observers do not move them), as in
     // a trace of heap calls only; otherwise other events ran in between and they are read again.
     private long _readAfterEvents = -1;
-    // The machine's counters, their arrays looked up once.
-    private readonly MachineCounters _counters = new(machine.Mmu);
+
     // The live blocks of the process of the last heap call, and its pid: where BeforeEvent prefetches (null before the first call).
     private LiveBlockTable? _lastLive;
     private int _lastPid;
@@ -175,7 +176,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private void ReadMachineThen() => _machineThen = LayerCounters.OfMachine(machine.Mmu);
+    private void ReadMachineThen() => _machineThen = _counters.Read();
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
