@@ -137,6 +137,8 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private readonly HeapTotals _t = new(clock, machine);
     // Cross-layer attribution: the machine's counters just before the heap call being replayed, what each call site's
     // calls moved them by, and what other events did.
+    // The machine's counters, their arrays looked up once (built with the first "then": the machine before the first event).
+    private readonly MachineCounters _counters = new(machine.Mmu);
     private LayerCounters _machineThen = LayerCounters.OfMachine(machine.Mmu);
     private readonly LayerCounters _machineAtStart = LayerCounters.OfMachine(machine.Mmu);
     private LayerCounters[] _siteCosts = new LayerCounters[64];
@@ -156,29 +158,37 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // a trace of heap calls only; otherwise other events ran in between and they are read again.
     private long _readAfterEvents = -1;
 
+    // The live blocks of the process of the last heap call, and its pid: where BeforeEvent prefetches (null before the first call).
+    private LiveBlockTable? _lastLive;
+    private int _lastPid;
+
+    // Kept small (no frame to speak of): it runs before every heap call; reading the counters after other events is out of line.
     public void BeforeEvent(in TraceEvent e)
     {
-        if (clock.Events != _readAfterEvents) _machineThen = LayerCounters.OfMachine(machine.Mmu);
+        if (clock.Events != _readAfterEvents) ReadMachineThen();
         // The live-block slot OnEvent will probe starts loading while the machine replays the call: the allocator's walk
         // over its chunks evicts the table between calls, and the first probe's miss was a third of a free's Take.
-        if (_last is { } p && p.Profile.Pid == e.Pid)
+        if (_lastLive is { } live && e.Pid == _lastPid)
         {
-            p.Profile.Prefetch(e.Address);
-            if (e.Op == Op.Realloc) p.Profile.Prefetch(e.OldAddress);
+            live.Prefetch(e.Address);
+            if (e.Op == Op.Realloc) live.Prefetch(e.OldAddress);
         }
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ReadMachineThen() => _machineThen = _counters.Read();
 
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         if (!UserHeapReplay.Handles(e.Op))
         {
-            if (e.Op is Op.Exec or Op.Exit && _processes.TryGetValue(e.Pid, out var ended)) EndHeap(ended);
+            EndHeapOf(e.Pid);
             return;
         }
         // Most calls move no counter at all: the deltas and their sums only when one moved (the same figures either way).
         // The call's cost is a field, cleared after use, so a call that moved nothing writes no 88-byte struct.
         bool moved = false;
-        if (LayerCounters.MachineMoved(machine.Mmu, ref _machineThen, ref _callCost))
+        if (_counters.Moved(ref _machineThen, ref _callCost))
         {
             _heapCallsCost.Add(_callCost);
             moved = true;
@@ -187,11 +197,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
         if (p.Stats is { } st && p.Syscalls.AllocatorMoved(st, ref _callCost)) moved = true;
-        if (moved)
-        {
-            if (!_callCost.IsZero) SiteCost(e.CallSite).Add(_callCost);
-            _callCost = default;
-        }
+        if (moved) AddCallCost(e.CallSite);
         long usableBefore = p.Profile.LiveUsableBytes;
         Record(p.Profile, e, outcome);
         _t.Usable += p.Profile.LiveUsableBytes - usableBefore;
@@ -200,6 +206,20 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         _t.Live += live - p.Heap.Live;
         p.Heap.Observe(held, live);
         _all.Observe(_t.Held, _t.Live);
+    }
+
+    // exec and exit (the only other ops watched) end the process's heap.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void EndHeapOf(int pid)
+    {
+        if (_processes.TryGetValue(pid, out var ended)) EndHeap(ended);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void AddCallCost(int site)
+    {
+        if (!_callCost.IsZero) SiteCost(site).Add(_callCost);
+        _callCost = default;
     }
 
     private void Record(ProcessHeapProfile p, in TraceEvent e, in EventOutcome outcome)
@@ -255,9 +275,12 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         return ref _siteCosts[site];
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private ProcessState ProcessOf(int pid)
     {
         if (!_processes.TryGetValue(pid, out var p)) _processes[pid] = p = new ProcessState(pid);
+        _lastLive = p.Profile.LiveBlocksTable;
+        _lastPid = pid;
         return _last = p;
     }
 
@@ -400,8 +423,9 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         foreach (var p in procs)
         {
             string scope = $"pid {p.Pid}";
+            long[] counts = p.SizeHistogram, bytes = p.SizeHistogramBytes;
             for (int b = 0; b < ProcessHeapProfile.Buckets; b++)
-                if (p.SizeHistogram[b] > 0) sizes.AddRow(scope, Min(b), Max(b), p.SizeHistogram[b], p.SizeHistogramBytes[b]);
+                if (counts[b] > 0) sizes.AddRow(scope, Min(b), Max(b), counts[b], bytes[b]);
             Lifetimes(lifetimes, scope, p.LifetimeEvents, p.LifetimeNs);
         }
         foreach (var site in top)

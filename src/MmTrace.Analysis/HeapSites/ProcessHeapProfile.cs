@@ -56,11 +56,20 @@ public sealed class ProcessHeapProfile(int pid)
     /// <summary>Its recorded time, or <see cref="long.MinValue"/> when the trace has none.</summary>
     public long PeakTimeNs { get; private set; } = long.MinValue;
 
-    public long[] SizeHistogram { get; } = new long[Buckets];
-    public long[] SizeHistogramBytes { get; } = new long[Buckets];
-    public long[] LifetimeEvents { get; } = new long[Buckets];
-    public long[] LifetimeNs { get; } = new long[Buckets];
-    public long TimedLifetimes { get; private set; }
+    // The process's histograms are the sums of its sites' (each allocation and free counts in its site's), added up when
+    // asked for: the per-event work updates one histogram, not two.
+    /// <summary>Allocations by size bucket (computed from the sites' histograms: a new array each time).</summary>
+    public long[] SizeHistogram => SumOfSites(SizesRow);
+    /// <summary>Bytes requested by size bucket.</summary>
+    public long[] SizeHistogramBytes => SumOfSites(SizeBytesRow);
+    /// <summary>Freed blocks by lifetime in events.</summary>
+    public long[] LifetimeEvents => SumOfSites(EventsRow);
+    /// <summary>Freed blocks by lifetime in ns (those whose allocation and free both have a time).</summary>
+    public long[] LifetimeNs => SumOfSites(NsRow);
+    public long TimedLifetimes => LifetimeNs.Sum();
+
+    // A site's histograms, one array of four rows of Buckets: sizes, lifetimes in events, lifetimes in ns, bytes by size.
+    private const int SizesRow = 0, EventsRow = Buckets, NsRow = 2 * Buckets, SizeBytesRow = 3 * Buckets, HistogramLength = 4 * Buckets;
 
     private SiteCounters[] _sites = new SiteCounters[64];
     private long[]?[] _siteHistograms = new long[]?[64];
@@ -86,10 +95,22 @@ public sealed class ProcessHeapProfile(int pid)
 
     /// <summary>The site's size histogram, lifetime in events and lifetime in ns, each <see cref="Buckets"/> long; null when it allocated nothing.</summary>
     public (ReadOnlyMemory<long> Sizes, ReadOnlyMemory<long> Events, ReadOnlyMemory<long> Ns)? SiteHistograms(int site) =>
-        site <= _maxSite && _siteHistograms[site] is { } h ? (h.AsMemory(0, Buckets), h.AsMemory(Buckets, Buckets), h.AsMemory(2 * Buckets, Buckets)) : null;
+        site <= _maxSite && _siteHistograms[site] is { } h ? (h.AsMemory(SizesRow, Buckets), h.AsMemory(EventsRow, Buckets), h.AsMemory(NsRow, Buckets)) : null;
+
+    private long[] SumOfSites(int row)
+    {
+        var sum = new long[Buckets];
+        for (int site = 0; site <= _maxSite; site++)
+            if (_siteHistograms[site] is { } h)
+                for (int b = 0; b < Buckets; b++) sum[b] += h[row + b];
+        return sum;
+    }
 
     /// <summary>The blocks live now: (site, requested size).</summary>
     public IEnumerable<LiveBlock> LiveSet() => _live.Live().Select(b => b.Block);
+
+    /// <summary>The table of the blocks live now (heap_sites prefetches its slots before a call).</summary>
+    internal LiveBlockTable LiveBlocksTable => _live;
 
     /// <summary>A hint that a call at <paramref name="address"/> comes next: starts loading its live-block slot (nothing changes).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
@@ -109,11 +130,10 @@ public sealed class ProcessHeapProfile(int pid)
         s.Requested += size;
         s.Usable += usable;
         Calls++;
-        var hist = _siteHistograms[site] ??= new long[3 * Buckets];
+        var hist = _siteHistograms[site] ??= new long[HistogramLength];
         int b = Bucket(size);
-        hist[b]++;
-        SizeHistogram[b]++;
-        SizeHistogramBytes[b] += size;
+        hist[SizesRow + b]++;
+        hist[SizeBytesRow + b] += size;
         if (!_live.Add(address, new LiveBlock(site, size, usable, eventNumber, timeNs), out var old))
         {
             Replaced++;
@@ -159,16 +179,8 @@ public sealed class ProcessHeapProfile(int pid)
             if (address != _lastAddress) TemporaryOfEarlierBlock++;
         }
         var hist = _siteHistograms[block.Site]!;
-        int be = Bucket(eventNumber - block.BornEvent);
-        LifetimeEvents[be]++;
-        hist[Buckets + be]++;
-        if (timeNs != long.MinValue && block.BornNs != long.MinValue)
-        {
-            int bn = Bucket(timeNs - block.BornNs);
-            LifetimeNs[bn]++;
-            hist[2 * Buckets + bn]++;
-            TimedLifetimes++;
-        }
+        hist[EventsRow + Bucket(eventNumber - block.BornEvent)]++;
+        if (timeNs != long.MinValue && block.BornNs != long.MinValue) hist[NsRow + Bucket(timeNs - block.BornNs)]++;
         return true;
     }
 
