@@ -26,8 +26,9 @@ public enum TlbReplacement : byte
 /// <remarks>
 /// Speed, without changing what is cached: LRU keeps each set's ways in recency order (most recent first,
 /// invalid ways at the end): packed four bits a way in one word per set up to 16 ways (a hit moves its way to the
-/// front with a few bit operations and no branch), a doubly linked list of slots for wider sets (a hit moves one
-/// node); a miss evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
+/// front with a few bit operations and no branch), an age stamp per way for sets of 17 to <see cref="StampedWays"/>
+/// ways (a hit is one store; a fill takes the set's smallest stamp, a vector minimum), a doubly linked list of slots
+/// for wider sets (a hit moves one node); a miss evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
 /// Zen 4's 24-way L2 dTLB) find a tag through an open-addressing index (linear probing, backward-shift
 /// deletion) instead of comparing every way; narrower sets compare four tags at a time.
 /// </remarks>
@@ -35,6 +36,10 @@ public sealed class TlbArray
 {
     /// <summary>Sets with more ways than this are looked up through the hashed index.</summary>
     public const int HashedWays = 16;
+
+    /// <summary>LRU sets wider than 16 ways and up to this many keep age stamps; wider ones a linked list (measured in
+    /// docs/benchmarks.md, "MMU miss path, fifth round": the minimum over Zen 4's 72-way L1 costs more than the list).</summary>
+    public const int StampedWays = 32;
 
     // key = vpn << 15 | sizeClass << 13 | global << 12 | pcid (12 bits). A vpn has at most 57-12 = 45 bits.
     private const ulong Invalid = ulong.MaxValue;
@@ -47,6 +52,13 @@ public sealed class TlbArray
     private readonly int[] _next = [];
     private readonly int[] _mru = [];
     private readonly int[] _lru = [];
+    // LRU of 17 to StampedWays ways: per slot an age stamp, (tick of its last use) << StampWayBits | its way in the set;
+    // an invalid way holds its way number alone (tick 0), so the smallest stamp of a set is its first victim: an invalid
+    // way, else the least recently used. A use is one store; only a fill searches (a vector minimum over the set).
+    private const int StampWayBits = 16;
+    private readonly ulong[] _stamp = [];
+    private readonly bool _stamped;
+    private ulong _tick;
     // LRU of sets up to 16 ways: per set, its ways in recency order packed four bits each (nibble 0 most recent,
     // nibble Ways-1 the victim; unused nibbles 0xF), so a hit moves a way to the front without a branch.
     private readonly ulong[] _order = [];
@@ -110,6 +122,14 @@ public sealed class TlbArray
             _order = new ulong[sets];
             Array.Fill(_order, initial);
             _orderWays = ways == 16 ? ulong.MaxValue : (1UL << (4 * ways)) - 1;
+        }
+        else if (policy == TlbReplacement.Lru && ways <= StampedWays && (ways & 3) == 0)
+        {
+            _stamped = true;
+            // Padded like _keys; the padding never wins the minimum.
+            _stamp = new ulong[entries + 3];
+            Array.Fill(_stamp, ulong.MaxValue);
+            for (int i = 0; i < entries; i++) _stamp[i] = (ulong)(i % ways);
         }
         else if (policy == TlbReplacement.Lru)
         {
@@ -401,6 +421,7 @@ public sealed class TlbArray
     private int Victim(int set)
     {
         if (_packed) return set * Ways + (int)((_order[set] >> (4 * (Ways - 1))) & 0xF);
+        if (_stamped) return StampVictim(set * Ways);
         if (Policy == TlbReplacement.Lru) return _lru[set];
         int b = set * Ways;
         if (_invalidInSet[set] != 0)
@@ -469,6 +490,7 @@ public sealed class TlbArray
         int set = slot / Ways;
         _invalidInSet[set]++;
         if (_packed) PackedToBack(set, slot - set * Ways);
+        else if (_stamped) _stamp[slot] = (ulong)(uint)(slot - set * Ways);
         else if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
     }
 
@@ -480,6 +502,7 @@ public sealed class TlbArray
         {
             case TlbReplacement.Lru:
                 if (_packed) PackedToFront(set, slot - set * Ways);
+                else if (_stamped) _stamp[slot] = ++_tick << StampWayBits | (uint)(slot - set * Ways);
                 else MoveToFront(set, slot);
                 break;
             case TlbReplacement.Plru:
@@ -521,6 +544,28 @@ public sealed class TlbArray
         ulong upTo = below << 4 | 0xF;
         ulong ways = Ways == 16 ? ulong.MaxValue : (1UL << (4 * Ways)) - 1;
         o = (o & ~ways) | (o & below) | (o & ways & ~upTo) >> 4 | (ulong)(uint)w << (4 * (Ways - 1));
+    }
+
+    // The slot of set base b with the smallest stamp: its first invalid way (stamp = way number), else its least recently
+    // used. Stamps are unique within a set (distinct ticks, or distinct way numbers), so the minimum names one way.
+    private int StampVictim(int b)
+    {
+        var st = _stamp;
+        ulong min;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref ulong s0 = ref MemoryMarshal.GetArrayDataReference(st);
+            var m = Vector256.LoadUnsafe(ref s0, (nuint)b);
+            for (int w = 4; w < Ways; w += 4) m = Vector256.Min(m, Vector256.LoadUnsafe(ref s0, (nuint)(b + w)));
+            var h = Vector128.Min(m.GetLower(), m.GetUpper());
+            min = Math.Min(h.GetElement(0), h.GetElement(1));
+        }
+        else
+        {
+            min = ulong.MaxValue;
+            for (int i = b; i < b + Ways; i++) min = Math.Min(min, st[i]);
+        }
+        return b + (int)(min & ((1UL << StampWayBits) - 1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -61,6 +61,25 @@ public class TlbArrayTests
         { 3072, 24, "uniform" },   // Zen 4 L2 DTLB
     };
 
+    /// <summary>Sets of 17 to <see cref="TlbArray.StampedWays"/> ways keep age stamps: Skylake's 32-entry PDE cache, 20- and
+    /// 28-way sets, and one just past the bound (linked list): the same two reference checks as the geometries above.</summary>
+    public static TheoryData<int, int, string> StampedGeometries => new()
+    {
+        { 32, 32, "uniform" },     // Skylake PDE cache, fully associative
+        { 32, 32, "loop" },
+        { 160, 20, "zipf" },
+        { 448, 28, "uniform" },
+        { 36, 36, "zipf" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StampedGeometries))]
+    public void Age_stamped_sets_agree_with_the_reference(int entries, int ways, string stream)
+    {
+        Lru_agrees_exactly_with_a_list_per_set_reference(entries, ways, stream);
+        The_miss_paths_lookups_and_fills_agree_with_the_reference(entries, ways, stream);
+    }
+
     [Theory]
     [MemberData(nameof(Geometries))]
     public void Lru_agrees_exactly_with_a_list_per_set_reference(int entries, int ways, string stream)
