@@ -181,7 +181,8 @@ public sealed class X86Mmu
 
     private void SetCurrent(CpuMmu c)
     {
-        _current = c;
+        // Stored only when it changes: a reference store is a GC write barrier, and every heap call and syscall runs here.
+        if (_current != c) _current = c;
         Tables.Cpu = c.Id;
     }
     public long ResidentUserPages { get; private set; }
