@@ -122,15 +122,6 @@ internal sealed class HeapWords
     private ulong[] _flat = new ulong[Ptmalloc.ArenaBytes / 8];
     private ulong[] _flatLive = new ulong[16];  // (at least the pool's smallest array)
     private long _flatPages = Ptmalloc.ArenaBytes >> PageShift;
-    // One byte a flat page (_flatPages of them, never fewer): set by every write of a word there, cleared when the page
-    // is cleared. A page whose byte is 0 holds only zeros, so releasing it has nothing to clear (a merge's interior is
-    // mostly such pages). A byte, not a bit: the writers' mark is one plain store.
-    private byte[] _flatDirty = new byte[Ptmalloc.ArenaBytes >> PageShift];
-
-    // Marks the flat page of p (p inside the flat region, so its page is below _flatDirty.Length: no bounds check).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void MarkFlatDirty(long p) =>
-        Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_flatDirty), (nint)(p >> PageShift)) = 1;
 
     /// <summary>A store whose low region up to <paramref name="flatBytes"/> (at least the arena's bins) is a flat array.</summary>
     public HeapWords(long flatBytes = DefaultFlatBytes)
@@ -164,7 +155,7 @@ internal sealed class HeapWords
         System.Buffers.ArrayPool<ulong>.Shared.Return(_flatLive);
         _flat = new ulong[Ptmalloc.ArenaBytes / 8];
         _flatLive = new ulong[16];
-        _flatPages = Ptmalloc.ArenaBytes >> PageShift; // (_flatDirty keeps its length: at least _flatPages)
+        _flatPages = Ptmalloc.ArenaBytes >> PageShift;
         _flatMax = _flat.Length * 8L; // no growth after disposal
     }
 
@@ -183,9 +174,6 @@ internal sealed class HeapWords
         if (bytes <= _flat.Length * 8L) return;
         long oldPages = _flatPages;
         ulong[] flat = RentZeroed((int)(bytes >> 3)), live = RentZeroed(Math.Max(16, (int)(bytes >> 10)));
-        byte[] dirty = new byte[bytes >> PageShift];
-        _flatDirty.AsSpan(0, (int)oldPages).CopyTo(dirty);
-        _flatDirty = dirty; // (before the larger _flat: MarkFlatDirty's index stays inside)
         _flat.CopyTo(flat, 0);
         _flatLive.CopyTo(live, 0);
         // The smaller arrays are left to the collector, not returned: the pool would keep them for the process's life.
@@ -200,7 +188,6 @@ internal sealed class HeapWords
             ulong[] slab = _slabs[s >> SlabShift];
             int b = (s & (SlabPages - 1)) * Stride;
             slab.AsSpan(b, WordsPerPage).CopyTo(_flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage));
-            _flatDirty[pg] = 1;
             _flatLive[pg >> 1] |= (slab[b + LiveWord] & 0xffffffffUL) << (int)((pg & 1) << 5);
             FreeSlot(pg, s);
         }
@@ -210,11 +197,7 @@ internal sealed class HeapWords
     // Clears the words and live bits of flat page pg (what releasing a page of the sparse store does to what it reads).
     private void ClearFlatPage(long pg, bool liveToo)
     {
-        if (_flatDirty[pg] != 0)
-        {
-            _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
-            _flatDirty[pg] = 0;
-        }
+        _flat.AsSpan((int)(pg * WordsPerPage), WordsPerPage).Clear();
         if (liveToo) _flatLive[pg >> 1] &= ~(0xffffffffUL << (int)((pg & 1) << 5));
     }
 
@@ -234,7 +217,6 @@ internal sealed class HeapWords
         if ((ulong)(p >> 3) < (ulong)f.Length)
         {
             f[p >> 3] = v;
-            MarkFlatDirty(p);
             return;
         }
         if (p >> PageShift != _cPage || !_cHas)
@@ -258,7 +240,6 @@ internal sealed class HeapWords
         {
             f[p >> 3] = a;
             f[(p >> 3) + 1] = b;
-            MarkFlatDirty(p); // (p 16-aligned: one page)
             return;
         }
         if (p >> PageShift == _cPage && _cHas)
@@ -466,15 +447,8 @@ internal sealed class HeapWords
     {
         long first = Math.Max((deadFrom + (1L << PageShift) - 1) >> PageShift, scanFrom >> PageShift);
         long end = Math.Min(deadTo >> PageShift, Math.Min((scanTo + (1L << PageShift) - 1) >> PageShift, _dirPages));
-        // The flat region's part: only pages with a word written since they were last cleared need clearing.
-        long flatEnd = Math.Min(end, _flatPages);
-        if (first < flatEnd)
-        {
-            byte[] dirty = _flatDirty;
-            for (int i = (int)first, k; i < flatEnd && (k = dirty.AsSpan(i, (int)flatEnd - i).IndexOf((byte)1)) >= 0; i += k + 1)
-                if (FlatMask(i + k) == 0) ClearFlatPage(i + k, liveToo: false);
-            first = flatEnd;
-        }
+        for (; first < end && first < _flatPages; first++)
+            if (FlatMask(first) == 0) ClearFlatPage(first, liveToo: false);
         // The pages of the range that have storage, from the leaves' occupancy bits (64 pages a word, in ascending
         // order as before): most pages inside a chunk have none.
         for (long pg = first; pg < end;)
