@@ -46,7 +46,12 @@ public sealed class PageTables
     public long AllocTable(int level, ref long cycles)
     {
         if (!_frames.AllocTablePage(Cpu, out long pfn, ref cycles)) { AllocFailures++; return -1; }
-        Place(pfn, level);
+        var chunk = _chunks[pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
+        chunk[pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
+        (_present[pfn >> ChunkShift] ??= new int[1 << ChunkShift])[pfn & ChunkMask] = 0;
+        AllocatedPages++;
+        LivePages++;
+        PeakPages = Math.Max(PeakPages, LivePages);
         return pfn;
     }
 
@@ -57,49 +62,18 @@ public sealed class PageTables
     public void PlaceTable(long pfn, int level)
     {
         if (IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is already a page table");
-        Place(pfn, level);
-    }
-
-    private void Place(long pfn, int level)
-    {
         var chunk = _chunks[pfn >> ChunkShift] ??= new ulong[]?[1 << ChunkShift];
-        chunk[pfn & ChunkMask] = NewEntries(Geometry.EntriesPerTable(level));
+        chunk[pfn & ChunkMask] = new ulong[Geometry.EntriesPerTable(level)];
         (_present[pfn >> ChunkShift] ??= new int[1 << ChunkShift])[pfn & ChunkMask] = 0;
         AllocatedPages++;
         LivePages++;
         PeakPages = Math.Max(PeakPages, LivePages);
     }
 
-    // The entry arrays of freed table pages, reused (cleared) for the next table pages: a process's exit frees its tables
-    // and the next exec's faults make new ones, and a new array for each was most of a kernel replay's garbage (the
-    // collections stop the reader's thread too). At most PoolCap arrays of the usual size (4 MiB of 512-entry tables);
-    // host memory only: which pfn a table gets is the page allocator's choice, as before.
-    private const int PoolCap = 1024;
-    private ulong[][] _pool = new ulong[16][];
-    private int _pooled;
-
-    private ulong[] NewEntries(int entries)
-    {
-        if (_pooled == 0 || _pool[_pooled - 1].Length != entries) return new ulong[entries];
-        var t = _pool[--_pooled];
-        _pool[_pooled] = null!;
-        Array.Clear(t);
-        return t;
-    }
-
-    private void Recycle(ulong[] t)
-    {
-        if (t.Length != Geometry.EntriesPerTable(Geometry.Levels - 1) || _pooled == PoolCap) return;
-        if (_pooled == _pool.Length) Array.Resize(ref _pool, _pool.Length * 2);
-        _pool[_pooled++] = t;
-    }
-
     public void FreeTable(long pfn, ref long cycles)
     {
         if (!IsTable(pfn)) throw new InvalidOperationException($"pfn {pfn} is not a page table");
-        ref ulong[]? slot = ref _chunks[pfn >> ChunkShift]![pfn & ChunkMask];
-        Recycle(slot!);
-        slot = null;
+        _chunks[pfn >> ChunkShift]![pfn & ChunkMask] = null;
         LivePages--;
         _frames.FreeTablePage(pfn, Cpu, ref cycles);
         FreedPages++;
