@@ -91,17 +91,7 @@ public class TlbArrayTests
         long hits = 0;
         for (int step = 0; step < 60_000; step++)
         {
-            // A page-size mix: a third of the references go to large pages (their own vpn space and size class).
-            int size = rng.Next(3) == 0 ? 1 + rng.Next(2) : 0;
-            ulong vpn = stream switch
-            {
-                "loop" => (ulong)(step % (entries + entries / 4 + 1)),
-                "zipf" => (ulong)Math.Min(pages - 1, (int)(1 / Math.Max(1e-9, rng.NextDouble())) - 1),
-                _ => (ulong)rng.Next(pages),
-            };
-            if (size > 0) vpn = vpn / 512;
-            int pcid = rng.Next(8) == 0 ? 2 : 1;
-            bool global = size == 2 && vpn % 3 == 0;
+            var (size, vpn, pcid, global) = NextReference(rng, step, entries, pages, stream);
 
             int op = rng.Next(1000);
             if (op < 3)
@@ -182,6 +172,22 @@ public class TlbArrayTests
     /// said no goes through <see cref="TlbArray.LookupPastLast"/>, and a fill after a miss passes knownAbsent (packed LRU
     /// sets take their lean fill); the level's count of large entries follows every fill, eviction, flush and INVLPG.
     /// </summary>
+    // One reference of a random stream: a page-size mix (a third go to large pages, their own vpn space and size
+    // class), a second PCID now and then, and global entries among the 1G pages.
+    private static (int Size, ulong Vpn, int Pcid, bool Global) NextReference(Random rng, int step, int entries, int pages, string stream)
+    {
+        int size = rng.Next(3) == 0 ? 1 + rng.Next(2) : 0;
+        ulong vpn = stream switch
+        {
+            "loop" => (ulong)(step % (entries + entries / 4 + 1)),
+            "zipf" => (ulong)Math.Min(pages - 1, (int)(1 / Math.Max(1e-9, rng.NextDouble())) - 1),
+            _ => (ulong)rng.Next(pages),
+        };
+        if (size > 0) vpn = vpn / 512;
+        int pcid = rng.Next(8) == 0 ? 2 : 1;
+        return (size, vpn, pcid, size == 2 && vpn % 3 == 0);
+    }
+
     [Theory]
     [MemberData(nameof(Geometries))]
     public void The_miss_paths_lookups_and_fills_agree_with_the_reference(int entries, int ways, string stream)
@@ -193,16 +199,7 @@ public class TlbArrayTests
         long hits = 0, pastLast = 0, largeSeen = 0;
         for (int step = 0; step < 60_000; step++)
         {
-            int size = rng.Next(3) == 0 ? 1 + rng.Next(2) : 0;
-            ulong vpn = stream switch
-            {
-                "loop" => (ulong)(step % (entries + entries / 4 + 1)),
-                "zipf" => (ulong)Math.Min(pages - 1, (int)(1 / Math.Max(1e-9, rng.NextDouble())) - 1),
-                _ => (ulong)rng.Next(pages),
-            };
-            if (size > 0) vpn = vpn / 512;
-            int pcid = rng.Next(8) == 0 ? 2 : 1;
-            bool global = size == 2 && vpn % 3 == 0;
+            var (size, vpn, pcid, global) = NextReference(rng, step, entries, pages, stream);
             int op = rng.Next(1000);
             if (op < 3) { tlb.FlushNonGlobal(); reference.FlushNonGlobal(-1); }
             else if (op < 6) { tlb.FlushNonGlobal(pcid); reference.FlushNonGlobal(pcid); }
