@@ -325,15 +325,31 @@ public sealed class X86Mmu
         // (a user address below the user limit is canonical). Everything else takes the full path.
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
         bool lastMissed = true;
-        if (c.L1Small[l1] is { } a && a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data))
+        if (c.L1Small[l1] is { } a)
         {
-            if (Allowed(data, kind, user: true))
+            if (a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data))
             {
-                s.References++;
-                s.Hits[l1 * 3]++;
-                return default;
+                if (Allowed(data, kind, user: true))
+                {
+                    s.References++;
+                    s.Hits[l1 * 3]++;
+                    return default;
+                }
+                lastMissed = false;
             }
-            lastMissed = false;
+            else if (c.Large[l1].Large == 0)
+            {
+                // TranslateAs with what Access already knows (a user address below the user limit is canonical, the
+                // level holds no large entry, so its 4K array is the only one to probe) and without loading it again.
+                s.References++;
+                if (a.LookupPastLast(va >> Units.PageShift, c.Pcid, out data))
+                {
+                    s.Hits[l1 * 3]++;
+                    if (Allowed(data, kind, user: true)) return default;
+                    return PermissionWalk(c, va, kind, user: true, l1).ToOutcome();
+                }
+                return TranslateMiss(c, va, kind, user: true, l1).ToOutcome();
+            }
         }
         return TranslateAs(c, va, kind, user: true, lastMissed).ToOutcome();
     }
