@@ -88,6 +88,8 @@ public sealed class X86Mmu
     private readonly ulong _userLimit;
     // The canonical check as one compare: va + bias < limit.
     private readonly ulong _canonicalBias, _canonicalLimit;
+    // The 4K leaf table's index mask (its shift is the page shift in every mode): the walk's one-read case.
+    private readonly int _leafIndexMask;
     private readonly int _kernelRootStart;
     private long _kernelRoot = -1;
     private readonly bool _pcid;
@@ -120,6 +122,8 @@ public sealed class X86Mmu
         }
         _canonicalBias = _g.VaBits > 32 ? 1UL << (_g.VaBits - 1) : 0;
         _canonicalLimit = 1UL << _g.VaBits;
+        if (_g.Shift[_g.Levels - 1] != Units.PageShift) throw new InvalidOperationException("the last paging level maps 4K pages");
+        _leafIndexMask = _g.EntriesPerTable(_g.Levels - 1) - 1;
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -325,15 +329,31 @@ public sealed class X86Mmu
         // (a user address below the user limit is canonical). Everything else takes the full path.
         int l1 = kind == AccessKind.Ifetch ? TlbLevel.L1i : TlbLevel.L1d;
         bool lastMissed = true;
-        if (c.L1Small[l1] is { } a && a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data))
+        if (c.L1Small[l1] is { } a)
         {
-            if (Allowed(data, kind, user: true))
+            if (a.LastHolds(va >> Units.PageShift, c.Pcid, out ulong data))
             {
-                s.References++;
-                s.Hits[l1 * 3]++;
-                return default;
+                if (Allowed(data, kind, user: true))
+                {
+                    s.References++;
+                    s.Hits[l1 * 3]++;
+                    return default;
+                }
+                lastMissed = false;
             }
-            lastMissed = false;
+            else if (c.Large[l1].Large == 0)
+            {
+                // TranslateAs with what Access already knows (a user address below the user limit is canonical, the
+                // level holds no large entry, so its 4K array is the only one to probe) and without loading it again.
+                s.References++;
+                if (a.LookupPastLast(va >> Units.PageShift, c.Pcid, out data))
+                {
+                    s.Hits[l1 * 3]++;
+                    if (Allowed(data, kind, user: true)) return default;
+                    return PermissionWalk(c, va, kind, user: true, l1).ToOutcome();
+                }
+                return TranslateMiss(c, va, kind, user: true, l1).ToOutcome();
+            }
         }
         return TranslateAs(c, va, kind, user: true, lastMissed).ToOutcome();
     }
@@ -541,8 +561,19 @@ public sealed class X86Mmu
         return new Translation(cycles, OutcomeKind.Ok);
     }
 
-    // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has.
+    // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has
+    // (out of line: the level's own array is the usual case).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data, bool knownAbsent)
+    {
+        if ((uint)sc < (uint)level.Length && level[sc] is { } a)
+            a.Insert(va >> _sizeShift[sc], sc, pcid, (data & Pte.Global) != 0, data, knownAbsent);
+        else
+            FillSmashed(level, va, sc, pcid, data, knownAbsent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FillSmashed(TlbArray?[] level, ulong va, int sc, int pcid, ulong data, bool knownAbsent)
     {
         int t = sc;
         while (t >= 0 && level[t] is null) t--;
@@ -579,14 +610,12 @@ public sealed class X86Mmu
         long table = c.Mm!.Root;
         int start = g.FirstWalkedLevel;
         ulong rights = Rights, nx = 0;
-        var err = (kind == AccessKind.Store ? PageFaultError.Write : 0) | (user ? PageFaultError.User : 0)
-            | (kind == AccessKind.Ifetch && g.HasNx ? PageFaultError.Instruction : 0);
         int reads = 0;
         if (start == 1)
         {
             // PAE: the PDPTE registers were loaded by the CR3 write; no table read.
             ulong pdpte = Tables.Entry(table, g.Index(va, 0));
-            if ((pdpte & Pte.Present) == 0) return Finish(reads, err, ref cycles);
+            if ((pdpte & Pte.Present) == 0) return Finish(reads, ErrorCode(kind, user), ref cycles);
             table = Pte.Pfn(pdpte);
         }
         foreach (var (pwc, l, shift) in c.PwcPlan)
@@ -602,11 +631,43 @@ public sealed class X86Mmu
                 break;
             }
         }
+        if (start == levels - 1)
+        {
+            // The usual walk after a walk-cache hit on the PDE: one read, the 4K leaf, without the loop's level
+            // arithmetic (the same tests and bits as the loop's leaf case below).
+            ref ulong e = ref Tables.Entry(table, (int)(va >> Units.PageShift) & _leafIndexMask);
+            if ((e & Pte.Present) == 0) return Finish(1, ErrorCode(kind, user), ref cycles);
+            rights &= e;
+            nx |= e & Pte.Nx;
+            if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
+                || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
+                return Finish(1, ErrorCode(kind, user) | PageFaultError.Protection, ref cycles);
+            if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
+            if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
+            sizeClass = 0;
+            data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
+            return Finish(1, PageFaultError.None, ref cycles);
+        }
+        return WalkLevels(c, va, kind, user, table, start, rights, nx, out sizeClass, out data, ref cycles);
+    }
+
+    // The walk from level start down (no walk-cache hit, or one above the PDE, or a large page): out of line, so that
+    // the one-read case keeps TranslateMiss small enough for both fills to be inlined.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private PageFaultError WalkLevels(CpuMmu c, ulong va, AccessKind kind, bool user, long table, int start, ulong rights, ulong nx,
+        out int sizeClass, out ulong data, ref long cycles)
+    {
+        sizeClass = -1;
+        data = 0;
+        var s = Stats;
+        var g = _g;
+        int levels = g.Levels;
+        int reads = 0;
         for (int l = start; l < levels; l++)
         {
             ref ulong e = ref Tables.Entry(table, g.Index(va, l));
             reads++;
-            if ((e & Pte.Present) == 0) return Finish(reads, err, ref cycles);
+            if ((e & Pte.Present) == 0) return Finish(reads, ErrorCode(kind, user), ref cycles);
             rights &= e;
             nx |= e & Pte.Nx;
             bool leaf = l == levels - 1 || (e & Pte.PageSize) != 0;
@@ -619,20 +680,26 @@ public sealed class X86Mmu
             }
             if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
                 || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
-                return Finish(reads, err | PageFaultError.Protection, ref cycles);
+                return Finish(reads, ErrorCode(kind, user) | PageFaultError.Protection, ref cycles);
             if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
             if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
             sizeClass = l == levels - 1 ? 0 : g.SizeClassOfLevel(l);
             data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
             return Finish(reads, PageFaultError.None, ref cycles);
         }
-        return Finish(reads, err, ref cycles);
+        return Finish(reads, ErrorCode(kind, user), ref cycles);
     }
 
     // A paging-structure-cache fill on the walk's way down: out of line, so that the walk's usual path (a walk-cache
     // hit, then the PTE) keeps a small frame.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FillPwc(TlbArray pwc, ulong vpn, int pcid, ulong data) => pwc.Insert(vpn, 0, pcid, false, data);
+
+    // The #PF error code of a walk that stops (computed only then).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PageFaultError ErrorCode(AccessKind kind, bool user) =>
+        (kind == AccessKind.Store ? PageFaultError.Write : 0) | (user ? PageFaultError.User : 0)
+        | (kind == AccessKind.Ifetch && _g.HasNx ? PageFaultError.Instruction : 0);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PageFaultError Finish(int reads, PageFaultError fault, ref long cycles)

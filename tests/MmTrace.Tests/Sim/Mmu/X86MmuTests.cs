@@ -219,6 +219,30 @@ public class X86MmuTests
     }
 
     [Fact]
+    public void A_walk_after_a_pde_cache_hit_reads_the_pte_alone_and_faults_as_the_full_walk_does()
+    {
+        var m = Machine("x86_64-skylake-4g");
+        m.Dispatch(Mmap(0x400000, 8 * 4096, R | W));
+        m.Dispatch(Mmap(0x408000, 4096, R));
+        var st = m.Mmu.Stats;
+        // The first store walks all four levels (#PF: user write, not present), filling the walk caches on the way.
+        Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Store, 0x400000)).Kind);
+        Assert.Equal(1, st.FaultsByErrorCode[0x6]);
+        long pdeHits = st.PwcHits[2], oneRead = st.WalksByReads[1];
+        // The next page of the same 2 MiB: the PDE cache hits and the walk reads the PTE alone, not present (#PF 0x6);
+        // the #PF drops the PDE-cache entry, so the walk run again starts higher up.
+        Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Store, 0x401000)).Kind);
+        Assert.Equal(2, st.FaultsByErrorCode[0x6]);
+        Assert.Equal(pdeHits + 1, st.PwcHits[2]);
+        Assert.Equal(oneRead + 1, st.WalksByReads[1]);
+        // A read-only page there: a load (#PF 0x4), then a store the PTE's rights refuse (#PF 0x7, a protection fault).
+        Assert.Equal(OutcomeKind.Ok, m.Dispatch(Access(Op.Load, 0x408000)).Kind);
+        Assert.Equal(1, st.FaultsByErrorCode[0x4]);
+        Assert.Equal(AnomalyKind.ProtectionFault, m.Dispatch(Access(Op.Store, 0x408000)).Anomaly);
+        Assert.Equal(1, st.FaultsByErrorCode[0x7]);
+    }
+
+    [Fact]
     public void The_machine_builds_no_mmu_for_a_trace_without_accesses()
     {
         var m = Machine("x86_64-skylake-4g");
