@@ -362,7 +362,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             [.. clock.AxisColumns(), new("requested_live_bytes", ColumnType.Int, "bytes"), new("usable_live_bytes", ColumnType.Int, "bytes"),
              new("held_bytes", ColumnType.Int, "bytes"), new("resident_user_pages", ColumnType.Int, "pages")],
             isSeries: true));
-        for (int i = 0; i < _t.Series.Count; i++) series.AddRow(clock.Row(i, _t.Series.Rows[i].Cast<object?>()));
+        for (int i = 0; i < _t.Series.Count; i++) series.AddRow(clock.Row(i, _t.Series.Row(i)));
         AddKernelBySite(s, sites, SiteText);
     }
 

@@ -24,14 +24,6 @@ public struct LayerCounters
     public readonly bool IsZero => (SbrkCalls | TrimCalls | MmapCalls | MunmapCalls | MremapCalls | PageFaults | PagesFirstTouched
         | CowCopies | PageTablePages | StlbMisses | PageWalks) == 0;
 
-    /// <summary>
-    /// Reads the machine's counters (those <see cref="OfMachine"/> reads) into registers; when one differs from
-    /// <paramref name="then"/>'s, puts the changes in <paramref name="cost"/>'s machine counters, makes
-    /// <paramref name="then"/>'s the counters now and returns true. Builds no <see cref="LayerCounters"/> on the stack:
-    /// heap_sites runs it after every heap call (<see cref="Delta"/> of <see cref="OfMachine"/> and <c>then</c>, as a test).
-    /// </summary>
-    public static bool MachineMoved(X86Mmu mmu, ref LayerCounters then, ref LayerCounters cost) => new MachineCounters(mmu).MovedAtAll(ref then, ref cost);
-
     /// <summary>When <paramref name="st"/>'s system-call counters differ from these (which hold only system-call counters),
     /// puts the changes in <paramref name="cost"/>'s, takes the new values and returns true.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -147,9 +139,9 @@ public sealed class MachineCounters
         return now;
     }
 
-    /// <summary><see cref="LayerCounters.MachineMoved"/>: when a counter differs from <paramref name="then"/>'s (which came
-    /// from <see cref="Read"/> or an earlier call of this), the changes in <paramref name="cost"/>'s machine counters,
-    /// <paramref name="then"/>'s the counters now, and true.</summary>
+    /// <summary>When a counter differs from <paramref name="then"/>'s (which came from <see cref="Read"/> or an earlier call
+    /// of this): the changes in <paramref name="cost"/>'s machine counters, <paramref name="then"/>'s the counters now, and
+    /// true. heap_sites runs it after every heap call; it builds no <see cref="LayerCounters"/> on the stack unless one moved.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Moved(ref LayerCounters then, ref LayerCounters cost)
     {

@@ -233,7 +233,6 @@ internal sealed class ParquetColumnChunkDecoder
     private static int DecodeDefinitionLevels(ReadOnlySpan<byte> src, Span<bool> present)
     {
         var dst = MemoryMarshal.Cast<bool, byte>(present);
-        ref byte d = ref MemoryMarshal.GetReference(dst);
         int p = 0, i = 0, n = dst.Length, count = 0;
         while (i < n)
         {
@@ -244,15 +243,8 @@ internal sealed class ParquetColumnChunkDecoder
                 if (run == 0) throw new InvalidDataException("empty RLE run");
                 byte level = src[p++] != 0 ? (byte)1 : (byte)0;
                 int take = Math.Min(run, n - i);
-                // Parquet.Net writes levels as RLE runs only, a dozen rows each on a mixed column: a short run is two
-                // 16-byte stores (the bytes past the run are rewritten by the runs after it), not a call to Fill.
-                if (take <= 32 && n - i >= 32)
-                {
-                    var fill = Vector128.Create(level);
-                    fill.StoreUnsafe(ref d, (nuint)i);
-                    fill.StoreUnsafe(ref d, (nuint)(i + 16));
-                }
-                else dst.Slice(i, take).Fill(level);
+                // Parquet.Net writes levels as RLE runs only, a dozen rows each on a mixed column.
+                FillRun(dst, i, take, level);
                 count += level * take;
                 i += take;
             }
@@ -398,7 +390,6 @@ internal sealed class ParquetColumnChunkDecoder
         int valueBytes = (bitWidth + 7) >> 3;
         uint dictCount = (uint)_dictCount;
         ref long dict = ref MemoryMarshal.GetArrayDataReference(_dictValue);
-        ref long d = ref MemoryMarshal.GetReference(dst);
         int p = 0, i = 0;
         while (i < n)
         {
@@ -407,25 +398,12 @@ internal sealed class ParquetColumnChunkDecoder
             {
                 int count = (int)(header >> 1);
                 if (count == 0) throw new InvalidDataException("empty RLE run");
-                int k;
-                if (valueBytes == 1) k = src[p++];
-                else
-                {
-                    k = 0;
-                    for (int b = 0; b < valueBytes; b++) k |= src[p++] << (8 * b);
-                }
+                int k = ReadRleValue(src, ref p, valueBytes);
                 if ((uint)k >= dictCount || (strings is not null && !_dictResolved[k])) Lookup((uint)k, strings);
                 long v = Unsafe.Add(ref dict, (uint)k);
                 int take = Math.Min(count, n - i);
-                // Parquet.Net writes indices as RLE runs only, most of one or two rows: a short run is two 16-byte stores
-                // (the values past the run are rewritten by the runs after it), not a call to Fill.
-                if (take <= 4 && n - i >= 4)
-                {
-                    var fill = Vector128.Create(v);
-                    fill.StoreUnsafe(ref d, (nuint)i);
-                    fill.StoreUnsafe(ref d, (nuint)(i + 2));
-                }
-                else dst.Slice(i, take).Fill(v);
+                // Parquet.Net writes indices as RLE runs only, most of one or two rows.
+                FillRun(dst, i, take, v);
                 i += take;
             }
             else
@@ -494,8 +472,7 @@ internal sealed class ParquetColumnChunkDecoder
             {
                 int count = (int)(header >> 1);
                 if (count == 0) throw new InvalidDataException("empty RLE run");
-                int v = 0;
-                for (int b = 0; b < valueBytes; b++) v |= src[p++] << (8 * b);
+                int v = ReadRleValue(src, ref p, valueBytes);
                 int take = Math.Min(count, n - i);
                 dst.Slice(i, take).Fill(v);
                 i += take;
@@ -510,6 +487,34 @@ internal sealed class ParquetColumnChunkDecoder
                 i += take;
             }
         }
+    }
+
+    /// <summary>An RLE run's repeated value: <paramref name="valueBytes"/> bytes, little-endian (most often one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ReadRleValue(ReadOnlySpan<byte> src, ref int p, int valueBytes)
+    {
+        if (valueBytes == 1) return src[p++];
+        int v = 0;
+        for (int b = 0; b < valueBytes; b++) v |= src[p++] << (8 * b);
+        return v;
+    }
+
+    /// <summary>
+    /// <paramref name="take"/> copies of <paramref name="value"/> at <paramref name="i"/>: a run of at most 32 bytes, with 32
+    /// bytes of room, is two 16-byte stores (what lies past the run is rewritten by the runs after it), not a call to Fill.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillRun<T>(Span<T> dst, int i, int take, T value) where T : unmanaged
+    {
+        int twoVectors = 32 / Unsafe.SizeOf<T>();
+        if (take <= twoVectors && dst.Length - i >= twoVectors)
+        {
+            var fill = Vector128.Create(value);
+            ref T d = ref MemoryMarshal.GetReference(dst);
+            fill.StoreUnsafe(ref d, (nuint)i);
+            fill.StoreUnsafe(ref d, (nuint)(i + twoVectors / 2));
+        }
+        else dst.Slice(i, take).Fill(value);
     }
 
     /// <summary>One bit-packed run: <paramref name="outp"/>.Length values of <paramref name="bitWidth"/> bits, LSB first.</summary>

@@ -375,9 +375,7 @@ public sealed class TlbArray
         ulong key = Key(vpn, sizeClass, global ? GlobalBit : pcid);
         _keys[slot] = key;
         _data[slot] = data;
-        _validBySize[sizeClass]++;
-        if (sizeClass != 0) _level.Large++;
-        if (global) _globalValid++;
+        Count(sizeClass, global);
         if (_hash.Length != 0) HashAdd(key, slot);
         Touch(set, slot);
     }
@@ -395,22 +393,11 @@ public sealed class TlbArray
         int slot = set * Ways + w;
         ref ulong k = ref _keys[slot];
         ulong old = k;
-        if (old != Invalid)
-        {
-            int osc = SizeOf(old);
-            _validBySize[osc]--;
-            if (osc != 0) _level.Large--;
-            if ((old & GlobalBit) != 0) _globalValid--;
-        }
-        else
-        {
-            _invalidInSet[set]--;
-        }
+        if (old != Invalid) Uncount(old);
+        else _invalidInSet[set]--;
         k = key;
         _data[slot] = data;
-        _validBySize[sizeClass]++;
-        if (sizeClass != 0) _level.Large++;
-        if (global) _globalValid++;
+        Count(sizeClass, global);
         _last = slot;
         ulong ways = _orderWays;
         o = (order << 4 | (uint)w) & ways | order & ~ways;
@@ -438,11 +425,27 @@ public sealed class TlbArray
     // Bookkeeping of a key leaving its slot (evicted, replaced or dropped).
     private void Forget(ulong key)
     {
+        Uncount(key);
+        if (_hash.Length != 0) HashRemove(key);
+    }
+
+    // The counts a valid entry adds to (by size class, the level's large entries, global entries), for a key coming in...
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(int sizeClass, bool global)
+    {
+        _validBySize[sizeClass]++;
+        if (sizeClass != 0) _level.Large++;
+        if (global) _globalValid++;
+    }
+
+    // ...and for one going out.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Uncount(ulong key)
+    {
         int sc = SizeOf(key);
         _validBySize[sc]--;
         if (sc != 0) _level.Large--;
         if ((key & GlobalBit) != 0) _globalValid--;
-        if (_hash.Length != 0) HashRemove(key);
     }
 
     /// <summary>Drops one page's entry for the PCID, and a global entry for the page (as INVLPG does).</summary>

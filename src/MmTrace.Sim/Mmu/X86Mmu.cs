@@ -562,7 +562,7 @@ public sealed class X86Mmu
     }
 
     // Installs a translation; a page size the level has no array for is "smashed" into the next smaller size it has
-    // (out of line: the level's own array is the usual case).
+    // (FillSmashed, out of line: the level's own array is the usual case).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Fill(TlbArray?[] level, ulong va, int sc, int pcid, ulong data, bool knownAbsent)
     {
@@ -637,16 +637,9 @@ public sealed class X86Mmu
             // arithmetic (the same tests and bits as the loop's leaf case below).
             ref ulong e = ref Tables.Entry(table, (int)(va >> Units.PageShift) & _leafIndexMask);
             if ((e & Pte.Present) == 0) return Finish(1, ErrorCode(kind, user), ref cycles);
-            rights &= e;
-            nx |= e & Pte.Nx;
-            if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
-                || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
-                return Finish(1, ErrorCode(kind, user) | PageFaultError.Protection, ref cycles);
-            if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
-            if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
-            sizeClass = 0;
-            data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
-            return Finish(1, PageFaultError.None, ref cycles);
+            var fault = Leaf(ref e, kind, user, rights, nx, out data);
+            if (fault == PageFaultError.None) sizeClass = 0;
+            return Finish(1, fault, ref cycles);
         }
         return WalkLevels(c, va, kind, user, table, start, rights, nx, out sizeClass, out data, ref cycles);
     }
@@ -668,26 +661,40 @@ public sealed class X86Mmu
             ref ulong e = ref Tables.Entry(table, g.Index(va, l));
             reads++;
             if ((e & Pte.Present) == 0) return Finish(reads, ErrorCode(kind, user), ref cycles);
+            if (l == levels - 1 || (e & Pte.PageSize) != 0)
+            {
+                var fault = Leaf(ref e, kind, user, rights, nx, out data);
+                if (fault == PageFaultError.None) sizeClass = l == levels - 1 ? 0 : g.SizeClassOfLevel(l);
+                return Finish(reads, fault, ref cycles);
+            }
             rights &= e;
             nx |= e & Pte.Nx;
-            bool leaf = l == levels - 1 || (e & Pte.PageSize) != 0;
-            if (!leaf)
-            {
-                if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
-                if (c.Pwc[l] is { } pwc) FillPwc(pwc, va >> g.Shift[l], c.Pcid, (e & Pte.AddrMask) | rights | nx);
-                table = Pte.Pfn(e);
-                continue;
-            }
-            if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
-                || (kind == AccessKind.Ifetch && nx != 0 && g.HasNx))
-                return Finish(reads, ErrorCode(kind, user) | PageFaultError.Protection, ref cycles);
             if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
-            if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
-            sizeClass = l == levels - 1 ? 0 : g.SizeClassOfLevel(l);
-            data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
-            return Finish(reads, PageFaultError.None, ref cycles);
+            if (c.Pwc[l] is { } pwc) FillPwc(pwc, va >> g.Shift[l], c.Pcid, (e & Pte.AddrMask) | rights | nx);
+            table = Pte.Pfn(e);
         }
         return Finish(reads, ErrorCode(kind, user), ref cycles);
+    }
+
+    // A present leaf entry <paramref name="e"/> reached with the rights and NX of the levels above: the access's rights
+    // checked (a protection #PF), the accessed and, for a store, dirty bits set, and the TLB entry's data. Shared by the
+    // walk's one-read case and its level loop.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PageFaultError Leaf(ref ulong e, AccessKind kind, bool user, ulong rights, ulong nx, out ulong data)
+    {
+        rights &= e;
+        nx |= e & Pte.Nx;
+        if ((user && (rights & Pte.User) == 0) || (kind == AccessKind.Store && (rights & Pte.Rw) == 0)
+            || (kind == AccessKind.Ifetch && nx != 0 && _g.HasNx))
+        {
+            data = 0;
+            return ErrorCode(kind, user) | PageFaultError.Protection;
+        }
+        var s = Stats;
+        if ((e & Pte.Accessed) == 0) { e |= Pte.Accessed; s.AccessedBitsSet++; }
+        if (kind == AccessKind.Store && (e & Pte.Dirty) == 0) { e |= Pte.Dirty; s.DirtyBitsSet++; }
+        data = (e & Pte.AddrMask) | rights | nx | (e & (Pte.Dirty | Pte.Global));
+        return PageFaultError.None;
     }
 
     // A paging-structure-cache fill on the walk's way down: out of line, so that the walk's usual path (a walk-cache

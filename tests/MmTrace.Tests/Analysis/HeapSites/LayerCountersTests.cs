@@ -25,12 +25,13 @@ public class LayerCountersTests
     }
 
     [Fact]
-    public void MachineMoved_gives_the_delta_of_two_reads_and_false_when_nothing_moved()
+    public void MovedAtAll_gives_the_delta_of_two_reads_and_false_when_nothing_moved()
     {
         var mmu = MachineBuilder.Build(MachineConfig.Load("x86_64-skylake-4g"), new SymbolTable()).Mmu;
+        var counters = new MachineCounters(mmu);
         var then = LayerCounters.OfMachine(mmu);
         var cost = default(LayerCounters);
-        Assert.False(LayerCounters.MachineMoved(mmu, ref then, ref cost));
+        Assert.False(counters.MovedAtAll(ref then, ref cost));
         Assert.True(cost.IsZero);
         var before = then;
         mmu.Stats.FaultsByErrorCode[6] += 2;
@@ -39,12 +40,12 @@ public class LayerCountersTests
         mmu.Stats.CowBreaks++;
         mmu.Stats.RecordWalk(4);
         mmu.Stats.Misses[TlbLevel.Stlb * MmuStats.SizeClasses + 1] += 5;
-        Assert.True(LayerCounters.MachineMoved(mmu, ref then, ref cost));
+        Assert.True(counters.MovedAtAll(ref then, ref cost));
         Assert.Equal(LayerCounters.Delta(LayerCounters.OfMachine(mmu), before), cost);
         Assert.Equal((3, 3, 1, 5, 1), (cost.PageFaults, cost.PagesFirstTouched, cost.CowCopies, cost.StlbMisses, cost.PageWalks));
         Assert.Equal(LayerCounters.OfMachine(mmu), then);
         cost = default;
-        Assert.False(LayerCounters.MachineMoved(mmu, ref then, ref cost));
+        Assert.False(counters.MovedAtAll(ref then, ref cost));
         Assert.True(cost.IsZero);
     }
 
