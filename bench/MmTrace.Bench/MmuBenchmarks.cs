@@ -56,7 +56,7 @@ public class MmuBenchmarks
     // every event (ifetches included), so the figure covers the L1 iTLB too.
     private void SetupLackey(SymbolTable symbols, string name)
     {
-        string path = Path.Combine(FindRepo(), "traces", "real", name + ".lackey.txt.gz");
+        string path = BenchPaths.Real(name + ".lackey.txt.gz");
         using var reader = TraceFormats.Open(path, "auto", symbols, ReaderOptions.Default);
         var all = new List<TraceEvent>();
         var batch = new TraceEvent[4096];
@@ -65,13 +65,6 @@ public class MmuBenchmarks
         _machine = MachineBuilder.Build(MachineConfig.Load(Preset, ["mmu.implicit_map=true"]), symbols, 1);
         foreach (var e in all) _machine.Dispatch(e);
         _events = all.Where(e => e.Op is Op.Load or Op.Store or Op.Ifetch).ToArray();
-    }
-
-    private static string FindRepo()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "MmTrace.sln"))) return d.FullName;
-        throw new DirectoryNotFoundException("MmTrace.sln not found above " + AppContext.BaseDirectory);
     }
 
     [Benchmark(OperationsPerInvoke = Events)]

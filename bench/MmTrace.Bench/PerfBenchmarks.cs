@@ -106,18 +106,10 @@ public class PerfBenchmarks
 
     private static byte[] Gunzip(string name)
     {
-        using var gz = new GZipStream(File.OpenRead(Path.Combine(RepoRoot(), "traces", "real", name)), CompressionMode.Decompress);
+        using var gz = new GZipStream(File.OpenRead(BenchPaths.Real(name)), CompressionMode.Decompress);
         using var ms = new MemoryStream();
         gz.CopyTo(ms);
         return ms.ToArray();
-    }
-
-    private static string RepoRoot()
-    {
-        if (Environment.GetEnvironmentVariable("MMTRACE_REPO") is { Length: > 0 } env) return env;
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "MmTrace.sln"))) return d.FullName;
-        throw new InvalidOperationException("cannot find MmTrace.sln above " + AppContext.BaseDirectory + "; set MMTRACE_REPO");
     }
 
     private sealed class ThroughputConfig : ManualConfig

@@ -26,9 +26,7 @@ public class ProcessBenchmarks
     public void Setup()
     {
         _churn = Read(Workloads.Get("mmap-churn").Create(ChurnEvents, 1, new Dictionary<string, string>(), _symbols));
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "MmTrace.sln"))) root = Path.GetDirectoryName(root)!;
-        _strace = Read(TraceFormats.Open(Path.Combine(root, "traces", "real", "gcc-compile.strace.txt"), "auto", _symbols, new ReaderOptions()));
+        _strace = Read(TraceFormats.Open(BenchPaths.Real("gcc-compile.strace.txt"), "auto", _symbols, new ReaderOptions()));
     }
 
     private static TraceEvent[] Read(ITraceReader reader)

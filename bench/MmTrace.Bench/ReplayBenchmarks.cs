@@ -38,7 +38,7 @@ public class ReplayBenchmarks
     {
         _symbols = new SymbolTable();
         using var reader = Workload.StartsWith("real:", StringComparison.Ordinal)
-            ? MmTrace.Ingest.TraceFormats.Open(FindReal(Workload[5..].Contains('.') ? Workload[5..] : Workload[5..] + ".perf-script.txt.gz"), "auto", _symbols, ReaderOptions.Default)
+            ? MmTrace.Ingest.TraceFormats.Open(BenchPaths.Real(Workload[5..].Contains('.') ? Workload[5..] : Workload[5..] + ".perf-script.txt.gz"), "auto", _symbols, ReaderOptions.Default)
             : Workloads.Get(Workload).Create(Events, 1, new Dictionary<string, string>(), _symbols);
         _traits = reader.Traits;
         var all = new List<TraceEvent>(Events);
@@ -46,16 +46,6 @@ public class ReplayBenchmarks
         int n;
         while ((n = reader.Read(batch)) > 0) all.AddRange(batch.AsSpan(0, n));
         _events = all.ToArray();
-    }
-
-    private static string FindReal(string name)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            string p = Path.Combine(d.FullName, "traces", "real", name);
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException(name);
     }
 
     public int EventCount => _events.Length;

@@ -100,7 +100,7 @@ public static class UserFormatInputs
 
     public static byte[] Bytes(string file) => Data.GetOrAdd(file, f =>
     {
-        string path = Path.Combine(RepoRoot(), "traces", "real", f);
+        string path = BenchPaths.Real(f);
         using var s = System.IO.File.OpenRead(path);
         using var ms = new MemoryStream();
         if (f.EndsWith(".gz", StringComparison.Ordinal))
@@ -125,12 +125,4 @@ public static class UserFormatInputs
         return events;
     });
 
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (System.IO.File.Exists(Path.Combine(d.FullName, "MmTrace.sln"))) return d.FullName;
-        for (var d = new DirectoryInfo(Directory.GetCurrentDirectory()); d is not null; d = d.Parent)
-            if (System.IO.File.Exists(Path.Combine(d.FullName, "MmTrace.sln"))) return d.FullName;
-        throw new InvalidOperationException("cannot find MmTrace.sln above " + AppContext.BaseDirectory);
-    }
 }

@@ -50,11 +50,8 @@ public class UserHeapBenchmarks
     private static string Locate(string name)
     {
         if (Path.IsPathRooted(name) && System.IO.File.Exists(name)) return name; // an absolute path, e.g. a generated 10 M-event Parquet
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            foreach (var p in new[] { Path.Combine(d.FullName, "traces", "real", name), Path.Combine(d.FullName, "traces", name) })
-                if (System.IO.File.Exists(p)) return p;
-        }
+        foreach (var p in new[] { BenchPaths.Real(name), BenchPaths.Traces(name) })
+            if (System.IO.File.Exists(p)) return p;
         throw new FileNotFoundException(name);
     }
 
