@@ -47,11 +47,12 @@ public sealed class TlbArray
 
     private readonly ulong[] _keys;
     private readonly ulong[] _data;
-    // LRU: per set, a doubly linked list of its ways (slot numbers), most recent first; invalid ways at the tail.
+    // LRU of sets wider than StampedWays: per set, a circular doubly linked list of its ways (slot numbers) from the most
+    // recent (_mru) round to the least recent (its predecessor), invalid ways at the tail. A fill after a miss takes the
+    // tail and makes it most recent by moving _mru back one step: no links change.
     private readonly int[] _prev = [];
     private readonly int[] _next = [];
     private readonly int[] _mru = [];
-    private readonly int[] _lru = [];
     // LRU of 17 to StampedWays ways: per slot an age stamp, (tick of its last use) << StampWayBits | its way in the set;
     // an invalid way holds its way number alone (tick 0), so the smallest stamp of a set is its first victim: an invalid
     // way, else the least recently used. A use is one store; only a fill searches (a vector minimum over the set).
@@ -65,7 +66,7 @@ public sealed class TlbArray
     private readonly bool _packed;
     // The nibbles of a packed order that hold ways (the others stay 0xF).
     private readonly ulong _orderWays;
-    private readonly int[] _invalidInSet;
+    private readonly int[] _invalidInSet; // PLRU and Random only (an LRU set keeps its invalid ways last)
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
     private readonly int _treeLevels;  // log2 P
@@ -136,17 +137,15 @@ public sealed class TlbArray
             _prev = new int[entries];
             _next = new int[entries];
             _mru = new int[sets];
-            _lru = new int[sets];
             for (int set = 0; set < sets; set++)
             {
                 int b = set * ways;
                 for (int w = 0; w < ways; w++)
                 {
-                    _prev[b + w] = w == 0 ? -1 : b + w - 1;
-                    _next[b + w] = w == ways - 1 ? -1 : b + w + 1;
+                    _prev[b + w] = b + (w + ways - 1) % ways;
+                    _next[b + w] = b + (w + 1) % ways;
                 }
                 _mru[set] = b;
-                _lru[set] = b + ways - 1;
             }
         }
         if (ways > HashedWays)
@@ -362,16 +361,18 @@ public sealed class TlbArray
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
         int set = (int)(vpn & (ulong)_setMask);
-        if (knownAbsent && _packed)
+        if (knownAbsent && Policy == TlbReplacement.Lru)
         {
-            InsertAbsentPacked(set, Key(vpn, sizeClass, global ? GlobalBit : pcid), sizeClass, global, data);
+            ulong k = Key(vpn, sizeClass, global ? GlobalBit : pcid);
+            if (_packed) InsertAbsentPacked(set, k, sizeClass, global, data);
+            else InsertAbsentUnpacked(set, k, sizeClass, global, data);
             return;
         }
         int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
         if (slot < 0) slot = Victim(set);
         ulong old = _keys[slot];
         if (old != Invalid) Forget(old);
-        else _invalidInSet[set]--;
+        else if (Policy != TlbReplacement.Lru) _invalidInSet[set]--;
         ulong key = Key(vpn, sizeClass, global ? GlobalBit : pcid);
         _keys[slot] = key;
         _data[slot] = data;
@@ -394,7 +395,6 @@ public sealed class TlbArray
         ref ulong k = ref _keys[slot];
         ulong old = k;
         if (old != Invalid) Uncount(old);
-        else _invalidInSet[set]--;
         k = key;
         _data[slot] = data;
         Count(sizeClass, global);
@@ -403,13 +403,42 @@ public sealed class TlbArray
         o = (order << 4 | (uint)w) & ways | order & ~ways;
     }
 
+    // The same for the wider LRU sets (age stamps or the circular list; the hashed index for sets wider than HashedWays):
+    // the victim is the smallest stamp, or the list's tail, which becomes most recent by moving the list's head back one.
+    // Neither Victim's nor Touch's policy tests run, nor MoveToFront's unlinking. The same slot, counts and order as
+    // the general path (TlbArrayTests drives both against one reference).
+    private void InsertAbsentUnpacked(int set, ulong key, int sizeClass, bool global, ulong data)
+    {
+        int b = set * Ways;
+        int slot;
+        if (_stamped)
+        {
+            slot = StampVictim(b);
+            _stamp[slot] = ++_tick << StampWayBits | (uint)(slot - b);
+        }
+        else
+        {
+            ref int head = ref _mru[set];
+            slot = _prev[head];
+            head = slot;
+        }
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        if (old != Invalid) Forget(old);
+        k = key;
+        _data[slot] = data;
+        Count(sizeClass, global);
+        if (_hash.Length != 0) HashAdd(key, slot);
+        _last = slot;
+    }
+
     // The slot a miss fills: the first invalid way (the LRU list keeps invalid ways at its tail), else the policy's victim.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Victim(int set)
     {
         if (_packed) return set * Ways + (int)((_order[set] >> (4 * (Ways - 1))) & 0xF);
         if (_stamped) return StampVictim(set * Ways);
-        if (Policy == TlbReplacement.Lru) return _lru[set];
+        if (Policy == TlbReplacement.Lru) return _prev[_mru[set]];
         int b = set * Ways;
         if (_invalidInSet[set] != 0)
         {
@@ -491,7 +520,7 @@ public sealed class TlbArray
         Forget(_keys[slot]);
         _keys[slot] = Invalid;
         int set = slot / Ways;
-        _invalidInSet[set]++;
+        if (Policy != TlbReplacement.Lru) _invalidInSet[set]++;
         if (_packed) PackedToBack(set, slot - set * Ways);
         else if (_stamped) _stamp[slot] = (ulong)(uint)(slot - set * Ways);
         else if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
@@ -571,31 +600,44 @@ public sealed class TlbArray
         return b + (int)(min & ((1UL << StampWayBits) - 1));
     }
 
+    // The circular list: slot becomes the most recent (unlinked, then linked in before the head, which it replaces).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MoveToFront(int set, int slot)
     {
-        int head = _mru[set];
-        if (head == slot) return;
+        ref int head = ref _mru[set];
+        int h = head;
+        if (h == slot) return;
+        head = slot;
+        int t = _prev[h];
+        if (t == slot) return; // the tail: moving the head back one step makes it the most recent
         int p = _prev[slot], n = _next[slot];
         _next[p] = n;
-        if (n >= 0) _prev[n] = p; else _lru[set] = p;
-        _prev[slot] = -1;
-        _next[slot] = head;
-        _prev[head] = slot;
-        _mru[set] = slot;
+        _prev[n] = p;
+        _next[t] = slot;
+        _prev[slot] = t;
+        _next[slot] = h;
+        _prev[h] = slot;
     }
 
+    // The circular list: slot becomes the least recent (the tail, just before the head).
     private void MoveToBack(int set, int slot)
     {
-        int tail = _lru[set];
-        if (tail == slot) return;
+        ref int head = ref _mru[set];
+        int h = head;
+        if (h == slot)
+        {
+            head = _next[h]; // the head moves on one step, leaving slot as the tail
+            return;
+        }
+        int t = _prev[h];
+        if (t == slot) return;
         int p = _prev[slot], n = _next[slot];
+        _next[p] = n;
         _prev[n] = p;
-        if (p >= 0) _next[p] = n; else _mru[set] = n;
-        _next[slot] = -1;
-        _prev[slot] = tail;
-        _next[tail] = slot;
-        _lru[set] = slot;
+        _next[t] = slot;
+        _prev[slot] = t;
+        _next[slot] = h;
+        _prev[h] = slot;
     }
 
     // ---- tree PLRU -----------------------------------------------------------------------------------
