@@ -315,7 +315,17 @@ public sealed class TlbArray
         }
     }
 
-    private void HashAdd(ulong key, int slot)
+    private void HashAdd(ulong key, int slot) => HashAddCore(key, slot);
+
+    // An eviction's index update in one call: the victim's key out, the new key in (its slot).
+    private void HashReplace(ulong old, ulong key, int slot)
+    {
+        HashRemoveCore(old);
+        HashAddCore(key, slot);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HashAddCore(ulong key, int slot)
     {
         int i = HashHome(key);
         while (_hash[i].Key != Invalid) i = (i + 1) & _hashMask;
@@ -325,7 +335,10 @@ public sealed class TlbArray
 
     // Linear-probing deletion by backward shift: later entries of the cluster move up unless their home lies
     // cyclically in (hole, j], so every probe sequence stays unbroken without tombstones.
-    private void HashRemove(ulong key)
+    private void HashRemove(ulong key) => HashRemoveCore(key);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HashRemoveCore(ulong key)
     {
         var h = _hash;
         int mask = _hashMask;
@@ -424,11 +437,18 @@ public sealed class TlbArray
         }
         ref ulong k = ref _keys[slot];
         ulong old = k;
-        if (old != Invalid) Forget(old);
         k = key;
         _data[slot] = data;
         Count(sizeClass, global);
-        if (_hash.Length != 0) HashAdd(key, slot);
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
         _last = slot;
     }
 
@@ -584,7 +604,16 @@ public sealed class TlbArray
     {
         var st = _stamp;
         ulong min;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && (Ways & 7) == 0)
+        {
+            ref ulong s0 = ref MemoryMarshal.GetArrayDataReference(st);
+            var m = Vector512.LoadUnsafe(ref s0, (nuint)b);
+            for (int w = 8; w < Ways; w += 8) m = Vector512.Min(m, Vector512.LoadUnsafe(ref s0, (nuint)(b + w)));
+            var q = Vector256.Min(m.GetLower(), m.GetUpper());
+            var h = Vector128.Min(q.GetLower(), q.GetUpper());
+            min = Math.Min(h.GetElement(0), h.GetElement(1));
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             ref ulong s0 = ref MemoryMarshal.GetArrayDataReference(st);
             var m = Vector256.LoadUnsafe(ref s0, (nuint)b);
