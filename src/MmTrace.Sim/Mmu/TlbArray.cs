@@ -28,7 +28,8 @@ public enum TlbReplacement : byte
 /// invalid ways at the end): packed four bits a way in one word per set up to 16 ways (a hit moves its way to the
 /// front with a few bit operations and no branch), an age stamp per way for sets of 17 to <see cref="StampedWays"/>
 /// ways (a hit is one store; a fill takes the set's smallest stamp, a vector minimum), a doubly linked list of slots
-/// for wider sets (a hit moves one node); a miss evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
+/// for wider sets, circular (a hit moves one node; a fill after a miss turns the head back one step onto the tail); a miss
+/// evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
 /// Zen 4's 24-way L2 dTLB) find a tag through an open-addressing index (linear probing, backward-shift
 /// deletion) instead of comparing every way; narrower sets compare four tags at a time.
 /// </remarks>
