@@ -28,7 +28,8 @@ public enum TlbReplacement : byte
 /// invalid ways at the end): packed four bits a way in one word per set up to 16 ways (a hit moves its way to the
 /// front with a few bit operations and no branch), an age stamp per way for sets of 17 to <see cref="StampedWays"/>
 /// ways (a hit is one store; a fill takes the set's smallest stamp, a vector minimum), a doubly linked list of slots
-/// for wider sets (a hit moves one node); a miss evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
+/// for wider sets, circular (a hit moves one node; a fill after a miss turns the head back one step onto the tail); a miss
+/// evicts the last way without a search. Sets wider than <see cref="HashedWays"/> (AMD's fully associative L1 TLBs, the wide walk caches,
 /// Zen 4's 24-way L2 dTLB) find a tag through an open-addressing index (linear probing, backward-shift
 /// deletion) instead of comparing every way; narrower sets compare four tags at a time.
 /// </remarks>
@@ -47,11 +48,12 @@ public sealed class TlbArray
 
     private readonly ulong[] _keys;
     private readonly ulong[] _data;
-    // LRU: per set, a doubly linked list of its ways (slot numbers), most recent first; invalid ways at the tail.
+    // LRU of sets wider than StampedWays: per set, a circular doubly linked list of its ways (slot numbers) from the most
+    // recent (_mru) round to the least recent (its predecessor), invalid ways at the tail. A fill after a miss takes the
+    // tail and makes it most recent by moving _mru back one step: no links change.
     private readonly int[] _prev = [];
     private readonly int[] _next = [];
     private readonly int[] _mru = [];
-    private readonly int[] _lru = [];
     // LRU of 17 to StampedWays ways: per slot an age stamp, (tick of its last use) << StampWayBits | its way in the set;
     // an invalid way holds its way number alone (tick 0), so the smallest stamp of a set is its first victim: an invalid
     // way, else the least recently used. A use is one store; only a fill searches (a vector minimum over the set).
@@ -65,7 +67,7 @@ public sealed class TlbArray
     private readonly bool _packed;
     // The nibbles of a packed order that hold ways (the others stay 0xF).
     private readonly ulong _orderWays;
-    private readonly int[] _invalidInSet;
+    private readonly int[] _invalidInSet; // PLRU and Random only (an LRU set keeps its invalid ways last)
     private readonly byte[] _tree;     // PLRU: per set, (P-1) direction bits of a heap-ordered binary tree
     private readonly int _treeNodes;   // P - 1
     private readonly int _treeLevels;  // log2 P
@@ -136,17 +138,15 @@ public sealed class TlbArray
             _prev = new int[entries];
             _next = new int[entries];
             _mru = new int[sets];
-            _lru = new int[sets];
             for (int set = 0; set < sets; set++)
             {
                 int b = set * ways;
                 for (int w = 0; w < ways; w++)
                 {
-                    _prev[b + w] = w == 0 ? -1 : b + w - 1;
-                    _next[b + w] = w == ways - 1 ? -1 : b + w + 1;
+                    _prev[b + w] = b + (w + ways - 1) % ways;
+                    _next[b + w] = b + (w + 1) % ways;
                 }
                 _mru[set] = b;
-                _lru[set] = b + ways - 1;
             }
         }
         if (ways > HashedWays)
@@ -316,7 +316,17 @@ public sealed class TlbArray
         }
     }
 
-    private void HashAdd(ulong key, int slot)
+    private void HashAdd(ulong key, int slot) => HashAddCore(key, slot);
+
+    // An eviction's index update in one call: the victim's key out, the new key in (its slot).
+    private void HashReplace(ulong old, ulong key, int slot)
+    {
+        HashRemoveCore(old);
+        HashAddCore(key, slot);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HashAddCore(ulong key, int slot)
     {
         int i = HashHome(key);
         while (_hash[i].Key != Invalid) i = (i + 1) & _hashMask;
@@ -326,7 +336,10 @@ public sealed class TlbArray
 
     // Linear-probing deletion by backward shift: later entries of the cluster move up unless their home lies
     // cyclically in (hole, j], so every probe sequence stays unbroken without tombstones.
-    private void HashRemove(ulong key)
+    private void HashRemove(ulong key) => HashRemoveCore(key);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HashRemoveCore(ulong key)
     {
         var h = _hash;
         int mask = _hashMask;
@@ -362,16 +375,18 @@ public sealed class TlbArray
     public void Insert(ulong vpn, int sizeClass, int pcid, bool global, ulong data, bool knownAbsent = false)
     {
         int set = (int)(vpn & (ulong)_setMask);
-        if (knownAbsent && _packed)
+        if (knownAbsent && Policy == TlbReplacement.Lru)
         {
-            InsertAbsentPacked(set, Key(vpn, sizeClass, global ? GlobalBit : pcid), sizeClass, global, data);
+            ulong k = Key(vpn, sizeClass, global ? GlobalBit : pcid);
+            if (_packed) InsertAbsentPacked(set, k, sizeClass, global, data);
+            else InsertAbsentUnpacked(set, k, sizeClass, global, data);
             return;
         }
         int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
         if (slot < 0) slot = Victim(set);
         ulong old = _keys[slot];
         if (old != Invalid) Forget(old);
-        else _invalidInSet[set]--;
+        else if (Policy != TlbReplacement.Lru) _invalidInSet[set]--;
         ulong key = Key(vpn, sizeClass, global ? GlobalBit : pcid);
         _keys[slot] = key;
         _data[slot] = data;
@@ -394,7 +409,6 @@ public sealed class TlbArray
         ref ulong k = ref _keys[slot];
         ulong old = k;
         if (old != Invalid) Uncount(old);
-        else _invalidInSet[set]--;
         k = key;
         _data[slot] = data;
         Count(sizeClass, global);
@@ -403,13 +417,49 @@ public sealed class TlbArray
         o = (order << 4 | (uint)w) & ways | order & ~ways;
     }
 
+    // The same for the wider LRU sets (age stamps or the circular list; the hashed index for sets wider than HashedWays):
+    // the victim is the smallest stamp, or the list's tail, which becomes most recent by moving the list's head back one.
+    // Neither Victim's nor Touch's policy tests run, nor MoveToFront's unlinking. The same slot, counts and order as
+    // the general path (TlbArrayTests drives both against one reference).
+    private void InsertAbsentUnpacked(int set, ulong key, int sizeClass, bool global, ulong data)
+    {
+        int b = set * Ways;
+        int slot;
+        if (_stamped)
+        {
+            slot = StampVictim(b);
+            _stamp[slot] = ++_tick << StampWayBits | (uint)(slot - b);
+        }
+        else
+        {
+            ref int head = ref _mru[set];
+            slot = _prev[head];
+            head = slot;
+        }
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        k = key;
+        _data[slot] = data;
+        Count(sizeClass, global);
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
+        _last = slot;
+    }
+
     // The slot a miss fills: the first invalid way (the LRU list keeps invalid ways at its tail), else the policy's victim.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Victim(int set)
     {
         if (_packed) return set * Ways + (int)((_order[set] >> (4 * (Ways - 1))) & 0xF);
         if (_stamped) return StampVictim(set * Ways);
-        if (Policy == TlbReplacement.Lru) return _lru[set];
+        if (Policy == TlbReplacement.Lru) return _prev[_mru[set]];
         int b = set * Ways;
         if (_invalidInSet[set] != 0)
         {
@@ -491,7 +541,7 @@ public sealed class TlbArray
         Forget(_keys[slot]);
         _keys[slot] = Invalid;
         int set = slot / Ways;
-        _invalidInSet[set]++;
+        if (Policy != TlbReplacement.Lru) _invalidInSet[set]++;
         if (_packed) PackedToBack(set, slot - set * Ways);
         else if (_stamped) _stamp[slot] = (ulong)(uint)(slot - set * Ways);
         else if (Policy == TlbReplacement.Lru) MoveToBack(set, slot);
@@ -555,7 +605,16 @@ public sealed class TlbArray
     {
         var st = _stamp;
         ulong min;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && (Ways & 7) == 0)
+        {
+            ref ulong s0 = ref MemoryMarshal.GetArrayDataReference(st);
+            var m = Vector512.LoadUnsafe(ref s0, (nuint)b);
+            for (int w = 8; w < Ways; w += 8) m = Vector512.Min(m, Vector512.LoadUnsafe(ref s0, (nuint)(b + w)));
+            var q = Vector256.Min(m.GetLower(), m.GetUpper());
+            var h = Vector128.Min(q.GetLower(), q.GetUpper());
+            min = Math.Min(h.GetElement(0), h.GetElement(1));
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             ref ulong s0 = ref MemoryMarshal.GetArrayDataReference(st);
             var m = Vector256.LoadUnsafe(ref s0, (nuint)b);
@@ -571,31 +630,44 @@ public sealed class TlbArray
         return b + (int)(min & ((1UL << StampWayBits) - 1));
     }
 
+    // The circular list: slot becomes the most recent (unlinked, then linked in before the head, which it replaces).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MoveToFront(int set, int slot)
     {
-        int head = _mru[set];
-        if (head == slot) return;
+        ref int head = ref _mru[set];
+        int h = head;
+        if (h == slot) return;
+        head = slot;
+        int t = _prev[h];
+        if (t == slot) return; // the tail: moving the head back one step makes it the most recent
         int p = _prev[slot], n = _next[slot];
         _next[p] = n;
-        if (n >= 0) _prev[n] = p; else _lru[set] = p;
-        _prev[slot] = -1;
-        _next[slot] = head;
-        _prev[head] = slot;
-        _mru[set] = slot;
+        _prev[n] = p;
+        _next[t] = slot;
+        _prev[slot] = t;
+        _next[slot] = h;
+        _prev[h] = slot;
     }
 
+    // The circular list: slot becomes the least recent (the tail, just before the head).
     private void MoveToBack(int set, int slot)
     {
-        int tail = _lru[set];
-        if (tail == slot) return;
+        ref int head = ref _mru[set];
+        int h = head;
+        if (h == slot)
+        {
+            head = _next[h]; // the head moves on one step, leaving slot as the tail
+            return;
+        }
+        int t = _prev[h];
+        if (t == slot) return;
         int p = _prev[slot], n = _next[slot];
+        _next[p] = n;
         _prev[n] = p;
-        if (p >= 0) _next[p] = n; else _mru[set] = n;
-        _next[slot] = -1;
-        _prev[slot] = tail;
-        _next[tail] = slot;
-        _lru[set] = slot;
+        _next[t] = slot;
+        _prev[slot] = t;
+        _next[slot] = h;
+        _prev[h] = slot;
     }
 
     // ---- tree PLRU -----------------------------------------------------------------------------------
