@@ -54,6 +54,10 @@ public sealed class CpuMmu
     /// <summary>The walk cache of PDEs when it is the first a walk consults (every 4- and 5-level preset that has one; not
     /// PAE, whose walk starts at the PDPTE registers): the lean miss path's (<c>X86Mmu.TranslateMissUsual</c>). Else null.</summary>
     internal TlbArray? PdeCache;
+    /// <summary>[L1i, L1d]: the 4K array of the level an L1 miss goes to next (L2 iTLB or STLB) when <see cref="PdeCache"/>
+    /// exists, with that level's count of large entries: the lean miss path's. Else null.</summary>
+    internal readonly TlbArray?[] MissSecond = new TlbArray?[2];
+    internal readonly TlbArray.LevelCount?[] MissSecondLarge = new TlbArray.LevelCount?[2];
     public AddressSpace? Mm;
     public int Asid;
     public int Pcid;
@@ -236,7 +240,17 @@ public sealed class X86Mmu
         for (int lv = _g.Levels - 2; lv >= _g.FirstWalkedLevel; lv--)
             if (c.Pwc[lv] is { } p) pwcPlan.Add(new PwcStep(p, lv, _g.Shift[lv]));
         c.PwcPlan = pwcPlan.ToArray();
-        if (_g.FirstWalkedLevel == 0 && pwcPlan.Count > 0 && pwcPlan[0].Level == _g.Levels - 2) c.PdeCache = pwcPlan[0].Array;
+        if (_g.FirstWalkedLevel == 0 && pwcPlan.Count > 0 && pwcPlan[0].Level == _g.Levels - 2)
+        {
+            c.PdeCache = pwcPlan[0].Array;
+            bool l2i = c.Levels[TlbLevel.L2i].Any(a => a is not null);
+            foreach (int l1 in (int[])[TlbLevel.L1i, TlbLevel.L1d])
+            {
+                int l2 = l1 == TlbLevel.L1i && l2i ? TlbLevel.L2i : TlbLevel.Stlb;
+                c.MissSecond[l1] = c.Levels[l2][0];
+                c.MissSecondLarge[l1] = c.Large[l2];
+            }
+        }
         return c;
     }
 
@@ -528,10 +542,10 @@ public sealed class X86Mmu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Translation TranslateMissUsual(CpuMmu c, ulong va, AccessKind kind, int l1, TlbArray l1Small)
     {
+        var second = c.MissSecond[l1];
+        if (second is null || c.MissSecondLarge[l1]!.Large != 0) return TranslateMiss(c, va, kind, user: true, l1);
         int l2 = SecondLevel(kind);
-        var pde = c.PdeCache;
-        var second = c.Levels[l2][0];
-        if (pde is null || second is null || c.Large[l2].Large != 0) return TranslateMiss(c, va, kind, user: true, l1);
+        var pde = c.PdeCache!;
         var s = Stats;
         int pcid = c.Pcid;
         ulong vpn = va >> Units.PageShift;
@@ -553,7 +567,7 @@ public sealed class X86Mmu
         s.PwcHits[pdeLevel]++;
         ref ulong e = ref Tables.Entry(Pte.Pfn(d), (int)vpn & _leafIndexMask);
         var fault = (e & Pte.Present) == 0 ? ErrorCode(kind, user: true) : Leaf(ref e, kind, user: true, d & Rights, d & Pte.Nx, out data);
-        s.RecordWalk(1);
+        s.WalksByReads[1]++;
         long cycles = _cost.TlbStlbHit + _cost.WalkTableRead;
         if (fault != PageFaultError.None) return FaultAndFill(c, va, kind, l1, l2, fault, cycles);
         s.Misses[l1 * 3]++;
@@ -1062,7 +1076,8 @@ public sealed class X86Mmu
         var cpus = _cpus;
         if ((e.Present & EventFields.Cpu) == 0) return cpus[0];
         uint cpu = (uint)e.Cpu;
-        return cpus[cpu < (uint)cpus.Length ? (int)cpu : EventCpu.Of(e, cpus.Length)];
+        if (cpu < (uint)cpus.Length) return cpus[(int)cpu];
+        return cpus[EventCpu.Of(e, cpus.Length)];
     }
 
     /// <summary>A memory syscall or recorded fault runs in its process on the event's CPU: switch to it there first.</summary>
