@@ -549,7 +549,11 @@ public sealed class X86Mmu
         var s = Stats;
         int pcid = c.Pcid;
         ulong vpn = va >> Units.PageShift;
-        if (second.Lookup(vpn, 0, pcid, out ulong data))
+        // LookupPastLast: without Lookup's test of the entry the array used last. If that entry held the page, Lookup would
+        // return it untouched and LookupPastLast finds it and touches it again: it is already the most recent of its set
+        // (any later use in the set would have become the entry used last), so the recency order, and with it every later
+        // hit and victim, is the same.
+        if (second.LookupPastLast(vpn, pcid, out ulong data))
         {
             s.Hits[l2 * 3]++;
             s.Misses[l1 * 3]++;
