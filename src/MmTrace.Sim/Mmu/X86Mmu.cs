@@ -98,7 +98,7 @@ public sealed class X86Mmu
     // The 4K leaf table's index mask (its shift is the page shift in every mode): the walk's one-read case.
     private readonly int _leafIndexMask;
     // The PDE level's shift: a PDE-cache key is va >> it.
-    private readonly int _pdeShift;
+    private readonly int _pdeShift, _pdeLevel;
     private readonly int _kernelRootStart;
     private long _kernelRoot = -1;
     private readonly bool _pcid;
@@ -133,7 +133,8 @@ public sealed class X86Mmu
         _canonicalLimit = 1UL << _g.VaBits;
         if (_g.Shift[_g.Levels - 1] != Units.PageShift) throw new InvalidOperationException("the last paging level maps 4K pages");
         _leafIndexMask = _g.EntriesPerTable(_g.Levels - 1) - 1;
-        _pdeShift = _g.Shift[_g.Levels - 2];
+        _pdeLevel = _g.Levels - 2;
+        _pdeShift = _g.Shift[_pdeLevel];
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -565,7 +566,7 @@ public sealed class X86Mmu
             return SecondLevelWithoutRights(c, va, kind, l1, l2);
         }
         // The walk: the PDE cache first (Walk's first plan step), then the 4K leaf (Walk's one-read case).
-        int pdeLevel = _g.Levels - 2;
+        int pdeLevel = _pdeLevel;
         s.PwcLookups[pdeLevel]++;
         if (!pde.Lookup(va >> _pdeShift, 0, pcid, out ulong d)) return WalkPastPdeCache(c, va, kind, l1, l2);
         s.PwcHits[pdeLevel]++;
