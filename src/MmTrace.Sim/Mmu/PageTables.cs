@@ -81,8 +81,19 @@ public sealed class PageTables
 
     public bool IsTable(long pfn) => pfn >= 0 && pfn >> ChunkShift < _chunks.Length && _chunks[pfn >> ChunkShift]?[pfn & ChunkMask] is not null;
 
+    // In 32-bit indices after one unsigned range test (a long index made the JIT compare and spill 64-bit lengths on the
+    // walk's path); a pfn outside the radix throws as the long index did.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong[] Table(long pfn) => _chunks[pfn >> ChunkShift]![pfn & ChunkMask]!;
+    private ulong[] Table(long pfn)
+    {
+        var chunks = _chunks;
+        ulong hi = (ulong)pfn >> ChunkShift;
+        if (hi >= (uint)chunks.Length) ThrowOutside(pfn);
+        return chunks[(int)hi]![(int)pfn & ChunkMask]!;
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowOutside(long pfn) => throw new IndexOutOfRangeException($"pfn {pfn} is outside the page-table radix");
 
     private ref int Present(long pfn) => ref _present[pfn >> ChunkShift]![pfn & ChunkMask];
 

@@ -51,6 +51,13 @@ public sealed class CpuMmu
     public int NextAsid;
     /// <summary>The paging-structure caches a walk consults, deepest level first (fixed by the preset: worked out once).</summary>
     internal PwcStep[] PwcPlan = [];
+    /// <summary>The walk cache of PDEs when it is the first a walk consults (every 4- and 5-level preset that has one; not
+    /// PAE, whose walk starts at the PDPTE registers): the lean miss path's (<c>X86Mmu.TranslateMissUsual</c>). Else null.</summary>
+    internal TlbArray? PdeCache;
+    /// <summary>[L1i, L1d]: the 4K array of the level an L1 miss goes to next (L2 iTLB or STLB) when <see cref="PdeCache"/>
+    /// exists, with that level's count of large entries: the lean miss path's. Else null.</summary>
+    internal readonly TlbArray?[] MissSecond = new TlbArray?[2];
+    internal readonly TlbArray.LevelCount?[] MissSecondLarge = new TlbArray.LevelCount?[2];
     public AddressSpace? Mm;
     public int Asid;
     public int Pcid;
@@ -90,6 +97,8 @@ public sealed class X86Mmu
     private readonly ulong _canonicalBias, _canonicalLimit;
     // The 4K leaf table's index mask (its shift is the page shift in every mode): the walk's one-read case.
     private readonly int _leafIndexMask;
+    // The PDE level's shift: a PDE-cache key is va >> it.
+    private readonly int _pdeShift, _pdeLevel;
     private readonly int _kernelRootStart;
     private long _kernelRoot = -1;
     private readonly bool _pcid;
@@ -124,6 +133,8 @@ public sealed class X86Mmu
         _canonicalLimit = 1UL << _g.VaBits;
         if (_g.Shift[_g.Levels - 1] != Units.PageShift) throw new InvalidOperationException("the last paging level maps 4K pages");
         _leafIndexMask = _g.EntriesPerTable(_g.Levels - 1) - 1;
+        _pdeLevel = _g.Levels - 2;
+        _pdeShift = _g.Shift[_pdeLevel];
         _cpus = new CpuMmu[Config.Cpus];
         for (int i = 0; i < _cpus.Length; i++) _cpus[i] = BuildCpu(i, (ulong)seed);
         _hasL2i = _cpus[0].Levels[TlbLevel.L2i].Any(a => a is not null);
@@ -230,6 +241,17 @@ public sealed class X86Mmu
         for (int lv = _g.Levels - 2; lv >= _g.FirstWalkedLevel; lv--)
             if (c.Pwc[lv] is { } p) pwcPlan.Add(new PwcStep(p, lv, _g.Shift[lv]));
         c.PwcPlan = pwcPlan.ToArray();
+        if (_g.FirstWalkedLevel == 0 && pwcPlan.Count > 0 && pwcPlan[0].Level == _g.Levels - 2)
+        {
+            c.PdeCache = pwcPlan[0].Array;
+            bool l2i = c.Levels[TlbLevel.L2i].Any(a => a is not null);
+            foreach (int l1 in (int[])[TlbLevel.L1i, TlbLevel.L1d])
+            {
+                int l2 = l1 == TlbLevel.L1i && l2i ? TlbLevel.L2i : TlbLevel.Stlb;
+                c.MissSecond[l1] = c.Levels[l2][0];
+                c.MissSecondLarge[l1] = c.Large[l2];
+            }
+        }
         return c;
     }
 
@@ -352,7 +374,7 @@ public sealed class X86Mmu
                     if (Allowed(data, kind, user: true)) return default;
                     return PermissionWalk(c, va, kind, user: true, l1).ToOutcome();
                 }
-                return TranslateMiss(c, va, kind, user: true, l1).ToOutcome();
+                return TranslateMissUsual(c, va, kind, l1, a).ToOutcome();
             }
         }
         return TranslateAs(c, va, kind, user: true, lastMissed).ToOutcome();
@@ -512,12 +534,101 @@ public sealed class X86Mmu
         return WalkAndFill(c, va, kind, user, l1, l2, countMisses: !hit);
     }
 
+    // A user L1 miss from Access (the 4K L1 array l1Small probed and missed) in the usual configuration: the second
+    // level holds no large entry (its 4K array is the only one to probe) and the walk consults the PDE cache first.
+    // The same steps, counters and order as TranslateMiss → WalkAndFill → Walk, in a small frame: the second level's
+    // probe, the PDE-cache lookup, the one 4K leaf read and both fills. Everything else (a second-level hit without the
+    // rights, a PDE-cache miss, a #PF, a large leaf) continues out of line where this path leaves it, so nothing is
+    // looked up twice.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation TranslateMissUsual(CpuMmu c, ulong va, AccessKind kind, int l1, TlbArray l1Small)
+    {
+        var second = c.MissSecond[l1];
+        if (second is null || c.MissSecondLarge[l1]!.Large != 0) return TranslateMiss(c, va, kind, user: true, l1);
+        int l2 = SecondLevel(kind);
+        var pde = c.PdeCache!;
+        var s = Stats;
+        int pcid = c.Pcid;
+        ulong vpn = va >> Units.PageShift;
+        // LookupPastLast: without Lookup's test of the entry the array used last. If that entry held the page, Lookup would
+        // return it untouched and LookupPastLast finds it and touches it again: it is already the most recent of its set
+        // (any later use in the set would have become the entry used last), so the recency order, and with it every later
+        // hit and victim, is the same.
+        if (second.LookupPastLast(vpn, pcid, out ulong data))
+        {
+            s.Hits[l2 * 3]++;
+            s.Misses[l1 * 3]++;
+            if (Allowed(data, kind, user: true))
+            {
+                l1Small.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
+                return new Translation(_cost.TlbStlbHit, OutcomeKind.Ok);
+            }
+            return SecondLevelWithoutRights(c, va, kind, l1, l2);
+        }
+        // The walk: the PDE cache first (Walk's first plan step), then the 4K leaf (Walk's one-read case).
+        int pdeLevel = _pdeLevel;
+        s.PwcLookups[pdeLevel]++;
+        if (!pde.Lookup(va >> _pdeShift, 0, pcid, out ulong d)) return WalkPastPdeCache(c, va, kind, l1, l2);
+        s.PwcHits[pdeLevel]++;
+        ref ulong e = ref Tables.Entry(Pte.Pfn(d), (int)vpn & _leafIndexMask);
+        var fault = (e & Pte.Present) == 0 ? ErrorCode(kind, user: true) : Leaf(ref e, kind, user: true, d & Rights, d & Pte.Nx, out data);
+        s.WalksByReads[1]++;
+        long cycles = _cost.TlbStlbHit + _cost.WalkTableRead;
+        if (fault != PageFaultError.None) return FaultAndFill(c, va, kind, l1, l2, fault, cycles);
+        s.Misses[l1 * 3]++;
+        s.Misses[l2 * 3]++;
+        // After a true miss neither level holds the page.
+        second.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
+        l1Small.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
+        return new Translation(cycles, OutcomeKind.Ok);
+    }
+
+    // TranslateMissUsual's second-level hit whose entry lacks the rights: the walk and both fills (TranslateMiss's case).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation SecondLevelWithoutRights(CpuMmu c, ulong va, AccessKind kind, int l1, int l2)
+    {
+        Stats.PermissionWalks++;
+        return WalkAndFill(c, va, kind, user: true, l1, l2, countMisses: false);
+    }
+
+    // TranslateMissUsual's walk after a PDE-cache miss: the rest of the walk-cache plan and the level loop, then the fault
+    // path if the walk stops, the counters and both fills (WalkAndFill after its PDE-cache lookup).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation WalkPastPdeCache(CpuMmu c, ulong va, AccessKind kind, int l1, int l2)
+    {
+        long cycles = _cost.TlbStlbHit;
+        var fault = Walk(c, va, kind, user: true, planStart: 1, out int sc, out ulong data, ref cycles);
+        return CompleteMiss(c, va, kind, l1, l2, fault, sc, data, cycles);
+    }
+
+    // TranslateMissUsual's one-read walk that stopped (#PF): the fault path, then the counters and fills.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Translation FaultAndFill(CpuMmu c, ulong va, AccessKind kind, int l1, int l2, PageFaultError fault, long cycles) =>
+        CompleteMiss(c, va, kind, l1, l2, fault, -1, 0, cycles);
+
+    // The end of a true second-level miss after the walk (WalkAndFill's, countMisses true, user mode).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Translation CompleteMiss(CpuMmu c, ulong va, AccessKind kind, int l1, int l2, PageFaultError fault, int sc, ulong data, long cycles)
+    {
+        if (fault != PageFaultError.None || sc < 0)
+        {
+            var failed = FaultAndWalkAgain(c, va, kind, user: true, fault, out sc, out data, ref cycles);
+            if (failed.Kind != OutcomeKind.Ok) return failed;
+        }
+        var s = Stats;
+        s.Misses[l1 * 3 + sc]++;
+        s.Misses[l2 * 3 + sc]++;
+        Fill(c.Levels[l2], va, sc, c.Pcid, data, knownAbsent: true);
+        Fill(c.Levels[l1], va, sc, c.Pcid, data, knownAbsent: true);
+        return new Translation(cycles, OutcomeKind.Ok);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Translation WalkAndFill(CpuMmu c, ulong va, AccessKind kind, bool user, int l1, int l2, bool countMisses)
     {
         var s = Stats;
         long cycles = _cost.TlbStlbHit;
-        var fault = Walk(c, va, kind, user, out int sc, out ulong data, ref cycles);
+        var fault = Walk(c, va, kind, user, planStart: 0, out int sc, out ulong data, ref cycles);
         if (fault != PageFaultError.None || sc < 0)
         {
             var failed = FaultAndWalkAgain(c, va, kind, user, fault, out sc, out data, ref cycles);
@@ -551,7 +662,7 @@ public sealed class X86Mmu
         if (fr.Status != FaultStatus.Handled)
             return fr.Status == FaultStatus.OutOfMemory ? new Translation(cycles, OutcomeKind.Failed) : new Translation(cycles, OutcomeKind.Anomaly, fr.Anomaly);
         // The faulting instruction runs again: a second walk.
-        var fault = Walk(c, va, kind, user, out sizeClass, out data, ref cycles);
+        var fault = Walk(c, va, kind, user, planStart: 0, out sizeClass, out data, ref cycles);
         if (fault != PageFaultError.None)
         {
             s.FaultsByErrorCode[(int)fault & 31]++;
@@ -600,7 +711,7 @@ public sealed class X86Mmu
     /// -1), else the leaf's size class and TLB data. The walk's cycles are added to <paramref name="cycles"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private PageFaultError Walk(CpuMmu c, ulong va, AccessKind kind, bool user, out int sizeClass, out ulong data, ref long cycles)
+    private PageFaultError Walk(CpuMmu c, ulong va, AccessKind kind, bool user, int planStart, out int sizeClass, out ulong data, ref long cycles)
     {
         sizeClass = -1;
         data = 0;
@@ -618,8 +729,10 @@ public sealed class X86Mmu
             if ((pdpte & Pte.Present) == 0) return Finish(reads, ErrorCode(kind, user), ref cycles);
             table = Pte.Pfn(pdpte);
         }
-        foreach (var (pwc, l, shift) in c.PwcPlan)
+        var plan = c.PwcPlan;
+        for (int i = planStart; i < plan.Length; i++)
         {
+            var (pwc, l, shift) = plan[i];
             s.PwcLookups[l]++;
             if (pwc.Lookup(va >> shift, 0, c.Pcid, out ulong d))
             {
@@ -968,7 +1081,8 @@ public sealed class X86Mmu
         var cpus = _cpus;
         if ((e.Present & EventFields.Cpu) == 0) return cpus[0];
         uint cpu = (uint)e.Cpu;
-        return cpus[cpu < (uint)cpus.Length ? (int)cpu : EventCpu.Of(e, cpus.Length)];
+        if (cpu < (uint)cpus.Length) return cpus[(int)cpu];
+        return cpus[EventCpu.Of(e, cpus.Length)];
     }
 
     /// <summary>A memory syscall or recorded fault runs in its process on the event's CPU: switch to it there first.</summary>

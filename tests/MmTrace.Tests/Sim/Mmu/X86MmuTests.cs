@@ -242,6 +242,57 @@ public class X86MmuTests
         Assert.Equal(1, st.FaultsByErrorCode[0x7]);
     }
 
+    // Access takes a lean route for a user L1 miss (X86Mmu.TranslateMissUsual: the second level's 4K array, the PDE
+    // cache, the one-read walk, both fills) and leaves it out of line for the rest (a second-level hit without the rights,
+    // a PDE-cache miss, a #PF); Translate takes the general path for every reference. Fed the same stream, two machines
+    // must agree on every counter and every outcome.
+    [Theory]
+    [InlineData("x86_64-skylake-4g")]
+    [InlineData("x86_64-zen4-4g")]
+    [InlineData("x86_64-sapphirerapids-4g")]
+    [InlineData("i386-pae-1g")]
+    public void Access_s_lean_miss_route_agrees_with_the_general_translation(string preset)
+    {
+        var lean = Machine(preset);
+        var general = Machine(preset);
+        const ulong rw = 0x10000000, ro = 0x30000000, gap = 0x38000000;
+        const int pages = 6000, roPages = 300; // more than the STLB holds, in many PDEs
+        foreach (var m in new[] { lean, general })
+        {
+            m.Dispatch(Mmap(rw, pages * 4096UL, R | W));
+            m.Dispatch(Mmap(ro, roPages * 4096UL, R));
+        }
+        var rng = new Random(5);
+        var cpu = general.Mmu.Cpus[0];
+        for (int step = 0; step < 60_000; step++)
+        {
+            int r = rng.Next(100);
+            ulong va = r < 85 ? rw + (ulong)rng.Next(pages) * 4096 : r < 97 ? ro + (ulong)rng.Next(roPages) * 4096 : gap + (ulong)rng.Next(64) * 4096;
+            va += (ulong)rng.Next(512) * 8;
+            int k = rng.Next(10);
+            var op = k < 6 ? Op.Load : k < 9 ? Op.Store : Op.Ifetch;
+            var kind = op == Op.Load ? AccessKind.Load : op == Op.Store ? AccessKind.Store : AccessKind.Ifetch;
+            var a = lean.Dispatch(Access(op, va));
+            var b = general.Mmu.Translate(cpu, va, kind);
+            Assert.Equal((b.Kind, b.Anomaly, b.Cycles), (a.Kind, a.Anomaly, a.Cycles));
+        }
+        MmuStats x = lean.Mmu.Stats, y = general.Mmu.Stats;
+        Assert.Equal(y.References, x.References);
+        Assert.Equal(y.Hits, x.Hits);
+        Assert.Equal(y.Misses, x.Misses);
+        Assert.Equal(y.PwcLookups, x.PwcLookups);
+        Assert.Equal(y.PwcHits, x.PwcHits);
+        Assert.Equal(y.WalksByReads, x.WalksByReads);
+        Assert.Equal(y.FaultsByErrorCode, x.FaultsByErrorCode);
+        Assert.Equal(y.PermissionWalks, x.PermissionWalks);
+        Assert.Equal(y.ProtectionViolations, x.ProtectionViolations);
+        Assert.Equal(y.OutsideMapping, x.OutsideMapping);
+        Assert.Equal((y.AccessedBitsSet, y.DirtyBitsSet, y.DemandPagedPages), (x.AccessedBitsSet, x.DirtyBitsSet, x.DemandPagedPages));
+        // Every out-of-line case was taken.
+        Assert.True(x.PermissionWalks > 100 && x.Faults > 1000 && x.ProtectionViolations > 100 && x.OutsideMapping > 100);
+        Assert.True(x.MissesAt(TlbLevel.Stlb) > 10_000 && x.HitsAt(TlbLevel.Stlb) > 1000 && x.WalksByReads[1] > 1000);
+    }
+
     [Fact]
     public void The_machine_builds_no_mmu_for_a_trace_without_accesses()
     {
