@@ -30,7 +30,9 @@ public interface IReplayCapturingObserver : IReplayObserver
     /// <summary>Whether <see cref="BeforeCapture"/> wants events of this op; asked once per op.</summary>
     bool WatchesBefore(Op op);
 
-    /// <summary>Looks at the machine just before it replays the event (on the machine's thread).</summary>
+    /// <summary>Looks at the machine just before it replays the event (on the machine's thread). The staged loop leaves it
+    /// out when the event just before was one this observer captured: <see cref="Capture"/> must leave the observer as
+    /// this would (the machine is not changed between the two).</summary>
     void BeforeCapture(in TraceEvent e);
 
     /// <summary>Reads the machine as the event left it (on the machine's thread, before any later event); called for the

@@ -42,6 +42,12 @@ public sealed class StagedReplayer : IDisposable
     // Per op value, on the machine's thread: what looks before the event, what captures after it (with its column), and the
     // observers that read the machine; null where none.
     private readonly BeforeEventCall[]?[] _beforeByOp = new BeforeEventCall[256][];
+    // Per op value: the capturing observers' BeforeCapture (with their columns), called unless the event just before was
+    // one the same observer captured (its Capture left it as BeforeCapture would: see IReplayCapturingObserver).
+    private readonly BeforeEventCall[]?[] _beforeCaptureByOp = new BeforeEventCall[256][];
+    private readonly int[]?[] _beforeCaptureColumnByOp = new int[256][];
+    // Per capturing observer: the number (from 1) of the last event it captured.
+    private readonly long[] _lastCaptured;
     private readonly CaptureCall[]?[] _captureByOp = new CaptureCall[256][];
     private readonly int[]?[] _captureColumnByOp = new int[256][];
     private readonly OnEventCall[]?[] _machineByOp = new OnEventCall[256][];
@@ -69,10 +75,13 @@ public sealed class StagedReplayer : IDisposable
         _beforeObserve = beforeObserve;
         var capturing = observers.OfType<IReplayCapturingObserver>().ToList();
         _slots = Enumerable.Range(0, Slots).Select(_ => new Slot(batchSize, capturing.Count)).ToArray();
+        _lastCaptured = new long[capturing.Count];
         for (int op = 0; op < 256; op++)
         {
             bool Watches(IReplayObserver o) => op >= OpNames.Count || o.Watches((Op)op);
             var before = new List<BeforeEventCall>();
+            var beforeCapture = new List<BeforeEventCall>();
+            var beforeColumns = new List<int>();
             var captures = new List<CaptureCall>();
             var columns = new List<int>();
             var onMachine = new List<OnEventCall>();
@@ -81,9 +90,13 @@ public sealed class StagedReplayer : IDisposable
             {
                 if (o is IReplayCapturingObserver c)
                 {
-                    if (op >= OpNames.Count || c.WatchesBefore((Op)op)) before.Add(c.BeforeCapture);
-                    if (!Watches(o)) continue;
                     int column = capturing.IndexOf(c);
+                    if (op >= OpNames.Count || c.WatchesBefore((Op)op))
+                    {
+                        beforeCapture.Add(c.BeforeCapture);
+                        beforeColumns.Add(column);
+                    }
+                    if (!Watches(o)) continue;
                     captures.Add(c.Capture);
                     columns.Add(column);
                     observe.Add(new ObserveCall(null, c.OnEvent, column));
@@ -96,6 +109,8 @@ public sealed class StagedReplayer : IDisposable
                 else onMachine.Add(o.OnEvent);
             }
             _beforeByOp[op] = before.Count == 0 ? null : [.. before];
+            _beforeCaptureByOp[op] = beforeCapture.Count == 0 ? null : [.. beforeCapture];
+            _beforeCaptureColumnByOp[op] = beforeColumns.Count == 0 ? null : [.. beforeColumns];
             _captureByOp[op] = captures.Count == 0 ? null : [.. captures];
             _captureColumnByOp[op] = columns.Count == 0 ? null : [.. columns];
             _machineByOp[op] = onMachine.Count == 0 ? null : [.. onMachine];
@@ -158,19 +173,33 @@ public sealed class StagedReplayer : IDisposable
         var events = slot.Events.AsSpan(0, n);
         var outcomes = slot.Outcomes;
         var facts = slot.Facts;
+        var lastCaptured = _lastCaptured;
+        // The number (from 1) of the event before events[0].
+        long number = Events;
         for (int i = 0; i < events.Length; i++)
         {
             if (i + PrefetchDistance < events.Length) machine.Prefetch(events[i + PrefetchDistance]);
             ref readonly var e = ref events[i];
             int op = (byte)e.Op;
+            number++;
             if (beforeByOp[op] is { } before)
                 foreach (var call in before) call(e);
+            if (_beforeCaptureByOp[op] is { } beforeCapture)
+            {
+                var columns = _beforeCaptureColumnByOp[op]!;
+                for (int k = 0; k < beforeCapture.Length; k++)
+                    if (lastCaptured[columns[k]] != number - 1) beforeCapture[k](e);
+            }
             var outcome = machine.Dispatch(e);
             outcomes[i] = outcome;
             if (captureByOp[op] is { } captures)
             {
                 var columns = _captureColumnByOp[op]!;
-                for (int k = 0; k < captures.Length; k++) facts[columns[k]][i] = captures[k](e, outcome);
+                for (int k = 0; k < captures.Length; k++)
+                {
+                    facts[columns[k]][i] = captures[k](e, outcome);
+                    lastCaptured[columns[k]] = number;
+                }
             }
             if (machineByOp[op] is { } onMachine)
                 foreach (var call in onMachine) call(e, outcome);
