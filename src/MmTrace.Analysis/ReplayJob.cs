@@ -25,15 +25,20 @@ public static class ReplayJob
         StagedReplayer? staged = null;
         try
         {
-            TracePipeline.ReadAll(reader, BatchSize, batch =>
+            // The batches stay in the reader's buffers until the observers have seen them (no copy for the staged loop).
+            TracePipeline.ReadAllKept(reader, BatchSize, StagedReplayer.Slots, batch =>
             {
                 if (replayer is null && staged is null)
                 {
-                    if (StagesObservers(batch)) staged = Stage(machine, analyzers);
+                    if (StagesObservers(batch.Events)) staged = Stage(machine, analyzers);
                     else replayer = new Replayer(machine, Observers(analyzers), BatchSize);
                 }
                 if (staged is not null) Replay(staged, clocks, batch);
-                else Replay(replayer!, clocks, batch);
+                else
+                {
+                    Replay(replayer!, clocks, batch.Events);
+                    batch.Release();
+                }
             }, progress);
             staged?.Finish();
         }
@@ -80,6 +85,14 @@ public static class ReplayJob
     {
         foreach (var c in clocks)
             if (c.OfMachine) c.WillReplay(batch.Length);
+        staged.Replay(batch);
+    }
+
+    /// <summary>The same for a batch the reader lets the observers keep (released by the observer thread).</summary>
+    public static void Replay(StagedReplayer staged, IReadOnlyList<SeriesSampler> clocks, TracePipeline.KeptBatch batch)
+    {
+        foreach (var c in clocks)
+            if (c.OfMachine) c.WillReplay(batch.Count);
         staged.Replay(batch);
     }
 

@@ -31,13 +31,18 @@ public sealed class StagedReplayer : IDisposable
 
     private sealed class Slot(int size, int columns)
     {
-        public readonly TraceEvent[] Events = new TraceEvent[size];
+        // The slot's own copy of a batch (made when first needed), or the reader's buffer of a kept batch.
+        private TraceEvent[]? _own;
+        public TraceEvent[] Own => _own ??= new TraceEvent[size];
+        public TraceEvent[] Events = [];
+        public TracePipeline.KeptBatch? Kept;
         public readonly EventOutcome[] Outcomes = new EventOutcome[size];
         public readonly long[][] Facts = Enumerable.Range(0, columns).Select(_ => new long[size]).ToArray();
         public int Count;
     }
 
     private readonly Machine _machine;
+    private readonly int _batchSize;
     private readonly Slot[] _slots;
     // Per op value, on the machine's thread: what looks before the event, what captures after it (with its column), and the
     // observers that read the machine; null where none.
@@ -72,6 +77,7 @@ public sealed class StagedReplayer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _machine = machine;
+        _batchSize = batchSize;
         _beforeObserve = beforeObserve;
         var capturing = observers.OfType<IReplayCapturingObserver>().ToList();
         _slots = Enumerable.Range(0, Slots).Select(_ => new Slot(batchSize, capturing.Count)).ToArray();
@@ -133,18 +139,42 @@ public sealed class StagedReplayer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         ThrowIfObserverFailed();
-        int size = _slots[0].Events.Length;
+        int size = _batchSize;
         while (events.Length > 0)
         {
             int n = Math.Min(size, events.Length);
             var slot = TakeFreeSlot();
-            events[..n].CopyTo(slot.Events);
+            events[..n].CopyTo(slot.Own);
+            slot.Events = slot.Own;
+            slot.Kept = null;
             Dispatch(slot, n);
             slot.Count = n;
             _filled.Release();
             Events += n;
             events = events[n..];
         }
+    }
+
+    /// <summary>The same for a batch the reader lets this keep (<see cref="TracePipeline.ReadAllKept"/>): no copy; the
+    /// observer thread releases it when the observers have seen it. A batch longer than a slot is copied.</summary>
+    public void Replay(TracePipeline.KeptBatch batch)
+    {
+        if (batch.Count > _batchSize)
+        {
+            Replay(batch.Events);
+            batch.Release();
+            return;
+        }
+        ObjectDisposedException.ThrowIf(_finished, this);
+        ThrowIfObserverFailed();
+        var slot = TakeFreeSlot();
+        slot.Events = batch.Buffer;
+        slot.Kept = batch;
+        int n = batch.Count;
+        Dispatch(slot, n);
+        slot.Count = n;
+        _filled.Release();
+        Events += n;
     }
 
     private Slot TakeFreeSlot()
@@ -221,6 +251,7 @@ public sealed class StagedReplayer : IDisposable
                 _beforeObserve?.Invoke(n);
                 ObserveSlot(slot, n);
                 next = (next + 1) % Slots;
+                slot.Kept?.Release();
                 _free.Release();
             }
         }
