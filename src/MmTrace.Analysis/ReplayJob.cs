@@ -18,35 +18,35 @@ public static class ReplayJob
     {
         var machine = MachineBuilder.Build(config, symbols, seed,
             new MachineOptions { InitialMaps = maps, Traits = reader.Traits, MallocPrologue = mallocPrologue });
-        var analyzers = CreateAnalyzers(machine, seriesInterval);
+        // The first batch, read here, chooses the loop (StagesObservers): the observers on a thread of their own, or with
+        // the machine as before (then the analyzers have one series clock, as the loop always had).
+        var first = new TraceEvent[BatchSize];
+        int n = ReadFull(reader, first, out bool ended);
+        bool staging = StagesObservers(first.AsSpan(0, n));
+        var analyzers = CreateAnalyzers(machine, seriesInterval, staging);
         var clocks = analyzers.OfType<SeriesSampler>().ToArray();
-        // The loop is chosen at the first batch (StagesObservers): the observers on a thread of their own, or with the machine.
-        Replayer? replayer = null;
-        StagedReplayer? staged = null;
-        try
+        long events;
+        if (!staging)
         {
-            // The batches stay in the reader's buffers until the observers have seen them (no copy for the staged loop).
-            TracePipeline.ReadAllKept(reader, BatchSize, StagedReplayer.Slots, batch =>
+            var replayer = new Replayer(machine, Observers(analyzers), BatchSize);
+            if (n > 0)
             {
-                if (replayer is null && staged is null)
-                {
-                    if (StagesObservers(batch.Events)) staged = Stage(machine, analyzers);
-                    else replayer = new Replayer(machine, Observers(analyzers), BatchSize);
-                }
-                if (staged is not null) Replay(staged, clocks, batch);
-                else
-                {
-                    Replay(replayer!, clocks, batch.Events);
-                    batch.Release();
-                }
-            }, progress);
-            staged?.Finish();
+                Replay(replayer, clocks, first.AsSpan(0, n));
+                progress?.Invoke(reader);
+            }
+            if (!ended) TracePipeline.ReadAll(reader, BatchSize, batch => Replay(replayer, clocks, batch), progress);
+            events = replayer.Events;
         }
-        finally
+        else
         {
-            staged?.Dispose();
+            using var staged = Stage(machine, analyzers);
+            Replay(staged, clocks, first.AsSpan(0, n));
+            progress?.Invoke(reader);
+            // The batches stay in the reader's buffers until the observers have seen them (no copy).
+            if (!ended) TracePipeline.ReadAllKept(reader, BatchSize, StagedReplayer.Slots, batch => Replay(staged, clocks, batch), progress);
+            staged.Finish();
+            events = staged.Events;
         }
-        long events = staged?.Events ?? replayer?.Events ?? 0;
 
         var report = new Report
         {
@@ -59,6 +59,20 @@ public static class ReplayJob
         foreach (var a in analyzers) a.Contribute(report, ctx);
         Findings.Tell(report);
         return report;
+    }
+
+    // Reads until buffer is full or the trace ends (a reader may return a short batch before its end).
+    private static int ReadFull(ITraceReader reader, TraceEvent[] buffer, out bool ended)
+    {
+        int n = 0;
+        ended = false;
+        while (n < buffer.Length)
+        {
+            int k = reader.Read(buffer.AsSpan(n));
+            if (k == 0) { ended = true; break; }
+            n += k;
+        }
+        return n;
     }
 
     /// <summary>Events per batch from the reader to the machine (the <see cref="Replayer"/>'s default).</summary>
@@ -101,6 +115,8 @@ public static class ReplayJob
     /// own; the machine's clock and the analyzers that read the kernel's counters per event with the machine.</summary>
     public static StagedReplayer Stage(Machine machine, IReadOnlyList<IAnalyzer> analyzers)
     {
+        if (analyzers.OfType<SeriesSampler>().Any() && !analyzers.OfType<SeriesSampler>().Any(c => c.OfMachine))
+            throw new ArgumentException("the staged loop needs the analyzers made for it (CreateAnalyzers(..., staged: true): a clock of the machine's series)", nameof(analyzers));
         var observed = analyzers.OfType<SeriesSampler>().Where(c => !c.OfMachine).ToArray();
         return new StagedReplayer(machine, Observers(analyzers, staged: true), BatchSize, n =>
         {
@@ -196,15 +212,17 @@ public static class ReplayJob
     /// and those of the parts its kernel has (Linux 6.18's page allocator, slabs, kernel mappings, processes; Linux
     /// 0.12's mem_map, malloc buckets and tasks); last the clock of their time series, which samples after every
     /// analyzer has seen the event. <paramref name="seriesInterval"/>: the events between samples at the start
-    /// (<see cref="SeriesSampler"/>).</summary>
-    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = SeriesSampler.DefaultInterval)
+    /// (<see cref="SeriesSampler"/>). <paramref name="staged"/>: for the <see cref="StagedReplayer"/>
+    /// (<see cref="Stage"/>), with a second clock for the series that read the machine (<see cref="SeriesSampler.OfMachine"/>).</summary>
+    public static IAnalyzer[] CreateAnalyzers(Machine machine, long seriesInterval = SeriesSampler.DefaultInterval, bool staged = false)
     {
         var linux = machine.Kernel as LinuxKernel;
         var linux012 = machine.Kernel as Linux012Kernel;
-        // Two clocks with the same schedule: one for the series of analyzers' own state (heap_sites' bytes live) and one for
-        // those that read the machine, so that each can be called on the thread that owns what its series read.
+        // For the staged loop, two clocks with the same schedule: one for the series of analyzers' own state (heap_sites'
+        // bytes live) and one for those that read the machine, so that each can be called on the thread that owns what
+        // its series read. Otherwise one clock for both.
         var clock = new SeriesSampler(seriesInterval);
-        var machineClock = new SeriesSampler(seriesInterval) { OfMachine = true };
+        var machineClock = staged ? new SeriesSampler(seriesInterval) { OfMachine = true } : clock;
         IAnalyzer?[] all =
         [
             new EventsAnalyzer(),
@@ -227,7 +245,7 @@ public static class ReplayJob
             linux012 is null ? null : new TasksAnalyzer(linux012),
             linux is null ? null : new ProcfsAnalyzer(linux),
             clock,
-            machineClock,
+            staged ? machineClock : null,
         ];
         return all.OfType<IAnalyzer>().ToArray();
     }

@@ -115,9 +115,9 @@ public class ReplayJobTests
             MmTrace.Core.TracePipeline.ReadAll(reader, ReplayJob.BatchSize, b => ReplayJob.Replay(staged, clocks, b));
             staged.Finish();
             return staged.Events;
-        });
+        }, staged: true);
 
-    private static byte[] ReplayWith(string trace, int batch, Func<MmTrace.Sim.Machine, IAnalyzer[], MmTrace.Core.ITraceReader, long> run)
+    private static byte[] ReplayWith(string trace, int batch, Func<MmTrace.Sim.Machine, IAnalyzer[], MmTrace.Core.ITraceReader, long> run, bool staged = false)
     {
         var symbols = new MmTrace.Core.SymbolTable();
         using var reader = trace is "kernel-mix" or "user-heap" or "fork-exec"
@@ -125,7 +125,7 @@ public class ReplayJobTests
             : MmTrace.Ingest.TraceFormats.Open(TestPaths.Real(trace), "auto", symbols, MmTrace.Core.ReaderOptions.Default);
         var config = MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g");
         var machine = MmTrace.Sim.MachineBuilder.Build(config, symbols, 0, new MmTrace.Sim.MachineOptions { Traits = reader.Traits });
-        var analyzers = ReplayJob.CreateAnalyzers(machine);
+        var analyzers = ReplayJob.CreateAnalyzers(machine, staged: staged);
         long events = run(machine, analyzers, reader);
         var report = new Report { TraceDisplayName = trace, TraceFormat = reader.FormatName, Machine = config, Seed = 0 };
         var ctx = new AnalysisContext(machine, symbols, reader.Stats, events, reader.Traits);
@@ -166,7 +166,7 @@ public class ReplayJobTests
         Assert.Equal(System.Text.Encoding.UTF8.GetString(sequential), System.Text.Encoding.UTF8.GetString(staged));
         // The staged loop has the analyzers that only observe on their own, those that read the kernel with the machine.
         var observers = ReplayJob.Observers(ReplayJob.CreateAnalyzers(MmTrace.Sim.MachineBuilder.Build(
-            MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g"), new MmTrace.Core.SymbolTable())), staged: true);
+            MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g"), new MmTrace.Core.SymbolTable()), staged: true), staged: true);
         Assert.Equal(2, observers.Count(o => o.GetType().Name == "EveryEventObserver"));
         Assert.Single(observers, o => o.GetType().Name == "EveryEventObserver" && o.ObservesOnly);
     }
