@@ -91,6 +91,9 @@ public sealed class HeapAnalyzer(Machine machine, SeriesSampler clock) : IAnalyz
 
     public bool Watches(Op op) => op.IsMallocFamily() && op != Op.Free;
 
+    // OnEvent counts what the event and its outcome say (its series reads the machine, on the machine's clock).
+    public bool ObservesOnly => true;
+
     public void OnEvent(in TraceEvent e, in EventOutcome outcome)
     {
         if (outcome.Kind != OutcomeKind.Ok || outcome.Bytes <= 0 || e.Address == 0) return;

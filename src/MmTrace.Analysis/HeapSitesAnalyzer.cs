@@ -15,8 +15,12 @@ namespace MmTrace.Analysis;
 /// are named by their module's ELF symbols when the module (or its debug file) is on this machine
 /// (<see cref="ElfSymbolizer"/>). Absent when no malloc-family event was modelled.
 /// </summary>
-public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IAnalyzer, IReplayPreObserver
+public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock, SeriesSampler machineClock) : IAnalyzer, IReplayPreObserver, IReplayCapturingObserver
 {
+    /// <summary>With one clock for the series of its own state and of the machine's (<see cref="ReplayJob.CreateAnalyzers"/>
+    /// gives it two: the machine's is called on the machine's thread when the observers run on their own).</summary>
+    public HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : this(machine, clock, clock) { }
+
     public const string SectionName = "heap_sites";
     /// <summary>heaptrack's "calls to allocation functions": successful malloc, calloc, realloc and memalign-family calls.</summary>
     public static readonly Metric<long> Calls = new(SectionName, "calls") { Label = "calls to allocation functions" };
@@ -106,26 +110,36 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     /// what is live, and the allocator's system-call counters at its last call.</summary>
     /// <summary>The heap of all processes now, and over time: requested and usable bytes live (the recording's blocks; usable
     /// as the replayed allocator sized them), bytes held from the OS (brk heap + mmapped chunks) at the last call, and the
-    /// resident user pages, sampled on the shared clock (the heap-over-time table).</summary>
+    /// resident user pages, sampled on the shared clock (the heap-over-time table). The first three are this analyzer's
+    /// state, sampled on its clock; the pages are the machine's, sampled on the machine's clock (the same rows: both clocks
+    /// see every event).</summary>
     private sealed class HeapTotals
     {
         public long Held, Live, Usable;
-        public readonly SampledSeries Series;
+        public readonly SampledSeries Series, Resident;
 
-        public HeapTotals(SeriesSampler clock, Machine machine) =>
-            Series = clock.Add(4, row =>
+        public HeapTotals(SeriesSampler clock, SeriesSampler machineClock, Machine machine)
+        {
+            Series = clock.Add(3, row =>
             {
                 row[0] = Live;
                 row[1] = Usable;
                 row[2] = Held;
-                row[3] = machine.Mmu.ResidentUserPages;
             }, deltas: false);
+            Resident = machineClock.Add(1, row => row[0] = machine.Mmu.ResidentUserPages, deltas: false);
+        }
     }
 
     private sealed class ProcessState(int pid)
     {
         public readonly ProcessHeapProfile Profile = new(pid);
         public readonly HeldVsLive Heap = new();
+    }
+
+    /// <summary>What <see cref="Capture"/> keeps of a process (on the machine's thread): its allocator's counters, and
+    /// their values at its last call.</summary>
+    private sealed class ProcessAllocator
+    {
         public UserHeapStats? Stats;
         public LayerCounters Syscalls;
     }
@@ -134,7 +148,11 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private ProcessState? _last;
     // Held against live summed over the processes at each call (Johnstone and Wilson's measures of the whole run).
     private readonly HeldVsLive _all = new();
-    private readonly HeapTotals _t = new(clock, machine);
+    private readonly HeapTotals _t = new(clock, machineClock, machine);
+    // Read and written by Capture only (the machine's thread).
+    private readonly Dictionary<int, ProcessAllocator> _allocators = new();
+    private ProcessAllocator? _lastAllocator;
+    private int _lastAllocatorPid;
     // Cross-layer attribution: the machine's counters just before the heap call being replayed, what each call site's
     // calls moved them by, and what other events did.
     // The machine's counters, their arrays looked up once (built with the first "then": the machine before the first event).
@@ -153,11 +171,6 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
 
     public bool WatchesBefore(Op op) => UserHeapReplay.Handles(op);
 
-    // The events the clock will have seen when the heap call last read the counters has been observed: if the call
-    // before this one was that event, the counters read then are the counters now (observers do not move them), as in
-    // a trace of heap calls only; otherwise other events ran in between and they are read again.
-    private long _readAfterEvents = -1;
-
     // The live blocks of the process of the last heap call, and its pid: where BeforeEvent prefetches (null before the first call).
     private LiveBlockTable? _lastLive;
     private int _lastPid;
@@ -165,7 +178,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // Kept small (no frame to speak of): it runs before every heap call; reading the counters after other events is out of line.
     public void BeforeEvent(in TraceEvent e)
     {
-        if (clock.Events != _readAfterEvents) ReadMachineThen();
+        BeforeCapture(e);
         // The live-block slot OnEvent will probe starts loading while the machine replays the call: the allocator's walk
         // over its chunks evicts the table between calls, and the first probe's miss was a third of a free's Take.
         if (_lastLive is { } live && e.Pid == _lastPid)
@@ -175,15 +188,20 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
         }
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private void ReadMachineThen() => _machineThen = _counters.Read();
+    // The machine's counters just before a heap call: when other events ran since the last call they may have moved, and
+    // are read again (MachineCounters.Refresh: only when one of its guards moved; observers do not move them).
+    public void BeforeCapture(in TraceEvent e) => _counters.Refresh(ref _machineThen);
 
-    public void OnEvent(in TraceEvent e, in EventOutcome outcome)
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome) => OnEvent(e, outcome, Capture(e, outcome));
+
+    /// <summary>What the call moved of the machine's counters and of its allocator's system-call counters (added to its
+    /// call site's costs here), and the bytes its process's allocator holds from the OS after it (the result).</summary>
+    public long Capture(in TraceEvent e, in EventOutcome outcome)
     {
         if (!UserHeapReplay.Handles(e.Op))
         {
-            EndHeapOf(e.Pid);
-            return;
+            EndAllocatorOf(e.Pid);
+            return 0;
         }
         // Most calls move no counter at all: the deltas and their sums only when one moved (the same figures either way).
         // The call's cost is a field, cleared after use, so a call that moved nothing writes no 88-byte struct.
@@ -193,15 +211,26 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             _heapCallsCost.Add(_callCost);
             moved = true;
         }
-        _readAfterEvents = clock.Events + 1;
-        var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
-        if (p.Stats is null && outcome.Kind != OutcomeKind.NotModelled) p.Stats = StatsOf(e.Pid);
-        if (p.Stats is { } st && p.Syscalls.AllocatorMoved(st, ref _callCost)) moved = true;
+        var a = _lastAllocator is { } la && _lastAllocatorPid == e.Pid ? la : AllocatorOf(e.Pid);
+        if (a.Stats is null && outcome.Kind != OutcomeKind.NotModelled) a.Stats = StatsOf(e.Pid);
+        if (a.Stats is { } st && a.Syscalls.AllocatorMoved(st, ref _callCost)) moved = true;
         if (moved) AddCallCost(e.CallSite);
+        return a.Stats is { } s ? s.HeapBytes + s.MmappedBytes : 0;
+    }
+
+    /// <summary>The call's place in heaptrack's views, with <paramref name="held"/> from <see cref="Capture"/>.</summary>
+    public void OnEvent(in TraceEvent e, in EventOutcome outcome, long held)
+    {
+        if (!UserHeapReplay.Handles(e.Op))
+        {
+            EndHeapOf(e.Pid);
+            return;
+        }
+        var p = _last is { } last && last.Profile.Pid == e.Pid ? last : ProcessOf(e.Pid);
         long usableBefore = p.Profile.LiveUsableBytes;
         Record(p.Profile, e, outcome);
         _t.Usable += p.Profile.LiveUsableBytes - usableBefore;
-        long held = p.Stats is { } s ? s.HeapBytes + s.MmappedBytes : 0, live = p.Profile.LiveBytes;
+        long live = p.Profile.LiveBytes;
         _t.Held += held - p.Heap.Held;
         _t.Live += live - p.Heap.Live;
         p.Heap.Observe(held, live);
@@ -213,6 +242,23 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     private void EndHeapOf(int pid)
     {
         if (_processes.TryGetValue(pid, out var ended)) EndHeap(ended);
+    }
+
+    // ... and its allocator (UserHeaps.Retire): a later call finds the new one.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void EndAllocatorOf(int pid)
+    {
+        if (!_allocators.TryGetValue(pid, out var ended)) return;
+        ended.Stats = null;
+        ended.Syscalls = default;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ProcessAllocator AllocatorOf(int pid)
+    {
+        if (!_allocators.TryGetValue(pid, out var a)) _allocators[pid] = a = new ProcessAllocator();
+        _lastAllocatorPid = pid;
+        return _lastAllocator = a;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
@@ -254,8 +300,6 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
     // exec and exit end the process's heap (UserHeaps.Retire): its memory went with the old mm; a later call starts a new one.
     private void EndHeap(ProcessState p)
     {
-        p.Stats = null;
-        p.Syscalls = default;
         _t.Held -= p.Heap.Held;
         p.Heap.Set(0, p.Heap.Live);
     }
@@ -362,7 +406,13 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock) : IA
             [.. clock.AxisColumns(), new("requested_live_bytes", ColumnType.Int, "bytes"), new("usable_live_bytes", ColumnType.Int, "bytes"),
              new("held_bytes", ColumnType.Int, "bytes"), new("resident_user_pages", ColumnType.Int, "pages")],
             isSeries: true));
-        for (int i = 0; i < _t.Series.Count; i++) series.AddRow(clock.Row(i, _t.Series.Row(i)));
+        var row = new long[4];
+        for (int i = 0; i < _t.Series.Count; i++)
+        {
+            _t.Series.Row(i).CopyTo(row);
+            row[3] = _t.Resident.Row(i)[0];
+            series.AddRow(clock.Row(i, row));
+        }
         AddKernelBySite(s, sites, SiteText);
     }
 

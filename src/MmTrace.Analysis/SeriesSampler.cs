@@ -18,6 +18,11 @@ public sealed class SeriesSampler(long interval = SeriesSampler.DefaultInterval,
     public const long DefaultInterval = 1;
     public const int DefaultMaxRows = 1000;
 
+    /// <summary>Whether the series on this clock read the machine (not only their analyzer's state): it is then called on
+    /// the machine's thread when the observers run on their own (<see cref="StagedReplayer"/>). A replay has one clock of
+    /// each kind (<see cref="ReplayJob.CreateAnalyzers"/>); both see every event, so their rows fall on the same events.</summary>
+    public bool OfMachine { get; init; }
+
     /// <summary>Rows kept at most; even, so merging pairs never leaves one out.</summary>
     public int MaxRows { get; } = EvenRows(maxRows);
 

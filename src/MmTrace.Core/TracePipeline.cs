@@ -34,28 +34,96 @@ public sealed class TracePipeline
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(onBatch);
         if (!Enabled || batchSize < MinBatch) return reader.ReadAll(new TraceEvent[batchSize], onBatch, progress, cancel);
-        return new Ring(reader, batchSize).Run(onBatch, progress, cancel);
+        return new Ring(reader, batchSize, Slots).Run(onBatch, null, progress, cancel);
+    }
+
+    /// <summary>
+    /// The same, for a consumer that keeps a batch after <paramref name="onBatch"/> returns (a later stage reads it on
+    /// another thread): each batch stays in its buffer, unchanged, until the consumer calls <see cref="KeptBatch.Release"/>,
+    /// in the order the batches came. At most <paramref name="kept"/> batches are kept at once beyond those in flight
+    /// from the reader (the ring has that many more buffers); the reader waits for a release when all are taken.
+    /// Without a reader thread (<see cref="Enabled"/> false) this thread reads into the buffers in turn, waiting likewise.
+    /// </summary>
+    public static long ReadAllKept(ITraceReader reader, int batchSize, int kept, Action<KeptBatch> onBatch,
+        Action<ITraceReader>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(onBatch);
+        ArgumentOutOfRangeException.ThrowIfLessThan(kept, 1);
+        if (!Enabled || batchSize < MinBatch) return ReadKeptInTurn(reader, batchSize, kept + 1, onBatch, progress, cancel);
+        return new Ring(reader, batchSize, Slots + kept).Run(null, onBatch, progress, cancel);
+    }
+
+    /// <summary>A batch of <see cref="ReadAllKept"/>: <see cref="Count"/> events at the start of <see cref="Buffer"/>,
+    /// the consumer's until it calls <see cref="Release"/> (once, from any thread).</summary>
+    public sealed class KeptBatch
+    {
+        private readonly SemaphoreSlim _free;
+
+        internal KeptBatch(TraceEvent[] buffer, SemaphoreSlim free)
+        {
+            Buffer = buffer;
+            _free = free;
+        }
+
+        public TraceEvent[] Buffer { get; }
+        public int Count { get; internal set; }
+        public ReadOnlySpan<TraceEvent> Events => Buffer.AsSpan(0, Count);
+
+        /// <summary>Hands the buffer back to the reader.</summary>
+        public void Release() => _free.Release();
+    }
+
+    private static long ReadKeptInTurn(ITraceReader reader, int batchSize, int buffers, Action<KeptBatch> onBatch,
+        Action<ITraceReader>? progress, CancellationToken cancel)
+    {
+        var free = new SemaphoreSlim(buffers, int.MaxValue);
+        var batches = Enumerable.Range(0, buffers).Select(_ => new KeptBatch(new TraceEvent[batchSize], free)).ToArray();
+        long events = 0;
+        for (int k = 0; ; k = (k + 1) % buffers)
+        {
+            cancel.ThrowIfCancellationRequested();
+            free.Wait(CancellationToken.None);
+            var b = batches[k];
+            int n = reader.Read(b.Buffer);
+            if (n == 0) return events;
+            b.Count = n;
+            onBatch(b);
+            events += n;
+            progress?.Invoke(reader);
+        }
     }
 
     private sealed class Ring
     {
         private readonly ITraceReader _reader;
-        private readonly TraceEvent[][] _buffers = new TraceEvent[Slots][];
-        private readonly int[] _counts = new int[Slots];
-        private readonly long[] _positions = new long[Slots];
-        private readonly long[] _records = new long[Slots];
-        private readonly SemaphoreSlim _free = new(Slots, Slots + 1);
-        private readonly SemaphoreSlim _filled = new(0, Slots);
+        private readonly int _slots;
+        private readonly TraceEvent[][] _buffers;
+        private readonly int[] _counts;
+        private readonly long[] _positions;
+        private readonly long[] _records;
+        private readonly SemaphoreSlim _free;
+        private readonly SemaphoreSlim _filled;
+        private readonly KeptBatch[] _kept;
         private volatile bool _stop;
         private ExceptionDispatchInfo? _readerError;
 
-        public Ring(ITraceReader reader, int batchSize)
+        public Ring(ITraceReader reader, int batchSize, int slots)
         {
             _reader = reader;
-            for (int i = 0; i < Slots; i++) _buffers[i] = new TraceEvent[batchSize];
+            _slots = slots;
+            _buffers = new TraceEvent[slots][];
+            _counts = new int[slots];
+            _positions = new long[slots];
+            _records = new long[slots];
+            _free = new SemaphoreSlim(slots, int.MaxValue);
+            _filled = new SemaphoreSlim(0, slots);
+            for (int i = 0; i < slots; i++) _buffers[i] = new TraceEvent[batchSize];
+            _kept = _buffers.Select(b => new KeptBatch(b, _free)).ToArray();
         }
 
-        public long Run(Action<ReadOnlySpan<TraceEvent>> onBatch, Action<ITraceReader>? progress, CancellationToken cancel)
+        // One of the two consumers: onBatch (the slot is free again when it returns) or onKept (free when it releases).
+        public long Run(Action<ReadOnlySpan<TraceEvent>>? onBatch, Action<KeptBatch>? onKept, Action<ITraceReader>? progress, CancellationToken cancel)
         {
             var thread = new Thread(Produce) { IsBackground = true, Name = "mmtrace reader" };
             thread.Start();
@@ -63,20 +131,25 @@ public sealed class TracePipeline
             var view = progress is null ? null : new ReaderView(_reader);
             try
             {
-                for (int slot = 0; ; slot = (slot + 1) % Slots)
+                for (int slot = 0; ; slot = (slot + 1) % _slots)
                 {
                     _filled.Wait(CancellationToken.None);
                     int n = _counts[slot];
                     if (n <= 0) break;
                     cancel.ThrowIfCancellationRequested();
-                    onBatch(_buffers[slot].AsSpan(0, n));
+                    if (onKept is null) onBatch!(_buffers[slot].AsSpan(0, n));
+                    else
+                    {
+                        _kept[slot].Count = n;
+                        onKept(_kept[slot]);
+                    }
                     events += n;
                     if (view is not null)
                     {
                         view.At(_positions[slot], _records[slot]);
                         progress!(view);
                     }
-                    _free.Release();
+                    if (onKept is null) _free.Release();
                 }
             }
             finally
@@ -104,7 +177,7 @@ public sealed class TracePipeline
                     _records[slot] = _reader.Stats.Records;
                     _filled.Release();
                     if (n == 0) return;
-                    slot = (slot + 1) % Slots;
+                    slot = (slot + 1) % _slots;
                 }
             }
             catch (Exception e)

@@ -10,6 +10,37 @@ public interface IReplayObserver
     /// <summary>Whether <see cref="OnEvent"/> wants events of this op. Asked once per op when the replayer is
     /// built; an observer is then called only for the ops it watches. Every op by default.</summary>
     bool Watches(Op op) => true;
+
+    /// <summary>Whether <see cref="OnEvent"/> reads only the event, its outcome and the observer's own state: not the
+    /// machine, and not another observer's state. Such an observer may be called on a thread of its own, behind the
+    /// machine (<see cref="StagedReplayer"/>); one that reads the machine is called on the machine's thread, right after
+    /// the event. False by default.</summary>
+    bool ObservesOnly => false;
+}
+
+/// <summary>
+/// An observer that needs a few facts about the machine as an event leaves it (counters the event moved, what the
+/// allocator holds) but otherwise only observes. <see cref="Capture"/> reads the machine right after the event on the
+/// machine's thread and returns one number; <see cref="OnEvent(in TraceEvent, in EventOutcome, long)"/> does the rest
+/// with it, on whichever thread the observers run (<see cref="StagedReplayer"/>). Its plain
+/// <see cref="IReplayObserver.OnEvent"/> is the two in a row (what <see cref="Replayer"/> calls).
+/// </summary>
+public interface IReplayCapturingObserver : IReplayObserver
+{
+    /// <summary>Whether <see cref="BeforeCapture"/> wants events of this op; asked once per op.</summary>
+    bool WatchesBefore(Op op);
+
+    /// <summary>Looks at the machine just before it replays the event (on the machine's thread). The staged loop leaves it
+    /// out when the event just before was one this observer captured: <see cref="Capture"/> must leave the observer as
+    /// this would (the machine is not changed between the two).</summary>
+    void BeforeCapture(in TraceEvent e);
+
+    /// <summary>Reads the machine as the event left it (on the machine's thread, before any later event); called for the
+    /// ops <see cref="IReplayObserver.Watches"/> names.</summary>
+    long Capture(in TraceEvent e, in EventOutcome outcome);
+
+    /// <summary>The observation, with what <see cref="Capture"/> returned for this event; reads no machine state.</summary>
+    void OnEvent(in TraceEvent e, in EventOutcome outcome, long captured);
 }
 
 /// <summary>An observer that also sees some events just before the machine dispatches them (the machine's state before
@@ -48,9 +79,14 @@ public sealed class Replayer
             _byOp[op] = observers.Where(o => op >= OpNames.Count || o.Watches((Op)op)).Select(o => (OnEventCall)o.OnEvent).ToArray();
         for (int op = 0; op < _beforeByOp.Length; op++)
         {
-            var before = observers.OfType<IReplayPreObserver>().Where(o => op >= OpNames.Count || o.WatchesBefore((Op)op))
-                .Select(o => (BeforeEventCall)o.BeforeEvent).ToArray();
-            _beforeByOp[op] = before.Length == 0 ? null : before;
+            // A pre-observer's BeforeEvent; a capturing observer's BeforeCapture (when it is not a pre-observer as well).
+            var before = new List<BeforeEventCall>();
+            foreach (var o in observers)
+            {
+                if (o is IReplayPreObserver p) { if (op >= OpNames.Count || p.WatchesBefore((Op)op)) before.Add(p.BeforeEvent); }
+                else if (o is IReplayCapturingObserver c && (op >= OpNames.Count || c.WatchesBefore((Op)op))) before.Add(c.BeforeCapture);
+            }
+            _beforeByOp[op] = before.Count == 0 ? null : [.. before];
         }
     }
 

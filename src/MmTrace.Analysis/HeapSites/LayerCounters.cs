@@ -153,6 +153,19 @@ public sealed class MachineCounters
         return MovedAtAll(ref then, ref cost);
     }
 
+    /// <summary>Makes <paramref name="then"/> the counters now: reads them again (<see cref="Read"/>) only when one of the
+    /// guards of <see cref="Moved"/> moved since <paramref name="then"/> was taken (else none of the six has).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Refresh(ref LayerCounters then)
+    {
+        var st = _st;
+        if (((st.References ^ _references) | (st.DemandPagedPages ^ then.PagesFirstTouched) | (st.CowBreaks ^ then.CowCopies)
+             | (_tables.AllocatedPages ^ then.PageTablePages)) != 0) ReadAgain(ref then);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReadAgain(ref LayerCounters then) => then = Read();
+
     /// <summary>The same, reading every counter (no guard).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal bool MovedAtAll(ref LayerCounters then, ref LayerCounters cost)

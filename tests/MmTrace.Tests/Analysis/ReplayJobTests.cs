@@ -97,20 +97,38 @@ public class ReplayJobTests
 
     // A replay as ReplayJob.Run makes it, with the analyzers called as the observers `observe` makes of them, the events
     // handed over in batches of `batch` (the clock told of each when `tellClock`).
-    private static byte[] ReplayWith(string trace, Func<IAnalyzer[], IReadOnlyList<MmTrace.Sim.IReplayObserver>> observe, int batch, bool tellClock)
+    private static byte[] ReplayWith(string trace, Func<IAnalyzer[], IReadOnlyList<MmTrace.Sim.IReplayObserver>> observe, int batch, bool tellClock) =>
+        ReplayWith(trace, batch, (machine, analyzers, reader) =>
+        {
+            var replayer = new MmTrace.Sim.Replayer(machine, observe(analyzers), batch);
+            SeriesSampler[] clocks = tellClock ? analyzers.OfType<SeriesSampler>().ToArray() : [];
+            MmTrace.Core.TracePipeline.ReadAll(reader, batch, b => ReplayJob.Replay(replayer, clocks, b));
+            return replayer.Events;
+        });
+
+    // The same through the staged loop (ReplayJob.Stage), whatever the rule would choose.
+    private static byte[] ReplayStaged(string trace) =>
+        ReplayWith(trace, ReplayJob.BatchSize, (machine, analyzers, reader) =>
+        {
+            var clocks = analyzers.OfType<SeriesSampler>().ToArray();
+            using var staged = ReplayJob.Stage(machine, analyzers);
+            MmTrace.Core.TracePipeline.ReadAll(reader, ReplayJob.BatchSize, b => ReplayJob.Replay(staged, clocks, b));
+            staged.Finish();
+            return staged.Events;
+        }, staged: true);
+
+    private static byte[] ReplayWith(string trace, int batch, Func<MmTrace.Sim.Machine, IAnalyzer[], MmTrace.Core.ITraceReader, long> run, bool staged = false)
     {
         var symbols = new MmTrace.Core.SymbolTable();
-        using var reader = trace == "kernel-mix"
-            ? MmTrace.Ingest.Synthetic.Workloads.Get("kernel-mix").Create(30_000, seed: 3, new Dictionary<string, string>(), symbols)
+        using var reader = trace is "kernel-mix" or "user-heap" or "fork-exec"
+            ? MmTrace.Ingest.Synthetic.Workloads.Get(trace).Create(30_000, seed: 3, new Dictionary<string, string>(), symbols)
             : MmTrace.Ingest.TraceFormats.Open(TestPaths.Real(trace), "auto", symbols, MmTrace.Core.ReaderOptions.Default);
         var config = MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g");
         var machine = MmTrace.Sim.MachineBuilder.Build(config, symbols, 0, new MmTrace.Sim.MachineOptions { Traits = reader.Traits });
-        var analyzers = ReplayJob.CreateAnalyzers(machine);
-        var replayer = new MmTrace.Sim.Replayer(machine, observe(analyzers), batch);
-        var clock = tellClock ? analyzers.OfType<SeriesSampler>().Single() : null;
-        MmTrace.Core.TracePipeline.ReadAll(reader, batch, b => ReplayJob.Replay(replayer, clock, b));
+        var analyzers = ReplayJob.CreateAnalyzers(machine, staged: staged);
+        long events = run(machine, analyzers, reader);
         var report = new Report { TraceDisplayName = trace, TraceFormat = reader.FormatName, Machine = config, Seed = 0 };
-        var ctx = new AnalysisContext(machine, symbols, reader.Stats, replayer.Events, reader.Traits);
+        var ctx = new AnalysisContext(machine, symbols, reader.Stats, events, reader.Traits);
         foreach (var a in analyzers) a.Contribute(report, ctx);
         Findings.Tell(report);
         return SummaryJsonWriter.ToBytes(report);
@@ -132,5 +150,36 @@ public class ReplayJobTests
         Assert.Equal(reference, ReplayWith(trace, ReplayJob.Observers, 4096, tellClock: true));
         // Batches of other sizes: the clock knows less (or more) ahead; the rows are the same.
         Assert.Equal(reference, ReplayWith(trace, ReplayJob.Observers, 1000, tellClock: true));
+    }
+
+    [Theory]
+    [InlineData("user-heap")]
+    [InlineData("kernel-mix")]
+    [InlineData("fork-exec")]
+    [InlineData("bc.mtrace.txt.gz")]
+    [InlineData("mtrace-sections.mtrace.txt.gz")]
+    [InlineData("ls-etc.perf-script.txt.gz")]
+    public void The_staged_loop_gives_the_summary_of_the_sequential_one(string trace)
+    {
+        var sequential = ReplayWith(trace, ReplayJob.Observers, ReplayJob.BatchSize, tellClock: true);
+        var staged = ReplayStaged(trace);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(sequential), System.Text.Encoding.UTF8.GetString(staged));
+        // The staged loop has the analyzers that only observe on their own, those that read the kernel with the machine.
+        var observers = ReplayJob.Observers(ReplayJob.CreateAnalyzers(MmTrace.Sim.MachineBuilder.Build(
+            MmTrace.Core.MachineConfig.Load("x86_64-linux618-2cpu-24g"), new MmTrace.Core.SymbolTable()), staged: true), staged: true);
+        Assert.Equal(2, observers.Count(o => o.GetType().Name == "EveryEventObserver"));
+        Assert.Single(observers, o => o.GetType().Name == "EveryEventObserver" && o.ObservesOnly);
+    }
+
+    [Fact]
+    public void The_rule_stages_a_replay_whose_first_batch_is_mostly_heap_calls()
+    {
+        var events = new MmTrace.Core.TraceEvent[ReplayJob.BatchSize];
+        for (int i = 0; i < events.Length; i++) events[i] = MmTrace.Core.TraceEvent.Create(i % 3 == 0 ? MmTrace.Core.Op.Kmalloc : MmTrace.Core.Op.Malloc, 1);
+        Assert.Equal(MmTrace.Core.TracePipeline.Enabled, ReplayJob.StagesObservers(events));
+        for (int i = 0; i < events.Length; i++) events[i] = MmTrace.Core.TraceEvent.Create(i % 3 == 0 ? MmTrace.Core.Op.Malloc : MmTrace.Core.Op.Kmalloc, 1);
+        Assert.False(ReplayJob.StagesObservers(events));
+        // A trace shorter than a batch is not worth a thread.
+        Assert.False(ReplayJob.StagesObservers(events.AsSpan(0, 100)));
     }
 }

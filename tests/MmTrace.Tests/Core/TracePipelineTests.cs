@@ -106,4 +106,28 @@ public class TracePipelineTests
 
         public void Dispose() { }
     }
+
+    [Fact]
+    public void A_kept_batch_stays_unchanged_until_released_from_another_thread_in_order()
+    {
+        var reader = new CountingReader(200_000, chunk: 1000);
+        var handed = new System.Collections.Concurrent.BlockingCollection<TracePipeline.KeptBatch>();
+        var seen = new List<ulong>();
+        // A later stage: reads each batch some time after the consumer handed it on, then releases it.
+        var stage = new Thread(() =>
+        {
+            foreach (var b in handed.GetConsumingEnumerable())
+            {
+                Thread.Sleep(b.Events[0].Address % 7 == 0 ? 1 : 0);
+                foreach (var e in b.Events) seen.Add(e.Address);
+                b.Release();
+            }
+        });
+        stage.Start();
+        long n = TracePipeline.ReadAllKept(reader, 1024, kept: 3, handed.Add);
+        handed.CompleteAdding();
+        stage.Join();
+        Assert.Equal(200_000, n);
+        Assert.Equal(Enumerable.Range(0, 200_000).Select(i => (ulong)i), seen);
+    }
 }
