@@ -225,10 +225,10 @@ public sealed partial class Ptmalloc
                     {
                         remainder = victim + nb;
                         fwd = LinkAsUnsortedHead(remainder, remainderSize);
+                        SetHead(victim, nb | PrevInuse);
                         SetHead(remainder, remainderSize | PrevInuse);
                         PublishUnsortedHead(remainder, fwd);
                         SetFoot(remainder, remainderSize);
-                        SetHead(victim, nb | PrevInuse); // (last: see VictimHeadLast)
                     }
                     _lastSource = Source.Other;
                     _lastPath = MallocPath.LargeBin;
@@ -282,10 +282,10 @@ public sealed partial class Ptmalloc
                     remainder = victim + nb;
                     fwd = LinkAsUnsortedHead(remainder, remainderSize);
                     if (InSmallbinRange(nb)) _lastRemainder = remainder; // advertise as last remainder
+                    SetHead(victim, nb | PrevInuse);
                     SetHead(remainder, remainderSize | PrevInuse);
                     PublishUnsortedHead(remainder, fwd);
                     SetFoot(remainder, remainderSize);
-                    SetHead(victim, nb | PrevInuse); // (last: see VictimHeadLast)
                 }
                 _lastSource = Source.Other;
                 _lastPath = MallocPath.Binmap;
@@ -300,8 +300,8 @@ public sealed partial class Ptmalloc
                 remainderSize = size - nb;
                 remainder = victim + nb;
                 _top = remainder;
+                SetHead(victim, nb | PrevInuse);
                 SetHead(remainder, remainderSize | PrevInuse);
-                SetHead(victim, nb | PrevInuse); // (last: see VictimHeadLast)
                 _lastSource = Source.Top;
                 _lastPath = MallocPath.Top;
                 return victim;
@@ -326,10 +326,6 @@ public sealed partial class Ptmalloc
         SetBk(fwd, p);
     }
 
-    // VictimHeadLast: where _int_malloc splits a chunk (large bin, binmap, top, sysmalloc), the chunk handed out gets its
-    // head after the remainder's words (glibc writes it first): they are different words, and the chunk's header page was
-    // first touched when it became a chunk, so the simulated first touches keep glibc's order; the page of heap words
-    // cached last is then the one the caller reads next (the live bit and size, Handed), one page lookup less a split.
     // A free chunk p of the given size to the head of the unsorted bin, with its nextsize links cleared when it is large
     // (glibc: bck = unsorted_chunks (av); fwd = bck->fd; p->bk = bck; p->fd = fwd; bck->fd = p; fwd->bk = p; then
     // p->fd_nextsize = p->bk_nextsize = NULL), in two halves so that a caller writes all of p's words (links, nextsize
@@ -567,8 +563,8 @@ public sealed partial class Ptmalloc
             long remainderSize = tsize - nb;
             long remainder = p + nb;
             _top = remainder;
+            SetHead(p, nb | PrevInuse);
             SetHead(remainder, remainderSize | PrevInuse);
-            SetHead(p, nb | PrevInuse); // (last: see VictimHeadLast)
             _lastSource = Source.Top;
             _lastPath = MallocPath.Sysmalloc;
             return p;
