@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using MmTrace.Core;
 
 namespace MmTrace.Sim.User;
@@ -224,10 +223,14 @@ public sealed partial class Ptmalloc
                     else
                     {
                         remainder = victim + nb;
-                        fwd = LinkAsUnsortedHead(remainder, remainderSize);
+                        InsertUnsortedHead(remainder);
+                        if (!InSmallbinRange(remainderSize))
+                        {
+                            SetFdNextsize(remainder, 0);
+                            SetBkNextsize(remainder, 0);
+                        }
                         SetHead(victim, nb | PrevInuse);
                         SetHead(remainder, remainderSize | PrevInuse);
-                        PublishUnsortedHead(remainder, fwd);
                         SetFoot(remainder, remainderSize);
                     }
                     _lastSource = Source.Other;
@@ -280,11 +283,15 @@ public sealed partial class Ptmalloc
                 else
                 {
                     remainder = victim + nb;
-                    fwd = LinkAsUnsortedHead(remainder, remainderSize);
+                    InsertUnsortedHead(remainder);
                     if (InSmallbinRange(nb)) _lastRemainder = remainder; // advertise as last remainder
+                    if (!InSmallbinRange(remainderSize))
+                    {
+                        SetFdNextsize(remainder, 0);
+                        SetBkNextsize(remainder, 0);
+                    }
                     SetHead(victim, nb | PrevInuse);
                     SetHead(remainder, remainderSize | PrevInuse);
-                    PublishUnsortedHead(remainder, fwd);
                     SetFoot(remainder, remainderSize);
                 }
                 _lastSource = Source.Other;
@@ -326,66 +333,33 @@ public sealed partial class Ptmalloc
         SetBk(fwd, p);
     }
 
-    // A free chunk p of the given size to the head of the unsorted bin, with its nextsize links cleared when it is large
-    // (glibc: bck = unsorted_chunks (av); fwd = bck->fd; p->bk = bck; p->fd = fwd; bck->fd = p; fwd->bk = p; then
-    // p->fd_nextsize = p->bk_nextsize = NULL), in two halves so that a caller writes all of p's words (links, nextsize
-    // links, head) with one page lookup before the bin's and the old first chunk's: LinkAsUnsortedHead writes p's and
-    // returns fwd, PublishUnsortedHead the other two. The same words result; and fwd's bk word was written when fwd was
-    // binned, so no simulated 4 KiB page is first touched in another order than glibc's.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long LinkAsUnsortedHead(long p, long size)
-    {
-        long bck = UnsortedChunks;
-        long fwd = Fd(bck);
-        W2(p + 16, (ulong)fwd, (ulong)bck); // p->fd, p->bk (one granule)
-        if (!InSmallbinRange(size)) W2(p + 32, 0, 0); // fd_nextsize, bk_nextsize
-        return fwd;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PublishUnsortedHead(long p, long fwd)
-    {
-        SetFd(UnsortedChunks, p);
-        SetBk(fwd, p);
-    }
-
     /// <summary>unlink_chunk (malloc.c 2.36): off its bin's list, and off the large bin's skip list.</summary>
-    /// <remarks>
-    /// p's words are read first, with one page lookup (glibc reads its size and nextsize links after writing fd->bk and
-    /// bk->fd): those two writes are to other chunks' link words, never p's, so the values are glibc's.
-    /// </remarks>
     private void UnlinkChunk(long p)
     {
         long fd = Fd(p), bk = Bk(p);
-        long fdNext = 0, bkNext = 0;
-        if (!InSmallbinRange(ChunkSize(p)))
-        {
-            fdNext = FdNextsize(p);
-            bkNext = BkNextsize(p);
-        }
         SetBk(fd, bk);
         SetFd(bk, fd);
-        if (fdNext != 0)
+        if (!InSmallbinRange(ChunkSize(p)) && FdNextsize(p) != 0)
         {
             if (FdNextsize(fd) == 0)
             {
-                if (fdNext == p)
+                if (FdNextsize(p) == p)
                 {
                     SetFdNextsize(fd, fd);
                     SetBkNextsize(fd, fd);
                 }
                 else
                 {
-                    SetFdNextsize(fd, fdNext);
-                    SetBkNextsize(fd, bkNext);
-                    SetBkNextsize(fdNext, fd);
-                    SetFdNextsize(bkNext, fd);
+                    SetFdNextsize(fd, FdNextsize(p));
+                    SetBkNextsize(fd, BkNextsize(p));
+                    SetBkNextsize(FdNextsize(p), fd);
+                    SetFdNextsize(BkNextsize(p), fd);
                 }
             }
             else
             {
-                SetBkNextsize(fdNext, bkNext);
-                SetFdNextsize(bkNext, fdNext);
+                SetBkNextsize(FdNextsize(p), BkNextsize(p));
+                SetFdNextsize(BkNextsize(p), FdNextsize(p));
             }
         }
     }
@@ -398,13 +372,11 @@ public sealed partial class Ptmalloc
     private long MergeChunk(long p, long size)
     {
         long freed = p, freedEnd = p + size;
-        // p's words before the next chunk's (one page lookup for both; nothing is written in between).
-        bool prevFree = !PrevInuseOf(p);
-        long prevsize = prevFree ? PrevSize(p) : 0;
         long nextchunk = p + size;
         long nextsize = ChunkSize(nextchunk);
-        if (prevFree)
+        if (!PrevInuseOf(p))
         {
+            long prevsize = PrevSize(p);
             size += prevsize;
             p -= prevsize;
             UnlinkChunk(p);
@@ -426,9 +398,13 @@ public sealed partial class Ptmalloc
         {
             ClearInuseBitAtOffset(nextchunk, 0);
         }
-        long first = LinkAsUnsortedHead(p, size);
+        InsertUnsortedHead(p);
+        if (!InSmallbinRange(size))
+        {
+            SetFdNextsize(p, 0);
+            SetBkNextsize(p, 0);
+        }
         SetHead(p, size | PrevInuse);
-        PublishUnsortedHead(p, first);
         SetFoot(p, size);
         ReleaseDeadWords(p, size, freed, freedEnd);
         return size;

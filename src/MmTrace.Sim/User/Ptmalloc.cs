@@ -220,7 +220,6 @@ public sealed partial class Ptmalloc : IUserAllocator, IDisposable
     private static int SmallbinIndex(long sz) => (int)(sz >> 4);
 
     // largebin_index_64 (malloc.c 2.36)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int LargebinIndex(long sz)
     {
         ulong s = (ulong)sz;
