@@ -395,6 +395,70 @@ public sealed class TlbArray
         Touch(set, slot);
     }
 
+    /// <summary>
+    /// <see cref="Insert"/> of a 4K-class page the caller just missed on (knownAbsent): the fill after a TLB miss, without
+    /// Insert's tests of the policy, the size class and knownAbsent. The same slot, counts and order as Insert.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void InsertAbsent4K(ulong vpn, int pcid, bool global, ulong data)
+    {
+        int set = (int)(vpn & (ulong)_setMask);
+        ulong key = vpn << 15 | (global ? (uint)GlobalBit : (uint)pcid);
+        if (_packed) InsertAbsentPacked(set, key, 0, global, data);
+        else if (_stamped) InsertAbsentStamped(set, key, global, data);
+        else if (Policy == TlbReplacement.Lru) InsertAbsentListed(set, key, global, data);
+        else Insert(vpn, 0, pcid, global, data, knownAbsent: true);
+    }
+
+    // InsertAbsentUnpacked of a 4K-class key into a list set (its victim the tail, made most recent by moving the head
+    // back one step).
+    private void InsertAbsentListed(int set, ulong key, bool global, ulong data)
+    {
+        ref int head = ref _mru[set];
+        int slot = _prev[head];
+        head = slot;
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        k = key;
+        _data[slot] = data;
+        _validBySize[0]++;
+        if (global) _globalValid++;
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
+        _last = slot;
+    }
+
+    // InsertAbsentUnpacked of a 4K-class key into a stamped set (its victim the set's smallest stamp).
+    private void InsertAbsentStamped(int set, ulong key, bool global, ulong data)
+    {
+        int b = set * Ways;
+        int slot = StampVictim(b);
+        _stamp[slot] = ++_tick << StampWayBits | (uint)(slot - b);
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        k = key;
+        _data[slot] = data;
+        _validBySize[0]++;
+        if (global) _globalValid++;
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
+        _last = slot;
+    }
+
     // Insert of a page known to be absent into a packed-LRU set (never hashed: packed sets have at most 16 ways), the fill
     // after a TLB miss: the victim is the way in the order's last nibble (invalid ways sit at the end), and moving it to
     // the front is a shift of the order by one nibble, so neither Victim's policy tests nor PackedPosition's search runs.
