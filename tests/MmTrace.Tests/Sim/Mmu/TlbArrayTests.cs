@@ -284,4 +284,14 @@ public class TlbArrayTests
         Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("bad", 48, 4));
         Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("bad", 10, 4));
     }
+
+    // The hashed index of sets wider than 16 ways names slots in 16 bits: such an array holds at most 65534 entries.
+    [Fact]
+    public void A_wide_set_array_of_more_than_65534_entries_is_a_usage_error()
+    {
+        var e = Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("huge", 65536, 65536));
+        Assert.Contains("65534", e.Message);
+        Assert.Equal(65536 * 16, new TlbArray("set-associative", 65536 * 16, 16).Entries);
+        Assert.Equal(32768, new TlbArray("wide", 32768, 32768).Entries);
+    }
 }
