@@ -74,8 +74,10 @@ public sealed class TlbArray
     private readonly int _setMask;
     private readonly uint _waysMask;   // one bit per way of a set (Scan)
     private readonly int[] _validBySize = new int[4];
-    // The hashed index (wide sets only): key → slot, linear probing over a power-of-two table.
-    private readonly HashEntry[] _hash = [];
+    // The hashed index (wide sets only): key → slot, linear probing over a power-of-two table. An entry is the slot alone
+    // (NoSlot: empty); its key is the slot's in _keys, so the table is 2 bytes an entry (Zen 4's L2: 32 KiB, not 256 KiB).
+    private const ushort NoSlot = ushort.MaxValue;
+    private readonly ushort[] _hash = [];
     private readonly int _hashShift;
     private readonly int _hashMask;
     private int _globalValid;
@@ -88,12 +90,6 @@ public sealed class TlbArray
     internal sealed class LevelCount
     {
         public int Large;
-    }
-
-    private struct HashEntry
-    {
-        public ulong Key;
-        public int Slot;
     }
 
     public TlbArray(string name, int entries, int ways, TlbReplacement policy = TlbReplacement.Lru, ulong seed = 0)
@@ -156,8 +152,10 @@ public sealed class TlbArray
             // first entry. Measured (docs/benchmarks.md, "MMU miss path"): at 28-38% full (the earlier sizing) the probe loops' exits were
             // data-dependent branches the CPU mispredicted often enough to cost a fifth of Zen 4's miss-heavy streams.
             int size = (int)BitOperations.RoundUpToPowerOf2((uint)(entries * (entries <= 128 ? 8 : 5)));
-            _hash = new HashEntry[size];
-            for (int i = 0; i < size; i++) _hash[i].Key = Invalid;
+            if (entries >= NoSlot)
+                throw new UsageException($"mmu: {name}: {entries} entries in sets of {ways} ways: a set wider than {HashedWays} ways holds at most {NoSlot - 1} entries");
+            _hash = new ushort[size];
+            Array.Fill(_hash, NoSlot);
             _hashMask = size - 1;
             _hashShift = 64 - BitOperations.Log2((uint)size);
         }
@@ -306,12 +304,13 @@ public sealed class TlbArray
     private int HashFind(ulong key)
     {
         var h = _hash;
+        var keys = _keys;
         int i = HashHome(key);
         while (true)
         {
-            ref var e = ref h[i];
-            if (e.Key == key) return e.Slot;
-            if (e.Key == Invalid) return -1;
+            int slot = h[i];
+            if (slot == NoSlot) return -1;
+            if (keys[slot] == key) return slot;
             i = (i + 1) & _hashMask;
         }
     }
@@ -321,7 +320,7 @@ public sealed class TlbArray
     // An eviction's index update in one call: the victim's key out, the new key in (its slot).
     private void HashReplace(ulong old, ulong key, int slot)
     {
-        HashRemoveCore(old);
+        HashRemoveCore(old, slot);
         HashAddCore(key, slot);
     }
 
@@ -329,35 +328,36 @@ public sealed class TlbArray
     private void HashAddCore(ulong key, int slot)
     {
         int i = HashHome(key);
-        while (_hash[i].Key != Invalid) i = (i + 1) & _hashMask;
-        _hash[i].Key = key;
-        _hash[i].Slot = slot;
+        while (_hash[i] != NoSlot) i = (i + 1) & _hashMask;
+        _hash[i] = (ushort)slot;
     }
 
     // Linear-probing deletion by backward shift: later entries of the cluster move up unless their home lies
-    // cyclically in (hole, j], so every probe sequence stays unbroken without tombstones.
-    private void HashRemove(ulong key) => HashRemoveCore(key);
+    // cyclically in (hole, j], so every probe sequence stays unbroken without tombstones. key is the one slot held
+    // (_keys[slot] may already hold its successor); the other entries' keys are read from _keys.
+    private void HashRemove(ulong key, int slot) => HashRemoveCore(key, slot);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void HashRemoveCore(ulong key)
+    private void HashRemoveCore(ulong key, int slot)
     {
         var h = _hash;
+        var keys = _keys;
         int mask = _hashMask;
         int hole = HashHome(key);
-        while (h[hole].Key != key) hole = (hole + 1) & mask;
+        while (h[hole] != slot) hole = (hole + 1) & mask;
         int j = hole;
         while (true)
         {
             j = (j + 1) & mask;
-            ulong k = h[j].Key;
-            if (k == Invalid) break;
-            int home = HashHome(k);
+            int s = h[j];
+            if (s == NoSlot) break;
+            int home = HashHome(keys[s]);
             bool stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
             if (stays) continue;
             h[hole] = h[j];
             hole = j;
         }
-        h[hole].Key = Invalid;
+        h[hole] = NoSlot;
     }
 
     // ---- contents ------------------------------------------------------------------------------------
@@ -385,7 +385,7 @@ public sealed class TlbArray
         int slot = knownAbsent ? -1 : FindPage(vpn, sizeClass, pcid);
         if (slot < 0) slot = Victim(set);
         ulong old = _keys[slot];
-        if (old != Invalid) Forget(old);
+        if (old != Invalid) Forget(old, slot);
         else if (Policy != TlbReplacement.Lru) _invalidInSet[set]--;
         ulong key = Key(vpn, sizeClass, global ? GlobalBit : pcid);
         _keys[slot] = key;
@@ -393,6 +393,70 @@ public sealed class TlbArray
         Count(sizeClass, global);
         if (_hash.Length != 0) HashAdd(key, slot);
         Touch(set, slot);
+    }
+
+    /// <summary>
+    /// <see cref="Insert"/> of a 4K-class page the caller just missed on (knownAbsent): the fill after a TLB miss, without
+    /// Insert's tests of the policy, the size class and knownAbsent. The same slot, counts and order as Insert.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void InsertAbsent4K(ulong vpn, int pcid, bool global, ulong data)
+    {
+        int set = (int)(vpn & (ulong)_setMask);
+        ulong key = vpn << 15 | (global ? (uint)GlobalBit : (uint)pcid);
+        if (_packed) InsertAbsentPacked(set, key, 0, global, data);
+        else if (_stamped) InsertAbsentStamped(set, key, global, data);
+        else if (Policy == TlbReplacement.Lru) InsertAbsentListed(set, key, global, data);
+        else Insert(vpn, 0, pcid, global, data, knownAbsent: true);
+    }
+
+    // InsertAbsentUnpacked of a 4K-class key into a list set (its victim the tail, made most recent by moving the head
+    // back one step).
+    private void InsertAbsentListed(int set, ulong key, bool global, ulong data)
+    {
+        ref int head = ref _mru[set];
+        int slot = _prev[head];
+        head = slot;
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        k = key;
+        _data[slot] = data;
+        _validBySize[0]++;
+        if (global) _globalValid++;
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
+        _last = slot;
+    }
+
+    // InsertAbsentUnpacked of a 4K-class key into a stamped set (its victim the set's smallest stamp).
+    private void InsertAbsentStamped(int set, ulong key, bool global, ulong data)
+    {
+        int b = set * Ways;
+        int slot = StampVictim(b);
+        _stamp[slot] = ++_tick << StampWayBits | (uint)(slot - b);
+        ref ulong k = ref _keys[slot];
+        ulong old = k;
+        k = key;
+        _data[slot] = data;
+        _validBySize[0]++;
+        if (global) _globalValid++;
+        if (old != Invalid)
+        {
+            Uncount(old);
+            if (_hash.Length != 0) HashReplace(old, key, slot);
+        }
+        else if (_hash.Length != 0)
+        {
+            HashAdd(key, slot);
+        }
+        _last = slot;
     }
 
     // Insert of a page known to be absent into a packed-LRU set (never hashed: packed sets have at most 16 ways), the fill
@@ -473,10 +537,10 @@ public sealed class TlbArray
     }
 
     // Bookkeeping of a key leaving its slot (evicted, replaced or dropped).
-    private void Forget(ulong key)
+    private void Forget(ulong key, int slot)
     {
         Uncount(key);
-        if (_hash.Length != 0) HashRemove(key);
+        if (_hash.Length != 0) HashRemove(key, slot);
     }
 
     // The counts a valid entry adds to (by size class, the level's large entries, global entries), for a key coming in...
@@ -538,7 +602,7 @@ public sealed class TlbArray
 
     private void Drop(int slot)
     {
-        Forget(_keys[slot]);
+        Forget(_keys[slot], slot);
         _keys[slot] = Invalid;
         int set = slot / Ways;
         if (Policy != TlbReplacement.Lru) _invalidInSet[set]++;

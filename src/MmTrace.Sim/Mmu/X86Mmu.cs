@@ -560,7 +560,7 @@ public sealed class X86Mmu
             s.Misses[l1 * 3]++;
             if (Allowed(data, kind, user: true))
             {
-                l1Small.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
+                l1Small.InsertAbsent4K(vpn, pcid, (data & Pte.Global) != 0, data);
                 return new Translation(_cost.TlbStlbHit, OutcomeKind.Ok);
             }
             return SecondLevelWithoutRights(c, va, kind, l1, l2);
@@ -578,8 +578,9 @@ public sealed class X86Mmu
         s.Misses[l1 * 3]++;
         s.Misses[l2 * 3]++;
         // After a true miss neither level holds the page.
-        second.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
-        l1Small.Insert(vpn, 0, pcid, (data & Pte.Global) != 0, data, knownAbsent: true);
+        bool global = (data & Pte.Global) != 0;
+        second.InsertAbsent4K(vpn, pcid, global, data);
+        l1Small.InsertAbsent4K(vpn, pcid, global, data);
         return new Translation(cycles, OutcomeKind.Ok);
     }
 

@@ -190,7 +190,7 @@ public class TlbArrayTests
     /// <summary>
     /// The miss path's way of using an array, against the same reference: a 4K lookup after <see cref="TlbArray.LastHolds"/>
     /// said no goes through <see cref="TlbArray.LookupPastLast"/>, and a fill after a miss passes knownAbsent (packed LRU
-    /// sets take their lean fill); the level's count of large entries follows every fill, eviction, flush and INVLPG.
+    /// sets take their lean fill) or, for every other 4K page, goes through <see cref="TlbArray.InsertAbsent4K"/>; the level's count of large entries follows every fill, eviction, flush and INVLPG.
     /// </summary>
     // One reference of a random stream: a page-size mix (a third go to large pages, their own vpn space and size
     // class), a second PCID now and then, and global entries among the 1G pages.
@@ -216,7 +216,7 @@ public class TlbArrayTests
         var tlb = new TlbArray("t", entries, ways);
         var reference = new ReferenceTlb(entries, ways);
         int pages = entries * 3;
-        long hits = 0, pastLast = 0, largeSeen = 0;
+        long hits = 0, pastLast = 0, largeSeen = 0, lean = 0;
         for (int step = 0; step < 60_000; step++)
         {
             var (size, vpn, pcid, global) = NextReference(rng, step, entries, pages, stream);
@@ -240,7 +240,13 @@ public class TlbArrayTests
                 }
                 Assert.True(expected == actual, $"step {step}: vpn {vpn} size {size} pcid {pcid}: reference {(expected ? "hit" : "miss")}, model {(actual ? "hit" : "miss")}");
                 if (actual) { hits++; Assert.Equal(vpn * 7 + (ulong)size, data); }
-                else { tlb.Insert(vpn, size, pcid, global, vpn * 7 + (ulong)size, knownAbsent: true); reference.Insert(vpn, size, pcid, global); }
+                else
+                {
+                    // Every other 4K fill takes the lean 4K entry point (X86Mmu's usual miss path), the others Insert's.
+                    if (size == 0 && (step & 1) != 0) { tlb.InsertAbsent4K(vpn, pcid, global, vpn * 7); lean++; }
+                    else tlb.Insert(vpn, size, pcid, global, vpn * 7 + (ulong)size, knownAbsent: true);
+                    reference.Insert(vpn, size, pcid, global);
+                }
             }
             Assert.Equal(reference.Count, tlb.Valid);
             Assert.Equal(tlb.ValidOf(1) + tlb.ValidOf(2), tlb.Level.Large);
@@ -248,6 +254,7 @@ public class TlbArrayTests
         }
         Assert.InRange(hits, 1, 59_999);
         Assert.InRange(pastLast, 1, 59_999);
+        Assert.InRange(lean, 1, 59_999);
         Assert.InRange(largeSeen, 1, 60_000);
     }
 
@@ -276,5 +283,15 @@ public class TlbArrayTests
     {
         Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("bad", 48, 4));
         Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("bad", 10, 4));
+    }
+
+    // The hashed index of sets wider than 16 ways names slots in 16 bits: such an array holds at most 65534 entries.
+    [Fact]
+    public void A_wide_set_array_of_more_than_65534_entries_is_a_usage_error()
+    {
+        var e = Assert.Throws<MmTrace.Core.UsageException>(() => new TlbArray("huge", 65536, 65536));
+        Assert.Contains("65534", e.Message);
+        Assert.Equal(65536 * 16, new TlbArray("set-associative", 65536 * 16, 16).Entries);
+        Assert.Equal(32768, new TlbArray("wide", 32768, 32768).Entries);
     }
 }
