@@ -30,11 +30,46 @@ internal static class TestPaths
 
     private static readonly Lazy<string> RunTempRoot = new(() =>
     {
-        string root = Path.Combine(Path.GetTempPath(), "mmtrace-tests", $"run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string parent = Path.Combine(Path.GetTempPath(), "mmtrace-tests");
+        SweepFinishedRuns(parent);
+        string root = Path.Combine(parent, $"run-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteQuietly(root);
         return root;
     });
+
+    /// <summary>
+    /// Removes the directories of earlier runs whose process is gone. ProcessExit does not always run: a test host that
+    /// the runner stops at the end is killed, and its run's directory (about 500 MB for the whole suite) stayed behind;
+    /// a day of runs filled the disk. A run whose process still lives (another suite running beside this one) is kept.
+    /// </summary>
+    internal static void SweepFinishedRuns(string parent)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (string dir in Directory.EnumerateDirectories(parent, "run-*"))
+        {
+            string[] parts = Path.GetFileName(dir).Split('-');
+            if (parts.Length < 3 || !int.TryParse(parts[1], out int pid) || pid == Environment.ProcessId || IsAlive(pid)) continue;
+            DeleteQuietly(dir);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     private static void DeleteQuietly(string dir)
     {
