@@ -75,10 +75,10 @@ public class ReplayBenchmarks
         }
         var list = analyzers.ToArray();
         _replayer = new Replayer(_machine, ReplayJob.Observers(list), ReplayJob.BatchSize);
-        _clock = list.OfType<SeriesSampler>().FirstOrDefault();
+        _clocks = list.OfType<SeriesSampler>().ToArray();
     }
 
-    private SeriesSampler? _clock;
+    private SeriesSampler[] _clocks = [];
 
     /// <summary>What `mmtrace replay` does per batch: the machine and every analyzer watching the event's op, in the
     /// batches `mmtrace replay` hands the replayer (the clock of the time series learns of one batch at a time, as there).</summary>
@@ -87,7 +87,7 @@ public class ReplayBenchmarks
     {
         var events = _events.AsSpan();
         for (int i = 0; i < events.Length; i += ReplayJob.BatchSize)
-            ReplayJob.Replay(_replayer, _clock, events.Slice(i, Math.Min(ReplayJob.BatchSize, events.Length - i)));
+            ReplayJob.Replay(_replayer, _clocks, events.Slice(i, Math.Min(ReplayJob.BatchSize, events.Length - i)));
         return _replayer.Events;
     }
 

@@ -78,15 +78,8 @@ public static class ReplayJob
     /// <summary>Events per batch from the reader to the machine (the <see cref="Replayer"/>'s default).</summary>
     public const int BatchSize = 4096;
 
-    /// <summary>Replays one batch of events, first telling the series' clock that they are coming (so it reads the
-    /// machine only at samples that will be kept: <see cref="SeriesSampler.WillReplay"/>).</summary>
-    public static void Replay(Replayer replayer, SeriesSampler? clock, ReadOnlySpan<TraceEvent> batch)
-    {
-        clock?.WillReplay(batch.Length);
-        replayer.Replay(batch);
-    }
-
-    /// <summary>The same, telling every clock of the replay (<see cref="CreateAnalyzers"/> makes two).</summary>
+    /// <summary>Replays one batch of events, first telling every clock of the replay's series that they are coming (so
+    /// each reads the machine only at samples that will be kept: <see cref="SeriesSampler.WillReplay"/>).</summary>
     public static void Replay(Replayer replayer, IReadOnlyList<SeriesSampler> clocks, ReadOnlySpan<TraceEvent> batch)
     {
         foreach (var c in clocks) c.WillReplay(batch.Length);
@@ -97,17 +90,21 @@ public static class ReplayJob
     /// thread, before the observers see the batch (<see cref="Stage"/>).</summary>
     public static void Replay(StagedReplayer staged, IReadOnlyList<SeriesSampler> clocks, ReadOnlySpan<TraceEvent> batch)
     {
-        foreach (var c in clocks)
-            if (c.OfMachine) c.WillReplay(batch.Length);
+        TellMachineClocks(clocks, batch.Length);
         staged.Replay(batch);
     }
 
     /// <summary>The same for a batch the reader lets the observers keep (released by the observer thread).</summary>
     public static void Replay(StagedReplayer staged, IReadOnlyList<SeriesSampler> clocks, TracePipeline.KeptBatch batch)
     {
-        foreach (var c in clocks)
-            if (c.OfMachine) c.WillReplay(batch.Count);
+        TellMachineClocks(clocks, batch.Count);
         staged.Replay(batch);
+    }
+
+    private static void TellMachineClocks(IReadOnlyList<SeriesSampler> clocks, int events)
+    {
+        foreach (var c in clocks)
+            if (c.OfMachine) c.WillReplay(events);
     }
 
     /// <summary>The staged loop over <paramref name="analyzers"/> (<see cref="CreateAnalyzers"/>'s, with a clock of each
