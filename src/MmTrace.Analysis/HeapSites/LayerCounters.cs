@@ -145,10 +145,8 @@ public sealed class MachineCounters
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Moved(ref LayerCounters then, ref LayerCounters cost)
     {
-        var st = _st;
-        long references = st.References;
-        if (((references ^ _references) | (st.DemandPagedPages ^ then.PagesFirstTouched) | (st.CowBreaks ^ then.CowCopies)
-             | (_tables.AllocatedPages ^ then.PageTablePages)) == 0) return false;
+        long references = _st.References;
+        if (!GuardsMoved(references, then)) return false;
         _references = references;
         return MovedAtAll(ref then, ref cost);
     }
@@ -158,9 +156,16 @@ public sealed class MachineCounters
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Refresh(ref LayerCounters then)
     {
+        if (GuardsMoved(_st.References, then)) ReadAgain(ref then);
+    }
+
+    // The guards: the references (against the count when "then" was read) and the three counters kept in "then" itself.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool GuardsMoved(long references, in LayerCounters then)
+    {
         var st = _st;
-        if (((st.References ^ _references) | (st.DemandPagedPages ^ then.PagesFirstTouched) | (st.CowBreaks ^ then.CowCopies)
-             | (_tables.AllocatedPages ^ then.PageTablePages)) != 0) ReadAgain(ref then);
+        return ((references ^ _references) | (st.DemandPagedPages ^ then.PagesFirstTouched) | (st.CowBreaks ^ then.CowCopies)
+                | (_tables.AllocatedPages ^ then.PageTablePages)) != 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
