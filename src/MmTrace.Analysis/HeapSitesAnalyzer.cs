@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmTrace.Analysis.HeapSites;
 using MmTrace.Core;
 using MmTrace.Reports;
@@ -238,14 +239,14 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock, Seri
     }
 
     // exec and exit (the only other ops watched) end the process's heap.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void EndHeapOf(int pid)
     {
         if (_processes.TryGetValue(pid, out var ended)) EndHeap(ended);
     }
 
     // ... and its allocator (UserHeaps.Retire): a later call finds the new one.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void EndAllocatorOf(int pid)
     {
         if (!_allocators.TryGetValue(pid, out var ended)) return;
@@ -253,7 +254,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock, Seri
         ended.Syscalls = default;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ProcessAllocator AllocatorOf(int pid)
     {
         if (!_allocators.TryGetValue(pid, out var a)) _allocators[pid] = a = new ProcessAllocator();
@@ -261,7 +262,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock, Seri
         return _lastAllocator = a;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void AddCallCost(int site)
     {
         if (!_callCost.IsZero) SiteCost(site).Add(_callCost);
@@ -319,7 +320,7 @@ public sealed class HeapSitesAnalyzer(Machine machine, SeriesSampler clock, Seri
         return ref _siteCosts[site];
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ProcessState ProcessOf(int pid)
     {
         if (!_processes.TryGetValue(pid, out var p)) _processes[pid] = p = new ProcessState(pid);
