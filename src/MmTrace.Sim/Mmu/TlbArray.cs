@@ -411,7 +411,9 @@ public sealed class TlbArray
     }
 
     // InsertAbsentUnpacked of a 4K-class key into a list set (its victim the tail, made most recent by moving the head
-    // back one step).
+    // back one step). This fill, the stamped one below and InsertAbsentUnpacked end alike and are written out each: one
+    // aggressively inlined helper for their common end measured Zen 4's uniform 16 MiB stream 2-3% slower in two idle
+    // rounds of interleaved pairs (7 Dec, review of the fifth round).
     private void InsertAbsentListed(int set, ulong key, bool global, ulong data)
     {
         ref int head = ref _mru[set];

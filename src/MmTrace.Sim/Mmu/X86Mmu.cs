@@ -748,7 +748,9 @@ public sealed class X86Mmu
         if (start == levels - 1)
         {
             // The usual walk after a walk-cache hit on the PDE: one read, the 4K leaf, without the loop's level
-            // arithmetic (the same tests and bits as the loop's leaf case below).
+            // arithmetic (the same tests and bits as the loop's leaf case below). TranslateMissUsual reads the leaf the
+            // same way for user accesses; not shared: a kernel read of a page not present has error code 0 (None), so
+            // here a missing entry must leave sizeClass -1 rather than be told apart by its error code.
             ref ulong e = ref Tables.Entry(table, (int)(va >> Units.PageShift) & _leafIndexMask);
             if ((e & Pte.Present) == 0) return Finish(1, ErrorCode(kind, user), ref cycles);
             var fault = Leaf(ref e, kind, user, rights, nx, out data);
